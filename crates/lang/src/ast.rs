@@ -1,0 +1,348 @@
+//! The syntax tree of a bpftrace script. Every node carries the [`Span`] of
+//! the source text it came from, so that later stages can point at it.
+
+/// A byte range `[start, end)` in the script source.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct Span {
+    /// Offset of the first byte.
+    pub start: usize,
+    /// Offset one past the last byte.
+    pub end: usize,
+}
+
+impl Span {
+    /// A span from `start` to `end`.
+    pub fn new(start: usize, end: usize) -> Span {
+        Span { start, end }
+    }
+    /// The smallest span covering both.
+    pub fn to(self, other: Span) -> Span {
+        Span::new(self.start.min(other.start), self.end.max(other.end))
+    }
+}
+
+/// A whole script: its probe blocks in source order.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Script {
+    /// The probe blocks.
+    pub probes: Vec<Probe>,
+}
+
+/// One block: `attach, attach /predicate/ { body }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Probe {
+    /// The attach points sharing this block (at least one).
+    pub attach_points: Vec<AttachPoint>,
+    /// The optional `/predicate/` filter.
+    pub predicate: Option<Expr>,
+    /// The statements.
+    pub body: Block,
+    /// From the first attach point to the closing brace.
+    pub span: Span,
+}
+
+/// One attach point, e.g. `usdt:/bin/x:prov:name`, as written and as parsed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AttachPoint {
+    /// The text as written (quotes removed).
+    pub raw: String,
+    /// What it names.
+    pub kind: AttachKind,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// The kinds of attach points ustrace knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AttachKind {
+    /// `BEGIN`: runs once before any other probe.
+    Begin,
+    /// `END`: runs once at exit.
+    End,
+    /// `usdt:PATH:[PROVIDER:]NAME`; fields may hold `*`/`?` wildcards.
+    /// `path` is empty in `usdt::prov:name` / `usdt:prov:name` forms meant
+    /// for `-p`.
+    Usdt {
+        /// Binary or library path, or a library name (`libc`).
+        path: String,
+        /// The provider, when given.
+        provider: Option<String>,
+        /// The probe name.
+        name: String,
+    },
+    /// `uprobe:PATH:FUNC[+OFF]` / `uprobe:PATH:0xADDR` / `uretprobe:...` (also `u:`/`ur:`).
+    Uprobe {
+        /// Binary or library path or name.
+        path: String,
+        /// Function name (may hold wildcards) or address.
+        target: UprobeTarget,
+        /// True for `uretprobe`.
+        is_return: bool,
+    },
+    /// `interval:s:N`, `interval:ms:N`, `interval:us:N`, `interval:hz:N`.
+    Interval {
+        /// The period in nanoseconds.
+        period_ns: u64,
+    },
+    /// `profile:hz:N` (also `profile:s/ms/us:N`).
+    Profile {
+        /// The sampling frequency or period.
+        rate: ProfileRate,
+    },
+}
+
+/// What a uprobe attaches to inside its file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UprobeTarget {
+    /// A symbol (possibly with wildcards, possibly demangled C++) plus an offset.
+    Symbol {
+        /// The name.
+        name: String,
+        /// Bytes after the symbol's start (`func+16`).
+        offset: u64,
+    },
+    /// An absolute virtual address in the file (`0x401136`).
+    Address(u64),
+}
+
+/// The rate of a `profile` probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProfileRate {
+    /// Samples per second on each CPU.
+    Hz(u64),
+    /// One sample every this many nanoseconds.
+    PeriodNs(u64),
+}
+
+/// A `{ ... }` sequence of statements.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Block {
+    /// The statements in order.
+    pub stmts: Vec<Stmt>,
+    /// From `{` to `}`.
+    pub span: Span,
+}
+
+/// A statement with its span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stmt {
+    /// What it is.
+    pub kind: StmtKind,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// The statement forms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StmtKind {
+    /// An expression evaluated for its effect (`printf(...)`, `@x++`, `delete(@m[1])`).
+    Expr(Expr),
+    /// `target = value`, or a compound `target op= value` (`op` is `Some`).
+    /// `target` is a [`ExprKind::Variable`] or [`ExprKind::Map`].
+    Assign {
+        /// The variable or map element assigned.
+        target: Expr,
+        /// `Some(Add)` for `+=`, etc.
+        op: Option<BinaryOp>,
+        /// The right-hand side.
+        value: Expr,
+    },
+    /// `if (cond) { } else if (c2) { } else { }`; an `else if` is an else
+    /// block holding a single `If` statement.
+    If {
+        /// The condition.
+        cond: Expr,
+        /// Taken when true.
+        then_block: Block,
+        /// Taken when false.
+        else_block: Option<Block>,
+    },
+    /// `while (cond) { }`.
+    While {
+        /// The condition.
+        cond: Expr,
+        /// The loop body.
+        body: Block,
+    },
+    /// `unroll(N) { }`.
+    Unroll {
+        /// How many times (an integer literal, 1..=100 in bpftrace).
+        count: u64,
+        /// The body, repeated.
+        body: Block,
+    },
+    /// `break;` inside a loop.
+    Break,
+    /// `continue;` inside a loop.
+    Continue,
+    /// `return;` leaves the probe.
+    Return,
+}
+
+/// An expression with its span.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Expr {
+    /// What it is.
+    pub kind: ExprKind,
+    /// Where it is.
+    pub span: Span,
+}
+
+/// The expression forms.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExprKind {
+    /// An integer literal (decimal, `0x` hex, `0` octal, with `_` separators
+    /// and `K/M/G` suffixes are NOT bpftrace; plain C literals only).
+    Integer(u64),
+    /// A string literal with escapes (`\n \t \\ \" \xNN \NNN`) already decoded.
+    String(String),
+    /// A bare identifier that names a builtin: `pid`, `tid`, `comm`, `arg0`,
+    /// `retval`, `nsecs`, `probe`, `func`, `ustack`, ... (the name is not
+    /// checked by the parser).
+    Builtin(String),
+    /// `$1`, `$2`, ...: a positional parameter.
+    Positional(usize),
+    /// `$#`: the number of positional parameters.
+    PositionalCount,
+    /// `$name`: a scratch variable.
+    Variable(String),
+    /// `@name` or `@name[k1, k2]`; `@` alone has the empty name. A key list
+    /// of more than one expression is a tuple key.
+    Map {
+        /// The name without `@`.
+        name: String,
+        /// The key expressions (empty for a scalar map).
+        keys: Vec<Expr>,
+    },
+    /// `name(args)`: a function call (`printf`, `count`, `str`, `hist`, ...).
+    /// Also used for calls written without parentheses? No: bare names are
+    /// [`ExprKind::Builtin`].
+    Call {
+        /// The function name.
+        name: String,
+        /// The arguments.
+        args: Vec<Expr>,
+        /// Span of the name alone (for "unknown function" diagnostics).
+        name_span: Span,
+    },
+    /// A prefix operator.
+    Unary {
+        /// Which.
+        op: UnaryOp,
+        /// The operand.
+        operand: Box<Expr>,
+    },
+    /// A binary operator (arithmetic, bitwise, comparison, logical).
+    Binary {
+        /// Which.
+        op: BinaryOp,
+        /// Left operand.
+        lhs: Box<Expr>,
+        /// Right operand.
+        rhs: Box<Expr>,
+    },
+    /// `cond ? a : b`.
+    Ternary {
+        /// The condition.
+        cond: Box<Expr>,
+        /// Value when true.
+        then_expr: Box<Expr>,
+        /// Value when false.
+        else_expr: Box<Expr>,
+    },
+    /// `(type)expr`, e.g. `(uint8)x`, `(int32)arg0`.
+    Cast {
+        /// The target type.
+        ty: IntType,
+        /// The operand.
+        operand: Box<Expr>,
+    },
+    /// `(a, b, c)`: a tuple (two or more elements).
+    Tuple(Vec<Expr>),
+    /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
+    IncDec {
+        /// The variable or map element.
+        target: Box<Expr>,
+        /// `++` (true) or `--` (false).
+        increment: bool,
+        /// Prefix form (value after the change) or postfix (value before).
+        prefix: bool,
+    },
+    /// `expr.field` (kept for future struct support; the parser may produce it).
+    Field {
+        /// The struct-valued expression.
+        base: Box<Expr>,
+        /// The field name.
+        field: String,
+    },
+    /// `expr[index]` on a non-map expression (pointer/array indexing).
+    Index {
+        /// The pointer or array.
+        base: Box<Expr>,
+        /// The index.
+        index: Box<Expr>,
+    },
+}
+
+/// Prefix operators.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnaryOp {
+    /// `-x`
+    Neg,
+    /// `!x` (logical not: 1 if x == 0)
+    Not,
+    /// `~x`
+    BitNot,
+    /// `*x` (read user memory)
+    Deref,
+}
+
+/// Binary operators, in C's meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BinaryOp {
+    /// `+`
+    Add,
+    /// `-`
+    Sub,
+    /// `*`
+    Mul,
+    /// `/`
+    Div,
+    /// `%`
+    Mod,
+    /// `&`
+    BitAnd,
+    /// `|`
+    BitOr,
+    /// `^`
+    BitXor,
+    /// `<<`
+    Shl,
+    /// `>>`
+    Shr,
+    /// `==`
+    Eq,
+    /// `!=`
+    Ne,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `&&` (short-circuit)
+    And,
+    /// `||` (short-circuit)
+    Or,
+}
+
+/// Integer types usable in casts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IntType {
+    /// Width in bytes: 1, 2, 4 or 8.
+    pub size: u8,
+    /// True for `int8`..`int64`, false for `uint8`..`uint64`.
+    pub signed: bool,
+}

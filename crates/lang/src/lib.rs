@@ -1,0 +1,4 @@
+//! The bpftrace language as ustrace reads it.
+
+pub mod ast;
+pub mod printf;

@@ -1,0 +1,1 @@
+//! printf format strings (filled in by the printf work).
