@@ -1,1 +1,272 @@
-//! placeholder
+//! The ustrace runtime: turns a [`CompiledScript`] into live kernel objects
+//! (maps, programs, uprobe links), delivers its events, and tears it all
+//! down when dropped.
+//!
+//! BEGIN, END and `interval` probes run as real BPF programs too: they are
+//! uprobes on [`ustrace_trigger`], a function of ustrace's own binary, which
+//! the runtime calls at the right moments (as bpftrace does with its
+//! `BEGIN_trigger`). Each trigger program is attached with its own id as the
+//! cookie and only runs when called with that id.
+
+mod events;
+pub mod sys;
+mod trigger;
+
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::PathBuf;
+
+use ustrace_codegen::program::{CompiledScript, MapKind, ProgramTarget};
+
+pub use events::{Arg, Event};
+pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
+pub use trigger::ustrace_trigger;
+
+/// Errors from talking to the kernel.
+#[derive(Debug, thiserror::Error)]
+pub enum RuntimeError {
+    /// A map could not be created.
+    #[error("cannot create BPF map {name}: {source}")]
+    MapCreate {
+        /// Map name.
+        name: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+    /// The verifier (or the kernel) refused a program.
+    #[error("the kernel refused BPF program {name}: {source}")]
+    ProgramLoad {
+        /// Program name.
+        name: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+        /// The verifier log.
+        log: String,
+    },
+    /// Attaching failed.
+    #[error("cannot attach to {target}: {source}")]
+    Attach {
+        /// What we tried to attach to.
+        target: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
+    /// The ring buffer could not be set up or read.
+    #[error("ring buffer: {0}")]
+    RingBuffer(std::io::Error),
+    /// The trigger function could not be located in our own binary.
+    #[error("cannot locate ustrace's own trigger function: {0}")]
+    Trigger(String),
+}
+
+/// Options of a session.
+#[derive(Debug, Clone, Default)]
+pub struct SessionOptions {
+    /// Restrict uprobes to this process.
+    pub pid: Option<u32>,
+    /// Capture verifier logs of accepted programs too (`-d`).
+    pub verifier_log: bool,
+    /// Never use uprobe_multi (test the perf-event fallback).
+    pub force_perf_attach: bool,
+}
+
+/// A loaded, attached script.
+pub struct Session {
+    maps: Vec<OwnedFd>,
+    /// Loaded programs in the compiled order, with their verifier logs.
+    programs: Vec<LoadedProgram>,
+    links: Vec<OwnedFd>,
+    /// Perf events backing fallback links.
+    perf_events: Vec<OwnedFd>,
+    ring: events::Ring,
+    lost_counter_fd: i32,
+    trigger_links: Vec<OwnedFd>,
+    begin_ids: Vec<u64>,
+    end_ids: Vec<u64>,
+    intervals: Vec<(u64, u64)>,
+}
+
+impl Session {
+    /// Creates maps, loads every program and attaches it. Nothing runs
+    /// until this returns: BEGIN is run by [`Session::run_begin`].
+    pub fn load(script: &CompiledScript, opts: &SessionOptions) -> Result<Session, RuntimeError> {
+        let mut maps = Vec::new();
+        for (i, m) in script.maps.iter().enumerate() {
+            let kind = match m.kind {
+                MapKind::Hash => sys::MapKind::Hash,
+                MapKind::PerCpuHash => sys::MapKind::PerCpuHash,
+                MapKind::Array => sys::MapKind::Array,
+                MapKind::PerCpuArray => sys::MapKind::PerCpuArray,
+                MapKind::RingBuf => sys::MapKind::RingBuf,
+            };
+            let name = match &m.role {
+                ustrace_codegen::program::MapRole::Events => "events".to_string(),
+                ustrace_codegen::program::MapRole::LostCounter => "lost".to_string(),
+                ustrace_codegen::program::MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
+            };
+            let name = if name.is_empty() { format!("map{i}") } else { name };
+            maps.push(sys::create_map(kind, &name, m.key_size, m.value_size, m.max_entries)?);
+        }
+        let ring_fd = maps
+            .get(script.ringbuf.0)
+            .map(|f| f.as_raw_fd())
+            .ok_or_else(|| RuntimeError::RingBuffer(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
+        let lost_counter_fd = maps.get(script.lost_counter.0).map(|f| f.as_raw_fd()).unwrap_or(-1);
+        let ring = events::Ring::new(ring_fd)?;
+
+        let mut session = Session {
+            maps,
+            programs: Vec::new(),
+            links: Vec::new(),
+            perf_events: Vec::new(),
+            ring,
+            lost_counter_fd,
+            trigger_links: Vec::new(),
+            begin_ids: Vec::new(),
+            end_ids: Vec::new(),
+            intervals: Vec::new(),
+        };
+        let trigger = trigger::locate()?;
+        for (index, prog) in script.programs.iter().enumerate() {
+            let mut insns = prog.insns.clone();
+            for &(at, map) in &prog.map_relocs {
+                let fd = session.maps.get(map.0).map(|f| f.as_raw_fd()).unwrap_or(-1);
+                if let Some(i) = insns.get_mut(at) {
+                    i.imm = fd;
+                }
+            }
+            let use_perf = opts.force_perf_attach;
+            let attach_kind = if use_perf { ProgramAttach::PerfEvent } else { ProgramAttach::UprobeMulti };
+            let loaded = sys::load_program(&prog.name, &insns, attach_kind, opts.verifier_log)?;
+            match &prog.target {
+                ProgramTarget::Uprobe { files, is_return } => {
+                    for file in files {
+                        let sites: Vec<UprobeSite> = file
+                            .sites
+                            .iter()
+                            .map(|s| UprobeSite { offset: s.offset, ref_ctr_offset: s.ref_ctr_offset, cookie: s.cookie })
+                            .collect();
+                        session.attach(&loaded.fd, &file.path, &sites, opts.pid, *is_return, use_perf)?;
+                    }
+                }
+                ProgramTarget::Begin | ProgramTarget::End | ProgramTarget::Interval { .. } => {
+                    let id = index as u64;
+                    let site = UprobeSite { offset: trigger.offset, ref_ctr_offset: 0, cookie: id };
+                    let me = std::process::id();
+                    if use_perf {
+                        let (p, l) = sys::attach_uprobe_perf(&loaded.fd, &trigger.path, site, me as i32, false)?;
+                        session.perf_events.push(p);
+                        session.trigger_links.push(l);
+                    } else {
+                        let l = sys::attach_uprobe_multi(&loaded.fd, &trigger.path, &[site], me, false)?;
+                        session.trigger_links.push(l);
+                    }
+                    match prog.target {
+                        ProgramTarget::Begin => session.begin_ids.push(id),
+                        ProgramTarget::End => session.end_ids.push(id),
+                        ProgramTarget::Interval { period_ns } => session.intervals.push((id, period_ns)),
+                        ProgramTarget::Uprobe { .. } => {}
+                    }
+                }
+            }
+            session.programs.push(loaded);
+        }
+        Ok(session)
+    }
+
+    fn attach(
+        &mut self,
+        prog: &OwnedFd,
+        path: &PathBuf,
+        sites: &[UprobeSite],
+        pid: Option<u32>,
+        is_return: bool,
+        use_perf: bool,
+    ) -> Result<(), RuntimeError> {
+        if !use_perf {
+            match sys::attach_uprobe_multi(prog, path, sites, pid.unwrap_or(0), is_return) {
+                Ok(link) => {
+                    self.links.push(link);
+                    return Ok(());
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        for &site in sites {
+            let (p, l) = sys::attach_uprobe_perf(prog, path, site, pid.map_or(-1, |p| p as i32), is_return)?;
+            self.perf_events.push(p);
+            self.links.push(l);
+        }
+        Ok(())
+    }
+
+    /// The verifier logs of the loaded programs (with `verifier_log`).
+    pub fn verifier_logs(&self) -> impl Iterator<Item = &str> {
+        self.programs.iter().map(|p| p.log.as_str())
+    }
+
+    /// Runs the BEGIN programs, in order.
+    pub fn run_begin(&self) {
+        for &id in &self.begin_ids {
+            ustrace_trigger(id);
+        }
+    }
+
+    /// Runs the END programs, in order.
+    pub fn run_end(&self) {
+        for &id in &self.end_ids {
+            ustrace_trigger(id);
+        }
+    }
+
+    /// Interval programs: (trigger id, period in ns).
+    pub fn intervals(&self) -> &[(u64, u64)] {
+        &self.intervals
+    }
+
+    /// Runs one interval program.
+    pub fn run_interval(&self, id: u64) {
+        ustrace_trigger(id);
+    }
+
+    /// Waits up to `timeout_ms` for events and returns the raw records.
+    pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<Vec<u8>>, RuntimeError> {
+        self.ring.poll(timeout_ms)
+    }
+
+    /// Takes every record already in the ring buffer, without waiting.
+    pub fn drain(&mut self) -> Result<Vec<Vec<u8>>, RuntimeError> {
+        self.ring.poll(0)
+    }
+
+    /// Events dropped because the ring buffer was full, summed over CPUs.
+    pub fn lost_events(&self) -> u64 {
+        if self.lost_counter_fd < 0 {
+            return 0;
+        }
+        let ncpu = sys::possible_cpus();
+        let mut values = vec![0u8; 8 * ncpu];
+        if !sys::map_lookup(self.lost_counter_fd, &0u32.to_ne_bytes(), &mut values) {
+            return 0;
+        }
+        values
+            .chunks_exact(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+            .sum()
+    }
+
+    /// Detaches every probe (programs and maps stay until drop).
+    pub fn detach(&mut self) {
+        self.links.clear();
+        self.perf_events.clear();
+    }
+
+    /// The raw fd of map `index` (for reading maps).
+    pub fn map_fd(&self, index: usize) -> Option<i32> {
+        self.maps.get(index).map(|f| f.as_raw_fd())
+    }
+}
+
+/// Decodes a raw ring buffer record with the script's layouts.
+pub fn decode(script: &CompiledScript, record: &[u8]) -> Option<Event> {
+    events::decode(script, record)
+}

@@ -1,0 +1,157 @@
+//! An instruction list under construction: emits instructions, allocates
+//! stack slots, and resolves forward jumps to labels.
+
+use crate::insn::{self, Insn, JmpOp, Reg};
+use crate::CompileError;
+use ustrace_lang::ast::Span;
+
+/// A jump target, bound to an instruction index later.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Label(usize);
+
+/// A reference to a map in the compiled script's map table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct MapId(pub usize);
+
+/// The eBPF stack is 512 bytes below r10.
+pub const STACK_SIZE: i32 = 512;
+
+/// Builds one program.
+#[derive(Debug, Default)]
+pub struct Builder {
+    insns: Vec<Insn>,
+    labels: Vec<Option<usize>>,
+    fixups: Vec<(usize, Label)>,
+    /// (instruction index, map) for every `ld_map_fd` placeholder.
+    pub map_relocs: Vec<(usize, MapId)>,
+    /// (first instruction index, source span) markers, for verifier errors.
+    pub spans: Vec<(usize, Span)>,
+    stack_used: i32,
+    stack_peak: i32,
+}
+
+impl Builder {
+    /// An empty program.
+    pub fn new() -> Builder {
+        Builder::default()
+    }
+
+    /// Appends one instruction.
+    pub fn emit(&mut self, i: Insn) {
+        self.insns.push(i);
+    }
+
+    /// Appends a two-slot instruction.
+    pub fn emit2(&mut self, i: [Insn; 2]) {
+        self.insns.extend(i);
+    }
+
+    /// `dst = imm` choosing the short form when the value fits.
+    pub fn mov_imm(&mut self, dst: Reg, v: i64) {
+        if v >= i32::MIN as i64 && v <= i32::MAX as i64 {
+            self.emit(insn::mov64_imm(dst, v as i32));
+        } else {
+            self.emit2(insn::ld_imm64(dst, v as u64));
+        }
+    }
+
+    /// `dst = &map` (patched with the map's fd at load time).
+    pub fn load_map(&mut self, dst: Reg, map: MapId) {
+        self.map_relocs.push((self.insns.len(), map));
+        self.emit2(insn::ld_map_fd(dst, -1));
+    }
+
+    /// Records that the following instructions come from `span`.
+    pub fn mark(&mut self, span: Span) {
+        self.spans.push((self.insns.len(), span));
+    }
+
+    /// A new unbound label.
+    pub fn label(&mut self) -> Label {
+        self.labels.push(None);
+        Label(self.labels.len() - 1)
+    }
+
+    /// Binds `l` to the next instruction.
+    pub fn bind(&mut self, l: Label) {
+        self.labels[l.0] = Some(self.insns.len());
+    }
+
+    /// `if dst op imm goto l`.
+    pub fn jmp_imm(&mut self, op: JmpOp, dst: Reg, imm: i32, l: Label) {
+        self.fixups.push((self.insns.len(), l));
+        self.emit(insn::jmp_imm(op, dst, imm, 0));
+    }
+
+    /// `if dst op src goto l`.
+    pub fn jmp_reg(&mut self, op: JmpOp, dst: Reg, src: Reg, l: Label) {
+        self.fixups.push((self.insns.len(), l));
+        self.emit(insn::jmp_reg(op, dst, src, 0));
+    }
+
+    /// `goto l`.
+    pub fn goto(&mut self, l: Label) {
+        self.fixups.push((self.insns.len(), l));
+        self.emit(insn::ja(0));
+    }
+
+    /// Reserves `size` bytes (rounded up to 8) of stack; returns the offset from r10.
+    pub fn alloc(&mut self, size: usize, span: Span) -> Result<i16, CompileError> {
+        let size = (size.max(1) as i32 + 7) & !7;
+        if self.stack_used + size > STACK_SIZE {
+            return Err(CompileError::new(
+                span,
+                format!(
+                    "this probe needs more than the {STACK_SIZE} bytes of BPF stack (strings and tuples use stack; try a smaller -B / str length)"
+                ),
+            ));
+        }
+        self.stack_used += size;
+        self.stack_peak = self.stack_peak.max(self.stack_used);
+        Ok(-self.stack_used as i16)
+    }
+
+    /// The current stack depth, to release temporaries later with [`Builder::release`].
+    pub fn stack_mark(&self) -> i32 {
+        self.stack_used
+    }
+
+    /// Frees every slot allocated since `mark`.
+    pub fn release(&mut self, mark: i32) {
+        self.stack_used = mark;
+    }
+
+    /// Zeroes `len` bytes (a multiple of 8) of stack at `off`.
+    pub fn zero_stack(&mut self, off: i16, len: usize) {
+        let mut o = 0;
+        while o < len {
+            self.emit(insn::st_imm(8, insn::R10, off + o as i16, 0));
+            o += 8;
+        }
+    }
+
+    /// Number of instructions so far.
+    pub fn len(&self) -> usize {
+        self.insns.len()
+    }
+
+    /// True when nothing was emitted.
+    pub fn is_empty(&self) -> bool {
+        self.insns.is_empty()
+    }
+
+    /// Resolves jumps and returns the instructions.
+    pub fn finish(mut self, span: Span) -> Result<(Vec<Insn>, Vec<(usize, MapId)>, Vec<(usize, Span)>), CompileError> {
+        for &(at, l) in &self.fixups {
+            let Some(target) = self.labels[l.0] else {
+                return Err(CompileError::new(span, "internal error: unbound jump label"));
+            };
+            let delta = target as i64 - at as i64 - 1;
+            if delta < i16::MIN as i64 || delta > i16::MAX as i64 {
+                return Err(CompileError::new(span, "probe body too large: a jump exceeds 32767 instructions"));
+            }
+            self.insns[at].off = delta as i16;
+        }
+        Ok((self.insns, self.map_relocs, self.spans))
+    }
+}

@@ -1,0 +1,200 @@
+//! What the code generator produces: programs, maps and record layouts,
+//! ready for the runtime to load. Nothing here touches the kernel.
+
+use std::path::PathBuf;
+
+use crate::builder::MapId;
+use crate::insn::Insn;
+use ustrace_lang::ast::Span;
+
+/// A whole compiled script.
+#[derive(Debug, Clone, Default)]
+pub struct CompiledScript {
+    /// One program per probe block and attach kind.
+    pub programs: Vec<CompiledProgram>,
+    /// Every map the programs use, indexed by [`MapId`].
+    pub maps: Vec<MapDef>,
+    /// printf record layouts, indexed by their record id.
+    pub printfs: Vec<PrintfDef>,
+    /// Names of probes, for the `probe` builtin (indexed by probe id).
+    pub probe_names: Vec<String>,
+    /// How many probes are attached, as bpftrace counts them for
+    /// `Attaching N probes...`.
+    pub attach_count: usize,
+    /// The ring buffer carrying events to user space.
+    pub ringbuf: MapId,
+    /// The per-CPU counter of events dropped because the ring buffer was full.
+    pub lost_counter: MapId,
+}
+
+/// One eBPF program and where it attaches.
+#[derive(Debug, Clone)]
+pub struct CompiledProgram {
+    /// A short name (shown by bpftool).
+    pub name: String,
+    /// The instructions, with `ld_map_fd` placeholders.
+    pub insns: Vec<Insn>,
+    /// (instruction index, map) placeholders to patch with map fds.
+    pub map_relocs: Vec<(usize, MapId)>,
+    /// (first instruction index, span) pairs: which script text produced
+    /// which code (for verifier errors).
+    pub spans: Vec<(usize, Span)>,
+    /// Where it attaches.
+    pub target: ProgramTarget,
+    /// The span of the probe block.
+    pub span: Span,
+}
+
+/// Where a program attaches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProgramTarget {
+    /// uprobes (USDT locations or functions) in one or more files.
+    Uprobe {
+        /// Per file: the sites.
+        files: Vec<UprobeFile>,
+        /// True for uretprobes.
+        is_return: bool,
+    },
+    /// Runs once at start, through the runtime's trigger function.
+    Begin,
+    /// Runs once at exit, through the runtime's trigger function.
+    End,
+    /// Runs every `period_ns`, through the trigger function (user-space timer).
+    Interval {
+        /// The period.
+        period_ns: u64,
+    },
+}
+
+/// The sites of one program in one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UprobeFile {
+    /// The path to open (host view, e.g. through /proc/PID/root).
+    pub path: PathBuf,
+    /// The sites.
+    pub sites: Vec<UprobeSite>,
+}
+
+/// One attach site.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UprobeSite {
+    /// File offset of the probed instruction.
+    pub offset: u64,
+    /// File offset of the USDT semaphore, 0 if none.
+    pub ref_ctr_offset: u64,
+    /// The attach cookie the program uses to tell sites apart.
+    pub cookie: u64,
+}
+
+/// The kind of a map, independent of the kernel's numbering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapKind {
+    /// Hash map.
+    Hash,
+    /// Per-CPU hash map.
+    PerCpuHash,
+    /// Array.
+    Array,
+    /// Per-CPU array.
+    PerCpuArray,
+    /// Ring buffer (`max_entries` is its size in bytes).
+    RingBuf,
+}
+
+/// What a map is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MapRole {
+    /// The event ring buffer.
+    Events,
+    /// Lost-event counter.
+    LostCounter,
+    /// A script map `@name`.
+    User(UserMap),
+}
+
+/// A script-level map: its name and the layout of keys and values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMap {
+    /// The name including `@`.
+    pub name: String,
+    /// Key fields (empty for a scalar map, which uses a u32 key 0 in an array).
+    pub key: Vec<FieldKind>,
+    /// What the value holds.
+    pub value: ValueKind,
+}
+
+/// How a map's value is interpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A plain integer (assigned).
+    Int {
+        /// Signedness.
+        signed: bool,
+    },
+    /// `count()`: a per-CPU u64, summed.
+    Count,
+    /// `sum(x)`: a per-CPU i64, summed.
+    Sum,
+    /// A string of this many bytes.
+    Str(usize),
+}
+
+/// A kernel map to create.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapDef {
+    /// Its kind.
+    pub kind: MapKind,
+    /// Key size in bytes.
+    pub key_size: u32,
+    /// Value size in bytes.
+    pub value_size: u32,
+    /// Capacity.
+    pub max_entries: u32,
+    /// What it is for.
+    pub role: MapRole,
+}
+
+/// The layout of one field of a record or key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// An 8-byte integer.
+    Int {
+        /// Signedness (for printing).
+        signed: bool,
+    },
+    /// A NUL-padded string of this many bytes.
+    Str(usize),
+    /// An 8-byte probe id, printed as the probe's name.
+    ProbeName,
+}
+
+impl FieldKind {
+    /// Size in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            FieldKind::Int { .. } | FieldKind::ProbeName => 8,
+            FieldKind::Str(n) => (n + 7) & !7,
+        }
+    }
+}
+
+/// Record tag (first 8 bytes of every ring buffer record) for `exit()`.
+pub const TAG_EXIT: u64 = 0xffff_0001;
+/// Record tags below this are printf ids.
+pub const TAG_PRINTF_LIMIT: u64 = 0xffff_0000;
+
+/// A printf call site: its format and argument layout (after the 8-byte tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintfDef {
+    /// The format string (escapes decoded).
+    pub format: String,
+    /// Argument fields in order.
+    pub args: Vec<FieldKind>,
+}
+
+impl PrintfDef {
+    /// Total record size, tag included.
+    pub fn record_size(&self) -> usize {
+        8 + self.args.iter().map(|a| a.size()).sum::<usize>()
+    }
+}

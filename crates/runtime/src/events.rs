@@ -1,0 +1,127 @@
+//! The event ring buffer: collecting raw records from the kernel and
+//! decoding them with the layouts the code generator recorded.
+
+use std::collections::VecDeque;
+use std::os::raw::{c_int, c_void};
+
+use libbpf_sys as sys;
+use ustrace_codegen::program::{CompiledScript, FieldKind, TAG_EXIT, TAG_PRINTF_LIMIT};
+
+use crate::RuntimeError;
+
+/// One decoded printf argument.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Arg {
+    /// An integer and whether it is signed.
+    Int(i64, bool),
+    /// String bytes, up to (not including) the first NUL.
+    Str(Vec<u8>),
+    /// The name of a probe.
+    Probe(String),
+}
+
+/// One event from the kernel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A printf call: the id of its format and its arguments.
+    Printf {
+        /// Index into [`CompiledScript::printfs`].
+        id: usize,
+        /// The arguments.
+        args: Vec<Arg>,
+    },
+    /// `exit(code)` was called.
+    Exit {
+        /// The exit code.
+        code: i64,
+    },
+}
+
+/// Records collected by the libbpf callback before they are handed out.
+struct Queue {
+    records: VecDeque<Vec<u8>>,
+}
+
+unsafe extern "C" fn on_record(ctx: *mut c_void, data: *mut c_void, size: sys::size_t) -> c_int {
+    if ctx.is_null() || data.is_null() {
+        return 0;
+    }
+    // SAFETY: ctx is the Box<Queue> owned by Ring, alive while the ring is
+    // polled; data/size describe the record libbpf hands us.
+    let queue = unsafe { &mut *(ctx as *mut Queue) };
+    let bytes = unsafe { std::slice::from_raw_parts(data as *const u8, size as usize) };
+    queue.records.push_back(bytes.to_vec());
+    0
+}
+
+/// A libbpf ring buffer consumer.
+pub struct Ring {
+    rb: *mut sys::ring_buffer,
+    queue: Box<Queue>,
+}
+
+impl Ring {
+    /// Opens the consumer side of the ring buffer map `fd`.
+    pub fn new(fd: i32) -> Result<Ring, RuntimeError> {
+        let mut queue = Box::new(Queue { records: VecDeque::new() });
+        let ctx = &mut *queue as *mut Queue as *mut c_void;
+        // SAFETY: fd is a ring buffer map; the callback and ctx stay valid for
+        // the life of `Ring` (the Box does not move its contents).
+        let rb = unsafe { sys::ring_buffer__new(fd, Some(on_record), ctx, std::ptr::null()) };
+        if rb.is_null() {
+            return Err(RuntimeError::RingBuffer(std::io::Error::last_os_error()));
+        }
+        Ok(Ring { rb, queue })
+    }
+
+    /// Waits up to `timeout_ms` and returns the records received.
+    pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<Vec<u8>>, RuntimeError> {
+        // SAFETY: rb is live.
+        let r = unsafe { sys::ring_buffer__poll(self.rb, timeout_ms) };
+        if r < 0 && r != -libc::EINTR {
+            return Err(RuntimeError::RingBuffer(std::io::Error::from_raw_os_error(-r)));
+        }
+        Ok(self.queue.records.drain(..).collect())
+    }
+}
+
+impl Drop for Ring {
+    fn drop(&mut self) {
+        // SAFETY: rb came from ring_buffer__new and is freed once.
+        unsafe { sys::ring_buffer__free(self.rb) };
+    }
+}
+
+fn read_u64(b: &[u8], at: usize) -> Option<u64> {
+    b.get(at..at + 8).and_then(|s| s.try_into().ok()).map(u64::from_ne_bytes)
+}
+
+/// Decodes one record.
+pub fn decode(script: &CompiledScript, rec: &[u8]) -> Option<Event> {
+    let tag = read_u64(rec, 0)?;
+    if tag == TAG_EXIT {
+        return Some(Event::Exit { code: read_u64(rec, 8).unwrap_or(0) as i64 });
+    }
+    if tag >= TAG_PRINTF_LIMIT {
+        return None;
+    }
+    let def = script.printfs.get(tag as usize)?;
+    let mut off = 8;
+    let mut args = Vec::with_capacity(def.args.len());
+    for f in &def.args {
+        match f {
+            FieldKind::Int { signed } => args.push(Arg::Int(read_u64(rec, off)? as i64, *signed)),
+            FieldKind::Str(n) => {
+                let bytes = rec.get(off..off + n)?;
+                let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+                args.push(Arg::Str(bytes[..end].to_vec()));
+            }
+            FieldKind::ProbeName => {
+                let id = read_u64(rec, off)? as usize;
+                args.push(Arg::Probe(script.probe_names.get(id).cloned().unwrap_or_default()));
+            }
+        }
+        off += f.size();
+    }
+    Some(Event::Printf { id: tag as usize, args })
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what the tests need and runs every test: formatting, lints, unit
+# tests, and the runtime tests that load BPF into the kernel (run as root;
+# with CI=true a test that cannot load BPF fails instead of skipping).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -q -- -D warnings
+cargo build --workspace --release -q
+cargo test --workspace -q 2>&1
