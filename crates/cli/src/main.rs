@@ -1,1 +1,244 @@
-fn main() {}
+//! The `ustrace` command: bpftrace's language for user-space tracing,
+//! compiled straight to eBPF. A thin layer over the `ustrace` library:
+//! flags, the child process of `-c`, signals, output and exit codes.
+
+mod child;
+mod list;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::{bail, Context, Result};
+use clap::Parser;
+use ustrace::{Record, Script, ScriptOptions};
+
+/// Trace user-space programs with eBPF: USDT probes and uprobes, in
+/// bpftrace's language, with no LLVM.
+#[derive(Parser, Debug)]
+#[command(name = "ustrace", version, about, disable_help_subcommand = true)]
+struct Cli {
+    /// The program to run, as text.
+    #[arg(short = 'e', value_name = "PROGRAM")]
+    program: Option<String>,
+
+    /// Trace only this process.
+    #[arg(short = 'p', value_name = "PID")]
+    pid: Option<u32>,
+
+    /// Run this command (split on spaces, quotes respected), trace it, and
+    /// exit when it exits.
+    #[arg(short = 'c', value_name = "CMD")]
+    command: Option<String>,
+
+    /// List probes matching the pattern (or of the script's attach points).
+    #[arg(short = 'l')]
+    list: bool,
+
+    /// Verbose: with -l, show locations, semaphores and arguments.
+    #[arg(short = 'v')]
+    verbose: bool,
+
+    /// Debug: print the AST, the generated instructions and the verifier log.
+    #[arg(short = 'd')]
+    debug: bool,
+
+    /// Output format: text or json.
+    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
+    format: String,
+
+    /// Write output to this file instead of stdout.
+    #[arg(short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
+
+    /// Allow unsafe builtins (system()).
+    #[arg(long = "unsafe")]
+    allow_unsafe: bool,
+
+    /// Attach with one perf-event uprobe per location instead of uprobe_multi.
+    #[arg(long = "perf-attach", hide = true)]
+    perf_attach: bool,
+
+    /// Script file (when -e is not given), then positional parameters
+    /// ($1, $2, ...). With -l: the probe pattern.
+    #[arg(value_name = "FILE|PATTERN")]
+    rest: Vec<String>,
+}
+
+static STOP: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    STOP.store(true, Ordering::SeqCst);
+}
+
+fn main() {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            let text = match e.downcast_ref::<ustrace::Error>() {
+                Some(u) => u.render(),
+                None => format!("{e:#}"),
+            };
+            eprintln!("ERROR: {text}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<i32> {
+    let mut out: Box<dyn Write> = match &cli.output {
+        Some(p) => Box::new(std::io::BufWriter::new(
+            std::fs::File::create(p).with_context(|| format!("cannot create output file {}", p.display()))?,
+        )),
+        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    };
+    if cli.format != "text" && cli.format != "json" {
+        bail!("unknown output format `{}`: use text or json", cli.format);
+    }
+    if cli.list {
+        let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
+        list::list(&mut out, pattern.as_deref(), cli.pid, cli.verbose)?;
+        out.flush()?;
+        return Ok(0);
+    }
+    let (source, name, positional) = match &cli.program {
+        Some(p) => (p.clone(), "stdin".to_string(), cli.rest.clone()),
+        None => {
+            let Some(file) = cli.rest.first() else {
+                bail!("no program given: use -e 'PROGRAM' or a script file (see --help)");
+            };
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read script {file}"))?;
+            (text, file.clone(), cli.rest[1..].to_vec())
+        }
+    };
+    if let Some(pid) = cli.pid {
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            bail!("process {pid} does not exist");
+        }
+    }
+    let mut child = match &cli.command {
+        Some(cmd) => Some(child::Child::spawn_stopped(cmd)?),
+        None => None,
+    };
+    let str_len = std::env::var("USTRACE_STRLEN")
+        .or_else(|_| std::env::var("BPFTRACE_STRLEN"))
+        .ok()
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(64)
+        .clamp(1, 200);
+    let options = ScriptOptions {
+        pid: cli.pid,
+        child_pid: child.as_ref().map(|c| c.pid()),
+        str_len,
+        positional,
+        verifier_log: cli.debug,
+        force_perf_attach: cli.perf_attach,
+    };
+    let script = Script::compile(&source, &name, &options)?;
+    if cli.debug {
+        writeln!(out, "AST:\n{:#?}", script.ast())?;
+        for p in &script.compiled().programs {
+            writeln!(out, "\nProgram {} ({} instructions):", p.name, p.insns.len())?;
+            write!(out, "{}", ustrace::disassemble(&p.insns))?;
+        }
+    }
+    let n = script.attach_count();
+    writeln!(out, "Attaching {} probe{}...", n, if n == 1 { "" } else { "s" })?;
+    out.flush()?;
+    let mut tracer = script.start()?;
+    if cli.debug {
+        for log in tracer.verifier_logs() {
+            writeln!(out, "\nVerifier log:\n{log}")?;
+        }
+    }
+    // SAFETY: installing a handler that only stores to an atomic.
+    unsafe {
+        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+    }
+    if let Some(c) = child.as_mut() {
+        c.release()?;
+    }
+    tracer.begin();
+    let mut exit_code = 0i32;
+    loop {
+        let records = tracer.poll(100)?;
+        let exited = emit(&mut out, &records, &cli.format)?;
+        out.flush()?;
+        if let Some(code) = exited {
+            exit_code = code as i32;
+            break;
+        }
+        if STOP.load(Ordering::SeqCst) {
+            break;
+        }
+        if let Some(c) = child.as_mut() {
+            if c.has_exited() {
+                break;
+            }
+        } else if let Some(pid) = cli.pid {
+            if !process_alive(pid) {
+                break;
+            }
+        }
+    }
+    let records = tracer.end()?;
+    emit(&mut out, &records, &cli.format)?;
+    let lost = tracer.lost_events();
+    if lost > 0 {
+        writeln!(out, "Lost {lost} events")?;
+    }
+    out.flush()?;
+    if let Some(c) = child.as_mut() {
+        c.terminate();
+    }
+    Ok(exit_code)
+}
+
+/// Writes records; returns the exit code when the script called exit().
+fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<i64>> {
+    let mut exited = None;
+    for r in records {
+        match r {
+            Record::Printf { text, .. } => {
+                if format == "json" {
+                    writeln!(out, "{{\"type\": \"printf\", \"data\": {}}}", json_string(text))?;
+                } else {
+                    out.write_all(text.as_bytes())?;
+                }
+            }
+            Record::Exit { code } => exited = Some(*code),
+        }
+    }
+    Ok(exited)
+}
+
+fn json_string(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// True while `pid` exists and is not a zombie.
+fn process_alive(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            // The state follows the parenthesised command name.
+            let state = stat.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next());
+            !matches!(state, Some('Z') | Some('X'))
+        }
+        Err(_) => false,
+    }
+}

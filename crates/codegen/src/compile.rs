@@ -16,6 +16,9 @@ use crate::program::*;
 use crate::usdt_args;
 use crate::CompileError;
 
+#[path = "maps.rs"]
+mod maps;
+
 /// Settings that change the generated code.
 #[derive(Debug, Clone)]
 pub struct CompileOptions {
@@ -93,10 +96,25 @@ pub fn compile(
     resolved: &[Vec<ResolvedAttach>],
     opts: &CompileOptions,
 ) -> Result<CompiledScript, CompileError> {
+    // Pass 1 discovers every map's layout (a map may be read in a block
+    // that comes before the one assigning it); pass 2 generates the code
+    // with all layouts known.
+    let discovered = compile_pass(script, resolved, opts, None)?;
+    compile_pass(script, resolved, opts, Some(discovered))
+}
+
+fn compile_pass(
+    script: &Script,
+    resolved: &[Vec<ResolvedAttach>],
+    opts: &CompileOptions,
+    known: Option<CompiledScript>,
+) -> Result<CompiledScript, CompileError> {
+    let discovery = known.is_none();
     let mut g = Globals {
         out: CompiledScript::default(),
         opts,
         user_maps: HashMap::new(),
+        discovery,
     };
     g.out.ringbuf = g.add_map(MapDef {
         kind: MapKind::RingBuf,
@@ -112,6 +130,15 @@ pub fn compile(
         max_entries: 1,
         role: MapRole::LostCounter,
     });
+    if let Some(known) = known {
+        for m in known.maps.into_iter().skip(2) {
+            if let MapRole::User(u) = &m.role {
+                let name = u.name.clone();
+                let id = g.add_map(m);
+                g.user_maps.insert(name, id);
+            }
+        }
+    }
     for (pi, probe) in script.probes.iter().enumerate() {
         let Some(res) = resolved.get(pi) else {
             return Err(CompileError::new(probe.span, "internal error: probe not resolved"));
@@ -157,6 +184,8 @@ struct Globals<'a> {
     out: CompiledScript,
     opts: &'a CompileOptions,
     user_maps: HashMap<String, MapId>,
+    /// True in the first pass, which only learns map layouts.
+    discovery: bool,
 }
 
 impl Globals<'_> {
@@ -496,10 +525,22 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 };
                 self.store_var(name, v, target.span, value.span)
             }
-            ExprKind::Map { .. } => Err(CompileError::new(
-                target.span,
-                "maps are not supported yet by this version of ustrace",
-            )),
+            ExprKind::Map { name, keys } => {
+                if let (None, ExprKind::Call { name: func, args, .. }) = (op, &value.kind) {
+                    if is_aggregation(func) {
+                        return self.aggregate(name, keys, func, args, value.span);
+                    }
+                }
+                let v = match op {
+                    None => self.expr(value)?,
+                    Some(op) => {
+                        let cur = self.map_read(name, keys, target.span)?;
+                        let rhs = self.expr(value)?;
+                        self.binary(op, cur, rhs, span, target.span, value.span)?
+                    }
+                };
+                self.map_store(name, keys, v, span)
+            }
             _ => Err(CompileError::new(target.span, "can only assign to a $variable or an @map")),
         }
     }
@@ -647,10 +688,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             }
             ExprKind::PositionalCount => Ok(Val::Const(self.g.opts.positional.len() as i64, false)),
             ExprKind::Variable(name) => self.var_value(name, e.span),
-            ExprKind::Map { .. } => Err(CompileError::new(
-                e.span,
-                "maps are not supported yet by this version of ustrace",
-            )),
+            ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
             ExprKind::Call { name, args, name_span } => self.call(name, args, e.span, *name_span),
             ExprKind::Unary { op, operand } => self.unary(*op, operand, e.span),
             ExprKind::Binary { op, lhs, rhs } => {
@@ -693,11 +731,24 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             }
             ExprKind::Tuple(_) => Err(CompileError::new(e.span, "tuples are not supported yet by this version of ustrace")),
             ExprKind::IncDec { target, increment, prefix } => {
+                if let ExprKind::Map { name, keys } = &target.kind {
+                    let cur = self.map_read(name, keys, target.span)?;
+                    let Val::Slot(old_slot, signed) = cur else {
+                        if self.g.discovery {
+                            let one = Val::Const(0, false);
+                            self.map_store(name, keys, one, e.span)?;
+                            return Ok(Val::Const(0, false));
+                        }
+                        return Err(CompileError::new(target.span, "`++`/`--` need an integer map value"));
+                    };
+                    self.b.emit(insn::ldx(8, R0, R10, old_slot));
+                    self.b.emit(insn::alu64_imm(AluOp::Add, R0, if *increment { 1 } else { -1 }));
+                    let new = self.spill(signed, e.span)?;
+                    self.map_store(name, keys, new.clone(), e.span)?;
+                    return Ok(if *prefix { new } else { Val::Slot(old_slot, signed) });
+                }
                 let ExprKind::Variable(name) = &target.kind else {
-                    return Err(CompileError::new(
-                        target.span,
-                        "`++`/`--` on maps is not supported yet by this version of ustrace",
-                    ));
+                    return Err(CompileError::new(target.span, "`++`/`--` need a $variable or an @map element"));
                 };
                 let cur = self.var_value(name, target.span)?;
                 let Val::Slot(slot, signed) = cur else {
@@ -1155,6 +1206,35 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 self.b.emit(insn::call(helper::PROBE_READ_USER_STR));
                 Ok(Val::Buf(buf, len))
             }
+            "delete" => {
+                let [target] = args else {
+                    return Err(CompileError::new(span, "delete() takes one map element: delete(@m[key])"));
+                };
+                self.map_delete(target, span)?;
+                Ok(Val::Void)
+            }
+            "has_key" => {
+                let [target] = args else {
+                    return Err(CompileError::new(span, "has_key() takes one map element: has_key(@m[key])"));
+                };
+                self.map_has_key(target, span)
+            }
+            "print" | "clear" | "zero" => {
+                let tag = match name {
+                    "print" => TAG_PRINT_MAP,
+                    "clear" => TAG_CLEAR_MAP,
+                    _ => TAG_ZERO_MAP,
+                };
+                if name == "print" && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map { keys, .. }) if keys.is_empty()) {
+                    return Err(CompileError::new(span, "print() of a value is not supported yet; use printf()"));
+                }
+                self.map_command(tag, args, span)?;
+                Ok(Val::Void)
+            }
+            n if is_aggregation(n) => Err(CompileError::new(
+                span,
+                format!("{n}() must be assigned to a map, e.g. @x = {n}(...)"),
+            )),
             _ => Err(CompileError::new(name_span, format!("unknown function `{name}`"))),
         }
     }
@@ -1279,6 +1359,11 @@ impl Ty {
 }
 
 fn unreachable_logical() {}
+
+/// True for the functions that aggregate into a map.
+fn is_aggregation(name: &str) -> bool {
+    matches!(name, "count" | "sum" | "min" | "max" | "avg" | "stats" | "hist" | "lhist")
+}
 
 fn is_comparison(op: BinaryOp) -> bool {
     matches!(

@@ -21,6 +21,7 @@
 //! reservation that fails bumps a per-CPU lost-event counter.
 
 pub mod builder;
+pub mod disasm;
 mod compile;
 pub mod insn;
 pub mod program;

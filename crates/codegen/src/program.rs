@@ -117,7 +117,7 @@ pub enum MapRole {
 pub struct UserMap {
     /// The name including `@`.
     pub name: String,
-    /// Key fields (empty for a scalar map, which uses a u32 key 0 in an array).
+    /// Key fields (empty for a scalar map, whose key is 8 zero bytes).
     pub key: Vec<FieldKind>,
     /// What the value holds.
     pub value: ValueKind,
@@ -131,12 +131,53 @@ pub enum ValueKind {
         /// Signedness.
         signed: bool,
     },
-    /// `count()`: a per-CPU u64, summed.
-    Count,
-    /// `sum(x)`: a per-CPU i64, summed.
-    Sum,
-    /// A string of this many bytes.
+    /// A string of this many bytes (assigned).
     Str(usize),
+    /// `count()`: per-CPU u64, summed.
+    Count,
+    /// `sum(x)`: per-CPU i64, summed.
+    Sum,
+    /// `min(x)`: per-CPU {value, set flag}; the minimum of the set ones.
+    Min,
+    /// `max(x)`: per-CPU {value, set flag}; the maximum of the set ones.
+    Max,
+    /// `avg(x)`: per-CPU {count, sum}.
+    Avg,
+    /// `stats(x)`: per-CPU {count, sum}.
+    Stats,
+    /// `hist(x)`: the key gets an extra 8-byte bucket index
+    /// (`ustrace_output::hist_bucket`); the value is a per-CPU count.
+    Hist,
+    /// `lhist(x, min, max, step)`: like `Hist` with linear buckets.
+    Lhist {
+        /// Lower bound.
+        min: i64,
+        /// Upper bound.
+        max: i64,
+        /// Bucket width.
+        step: i64,
+    },
+}
+
+impl ValueKind {
+    /// Bytes of one value (per CPU for per-CPU kinds).
+    pub fn size(self) -> usize {
+        match self {
+            ValueKind::Str(n) => (n + 7) & !7,
+            ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
+            _ => 8,
+        }
+    }
+
+    /// True when the map is per-CPU (aggregations).
+    pub fn per_cpu(self) -> bool {
+        !matches!(self, ValueKind::Int { .. } | ValueKind::Str(_))
+    }
+
+    /// True for histograms, whose keys end with a bucket index.
+    pub fn is_histogram(self) -> bool {
+        matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
+    }
 }
 
 /// A kernel map to create.
@@ -180,6 +221,16 @@ impl FieldKind {
 
 /// Record tag (first 8 bytes of every ring buffer record) for `exit()`.
 pub const TAG_EXIT: u64 = 0xffff_0001;
+/// Record tag for `print(@map[, top[, div]])`: then map id, top, div.
+pub const TAG_PRINT_MAP: u64 = 0xffff_0002;
+/// Record tag for `clear(@map)`: then map id.
+pub const TAG_CLEAR_MAP: u64 = 0xffff_0003;
+/// Record tag for `zero(@map)`: then map id.
+pub const TAG_ZERO_MAP: u64 = 0xffff_0004;
+/// Record tag for `print(value)`: then a printf-like layout id.
+pub const TAG_PRINT_VALUE: u64 = 0xffff_0005;
+/// Record tag for `time(fmt)`: then a printf-like layout id.
+pub const TAG_TIME: u64 = 0xffff_0006;
 /// Record tags below this are printf ids.
 pub const TAG_PRINTF_LIMIT: u64 = 0xffff_0000;
 

@@ -5,7 +5,9 @@ use std::collections::VecDeque;
 use std::os::raw::{c_int, c_void};
 
 use libbpf_sys as sys;
-use ustrace_codegen::program::{CompiledScript, FieldKind, TAG_EXIT, TAG_PRINTF_LIMIT};
+use ustrace_codegen::program::{
+    CompiledScript, FieldKind, TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_ZERO_MAP,
+};
 
 use crate::RuntimeError;
 
@@ -29,6 +31,25 @@ pub enum Event {
         id: usize,
         /// The arguments.
         args: Vec<Arg>,
+    },
+    /// `print(@map, top, div)`: print the map now.
+    PrintMap {
+        /// Index into the script's maps.
+        map: usize,
+        /// Only the top N entries (0 = all).
+        top: u64,
+        /// Divide values by this (0 = 1).
+        div: u64,
+    },
+    /// `clear(@map)`.
+    ClearMap {
+        /// Index into the script's maps.
+        map: usize,
+    },
+    /// `zero(@map)`.
+    ZeroMap {
+        /// Index into the script's maps.
+        map: usize,
     },
     /// `exit(code)` was called.
     Exit {
@@ -101,6 +122,19 @@ pub fn decode(script: &CompiledScript, rec: &[u8]) -> Option<Event> {
     let tag = read_u64(rec, 0)?;
     if tag == TAG_EXIT {
         return Some(Event::Exit { code: read_u64(rec, 8).unwrap_or(0) as i64 });
+    }
+    if tag == TAG_PRINT_MAP {
+        return Some(Event::PrintMap {
+            map: read_u64(rec, 8)? as usize,
+            top: read_u64(rec, 16)?,
+            div: read_u64(rec, 24)?,
+        });
+    }
+    if tag == TAG_CLEAR_MAP {
+        return Some(Event::ClearMap { map: read_u64(rec, 8)? as usize });
+    }
+    if tag == TAG_ZERO_MAP {
+        return Some(Event::ZeroMap { map: read_u64(rec, 8)? as usize });
     }
     if tag >= TAG_PRINTF_LIMIT {
         return None;

@@ -72,6 +72,8 @@ pub struct SessionOptions {
 /// A loaded, attached script.
 pub struct Session {
     maps: Vec<OwnedFd>,
+    /// (key size, value size, per-CPU) of each map.
+    map_shapes: Vec<(usize, usize, bool)>,
     /// Loaded programs in the compiled order, with their verifier logs.
     programs: Vec<LoadedProgram>,
     links: Vec<OwnedFd>,
@@ -113,8 +115,17 @@ impl Session {
         let lost_counter_fd = maps.get(script.lost_counter.0).map(|f| f.as_raw_fd()).unwrap_or(-1);
         let ring = events::Ring::new(ring_fd)?;
 
+        let map_shapes = script
+            .maps
+            .iter()
+            .map(|m| {
+                let per_cpu = matches!(m.kind, MapKind::PerCpuHash | MapKind::PerCpuArray);
+                (m.key_size as usize, m.value_size as usize, per_cpu)
+            })
+            .collect();
         let mut session = Session {
             maps,
+            map_shapes,
             programs: Vec::new(),
             links: Vec::new(),
             perf_events: Vec::new(),
@@ -258,6 +269,48 @@ impl Session {
     pub fn detach(&mut self) {
         self.links.clear();
         self.perf_events.clear();
+    }
+
+    /// Every entry of map `index`: the key bytes and the value bytes, one
+    /// value per possible CPU for per-CPU maps (one otherwise).
+    pub fn read_map(&self, index: usize) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+        let (Some(fd), Some(&(ksize, vsize, per_cpu))) = (self.map_fd(index), self.map_shapes.get(index)) else {
+            return Vec::new();
+        };
+        let ncpu = if per_cpu { sys::possible_cpus() } else { 1 };
+        let stride = if per_cpu { (vsize + 7) & !7 } else { vsize };
+        let mut out = Vec::new();
+        for key in sys::map_keys(fd, ksize) {
+            let mut buf = vec![0u8; stride * ncpu];
+            if sys::map_lookup(fd, &key, &mut buf) {
+                let values = buf.chunks(stride.max(1)).map(|c| c[..vsize.min(c.len())].to_vec()).collect();
+                out.push((key, values));
+            }
+        }
+        out
+    }
+
+    /// Deletes every entry of map `index` (`clear()`).
+    pub fn clear_map(&self, index: usize) {
+        let (Some(fd), Some(&(ksize, _, _))) = (self.map_fd(index), self.map_shapes.get(index)) else {
+            return;
+        };
+        for key in sys::map_keys(fd, ksize) {
+            sys::map_delete(fd, &key);
+        }
+    }
+
+    /// Sets every value of map `index` to zero, keeping the keys (`zero()`).
+    pub fn zero_map(&self, index: usize) {
+        let (Some(fd), Some(&(ksize, vsize, per_cpu))) = (self.map_fd(index), self.map_shapes.get(index)) else {
+            return;
+        };
+        let ncpu = if per_cpu { sys::possible_cpus() } else { 1 };
+        let stride = if per_cpu { (vsize + 7) & !7 } else { vsize };
+        let zeros = vec![0u8; stride * ncpu];
+        for key in sys::map_keys(fd, ksize) {
+            let _ = sys::map_update(fd, &key, &zeros);
+        }
     }
 
     /// The raw fd of map `index` (for reading maps).

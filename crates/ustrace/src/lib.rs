@@ -1,1 +1,154 @@
-//! placeholder
+//! ustrace as a library: trace user-space programs with eBPF from Rust.
+//!
+//! This is the layer the `ustrace` command is built on, and the Rust
+//! counterpart of BCC's Python USDT API. It offers:
+//!
+//! - **probe discovery**: [`probes`] re-exports the discovery layer (USDT
+//!   notes, argument specs, process maps, library lookup);
+//! - **scripts**: [`Script::compile`] turns bpftrace-language source into
+//!   eBPF programs (no LLVM), [`Script::start`] loads and attaches them, and
+//!   the returned [`Tracer`] delivers each event as a [`Record`].
+//!
+//! ```no_run
+//! use ustrace::{Script, ScriptOptions, Record};
+//! let opts = ScriptOptions { pid: Some(1234), ..Default::default() };
+//! let script = Script::compile(
+//!     r#"usdt:/usr/bin/test-server:test_grp:test_idx { printf("%d\n", arg0); }"#,
+//!     "-e",
+//!     &opts,
+//! )?;
+//! let mut tracer = script.start()?;
+//! tracer.begin();
+//! loop {
+//!     for record in tracer.poll(100)? {
+//!         if let Record::Printf { text, .. } = record {
+//!             print!("{text}");
+//!         }
+//!     }
+//! }
+//! # Ok::<(), ustrace::Error>(())
+//! ```
+
+mod error;
+mod resolve;
+mod tracer;
+
+pub use error::Error;
+pub use tracer::{Record, Tracer};
+pub use ustrace_probes as probes;
+
+/// Renders eBPF instructions in the verifier's notation (for `-d`).
+pub fn disassemble(insns: &[ustrace_codegen::insn::Insn]) -> String {
+    ustrace_codegen::disasm::disassemble(insns)
+}
+
+use ustrace_codegen::program::CompiledScript;
+use ustrace_lang::ast;
+
+/// Settings for compiling and running a script.
+#[derive(Debug, Clone)]
+pub struct ScriptOptions {
+    /// Trace only this process (`-p`); its mapped libraries are searched for
+    /// attach points given by name.
+    pub pid: Option<u32>,
+    /// The process started by `-c` (its pid is also `cpid`).
+    pub child_pid: Option<u32>,
+    /// Default `str()` length (bpftrace's BPFTRACE_STRLEN).
+    pub str_len: usize,
+    /// Positional parameters `$1`...
+    pub positional: Vec<String>,
+    /// Keep verifier logs (for `-d`).
+    pub verifier_log: bool,
+    /// Attach with one perf-event uprobe per site instead of uprobe_multi.
+    pub force_perf_attach: bool,
+}
+
+impl Default for ScriptOptions {
+    fn default() -> Self {
+        ScriptOptions {
+            pid: None,
+            child_pid: None,
+            str_len: 64,
+            positional: Vec::new(),
+            verifier_log: false,
+            force_perf_attach: false,
+        }
+    }
+}
+
+/// A compiled script: programs ready to load, and what they need to print.
+pub struct Script {
+    source: String,
+    source_name: String,
+    ast: ast::Script,
+    compiled: CompiledScript,
+    formats: Vec<ustrace_lang::printf::FormatString>,
+    options: ScriptOptions,
+}
+
+impl Script {
+    /// Parses, resolves attach points against files and processes, checks
+    /// types and generates code. Errors point into `source`, named
+    /// `source_name` in messages.
+    pub fn compile(source: &str, source_name: &str, options: &ScriptOptions) -> Result<Script, Error> {
+        let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
+        let resolved = resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
+        let opts = ustrace_codegen::CompileOptions {
+            pid: options.pid.or(options.child_pid),
+            str_len: options.str_len,
+            positional: options.positional.clone(),
+            child_pid: options.child_pid,
+            ..Default::default()
+        };
+        let compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
+            Error::script(source_name, source, ustrace_lang::Diagnostic::error(e.span, e.message))
+        })?;
+        let mut formats = Vec::new();
+        for p in &compiled.printfs {
+            // The code generator validated every format; a failure here is a bug.
+            let f = ustrace_lang::printf::parse_format(&p.format)
+                .map_err(|e| Error::Internal(format!("printf format {:?}: {e}", p.format)))?;
+            formats.push(f);
+        }
+        Ok(Script {
+            source: source.to_string(),
+            source_name: source_name.to_string(),
+            ast,
+            compiled,
+            formats,
+            options: options.clone(),
+        })
+    }
+
+    /// How many probes will be attached, as bpftrace counts them.
+    pub fn attach_count(&self) -> usize {
+        self.compiled.attach_count
+    }
+
+    /// The parsed script.
+    pub fn ast(&self) -> &ast::Script {
+        &self.ast
+    }
+
+    /// The generated programs (for `-d` and tests).
+    pub fn compiled(&self) -> &CompiledScript {
+        &self.compiled
+    }
+
+    /// Loads and attaches every program. Events flow once this returns;
+    /// call [`Tracer::begin`] to run BEGIN blocks.
+    pub fn start(&self) -> Result<Tracer<'_>, Error> {
+        let opts = ustrace_runtime::SessionOptions {
+            pid: self.options.pid.or(self.options.child_pid),
+            verifier_log: self.options.verifier_log,
+            force_perf_attach: self.options.force_perf_attach,
+        };
+        let session = ustrace_runtime::Session::load(&self.compiled, &opts)
+            .map_err(|e| Error::from_runtime(e, self))?;
+        Ok(Tracer::new(self, session))
+    }
+
+    pub(crate) fn source(&self) -> (&str, &str) {
+        (&self.source_name, &self.source)
+    }
+}
