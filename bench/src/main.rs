@@ -1,0 +1,455 @@
+//! Side-by-side benchmark of ustrace and bpftrace on this machine, in one
+//! run: start-up, attach, cost per probe hit (whole and in-BPF), event
+//! throughput and footprint. Prints a table of both tools and their ratio,
+//! and writes bench/results/latest.json.
+//!
+//! Usage: ustrace-bench [--quick] [--ustrace PATH] [--bpftrace PATH]
+//! Run as root. It is a benchmark, never a test: nothing here fails on slowness.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use libbpf_sys as sys;
+
+/// One measured row: a name, both values and the unit.
+struct Row {
+    section: &'static str,
+    name: String,
+    unit: &'static str,
+    ustrace: Option<f64>,
+    bpftrace: Option<f64>,
+}
+
+struct Bench {
+    ustrace: PathBuf,
+    bpftrace: PathBuf,
+    work: PathBuf,
+    quick: bool,
+    rows: Vec<Row>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Tool {
+    Ustrace,
+    Bpftrace,
+}
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let mut ustrace = root.join("target/release/ustrace");
+    let mut bpftrace = PathBuf::from("/usr/bin/bpftrace");
+    let mut quick = false;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => quick = true,
+            "--ustrace" => ustrace = args.next().map(PathBuf::from).unwrap_or(ustrace),
+            "--bpftrace" => bpftrace = args.next().map(PathBuf::from).unwrap_or(bpftrace),
+            other => {
+                eprintln!("ustrace-bench: unknown argument {other}");
+                std::process::exit(2);
+            }
+        }
+    }
+    for (name, p) in [("ustrace", &ustrace), ("bpftrace", &bpftrace)] {
+        if !p.exists() {
+            eprintln!("ustrace-bench: {name} not found at {} (build with cargo build --release, apt-get install bpftrace)", p.display());
+            std::process::exit(2);
+        }
+    }
+    let work = root.join("target/bench");
+    let _ = std::fs::create_dir_all(&work);
+    let mut b = Bench { ustrace, bpftrace, work, quick, rows: Vec::new() };
+    b.build_programs();
+    b.startup();
+    b.attach_many();
+    b.hit_costs();
+    b.throughput();
+    b.footprint();
+    b.report(&root);
+}
+
+impl Bench {
+    fn tool(&self, t: Tool) -> &Path {
+        match t {
+            Tool::Ustrace => &self.ustrace,
+            Tool::Bpftrace => &self.bpftrace,
+        }
+    }
+
+    fn build_programs(&self) {
+        let src = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("c");
+        for (c, out) in [("hits.c", "hits"), ("many.c", "many")] {
+            let st = Command::new("gcc")
+                .args(["-O2", "-g"])
+                .arg(src.join(c))
+                .arg("-o")
+                .arg(self.work.join(out))
+                .status();
+            if !matches!(st, Ok(s) if s.success()) {
+                eprintln!("ustrace-bench: cannot build {c} (gcc and systemtap-sdt-dev needed)");
+                std::process::exit(2);
+            }
+        }
+    }
+
+    fn push(&mut self, section: &'static str, name: &str, unit: &'static str, u: Option<f64>, b: Option<f64>) {
+        eprintln!("  {section}: {name}: ustrace {u:?} bpftrace {b:?} {unit}");
+        self.rows.push(Row { section, name: name.to_string(), unit, ustrace: u, bpftrace: b });
+    }
+
+    /// 1. Start-up: `BEGIN { exit(); }`, median wall time and peak RSS.
+    fn startup(&mut self) {
+        let runs = if self.quick { 5 } else { 11 };
+        let mut res = Vec::new();
+        for t in [Tool::Ustrace, Tool::Bpftrace] {
+            let mut times = Vec::new();
+            let mut rss = Vec::new();
+            for _ in 0..runs {
+                if let Some((wall, kb)) = run_measured(self.tool(t), &["-e", "BEGIN { exit(); }"]) {
+                    times.push(wall * 1000.0);
+                    rss.push(kb as f64 / 1024.0);
+                }
+            }
+            res.push((median(&mut times), median(&mut rss)));
+        }
+        self.push("start-up", "BEGIN { exit(); } wall time (median)", "ms", res[0].0, res[1].0);
+        self.push("start-up", "BEGIN { exit(); } peak RSS (median)", "MiB", res[0].1, res[1].1);
+    }
+
+    /// 2. Attach 1,000 distinct probes, then exit (run time minus start-up).
+    fn attach_many(&mut self) {
+        let bin = self.work.join("many");
+        let mut child = match Command::new(&bin).stdout(Stdio::null()).spawn() {
+            Ok(c) => c,
+            Err(_) => return,
+        };
+        let script = format!("usdt:{}:many:* {{ @c = count(); }} BEGIN {{ exit(); }}", bin.display());
+        let runs = if self.quick { 3 } else { 5 };
+        let mut res = Vec::new();
+        for t in [Tool::Ustrace, Tool::Bpftrace] {
+            let mut times = Vec::new();
+            for _ in 0..runs {
+                if let Some((wall, _)) = run_measured(self.tool(t), &["-e", &script]) {
+                    times.push(wall * 1000.0);
+                }
+            }
+            res.push(median(&mut times));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        self.push("attach", "1,000 probes: start, attach, detach, exit", "ms", res[0], res[1]);
+    }
+
+    /// 3. Cost per probe hit, whole (ns per loop iteration) and in BPF.
+    fn hit_costs(&mut self) {
+        let n: u64 = if self.quick { 1_000_000 } else { 5_000_000 };
+        let bin = self.work.join("hits");
+        let untraced = run_hits(&bin, n, false);
+        self.push("cost per hit", "untraced loop", "ns/hit", untraced, untraced);
+        let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
+        let b = bin.display().to_string();
+        let out = self.work.join("printf.out");
+        let rows: Vec<(&str, String, bool)> = vec![
+            ("{ }", format!("usdt:{b}:bench:hit {{ }}"), false),
+            ("{ @c = count(); }", format!("usdt:{b}:bench:hit {{ @c = count(); }}"), false),
+            ("{ @[arg0 % 16] = count(); }", format!("usdt:{b}:bench:hit {{ @[arg0 % 16] = count(); }}"), false),
+            ("{ @h = hist(arg1); }", format!("usdt:{b}:bench:hit {{ @h = hist(arg1); }}"), false),
+            ("printf to a file", format!("usdt:{b}:bench:hit {{ printf(\"%d %d\\n\", arg0, arg1); }}"), false),
+            (
+                "latency idiom (start/done)",
+                format!(
+                    "usdt:{b}:bench:start {{ @s[tid] = nsecs; }} usdt:{b}:bench:done /@s[tid]/ {{ @lat = hist(nsecs - @s[tid]); delete(@s[tid]); }}"
+                ),
+                true,
+            ),
+        ];
+        for (label, script, latency) in rows {
+            let mut whole = Vec::new();
+            let mut inbpf = Vec::new();
+            let mut insns = Vec::new();
+            for t in [Tool::Ustrace, Tool::Bpftrace] {
+                let script = format!("{script} BEGIN {{ printf(\"ready\\n\"); }}");
+                let r = traced(self.tool(t), &script, &out, || run_hits(&bin, n, latency));
+                whole.push(r.as_ref().and_then(|r| r.result));
+                inbpf.push(r.as_ref().and_then(|r| r.bpf_ns));
+                insns.push(r.as_ref().map(|r| r.xlated_insns as f64));
+            }
+            self.push("cost per hit", &format!("{label}: whole"), "ns/hit", whole[0], whole[1]);
+            self.push("cost per hit", &format!("{label}: in BPF (run_time_ns/run_cnt)"), "ns/run", inbpf[0], inbpf[1]);
+            self.push("cost per hit", &format!("{label}: translated BPF instructions"), "insns", insns[0], insns[1]);
+        }
+        let _ = std::fs::remove_file(&out);
+    }
+
+    /// 4. Throughput: 1,000,000 printf events to a file.
+    fn throughput(&mut self) {
+        let n: u64 = 1_000_000;
+        let bin = self.work.join("hits");
+        let b = bin.display().to_string();
+        let out = self.work.join("throughput.out");
+        let mut rate = Vec::new();
+        let mut received = Vec::new();
+        let mut lost = Vec::new();
+        for t in [Tool::Ustrace, Tool::Bpftrace] {
+            let script = format!(
+                "usdt:{b}:bench:hit {{ printf(\"%d %d\\n\", arg0, arg1); }} BEGIN {{ printf(\"ready\\n\"); }}"
+            );
+            let start = Instant::now();
+            let r = traced(self.tool(t), &script, &out, || run_hits(&bin, n, false).map(|_| 0.0));
+            let wall = start.elapsed().as_secs_f64();
+            let text = std::fs::read_to_string(&out).unwrap_or_default();
+            let lines = text.lines().filter(|l| l.split(' ').count() == 2 && l.chars().all(|c| c.is_ascii_digit() || c == ' ')).count();
+            let lost_n: u64 = text
+                .lines()
+                .find_map(|l| l.strip_prefix("Lost ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
+                .unwrap_or(0);
+            rate.push(r.map(|_| lines as f64 / wall));
+            received.push(Some(lines as f64));
+            lost.push(Some(lost_n as f64));
+        }
+        self.push("throughput", "events received of 1,000,000", "events", received[0], received[1]);
+        self.push("throughput", "events reported lost", "events", lost[0], lost[1]);
+        self.push("throughput", "received per second of wall time (incl. start-up)", "events/s", rate[0], rate[1]);
+        let _ = std::fs::remove_file(&out);
+    }
+
+    /// 5. Footprint: binary and shared libraries.
+    fn footprint(&mut self) {
+        let mut size = Vec::new();
+        let mut libs = Vec::new();
+        for t in [Tool::Ustrace, Tool::Bpftrace] {
+            let p = self.tool(t).to_path_buf();
+            size.push(std::fs::metadata(&p).ok().map(|m| m.len() as f64 / 1048576.0));
+            libs.push(ldd_total(&p).map(|b| b as f64 / 1048576.0));
+        }
+        self.push("footprint", "binary size", "MiB", size[0], size[1]);
+        self.push("footprint", "shared libraries needed (ldd, total)", "MiB", libs[0], libs[1]);
+    }
+
+    fn report(&self, root: &Path) {
+        let machine = machine_description();
+        println!("ustrace vs bpftrace, {machine}\n");
+        println!("| measure | ustrace | bpftrace | ustrace/bpftrace |");
+        println!("|---|---:|---:|---:|");
+        let mut section = "";
+        for r in &self.rows {
+            if r.section != section {
+                section = r.section;
+                println!("| **{section}** | | | |");
+            }
+            let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{} {}", fmt_num(v), r.unit));
+            let ratio = match (r.ustrace, r.bpftrace) {
+                (Some(u), Some(b)) if b != 0.0 => format!("{:.3}", u / b),
+                _ => "n/a".into(),
+            };
+            println!("| {} | {} | {} | {} |", r.name, f(r.ustrace), f(r.bpftrace), ratio);
+        }
+        let mut json = String::from("{\n");
+        json.push_str(&format!("  \"machine\": {},\n", json_str(&machine)));
+        json.push_str(&format!("  \"quick\": {},\n  \"rows\": [\n", self.quick));
+        for (i, r) in self.rows.iter().enumerate() {
+            let v = |x: Option<f64>| x.map_or("null".to_string(), |v| format!("{v}"));
+            json.push_str(&format!(
+                "    {{\"section\": {}, \"name\": {}, \"unit\": {}, \"ustrace\": {}, \"bpftrace\": {}}}{}\n",
+                json_str(r.section),
+                json_str(&r.name),
+                json_str(r.unit),
+                v(r.ustrace),
+                v(r.bpftrace),
+                if i + 1 < self.rows.len() { "," } else { "" }
+            ));
+        }
+        json.push_str("  ]\n}\n");
+        let dir = root.join("bench/results");
+        let _ = std::fs::create_dir_all(&dir);
+        if let Err(e) = std::fs::write(dir.join("latest.json"), json) {
+            eprintln!("ustrace-bench: cannot write results: {e}");
+        }
+    }
+}
+
+fn fmt_num(v: f64) -> String {
+    if v.abs() >= 100.0 {
+        format!("{v:.0}")
+    } else if v.abs() >= 1.0 {
+        format!("{v:.2}")
+    } else {
+        format!("{v:.3}")
+    }
+}
+
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+fn median(v: &mut [f64]) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    Some(v[v.len() / 2])
+}
+
+/// Runs a command to completion; returns wall seconds and peak RSS in KiB.
+fn run_measured(bin: &Path, args: &[&str]) -> Option<(f64, i64)> {
+    let start = Instant::now();
+    let child = Command::new(bin).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let pid = child.id() as libc::pid_t;
+    let mut status = 0;
+    // SAFETY: rusage is plain data; we wait for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut ru) };
+    let wall = start.elapsed().as_secs_f64();
+    std::mem::forget(child);
+    if r != pid {
+        return None;
+    }
+    Some((wall, ru.ru_maxrss))
+}
+
+/// Runs the hit loop; returns its reported ns per iteration.
+fn run_hits(bin: &Path, n: u64, latency: bool) -> Option<f64> {
+    let mut cmd = Command::new(bin);
+    cmd.arg(n.to_string());
+    if latency {
+        cmd.arg("latency");
+    }
+    let out = cmd.output().ok()?;
+    String::from_utf8_lossy(&out.stdout).trim().parse().ok()
+}
+
+struct Traced {
+    result: Option<f64>,
+    bpf_ns: Option<f64>,
+    xlated_insns: u64,
+}
+
+/// Starts a tracer writing to `out`, waits for its BEGIN's "ready", runs
+/// `work`, reads the BPF stats of the programs it loaded, and stops it.
+fn traced(tool: &Path, script: &str, out: &Path, work: impl FnOnce() -> Option<f64>) -> Option<Traced> {
+    let before = prog_ids();
+    let _ = std::fs::remove_file(out);
+    let mut child: Child = Command::new(tool)
+        .args(["-e", script, "-o"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        if text.contains("ready") {
+            break;
+        }
+        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+            }
+            eprintln!("  tracer {} did not start: {}", tool.display(), err.lines().last().unwrap_or(""));
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let result = work();
+    let (mut cnt, mut ns, mut insns) = (0u64, 0u64, 0u64);
+    for id in prog_ids().difference(&before) {
+        if let Some((c, n, i)) = prog_stats(*id) {
+            cnt += c;
+            ns += n;
+            insns += i;
+        }
+    }
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let stderr = child.stderr.take();
+    let _ = child.wait();
+    if let Some(e) = stderr {
+        for l in BufReader::new(e).lines().map_while(Result::ok) {
+            if l.contains("ERROR") {
+                eprintln!("  {}: {l}", tool.display());
+            }
+        }
+    }
+    Some(Traced { result, bpf_ns: if cnt > 0 { Some(ns as f64 / cnt as f64) } else { None }, xlated_insns: insns })
+}
+
+/// Ids of every BPF program loaded in the kernel.
+fn prog_ids() -> BTreeSet<u32> {
+    let mut ids = BTreeSet::new();
+    let mut id = 0u32;
+    loop {
+        let mut next = 0u32;
+        // SAFETY: libbpf writes one u32.
+        if unsafe { sys::bpf_prog_get_next_id(id, &mut next) } != 0 {
+            break;
+        }
+        ids.insert(next);
+        id = next;
+    }
+    ids
+}
+
+/// (run_cnt, run_time_ns, translated instructions) of a program.
+fn prog_stats(id: u32) -> Option<(u64, u64, u64)> {
+    // SAFETY: plain libbpf calls with a zeroed info struct of the right size.
+    unsafe {
+        let fd = sys::bpf_prog_get_fd_by_id(id);
+        if fd < 0 {
+            return None;
+        }
+        let mut info: sys::bpf_prog_info = std::mem::zeroed();
+        let mut len = std::mem::size_of::<sys::bpf_prog_info>() as u32;
+        let r = sys::bpf_obj_get_info_by_fd(fd, &mut info as *mut _ as *mut _, &mut len);
+        libc::close(fd);
+        if r != 0 {
+            return None;
+        }
+        Some((info.run_cnt, info.run_time_ns, info.xlated_prog_len as u64 / 8))
+    }
+}
+
+/// Total bytes of the shared libraries `ldd` lists for a binary.
+fn ldd_total(bin: &Path) -> Option<u64> {
+    let out = Command::new("ldd").arg(bin).output().ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut total = 0;
+    for l in text.lines() {
+        let path = l.split("=>").nth(1).unwrap_or(l).split_whitespace().next().unwrap_or("");
+        if path.starts_with('/') {
+            if let Ok(real) = std::fs::canonicalize(path) {
+                total += std::fs::metadata(real).map(|m| m.len()).unwrap_or(0);
+            }
+        }
+    }
+    Some(total)
+}
+
+fn machine_description() -> String {
+    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .unwrap_or_default();
+    let bpftrace = Command::new("bpftrace").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    format!("{cores} cores ({cpu}), kernel {}, {bpftrace}", kernel.trim())
+}
