@@ -3,7 +3,30 @@
 //!
 //! (The long explanation of USDT notes, argument specs, semaphores and file
 //! offsets lives at the top of [`notes`].)
+//!
+//! - [`spec`]: argument specs (`-4@-20(%rbp)`) as typed values.
+//! - [`notes`]: reading `.note.stapsdt` notes into probes and file offsets.
+//! - [`process`]: the ELF objects a process has mapped.
+//! - [`libpath`]: finding a library by name, as the dynamic linker does.
+//! - [`pattern`]: `usdt:PATH:PROVIDER:NAME` patterns and wildcard search.
+//! - [`listing`]: the lines `-l` and `-lv` print.
 
+pub mod error;
+pub mod libpath;
+pub mod listing;
+pub mod notes;
+pub mod pattern;
+pub mod process;
 pub mod spec;
 
-pub use spec::{ArgLocation, ArgSpec, ArgSpecError, Register, RegisterOperand};
+pub use error::ProbeError;
+pub use libpath::resolve_library;
+pub use listing::{describe_probe, list_lines, probe_line};
+pub use notes::{
+    attach_offset, from_bytes, read_usdt_probes, NopKind, UsdtFile, UsdtLocation, UsdtProbe,
+};
+pub use pattern::{find_usdt_probes, glob_match, FoundProbe, UsdtPattern};
+pub use process::{mapped_objects, MappedObject};
+pub use spec::{
+    parse_arg_spec, split_args, ArgLocation, ArgSpec, ArgSpecError, Register, RegisterOperand,
+};

@@ -1,0 +1,1009 @@
+//! The lexer: source text to [`Token`]s with byte spans.
+//!
+//! bpftrace lexes attach points specially, and so does this lexer. It tracks
+//! where it is in the script:
+//!
+//! * at top level (outside any probe body), after whitespace and comments,
+//!   `{` opens a body, `,` separates attach points, `/` starts a predicate,
+//!   and anything else is an attach point: a maximal run of characters that
+//!   are not whitespace, `,` or `{`, in which `"..."` quotes may protect any
+//!   character (the quotes are dropped, the text is kept). It becomes one
+//!   [`TokenKind::AttachPoint`] split into its `:`-separated fields;
+//! * in a predicate and in a body, ordinary C-like tokens are produced; the
+//!   brace depth is tracked so the closing `}` of a body returns to top level.
+//!
+//! A leading `#!` line is skipped, as are `//` and `/* */` comments.
+
+use crate::ast::Span;
+use crate::diag::Diagnostic;
+
+/// A token and where it is.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Token {
+    /// What it is.
+    pub kind: TokenKind,
+    /// Its bytes in the source.
+    pub span: Span,
+}
+
+/// One `:`-separated field of an attach point.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttachField {
+    /// The text, quotes removed.
+    pub text: String,
+    /// The source bytes, quotes included.
+    pub span: Span,
+}
+
+/// The token kinds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenKind {
+    /// An attach point, e.g. `usdt:/bin/x:prov:name`.
+    AttachPoint {
+        /// The text with quotes removed.
+        raw: String,
+        /// The `:`-separated fields (a `:` inside quotes does not separate).
+        fields: Vec<AttachField>,
+    },
+    /// An identifier or keyword (`pid`, `printf`, `if`, `uint8`).
+    Ident(String),
+    /// An integer literal.
+    Int(u64),
+    /// A string literal, escapes decoded.
+    Str(String),
+    /// `$name`.
+    Var(String),
+    /// `$1`, `$2`, ...
+    Positional(usize),
+    /// `$#`.
+    PositionalCount,
+    /// `@name`, or `@` alone (empty name).
+    Map(String),
+    /// `{`
+    LBrace,
+    /// `}`
+    RBrace,
+    /// `(`
+    LParen,
+    /// `)`
+    RParen,
+    /// `[`
+    LBracket,
+    /// `]`
+    RBracket,
+    /// `,`
+    Comma,
+    /// `;`
+    Semi,
+    /// `:`
+    Colon,
+    /// `?`
+    Question,
+    /// `.`
+    Dot,
+    /// `->`
+    Arrow,
+    /// `+`
+    Plus,
+    /// `-`
+    Minus,
+    /// `*`
+    Star,
+    /// `/`
+    Slash,
+    /// `%`
+    Percent,
+    /// `&`
+    Amp,
+    /// `|`
+    Pipe,
+    /// `^`
+    Caret,
+    /// `<<`
+    Shl,
+    /// `>>`
+    Shr,
+    /// `!`
+    Bang,
+    /// `~`
+    Tilde,
+    /// `<`
+    Lt,
+    /// `<=`
+    Le,
+    /// `>`
+    Gt,
+    /// `>=`
+    Ge,
+    /// `==`
+    EqEq,
+    /// `!=`
+    Ne,
+    /// `&&`
+    AndAnd,
+    /// `||`
+    OrOr,
+    /// `=`
+    Assign,
+    /// `+=`
+    PlusEq,
+    /// `-=`
+    MinusEq,
+    /// `*=`
+    StarEq,
+    /// `/=`
+    SlashEq,
+    /// `%=`
+    PercentEq,
+    /// `&=`
+    AmpEq,
+    /// `|=`
+    PipeEq,
+    /// `^=`
+    CaretEq,
+    /// `<<=`
+    ShlEq,
+    /// `>>=`
+    ShrEq,
+    /// `++`
+    PlusPlus,
+    /// `--`
+    MinusMinus,
+    /// The end of the source.
+    Eof,
+}
+
+impl TokenKind {
+    /// How the token is named in "expected X, found Y" messages.
+    pub fn describe(&self) -> String {
+        match self {
+            TokenKind::AttachPoint { raw, .. } => format!("attach point `{raw}`"),
+            TokenKind::Ident(s) => format!("`{s}`"),
+            TokenKind::Int(n) => format!("integer `{n}`"),
+            TokenKind::Str(_) => "string literal".to_string(),
+            TokenKind::Var(s) => format!("`${s}`"),
+            TokenKind::Positional(n) => format!("`${n}`"),
+            TokenKind::PositionalCount => "`$#`".to_string(),
+            TokenKind::Map(s) => format!("`@{s}`"),
+            TokenKind::Eof => "end of input".to_string(),
+            other => format!("`{}`", other.punct_text()),
+        }
+    }
+
+    /// The source text of a punctuation token ("" for the others).
+    pub fn punct_text(&self) -> &'static str {
+        use TokenKind::*;
+        match self {
+            LBrace => "{",
+            RBrace => "}",
+            LParen => "(",
+            RParen => ")",
+            LBracket => "[",
+            RBracket => "]",
+            Comma => ",",
+            Semi => ";",
+            Colon => ":",
+            Question => "?",
+            Dot => ".",
+            Arrow => "->",
+            Plus => "+",
+            Minus => "-",
+            Star => "*",
+            Slash => "/",
+            Percent => "%",
+            Amp => "&",
+            Pipe => "|",
+            Caret => "^",
+            Shl => "<<",
+            Shr => ">>",
+            Bang => "!",
+            Tilde => "~",
+            Lt => "<",
+            Le => "<=",
+            Gt => ">",
+            Ge => ">=",
+            EqEq => "==",
+            Ne => "!=",
+            AndAnd => "&&",
+            OrOr => "||",
+            Assign => "=",
+            PlusEq => "+=",
+            MinusEq => "-=",
+            StarEq => "*=",
+            SlashEq => "/=",
+            PercentEq => "%=",
+            AmpEq => "&=",
+            PipeEq => "|=",
+            CaretEq => "^=",
+            ShlEq => "<<=",
+            ShrEq => ">>=",
+            PlusPlus => "++",
+            MinusMinus => "--",
+            _ => "",
+        }
+    }
+}
+
+/// Where the lexer is in the script structure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Between probes or among attach points.
+    TopLevel,
+    /// After a predicate's opening `/`, before the body's `{`.
+    Predicate,
+    /// Inside a body, at this brace depth (>= 1).
+    Body(usize),
+}
+
+/// The lexer. Cheap to clone (the parser clones it to look ahead).
+#[derive(Debug, Clone)]
+pub struct Lexer<'a> {
+    src: &'a str,
+    pos: usize,
+    mode: Mode,
+}
+
+/// Lexes a whole source into tokens, ending with [`TokenKind::Eof`].
+pub fn tokenize(source: &str) -> Result<Vec<Token>, Diagnostic> {
+    let mut lexer = Lexer::new(source);
+    let mut out = Vec::new();
+    loop {
+        let t = lexer.next_token()?;
+        let eof = t.kind == TokenKind::Eof;
+        out.push(t);
+        if eof {
+            return Ok(out);
+        }
+    }
+}
+
+fn is_ident_start(c: u8) -> bool {
+    c.is_ascii_alphabetic() || c == b'_'
+}
+
+fn is_ident_char(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer at the start of `src`, skipping a `#!` line.
+    pub fn new(src: &'a str) -> Lexer<'a> {
+        let pos = if src.starts_with("#!") {
+            src.find('\n').unwrap_or(src.len())
+        } else {
+            0
+        };
+        Lexer {
+            src,
+            pos,
+            mode: Mode::TopLevel,
+        }
+    }
+
+    /// A lexer for a fragment of body code (no attach points), e.g. an
+    /// expression on its own.
+    pub fn new_in_body(src: &'a str) -> Lexer<'a> {
+        Lexer {
+            src,
+            pos: 0,
+            mode: Mode::Body(1),
+        }
+    }
+
+    /// The source being lexed.
+    pub fn source(&self) -> &'a str {
+        self.src
+    }
+
+    /// The byte offset of the next character to read.
+    pub fn position(&self) -> usize {
+        self.pos
+    }
+
+    fn peek_byte(&self, ahead: usize) -> Option<u8> {
+        self.src.as_bytes().get(self.pos + ahead).copied()
+    }
+
+    fn err(&self, start: usize, end: usize, msg: impl Into<String>) -> Diagnostic {
+        Diagnostic::error(Span::new(start, end), msg)
+    }
+
+    /// The char at `pos` (for error spans on non-ASCII input).
+    fn char_len_at(&self, pos: usize) -> usize {
+        self.src
+            .get(pos..)
+            .and_then(|s| s.chars().next())
+            .map_or(1, char::len_utf8)
+    }
+
+    /// Skips whitespace and comments.
+    fn skip_trivia(&mut self) -> Result<(), Diagnostic> {
+        loop {
+            match (self.peek_byte(0), self.peek_byte(1)) {
+                (Some(c), _) if c.is_ascii_whitespace() => self.pos += 1,
+                (Some(b'/'), Some(b'/')) => {
+                    self.pos = self.src[self.pos..]
+                        .find('\n')
+                        .map_or(self.src.len(), |i| self.pos + i);
+                }
+                (Some(b'/'), Some(b'*')) => {
+                    let start = self.pos;
+                    match self.src[self.pos + 2..].find("*/") {
+                        Some(i) => self.pos += 2 + i + 2,
+                        None => {
+                            return Err(self
+                                .err(start, start + 2, "unterminated block comment")
+                                .with_label("this comment is never closed with `*/`"));
+                        }
+                    }
+                }
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    /// The next token.
+    pub fn next_token(&mut self) -> Result<Token, Diagnostic> {
+        self.skip_trivia()?;
+        let start = self.pos;
+        let Some(c) = self.peek_byte(0) else {
+            // Point just after the last meaningful text.
+            let at = self.src.trim_end().len();
+            return Ok(Token {
+                kind: TokenKind::Eof,
+                span: Span::new(at, at),
+            });
+        };
+        if self.mode == Mode::TopLevel {
+            let kind = match c {
+                b'{' => {
+                    self.pos += 1;
+                    self.mode = Mode::Body(1);
+                    TokenKind::LBrace
+                }
+                b',' => {
+                    self.pos += 1;
+                    TokenKind::Comma
+                }
+                b'/' => {
+                    self.pos += 1;
+                    self.mode = Mode::Predicate;
+                    TokenKind::Slash
+                }
+                b'}' => {
+                    self.pos += 1;
+                    TokenKind::RBrace
+                }
+                _ => return self.attach_point(),
+            };
+            return Ok(Token {
+                kind,
+                span: Span::new(start, self.pos),
+            });
+        }
+        let kind = if is_ident_start(c) {
+            TokenKind::Ident(self.ident().to_string())
+        } else if c.is_ascii_digit() {
+            self.number()?
+        } else {
+            match c {
+                b'"' => self.string()?,
+                b'$' => self.dollar()?,
+                b'@' => {
+                    self.pos += 1;
+                    TokenKind::Map(self.ident().to_string())
+                }
+                _ => self.punct()?,
+            }
+        };
+        match (&kind, self.mode) {
+            (TokenKind::LBrace, Mode::Predicate) => self.mode = Mode::Body(1),
+            (TokenKind::LBrace, Mode::Body(d)) => self.mode = Mode::Body(d.saturating_add(1)),
+            (TokenKind::RBrace, Mode::Body(d)) => {
+                self.mode = if d <= 1 {
+                    Mode::TopLevel
+                } else {
+                    Mode::Body(d - 1)
+                }
+            }
+            _ => {}
+        }
+        Ok(Token {
+            kind,
+            span: Span::new(start, self.pos),
+        })
+    }
+
+    fn ident(&mut self) -> &'a str {
+        let start = self.pos;
+        while self.peek_byte(0).is_some_and(is_ident_char) {
+            self.pos += 1;
+        }
+        &self.src[start..self.pos]
+    }
+
+    fn attach_point(&mut self) -> Result<Token, Diagnostic> {
+        let start = self.pos;
+        let mut raw = String::new();
+        let mut fields = Vec::new();
+        let mut field = String::new();
+        let mut field_start = start;
+        while let Some(c) = self.peek_byte(0) {
+            if c.is_ascii_whitespace() || c == b',' || c == b'{' {
+                break;
+            }
+            match c {
+                b'"' => {
+                    let qstart = self.pos;
+                    self.pos += 1;
+                    loop {
+                        match self.peek_byte(0) {
+                            None => {
+                                return Err(self
+                                    .err(qstart, qstart + 1, "unterminated string in attach point")
+                                    .with_label("this quote is never closed"));
+                            }
+                            Some(b'"') => {
+                                self.pos += 1;
+                                break;
+                            }
+                            Some(b'\\') if matches!(self.peek_byte(1), Some(b'"' | b'\\')) => {
+                                let ch = char::from(self.peek_byte(1).unwrap_or(b'\\'));
+                                raw.push(ch);
+                                field.push(ch);
+                                self.pos += 2;
+                            }
+                            Some(_) => {
+                                let len = self.char_len_at(self.pos);
+                                let s = &self.src[self.pos..self.pos + len];
+                                raw.push_str(s);
+                                field.push_str(s);
+                                self.pos += len;
+                            }
+                        }
+                    }
+                }
+                b':' => {
+                    fields.push(AttachField {
+                        text: std::mem::take(&mut field),
+                        span: Span::new(field_start, self.pos),
+                    });
+                    raw.push(':');
+                    self.pos += 1;
+                    field_start = self.pos;
+                }
+                _ => {
+                    let len = self.char_len_at(self.pos);
+                    let s = &self.src[self.pos..self.pos + len];
+                    raw.push_str(s);
+                    field.push_str(s);
+                    self.pos += len;
+                }
+            }
+        }
+        fields.push(AttachField {
+            text: field,
+            span: Span::new(field_start, self.pos),
+        });
+        Ok(Token {
+            kind: TokenKind::AttachPoint { raw, fields },
+            span: Span::new(start, self.pos),
+        })
+    }
+
+    fn number(&mut self) -> Result<TokenKind, Diagnostic> {
+        let start = self.pos;
+        while self.peek_byte(0).is_some_and(is_ident_char) {
+            self.pos += 1;
+        }
+        let text = &self.src[start..self.pos];
+        let invalid = |msg: String| Diagnostic::error(Span::new(start, self.pos), msg);
+        let (digits, radix) =
+            if let Some(rest) = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X")) {
+                (rest, 16)
+            } else if text.len() > 1 && text.starts_with('0') {
+                (&text[1..], 8)
+            } else {
+                (text, 10)
+            };
+        let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
+        if cleaned.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
+            return Err(invalid(format!("invalid integer literal `{text}`")));
+        }
+        if let Some(bad) = cleaned.chars().find(|c| !c.is_digit(radix)) {
+            let what = match radix {
+                16 => "a hexadecimal",
+                8 => "an octal",
+                _ => "a decimal",
+            };
+            let d = invalid(format!("invalid integer literal `{text}`"))
+                .with_label(format!("`{bad}` is not {what} digit"));
+            return Err(if radix == 8 && bad.is_ascii_digit() {
+                d.with_note("a leading `0` makes an octal literal")
+            } else {
+                d
+            });
+        }
+        u64::from_str_radix(&cleaned, radix)
+            .map(TokenKind::Int)
+            .map_err(|_| {
+                invalid(format!("integer literal `{text}` is too large"))
+                    .with_label("does not fit in 64 bits")
+            })
+    }
+
+    fn string(&mut self) -> Result<TokenKind, Diagnostic> {
+        let start = self.pos;
+        self.pos += 1;
+        let mut out = String::new();
+        loop {
+            let Some(c) = self.peek_byte(0) else {
+                return Err(self
+                    .err(start, start + 1, "unterminated string")
+                    .with_label("this string is never closed"));
+            };
+            match c {
+                b'"' => {
+                    self.pos += 1;
+                    return Ok(TokenKind::Str(out));
+                }
+                b'\n' => {
+                    return Err(self
+                        .err(start, start + 1, "unterminated string")
+                        .with_label("this string is not closed before the end of the line"));
+                }
+                b'\\' => {
+                    let esc_start = self.pos;
+                    self.pos += 1;
+                    let Some(e) = self.peek_byte(0) else {
+                        return Err(self
+                            .err(start, start + 1, "unterminated string")
+                            .with_label("this string is never closed"));
+                    };
+                    let simple = match e {
+                        b'n' => Some('\n'),
+                        b't' => Some('\t'),
+                        b'r' => Some('\r'),
+                        b'\\' => Some('\\'),
+                        b'"' => Some('"'),
+                        b'\'' => Some('\''),
+                        _ => None,
+                    };
+                    if let Some(ch) = simple {
+                        self.pos += 1;
+                        out.push(ch);
+                        continue;
+                    }
+                    let value = if e == b'x' {
+                        self.pos += 1;
+                        let mut v: u32 = 0;
+                        let mut n = 0;
+                        while n < 2 {
+                            match self.peek_byte(0).and_then(|b| char::from(b).to_digit(16)) {
+                                Some(d) => {
+                                    v = v * 16 + d;
+                                    self.pos += 1;
+                                    n += 1;
+                                }
+                                None => break,
+                            }
+                        }
+                        if n == 0 {
+                            return Err(self
+                                .err(esc_start, self.pos, "invalid escape sequence `\\x`")
+                                .with_label("`\\x` must be followed by hexadecimal digits"));
+                        }
+                        v
+                    } else if (b'0'..=b'7').contains(&e) {
+                        let mut v: u32 = 0;
+                        let mut n = 0;
+                        while n < 3 {
+                            match self.peek_byte(0) {
+                                Some(b @ b'0'..=b'7') => {
+                                    v = v * 8 + u32::from(b - b'0');
+                                    self.pos += 1;
+                                    n += 1;
+                                }
+                                _ => break,
+                            }
+                        }
+                        v
+                    } else {
+                        let len = self.char_len_at(self.pos);
+                        let text = self.src.get(esc_start..self.pos + len).unwrap_or("\\");
+                        return Err(self
+                            .err(
+                                esc_start,
+                                self.pos + len,
+                                format!("unknown escape sequence `{text}`"),
+                            )
+                            .with_note(
+                                "known escapes: \\n \\t \\r \\\\ \\\" \\' \\xNN \\NNN (octal)",
+                            ));
+                    };
+                    if value > 0x7f {
+                        return Err(self
+                            .err(
+                                esc_start,
+                                self.pos,
+                                "byte escape above 0x7f is not supported",
+                            )
+                            .with_label("strings hold UTF-8 text; write the character itself"));
+                    }
+                    out.push(char::from_u32(value).unwrap_or('\0'));
+                }
+                _ => {
+                    let len = self.char_len_at(self.pos);
+                    out.push_str(&self.src[self.pos..self.pos + len]);
+                    self.pos += len;
+                }
+            }
+        }
+    }
+
+    fn dollar(&mut self) -> Result<TokenKind, Diagnostic> {
+        let start = self.pos;
+        self.pos += 1;
+        match self.peek_byte(0) {
+            Some(b'#') => {
+                self.pos += 1;
+                Ok(TokenKind::PositionalCount)
+            }
+            Some(c) if c.is_ascii_digit() => {
+                while self.peek_byte(0).is_some_and(|b| b.is_ascii_digit()) {
+                    self.pos += 1;
+                }
+                let text = &self.src[start + 1..self.pos];
+                match text.parse::<usize>() {
+                    Ok(n) if n >= 1 => Ok(TokenKind::Positional(n)),
+                    _ => Err(self
+                        .err(
+                            start,
+                            self.pos,
+                            format!("invalid positional parameter `${text}`"),
+                        )
+                        .with_label("positional parameters are numbered from `$1`")),
+                }
+            }
+            Some(c) if is_ident_start(c) => Ok(TokenKind::Var(self.ident().to_string())),
+            _ => Err(self
+                .err(start, start + 1, "expected a variable name after `$`")
+                .with_label("e.g. `$x`, `$1` or `$#`")),
+        }
+    }
+
+    fn punct(&mut self) -> Result<TokenKind, Diagnostic> {
+        use TokenKind::*;
+        const THREE: &[(&str, TokenKind)] = &[("<<=", ShlEq), (">>=", ShrEq)];
+        const TWO: &[(&str, TokenKind)] = &[
+            ("==", EqEq),
+            ("!=", Ne),
+            ("<=", Le),
+            (">=", Ge),
+            ("&&", AndAnd),
+            ("||", OrOr),
+            ("<<", Shl),
+            (">>", Shr),
+            ("+=", PlusEq),
+            ("-=", MinusEq),
+            ("*=", StarEq),
+            ("/=", SlashEq),
+            ("%=", PercentEq),
+            ("&=", AmpEq),
+            ("|=", PipeEq),
+            ("^=", CaretEq),
+            ("++", PlusPlus),
+            ("--", MinusMinus),
+            ("->", Arrow),
+        ];
+        let rest = &self.src[self.pos..];
+        for (text, kind) in THREE.iter().chain(TWO) {
+            if rest.starts_with(text) {
+                self.pos += text.len();
+                return Ok(kind.clone());
+            }
+        }
+        let c = self.peek_byte(0).unwrap_or(0);
+        let kind = match c {
+            b'{' => LBrace,
+            b'}' => RBrace,
+            b'(' => LParen,
+            b')' => RParen,
+            b'[' => LBracket,
+            b']' => RBracket,
+            b',' => Comma,
+            b';' => Semi,
+            b':' => Colon,
+            b'?' => Question,
+            b'.' => Dot,
+            b'+' => Plus,
+            b'-' => Minus,
+            b'*' => Star,
+            b'/' => Slash,
+            b'%' => Percent,
+            b'&' => Amp,
+            b'|' => Pipe,
+            b'^' => Caret,
+            b'!' => Bang,
+            b'~' => Tilde,
+            b'<' => Lt,
+            b'>' => Gt,
+            b'=' => Assign,
+            _ => {
+                let len = self.char_len_at(self.pos);
+                let ch = self.src.get(self.pos..self.pos + len).unwrap_or("?");
+                let d = self.err(
+                    self.pos,
+                    self.pos + len,
+                    format!("unexpected character `{ch}`"),
+                );
+                return Err(if c == b'\'' {
+                    d.with_note("strings are written with double quotes: \"...\"")
+                } else {
+                    d
+                });
+            }
+        };
+        self.pos += 1;
+        Ok(kind)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TokenKind::*;
+    use super::*;
+
+    fn kinds(src: &str) -> Vec<TokenKind> {
+        match tokenize(src) {
+            Ok(toks) => toks.into_iter().map(|t| t.kind).collect(),
+            Err(d) => panic!("lex error: {}", d.render("t", src)),
+        }
+    }
+
+    fn body(src: &str) -> Vec<TokenKind> {
+        // Lex `src` inside a BEGIN body; strip the surrounding tokens.
+        let full = format!("BEGIN {{ {src} }}");
+        let mut k = kinds(&full);
+        k.drain(..2);
+        k.truncate(k.len().saturating_sub(2));
+        k
+    }
+
+    fn lex_err(src: &str) -> Diagnostic {
+        match tokenize(src) {
+            Ok(t) => panic!("expected an error, got {t:?}"),
+            Err(d) => d,
+        }
+    }
+
+    fn ap(raw: &str) -> TokenKind {
+        AttachPoint {
+            raw: raw.to_string(),
+            fields: Vec::new(),
+        }
+    }
+
+    fn strip_fields(k: Vec<TokenKind>) -> Vec<TokenKind> {
+        k.into_iter()
+            .map(|k| match k {
+                AttachPoint { raw, .. } => AttachPoint {
+                    raw,
+                    fields: Vec::new(),
+                },
+                k => k,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn identifiers_numbers_strings() {
+        assert_eq!(
+            body("pid foo_1 _x 42 0x1F 017 0 1_000 \"a\\n\\t\\r\\\\\\\"\\'\\0\\x41\\101b\""),
+            vec![
+                Ident("pid".into()),
+                Ident("foo_1".into()),
+                Ident("_x".into()),
+                Int(42),
+                Int(31),
+                Int(15),
+                Int(0),
+                Int(1000),
+                Str("a\n\t\r\\\"'\0AAb".into()),
+            ]
+        );
+        assert_eq!(body("18446744073709551615"), vec![Int(u64::MAX)]);
+        assert_eq!(body("\"héllo\""), vec![Str("héllo".into())]);
+    }
+
+    #[test]
+    fn variables_and_maps() {
+        assert_eq!(
+            body("$x $1 $12 $# @m @ @_a1"),
+            vec![
+                Var("x".into()),
+                Positional(1),
+                Positional(12),
+                PositionalCount,
+                Map("m".into()),
+                Map(String::new()),
+                Map("_a1".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn operators() {
+        let src = "== != <= >= && || << >> += -= *= /= %= &= |= ^= <<= >>= ++ -- ! ~ ? : + - * / % & | ^ < > = . -> ( ) [ ] ; ,";
+        let got: Vec<&str> = body(src).iter().map(|k| k.punct_text()).collect();
+        let want: Vec<&str> = src.split(' ').collect();
+        assert_eq!(got, want);
+        // Maximal munch without spaces.
+        assert_eq!(
+            body("a<<=b"),
+            vec![Ident("a".into()), ShlEq, Ident("b".into())]
+        );
+        assert_eq!(
+            body("a+++b"),
+            vec![Ident("a".into()), PlusPlus, Plus, Ident("b".into())]
+        );
+    }
+
+    #[test]
+    fn comments_and_shebang() {
+        let src =
+            "#!/usr/bin/env ustrace\n// c1\n/* c2\n */ BEGIN /* x */ { // y\n 1 /* z */ }\n// end";
+        assert_eq!(
+            strip_fields(kinds(src)),
+            vec![ap("BEGIN"), LBrace, Int(1), RBrace, Eof]
+        );
+    }
+
+    #[test]
+    fn attach_points_and_predicates() {
+        let toks = tokenize("usdt:/bin/x:p:n /arg0 > 1/ { }").unwrap_or_default();
+        let k: Vec<TokenKind> = toks.iter().map(|t| t.kind.clone()).collect();
+        assert_eq!(
+            strip_fields(k),
+            vec![
+                ap("usdt:/bin/x:p:n"),
+                Slash,
+                Ident("arg0".into()),
+                Gt,
+                Int(1),
+                Slash,
+                LBrace,
+                RBrace,
+                Eof
+            ]
+        );
+        assert_eq!(toks[0].span, Span::new(0, 15));
+        match &toks[0].kind {
+            AttachPoint { fields, .. } => {
+                let f: Vec<&str> = fields.iter().map(|f| f.text.as_str()).collect();
+                assert_eq!(f, ["usdt", "/bin/x", "p", "n"]);
+                assert_eq!(fields[1].span, Span::new(5, 11));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            strip_fields(kinds("usdt:/bin/x:p:n{}")),
+            vec![ap("usdt:/bin/x:p:n"), LBrace, RBrace, Eof]
+        );
+        assert_eq!(
+            strip_fields(kinds("BEGIN,END,\n  i:s:1{} u:a:b { }")),
+            vec![
+                ap("BEGIN"),
+                Comma,
+                ap("END"),
+                Comma,
+                ap("i:s:1"),
+                LBrace,
+                RBrace,
+                ap("u:a:b"),
+                LBrace,
+                RBrace,
+                Eof
+            ]
+        );
+    }
+
+    #[test]
+    fn quoted_attach_points() {
+        let toks = tokenize("uprobe:\"/path/libstdc++.so\":\"ns::f\" {}").unwrap_or_default();
+        match &toks[0].kind {
+            AttachPoint { raw, fields } => {
+                assert_eq!(raw, "uprobe:/path/libstdc++.so:ns::f");
+                let f: Vec<&str> = fields.iter().map(|f| f.text.as_str()).collect();
+                assert_eq!(f, ["uprobe", "/path/libstdc++.so", "ns::f"]);
+                assert_eq!(fields[2].span, Span::new(28, 35));
+            }
+            other => panic!("{other:?}"),
+        }
+        let toks = tokenize("usdt:\"/x/my dir/lib++.so\":p:n {}").unwrap_or_default();
+        match &toks[0].kind {
+            AttachPoint { fields, .. } => assert_eq!(fields[1].text, "/x/my dir/lib++.so"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn nested_braces_return_to_top_level() {
+        assert_eq!(
+            strip_fields(kinds("BEGIN { if (1) { x } } usdt:a:b {}")),
+            vec![
+                ap("BEGIN"),
+                LBrace,
+                Ident("if".into()),
+                LParen,
+                Int(1),
+                RParen,
+                LBrace,
+                Ident("x".into()),
+                RBrace,
+                RBrace,
+                ap("usdt:a:b"),
+                LBrace,
+                RBrace,
+                Eof
+            ]
+        );
+    }
+
+    #[test]
+    fn errors() {
+        let d = lex_err("BEGIN { \"abc }");
+        assert_eq!(d.message, "unterminated string");
+        assert_eq!(d.span, Span::new(8, 9));
+        assert_eq!(
+            lex_err("BEGIN { 0x }").message,
+            "invalid integer literal `0x`"
+        );
+        assert_eq!(
+            lex_err("BEGIN { 09 }").message,
+            "invalid integer literal `09`"
+        );
+        assert_eq!(
+            lex_err("BEGIN { 12ab }").message,
+            "invalid integer literal `12ab`"
+        );
+        assert_eq!(
+            lex_err("BEGIN { 99999999999999999999 }").message,
+            "integer literal `99999999999999999999` is too large"
+        );
+        assert_eq!(
+            lex_err("BEGIN { \"\\q\" }").message,
+            "unknown escape sequence `\\q`"
+        );
+        assert_eq!(
+            lex_err("BEGIN { \"\\x\" }").message,
+            "invalid escape sequence `\\x`"
+        );
+        assert_eq!(
+            lex_err("BEGIN { /* }").message,
+            "unterminated block comment"
+        );
+        assert_eq!(
+            lex_err("BEGIN { $ }").message,
+            "expected a variable name after `$`"
+        );
+        assert_eq!(
+            lex_err("BEGIN { $0 }").message,
+            "invalid positional parameter `$0`"
+        );
+        assert_eq!(lex_err("BEGIN { # }").message, "unexpected character `#`");
+        let d = lex_err("BEGIN { é }");
+        assert_eq!(d.message, "unexpected character `é`");
+        assert_eq!(d.span, Span::new(8, 10));
+        assert_eq!(
+            lex_err("uprobe:\"/x:f {}").message,
+            "unterminated string in attach point"
+        );
+    }
+
+    #[test]
+    fn eof_span_is_after_last_text() {
+        let toks = tokenize("BEGIN {\n\n  \n").unwrap_or_default();
+        assert_eq!(toks.last().map(|t| t.span), Some(Span::new(7, 7)));
+    }
+}
