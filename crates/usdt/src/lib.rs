@@ -1,1 +1,573 @@
-//! placeholder
+//! USDT probes for Rust programs, compatible with systemtap's `<sys/sdt.h>`.
+//!
+//! A probe declared with [`probe!`] is seen by `ustrace`, bpftrace, BCC's
+//! `tplist`, gdb and `readelf -n` exactly like a C probe written with
+//! `DTRACE_PROBEn(provider, name, ...)`.
+//!
+//! # The mechanism
+//!
+//! A USDT probe costs the running program one `nop` instruction. Everything
+//! else is data that only a tracer reads. At every probe site the macros emit
+//! one `core::arch::asm!` block that:
+//!
+//! 1. places the arguments in registers (the asm block's inputs),
+//! 2. emits `990: nop`, the instruction a tracer replaces with a breakpoint,
+//! 3. appends one ELF note to the section `.note.stapsdt` that says where
+//!    the `nop` is and where each argument is at that instant.
+//!
+//! ## The note
+//!
+//! The note is the one `<sys/sdt.h>` emits: owner `"stapsdt"`, type 3
+//! (`NT_STAPSDT`), and a descriptor of
+//!
+//! ```text
+//!   .8byte 990b              link-time address of the nop
+//!   .8byte _.stapsdt.base    link-time address of the .stapsdt.base section
+//!   .8byte SEMAPHORE         address of the probe's semaphore, or 0
+//!   .asciz "provider"
+//!   .asciz "name"
+//!   .asciz "ARGS"            e.g. "8@%rdi -8@%rax 8@%rcx"
+//! ```
+//!
+//! with the name and the descriptor each padded to 4 bytes. The assembler
+//! fills in the three addresses as relocations, so they are right after
+//! linking whatever the code layout is.
+//!
+//! The section is opened with `.pushsection .note.stapsdt,"?","note"`, the
+//! flags `<sys/sdt.h>` uses:
+//!
+//! * no `a` flag: the note is not allocated (not loaded into memory). Only
+//!   tools read it from the file. An allocated note would also hold absolute
+//!   addresses inside loaded memory, which a position-independent executable
+//!   can only get through run-time relocations: text relocations, or zeros in
+//!   the file with the real value only in the dynamic relocation table, where
+//!   no note reader looks.
+//! * `?`: when the code around the probe is in a section group (a COMDAT,
+//!   e.g. an inline function instantiated in many objects), the note joins
+//!   that group, so when the linker drops a duplicate copy of the code it
+//!   drops its note too instead of keeping a note pointing at discarded code.
+//!
+//! ## `--gc-sections` and the anchor
+//!
+//! rustc links with `--gc-sections`, which removes the code of functions
+//! nothing calls, e.g. a `pub fn` of a library that the program does not use.
+//! rust-lld (rustc's default linker on x86-64 Linux) keeps non-allocated
+//! sections such as the note, but does not let them keep anything alive: the
+//! note of a removed function survives with a probe address of 0, which is
+//! not in the file at all (and which `ustrace` reports as an error for the
+//! whole file). `<sys/sdt.h>` has no answer for this (C is seldom linked with
+//! `--gc-sections`; GNU ld happens to treat notes as roots). These macros
+//! add, next to each note, a 4-byte PC-relative reference to the `nop` in an
+//! allocated section flagged `R` (`SHF_GNU_RETAIN`, "never
+//! garbage-collect"; `?` again so that it follows a COMDAT group). Every
+//! linker then keeps every function that contains a probe. That costs code
+//! size for unused functions with probes and 4 bytes of `.rodata` per probe
+//! site, and nothing at run time; in exchange every note in the output
+//! points at real code. (A note that is dropped together with its code would
+//! be better, but needs `SHF_LINK_ORDER` to a named symbol, and inline asm
+//! has no label name that stays unique when the compiler duplicates the
+//! block.)
+//!
+//! ## `.stapsdt.base`
+//!
+//! Every object with probes also defines, once, the one-byte section
+//! `.stapsdt.base` holding the weak, hidden symbol `_.stapsdt.base`, in a
+//! COMDAT group of the same name so the linker keeps exactly one. Each note
+//! records that symbol's address. If a tool such as prelink later moves the
+//! sections, the note (not allocated, so not relocated) keeps the old
+//! addresses, and a reader corrects them by the distance `.stapsdt.base`
+//! moved. We add the `R` flag to the section as well, for the same reason as
+//! the anchor: nothing allocated refers to it, and without `R` rust-lld
+//! drops it and the notes record a base of 0.
+//!
+//! ## Arguments: `SIZE@OPERAND`
+//!
+//! The argument string has one `SIZE@OPERAND` spec per argument, separated by
+//! blanks, where `OPERAND` is an AT&T assembler operand and `SIZE` the size in
+//! bytes, negative when the value is signed. `<sys/sdt.h>` gets the operands
+//! from gcc's operand substitution; we get them from `asm!`'s: the template
+//! text `{s0}@{v0}` with `v0 = in(reg) value` and `options(att_syntax)`
+//! becomes, say, `8@%rdi` once the compiler has chosen the register.
+//!
+//! Every argument is converted to a 64-bit register value by [`ProbeArg`]:
+//! signed integers are sign-extended, unsigned integers and `bool` are
+//! zero-extended, pointers and references give their address. The spec is
+//! therefore always `8@%reg` or `-8@%reg`. The sign is a property of the
+//! argument's *type*, which a `macro_rules!` macro cannot see, so each probe
+//! site is a small generic function, `#[inline(always)]`, generic over the
+//! types of its arguments, and the `SIZE` text is an `asm!` `const` operand
+//! computed from [`ProbeArg::SIGNED`]: `-8` or `8`.
+//!
+//! Registers only: there is no memory or immediate operand, so constants
+//! are loaded into a register first, and a probe has at most 12 arguments
+//! (as in `<sys/sdt.h>`), which always fit in x86-64's free registers.
+//!
+//! ## Semaphores
+//!
+//! Computing arguments can cost more than the `nop`. A *semaphore* is a
+//! `u16` counter in the section `.probes` whose address is recorded in the
+//! note; a tracer makes it non-zero while it is attached (the kernel does it
+//! when the uprobe is created with a `ref_ctr_offset`), and the program tests
+//! it before computing the arguments.
+//!
+//! * [`probe!`] has no semaphore (the note holds 0): its arguments are always
+//!   evaluated.
+//! * [`probe_guarded!`] defines a private [`Semaphore`] static for the site
+//!   (a plain `static` inside the macro's block, so two sites with the same
+//!   provider and name never clash at link time) and evaluates its
+//!   arguments, then fires, only when the semaphore is non-zero.
+//! * `probe_guarded!(semaphore = SEM, ...)` uses a semaphore declared with
+//!   [`declare_semaphore!`], which several sites may share and which the
+//!   program can test itself with [`Semaphore::is_enabled`] before doing
+//!   expensive work that feeds several probes.
+//!
+//! ## Cost
+//!
+//! An untraced [`probe!`] is the register moves for its arguments and one
+//! `nop`; an untraced [`probe_guarded!`] is one 16-bit load and a branch.
+//! The asm block is `readonly` (it may read memory but not write it): the
+//! compiler must finish writing anything a pointer argument points to before
+//! the probe, and it may keep everything else in registers across it.
+//!
+//! # Example
+//!
+//! ```
+//! let request_id: u64 = 42;
+//! let status: i32 = -2;
+//! let path = c"/index.html";
+//! ustrace_usdt::probe!(http, request__done, request_id, status, path.as_ptr());
+//!
+//! // Evaluates `expensive()` only while a tracer is attached.
+//! fn expensive() -> u64 { 7 }
+//! ustrace_usdt::probe_guarded!(http, stats, expensive());
+//! ```
+//!
+//! # Platforms and limitations
+//!
+//! * Probes are emitted on x86-64 Linux only. On every other target the
+//!   macros still type-check their arguments but compile to nothing, and do
+//!   not evaluate them; [`declare_semaphore!`] declares an ordinary static
+//!   that stays 0.
+//! * Arguments are integers, `bool`, `char`, pointers or references (see
+//!   [`ProbeArg`]); floats and 128-bit integers are not supported. Pass a
+//!   string as a pointer to NUL-terminated bytes (`c"..."`, `CStr::as_ptr`).
+//! * Every argument takes a register for the instant of the probe, even a
+//!   constant; the spec is always 8 bytes wide, whatever the argument's own
+//!   size.
+//! * `provider` and `name` are Rust identifiers.
+//! * A probe keeps its function from being removed as unused (see above).
+
+#![no_std]
+
+use core::fmt;
+use core::sync::atomic::{AtomicU16, Ordering};
+
+/// A value that can be passed as a probe argument.
+///
+/// Every argument travels as one 64-bit register. The implementations for
+/// the integer types sign-extend (signed) or zero-extend (unsigned) the value;
+/// `bool` gives 0 or 1; `char` its code point; pointers and references give
+/// their address (the tracer reads the memory it points to, e.g. with
+/// bpftrace's `str(arg0)`), never the value behind them.
+///
+/// Implement it for your own types to pass them directly, e.g. a newtype
+/// around an integer.
+pub trait ProbeArg {
+    /// Whether the value is signed: the spec in the note is then `-8@%reg`
+    /// instead of `8@%reg`, and tracers sign-extend it.
+    const SIGNED: bool;
+
+    /// The 64-bit value placed in the register at the probe.
+    fn into_probe_value(self) -> u64;
+}
+
+macro_rules! impl_signed {
+    ($($t:ty),*) => {$(
+        impl ProbeArg for $t {
+            const SIGNED: bool = true;
+            #[inline(always)]
+            fn into_probe_value(self) -> u64 {
+                // Sign-extends to 64 bits.
+                self as i64 as u64
+            }
+        }
+    )*};
+}
+
+macro_rules! impl_unsigned {
+    ($($t:ty),*) => {$(
+        impl ProbeArg for $t {
+            const SIGNED: bool = false;
+            #[inline(always)]
+            fn into_probe_value(self) -> u64 {
+                self as u64
+            }
+        }
+    )*};
+}
+
+impl_signed!(i8, i16, i32, i64, isize);
+impl_unsigned!(u8, u16, u32, u64, usize);
+
+impl ProbeArg for bool {
+    const SIGNED: bool = false;
+    #[inline(always)]
+    fn into_probe_value(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl ProbeArg for char {
+    const SIGNED: bool = false;
+    #[inline(always)]
+    fn into_probe_value(self) -> u64 {
+        u64::from(u32::from(self))
+    }
+}
+
+impl<T: ?Sized> ProbeArg for *const T {
+    const SIGNED: bool = false;
+    #[inline(always)]
+    fn into_probe_value(self) -> u64 {
+        // The tracer may read the memory: expose the provenance.
+        self.expose_provenance() as u64
+    }
+}
+
+impl<T: ?Sized> ProbeArg for *mut T {
+    const SIGNED: bool = false;
+    #[inline(always)]
+    fn into_probe_value(self) -> u64 {
+        self.expose_provenance() as u64
+    }
+}
+
+impl<T: ?Sized> ProbeArg for core::ptr::NonNull<T> {
+    const SIGNED: bool = false;
+    #[inline(always)]
+    fn into_probe_value(self) -> u64 {
+        self.as_ptr().into_probe_value()
+    }
+}
+
+impl<T: ?Sized> ProbeArg for &T {
+    const SIGNED: bool = false;
+    #[inline(always)]
+    fn into_probe_value(self) -> u64 {
+        (self as *const T).into_probe_value()
+    }
+}
+
+impl<T: ?Sized> ProbeArg for &mut T {
+    const SIGNED: bool = false;
+    #[inline(always)]
+    fn into_probe_value(self) -> u64 {
+        (self as *const T).into_probe_value()
+    }
+}
+
+/// The `SIZE` of an argument of type `T` in the note: `-8` when signed, `8`
+/// otherwise. Used by the macros as an `asm!` `const` operand.
+#[doc(hidden)]
+pub const fn __size_spec<T: ProbeArg>() -> i32 {
+    if T::SIGNED {
+        -8
+    } else {
+        8
+    }
+}
+
+/// A USDT semaphore: a 16-bit counter that tracers make non-zero while they
+/// are attached to a probe that records its address.
+///
+/// Declare one with [`declare_semaphore!`] (which puts it in the `.probes`
+/// section, as `<sys/sdt.h>` does), use it with
+/// `probe_guarded!(semaphore = NAME, ...)`, and test it with
+/// [`is_enabled`](Semaphore::is_enabled). [`probe_guarded!`] without
+/// `semaphore =` declares a private one per site.
+///
+/// The counter is written from outside the program (by the kernel, or by a
+/// tracer through `/proc/PID/mem`), so it is read with an atomic load: the
+/// compiler never assumes it is still 0.
+#[repr(transparent)]
+pub struct Semaphore(AtomicU16);
+
+impl Semaphore {
+    /// A semaphore with count 0 (no tracer attached).
+    pub const fn new() -> Semaphore {
+        Semaphore(AtomicU16::new(0))
+    }
+
+    /// Whether a tracer is attached to a probe using this semaphore.
+    #[inline(always)]
+    pub fn is_enabled(&self) -> bool {
+        self.count() != 0
+    }
+
+    /// The current count: the number of attached probe users, as counted by
+    /// whoever attaches (the kernel adds one per uprobe it creates).
+    #[inline(always)]
+    pub fn count(&self) -> u16 {
+        self.0.load(Ordering::Relaxed)
+    }
+
+    /// The counter's address, the one recorded in probe notes. A tracer that
+    /// attaches without kernel help increments the `u16` there; a test can
+    /// do the same to force guarded probes on.
+    pub fn as_ptr(&self) -> *mut u16 {
+        self.0.as_ptr()
+    }
+}
+
+impl Default for Semaphore {
+    fn default() -> Semaphore {
+        Semaphore::new()
+    }
+}
+
+impl fmt::Debug for Semaphore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Semaphore")
+            .field("count", &self.count())
+            .finish()
+    }
+}
+
+/// Fires a USDT probe `provider:name` with up to 12 arguments.
+///
+/// ```
+/// # let (fd, len, buf) = (3i32, 512usize, [0u8; 4]);
+/// ustrace_usdt::probe!(myapp, start);
+/// ustrace_usdt::probe!(myapp, read__done, fd, len, buf.as_ptr());
+/// ```
+///
+/// `provider` and `name` are identifiers (by convention a double underscore
+/// stands for a dash). Each argument is an expression of a type implementing
+/// [`ProbeArg`] (integers, `bool`, `char`, pointers, references); the note
+/// records it as `-8@%reg` (signed) or `8@%reg` (unsigned or address).
+/// The arguments are evaluated every time, traced or not, in order; use
+/// [`probe_guarded!`] when they are expensive.
+///
+/// The same provider and name may be used at any number of sites; each site
+/// (and each copy the compiler makes of it by inlining or unrolling) gets its
+/// own note, and tracers attach to all of them. A probe keeps the function
+/// that contains it from being removed by `--gc-sections` (see the crate
+/// documentation).
+///
+/// More than 12 arguments, or an argument that is not a [`ProbeArg`] (a
+/// float, a `u128`, a struct), is a compile-time error:
+///
+/// ```compile_fail
+/// ustrace_usdt::probe!(myapp, too_many, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13);
+/// ```
+///
+/// ```compile_fail
+/// ustrace_usdt::probe!(myapp, float, 1.5f64);
+/// ```
+///
+/// Off x86-64 Linux, this type-checks the arguments and does nothing else.
+#[macro_export]
+macro_rules! probe {
+    ($provider:ident, $name:ident $(, $arg:expr)* $(,)?) => {
+        $crate::__usdt_site!(@start [".8byte 0"] $provider $name [$($arg,)*])
+    };
+}
+
+/// Fires a USDT probe guarded by a semaphore: the arguments are evaluated,
+/// and the probe fires, only while a tracer is attached.
+///
+/// ```
+/// # fn checksum(_: &[u8]) -> u32 { 0 }
+/// # let data = [1u8, 2, 3];
+/// // A private semaphore for this site:
+/// ustrace_usdt::probe_guarded!(myapp, packet, checksum(&data), data.len());
+///
+/// // A shared semaphore, which the program can also test itself:
+/// ustrace_usdt::declare_semaphore!(static PACKET_DUMP);
+/// if PACKET_DUMP.is_enabled() {
+///     let sum = checksum(&data);
+///     ustrace_usdt::probe_guarded!(semaphore = PACKET_DUMP, myapp, packet__dump, sum);
+/// }
+/// ```
+///
+/// Without `semaphore =`, the macro defines a [`Semaphore`] static private to
+/// the site, in the `.probes` section; distinct sites never share it, even
+/// with the same provider and name. With `semaphore = PATH`, `PATH` names a
+/// static [`Semaphore`], normally declared with [`declare_semaphore!`].
+/// Either way the semaphore's address is recorded in the note, tracers
+/// increment it while attached, and the arguments are evaluated only when
+/// it is non-zero. Arguments are as for [`probe!`].
+///
+/// Off x86-64 Linux, this type-checks the arguments and does nothing else.
+#[macro_export]
+macro_rules! probe_guarded {
+    (semaphore = $sem:path, $provider:ident, $name:ident $(, $arg:expr)* $(,)?) => {{
+        let __ustrace_usdt_sem: &$crate::Semaphore = &$sem;
+        if __ustrace_usdt_sem.is_enabled() {
+            $crate::__usdt_site!(
+                @start [".8byte {__ustrace_usdt_sem}" __ustrace_usdt_sem = sym $sem,]
+                $provider $name [$($arg,)*]
+            )
+        }
+    }};
+    ($provider:ident, $name:ident $(, $arg:expr)* $(,)?) => {{
+        $crate::declare_semaphore!(static __USTRACE_USDT_SEMAPHORE);
+        $crate::probe_guarded!(semaphore = __USTRACE_USDT_SEMAPHORE, $provider, $name $(, $arg)*)
+    }};
+}
+
+/// Declares a static [`Semaphore`] in the `.probes` section, for
+/// `probe_guarded!(semaphore = NAME, ...)`.
+///
+/// ```
+/// ustrace_usdt::declare_semaphore!(
+///     /// Set while someone traces `myapp:query`.
+///     pub static QUERY
+/// );
+/// assert!(!QUERY.is_enabled());
+/// ```
+///
+/// Attributes (including doc comments) and a visibility may precede
+/// `static`. Several probe sites, even of different probes, may share one
+/// semaphore; it is then enabled while any of them is traced.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[macro_export]
+macro_rules! declare_semaphore {
+    ($(#[$attr:meta])* $vis:vis static $sem:ident $(;)?) => {
+        $(#[$attr])*
+        #[unsafe(link_section = ".probes")]
+        $vis static $sem: $crate::Semaphore = $crate::Semaphore::new();
+    };
+}
+
+/// Declares a static [`Semaphore`] in the `.probes` section, for
+/// `probe_guarded!(semaphore = NAME, ...)` (on this target, an ordinary
+/// static that stays 0).
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[macro_export]
+macro_rules! declare_semaphore {
+    ($(#[$attr:meta])* $vis:vis static $sem:ident $(;)?) => {
+        $(#[$attr])*
+        $vis static $sem: $crate::Semaphore = $crate::Semaphore::new();
+    };
+}
+
+/// Implementation of [`probe!`] and [`probe_guarded!`]: pairs each argument
+/// with a generic type name, a value operand name and a size operand name,
+/// then emits the site.
+///
+/// `@start [SEMAPHORE-LINE OPERANDS...] provider name [args,]`: the
+/// semaphore line is the template line for the note's semaphore word, and
+/// the operands are the `asm!` operands it uses.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __usdt_site {
+    (@start $sem:tt $provider:ident $name:ident [$($arg:expr,)*]) => {
+        $crate::__usdt_site!(
+            @pair $sem $provider $name [] [$($arg,)*]
+            [
+                (A0 v0 s0) (A1 v1 s1) (A2 v2 s2) (A3 v3 s3)
+                (A4 v4 s4) (A5 v5 s5) (A6 v6 s6) (A7 v7 s7)
+                (A8 v8 s8) (A9 v9 s9) (A10 v10 s10) (A11 v11 s11)
+            ]
+        )
+    };
+    // The first argument: no blank before its spec.
+    (@pair $sem:tt $provider:ident $name:ident []
+        [$arg:expr, $($rest:expr,)*] [($T:ident $v:ident $s:ident) $($names:tt)*]) => {
+        $crate::__usdt_site!(
+            @pair $sem $provider $name [($T $v $s [$arg] "")] [$($rest,)*] [$($names)*]
+        )
+    };
+    // The following ones: a blank before.
+    (@pair $sem:tt $provider:ident $name:ident [$($acc:tt)+]
+        [$arg:expr, $($rest:expr,)*] [($T:ident $v:ident $s:ident) $($names:tt)*]) => {
+        $crate::__usdt_site!(
+            @pair $sem $provider $name [$($acc)+ ($T $v $s [$arg] " ")] [$($rest,)*] [$($names)*]
+        )
+    };
+    (@pair $sem:tt $provider:ident $name:ident [$($acc:tt)*]
+        [$arg:expr, $($rest:expr,)*] []) => {
+        ::core::compile_error!("a USDT probe takes at most 12 arguments")
+    };
+    (@pair $sem:tt $provider:ident $name:ident
+        [$(($T:ident $v:ident $s:ident [$arg:expr] $sep:literal))*] [] [$($names:tt)*]) => {
+        $crate::__usdt_emit!($sem $provider $name [$(($T $v $s [$arg] $sep))*])
+    };
+}
+
+/// Emits one probe site: a generic `#[inline(always)]` function holding the
+/// `asm!` block, called with the arguments.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __usdt_emit {
+    ([$semline:literal $($semop:tt)*] $provider:ident $name:ident
+        [$(($T:ident $v:ident $s:ident [$arg:expr] $sep:literal))*]) => {{
+        #[inline(always)]
+        #[allow(non_snake_case, clippy::too_many_arguments)]
+        fn __ustrace_usdt_site<$($T: $crate::ProbeArg),*>($($v: $T),*) {
+            // SAFETY: the block only emits a `nop` and data into
+            // non-executed sections; it reads the input registers, writes
+            // nothing and keeps the stack and flags intact.
+            unsafe {
+                ::core::arch::asm!(
+                    // The probe instruction.
+                    "990: nop",
+                    // The note (see the crate documentation for the layout).
+                    ".pushsection .note.stapsdt,\"?\",\"note\"",
+                    ".balign 4",
+                    ".4byte 992f-991f, 994f-993f, 3",
+                    "991: .asciz \"stapsdt\"",
+                    "992: .balign 4",
+                    "993: .8byte 990b",
+                    ".8byte _.stapsdt.base",
+                    $semline,
+                    ::core::concat!(".asciz \"", ::core::stringify!($provider), "\""),
+                    ::core::concat!(".asciz \"", ::core::stringify!($name), "\""),
+                    $(::core::concat!(
+                        ".ascii \"", $sep,
+                        "{", ::core::stringify!($s), "}@{", ::core::stringify!($v), "}\""
+                    ),)*
+                    ".byte 0",
+                    "994: .balign 4",
+                    ".popsection",
+                    // Keeps the code around the nop alive under --gc-sections.
+                    ".pushsection .rodata.ustrace_usdt_anchor,\"aR?\",\"progbits\"",
+                    ".balign 4",
+                    ".4byte 990b - .",
+                    ".popsection",
+                    // `.stapsdt.base`, once per object.
+                    ".ifndef _.stapsdt.base",
+                    ".pushsection .stapsdt.base,\"aGR\",\"progbits\",.stapsdt.base,comdat",
+                    ".weak _.stapsdt.base",
+                    ".hidden _.stapsdt.base",
+                    "_.stapsdt.base: .space 1",
+                    ".size _.stapsdt.base, 1",
+                    ".popsection",
+                    ".endif",
+                    $($v = in(reg) $crate::ProbeArg::into_probe_value($v),)*
+                    $($s = const $crate::__size_spec::<$T>(),)*
+                    $($semop)*
+                    options(att_syntax, readonly, nostack, preserves_flags),
+                );
+            }
+        }
+        __ustrace_usdt_site($($arg),*)
+    }};
+}
+
+/// Emits one probe site: on this target, nothing (the arguments are
+/// type-checked, not evaluated).
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __usdt_emit {
+    ([$semline:literal $($semop:tt)*] $provider:ident $name:ident
+        [$(($T:ident $v:ident $s:ident [$arg:expr] $sep:literal))*]) => {{
+        #[allow(unreachable_code, clippy::diverging_sub_expression)]
+        if false {
+            $(let _ = $crate::ProbeArg::into_probe_value($arg);)*
+        }
+    }};
+}
