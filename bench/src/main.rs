@@ -62,7 +62,13 @@ fn main() {
     }
     let work = root.join("target/bench");
     let _ = std::fs::create_dir_all(&work);
-    let mut b = Bench { ustrace, bpftrace, work, quick, rows: Vec::new() };
+    let mut b = Bench {
+        ustrace,
+        bpftrace,
+        work,
+        quick,
+        rows: Vec::new(),
+    };
     b.build_programs();
     b.startup();
     b.attach_many();
@@ -96,9 +102,22 @@ impl Bench {
         }
     }
 
-    fn push(&mut self, section: &'static str, name: &str, unit: &'static str, u: Option<f64>, b: Option<f64>) {
+    fn push(
+        &mut self,
+        section: &'static str,
+        name: &str,
+        unit: &'static str,
+        u: Option<f64>,
+        b: Option<f64>,
+    ) {
         eprintln!("  {section}: {name}: ustrace {u:?} bpftrace {b:?} {unit}");
-        self.rows.push(Row { section, name: name.to_string(), unit, ustrace: u, bpftrace: b });
+        self.rows.push(Row {
+            section,
+            name: name.to_string(),
+            unit,
+            ustrace: u,
+            bpftrace: b,
+        });
     }
 
     /// 1. Start-up: `BEGIN { exit(); }`, median wall time and peak RSS.
@@ -116,8 +135,20 @@ impl Bench {
             }
             res.push((median(&mut times), median(&mut rss)));
         }
-        self.push("start-up", "BEGIN { exit(); } wall time (median)", "ms", res[0].0, res[1].0);
-        self.push("start-up", "BEGIN { exit(); } peak RSS (median)", "MiB", res[0].1, res[1].1);
+        self.push(
+            "start-up",
+            "BEGIN { exit(); } wall time (median)",
+            "ms",
+            res[0].0,
+            res[1].0,
+        );
+        self.push(
+            "start-up",
+            "BEGIN { exit(); } peak RSS (median)",
+            "MiB",
+            res[0].1,
+            res[1].1,
+        );
     }
 
     /// 2. Attach 1,000 distinct probes, then exit (run time minus start-up).
@@ -127,7 +158,10 @@ impl Bench {
             Ok(c) => c,
             Err(_) => return,
         };
-        let script = format!("usdt:{}:many:* {{ @c = count(); }} BEGIN {{ exit(); }}", bin.display());
+        let script = format!(
+            "usdt:{}:many:* {{ @c = count(); }} BEGIN {{ exit(); }}",
+            bin.display()
+        );
         let runs = if self.quick { 3 } else { 5 };
         let mut res = Vec::new();
         for t in [Tool::Ustrace, Tool::Bpftrace] {
@@ -141,7 +175,13 @@ impl Bench {
         }
         let _ = child.kill();
         let _ = child.wait();
-        self.push("attach", "1,000 probes: start, attach, detach, exit", "ms", res[0], res[1]);
+        self.push(
+            "attach",
+            "1,000 probes: start, attach, detach, exit",
+            "ms",
+            res[0],
+            res[1],
+        );
     }
 
     /// 3. Cost per probe hit, whole (ns per loop iteration) and in BPF.
@@ -149,7 +189,13 @@ impl Bench {
         let n: u64 = if self.quick { 1_000_000 } else { 5_000_000 };
         let bin = self.work.join("hits");
         let untraced = run_hits(&bin, n, false);
-        self.push("cost per hit", "untraced loop", "ns/hit", untraced, untraced);
+        self.push(
+            "cost per hit",
+            "untraced loop",
+            "ns/hit",
+            untraced,
+            untraced,
+        );
         let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
         let b = bin.display().to_string();
         let out = self.work.join("printf.out");
@@ -178,9 +224,27 @@ impl Bench {
                 inbpf.push(r.as_ref().and_then(|r| r.bpf_ns));
                 insns.push(r.as_ref().map(|r| r.xlated_insns as f64));
             }
-            self.push("cost per hit", &format!("{label}: whole"), "ns/hit", whole[0], whole[1]);
-            self.push("cost per hit", &format!("{label}: in BPF (run_time_ns/run_cnt)"), "ns/run", inbpf[0], inbpf[1]);
-            self.push("cost per hit", &format!("{label}: translated BPF instructions"), "insns", insns[0], insns[1]);
+            self.push(
+                "cost per hit",
+                &format!("{label}: whole"),
+                "ns/hit",
+                whole[0],
+                whole[1],
+            );
+            self.push(
+                "cost per hit",
+                &format!("{label}: in BPF (run_time_ns/run_cnt)"),
+                "ns/run",
+                inbpf[0],
+                inbpf[1],
+            );
+            self.push(
+                "cost per hit",
+                &format!("{label}: translated BPF instructions"),
+                "insns",
+                insns[0],
+                insns[1],
+            );
         }
         let _ = std::fs::remove_file(&out);
     }
@@ -199,21 +263,50 @@ impl Bench {
                 "usdt:{b}:bench:hit {{ printf(\"%d %d\\n\", arg0, arg1); }} BEGIN {{ printf(\"ready\\n\"); }}"
             );
             let start = Instant::now();
-            let r = traced(self.tool(t), &script, &out, || run_hits(&bin, n, false).map(|_| 0.0));
+            let r = traced(self.tool(t), &script, &out, || {
+                run_hits(&bin, n, false).map(|_| 0.0)
+            });
             let wall = start.elapsed().as_secs_f64();
             let text = std::fs::read_to_string(&out).unwrap_or_default();
-            let lines = text.lines().filter(|l| l.split(' ').count() == 2 && l.chars().all(|c| c.is_ascii_digit() || c == ' ')).count();
+            let lines = text
+                .lines()
+                .filter(|l| {
+                    l.split(' ').count() == 2 && l.chars().all(|c| c.is_ascii_digit() || c == ' ')
+                })
+                .count();
             let lost_n: u64 = text
                 .lines()
-                .find_map(|l| l.strip_prefix("Lost ").and_then(|r| r.split_whitespace().next()).and_then(|v| v.parse().ok()))
+                .find_map(|l| {
+                    l.strip_prefix("Lost ")
+                        .and_then(|r| r.split_whitespace().next())
+                        .and_then(|v| v.parse().ok())
+                })
                 .unwrap_or(0);
             rate.push(r.map(|_| lines as f64 / wall));
             received.push(Some(lines as f64));
             lost.push(Some(lost_n as f64));
         }
-        self.push("throughput", "events received of 1,000,000", "events", received[0], received[1]);
-        self.push("throughput", "events reported lost", "events", lost[0], lost[1]);
-        self.push("throughput", "received per second of wall time (incl. start-up)", "events/s", rate[0], rate[1]);
+        self.push(
+            "throughput",
+            "events received of 1,000,000",
+            "events",
+            received[0],
+            received[1],
+        );
+        self.push(
+            "throughput",
+            "events reported lost",
+            "events",
+            lost[0],
+            lost[1],
+        );
+        self.push(
+            "throughput",
+            "received per second of wall time (incl. start-up)",
+            "events/s",
+            rate[0],
+            rate[1],
+        );
         let _ = std::fs::remove_file(&out);
     }
 
@@ -223,11 +316,21 @@ impl Bench {
         let mut libs = Vec::new();
         for t in [Tool::Ustrace, Tool::Bpftrace] {
             let p = self.tool(t).to_path_buf();
-            size.push(std::fs::metadata(&p).ok().map(|m| m.len() as f64 / 1048576.0));
+            size.push(
+                std::fs::metadata(&p)
+                    .ok()
+                    .map(|m| m.len() as f64 / 1048576.0),
+            );
             libs.push(ldd_total(&p).map(|b| b as f64 / 1048576.0));
         }
         self.push("footprint", "binary size", "MiB", size[0], size[1]);
-        self.push("footprint", "shared libraries needed (ldd, total)", "MiB", libs[0], libs[1]);
+        self.push(
+            "footprint",
+            "shared libraries needed (ldd, total)",
+            "MiB",
+            libs[0],
+            libs[1],
+        );
     }
 
     fn report(&self, root: &Path) {
@@ -241,12 +344,20 @@ impl Bench {
                 section = r.section;
                 println!("| **{section}** | | | |");
             }
-            let f = |v: Option<f64>| v.map_or("n/a".to_string(), |v| format!("{} {}", fmt_num(v), r.unit));
+            let f = |v: Option<f64>| {
+                v.map_or("n/a".to_string(), |v| format!("{} {}", fmt_num(v), r.unit))
+            };
             let ratio = match (r.ustrace, r.bpftrace) {
                 (Some(u), Some(b)) if b != 0.0 => format!("{:.3}", u / b),
                 _ => "n/a".into(),
             };
-            println!("| {} | {} | {} | {} |", r.name, f(r.ustrace), f(r.bpftrace), ratio);
+            println!(
+                "| {} | {} | {} | {} |",
+                r.name,
+                f(r.ustrace),
+                f(r.bpftrace),
+                ratio
+            );
         }
         let mut json = String::from("{\n");
         json.push_str(&format!("  \"machine\": {},\n", json_str(&machine)));
@@ -307,7 +418,12 @@ fn median(v: &mut [f64]) -> Option<f64> {
 /// Runs a command to completion; returns wall seconds and peak RSS in KiB.
 fn run_measured(bin: &Path, args: &[&str]) -> Option<(f64, i64)> {
     let start = Instant::now();
-    let child = Command::new(bin).args(args).stdout(Stdio::null()).stderr(Stdio::null()).spawn().ok()?;
+    let child = Command::new(bin)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
     let pid = child.id() as libc::pid_t;
     let mut status = 0;
     // SAFETY: rusage is plain data; we wait for our own child.
@@ -340,7 +456,12 @@ struct Traced {
 
 /// Starts a tracer writing to `out`, waits for its BEGIN's "ready", runs
 /// `work`, reads the BPF stats of the programs it loaded, and stops it.
-fn traced(tool: &Path, script: &str, out: &Path, work: impl FnOnce() -> Option<f64>) -> Option<Traced> {
+fn traced(
+    tool: &Path,
+    script: &str,
+    out: &Path,
+    work: impl FnOnce() -> Option<f64>,
+) -> Option<Traced> {
     let before = prog_ids();
     let _ = std::fs::remove_file(out);
     let mut child: Child = Command::new(tool)
@@ -361,7 +482,11 @@ fn traced(tool: &Path, script: &str, out: &Path, work: impl FnOnce() -> Option<f
             if let Some(mut e) = child.stderr.take() {
                 let _ = e.read_to_string(&mut err);
             }
-            eprintln!("  tracer {} did not start: {}", tool.display(), err.lines().last().unwrap_or(""));
+            eprintln!(
+                "  tracer {} did not start: {}",
+                tool.display(),
+                err.lines().last().unwrap_or("")
+            );
             let _ = child.kill();
             let _ = child.wait();
             return None;
@@ -388,7 +513,15 @@ fn traced(tool: &Path, script: &str, out: &Path, work: impl FnOnce() -> Option<f
             }
         }
     }
-    Some(Traced { result, bpf_ns: if cnt > 0 { Some(ns as f64 / cnt as f64) } else { None }, xlated_insns: insns })
+    Some(Traced {
+        result,
+        bpf_ns: if cnt > 0 {
+            Some(ns as f64 / cnt as f64)
+        } else {
+            None
+        },
+        xlated_insns: insns,
+    })
 }
 
 /// Ids of every BPF program loaded in the kernel.
@@ -422,7 +555,11 @@ fn prog_stats(id: u32) -> Option<(u64, u64, u64)> {
         if r != 0 {
             return None;
         }
-        Some((info.run_cnt, info.run_time_ns, info.xlated_prog_len as u64 / 8))
+        Some((
+            info.run_cnt,
+            info.run_time_ns,
+            info.xlated_prog_len as u64 / 8,
+        ))
     }
 }
 
@@ -432,7 +569,13 @@ fn ldd_total(bin: &Path) -> Option<u64> {
     let text = String::from_utf8_lossy(&out.stdout);
     let mut total = 0;
     for l in text.lines() {
-        let path = l.split("=>").nth(1).unwrap_or(l).split_whitespace().next().unwrap_or("");
+        let path = l
+            .split("=>")
+            .nth(1)
+            .unwrap_or(l)
+            .split_whitespace()
+            .next()
+            .unwrap_or("");
         if path.starts_with('/') {
             if let Ok(real) = std::fs::canonicalize(path) {
                 total += std::fs::metadata(real).map(|m| m.len()).unwrap_or(0);
@@ -443,13 +586,26 @@ fn ldd_total(bin: &Path) -> Option<u64> {
 }
 
 fn machine_description() -> String {
-    let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
+    let cores = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(0);
     let kernel = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
     let cpu = std::fs::read_to_string("/proc/cpuinfo")
         .unwrap_or_default()
         .lines()
-        .find_map(|l| l.strip_prefix("model name").and_then(|r| r.split(':').nth(1)).map(|s| s.trim().to_string()))
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+                .map(|s| s.trim().to_string())
+        })
         .unwrap_or_default();
-    let bpftrace = Command::new("bpftrace").arg("--version").output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
-    format!("{cores} cores ({cpu}), kernel {}, {bpftrace}", kernel.trim())
+    let bpftrace = Command::new("bpftrace")
+        .arg("--version")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    format!(
+        "{cores} cores ({cpu}), kernel {}, {bpftrace}",
+        kernel.trim()
+    )
 }

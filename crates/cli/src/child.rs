@@ -110,7 +110,11 @@ impl Child {
                 libc::_exit(127);
             }
             libc::close(fds[0]);
-            Ok(Child { pid, release_fd: fds[1], exited: false })
+            Ok(Child {
+                pid,
+                release_fd: fds[1],
+                exited: false,
+            })
         }
     }
 
@@ -127,7 +131,10 @@ impl Child {
         unsafe { libc::close(self.release_fd) };
         self.release_fd = -1;
         if n != 1 {
-            bail!("cannot start the -c command: {}", std::io::Error::last_os_error());
+            bail!(
+                "cannot start the -c command: {}",
+                std::io::Error::last_os_error()
+            );
         }
         Ok(())
     }
@@ -172,8 +179,14 @@ mod tests {
     #[test]
     fn splits_words_and_quotes() {
         assert_eq!(split_command("a b  c").unwrap(), ["a", "b", "c"]);
-        assert_eq!(split_command("python3 -c 'print(1 + 2)'").unwrap(), ["python3", "-c", "print(1 + 2)"]);
-        assert_eq!(split_command(r#"x "a \"b\"" c\ d"#).unwrap(), ["x", "a \"b\"", "c d"]);
+        assert_eq!(
+            split_command("python3 -c 'print(1 + 2)'").unwrap(),
+            ["python3", "-c", "print(1 + 2)"]
+        );
+        assert_eq!(
+            split_command(r#"x "a \"b\"" c\ d"#).unwrap(),
+            ["x", "a \"b\"", "c d"]
+        );
         assert!(split_command("x 'open").is_err());
         assert!(split_command("   ").is_err());
     }

@@ -76,11 +76,12 @@ fn main() {
     match run(cli) {
         Ok(code) => std::process::exit(code),
         Err(e) => {
-            let text = match e.downcast_ref::<ustrace::Error>() {
-                Some(u) => u.render(),
-                None => format!("{e:#}"),
-            };
-            eprintln!("ERROR: {text}");
+            match e.downcast_ref::<ustrace::Error>() {
+                // Already `NAME:LINE:COL: error: ...` with the source line.
+                Some(u @ ustrace::Error::Script { .. }) => eprintln!("{}", u.render()),
+                Some(u) => eprintln!("ERROR: {}", u.render()),
+                None => eprintln!("ERROR: {e:#}"),
+            }
             std::process::exit(1);
         }
     }
@@ -89,7 +90,8 @@ fn main() {
 fn run(cli: Cli) -> Result<i32> {
     let mut out: Box<dyn Write> = match &cli.output {
         Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p).with_context(|| format!("cannot create output file {}", p.display()))?,
+            std::fs::File::create(p)
+                .with_context(|| format!("cannot create output file {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
@@ -108,7 +110,8 @@ fn run(cli: Cli) -> Result<i32> {
             let Some(file) = cli.rest.first() else {
                 bail!("no program given: use -e 'PROGRAM' or a script file (see --help)");
             };
-            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read script {file}"))?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read script {file}"))?;
             (text, file.clone(), cli.rest[1..].to_vec())
         }
     };
@@ -139,12 +142,22 @@ fn run(cli: Cli) -> Result<i32> {
     if cli.debug {
         writeln!(out, "AST:\n{:#?}", script.ast())?;
         for p in &script.compiled().programs {
-            writeln!(out, "\nProgram {} ({} instructions):", p.name, p.insns.len())?;
+            writeln!(
+                out,
+                "\nProgram {} ({} instructions):",
+                p.name,
+                p.insns.len()
+            )?;
             write!(out, "{}", ustrace::disassemble(&p.insns))?;
         }
     }
     let n = script.attach_count();
-    writeln!(out, "Attaching {} probe{}...", n, if n == 1 { "" } else { "s" })?;
+    writeln!(
+        out,
+        "Attaching {} probe{}...",
+        n,
+        if n == 1 { "" } else { "s" }
+    )?;
     out.flush()?;
     let mut tracer = script.start()?;
     if cli.debug {
@@ -185,6 +198,11 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let records = tracer.end()?;
     emit(&mut out, &records, &cli.format)?;
+    if cli.format == "text" {
+        // bpftrace separates the maps printed at exit by two blank lines.
+        write!(out, "\n\n")?;
+    }
+    emit(&mut out, &tracer.final_maps(), &cli.format)?;
     let lost = tracer.lost_events();
     if lost > 0 {
         writeln!(out, "Lost {lost} events")?;
@@ -203,7 +221,23 @@ fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<
         match r {
             Record::Printf { text, .. } => {
                 if format == "json" {
-                    writeln!(out, "{{\"type\": \"printf\", \"data\": {}}}", json_string(text))?;
+                    writeln!(
+                        out,
+                        "{{\"type\": \"printf\", \"data\": {}}}",
+                        json_string(text)
+                    )?;
+                } else {
+                    out.write_all(text.as_bytes())?;
+                }
+            }
+            Record::Map { name, text, .. } => {
+                if format == "json" {
+                    writeln!(
+                        out,
+                        "{{\"type\": \"map\", \"name\": {}, \"data\": {}}}",
+                        json_string(name),
+                        json_string(text)
+                    )?;
                 } else {
                     out.write_all(text.as_bytes())?;
                 }
@@ -236,7 +270,9 @@ fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             // The state follows the parenthesised command name.
-            let state = stat.rsplit_once(')').and_then(|(_, r)| r.trim_start().chars().next());
+            let state = stat
+                .rsplit_once(')')
+                .and_then(|(_, r)| r.trim_start().chars().next());
             !matches!(state, Some('Z') | Some('X'))
         }
         Err(_) => false,

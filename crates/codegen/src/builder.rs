@@ -16,6 +16,10 @@ pub struct MapId(pub usize);
 /// The eBPF stack is 512 bytes below r10.
 pub const STACK_SIZE: i32 = 512;
 
+/// What [`Builder::finish`] returns: instructions, `(index, map)`
+/// relocations and `(index, span)` markers.
+pub type Finished = (Vec<Insn>, Vec<(usize, MapId)>, Vec<(usize, Span)>);
+
 /// Builds one program.
 #[derive(Debug, Default)]
 pub struct Builder {
@@ -28,6 +32,12 @@ pub struct Builder {
     pub spans: Vec<(usize, Span)>,
     stack_used: i32,
     stack_peak: i32,
+    /// True after an unconditional jump or exit, until a label some live
+    /// jump targets is bound: instructions emitted meanwhile can never run,
+    /// and the verifier rejects unreachable code, so they are dropped.
+    dead: bool,
+    /// How many live jumps target each label.
+    label_refs: Vec<usize>,
 }
 
 impl Builder {
@@ -38,12 +48,25 @@ impl Builder {
 
     /// Appends one instruction.
     pub fn emit(&mut self, i: Insn) {
+        if self.dead {
+            return;
+        }
         self.insns.push(i);
+        if i == insn::exit() {
+            self.dead = true;
+        }
     }
 
     /// Appends a two-slot instruction.
     pub fn emit2(&mut self, i: [Insn; 2]) {
-        self.insns.extend(i);
+        if !self.dead {
+            self.insns.extend(i);
+        }
+    }
+
+    /// True when the next instruction could run (see `dead`).
+    pub fn is_live(&self) -> bool {
+        !self.dead
     }
 
     /// `dst = imm` choosing the short form when the value fits.
@@ -57,6 +80,9 @@ impl Builder {
 
     /// `dst = &map` (patched with the map's fd at load time).
     pub fn load_map(&mut self, dst: Reg, map: MapId) {
+        if self.dead {
+            return;
+        }
         self.map_relocs.push((self.insns.len(), map));
         self.emit2(insn::ld_map_fd(dst, -1));
     }
@@ -69,30 +95,49 @@ impl Builder {
     /// A new unbound label.
     pub fn label(&mut self) -> Label {
         self.labels.push(None);
+        self.label_refs.push(0);
         Label(self.labels.len() - 1)
     }
 
     /// Binds `l` to the next instruction.
     pub fn bind(&mut self, l: Label) {
         self.labels[l.0] = Some(self.insns.len());
+        if self.label_refs[l.0] > 0 {
+            self.dead = false;
+        }
+    }
+
+    fn add_fixup(&mut self, l: Label) {
+        self.fixups.push((self.insns.len(), l));
+        self.label_refs[l.0] += 1;
     }
 
     /// `if dst op imm goto l`.
     pub fn jmp_imm(&mut self, op: JmpOp, dst: Reg, imm: i32, l: Label) {
-        self.fixups.push((self.insns.len(), l));
+        if self.dead {
+            return;
+        }
+        self.add_fixup(l);
         self.emit(insn::jmp_imm(op, dst, imm, 0));
     }
 
     /// `if dst op src goto l`.
     pub fn jmp_reg(&mut self, op: JmpOp, dst: Reg, src: Reg, l: Label) {
-        self.fixups.push((self.insns.len(), l));
+        if self.dead {
+            return;
+        }
+        self.add_fixup(l);
         self.emit(insn::jmp_reg(op, dst, src, 0));
     }
 
     /// `goto l`.
     pub fn goto(&mut self, l: Label) {
-        self.fixups.push((self.insns.len(), l));
+        if self.dead {
+            return;
+        }
+        self.add_fixup(l);
         self.emit(insn::ja(0));
+        self.dead = true;
     }
 
     /// Reserves `size` bytes (rounded up to 8) of stack; returns the offset from r10.
@@ -140,15 +185,22 @@ impl Builder {
         self.insns.is_empty()
     }
 
-    /// Resolves jumps and returns the instructions.
-    pub fn finish(mut self, span: Span) -> Result<(Vec<Insn>, Vec<(usize, MapId)>, Vec<(usize, Span)>), CompileError> {
+    /// Resolves jumps and returns the instructions, map relocations and
+    /// span markers.
+    pub fn finish(mut self, span: Span) -> Result<Finished, CompileError> {
         for &(at, l) in &self.fixups {
             let Some(target) = self.labels[l.0] else {
-                return Err(CompileError::new(span, "internal error: unbound jump label"));
+                return Err(CompileError::new(
+                    span,
+                    "internal error: unbound jump label",
+                ));
             };
             let delta = target as i64 - at as i64 - 1;
             if delta < i16::MIN as i64 || delta > i16::MAX as i64 {
-                return Err(CompileError::new(span, "probe body too large: a jump exceeds 32767 instructions"));
+                return Err(CompileError::new(
+                    span,
+                    "probe body too large: a jump exceeds 32767 instructions",
+                ));
             }
             self.insns[at].off = delta as i16;
         }

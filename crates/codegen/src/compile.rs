@@ -5,10 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 use ustrace_lang::ast::{
-    BinaryOp, Block, Expr, ExprKind, IntType, Probe, Script, Span, Stmt, StmtKind,
-    UnaryOp,
+    BinaryOp, Block, Expr, ExprKind, IntType, Probe, Script, Span, Stmt, StmtKind, UnaryOp,
 };
-use ustrace_probes::ArgSpec;
+use ustrace_probes::{ArgLocation, ArgSpec, Register, RegisterOperand};
 
 use crate::builder::{Builder, Label, MapId};
 use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3, R6, R7};
@@ -60,6 +59,23 @@ pub enum ResolvedAttach {
     },
     /// The USDT probes an attach point matched.
     Usdt(Vec<UsdtTarget>),
+    /// The functions a `uprobe`/`uretprobe` attach point matched.
+    Uprobe(Vec<UprobeFunction>),
+}
+
+/// One function (or address) to place a uprobe on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UprobeFunction {
+    /// The file to attach to (host path).
+    pub path: PathBuf,
+    /// The path as the user should see it (in `probe`).
+    pub display_path: String,
+    /// The function's name (or the address as written).
+    pub function: String,
+    /// File offset of the instruction to probe.
+    pub file_offset: u64,
+    /// True for `uretprobe` (fires on return).
+    pub is_return: bool,
 }
 
 /// One USDT probe in one file, with all of its locations.
@@ -141,9 +157,14 @@ fn compile_pass(
     }
     for (pi, probe) in script.probes.iter().enumerate() {
         let Some(res) = resolved.get(pi) else {
-            return Err(CompileError::new(probe.span, "internal error: probe not resolved"));
+            return Err(CompileError::new(
+                probe.span,
+                "internal error: probe not resolved",
+            ));
         };
         let mut usdt: Vec<&UsdtTarget> = Vec::new();
+        let mut entries: Vec<&UprobeFunction> = Vec::new();
+        let mut returns: Vec<&UprobeFunction> = Vec::new();
         for (ai, ap) in probe.attach_points.iter().enumerate() {
             match res.get(ai) {
                 Some(ResolvedAttach::Begin) => {
@@ -159,7 +180,9 @@ fn compile_pass(
                     compile_trigger(
                         &mut g,
                         probe,
-                        ProgramTarget::Interval { period_ns: *period_ns },
+                        ProgramTarget::Interval {
+                            period_ns: *period_ns,
+                        },
                         &ap.raw,
                     )?
                 }
@@ -167,13 +190,32 @@ fn compile_pass(
                     g.out.attach_count += targets.len();
                     usdt.extend(targets.iter());
                 }
+                Some(ResolvedAttach::Uprobe(functions)) => {
+                    g.out.attach_count += functions.len();
+                    for f in functions {
+                        if f.is_return {
+                            returns.push(f);
+                        } else {
+                            entries.push(f);
+                        }
+                    }
+                }
                 None => {
-                    return Err(CompileError::new(ap.span, "internal error: attach point not resolved"))
+                    return Err(CompileError::new(
+                        ap.span,
+                        "internal error: attach point not resolved",
+                    ))
                 }
             }
         }
         if !usdt.is_empty() {
             compile_usdt(&mut g, probe, &usdt)?;
+        }
+        if !entries.is_empty() {
+            compile_uprobe(&mut g, probe, &entries, false)?;
+        }
+        if !returns.is_empty() {
+            compile_uprobe(&mut g, probe, &returns, true)?;
         }
     }
     Ok(g.out)
@@ -207,8 +249,13 @@ impl Globals<'_> {
 enum Context {
     /// Fired by the runtime's trigger function; `probe` is constant.
     Trigger { probe_id: usize },
-    /// A USDT program; sites indexed by cookie.
-    Usdt { sites: Vec<SiteInfo> },
+    /// A USDT program or uprobe program; sites indexed by cookie. For
+    /// uprobes, each site's "specs" are the calling convention's argument
+    /// registers, and `on_return` tells whether `retval` exists.
+    Usdt {
+        sites: Vec<SiteInfo>,
+        on_return: Option<bool>,
+    },
 }
 
 struct SiteInfo {
@@ -236,7 +283,11 @@ fn compile_trigger(
     Ok(())
 }
 
-fn compile_usdt(g: &mut Globals, probe: &Probe, targets: &[&UsdtTarget]) -> Result<(), CompileError> {
+fn compile_usdt(
+    g: &mut Globals,
+    probe: &Probe,
+    targets: &[&UsdtTarget],
+) -> Result<(), CompileError> {
     let mut sites = Vec::new();
     let mut files: BTreeMap<PathBuf, Vec<UprobeSite>> = BTreeMap::new();
     for t in targets {
@@ -244,7 +295,11 @@ fn compile_usdt(g: &mut Globals, probe: &Probe, targets: &[&UsdtTarget]) -> Resu
         let probe_id = g.probe_id(&probe_name);
         for s in &t.sites {
             let cookie = sites.len() as u64;
-            sites.push(SiteInfo { probe_id, pc: s.pc, args: s.args.clone() });
+            sites.push(SiteInfo {
+                probe_id,
+                pc: s.pc,
+                args: s.args.clone(),
+            });
             files.entry(t.path.clone()).or_default().push(UprobeSite {
                 offset: s.file_offset,
                 ref_ctr_offset: s.semaphore_offset,
@@ -263,7 +318,87 @@ fn compile_usdt(g: &mut Globals, probe: &Probe, targets: &[&UsdtTarget]) -> Resu
             .collect(),
         is_return: false,
     };
-    let ctx = Context::Usdt { sites };
+    let ctx = Context::Usdt {
+        sites,
+        on_return: None,
+    };
+    let program = ProgramCompiler::new(g, ctx, true).compile(probe, name, target)?;
+    g.out.programs.push(program);
+    Ok(())
+}
+
+/// The System V x86-64 integer argument registers, in order.
+const ARG_REGISTERS: [Register; 6] = [
+    Register::Rdi,
+    Register::Rsi,
+    Register::Rdx,
+    Register::Rcx,
+    Register::R8,
+    Register::R9,
+];
+
+/// `uprobe`/`uretprobe`: one program for all functions of a block, the
+/// site told apart by cookie (for `probe`). `argN` reads the argument
+/// registers at entry; `retval` reads `%rax` on return.
+fn compile_uprobe(
+    g: &mut Globals,
+    probe: &Probe,
+    functions: &[&UprobeFunction],
+    is_return: bool,
+) -> Result<(), CompileError> {
+    let entry_args: Vec<Result<ArgSpec, String>> = ARG_REGISTERS
+        .iter()
+        .map(|&reg| {
+            Ok(ArgSpec {
+                size: 8,
+                signed: false,
+                location: ArgLocation::Register(RegisterOperand {
+                    reg,
+                    width: 8,
+                    high_byte: false,
+                }),
+            })
+        })
+        .collect();
+    let mut sites = Vec::new();
+    let mut files: BTreeMap<PathBuf, Vec<UprobeSite>> = BTreeMap::new();
+    for f in functions {
+        let kind = if is_return { "uretprobe" } else { "uprobe" };
+        let probe_id = g.probe_id(&format!("{kind}:{}:{}", f.display_path, f.function));
+        let cookie = sites.len() as u64;
+        let args = if is_return {
+            vec![Err(
+                "arguments are not available in a uretprobe (use retval)".to_string(),
+            )]
+        } else {
+            entry_args.clone()
+        };
+        sites.push(SiteInfo {
+            probe_id,
+            pc: 0,
+            args,
+        });
+        files.entry(f.path.clone()).or_default().push(UprobeSite {
+            offset: f.file_offset,
+            ref_ctr_offset: 0,
+            cookie,
+        });
+    }
+    let name = functions
+        .first()
+        .map(|f| f.function.clone())
+        .unwrap_or_else(|| "uprobe".to_string());
+    let target = ProgramTarget::Uprobe {
+        files: files
+            .into_iter()
+            .map(|(path, sites)| UprobeFile { path, sites })
+            .collect(),
+        is_return,
+    };
+    let ctx = Context::Usdt {
+        sites,
+        on_return: Some(is_return),
+    };
     let program = ProgramCompiler::new(g, ctx, true).compile(probe, name, target)?;
     g.out.programs.push(program);
     Ok(())
@@ -384,11 +519,16 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             // (the cookie): `if (cookie != ctx->di) return 0`.
             self.b.emit(insn::mov64_reg(R1, R6));
             self.b.emit(insn::call(helper::GET_ATTACH_COOKIE));
-            self.b.emit(insn::ldx(8, R1, R6, ustrace_probes::Register::Rdi.pt_regs_offset() as i16));
+            self.b.emit(insn::ldx(
+                8,
+                R1,
+                R6,
+                ustrace_probes::Register::Rdi.pt_regs_offset() as i16,
+            ));
             let exit = self.exit_label;
             self.b.jmp_reg(JmpOp::Jne, R0, R1, exit);
         }
-        if matches!(&self.ctx, Context::Usdt { sites } if sites.len() > 1) {
+        if matches!(&self.ctx, Context::Usdt { sites, .. } if sites.len() > 1) {
             let slot = self.alloc_var(8, probe.span)?;
             self.b.emit(insn::mov64_reg(R1, R6));
             self.b.emit(insn::call(helper::GET_ATTACH_COOKIE));
@@ -410,14 +550,24 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         self.b.emit(insn::mov64_imm(R0, 0));
         self.b.emit(insn::exit());
         let (insns, map_relocs, spans) = self.b.finish(probe.span)?;
-        Ok(CompiledProgram { name, insns, map_relocs, spans, target, span: probe.span })
+        Ok(CompiledProgram {
+            name,
+            insns,
+            map_relocs,
+            spans,
+            target,
+            span: probe.span,
+        })
     }
 
     /// Allocates a slot that lives for the whole program (variables).
     fn alloc_var(&mut self, size: usize, span: Span) -> Result<i16, CompileError> {
         let size = ((size.max(1) + 7) & !7) as i32;
         if self.var_bytes + size + self.b.stack_mark() > crate::builder::STACK_SIZE {
-            return Err(CompileError::new(span, "this probe needs more than 512 bytes of BPF stack"));
+            return Err(CompileError::new(
+                span,
+                "this probe needs more than 512 bytes of BPF stack",
+            ));
         }
         self.var_bytes += size;
         Ok((-crate::builder::STACK_SIZE + self.var_bytes - size) as i16)
@@ -427,7 +577,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     fn alloc_tmp(&mut self, size: usize, span: Span) -> Result<i16, CompileError> {
         let off = self.b.alloc(size, span)?;
         if (-(off as i32)) + self.var_bytes > crate::builder::STACK_SIZE {
-            return Err(CompileError::new(span, "this probe needs more than 512 bytes of BPF stack"));
+            return Err(CompileError::new(
+                span,
+                "this probe needs more than 512 bytes of BPF stack",
+            ));
         }
         Ok(off)
     }
@@ -448,7 +601,11 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 self.expr(e)?;
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value, stmt.span)?,
-            StmtKind::If { cond, then_block, else_block } => {
+            StmtKind::If {
+                cond,
+                then_block,
+                else_block,
+            } => {
                 let v = self.expr(cond)?;
                 self.truth(&v, cond.span)?;
                 let else_l = self.b.label();
@@ -479,7 +636,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             }
             StmtKind::Unroll { count, body } => {
                 if *count == 0 || *count > 100 {
-                    return Err(CompileError::new(stmt.span, "unroll count must be between 1 and 100"));
+                    return Err(CompileError::new(
+                        stmt.span,
+                        "unroll count must be between 1 and 100",
+                    ));
                 }
                 let end = self.b.label();
                 for _ in 0..*count {
@@ -493,9 +653,16 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             }
             StmtKind::Break | StmtKind::Continue => {
                 let Some(&(cont, brk)) = self.loops.last() else {
-                    return Err(CompileError::new(stmt.span, "`break` and `continue` are only valid inside a loop"));
+                    return Err(CompileError::new(
+                        stmt.span,
+                        "`break` and `continue` are only valid inside a loop",
+                    ));
                 };
-                let l = if matches!(stmt.kind, StmtKind::Break) { brk } else { cont };
+                let l = if matches!(stmt.kind, StmtKind::Break) {
+                    brk
+                } else {
+                    cont
+                };
                 self.b.goto(l);
             }
             StmtKind::Return => {
@@ -526,7 +693,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 self.store_var(name, v, target.span, value.span)
             }
             ExprKind::Map { name, keys } => {
-                if let (None, ExprKind::Call { name: func, args, .. }) = (op, &value.kind) {
+                if let (
+                    None,
+                    ExprKind::Call {
+                        name: func, args, ..
+                    },
+                ) = (op, &value.kind)
+                {
                     if is_aggregation(func) {
                         return self.aggregate(name, keys, func, args, value.span);
                     }
@@ -541,7 +714,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 };
                 self.map_store(name, keys, v, span)
             }
-            _ => Err(CompileError::new(target.span, "can only assign to a $variable or an @map")),
+            _ => Err(CompileError::new(
+                target.span,
+                "can only assign to a $variable or an @map",
+            )),
         }
     }
 
@@ -553,14 +729,26 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ty::ProbeName => Val::Probe(var.slot),
                 Ty::Void => Val::Void,
             }),
-            None => Err(CompileError::new(span, format!("undefined variable `${name}`: assign it before use"))),
+            None => Err(CompileError::new(
+                span,
+                format!("undefined variable `${name}`: assign it before use"),
+            )),
         }
     }
 
-    fn store_var(&mut self, name: &str, v: Val, tspan: Span, vspan: Span) -> Result<(), CompileError> {
+    fn store_var(
+        &mut self,
+        name: &str,
+        v: Val,
+        tspan: Span,
+        vspan: Span,
+    ) -> Result<(), CompileError> {
         let ty = v.ty();
         if ty == Ty::Void {
-            return Err(CompileError::new(vspan, "this expression has no value to assign"));
+            return Err(CompileError::new(
+                vspan,
+                "this expression has no value to assign",
+            ));
         }
         let var = match self.vars.get(name).copied() {
             Some(var) => {
@@ -572,7 +760,11 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 if !compatible {
                     return Err(CompileError::new(
                         vspan,
-                        format!("type mismatch for `${name}`: it holds {} but this is {}", var.ty.name(), ty.name()),
+                        format!(
+                            "type mismatch for `${name}`: it holds {} but this is {}",
+                            var.ty.name(),
+                            ty.name()
+                        ),
                     ));
                 }
                 var
@@ -615,7 +807,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 self.store_bytes(R10, dst, &bytes[..take]);
             }
             Val::Buf(src, m) => {
-                let words = (*m.min(&n) + 7) / 8;
+                let words = (*m.min(&n)).div_ceil(8);
                 for w in 0..words {
                     let o = (w * 8) as i16;
                     self.b.emit(insn::ldx(8, R0, R10, src + o));
@@ -631,7 +823,12 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         for (i, chunk) in bytes.chunks(4).enumerate() {
             let mut w = [0u8; 4];
             w[..chunk.len()].copy_from_slice(chunk);
-            self.b.emit(insn::st_imm(4, base, off + (i * 4) as i16, i32::from_le_bytes(w)));
+            self.b.emit(insn::st_imm(
+                4,
+                base,
+                off + (i * 4) as i16,
+                i32::from_le_bytes(w),
+            ));
         }
     }
 
@@ -659,7 +856,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 self.load(v, R0);
                 Ok(())
             }
-            t => Err(CompileError::new(span, format!("a condition must be an integer, not a {}", t.name()))),
+            t => Err(CompileError::new(
+                span,
+                format!("a condition must be an integer, not a {}", t.name()),
+            )),
         }
     }
 
@@ -667,7 +867,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         let v = self.expr(e)?;
         match v.ty() {
             Ty::Int { .. } => Ok(v),
-            t => Err(CompileError::new(e.span, format!("expected an integer here, found a {}", t.name()))),
+            t => Err(CompileError::new(
+                e.span,
+                format!("expected an integer here, found a {}", t.name()),
+            )),
         }
     }
 
@@ -799,14 +1002,25 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         self.spill(ty.signed, span)
     }
 
-    fn logical(&mut self, op: BinaryOp, lhs: &Expr, rhs: &Expr, span: Span) -> Result<Val, CompileError> {
+    fn logical(
+        &mut self,
+        op: BinaryOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        span: Span,
+    ) -> Result<Val, CompileError> {
         let slot = self.alloc_tmp(8, span)?;
         let done = self.b.label();
         let l = self.expr(lhs)?;
         self.truth(&l, lhs.span)?;
-        self.b.emit(insn::mov64_imm(R1, if op == BinaryOp::And { 0 } else { 1 }));
+        self.b
+            .emit(insn::mov64_imm(R1, if op == BinaryOp::And { 0 } else { 1 }));
         self.b.emit(insn::stx(8, R10, slot, R1));
-        let jop = if op == BinaryOp::And { JmpOp::Jeq } else { JmpOp::Jne };
+        let jop = if op == BinaryOp::And {
+            JmpOp::Jeq
+        } else {
+            JmpOp::Jne
+        };
         self.b.jmp_imm(jop, R0, 0, done);
         let r = self.expr(rhs)?;
         self.truth(&r, rhs.span)?;
@@ -880,20 +1094,29 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         if let (Ty::Str(_), Ty::Str(_)) = (lt, rt) {
             return match op {
                 BinaryOp::Eq | BinaryOp::Ne => self.str_compare(op, l, r, span),
-                _ => Err(CompileError::new(span, format!("operator {op:?} is not defined on strings"))),
+                _ => Err(CompileError::new(
+                    span,
+                    format!("operator {op:?} is not defined on strings"),
+                )),
             };
         }
         for (t, s) in [(lt, lspan), (rt, rspan)] {
             if !matches!(t, Ty::Int { .. }) {
                 return Err(CompileError::new(
                     s,
-                    format!("type mismatch: this operand is a {} but the operator needs integers", t.name()),
+                    format!(
+                        "type mismatch: this operand is a {} but the operator needs integers",
+                        t.name()
+                    ),
                 ));
             }
         }
-        let signed = matches!(lt, Ty::Int { signed: true }) && matches!(rt, Ty::Int { signed: true })
-            || (matches!(l, Val::Const(..)) && matches!(rt, Ty::Int { signed: true }))
-            || (matches!(r, Val::Const(..)) && matches!(lt, Ty::Int { signed: true }));
+        // Signed when both sides are, or when a constant meets a signed side.
+        let l_signed = matches!(lt, Ty::Int { signed: true });
+        let r_signed = matches!(rt, Ty::Int { signed: true });
+        let l_const = matches!(l, Val::Const(..));
+        let r_const = matches!(r, Val::Const(..));
+        let signed = (l_signed || l_const) && (r_signed || r_const) && (l_signed || r_signed);
         if let (Val::Const(a, _), Val::Const(b, _)) = (&l, &r) {
             if let Some(v) = fold(op, *a, *b, signed) {
                 let res_signed = if is_comparison(op) { false } else { signed };
@@ -911,14 +1134,20 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             BinaryOp::BitOr => self.b.emit(alu(AluOp::Or)),
             BinaryOp::BitXor => self.b.emit(alu(AluOp::Xor)),
             BinaryOp::Shl => self.b.emit(alu(AluOp::Lsh)),
-            BinaryOp::Shr => self.b.emit(alu(if signed { AluOp::Arsh } else { AluOp::Rsh })),
+            BinaryOp::Shr => self
+                .b
+                .emit(alu(if signed { AluOp::Arsh } else { AluOp::Rsh })),
             BinaryOp::Div | BinaryOp::Mod => {
                 // Division by zero yields 0 (documented): the BPF ISA defines
                 // x/0 = 0 and x%0 = x; we make both 0.
                 let zero = self.b.label();
                 let done = self.b.label();
                 self.b.jmp_imm(JmpOp::Jeq, R1, 0, zero);
-                let aop = if op == BinaryOp::Div { AluOp::Div } else { AluOp::Mod };
+                let aop = if op == BinaryOp::Div {
+                    AluOp::Div
+                } else {
+                    AluOp::Mod
+                };
                 if signed {
                     self.b.emit(insn::alu64_reg_signed(aop, R0, R1));
                 } else {
@@ -961,7 +1190,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     }
 
     /// String equality, byte by byte up to the first NUL.
-    fn str_compare(&mut self, op: BinaryOp, l: Val, r: Val, span: Span) -> Result<Val, CompileError> {
+    fn str_compare(
+        &mut self,
+        op: BinaryOp,
+        l: Val,
+        r: Val,
+        span: Span,
+    ) -> Result<Val, CompileError> {
         let n = self.g.opts.str_len;
         let a = self.materialize_str(&l, span)?;
         let b = self.materialize_str(&r, span)?;
@@ -976,11 +1211,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             self.b.jmp_imm(JmpOp::Jeq, R1, 0, done);
         }
         self.b.bind(done);
-        self.b.emit(insn::mov64_imm(R0, if op == BinaryOp::Eq { 1 } else { 0 }));
+        self.b
+            .emit(insn::mov64_imm(R0, if op == BinaryOp::Eq { 1 } else { 0 }));
         let end = self.b.label();
         self.b.goto(end);
         self.b.bind(not_equal);
-        self.b.emit(insn::mov64_imm(R0, if op == BinaryOp::Eq { 0 } else { 1 }));
+        self.b
+            .emit(insn::mov64_imm(R0, if op == BinaryOp::Eq { 0 } else { 1 }));
         self.b.bind(end);
         self.spill(false, span)
     }
@@ -1000,7 +1237,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     }
 
     fn builtin(&mut self, name: &str, span: Span) -> Result<Val, CompileError> {
-        if let Some(n) = name.strip_prefix("arg").and_then(|d| d.parse::<usize>().ok()) {
+        if let Some(n) = name
+            .strip_prefix("arg")
+            .and_then(|d| d.parse::<usize>().ok())
+        {
             return self.arg(n, span);
         }
         match name {
@@ -1036,7 +1276,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             }
             "cpid" => match self.g.opts.child_pid {
                 Some(p) => Ok(Val::Const(p as i64, false)),
-                None => Err(CompileError::new(span, "`cpid` needs a child started with -c")),
+                None => Err(CompileError::new(
+                    span,
+                    "`cpid` needs a child started with -c",
+                )),
             },
             "comm" => {
                 let off = self.alloc_tmp(16, span)?;
@@ -1047,6 +1290,20 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ok(Val::Buf(off, 16))
             }
             "probe" => self.probe_name(span),
+            "retval" => match &self.ctx {
+                Context::Usdt {
+                    on_return: Some(true),
+                    ..
+                } => {
+                    self.b
+                        .emit(insn::ldx(8, R0, R6, Register::Rax.pt_regs_offset() as i16));
+                    self.spill(false, span)
+                }
+                _ => Err(CompileError::new(
+                    span,
+                    "`retval` is only available in uretprobe probes",
+                )),
+            },
             _ => Err(CompileError::new(span, format!("unknown builtin `{name}`"))),
         }
     }
@@ -1054,7 +1311,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     fn probe_name(&mut self, span: Span) -> Result<Val, CompileError> {
         match &self.ctx {
             Context::Trigger { probe_id } => Ok(Val::ProbeConst(*probe_id)),
-            Context::Usdt { sites } => {
+            Context::Usdt { sites, .. } => {
                 let ids: Vec<usize> = sites.iter().map(|s| s.probe_id).collect();
                 if ids.iter().all(|&i| i == ids[0]) {
                     return Ok(Val::ProbeConst(ids[0]));
@@ -1111,9 +1368,12 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     fn arg(&mut self, n: usize, span: Span) -> Result<Val, CompileError> {
         let specs: Vec<(Result<ArgSpec, String>, u64)> = match &self.ctx {
             Context::Trigger { .. } => {
-                return Err(CompileError::new(span, format!("`arg{n}` is not available in this probe")))
+                return Err(CompileError::new(
+                    span,
+                    format!("`arg{n}` is not available in this probe"),
+                ))
             }
-            Context::Usdt { sites } => sites
+            Context::Usdt { sites, .. } => sites
                 .iter()
                 .map(|s| {
                     let spec = match s.args.get(n) {
@@ -1126,7 +1386,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         };
         for (spec, _) in &specs {
             if let Err(why) = spec {
-                return Err(CompileError::new(span, format!("cannot read `arg{n}`: {why}")));
+                return Err(CompileError::new(
+                    span,
+                    format!("cannot read `arg{n}`: {why}"),
+                ));
             }
         }
         let signed = specs.iter().any(|(s, _)| matches!(s, Ok(a) if a.signed));
@@ -1134,10 +1397,17 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         // Static operands depend on the site's pc, so they key on it too.
         let keys: Vec<(ArgSpec, u64)> = specs
             .into_iter()
-            .filter_map(|(s, pc)| s.ok().map(|s| {
-                let pc_key = if matches!(s.location, ustrace_probes::ArgLocation::Static { .. }) { pc } else { 0 };
-                (s, pc_key)
-            }))
+            .filter_map(|(s, pc)| {
+                s.ok().map(|s| {
+                    let pc_key = if matches!(s.location, ustrace_probes::ArgLocation::Static { .. })
+                    {
+                        pc
+                    } else {
+                        0
+                    };
+                    (s, pc_key)
+                })
+            })
             .collect();
         self.dispatch_on_cookie(&keys, |c, (spec, pc)| {
             usdt_args::read_arg(&mut c.b, spec, *pc, slot);
@@ -1146,7 +1416,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         Ok(Val::Slot(slot, signed))
     }
 
-    fn call(&mut self, name: &str, args: &[Expr], span: Span, name_span: Span) -> Result<Val, CompileError> {
+    fn call(
+        &mut self,
+        name: &str,
+        args: &[Expr],
+        span: Span,
+        name_span: Span,
+    ) -> Result<Val, CompileError> {
         match name {
             "printf" => self.printf(args, span),
             "exit" => {
@@ -1166,12 +1442,15 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             }
             "str" => {
                 let Some(ptr) = args.first() else {
-                    return Err(CompileError::new(span, "str() needs a pointer argument: str(ptr[, len])"));
+                    return Err(CompileError::new(
+                        span,
+                        "str() needs a pointer argument: str(ptr[, len])",
+                    ));
                 };
                 let default_len = self.g.opts.str_len;
                 let len = match args.get(1) {
                     Some(e) => match &e.kind {
-                        ExprKind::Integer(n) => (*n as usize).clamp(1, default_len.max(1)) ,
+                        ExprKind::Integer(n) => (*n as usize).clamp(1, default_len.max(1)),
                         _ => default_len,
                     },
                     None => default_len,
@@ -1208,14 +1487,20 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             }
             "delete" => {
                 let [target] = args else {
-                    return Err(CompileError::new(span, "delete() takes one map element: delete(@m[key])"));
+                    return Err(CompileError::new(
+                        span,
+                        "delete() takes one map element: delete(@m[key])",
+                    ));
                 };
                 self.map_delete(target, span)?;
                 Ok(Val::Void)
             }
             "has_key" => {
                 let [target] = args else {
-                    return Err(CompileError::new(span, "has_key() takes one map element: has_key(@m[key])"));
+                    return Err(CompileError::new(
+                        span,
+                        "has_key() takes one map element: has_key(@m[key])",
+                    ));
                 };
                 self.map_has_key(target, span)
             }
@@ -1225,8 +1510,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                     "clear" => TAG_CLEAR_MAP,
                     _ => TAG_ZERO_MAP,
                 };
-                if name == "print" && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map { keys, .. }) if keys.is_empty()) {
-                    return Err(CompileError::new(span, "print() of a value is not supported yet; use printf()"));
+                if name == "print"
+                    && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map { keys, .. }) if keys.is_empty())
+                {
+                    return Err(CompileError::new(
+                        span,
+                        "print() of a value is not supported yet; use printf()",
+                    ));
                 }
                 self.map_command(tag, args, span)?;
                 Ok(Val::Void)
@@ -1235,7 +1525,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 span,
                 format!("{n}() must be assigned to a map, e.g. @x = {n}(...)"),
             )),
-            _ => Err(CompileError::new(name_span, format!("unknown function `{name}`"))),
+            _ => Err(CompileError::new(
+                name_span,
+                format!("unknown function `{name}`"),
+            )),
         }
     }
 
@@ -1283,13 +1576,22 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             return Err(CompileError::new(span, "printf() needs a format string"));
         };
         let ExprKind::String(fmt) = &fmt_expr.kind else {
-            return Err(CompileError::new(fmt_expr.span, "printf()'s first argument must be a string literal"));
+            return Err(CompileError::new(
+                fmt_expr.span,
+                "printf()'s first argument must be a string literal",
+            ));
         };
-        let wanted = count_conversions(fmt);
+        let wanted = match ustrace_lang::printf::parse_format(fmt) {
+            Ok(f) => f.arg_count(),
+            Err(e) => return Err(CompileError::new(fmt_expr.span, e.to_string())),
+        };
         if wanted != args.len() - 1 {
             return Err(CompileError::new(
                 span,
-                format!("printf: the format wants {wanted} argument(s) but {} given", args.len() - 1),
+                format!(
+                    "printf: the format wants {wanted} argument(s) but {} given",
+                    args.len() - 1
+                ),
             ));
         }
         // Evaluate every argument first (helpers may run), then copy them
@@ -1302,12 +1604,20 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ty::Int { signed } => FieldKind::Int { signed },
                 Ty::Str(n) => FieldKind::Str(n),
                 Ty::ProbeName => FieldKind::ProbeName,
-                Ty::Void => return Err(CompileError::new(a.span, "this expression has no value to print")),
+                Ty::Void => {
+                    return Err(CompileError::new(
+                        a.span,
+                        "this expression has no value to print",
+                    ))
+                }
             };
             vals.push(v);
             fields.push(f);
         }
-        let def = PrintfDef { format: fmt.clone(), args: fields.clone() };
+        let def = PrintfDef {
+            format: fmt.clone(),
+            args: fields.clone(),
+        };
         let id = match self.g.out.printfs.iter().position(|p| *p == def) {
             Some(i) => i,
             None => {
@@ -1331,7 +1641,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                         c.store_bytes(rec, off, &bytes[..bytes.len().min(n.saturating_sub(1))]);
                     }
                     (Val::Buf(src, _), FieldKind::Str(n)) => {
-                        for w in 0..(*n + 7) / 8 {
+                        for w in 0..(*n).div_ceil(8) {
                             let o = (w * 8) as i16;
                             c.b.emit(insn::ldx(8, R1, R10, src + o));
                             c.b.emit(insn::stx(8, rec, off + o, R1));
@@ -1362,7 +1672,10 @@ fn unreachable_logical() {}
 
 /// True for the functions that aggregate into a map.
 fn is_aggregation(name: &str) -> bool {
-    matches!(name, "count" | "sum" | "min" | "max" | "avg" | "stats" | "hist" | "lhist")
+    matches!(
+        name,
+        "count" | "sum" | "min" | "max" | "avg" | "stats" | "hist" | "lhist"
+    )
 }
 
 fn is_comparison(op: BinaryOp) -> bool {
@@ -1425,23 +1738,4 @@ fn parse_int(s: &str) -> Option<i64> {
         return u64::from_str_radix(h, 16).ok().map(|v| v as i64);
     }
     t.parse::<i64>().ok()
-}
-
-
-/// TEMPORARY until lang::printf lands.
-fn count_conversions(f: &str) -> usize {
-    let b = f.as_bytes();
-    let mut i = 0;
-    let mut n = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if b.get(i + 1) == Some(&b'%') {
-                i += 2;
-                continue;
-            }
-            n += 1;
-        }
-        i += 1;
-    }
-    n
 }

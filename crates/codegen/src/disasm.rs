@@ -75,20 +75,38 @@ fn render(insns: &[Insn], i: usize) -> (String, usize) {
             let Some(sym) = alu_symbol(op) else {
                 return (format!("unknown alu {:#04x}", x.code), 1);
             };
-            let signed = if x.off == 1 && (op == 0x30 || op == 0x90) { "s" } else { "" };
-            let sym = if signed.is_empty() { sym.to_string() } else { format!("s{sym}") };
+            let signed = if x.off == 1 && (op == 0x30 || op == 0x90) {
+                "s"
+            } else {
+                ""
+            };
+            let sym = if signed.is_empty() {
+                sym.to_string()
+            } else {
+                format!("s{sym}")
+            };
             if x.code & BPF_X != 0 {
                 (format!("{r}{d} {sym} {r}{s}"), 1)
             } else {
                 (format!("{r}{d} {sym} {}", x.imm), 1)
             }
         }
-        BPF_LDX => (format!("r{d} = *({} *)(r{s} {:+})", size_name(x.code), x.off), 1),
-        BPF_STX if x.code & 0xe0 == BPF_ATOMIC => {
-            (format!("lock *({} *)(r{d} {:+}) += r{s}", size_name(x.code), x.off), 1)
-        }
-        BPF_STX => (format!("*({} *)(r{d} {:+}) = r{s}", size_name(x.code), x.off), 1),
-        BPF_ST => (format!("*({} *)(r{d} {:+}) = {}", size_name(x.code), x.off, x.imm), 1),
+        BPF_LDX => (
+            format!("r{d} = *({} *)(r{s} {:+})", size_name(x.code), x.off),
+            1,
+        ),
+        BPF_STX if x.code & 0xe0 == BPF_ATOMIC => (
+            format!("lock *({} *)(r{d} {:+}) += r{s}", size_name(x.code), x.off),
+            1,
+        ),
+        BPF_STX => (
+            format!("*({} *)(r{d} {:+}) = r{s}", size_name(x.code), x.off),
+            1,
+        ),
+        BPF_ST => (
+            format!("*({} *)(r{d} {:+}) = {}", size_name(x.code), x.off, x.imm),
+            1,
+        ),
         BPF_LD if x.code == (BPF_LD | BPF_DW | BPF_IMM) => {
             let hi = insns.get(i + 1).map_or(0, |n| n.imm as u32 as u64);
             let v = (x.imm as u32 as u64) | (hi << 32);
@@ -108,7 +126,11 @@ fn render(insns: &[Insn], i: usize) -> (String, usize) {
                     let Some(sym) = jmp_symbol(op) else {
                         return (format!("unknown jmp {:#04x}", x.code), 1);
                     };
-                    let rhs = if x.code & BPF_X != 0 { format!("r{s}") } else { x.imm.to_string() };
+                    let rhs = if x.code & BPF_X != 0 {
+                        format!("r{s}")
+                    } else {
+                        x.imm.to_string()
+                    };
                     (format!("if r{d} {sym} {rhs} goto {:+}", x.off), 1)
                 }
             }

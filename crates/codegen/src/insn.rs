@@ -214,22 +214,43 @@ pub mod helper {
 
 /// `dst op= src` on 64 bits.
 pub fn alu64_reg(op: AluOp, dst: Reg, src: Reg) -> Insn {
-    Insn { code: BPF_ALU64 | op as u8 | BPF_X, dst: dst.0, src: src.0, off: 0, imm: 0 }
+    Insn {
+        code: BPF_ALU64 | op as u8 | BPF_X,
+        dst: dst.0,
+        src: src.0,
+        off: 0,
+        imm: 0,
+    }
 }
 
 /// `dst op= imm` on 64 bits (imm sign-extended).
 pub fn alu64_imm(op: AluOp, dst: Reg, imm: i32) -> Insn {
-    Insn { code: BPF_ALU64 | op as u8 | BPF_K, dst: dst.0, src: 0, off: 0, imm }
+    Insn {
+        code: BPF_ALU64 | op as u8 | BPF_K,
+        dst: dst.0,
+        src: 0,
+        off: 0,
+        imm,
+    }
 }
 
 /// Signed `dst /= src` or `dst %= src` (ISA v4, `off = 1`).
 pub fn alu64_reg_signed(op: AluOp, dst: Reg, src: Reg) -> Insn {
-    Insn { off: 1, ..alu64_reg(op, dst, src) }
+    Insn {
+        off: 1,
+        ..alu64_reg(op, dst, src)
+    }
 }
 
 /// `dst = src` on 32 bits (zero-extends into the upper half).
 pub fn mov32_reg(dst: Reg, src: Reg) -> Insn {
-    Insn { code: BPF_ALU | AluOp::Mov as u8 | BPF_X, dst: dst.0, src: src.0, off: 0, imm: 0 }
+    Insn {
+        code: BPF_ALU | AluOp::Mov as u8 | BPF_X,
+        dst: dst.0,
+        src: src.0,
+        off: 0,
+        imm: 0,
+    }
 }
 
 /// `dst = src` on 64 bits.
@@ -244,21 +265,45 @@ pub fn mov64_imm(dst: Reg, imm: i32) -> Insn {
 
 /// `dst = -dst`.
 pub fn neg64(dst: Reg) -> Insn {
-    Insn { code: BPF_ALU64 | AluOp::Neg as u8, dst: dst.0, src: 0, off: 0, imm: 0 }
+    Insn {
+        code: BPF_ALU64 | AluOp::Neg as u8,
+        dst: dst.0,
+        src: 0,
+        off: 0,
+        imm: 0,
+    }
 }
 
 /// The two slots of `dst = imm64`.
 pub fn ld_imm64(dst: Reg, imm: u64) -> [Insn; 2] {
     [
-        Insn { code: BPF_LD | BPF_DW | BPF_IMM, dst: dst.0, src: 0, off: 0, imm: imm as u32 as i32 },
-        Insn { code: 0, dst: 0, src: 0, off: 0, imm: (imm >> 32) as u32 as i32 },
+        Insn {
+            code: BPF_LD | BPF_DW | BPF_IMM,
+            dst: dst.0,
+            src: 0,
+            off: 0,
+            imm: imm as u32 as i32,
+        },
+        Insn {
+            code: 0,
+            dst: 0,
+            src: 0,
+            off: 0,
+            imm: (imm >> 32) as u32 as i32,
+        },
     ]
 }
 
 /// The two slots of `dst = &map` for the map with file descriptor `fd`.
 pub fn ld_map_fd(dst: Reg, fd: i32) -> [Insn; 2] {
     [
-        Insn { code: BPF_LD | BPF_DW | BPF_IMM, dst: dst.0, src: BPF_PSEUDO_MAP_FD, off: 0, imm: fd },
+        Insn {
+            code: BPF_LD | BPF_DW | BPF_IMM,
+            dst: dst.0,
+            src: BPF_PSEUDO_MAP_FD,
+            off: 0,
+            imm: fd,
+        },
         Insn::default(),
     ]
 }
@@ -275,47 +320,101 @@ pub fn size_bits(bytes: u8) -> u8 {
 
 /// `dst = *(size *)(src + off)`.
 pub fn ldx(bytes: u8, dst: Reg, src: Reg, off: i16) -> Insn {
-    Insn { code: BPF_LDX | size_bits(bytes) | BPF_MEM, dst: dst.0, src: src.0, off, imm: 0 }
+    Insn {
+        code: BPF_LDX | size_bits(bytes) | BPF_MEM,
+        dst: dst.0,
+        src: src.0,
+        off,
+        imm: 0,
+    }
 }
 
 /// `*(size *)(dst + off) = src`.
 pub fn stx(bytes: u8, dst: Reg, off: i16, src: Reg) -> Insn {
-    Insn { code: BPF_STX | size_bits(bytes) | BPF_MEM, dst: dst.0, src: src.0, off, imm: 0 }
+    Insn {
+        code: BPF_STX | size_bits(bytes) | BPF_MEM,
+        dst: dst.0,
+        src: src.0,
+        off,
+        imm: 0,
+    }
 }
 
 /// `*(size *)(dst + off) = imm`.
 pub fn st_imm(bytes: u8, dst: Reg, off: i16, imm: i32) -> Insn {
-    Insn { code: BPF_ST | size_bits(bytes) | BPF_MEM, dst: dst.0, src: 0, off, imm }
+    Insn {
+        code: BPF_ST | size_bits(bytes) | BPF_MEM,
+        dst: dst.0,
+        src: 0,
+        off,
+        imm,
+    }
 }
 
 /// `lock *(u64 *)(dst + off) += src` (atomic add).
 pub fn atomic_add64(dst: Reg, off: i16, src: Reg) -> Insn {
-    Insn { code: BPF_STX | BPF_DW | BPF_ATOMIC, dst: dst.0, src: src.0, off, imm: AluOp::Add as i32 }
+    Insn {
+        code: BPF_STX | BPF_DW | BPF_ATOMIC,
+        dst: dst.0,
+        src: src.0,
+        off,
+        imm: AluOp::Add as i32,
+    }
 }
 
 /// Conditional jump `if dst op src goto +off`.
 pub fn jmp_reg(op: JmpOp, dst: Reg, src: Reg, off: i16) -> Insn {
-    Insn { code: BPF_JMP | op as u8 | BPF_X, dst: dst.0, src: src.0, off, imm: 0 }
+    Insn {
+        code: BPF_JMP | op as u8 | BPF_X,
+        dst: dst.0,
+        src: src.0,
+        off,
+        imm: 0,
+    }
 }
 
 /// Conditional jump `if dst op imm goto +off`.
 pub fn jmp_imm(op: JmpOp, dst: Reg, imm: i32, off: i16) -> Insn {
-    Insn { code: BPF_JMP | op as u8 | BPF_K, dst: dst.0, src: 0, off, imm }
+    Insn {
+        code: BPF_JMP | op as u8 | BPF_K,
+        dst: dst.0,
+        src: 0,
+        off,
+        imm,
+    }
 }
 
 /// Unconditional jump `goto +off`.
 pub fn ja(off: i16) -> Insn {
-    Insn { code: BPF_JMP | JmpOp::Ja as u8, dst: 0, src: 0, off, imm: 0 }
+    Insn {
+        code: BPF_JMP | JmpOp::Ja as u8,
+        dst: 0,
+        src: 0,
+        off,
+        imm: 0,
+    }
 }
 
 /// Call kernel helper number `id`.
 pub fn call(id: i32) -> Insn {
-    Insn { code: BPF_JMP | BPF_CALL, dst: 0, src: 0, off: 0, imm: id }
+    Insn {
+        code: BPF_JMP | BPF_CALL,
+        dst: 0,
+        src: 0,
+        off: 0,
+        imm: id,
+    }
 }
 
 /// Return from the program with `r0`.
 pub fn exit() -> Insn {
-    Insn { code: BPF_JMP | BPF_EXIT, dst: 0, src: 0, off: 0, imm: 0 }
+    Insn {
+        code: BPF_JMP | BPF_EXIT,
+        dst: 0,
+        src: 0,
+        off: 0,
+        imm: 0,
+    }
 }
 
 #[cfg(test)]
@@ -329,9 +428,15 @@ mod tests {
         // BPF_EXIT_INSN() = 95 00 ...
         assert_eq!(exit().to_bytes(), [0x95, 0, 0, 0, 0, 0, 0, 0]);
         // BPF_LDX_MEM(BPF_DW, R1, R6, 80) = 79 61 50 00 00 00 00 00
-        assert_eq!(ldx(8, R1, R6, 80).to_bytes(), [0x79, 0x61, 0x50, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            ldx(8, R1, R6, 80).to_bytes(),
+            [0x79, 0x61, 0x50, 0, 0, 0, 0, 0]
+        );
         // BPF_STX_MEM(BPF_W, R10, R1, -4) = 63 1a fc ff 00 00 00 00
-        assert_eq!(stx(4, R10, -4, R1).to_bytes(), [0x63, 0x1a, 0xfc, 0xff, 0, 0, 0, 0]);
+        assert_eq!(
+            stx(4, R10, -4, R1).to_bytes(),
+            [0x63, 0x1a, 0xfc, 0xff, 0, 0, 0, 0]
+        );
         // BPF_LD_MAP_FD(R1, 7) = 18 11 00 00 07 00 00 00 / 00 ...
         let [a, b] = ld_map_fd(R1, 7);
         assert_eq!(a.to_bytes(), [0x18, 0x11, 0, 0, 7, 0, 0, 0]);
@@ -339,7 +444,10 @@ mod tests {
         // BPF_CALL helper 14 = 85 00 00 00 0e 00 00 00
         assert_eq!(call(14).to_bytes(), [0x85, 0, 0, 0, 14, 0, 0, 0]);
         // BPF_JMP_IMM(BPF_JNE, R0, 0, 2) = 55 00 02 00 00 00 00 00
-        assert_eq!(jmp_imm(JmpOp::Jne, R0, 0, 2).to_bytes(), [0x55, 0, 2, 0, 0, 0, 0, 0]);
+        assert_eq!(
+            jmp_imm(JmpOp::Jne, R0, 0, 2).to_bytes(),
+            [0x55, 0, 2, 0, 0, 0, 0, 0]
+        );
     }
 
     #[test]

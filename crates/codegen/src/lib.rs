@@ -21,13 +21,13 @@
 //! reservation that fails bumps a per-CPU lost-event counter.
 
 pub mod builder;
-pub mod disasm;
 mod compile;
+pub mod disasm;
 pub mod insn;
 pub mod program;
 mod usdt_args;
 
-pub use compile::{compile, CompileOptions, ResolvedAttach, UsdtSite, UsdtTarget};
+pub use compile::{compile, CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
 
 use ustrace_lang::ast::Span;
 
@@ -45,6 +45,9 @@ pub struct CompileError {
 impl CompileError {
     /// An error at `span`.
     pub fn new(span: Span, message: impl Into<String>) -> CompileError {
-        CompileError { span, message: message.into() }
+        CompileError {
+            span,
+            message: message.into(),
+        }
     }
 }

@@ -37,7 +37,12 @@ impl ProgramCompiler<'_, '_> {
 
     /// Evaluates key expressions into a buffer (with `extra` zeroed bytes at
     /// the end, for a histogram's bucket).
-    pub(super) fn build_key(&mut self, keys: &[Expr], extra: usize, span: Span) -> Result<Key, CompileError> {
+    pub(super) fn build_key(
+        &mut self,
+        keys: &[Expr],
+        extra: usize,
+        span: Span,
+    ) -> Result<Key, CompileError> {
         let mut vals = Vec::new();
         for k in keys {
             let v = self.expr(k)?;
@@ -45,12 +50,21 @@ impl ProgramCompiler<'_, '_> {
                 Ty::Int { signed } => FieldKind::Int { signed },
                 Ty::Str(_) => FieldKind::Str(self.map_str_len()),
                 Ty::ProbeName => FieldKind::ProbeName,
-                Ty::Void => return Err(CompileError::new(k.span, "this expression has no value to use as a map key")),
+                Ty::Void => {
+                    return Err(CompileError::new(
+                        k.span,
+                        "this expression has no value to use as a map key",
+                    ))
+                }
             };
             vals.push((v, f));
         }
         let fields: Vec<FieldKind> = vals.iter().map(|(_, f)| *f).collect();
-        let body: usize = if fields.is_empty() { 8 } else { fields.iter().map(|f| f.size()).sum() };
+        let body: usize = if fields.is_empty() {
+            8
+        } else {
+            fields.iter().map(|f| f.size()).sum()
+        };
         let size = body + extra;
         let slot = self.alloc_tmp(size, span)?;
         let mut off = slot;
@@ -111,21 +125,35 @@ impl ProgramCompiler<'_, '_> {
                     ),
                 ));
             }
-            if let (ValueKind::Int { signed: false }, ValueKind::Int { signed: true }) = (existing.value, value) {
+            if let (ValueKind::Int { signed: false }, ValueKind::Int { signed: true }) =
+                (existing.value, value)
+            {
                 if let MapRole::User(u) = &mut self.g.out.maps[id.0].role {
                     u.value = ValueKind::Int { signed: true };
                 }
             }
             return Ok(id);
         }
-        let key_body: usize = if key.is_empty() { 8 } else { key.iter().map(|f| f.size()).sum() };
+        let key_body: usize = if key.is_empty() {
+            8
+        } else {
+            key.iter().map(|f| f.size()).sum()
+        };
         let key_size = key_body + if value.is_histogram() { 8 } else { 0 };
         let def = MapDef {
-            kind: if value.per_cpu() { MapKind::PerCpuHash } else { MapKind::Hash },
+            kind: if value.per_cpu() {
+                MapKind::PerCpuHash
+            } else {
+                MapKind::Hash
+            },
             key_size: key_size as u32,
             value_size: value.size() as u32,
             max_entries: MAP_MAX_ENTRIES,
-            role: MapRole::User(UserMap { name: full.clone(), key: key.to_vec(), value }),
+            role: MapRole::User(UserMap {
+                name: full.clone(),
+                key: key.to_vec(),
+                value,
+            }),
         };
         let id = self.g.add_map(def);
         self.g.user_maps.insert(full, id);
@@ -145,13 +173,21 @@ impl ProgramCompiler<'_, '_> {
     fn lookup(&mut self, map: MapId, key_slot: i16) {
         self.b.load_map(R1, map);
         self.b.emit(insn::mov64_reg(R2, R10));
-        self.b.emit(insn::alu64_imm(AluOp::Add, R2, key_slot as i32));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R2, key_slot as i32));
         self.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
     }
 
     /// Leaves in r7 a pointer to the value for `key`, creating a zeroed
     /// entry first when absent; jumps to `fail` when the map is full.
-    fn lookup_or_init(&mut self, map: MapId, key: &Key, value_size: usize, fail: crate::builder::Label, span: Span) -> Result<(), CompileError> {
+    fn lookup_or_init(
+        &mut self,
+        map: MapId,
+        key: &Key,
+        value_size: usize,
+        fail: crate::builder::Label,
+        span: Span,
+    ) -> Result<(), CompileError> {
         let have = self.b.label();
         self.lookup(map, key.slot);
         self.b.jmp_imm(JmpOp::Jne, R0, 0, have);
@@ -159,7 +195,8 @@ impl ProgramCompiler<'_, '_> {
         self.b.zero_stack(zero, (value_size + 7) & !7);
         self.b.load_map(R1, map);
         self.b.emit(insn::mov64_reg(R2, R10));
-        self.b.emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
         self.b.emit(insn::mov64_reg(R3, R10));
         self.b.emit(insn::alu64_imm(AluOp::Add, R3, zero as i32));
         self.b.emit(insn::mov64_imm(R4, BPF_NOEXIST));
@@ -172,14 +209,28 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// `@name[keys] = value` (value already computed).
-    pub(super) fn map_store(&mut self, name: &str, keys: &[Expr], v: Val, span: Span) -> Result<(), CompileError> {
+    pub(super) fn map_store(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        v: Val,
+        span: Span,
+    ) -> Result<(), CompileError> {
         let value_kind = match v.ty() {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str(_) => ValueKind::Str(self.map_str_len()),
             Ty::ProbeName => {
-                return Err(CompileError::new(span, "storing `probe` in a map is not supported yet; use it as a key"))
+                return Err(CompileError::new(
+                    span,
+                    "storing `probe` in a map is not supported yet; use it as a key",
+                ))
             }
-            Ty::Void => return Err(CompileError::new(span, "this expression has no value to store")),
+            Ty::Void => {
+                return Err(CompileError::new(
+                    span,
+                    "this expression has no value to store",
+                ))
+            }
         };
         let key = self.build_key(keys, 0, span)?;
         let map = self.define_map(name, &key.fields, value_kind, span)?;
@@ -194,7 +245,8 @@ impl ProgramCompiler<'_, '_> {
         }
         self.b.load_map(R1, map);
         self.b.emit(insn::mov64_reg(R2, R10));
-        self.b.emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
         self.b.emit(insn::mov64_reg(R3, R10));
         self.b.emit(insn::alu64_imm(AluOp::Add, R3, vslot as i32));
         self.b.emit(insn::mov64_imm(R4, 0));
@@ -203,18 +255,30 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// Reads `@name[keys]`: the value, or 0 / "" when absent.
-    pub(super) fn map_read(&mut self, name: &str, keys: &[Expr], span: Span) -> Result<Val, CompileError> {
+    pub(super) fn map_read(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        span: Span,
+    ) -> Result<Val, CompileError> {
         let Some((map, def)) = self.map_kind(name) else {
             if self.g.discovery {
                 return Ok(Val::Const(0, false));
             }
-            return Err(CompileError::new(span, format!("undefined map @{name}: it is never assigned")));
+            return Err(CompileError::new(
+                span,
+                format!("undefined map @{name}: it is never assigned"),
+            ));
         };
         let key = self.build_key(keys, 0, span)?;
         if key.fields != def.key {
             return Err(CompileError::new(
                 span,
-                format!("map @{name} has keys [{}] but is read here with [{}]", describe_key(&def.key), describe_key(&key.fields)),
+                format!(
+                    "map @{name} has keys [{}] but is read here with [{}]",
+                    describe_key(&def.key),
+                    describe_key(&key.fields)
+                ),
             ));
         }
         match def.value {
@@ -257,7 +321,10 @@ impl ProgramCompiler<'_, '_> {
             }
             other => Err(CompileError::new(
                 span,
-                format!("map @{name} holds {} which cannot be read in a probe", describe_value(other)),
+                format!(
+                    "map @{name} holds {} which cannot be read in a probe",
+                    describe_value(other)
+                ),
             )),
         }
     }
@@ -275,10 +342,18 @@ impl ProgramCompiler<'_, '_> {
             "count" => 0,
             "sum" | "min" | "max" | "avg" | "stats" | "hist" => 1,
             "lhist" => 4,
-            _ => return Err(CompileError::new(span, format!("unknown aggregation {func}()"))),
+            _ => {
+                return Err(CompileError::new(
+                    span,
+                    format!("unknown aggregation {func}()"),
+                ))
+            }
         };
         if args.len() != want {
-            return Err(CompileError::new(span, format!("{func}() takes {want} argument(s), {} given", args.len())));
+            return Err(CompileError::new(
+                span,
+                format!("{func}() takes {want} argument(s), {} given", args.len()),
+            ));
         }
         let value_kind = match func {
             "count" => ValueKind::Count,
@@ -293,7 +368,12 @@ impl ProgramCompiler<'_, '_> {
                 for (i, a) in args[1..].iter().enumerate() {
                     c[i] = match self.expr(a)? {
                         Val::Const(v, _) => v,
-                        _ => return Err(CompileError::new(a.span, "lhist() bounds and step must be integer constants")),
+                        _ => {
+                            return Err(CompileError::new(
+                                a.span,
+                                "lhist() bounds and step must be integer constants",
+                            ))
+                        }
                     };
                 }
                 let (min, max, step) = (c[0], c[1], c[2]);
@@ -310,7 +390,10 @@ impl ProgramCompiler<'_, '_> {
             Some(a) => {
                 let v = self.expr(a)?;
                 if !matches!(v.ty(), Ty::Int { .. }) {
-                    return Err(CompileError::new(a.span, format!("{func}() needs an integer, not a {}", v.ty().name())));
+                    return Err(CompileError::new(
+                        a.span,
+                        format!("{func}() needs an integer, not a {}", v.ty().name()),
+                    ));
                 }
                 Some(v)
             }
@@ -335,7 +418,8 @@ impl ProgramCompiler<'_, '_> {
                 ValueKind::Lhist { min, max, step } => self.lhist_bucket(min, max, step),
                 _ => self.log2_bucket(),
             }
-            self.b.emit(insn::stx(8, R10, key.slot + (key.size - 8) as i16, R0));
+            self.b
+                .emit(insn::stx(8, R10, key.slot + (key.size - 8) as i16, R0));
         }
         let done = self.b.label();
         self.lookup_or_init(map, &key, value_kind.size(), done, span)?;
@@ -367,7 +451,11 @@ impl ProgramCompiler<'_, '_> {
                 self.b.emit(insn::ldx(8, R0, R7, 8));
                 self.b.jmp_imm(JmpOp::Jeq, R0, 0, store);
                 self.b.emit(insn::ldx(8, R0, R7, 0));
-                let op = if value_kind == ValueKind::Min { JmpOp::Jslt } else { JmpOp::Jsgt };
+                let op = if value_kind == ValueKind::Min {
+                    JmpOp::Jslt
+                } else {
+                    JmpOp::Jsgt
+                };
                 self.b.jmp_reg(op, R1, R0, store);
                 self.b.goto(done);
                 self.b.bind(store);
@@ -430,24 +518,37 @@ impl ProgramCompiler<'_, '_> {
     /// `delete(@m[k])`.
     pub(super) fn map_delete(&mut self, target: &Expr, span: Span) -> Result<(), CompileError> {
         let ExprKind::Map { name, keys } = &target.kind else {
-            return Err(CompileError::new(target.span, "delete() takes a map element: delete(@m[key])"));
+            return Err(CompileError::new(
+                target.span,
+                "delete() takes a map element: delete(@m[key])",
+            ));
         };
         let Some((map, def)) = self.map_kind(name) else {
             if self.g.discovery {
                 return Ok(());
             }
-            return Err(CompileError::new(target.span, format!("undefined map @{name}")));
+            return Err(CompileError::new(
+                target.span,
+                format!("undefined map @{name}"),
+            ));
         };
         if def.value.is_histogram() {
-            return Err(CompileError::new(span, "delete() of a histogram element is not supported; use clear()"));
+            return Err(CompileError::new(
+                span,
+                "delete() of a histogram element is not supported; use clear()",
+            ));
         }
         let key = self.build_key(keys, 0, span)?;
         if key.fields != def.key {
-            return Err(CompileError::new(target.span, format!("map @{name} has keys [{}]", describe_key(&def.key))));
+            return Err(CompileError::new(
+                target.span,
+                format!("map @{name} has keys [{}]", describe_key(&def.key)),
+            ));
         }
         self.b.load_map(R1, map);
         self.b.emit(insn::mov64_reg(R2, R10));
-        self.b.emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
         self.b.emit(insn::call(helper::MAP_DELETE_ELEM));
         Ok(())
     }
@@ -455,13 +556,19 @@ impl ProgramCompiler<'_, '_> {
     /// `has_key(@m[k])`: 1 when present.
     pub(super) fn map_has_key(&mut self, target: &Expr, span: Span) -> Result<Val, CompileError> {
         let ExprKind::Map { name, keys } = &target.kind else {
-            return Err(CompileError::new(target.span, "has_key() takes a map element: has_key(@m[key])"));
+            return Err(CompileError::new(
+                target.span,
+                "has_key() takes a map element: has_key(@m[key])",
+            ));
         };
         let Some((map, _)) = self.map_kind(name) else {
             if self.g.discovery {
                 return Ok(Val::Const(0, false));
             }
-            return Err(CompileError::new(target.span, format!("undefined map @{name}")));
+            return Err(CompileError::new(
+                target.span,
+                format!("undefined map @{name}"),
+            ));
         };
         let key = self.build_key(keys, 0, span)?;
         self.lookup(map, key.slot);
@@ -476,20 +583,36 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// `print(@m)`, `clear(@m)`, `zero(@m)`: asks user space to do it.
-    pub(super) fn map_command(&mut self, tag: u64, args: &[Expr], span: Span) -> Result<(), CompileError> {
+    pub(super) fn map_command(
+        &mut self,
+        tag: u64,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<(), CompileError> {
         let Some(first) = args.first() else {
-            return Err(CompileError::new(span, "this function needs a map argument"));
+            return Err(CompileError::new(
+                span,
+                "this function needs a map argument",
+            ));
         };
         let ExprKind::Map { name, keys } = &first.kind else {
             return Err(CompileError::new(first.span, "expected a map (@name)"));
         };
         if !keys.is_empty() {
-            return Err(CompileError::new(first.span, "give the whole map (@name), not an element"));
+            return Err(CompileError::new(
+                first.span,
+                "give the whole map (@name), not an element",
+            ));
         }
         let id = match self.map_kind(name) {
             Some((id, _)) => id.0 as i64,
             None if self.g.discovery => 0,
-            None => return Err(CompileError::new(first.span, format!("undefined map @{name}"))),
+            None => {
+                return Err(CompileError::new(
+                    first.span,
+                    format!("undefined map @{name}"),
+                ))
+            }
         };
         let mut extra = [0i64; 2];
         for (i, a) in args[1..].iter().enumerate().take(2) {

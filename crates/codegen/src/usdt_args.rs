@@ -19,7 +19,11 @@ pub fn extend(b: &mut Builder, r: insn::Reg, size: u8, signed: bool) {
     }
     let shift = 64 - 8 * size as i32;
     b.emit(insn::alu64_imm(AluOp::Lsh, r, shift));
-    b.emit(insn::alu64_imm(if signed { AluOp::Arsh } else { AluOp::Rsh }, r, shift));
+    b.emit(insn::alu64_imm(
+        if signed { AluOp::Arsh } else { AluOp::Rsh },
+        r,
+        shift,
+    ));
 }
 
 /// Emits code that stores the argument described by `spec` into the stack
@@ -40,7 +44,11 @@ pub fn read_arg(b: &mut Builder, spec: &ArgSpec, pc: u64, slot: i16) {
             extend(b, R0, spec.size.min(op.width.max(1)), spec.signed);
             b.emit(insn::stx(8, R10, slot, R0));
         }
-        ArgLocation::Memory { base, index, offset } => {
+        ArgLocation::Memory {
+            base,
+            index,
+            offset,
+        } => {
             b.emit(insn::ldx(8, R3, R6, base.pt_regs_offset() as i16));
             if let Some((idx, scale)) = index {
                 b.emit(insn::ldx(8, R1, R6, idx.pt_regs_offset() as i16));

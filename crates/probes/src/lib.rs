@@ -9,6 +9,7 @@
 //! - [`process`]: the ELF objects a process has mapped.
 //! - [`libpath`]: finding a library by name, as the dynamic linker does.
 //! - [`pattern`]: `usdt:PATH:PROVIDER:NAME` patterns and wildcard search.
+//! - [`symbols`]: function symbols and their file offsets, for uprobes.
 //! - [`listing`]: the lines `-l` and `-lv` print.
 
 pub mod error;
@@ -18,6 +19,7 @@ pub mod notes;
 pub mod pattern;
 pub mod process;
 pub mod spec;
+pub mod symbols;
 
 pub use error::ProbeError;
 pub use libpath::resolve_library;
@@ -30,3 +32,4 @@ pub use process::{mapped_objects, MappedObject};
 pub use spec::{
     parse_arg_spec, split_args, ArgLocation, ArgSpec, ArgSpecError, Register, RegisterOperand,
 };
+pub use symbols::{address_to_offset, find_functions, FunctionSymbol};

@@ -60,7 +60,10 @@ pub fn resolve_library(name: &str) -> Result<PathBuf, ProbeError> {
 pub fn resolve_library_in(name: &str, pid: Option<u32>) -> Result<PathBuf, ProbeError> {
     if let Some(pid) = pid {
         for obj in mapped_objects(pid)? {
-            let file = obj.path.file_name().map(|f| f.to_string_lossy().into_owned());
+            let file = obj
+                .path
+                .file_name()
+                .map(|f| f.to_string_lossy().into_owned());
             if file.is_some_and(|f| library_name_matches(name, &f)) {
                 return Ok(obj.host_path);
             }
@@ -192,7 +195,10 @@ mod tests {
         d.extend_from_slice(&[0u8; 4 + 4 + 12]);
         assert_eq!(d.len(), 48);
         let strings = 48 + 2 * 24;
-        let entries = [(0x0303, "libfoo.so.1", "/x/libfoo.so.1"), (0x0003, "libbar.so", "/y/libbar.so")];
+        let entries = [
+            (0x0303, "libfoo.so.1", "/x/libfoo.so.1"),
+            (0x0003, "libbar.so", "/y/libbar.so"),
+        ];
         let mut strtab = Vec::new();
         for (flags, k, v) in entries {
             let ko = strings + strtab.len();
@@ -201,7 +207,7 @@ mod tests {
             let vo = strings + strtab.len();
             strtab.extend_from_slice(v.as_bytes());
             strtab.push(0);
-            d.extend_from_slice(&(flags as i32).to_le_bytes());
+            d.extend_from_slice(&i32::to_le_bytes(flags));
             d.extend_from_slice(&(ko as u32).to_le_bytes());
             d.extend_from_slice(&(vo as u32).to_le_bytes());
             d.extend_from_slice(&0u32.to_le_bytes());
@@ -209,7 +215,10 @@ mod tests {
         }
         d.extend_from_slice(&strtab);
         let got = parse_ld_so_cache(&d).unwrap();
-        assert_eq!(got, vec![("libfoo.so.1".to_string(), "/x/libfoo.so.1".to_string())]);
+        assert_eq!(
+            got,
+            vec![("libfoo.so.1".to_string(), "/x/libfoo.so.1".to_string())]
+        );
         // Truncated and foreign data never panic.
         for n in 0..d.len() {
             let _ = parse_ld_so_cache(&d[..n]);
@@ -220,7 +229,11 @@ mod tests {
     #[test]
     fn resolves_system_libraries() {
         let libc = resolve_library("libc").unwrap();
-        assert!(libc.to_string_lossy().ends_with("libc.so.6"), "{}", libc.display());
+        assert!(
+            libc.to_string_lossy().ends_with("libc.so.6"),
+            "{}",
+            libc.display()
+        );
         assert_eq!(resolve_library("libc.so.6").unwrap(), libc);
         assert_eq!(resolve_library("c").unwrap(), libc);
         let e = resolve_library("libdoesnotexist_ustrace").unwrap_err();

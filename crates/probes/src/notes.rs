@@ -314,13 +314,12 @@ pub fn from_bytes(path: &Path, data: &[u8]) -> Result<UsdtFile, ProbeError> {
             _ => (note.pc, note.semaphore),
         };
         let what = |kind: &str| format!("{kind} of probe {}:{}", note.provider, note.name);
-        let file_offset = to_file_offset(&segments, pc).ok_or_else(|| {
-            ProbeError::AddressNotMapped {
+        let file_offset =
+            to_file_offset(&segments, pc).ok_or_else(|| ProbeError::AddressNotMapped {
                 path: path.to_path_buf(),
                 what: what("address"),
                 addr: pc,
-            }
-        })?;
+            })?;
         let semaphore_offset = if semaphore != 0 {
             Some(to_file_offset(&segments, semaphore).ok_or_else(|| {
                 ProbeError::AddressNotMapped {
@@ -492,8 +491,7 @@ fn symbol_map<'data>(
         };
         let strings = table.strings();
         for sym in table.symbols() {
-            if sym.is_undefined(endian)
-                || matches!(sym.st_type(), elf::STT_SECTION | elf::STT_FILE)
+            if sym.is_undefined(endian) || matches!(sym.st_type(), elf::STT_SECTION | elf::STT_FILE)
             {
                 continue;
             }

@@ -62,11 +62,7 @@ impl UsdtPattern {
                 },
                 *name,
             ),
-            _ => {
-                return Err(bad(
-                    "expected usdt:PATH:PROVIDER:NAME or usdt:PATH:NAME",
-                ))
-            }
+            _ => return Err(bad("expected usdt:PATH:PROVIDER:NAME or usdt:PATH:NAME")),
         };
         if name.is_empty() {
             return Err(bad("missing probe name"));
@@ -353,7 +349,10 @@ mod tests {
         assert_eq!(p.name, "function__entry");
         assert_eq!(p.to_string(), "/usr/bin/python3.11:python:function__entry");
         let p = UsdtPattern::parse("./a.out:probe").unwrap();
-        assert_eq!((p.path.as_str(), p.provider, p.name.as_str()), ("./a.out", None, "probe"));
+        assert_eq!(
+            (p.path.as_str(), p.provider, p.name.as_str()),
+            ("./a.out", None, "probe")
+        );
         let p = UsdtPattern::parse(":prov:*").unwrap();
         assert_eq!(p.path, "");
         assert_eq!(p.provider.as_deref(), Some("prov"));
@@ -380,7 +379,9 @@ mod tests {
         if Path::new("/usr/bin/python3").exists() {
             assert!(got.iter().any(|p| p.starts_with("/usr/bin")));
         }
-        assert!(got.iter().all(|p| glob_match("/usr/bin/pytho?3*", &p.to_string_lossy())));
+        assert!(got
+            .iter()
+            .all(|p| glob_match("/usr/bin/pytho?3*", &p.to_string_lossy())));
         assert!(expand_path_glob("/nonexistent_dir_ustrace/*").is_empty());
     }
 }

@@ -131,7 +131,9 @@ pub enum ArgSpecError {
         reason: String,
     },
     /// SIZE is not one of 1, 2, 4, 8 (optionally negative).
-    #[error("bad size `{size}` in argument spec `{spec}` (expected 1, 2, 4 or 8, negative when signed)")]
+    #[error(
+        "bad size `{size}` in argument spec `{spec}` (expected 1, 2, 4 or 8, negative when signed)"
+    )]
     BadSize {
         /// The whole spec text.
         spec: String,
@@ -178,7 +180,9 @@ pub enum ArgSpecError {
     /// The spec refers to a symbol (`sym+8(%rip)`) or the probe address
     /// (`8(%rip)`), which only the file's symbol table and the note can
     /// supply: use [`parse_raw_arg_spec`] and [`RawArgSpec::resolve`].
-    #[error("argument spec `{spec}` is rip-relative or symbolic and needs the ELF file to resolve")]
+    #[error(
+        "argument spec `{spec}` is rip-relative or symbolic and needs the ELF file to resolve"
+    )]
     NeedsResolution {
         /// The whole spec text.
         spec: String,
@@ -266,7 +270,10 @@ impl RawArgSpec {
         };
         let location = match &self.location {
             RawLocation::Resolved(l) => l.clone(),
-            RawLocation::RipRelative { symbol: None, offset } => ArgLocation::Static {
+            RawLocation::RipRelative {
+                symbol: None,
+                offset,
+            } => ArgLocation::Static {
                 vaddr: pc.wrapping_add(*offset as u64),
             },
             RawLocation::RipRelative {
@@ -508,7 +515,10 @@ fn parse_displacement(spec: &str, text: &str) -> Result<(Option<String>, i64), A
             negative = bytes[i] == b'-';
             i += 1;
         } else if !first {
-            return Err(malformed(format!("unexpected `{}` in `{text}`", bytes[i] as char)));
+            return Err(malformed(format!(
+                "unexpected `{}` in `{text}`",
+                bytes[i] as char
+            )));
         }
         first = false;
         let start = i;
@@ -520,8 +530,8 @@ fn parse_displacement(spec: &str, text: &str) -> Result<(Option<String>, i64), A
             return Err(malformed(format!("missing number or symbol in `{text}`")));
         }
         if term.as_bytes()[0].is_ascii_digit() {
-            let v = parse_unsigned(term)
-                .ok_or_else(|| malformed(format!("bad number `{term}`")))?;
+            let v =
+                parse_unsigned(term).ok_or_else(|| malformed(format!("bad number `{term}`")))?;
             offset = if negative {
                 offset.wrapping_sub(v as i64)
             } else {

@@ -10,8 +10,8 @@ use common::{built, readelf_notes, readelf_symbol};
 use ustrace_probes::notes::attach_offset_with;
 use ustrace_probes::spec::lookup_register;
 use ustrace_probes::{
-    attach_offset, describe_probe, find_usdt_probes, list_lines, mapped_objects,
-    read_usdt_probes, ArgLocation, ArgSpec, NopKind, Register, UsdtPattern,
+    attach_offset, describe_probe, find_usdt_probes, list_lines, mapped_objects, read_usdt_probes,
+    ArgLocation, ArgSpec, NopKind, Register, UsdtPattern,
 };
 
 fn imm(size: u8, signed: bool, v: i64) -> ArgSpec {
@@ -30,11 +30,21 @@ fn reg(size: u8, signed: bool, name: &str) -> ArgSpec {
     }
 }
 
-fn mem(size: u8, signed: bool, base: Register, index: Option<(Register, u8)>, offset: i64) -> ArgSpec {
+fn mem(
+    size: u8,
+    signed: bool,
+    base: Register,
+    index: Option<(Register, u8)>,
+    offset: i64,
+) -> ArgSpec {
     ArgSpec {
         size,
         signed,
-        location: ArgLocation::Memory { base, index, offset },
+        location: ArgLocation::Memory {
+            base,
+            index,
+            offset,
+        },
     }
 }
 
@@ -101,7 +111,9 @@ fn probes_many_other_probes() {
         a.iter().map(|s| (s.size, s.signed)).collect::<Vec<_>>(),
         vec![(4, true), (8, false), (8, false)]
     );
-    assert!(a.iter().all(|s| !matches!(s.location, ArgLocation::Immediate(_))));
+    assert!(a
+        .iter()
+        .all(|s| !matches!(s.location, ArgLocation::Immediate(_))));
 
     // many:inlined at three sites, the site number a constant, i in a register.
     let p = f.probe("many", "inlined").unwrap();
@@ -112,7 +124,11 @@ fn probes_many_other_probes() {
         let a = args_of(loc);
         assert_eq!(a.len(), 2);
         match a[0] {
-            ArgSpec { size: 4, signed: true, location: ArgLocation::Immediate(v) } => {
+            ArgSpec {
+                size: 4,
+                signed: true,
+                location: ArgLocation::Immediate(v),
+            } => {
                 sites.insert(v);
             }
             ref other => panic!("inlined arg0 {other:?}"),
@@ -154,8 +170,15 @@ fn shared_library_probes() {
     );
     let twice = f.probe("lib", "twice").unwrap();
     assert_eq!(twice.locations.len(), 2);
-    let sites: std::collections::HashSet<_> = twice.locations.iter().map(|l| args_of(l)[0].clone()).collect();
-    assert_eq!(sites, std::collections::HashSet::from([imm(4, true, 1), imm(4, true, 2)]));
+    let sites: std::collections::HashSet<_> = twice
+        .locations
+        .iter()
+        .map(|l| args_of(l)[0].clone())
+        .collect();
+    assert_eq!(
+        sites,
+        std::collections::HashSet::from([imm(4, true, 1), imm(4, true, 2)])
+    );
 }
 
 #[test]
@@ -213,7 +236,12 @@ fn argspecs_every_form() {
     );
     assert_eq!(
         get("immediates"),
-        vec![imm(4, true, -7), imm(8, false, 42), imm(8, true, 16), imm(1, false, 255)]
+        vec![
+            imm(4, true, -7),
+            imm(8, false, 42),
+            imm(8, true, 16),
+            imm(1, false, 255)
+        ]
     );
     let twelve = get("twelve");
     assert_eq!(twelve.len(), 12);
@@ -246,16 +274,30 @@ fn patterns_over_files() {
     let many = b.probes_many.to_string_lossy().into_owned();
 
     // Provider left out: any provider (p* also matches other:ping).
-    let found = find_usdt_probes(&UsdtPattern::parse(&format!("{many}:p*")).unwrap(), None).unwrap();
+    let found =
+        find_usdt_probes(&UsdtPattern::parse(&format!("{many}:p*")).unwrap(), None).unwrap();
     assert_eq!(found.len(), 14);
-    assert!(found.iter().all(|f| f.host_path == b.probes_many && f.display_path == many));
+    assert!(found
+        .iter()
+        .all(|f| f.host_path == b.probes_many && f.display_path == many));
 
-    let found = find_usdt_probes(&UsdtPattern::parse(&format!("{many}:many:p1?")).unwrap(), None).unwrap();
+    let found = find_usdt_probes(
+        &UsdtPattern::parse(&format!("{many}:many:p1?")).unwrap(),
+        None,
+    )
+    .unwrap();
     let names: BTreeSet<_> = found.iter().map(|f| f.probe.name.clone()).collect();
-    assert_eq!(names, BTreeSet::from(["p10".into(), "p11".into(), "p12".into()]));
+    assert_eq!(
+        names,
+        BTreeSet::from(["p10".into(), "p11".into(), "p12".into()])
+    );
 
     // A glob over paths.
-    let found = find_usdt_probes(&UsdtPattern::parse(&format!("{dir}/*:lib:*")).unwrap(), None).unwrap();
+    let found = find_usdt_probes(
+        &UsdtPattern::parse(&format!("{dir}/*:lib:*")).unwrap(),
+        None,
+    )
+    .unwrap();
     assert_eq!(
         list_lines(&found),
         vec![
@@ -263,11 +305,16 @@ fn patterns_over_files() {
             format!("usdt:{dir}/libprobes.so:lib:twice"),
         ]
     );
-    let found = find_usdt_probes(&UsdtPattern::parse(&format!("{dir}/probes_m*:many:loop")).unwrap(), None).unwrap();
+    let found = find_usdt_probes(
+        &UsdtPattern::parse(&format!("{dir}/probes_m*:many:loop")).unwrap(),
+        None,
+    )
+    .unwrap();
     assert_eq!(found.len(), 1);
 
     // Listing is sorted by path, provider, name.
-    let all = find_usdt_probes(&UsdtPattern::parse(&format!("{dir}/*:*:*")).unwrap(), None).unwrap();
+    let all =
+        find_usdt_probes(&UsdtPattern::parse(&format!("{dir}/*:*:*")).unwrap(), None).unwrap();
     let lines = list_lines(&all);
     let mut sorted = lines.clone();
     sorted.sort();
@@ -275,22 +322,37 @@ fn patterns_over_files() {
     assert!(lines.contains(&format!("usdt:{many}:sem:guarded")));
 
     // -lv text.
-    let inl = find_usdt_probes(&UsdtPattern::parse(&format!("{many}:many:inlined")).unwrap(), None).unwrap();
+    let inl = find_usdt_probes(
+        &UsdtPattern::parse(&format!("{many}:many:inlined")).unwrap(),
+        None,
+    )
+    .unwrap();
     let text = describe_probe(&inl[0]).join("\n");
     println!("{text}");
     assert!(text.starts_with(&format!("usdt:{many}:many:inlined\n    3 locations\n")));
     assert!(text.contains("arg0: s32 $1"));
     assert!(text.contains("(nop), no semaphore"));
-    let g = find_usdt_probes(&UsdtPattern::parse(&format!("{many}:sem:guarded")).unwrap(), None).unwrap();
+    let g = find_usdt_probes(
+        &UsdtPattern::parse(&format!("{many}:sem:guarded")).unwrap(),
+        None,
+    )
+    .unwrap();
     let text = describe_probe(&g[0]).join("\n");
     println!("{text}");
     assert!(text.contains("semaphore offset 0x"));
 
     // Nothing matches: one line naming the pattern.
-    let e = find_usdt_probes(&UsdtPattern::parse(&format!("{many}:nope:*")).unwrap(), None).unwrap_err();
+    let e = find_usdt_probes(
+        &UsdtPattern::parse(&format!("{many}:nope:*")).unwrap(),
+        None,
+    )
+    .unwrap_err();
     let msg = e.to_string();
     assert!(matches!(e, ustrace_probes::ProbeError::NoMatch { .. }));
-    assert!(msg.contains(&format!("usdt:{many}:nope:*")) && !msg.contains('\n'), "{msg}");
+    assert!(
+        msg.contains(&format!("usdt:{many}:nope:*")) && !msg.contains('\n'),
+        "{msg}"
+    );
 }
 
 /// Kills and reaps the child on drop, even when an assertion fails.
@@ -324,26 +386,45 @@ fn patterns_with_a_pid() {
     }
     let exe = std::fs::canonicalize(&b.probes_many).unwrap();
     assert_eq!(objs[0].path, exe);
-    assert_eq!(objs[0].host_path, std::path::PathBuf::from(format!("/proc/{pid}/root{}", exe.display())));
+    assert_eq!(
+        objs[0].host_path,
+        std::path::PathBuf::from(format!("/proc/{pid}/root{}", exe.display()))
+    );
     assert!(objs.iter().any(|o| o.path.ends_with("libprobes.so")));
-    assert!(objs.iter().any(|o| o.path.to_string_lossy().contains("libc.so")));
+    assert!(objs
+        .iter()
+        .any(|o| o.path.to_string_lossy().contains("libc.so")));
 
     // `*` and empty path: every mapped object.
     for path in ["*", ""] {
-        let found = find_usdt_probes(&UsdtPattern::parse(&format!("{path}:lib:hello")).unwrap(), Some(pid)).unwrap();
+        let found = find_usdt_probes(
+            &UsdtPattern::parse(&format!("{path}:lib:hello")).unwrap(),
+            Some(pid),
+        )
+        .unwrap();
         assert_eq!(found.len(), 1);
         assert!(found[0].host_path.starts_with(format!("/proc/{pid}/root")));
         assert!(found[0].display_path.ends_with("libprobes.so"));
     }
     // A library name resolves against the process first.
-    let found = find_usdt_probes(&UsdtPattern::parse("libprobes:lib:*").unwrap(), Some(pid)).unwrap();
+    let found =
+        find_usdt_probes(&UsdtPattern::parse("libprobes:lib:*").unwrap(), Some(pid)).unwrap();
     assert_eq!(found.len(), 2);
     assert!(found[0].host_path.starts_with(format!("/proc/{pid}/root")));
     // An absolute path the process has mapped is read through /proc/PID/root.
-    let found = find_usdt_probes(&UsdtPattern::parse(&format!("{}:many:loop", exe.display())).unwrap(), Some(pid)).unwrap();
+    let found = find_usdt_probes(
+        &UsdtPattern::parse(&format!("{}:many:loop", exe.display())).unwrap(),
+        Some(pid),
+    )
+    .unwrap();
     assert_eq!(found[0].host_path, objs[0].host_path);
     assert_eq!(found[0].display_path, exe.to_string_lossy());
     let all = find_usdt_probes(&UsdtPattern::parse("*:*:*").unwrap(), Some(pid)).unwrap();
     let providers: BTreeSet<_> = all.iter().map(|f| f.probe.provider.clone()).collect();
-    assert!(["many", "other", "sem", "lib"].iter().all(|p| providers.contains(*p)), "{providers:?}");
+    assert!(
+        ["many", "other", "sem", "lib"]
+            .iter()
+            .all(|p| providers.contains(*p)),
+        "{providers:?}"
+    );
 }

@@ -19,7 +19,9 @@ fn compare_with_readelf(path: &Path) -> (usize, usize) {
     let mut seen: std::collections::HashMap<(String, String), usize> = Default::default();
     let (mut args, mut unreadable, mut statics, mut not_nop1) = (0, 0, 0, 0);
     for n in &notes {
-        let k = seen.entry((n.provider.clone(), n.name.clone())).or_insert(0);
+        let k = seen
+            .entry((n.provider.clone(), n.name.clone()))
+            .or_insert(0);
         let probe = file
             .probe(&n.provider, &n.name)
             .unwrap_or_else(|| panic!("probe {}:{} missing", n.provider, n.name));
@@ -60,7 +62,8 @@ fn compare_with_readelf(path: &Path) -> (usize, usize) {
             not_nop1 += 1;
         }
     }
-    let names: std::collections::HashSet<_> = notes.iter().map(|n| (&n.provider, &n.name)).collect();
+    let names: std::collections::HashSet<_> =
+        notes.iter().map(|n| (&n.provider, &n.name)).collect();
     assert_eq!(file.probes.len(), names.len());
     println!(
         "{}: {} probes, {} notes, {} arguments ({} static), unreadable: {unreadable}, sites not a 1-byte nop: {not_nop1}",
@@ -71,7 +74,12 @@ fn compare_with_readelf(path: &Path) -> (usize, usize) {
         statics
     );
     assert_eq!(unreadable, 0, "{}: unreadable arguments", path.display());
-    assert_eq!(not_nop1, 0, "{}: probe sites that are not a 1-byte nop", path.display());
+    assert_eq!(
+        not_nop1,
+        0,
+        "{}: probe sites that are not a 1-byte nop",
+        path.display()
+    );
     (file.probes.len(), notes.len())
 }
 
@@ -81,7 +89,10 @@ fn python311() {
     if require(p, "python3.11-minimal") {
         assert_eq!(compare_with_readelf(p), (8, 8));
         let f = read_usdt_probes(p).unwrap();
-        assert!(f.probes.iter().all(|p| p.locations.iter().all(|l| l.semaphore_offset.is_some())));
+        assert!(f
+            .probes
+            .iter()
+            .all(|p| p.locations.iter().all(|l| l.semaphore_offset.is_some())));
     }
 }
 

@@ -6,7 +6,8 @@ use std::os::raw::{c_int, c_void};
 
 use libbpf_sys as sys;
 use ustrace_codegen::program::{
-    CompiledScript, FieldKind, TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_ZERO_MAP,
+    CompiledScript, FieldKind, TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT, TAG_PRINT_MAP,
+    TAG_ZERO_MAP,
 };
 
 use crate::RuntimeError;
@@ -84,7 +85,9 @@ pub struct Ring {
 impl Ring {
     /// Opens the consumer side of the ring buffer map `fd`.
     pub fn new(fd: i32) -> Result<Ring, RuntimeError> {
-        let mut queue = Box::new(Queue { records: VecDeque::new() });
+        let mut queue = Box::new(Queue {
+            records: VecDeque::new(),
+        });
         let ctx = &mut *queue as *mut Queue as *mut c_void;
         // SAFETY: fd is a ring buffer map; the callback and ctx stay valid for
         // the life of `Ring` (the Box does not move its contents).
@@ -100,7 +103,9 @@ impl Ring {
         // SAFETY: rb is live.
         let r = unsafe { sys::ring_buffer__poll(self.rb, timeout_ms) };
         if r < 0 && r != -libc::EINTR {
-            return Err(RuntimeError::RingBuffer(std::io::Error::from_raw_os_error(-r)));
+            return Err(RuntimeError::RingBuffer(std::io::Error::from_raw_os_error(
+                -r,
+            )));
         }
         Ok(self.queue.records.drain(..).collect())
     }
@@ -114,14 +119,18 @@ impl Drop for Ring {
 }
 
 fn read_u64(b: &[u8], at: usize) -> Option<u64> {
-    b.get(at..at + 8).and_then(|s| s.try_into().ok()).map(u64::from_ne_bytes)
+    b.get(at..at + 8)
+        .and_then(|s| s.try_into().ok())
+        .map(u64::from_ne_bytes)
 }
 
 /// Decodes one record.
 pub fn decode(script: &CompiledScript, rec: &[u8]) -> Option<Event> {
     let tag = read_u64(rec, 0)?;
     if tag == TAG_EXIT {
-        return Some(Event::Exit { code: read_u64(rec, 8).unwrap_or(0) as i64 });
+        return Some(Event::Exit {
+            code: read_u64(rec, 8).unwrap_or(0) as i64,
+        });
     }
     if tag == TAG_PRINT_MAP {
         return Some(Event::PrintMap {
@@ -131,10 +140,14 @@ pub fn decode(script: &CompiledScript, rec: &[u8]) -> Option<Event> {
         });
     }
     if tag == TAG_CLEAR_MAP {
-        return Some(Event::ClearMap { map: read_u64(rec, 8)? as usize });
+        return Some(Event::ClearMap {
+            map: read_u64(rec, 8)? as usize,
+        });
     }
     if tag == TAG_ZERO_MAP {
-        return Some(Event::ZeroMap { map: read_u64(rec, 8)? as usize });
+        return Some(Event::ZeroMap {
+            map: read_u64(rec, 8)? as usize,
+        });
     }
     if tag >= TAG_PRINTF_LIMIT {
         return None;
@@ -152,10 +165,15 @@ pub fn decode(script: &CompiledScript, rec: &[u8]) -> Option<Event> {
             }
             FieldKind::ProbeName => {
                 let id = read_u64(rec, off)? as usize;
-                args.push(Arg::Probe(script.probe_names.get(id).cloned().unwrap_or_default()));
+                args.push(Arg::Probe(
+                    script.probe_names.get(id).cloned().unwrap_or_default(),
+                ));
             }
         }
         off += f.size();
     }
-    Some(Event::Printf { id: tag as usize, args })
+    Some(Event::Printf {
+        id: tag as usize,
+        args,
+    })
 }

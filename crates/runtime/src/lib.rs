@@ -13,7 +13,7 @@ pub mod sys;
 mod trigger;
 
 use std::os::fd::{AsRawFd, OwnedFd};
-use std::path::PathBuf;
+use std::path::Path;
 
 use ustrace_codegen::program::{CompiledScript, MapKind, ProgramTarget};
 
@@ -103,16 +103,33 @@ impl Session {
             let name = match &m.role {
                 ustrace_codegen::program::MapRole::Events => "events".to_string(),
                 ustrace_codegen::program::MapRole::LostCounter => "lost".to_string(),
-                ustrace_codegen::program::MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
+                ustrace_codegen::program::MapRole::User(u) => {
+                    u.name.trim_start_matches('@').to_string()
+                }
             };
-            let name = if name.is_empty() { format!("map{i}") } else { name };
-            maps.push(sys::create_map(kind, &name, m.key_size, m.value_size, m.max_entries)?);
+            let name = if name.is_empty() {
+                format!("map{i}")
+            } else {
+                name
+            };
+            maps.push(sys::create_map(
+                kind,
+                &name,
+                m.key_size,
+                m.value_size,
+                m.max_entries,
+            )?);
         }
         let ring_fd = maps
             .get(script.ringbuf.0)
             .map(|f| f.as_raw_fd())
-            .ok_or_else(|| RuntimeError::RingBuffer(std::io::Error::from_raw_os_error(libc::EINVAL)))?;
-        let lost_counter_fd = maps.get(script.lost_counter.0).map(|f| f.as_raw_fd()).unwrap_or(-1);
+            .ok_or_else(|| {
+                RuntimeError::RingBuffer(std::io::Error::from_raw_os_error(libc::EINVAL))
+            })?;
+        let lost_counter_fd = maps
+            .get(script.lost_counter.0)
+            .map(|f| f.as_raw_fd())
+            .unwrap_or(-1);
         let ring = events::Ring::new(ring_fd)?;
 
         let map_shapes = script
@@ -146,7 +163,11 @@ impl Session {
                 }
             }
             let use_perf = opts.force_perf_attach;
-            let attach_kind = if use_perf { ProgramAttach::PerfEvent } else { ProgramAttach::UprobeMulti };
+            let attach_kind = if use_perf {
+                ProgramAttach::PerfEvent
+            } else {
+                ProgramAttach::UprobeMulti
+            };
             let loaded = sys::load_program(&prog.name, &insns, attach_kind, opts.verifier_log)?;
             match &prog.target {
                 ProgramTarget::Uprobe { files, is_return } => {
@@ -154,27 +175,51 @@ impl Session {
                         let sites: Vec<UprobeSite> = file
                             .sites
                             .iter()
-                            .map(|s| UprobeSite { offset: s.offset, ref_ctr_offset: s.ref_ctr_offset, cookie: s.cookie })
+                            .map(|s| UprobeSite {
+                                offset: s.offset,
+                                ref_ctr_offset: s.ref_ctr_offset,
+                                cookie: s.cookie,
+                            })
                             .collect();
-                        session.attach(&loaded.fd, &file.path, &sites, opts.pid, *is_return, use_perf)?;
+                        session.attach(
+                            &loaded.fd, &file.path, &sites, opts.pid, *is_return, use_perf,
+                        )?;
                     }
                 }
                 ProgramTarget::Begin | ProgramTarget::End | ProgramTarget::Interval { .. } => {
                     let id = index as u64;
-                    let site = UprobeSite { offset: trigger.offset, ref_ctr_offset: 0, cookie: id };
+                    let site = UprobeSite {
+                        offset: trigger.offset,
+                        ref_ctr_offset: 0,
+                        cookie: id,
+                    };
                     let me = std::process::id();
                     if use_perf {
-                        let (p, l) = sys::attach_uprobe_perf(&loaded.fd, &trigger.path, site, me as i32, false)?;
+                        let (p, l) = sys::attach_uprobe_perf(
+                            &loaded.fd,
+                            &trigger.path,
+                            site,
+                            me as i32,
+                            false,
+                        )?;
                         session.perf_events.push(p);
                         session.trigger_links.push(l);
                     } else {
-                        let l = sys::attach_uprobe_multi(&loaded.fd, &trigger.path, &[site], me, false)?;
+                        let l = sys::attach_uprobe_multi(
+                            &loaded.fd,
+                            &trigger.path,
+                            &[site],
+                            me,
+                            false,
+                        )?;
                         session.trigger_links.push(l);
                     }
                     match prog.target {
                         ProgramTarget::Begin => session.begin_ids.push(id),
                         ProgramTarget::End => session.end_ids.push(id),
-                        ProgramTarget::Interval { period_ns } => session.intervals.push((id, period_ns)),
+                        ProgramTarget::Interval { period_ns } => {
+                            session.intervals.push((id, period_ns))
+                        }
                         ProgramTarget::Uprobe { .. } => {}
                     }
                 }
@@ -187,7 +232,7 @@ impl Session {
     fn attach(
         &mut self,
         prog: &OwnedFd,
-        path: &PathBuf,
+        path: &Path,
         sites: &[UprobeSite],
         pid: Option<u32>,
         is_return: bool,
@@ -203,7 +248,8 @@ impl Session {
             }
         }
         for &site in sites {
-            let (p, l) = sys::attach_uprobe_perf(prog, path, site, pid.map_or(-1, |p| p as i32), is_return)?;
+            let (p, l) =
+                sys::attach_uprobe_perf(prog, path, site, pid.map_or(-1, |p| p as i32), is_return)?;
             self.perf_events.push(p);
             self.links.push(l);
         }
@@ -274,7 +320,9 @@ impl Session {
     /// Every entry of map `index`: the key bytes and the value bytes, one
     /// value per possible CPU for per-CPU maps (one otherwise).
     pub fn read_map(&self, index: usize) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
-        let (Some(fd), Some(&(ksize, vsize, per_cpu))) = (self.map_fd(index), self.map_shapes.get(index)) else {
+        let (Some(fd), Some(&(ksize, vsize, per_cpu))) =
+            (self.map_fd(index), self.map_shapes.get(index))
+        else {
             return Vec::new();
         };
         let ncpu = if per_cpu { sys::possible_cpus() } else { 1 };
@@ -283,7 +331,10 @@ impl Session {
         for key in sys::map_keys(fd, ksize) {
             let mut buf = vec![0u8; stride * ncpu];
             if sys::map_lookup(fd, &key, &mut buf) {
-                let values = buf.chunks(stride.max(1)).map(|c| c[..vsize.min(c.len())].to_vec()).collect();
+                let values = buf
+                    .chunks(stride.max(1))
+                    .map(|c| c[..vsize.min(c.len())].to_vec())
+                    .collect();
                 out.push((key, values));
             }
         }
@@ -292,7 +343,8 @@ impl Session {
 
     /// Deletes every entry of map `index` (`clear()`).
     pub fn clear_map(&self, index: usize) {
-        let (Some(fd), Some(&(ksize, _, _))) = (self.map_fd(index), self.map_shapes.get(index)) else {
+        let (Some(fd), Some(&(ksize, _, _))) = (self.map_fd(index), self.map_shapes.get(index))
+        else {
             return;
         };
         for key in sys::map_keys(fd, ksize) {
@@ -302,7 +354,9 @@ impl Session {
 
     /// Sets every value of map `index` to zero, keeping the keys (`zero()`).
     pub fn zero_map(&self, index: usize) {
-        let (Some(fd), Some(&(ksize, vsize, per_cpu))) = (self.map_fd(index), self.map_shapes.get(index)) else {
+        let (Some(fd), Some(&(ksize, vsize, per_cpu))) =
+            (self.map_fd(index), self.map_shapes.get(index))
+        else {
             return;
         };
         let ncpu = if per_cpu { sys::possible_cpus() } else { 1 };

@@ -178,7 +178,10 @@ pub fn load_program(
     };
     if fd >= 0 {
         // SAFETY: a fresh descriptor from the kernel.
-        return Ok(LoadedProgram { fd: unsafe { OwnedFd::from_raw_fd(fd) }, log });
+        return Ok(LoadedProgram {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+            log,
+        });
     }
     let err = libbpf_error(fd);
     // Retry with a log to explain the refusal.
@@ -188,7 +191,11 @@ pub fn load_program(
         let mut buf = vec![0u8; 16 << 20];
         attempt(Some(&mut buf)).1
     };
-    Err(RuntimeError::ProgramLoad { name: name.to_string(), source: err, log })
+    Err(RuntimeError::ProgramLoad {
+        name: name.to_string(),
+        source: err,
+        log,
+    })
 }
 
 /// One probe location to attach to: a file offset, its semaphore's file
@@ -227,19 +234,26 @@ pub fn attach_uprobe_multi(
         ..Default::default()
     };
     opts.__bindgen_anon_1.uprobe_multi = sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_3 {
-        flags: if is_return { sys::BPF_F_UPROBE_MULTI_RETURN } else { 0 },
+        flags: if is_return {
+            sys::BPF_F_UPROBE_MULTI_RETURN
+        } else {
+            0
+        },
         cnt: sites.len() as u32,
         path: cpath.as_ptr(),
         offsets: offsets.as_ptr(),
-        ref_ctr_offsets: if any_ref { ref_ctrs.as_ptr() } else { std::ptr::null() },
+        ref_ctr_offsets: if any_ref {
+            ref_ctrs.as_ptr()
+        } else {
+            std::ptr::null()
+        },
         cookies: cookies.as_ptr(),
         pid,
         ..Default::default()
     };
     // SAFETY: every pointer in opts refers to a live vector or C string above.
-    let fd = unsafe {
-        sys::bpf_link_create(prog.as_raw_fd(), 0, sys::BPF_TRACE_UPROBE_MULTI, &opts)
-    };
+    let fd =
+        unsafe { sys::bpf_link_create(prog.as_raw_fd(), 0, sys::BPF_TRACE_UPROBE_MULTI, &opts) };
     if fd < 0 {
         return Err(RuntimeError::Attach {
             target: path.display().to_string(),
@@ -270,14 +284,19 @@ pub fn attach_uprobe_perf(
 ) -> Result<(OwnedFd, OwnedFd), RuntimeError> {
     use std::os::unix::ffi::OsStrExt;
     let target = || path.display().to_string();
-    let pmu = uprobe_pmu_type().map_err(|e| RuntimeError::Attach { target: target(), source: e })?;
+    let pmu = uprobe_pmu_type().map_err(|e| RuntimeError::Attach {
+        target: target(),
+        source: e,
+    })?;
     let cpath = CString::new(path.as_os_str().as_bytes()).map_err(|_| RuntimeError::Attach {
         target: target(),
         source: std::io::Error::from_raw_os_error(libc::EINVAL),
     })?;
-    let mut attr: sys::perf_event_attr = Default::default();
-    attr.size = std::mem::size_of::<sys::perf_event_attr>() as u32;
-    attr.type_ = pmu;
+    let mut attr = sys::perf_event_attr {
+        size: std::mem::size_of::<sys::perf_event_attr>() as u32,
+        type_: pmu,
+        ..Default::default()
+    };
     // config bit 0: retprobe; bits 32..63: the semaphore's file offset.
     attr.config = (if is_return { 1 } else { 0 }) | (site.ref_ctr_offset << 32);
     attr.__bindgen_anon_3.config1 = cpath.as_ptr() as u64;
@@ -297,7 +316,10 @@ pub fn attach_uprobe_perf(
         )
     } as i32;
     if pfd < 0 {
-        return Err(RuntimeError::Attach { target: target(), source: last_os_error() });
+        return Err(RuntimeError::Attach {
+            target: target(),
+            source: last_os_error(),
+        });
     }
     // SAFETY: fresh descriptor.
     let pfd = unsafe { OwnedFd::from_raw_fd(pfd) };
@@ -305,14 +327,23 @@ pub fn attach_uprobe_perf(
         sz: std::mem::size_of::<sys::bpf_link_create_opts>() as _,
         ..Default::default()
     };
-    opts.__bindgen_anon_1.perf_event =
-        sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_1 { bpf_cookie: site.cookie };
+    opts.__bindgen_anon_1.perf_event = sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_1 {
+        bpf_cookie: site.cookie,
+    };
     // SAFETY: both fds are live.
     let lfd = unsafe {
-        sys::bpf_link_create(prog.as_raw_fd(), pfd.as_raw_fd(), sys::BPF_PERF_EVENT, &opts)
+        sys::bpf_link_create(
+            prog.as_raw_fd(),
+            pfd.as_raw_fd(),
+            sys::BPF_PERF_EVENT,
+            &opts,
+        )
     };
     if lfd < 0 {
-        return Err(RuntimeError::Attach { target: target(), source: libbpf_error(lfd) });
+        return Err(RuntimeError::Attach {
+            target: target(),
+            source: libbpf_error(lfd),
+        });
     }
     // SAFETY: fresh descriptor.
     Ok((pfd, unsafe { OwnedFd::from_raw_fd(lfd) }))
@@ -386,7 +417,9 @@ pub fn map_keys(fd: RawFd, key_size: usize) -> Vec<Vec<u8>> {
     let mut prev: Option<Vec<u8>> = None;
     loop {
         let mut next = vec![0u8; key_size.max(1)];
-        let prev_ptr = prev.as_ref().map_or(std::ptr::null(), |p| p.as_ptr() as *const _);
+        let prev_ptr = prev
+            .as_ref()
+            .map_or(std::ptr::null(), |p| p.as_ptr() as *const _);
         // SAFETY: buffers have key_size bytes.
         let r = unsafe { sys::bpf_map_get_next_key(fd, prev_ptr, next.as_mut_ptr() as *mut _) };
         if r < 0 || keys.len() > 10_000_000 {

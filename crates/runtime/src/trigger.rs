@@ -34,7 +34,9 @@ pub fn locate() -> Result<TriggerLocation, RuntimeError> {
             continue;
         };
         let path: String = it.collect::<Vec<_>>().join(" ");
-        let Some((lo, hi)) = range.split_once('-') else { continue };
+        let Some((lo, hi)) = range.split_once('-') else {
+            continue;
+        };
         let (Ok(lo), Ok(hi), Ok(off)) = (
             u64::from_str_radix(lo, 16),
             u64::from_str_radix(hi, 16),
@@ -43,8 +45,13 @@ pub fn locate() -> Result<TriggerLocation, RuntimeError> {
             continue;
         };
         if addr >= lo && addr < hi && path.starts_with('/') {
-            return Ok(TriggerLocation { path: PathBuf::from(path), offset: addr - lo + off });
+            return Ok(TriggerLocation {
+                path: PathBuf::from(path),
+                offset: addr - lo + off,
+            });
         }
     }
-    Err(RuntimeError::Trigger(format!("address {addr:#x} is not in a file mapping")))
+    Err(RuntimeError::Trigger(format!(
+        "address {addr:#x} is not in a file mapping"
+    )))
 }

@@ -57,7 +57,9 @@ impl Error {
 
     pub(crate) fn from_runtime(e: RuntimeError, script: &Script) -> Error {
         match e {
-            RuntimeError::ProgramLoad { ref name, ref log, .. } => {
+            RuntimeError::ProgramLoad {
+                ref name, ref log, ..
+            } => {
                 let mut details = String::new();
                 let tail: Vec<&str> = log.lines().rev().take(12).collect();
                 if !tail.is_empty() {
@@ -70,12 +72,21 @@ impl Error {
                 }
                 if let Some(span) = failing_span(script, name, log) {
                     let (src_name, src) = script.source();
-                    let d = Diagnostic::error(span, "the code generated for this part of the script was refused");
+                    let d = Diagnostic::error(
+                        span,
+                        "the code generated for this part of the script was refused",
+                    );
                     details.push_str(&d.render(src_name, src));
                 }
-                Error::Kernel { message: e.to_string(), details }
+                Error::Kernel {
+                    message: e.to_string(),
+                    details,
+                }
             }
-            other => Error::Kernel { message: other.to_string(), details: String::new() },
+            other => Error::Kernel {
+                message: other.to_string(),
+                details: String::new(),
+            },
         }
     }
 }
@@ -92,8 +103,16 @@ fn failing_span(script: &Script, prog_name: &str, log: &str) -> Option<ustrace_l
             None
         }
     })?;
-    let prog = script.compiled().programs.iter().find(|p| p.name == prog_name)?;
-    prog.spans.iter().rev().find(|(at, _)| *at <= insn).map(|(_, s)| *s)
+    let prog = script
+        .compiled()
+        .programs
+        .iter()
+        .find(|p| p.name == prog_name)?;
+    prog.spans
+        .iter()
+        .rev()
+        .find(|(at, _)| *at <= insn)
+        .map(|(_, s)| *s)
 }
 
 /// Errors found while resolving attach points, before the source is known
@@ -109,7 +128,9 @@ pub(crate) enum ResolveError {
 impl ResolveError {
     pub(crate) fn with_source(self, name: &str, source: &str) -> Error {
         match self {
-            ResolveError::At(span, msg) => Error::script(name, source, Diagnostic::error(span, msg)),
+            ResolveError::At(span, msg) => {
+                Error::script(name, source, Diagnostic::error(span, msg))
+            }
             ResolveError::Probe(e) => Error::Probe(e),
         }
     }

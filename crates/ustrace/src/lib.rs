@@ -7,7 +7,9 @@
 //!   notes, argument specs, process maps, library lookup);
 //! - **scripts**: [`Script::compile`] turns bpftrace-language source into
 //!   eBPF programs (no LLVM), [`Script::start`] loads and attaches them, and
-//!   the returned [`Tracer`] delivers each event as a [`Record`].
+//!   the returned [`Tracer`] delivers each event as a [`Record`];
+//! - **the BCC-style USDT API**: [`Usdt`] lists a process's probes,
+//!   enables some, and yields each hit's arguments as numbers.
 //!
 //! ```no_run
 //! use ustrace::{Script, ScriptOptions, Record};
@@ -30,11 +32,17 @@
 //! ```
 
 mod error;
+mod listing;
+mod maps;
 mod resolve;
 mod tracer;
+mod usdt;
 
 pub use error::Error;
+pub use listing::list_probes;
 pub use tracer::{Record, Tracer};
+pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
+pub use ustrace_output as output;
 pub use ustrace_probes as probes;
 
 /// Renders eBPF instructions in the verifier's notation (for `-d`).
@@ -90,9 +98,14 @@ impl Script {
     /// Parses, resolves attach points against files and processes, checks
     /// types and generates code. Errors point into `source`, named
     /// `source_name` in messages.
-    pub fn compile(source: &str, source_name: &str, options: &ScriptOptions) -> Result<Script, Error> {
+    pub fn compile(
+        source: &str,
+        source_name: &str,
+        options: &ScriptOptions,
+    ) -> Result<Script, Error> {
         let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
-        let resolved = resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
+        let resolved =
+            resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let opts = ustrace_codegen::CompileOptions {
             pid: options.pid.or(options.child_pid),
             str_len: options.str_len,
@@ -101,7 +114,11 @@ impl Script {
             ..Default::default()
         };
         let compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
-            Error::script(source_name, source, ustrace_lang::Diagnostic::error(e.span, e.message))
+            Error::script(
+                source_name,
+                source,
+                ustrace_lang::Diagnostic::error(e.span, e.message),
+            )
         })?;
         let mut formats = Vec::new();
         for p in &compiled.printfs {

@@ -1,15 +1,20 @@
 //! Attach points to concrete locations: expands wildcards, finds libraries,
 //! reads USDT notes, and hands the code generator files, offsets and specs.
 
-use ustrace_codegen::{ResolvedAttach, UsdtSite, UsdtTarget};
-use ustrace_lang::ast::{AttachKind, Script};
+use std::path::PathBuf;
+
+use ustrace_codegen::{ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
+use ustrace_lang::ast::{AttachKind, Script, Span, UprobeTarget};
 use ustrace_probes as probes;
 
 use crate::error::ResolveError;
 use crate::ScriptOptions;
 
 /// Resolves every attach point of every probe block.
-pub(crate) fn resolve(script: &Script, options: &ScriptOptions) -> Result<Vec<Vec<ResolvedAttach>>, ResolveError> {
+pub(crate) fn resolve(
+    script: &Script,
+    options: &ScriptOptions,
+) -> Result<Vec<Vec<ResolvedAttach>>, ResolveError> {
     let pid = options.pid.or(options.child_pid);
     let mut out = Vec::new();
     for probe in &script.probes {
@@ -20,18 +25,29 @@ pub(crate) fn resolve(script: &Script, options: &ScriptOptions) -> Result<Vec<Ve
                 AttachKind::End => ResolvedAttach::End,
                 AttachKind::Interval { period_ns } => {
                     if *period_ns == 0 {
-                        return Err(ResolveError::At(ap.span, "an interval must be longer than 0".into()));
+                        return Err(ResolveError::At(
+                            ap.span,
+                            "an interval must be longer than 0".into(),
+                        ));
                     }
-                    ResolvedAttach::Interval { period_ns: *period_ns }
+                    ResolvedAttach::Interval {
+                        period_ns: *period_ns,
+                    }
                 }
-                AttachKind::Usdt { path, provider, name } => {
+                AttachKind::Usdt {
+                    path,
+                    provider,
+                    name,
+                } => {
                     let pattern = probes::UsdtPattern {
                         path: path.clone(),
                         provider: provider.clone(),
                         name: name.clone(),
                     };
                     let found = probes::find_usdt_probes(&pattern, pid).map_err(|e| match e {
-                        probes::ProbeError::NoMatch { .. } => ResolveError::At(ap.span, e.to_string()),
+                        probes::ProbeError::NoMatch { .. } => {
+                            ResolveError::At(ap.span, e.to_string())
+                        }
                         other => ResolveError::Probe(other),
                     })?;
                     let targets = found
@@ -49,18 +65,23 @@ pub(crate) fn resolve(script: &Script, options: &ScriptOptions) -> Result<Vec<Ve
                                     file_offset: probes::attach_offset(l),
                                     semaphore_offset: l.semaphore_offset.unwrap_or(0),
                                     pc: l.pc,
-                                    args: l.args.iter().map(|a| a.clone().map_err(|e| e.to_string())).collect(),
+                                    args: l
+                                        .args
+                                        .iter()
+                                        .map(|a| a.clone().map_err(|e| e.to_string()))
+                                        .collect(),
                                 })
                                 .collect(),
                         })
                         .collect();
                     ResolvedAttach::Usdt(targets)
                 }
-                AttachKind::Uprobe { .. } => {
-                    return Err(ResolveError::At(
-                        ap.span,
-                        "uprobe/uretprobe probes are not supported yet by this version of ustrace".into(),
-                    ))
+                AttachKind::Uprobe {
+                    path,
+                    target,
+                    is_return,
+                } => {
+                    ResolvedAttach::Uprobe(resolve_uprobe(path, target, *is_return, pid, ap.span)?)
                 }
                 AttachKind::Profile { .. } => {
                     return Err(ResolveError::At(
@@ -74,4 +95,66 @@ pub(crate) fn resolve(script: &Script, options: &ScriptOptions) -> Result<Vec<Ve
         out.push(row);
     }
     Ok(out)
+}
+
+/// A `uprobe:PATH:FUNCTION` attach point: the file (a library may be named
+/// without a path) and the offset of every matching function.
+fn resolve_uprobe(
+    path: &str,
+    target: &UprobeTarget,
+    is_return: bool,
+    pid: Option<u32>,
+    span: Span,
+) -> Result<Vec<UprobeFunction>, ResolveError> {
+    let file = if path.contains('/') {
+        PathBuf::from(path)
+    } else {
+        probes::libpath::resolve_library_in(path, pid)
+            .map_err(|e| ResolveError::At(span, e.to_string()))?
+    };
+    let display_path = file.to_string_lossy().into_owned();
+    let make = |function: String, file_offset: u64| UprobeFunction {
+        path: file.clone(),
+        display_path: display_path.clone(),
+        function,
+        file_offset,
+        is_return,
+    };
+    match target {
+        UprobeTarget::Address(addr) => {
+            let off = probes::address_to_offset(&file, *addr)
+                .map_err(|e| ResolveError::At(span, e.to_string()))?;
+            Ok(vec![make(format!("{addr:#x}"), off)])
+        }
+        UprobeTarget::Symbol { name, offset } => {
+            let found = probes::find_functions(&file, name)
+                .map_err(|e| ResolveError::At(span, e.to_string()))?;
+            if found.is_empty() {
+                return Err(ResolveError::At(
+                    span,
+                    format!("no function matches `{name}` in {display_path}"),
+                ));
+            }
+            if *offset != 0 && found.len() > 1 {
+                return Err(ResolveError::At(
+                    span,
+                    format!(
+                        "`{name}+{offset}` matches {} functions; an offset needs exactly one",
+                        found.len()
+                    ),
+                ));
+            }
+            Ok(found
+                .into_iter()
+                .map(|f| {
+                    let label = if *offset == 0 {
+                        f.name.clone()
+                    } else {
+                        format!("{}+{offset}", f.name)
+                    };
+                    make(label, f.file_offset + offset)
+                })
+                .collect())
+        }
+    }
 }

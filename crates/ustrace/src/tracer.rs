@@ -2,7 +2,8 @@
 
 use std::time::{Duration, Instant};
 
-use ustrace_output::Value;
+use ustrace_codegen::program::{MapRole, ValueKind};
+use ustrace_output::{MapEntry, MapKind, MapValue, Value};
 use ustrace_runtime::{Arg, Event, Session};
 
 use crate::{Error, Script};
@@ -18,6 +19,15 @@ pub enum Record {
         format: String,
         /// The arguments.
         args: Vec<Value>,
+    },
+    /// A map to show: from `print(@m)`, or each non-empty map at the end.
+    Map {
+        /// The map's name, with `@`.
+        name: String,
+        /// Its entries (unsorted; `text` has bpftrace's order).
+        entries: Vec<MapEntry>,
+        /// The map as bpftrace prints it.
+        text: String,
     },
     /// The script called `exit(code)`.
     Exit {
@@ -45,7 +55,12 @@ impl<'s> Tracer<'s> {
                 (id, d, now + d)
             })
             .collect();
-        Tracer { script, session, next_interval, exited: None }
+        Tracer {
+            script,
+            session,
+            next_interval,
+            exited: None,
+        }
     }
 
     /// Runs the BEGIN blocks.
@@ -62,10 +77,10 @@ impl<'s> Tracer<'s> {
             let left = next.saturating_duration_since(Instant::now()).as_millis() as i32;
             timeout = timeout.min(left.max(0));
         }
-        let raw = self
-            .session
-            .poll(timeout)
-            .map_err(|e| Error::Kernel { message: e.to_string(), details: String::new() })?;
+        let raw = self.session.poll(timeout).map_err(|e| Error::Kernel {
+            message: e.to_string(),
+            details: String::new(),
+        })?;
         let mut out = self.decode(raw);
         let now = Instant::now();
         let mut fired = false;
@@ -78,10 +93,10 @@ impl<'s> Tracer<'s> {
             }
         }
         if fired {
-            let raw = self
-                .session
-                .drain()
-                .map_err(|e| Error::Kernel { message: e.to_string(), details: String::new() })?;
+            let raw = self.session.drain().map_err(|e| Error::Kernel {
+                message: e.to_string(),
+                details: String::new(),
+            })?;
             out.extend(self.decode(raw));
         }
         Ok(out)
@@ -91,17 +106,17 @@ impl<'s> Tracer<'s> {
     /// buffer (END's output included).
     pub fn end(&mut self) -> Result<Vec<Record>, Error> {
         self.session.detach();
-        let raw = self
-            .session
-            .drain()
-            .map_err(|e| Error::Kernel { message: e.to_string(), details: String::new() })?;
+        let raw = self.session.drain().map_err(|e| Error::Kernel {
+            message: e.to_string(),
+            details: String::new(),
+        })?;
         let mut out = self.decode(raw);
         self.exited = None;
         self.session.run_end();
-        let raw = self
-            .session
-            .drain()
-            .map_err(|e| Error::Kernel { message: e.to_string(), details: String::new() })?;
+        let raw = self.session.drain().map_err(|e| Error::Kernel {
+            message: e.to_string(),
+            details: String::new(),
+        })?;
         out.extend(self.decode(raw));
         Ok(out)
     }
@@ -130,19 +145,119 @@ impl<'s> Tracer<'s> {
             match ustrace_runtime::decode(&self.script.compiled, &rec) {
                 Some(Event::Printf { id, args }) => {
                     let values: Vec<Value> = args.into_iter().map(to_value).collect();
-                    let Some(format) = self.script.formats.get(id) else { continue };
+                    let Some(format) = self.script.formats.get(id) else {
+                        continue;
+                    };
                     let text = ustrace_output::render_printf(format, &values);
-                    let fmt = self.script.compiled.printfs.get(id).map(|p| p.format.clone()).unwrap_or_default();
-                    out.push(Record::Printf { text, format: fmt, args: values });
+                    let fmt = self
+                        .script
+                        .compiled
+                        .printfs
+                        .get(id)
+                        .map(|p| p.format.clone())
+                        .unwrap_or_default();
+                    out.push(Record::Printf {
+                        text,
+                        format: fmt,
+                        args: values,
+                    });
                 }
                 Some(Event::Exit { code }) => {
                     self.exited = Some(code);
                     out.push(Record::Exit { code });
                 }
+                Some(Event::PrintMap { map, top, div }) => {
+                    out.extend(self.map_record(map, top, div))
+                }
+                Some(Event::ClearMap { map }) => self.session.clear_map(map),
+                Some(Event::ZeroMap { map }) => self.session.zero_map(map),
                 None => {}
             }
         }
         out
+    }
+}
+
+impl Tracer<'_> {
+    /// Every script map, in name order, as bpftrace prints them at exit
+    /// (call after [`Tracer::end`]).
+    pub fn final_maps(&self) -> Vec<Record> {
+        let mut indices: Vec<(usize, &str)> = self
+            .script
+            .compiled
+            .maps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| match &m.role {
+                MapRole::User(u) => Some((i, u.name.as_str())),
+                _ => None,
+            })
+            .collect();
+        indices.sort_by(|a, b| a.1.cmp(b.1));
+        indices
+            .into_iter()
+            .filter_map(|(i, _)| self.map_record(i, 0, 0))
+            .collect()
+    }
+
+    /// Reads map `index` and renders it; `top` keeps the N largest entries,
+    /// `div` divides integer values.
+    fn map_record(&self, index: usize, top: u64, div: u64) -> Option<Record> {
+        let MapRole::User(map) = &self.script.compiled.maps.get(index)?.role else {
+            return None;
+        };
+        let raw = self.session.read_map(index);
+        let mut entries = crate::maps::decode_entries(map, &raw, &self.script.compiled.probe_names);
+        if div > 1 {
+            for e in &mut entries {
+                divide(&mut e.value, div);
+            }
+        }
+        if top > 0 && (top as usize) < entries.len() {
+            entries.sort_by_key(|e| sort_value(&e.value));
+            entries.drain(..entries.len() - top as usize);
+        }
+        let kind = match map.value {
+            ValueKind::Avg | ValueKind::Stats => MapKind::Stats,
+            ValueKind::Hist | ValueKind::Lhist { .. } => MapKind::Hist,
+            _ => MapKind::Plain,
+        };
+        let text = ustrace_output::render_map_with_kind(&map.name, kind, &entries);
+        Some(Record::Map {
+            name: map.name.clone(),
+            entries,
+            text,
+        })
+    }
+}
+
+/// The number bpftrace sorts a map's entries by.
+fn sort_value(v: &MapValue) -> i128 {
+    match v {
+        MapValue::Int(x) | MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => *x as i128,
+        MapValue::UInt(x) | MapValue::Count(x) => *x as i128,
+        MapValue::Avg { count, sum } | MapValue::Stats { count, sum } => {
+            if *count == 0 {
+                0
+            } else {
+                *sum as i128 / *count as i128
+            }
+        }
+        MapValue::Hist(b) | MapValue::Lhist { buckets: b, .. } => {
+            b.iter().map(|x| x.1 as i128).sum()
+        }
+        MapValue::Str(_) => 0,
+    }
+}
+
+/// `print(@m, top, div)`: divides the value shown.
+fn divide(v: &mut MapValue, div: u64) {
+    let d = div as i64;
+    match v {
+        MapValue::Int(x) | MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => *x /= d,
+        MapValue::UInt(x) | MapValue::Count(x) => *x /= div,
+        MapValue::Avg { sum, .. } | MapValue::Stats { sum, .. } => *sum /= d,
+        MapValue::Hist(_) | MapValue::Lhist { .. } | MapValue::Str(_) => {}
     }
 }
 

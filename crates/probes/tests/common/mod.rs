@@ -54,7 +54,11 @@ pub fn built() -> &'static Built {
         let c = c_dir();
         let src = |f: &str| c.join(f).to_string_lossy().into_owned();
         let libprobes = dir.join("libprobes.so");
-        gcc(&["-O2", "-g", "-shared", "-fPIC", &src("libprobes.c")], &libprobes, &dir);
+        gcc(
+            &["-O2", "-g", "-shared", "-fPIC", &src("libprobes.c")],
+            &libprobes,
+            &dir,
+        );
         let probes_many = dir.join("probes_many");
         gcc(
             &[

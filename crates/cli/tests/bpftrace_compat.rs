@@ -1,0 +1,93 @@
+//! Output identical to bpftrace's: the same scripts run under both tools,
+//! stdout compared byte for byte.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+fn bpftrace_output(script: &str) -> String {
+    let mut cmd = Command::new("bpftrace");
+    cmd.args(["-e", script]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "bpftrace failed on {script}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn ustrace_output(script: &str) -> String {
+    let mut cmd = ustrace();
+    cmd.args(["-e", script]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "ustrace failed on {script}: {}",
+        stderr(&out)
+    );
+    stdout(&out)
+}
+
+fn same_as_bpftrace(test: &str, script: &str) {
+    if !bpf_available(test) || !bpftrace_available(test) {
+        return;
+    }
+    let theirs = bpftrace_output(script);
+    let ours = ustrace_output(script);
+    assert_eq!(
+        ours, theirs,
+        "script: {script}\n--- ustrace:\n{ours}\n--- bpftrace:\n{theirs}"
+    );
+}
+
+#[test]
+fn printf_conversions() {
+    same_as_bpftrace(
+        "printf_conversions",
+        r#"BEGIN { printf("%d|%5d|%-5d|%05d|%x|%X|%o|%u|%s|%10s|%-4s|%c\n", -42, 7, 7, 7, 255, 255, 8, 3, "str", "right", "l", 65); exit(); }"#,
+    );
+}
+
+#[test]
+fn integer_arithmetic_and_conditions() {
+    same_as_bpftrace(
+        "integer_arithmetic_and_conditions",
+        r#"BEGIN { $a = 7; $b = -3; printf("%d %d %d %d %d %d %d\n", $a + $b, $a * $b, $a / 2, $a % 3, $a << 2, $a & 3, $a ^ 1); if ($a > 5 && $b < 0) { printf("yes\n"); } else { printf("no\n"); } $i = 0; while ($i < 3) { printf("i=%d\n", $i); $i++; } exit(); }"#,
+    );
+}
+
+#[test]
+fn scalar_and_keyed_maps() {
+    same_as_bpftrace(
+        "scalar_and_keyed_maps",
+        r#"BEGIN { @b = 1; @a = -2; @s = "text"; @k[1, "x"] = 5; @k[2, "y"] = 3; @c["one"] = count(); @c["two"] = count(); @c["two"] = count(); exit(); }"#,
+    );
+}
+
+#[test]
+fn aggregations() {
+    same_as_bpftrace(
+        "aggregations",
+        r#"BEGIN { @sum = sum(5); @sum = sum(-12); @min = min(4); @min = min(-9); @max = max(4); @max = max(11); @avg = avg(7); @avg = avg(8); @st = stats(10); @st = stats(21); exit(); }"#,
+    );
+}
+
+#[test]
+fn histograms() {
+    same_as_bpftrace(
+        "histograms",
+        r#"BEGIN { @h = hist(0); @h = hist(1); @h = hist(5); @h = hist(5); @h = hist(1000); @h = hist(-1); @h = hist(1048576); @l = lhist(15, 0, 100, 10); @l = lhist(-5, 0, 100, 10); @l = lhist(150, 0, 100, 10); @l = lhist(15, 0, 100, 10); exit(); }"#,
+    );
+}
+
+#[test]
+fn print_clear_and_end() {
+    same_as_bpftrace(
+        "print_clear_and_end",
+        r#"BEGIN { @x[1] = 10; @x[2] = 20; print(@x); clear(@x); @y = 3; exit(); } END { printf("end %d\n", @y); }"#,
+    );
+}

@@ -1,0 +1,96 @@
+//! The reference example, run for real: the C test-server with one USDT
+//! probe, traced with the one-liner from the README.
+
+mod common;
+
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+
+fn one_liner(server: &std::path::Path) -> String {
+    format!(
+        "usdt:{}:test_grp:test_idx {{ printf(\"%d\\n\", arg0); }}",
+        server.display()
+    )
+}
+
+/// Lines after "Attaching 1 probe..." must be consecutive counter values.
+fn assert_counts_up(out: &str, from_at_least: i64) {
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("Attaching 1 probe..."), "output:\n{out}");
+    let values: Vec<i64> = lines
+        .filter(|l| !l.is_empty())
+        .map(|l| {
+            l.parse()
+                .unwrap_or_else(|_| panic!("not a number: {l:?} in\n{out}"))
+        })
+        .collect();
+    assert!(
+        values.len() >= 2,
+        "expected at least two hits, got {values:?}"
+    );
+    assert!(values[0] >= from_at_least, "{values:?}");
+    for w in values.windows(2) {
+        assert_eq!(w[1], w[0] + 1, "hits must be consecutive: {values:?}");
+    }
+}
+
+#[test]
+fn seed_one_liner_with_pid() {
+    if !bpf_available("seed_one_liner_with_pid") {
+        return;
+    }
+    let server_path = test_server();
+    let mut server_cmd = Command::new(&server_path);
+    server_cmd.arg("1364");
+    let server = spawn(server_cmd);
+    std::thread::sleep(Duration::from_millis(200));
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        &one_liner(&server_path),
+        "-p",
+        &server.0.id().to_string(),
+    ]);
+    let out = interrupt_after(spawn(cmd), Duration::from_millis(3500));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_counts_up(&stdout(&out), 1365);
+    drop(server);
+}
+
+#[test]
+fn seed_one_liner_all_processes() {
+    if !bpf_available("seed_one_liner_all_processes") {
+        return;
+    }
+    let server_path = test_server_copy("test-server-all-processes");
+    let mut server_cmd = Command::new(&server_path);
+    server_cmd.arg("100");
+    let server = spawn(server_cmd);
+    let mut cmd = ustrace();
+    cmd.args(["-e", &one_liner(&server_path)]);
+    let out = interrupt_after(spawn(cmd), Duration::from_millis(3500));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_counts_up(&stdout(&out), 101);
+    drop(server);
+}
+
+#[test]
+fn seed_with_command_exits_with_the_child() {
+    if !bpf_available("seed_with_command_exits_with_the_child") {
+        return;
+    }
+    // -c: ustrace starts the program and stops when it is killed; here the
+    // script exits on the third hit instead.
+    let server_path = test_server();
+    let script = format!(
+        "usdt:{}:test_grp:test_idx {{ printf(\"%d\\n\", arg0); if (arg0 == 7) {{ exit(); }} }}",
+        server_path.display()
+    );
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script, "-c", &format!("{} 4", server_path.display())]);
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "Attaching 1 probe...\n5\n6\n7\n\n\n");
+}

@@ -1,0 +1,102 @@
+//! uprobes and uretprobes on functions of a real program started with -c.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+#[test]
+fn uprobe_arguments_and_uretprobe_return_values() {
+    if !bpf_available("uprobe_arguments_and_uretprobe_return_values") {
+        return;
+    }
+    let bin = build_c(
+        "functions",
+        "tests/c/functions.c",
+        &["-O1", "-g", "-fno-inline"],
+    );
+    let b = bin.display();
+    let script = format!(
+        r#"uprobe:{b}:add {{ printf("add %d %d\n", arg0, arg1); }}
+uretprobe:{b}:add {{ printf("ret %d\n", retval); }}
+uprobe:{b}:scal* {{ @calls[probe] = count(); }}"#
+    );
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script, "-c", &format!("{b} 3")]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("add") || l.starts_with("ret"))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "add 0 100",
+            "ret 100",
+            "add 1 100",
+            "ret 101",
+            "add 2 100",
+            "ret 102"
+        ],
+        "output:\n{text}"
+    );
+    assert!(
+        text.contains(&format!("@calls[uprobe:{b}:scale]: 3\n")),
+        "output:\n{text}"
+    );
+    assert!(
+        text.starts_with("Attaching 3 probes...\n"),
+        "output:\n{text}"
+    );
+}
+
+#[test]
+fn uprobe_on_a_library_by_name() {
+    if !bpf_available("uprobe_on_a_library_by_name") {
+        return;
+    }
+    // `libc` is found through ld.so.cache; python calls getpid() for real
+    // (glibc does not cache it).
+    let script = r#"uprobe:libc:getpid /pid == cpid/ { @n = count(); }"#;
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        script,
+        "-c",
+        "/usr/bin/python3 -c 'import os; [os.getpid() for _ in range(5)]'",
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let n: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("@n: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no @n in:\n{text}"));
+    assert!(n >= 5, "expected at least 5 getpid calls, got {n}");
+}
+
+#[test]
+fn unknown_function_is_an_error_at_the_attach_point() {
+    let bin = build_c(
+        "functions",
+        "tests/c/functions.c",
+        &["-O1", "-g", "-fno-inline"],
+    );
+    let script = format!(
+        "uprobe:{}:no_such_function {{ printf(\"x\\n\"); }}",
+        bin.display()
+    );
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script]);
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("stdin:1:1: error: no function matches `no_such_function`"),
+        "{err}"
+    );
+}

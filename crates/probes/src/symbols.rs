@@ -1,0 +1,182 @@
+//! Function symbols for uprobes: which functions of an ELF file match a
+//! name or wildcard, and the file offset where each starts.
+//!
+//! A uprobe is placed at a *file offset*. Symbols give link-time virtual
+//! addresses, so each address is translated through the `PT_LOAD` segment
+//! that contains it: `offset = addr - p_vaddr + p_offset`. Both `.symtab`
+//! (when the file is not stripped) and `.dynsym` are read; aliases at one
+//! address are attached once.
+
+use std::path::Path;
+
+use object::elf;
+use object::read::elf::{FileHeader, ProgramHeader, Sym};
+use object::Endianness;
+
+use crate::error::ProbeError;
+use crate::notes::{check_ident, read_file};
+use crate::pattern::glob_match;
+
+/// A function a uprobe can attach to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionSymbol {
+    /// The symbol's name.
+    pub name: String,
+    /// Its link-time address.
+    pub address: u64,
+    /// The file offset of its first instruction.
+    pub file_offset: u64,
+}
+
+/// Every defined function of `path` whose name matches `pattern` (shell
+/// wildcards), sorted by name, one per address.
+pub fn find_functions(path: &Path, pattern: &str) -> Result<Vec<FunctionSymbol>, ProbeError> {
+    let data = read_file(path)?;
+    functions_from_bytes(path, &data, pattern)
+}
+
+/// [`find_functions`] on bytes already read.
+pub fn functions_from_bytes(
+    path: &Path,
+    data: &[u8],
+    pattern: &str,
+) -> Result<Vec<FunctionSymbol>, ProbeError> {
+    let elf = ElfView::parse(path, data)?;
+    let mut found: Vec<FunctionSymbol> = Vec::new();
+    for table in [elf::SHT_SYMTAB, elf::SHT_DYNSYM] {
+        let symbols = elf
+            .header
+            .sections(elf.endian, data)
+            .and_then(|s| s.symbols(elf.endian, data, table))
+            .map_err(|e| corrupt(path, format!("bad symbol table ({e})")))?;
+        for sym in symbols.iter() {
+            let kind = sym.st_type();
+            if kind != elf::STT_FUNC && kind != elf::STT_GNU_IFUNC {
+                continue;
+            }
+            if sym.st_shndx(elf.endian) == elf::SHN_UNDEF || sym.st_value(elf.endian) == 0 {
+                continue;
+            }
+            let Ok(raw) = symbols.symbol_name(elf.endian, sym) else {
+                continue;
+            };
+            let name = String::from_utf8_lossy(raw);
+            // Versioned dynamic names (`memcpy@@GLIBC_2.14`) match by base name.
+            let base = name.split('@').next().unwrap_or(&name);
+            if !glob_match(pattern, base) {
+                continue;
+            }
+            let address = sym.st_value(elf.endian);
+            if found.iter().any(|f| f.address == address) {
+                continue;
+            }
+            let Some(file_offset) = elf.file_offset(address) else {
+                continue;
+            };
+            found.push(FunctionSymbol {
+                name: base.to_string(),
+                address,
+                file_offset,
+            });
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name).then(a.address.cmp(&b.address)));
+    Ok(found)
+}
+
+/// The file offset of link-time address `address` in `path` (for
+/// `uprobe:PATH:0xADDR`).
+pub fn address_to_offset(path: &Path, address: u64) -> Result<u64, ProbeError> {
+    let data = read_file(path)?;
+    let elf = ElfView::parse(path, &data)?;
+    elf.file_offset(address)
+        .ok_or_else(|| ProbeError::AddressNotMapped {
+            path: path.to_path_buf(),
+            what: "uprobe address".to_string(),
+            addr: address,
+        })
+}
+
+fn corrupt(path: &Path, what: String) -> ProbeError {
+    ProbeError::CorruptElf {
+        path: path.to_path_buf(),
+        what,
+    }
+}
+
+/// The parts of an x86-64 ELF file symbol lookup needs.
+struct ElfView<'d> {
+    header: &'d elf::FileHeader64<Endianness>,
+    endian: Endianness,
+    /// `(vaddr, filesz, offset)` of each executable-or-not `PT_LOAD`.
+    segments: Vec<(u64, u64, u64)>,
+}
+
+impl<'d> ElfView<'d> {
+    fn parse(path: &Path, data: &'d [u8]) -> Result<ElfView<'d>, ProbeError> {
+        check_ident(path, data)?;
+        let header = elf::FileHeader64::<Endianness>::parse(data)
+            .map_err(|e| corrupt(path, format!("bad ELF header ({e})")))?;
+        let endian = header
+            .endian()
+            .map_err(|e| corrupt(path, format!("bad ELF header ({e})")))?;
+        let machine = header.e_machine(endian);
+        if machine != elf::EM_X86_64 {
+            return Err(ProbeError::UnsupportedMachine {
+                path: path.to_path_buf(),
+                machine,
+            });
+        }
+        let segments = header
+            .program_headers(endian, data)
+            .map_err(|e| corrupt(path, format!("bad program headers ({e})")))?
+            .iter()
+            .filter(|ph| ph.p_type(endian) == elf::PT_LOAD)
+            .map(|ph| (ph.p_vaddr(endian), ph.p_filesz(endian), ph.p_offset(endian)))
+            .collect();
+        Ok(ElfView {
+            header,
+            endian,
+            segments,
+        })
+    }
+
+    fn file_offset(&self, address: u64) -> Option<u64> {
+        self.segments
+            .iter()
+            .find(|(vaddr, filesz, _)| address >= *vaddr && address - vaddr < *filesz)
+            .map(|(vaddr, _, offset)| address - vaddr + offset)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_libc_functions_with_wildcards() {
+        let libc = Path::new("/lib/x86_64-linux-gnu/libc.so.6");
+        if !libc.exists() {
+            eprintln!("skipping: {} missing", libc.display());
+            return;
+        }
+        let exact = find_functions(libc, "getpid").expect("reading libc");
+        assert_eq!(exact.len(), 1);
+        assert!(exact[0].file_offset > 0);
+        let many = find_functions(libc, "str*cmp").expect("reading libc");
+        assert!(many.iter().any(|f| f.name == "strcmp"), "{many:?}");
+        assert!(many.iter().all(|f| glob_match("str*cmp", &f.name)));
+    }
+
+    #[test]
+    fn garbage_is_an_error_not_a_panic() {
+        let p = Path::new("garbage");
+        assert!(functions_from_bytes(p, b"\x7fELF\x02\x01\x01garbage", "*").is_err());
+        assert!(functions_from_bytes(p, b"", "*").is_err());
+        let mut truncated = std::fs::read("/proc/self/exe").unwrap_or_default();
+        truncated.truncate(200);
+        if !truncated.is_empty() {
+            assert!(functions_from_bytes(p, &truncated, "*").is_err());
+        }
+    }
+}

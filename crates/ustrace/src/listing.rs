@@ -1,0 +1,66 @@
+//! `-l`: which probes a pattern names, as the lines bpftrace prints.
+
+use ustrace_probes::{describe_probe, find_usdt_probes, list_lines, ProbeError, UsdtPattern};
+
+use crate::Error;
+
+/// Lists the USDT probes matching `pattern` (`usdt:PATH:PROVIDER:NAME`,
+/// wildcards allowed; a bare `PATH` means every probe in it), searching the
+/// objects of process `pid` when given. With `verbose`, each probe is
+/// followed by its locations, semaphores and argument specs.
+pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec<String>, Error> {
+    let pattern = usdt_pattern(pattern)?;
+    let found = find_usdt_probes(&pattern, pid)?;
+    if !verbose {
+        return Ok(list_lines(&found));
+    }
+    let mut sorted: Vec<_> = found.iter().collect();
+    sorted.sort_by(|a, b| {
+        (&a.display_path, &a.probe.provider, &a.probe.name).cmp(&(
+            &b.display_path,
+            &b.probe.provider,
+            &b.probe.name,
+        ))
+    });
+    Ok(sorted.into_iter().flat_map(describe_probe).collect())
+}
+
+/// Reads what the user gave `-l`: `usdt:...`, or just a path (every probe).
+fn usdt_pattern(text: &str) -> Result<UsdtPattern, Error> {
+    let text = text.trim();
+    if let Some(rest) = text
+        .strip_prefix("usdt:")
+        .or_else(|| text.strip_prefix("U:"))
+    {
+        // `usdt:PATH` alone lists every probe of PATH.
+        if !rest.contains(':') {
+            return Ok(UsdtPattern {
+                path: rest.to_string(),
+                provider: None,
+                name: "*".to_string(),
+            });
+        }
+        return Ok(UsdtPattern::parse(rest)?);
+    }
+    if text.is_empty() || text == "*" {
+        return Ok(UsdtPattern {
+            path: "*".to_string(),
+            provider: None,
+            name: "*".to_string(),
+        });
+    }
+    if text.contains(':') {
+        let kind = text.split(':').next().unwrap_or_default();
+        return Err(Error::Probe(ProbeError::BadPattern {
+            pattern: text.to_string(),
+            reason: format!(
+                "listing `{kind}` probes is not supported; use usdt:PATH:PROVIDER:NAME"
+            ),
+        }));
+    }
+    Ok(UsdtPattern {
+        path: text.to_string(),
+        provider: None,
+        name: "*".to_string(),
+    })
+}
