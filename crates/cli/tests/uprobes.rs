@@ -6,16 +6,26 @@ use std::time::Duration;
 
 use common::*;
 
+/// tests/c/functions.c, built once (rebuilding would swap the file under a
+/// test that is tracing it).
+fn functions() -> std::path::PathBuf {
+    static P: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    P.get_or_init(|| {
+        build_c(
+            "functions",
+            "tests/c/functions.c",
+            &["-O1", "-g", "-fno-inline"],
+        )
+    })
+    .clone()
+}
+
 #[test]
 fn uprobe_arguments_and_uretprobe_return_values() {
     if !bpf_available("uprobe_arguments_and_uretprobe_return_values") {
         return;
     }
-    let bin = build_c(
-        "functions",
-        "tests/c/functions.c",
-        &["-O1", "-g", "-fno-inline"],
-    );
+    let bin = functions();
     let b = bin.display();
     let script = format!(
         r#"uprobe:{b}:add {{ printf("add %d %d\n", arg0, arg1); }}
@@ -81,11 +91,7 @@ fn uprobe_on_a_library_by_name() {
 
 #[test]
 fn unknown_function_is_an_error_at_the_attach_point() {
-    let bin = build_c(
-        "functions",
-        "tests/c/functions.c",
-        &["-O1", "-g", "-fno-inline"],
-    );
+    let bin = functions();
     let script = format!(
         "uprobe:{}:no_such_function {{ printf(\"x\\n\"); }}",
         bin.display()

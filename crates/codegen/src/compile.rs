@@ -116,8 +116,20 @@ pub fn compile(
     // that comes before the one assigning it); pass 2 generates the code
     // with all layouts known.
     let discovered = compile_pass(script, resolved, opts, None)?;
-    compile_pass(script, resolved, opts, Some(discovered))
+    let mut out = compile_pass(script, resolved, opts, Some(discovered))?;
+    // Without printf the ring buffer only carries rare control records
+    // (exit, print, clear); a small one keeps the memory footprint small
+    // (the kernel maps every page of it into our address space).
+    if out.printfs.is_empty() {
+        if let Some(ring) = out.maps.get_mut(out.ringbuf.0) {
+            ring.max_entries = ring.max_entries.min(SMALL_RINGBUF_BYTES);
+        }
+    }
+    Ok(out)
 }
+
+/// Ring buffer size for scripts that never call printf.
+const SMALL_RINGBUF_BYTES: u32 = 64 << 10;
 
 fn compile_pass(
     script: &Script,
@@ -247,7 +259,7 @@ impl Globals<'_> {
 
 /// What kind of program is being compiled (decides what `argN` means).
 enum Context {
-    /// Fired by the runtime's trigger function; `probe` is constant.
+    /// BEGIN, END, interval: run by the runtime on demand; `probe` is constant.
     Trigger { probe_id: usize },
     /// A USDT program or uprobe program; sites indexed by cookie. For
     /// uprobes, each site's "specs" are the calling convention's argument
@@ -513,20 +525,6 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 let exit = self.exit_label;
                 self.b.jmp_imm(JmpOp::Jne, R0, pid as i32, exit);
             }
-        }
-        if let Context::Trigger { .. } = self.ctx {
-            // Only run when the trigger function is called with our id
-            // (the cookie): `if (cookie != ctx->di) return 0`.
-            self.b.emit(insn::mov64_reg(R1, R6));
-            self.b.emit(insn::call(helper::GET_ATTACH_COOKIE));
-            self.b.emit(insn::ldx(
-                8,
-                R1,
-                R6,
-                ustrace_probes::Register::Rdi.pt_regs_offset() as i16,
-            ));
-            let exit = self.exit_label;
-            self.b.jmp_reg(JmpOp::Jne, R0, R1, exit);
         }
         if matches!(&self.ctx, Context::Usdt { sites, .. } if sites.len() > 1) {
             let slot = self.alloc_var(8, probe.span)?;

@@ -2,15 +2,15 @@
 //! (maps, programs, uprobe links), delivers its events, and tears it all
 //! down when dropped.
 //!
-//! BEGIN, END and `interval` probes run as real BPF programs too: they are
-//! uprobes on [`ustrace_trigger`], a function of ustrace's own binary, which
-//! the runtime calls at the right moments (as bpftrace does with its
-//! `BEGIN_trigger`). Each trigger program is attached with its own id as the
-//! cookie and only runs when called with that id.
+//! BEGIN, END and `interval` probes run as real BPF programs too, loaded as
+//! raw-tracepoint programs that are never attached: the runtime runs them
+//! on demand with `BPF_PROG_TEST_RUN`. (bpftrace instead attaches uprobes
+//! to a function of its own binary and calls it; a uprobe costs a
+//! `synchronize_rcu` of tens of milliseconds to detach, which would be most
+//! of ustrace's start-up time.)
 
 mod events;
 pub mod sys;
-mod trigger;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -19,7 +19,6 @@ use ustrace_codegen::program::{CompiledScript, MapKind, ProgramTarget};
 
 pub use events::{Arg, Event};
 pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
-pub use trigger::ustrace_trigger;
 
 /// Errors from talking to the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -53,9 +52,14 @@ pub enum RuntimeError {
     /// The ring buffer could not be set up or read.
     #[error("ring buffer: {0}")]
     RingBuffer(std::io::Error),
-    /// The trigger function could not be located in our own binary.
-    #[error("cannot locate ustrace's own trigger function: {0}")]
-    Trigger(String),
+    /// A BEGIN, END or interval program could not be run.
+    #[error("cannot run BPF program {name}: {source}")]
+    Run {
+        /// Program name.
+        name: String,
+        /// The kernel's answer.
+        source: std::io::Error,
+    },
 }
 
 /// Options of a session.
@@ -81,7 +85,6 @@ pub struct Session {
     perf_events: Vec<OwnedFd>,
     ring: events::Ring,
     lost_counter_fd: i32,
-    trigger_links: Vec<OwnedFd>,
     begin_ids: Vec<u64>,
     end_ids: Vec<u64>,
     intervals: Vec<(u64, u64)>,
@@ -148,12 +151,10 @@ impl Session {
             perf_events: Vec::new(),
             ring,
             lost_counter_fd,
-            trigger_links: Vec::new(),
             begin_ids: Vec::new(),
             end_ids: Vec::new(),
             intervals: Vec::new(),
         };
-        let trigger = trigger::locate()?;
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();
             for &(at, map) in &prog.map_relocs {
@@ -163,10 +164,10 @@ impl Session {
                 }
             }
             let use_perf = opts.force_perf_attach;
-            let attach_kind = if use_perf {
-                ProgramAttach::PerfEvent
-            } else {
-                ProgramAttach::UprobeMulti
+            let attach_kind = match prog.target {
+                ProgramTarget::Uprobe { .. } if use_perf => ProgramAttach::PerfEvent,
+                ProgramTarget::Uprobe { .. } => ProgramAttach::UprobeMulti,
+                _ => ProgramAttach::TestRun,
             };
             let loaded = sys::load_program(&prog.name, &insns, attach_kind, opts.verifier_log)?;
             match &prog.target {
@@ -188,32 +189,6 @@ impl Session {
                 }
                 ProgramTarget::Begin | ProgramTarget::End | ProgramTarget::Interval { .. } => {
                     let id = index as u64;
-                    let site = UprobeSite {
-                        offset: trigger.offset,
-                        ref_ctr_offset: 0,
-                        cookie: id,
-                    };
-                    let me = std::process::id();
-                    if use_perf {
-                        let (p, l) = sys::attach_uprobe_perf(
-                            &loaded.fd,
-                            &trigger.path,
-                            site,
-                            me as i32,
-                            false,
-                        )?;
-                        session.perf_events.push(p);
-                        session.trigger_links.push(l);
-                    } else {
-                        let l = sys::attach_uprobe_multi(
-                            &loaded.fd,
-                            &trigger.path,
-                            &[site],
-                            me,
-                            false,
-                        )?;
-                        session.trigger_links.push(l);
-                    }
                     match prog.target {
                         ProgramTarget::Begin => session.begin_ids.push(id),
                         ProgramTarget::End => session.end_ids.push(id),
@@ -264,14 +239,14 @@ impl Session {
     /// Runs the BEGIN programs, in order.
     pub fn run_begin(&self) {
         for &id in &self.begin_ids {
-            ustrace_trigger(id);
+            self.run_program(id);
         }
     }
 
     /// Runs the END programs, in order.
     pub fn run_end(&self) {
         for &id in &self.end_ids {
-            ustrace_trigger(id);
+            self.run_program(id);
         }
     }
 
@@ -282,7 +257,18 @@ impl Session {
 
     /// Runs one interval program.
     pub fn run_interval(&self, id: u64) {
-        ustrace_trigger(id);
+        self.run_program(id);
+    }
+
+    /// Runs program `id` once on this CPU. A failure can only come from a
+    /// kernel that lacks raw-tracepoint test runs, which `load` already
+    /// required; it is reported on stderr rather than stopping the trace.
+    fn run_program(&self, id: u64) {
+        if let Some(p) = self.programs.get(id as usize) {
+            if let Err(e) = sys::run_program(&p.fd) {
+                eprintln!("ERROR: BEGIN/END/interval program {id}: {e}");
+            }
+        }
     }
 
     /// Waits up to `timeout_ms` for events and returns the raw records.

@@ -101,6 +101,9 @@ pub enum ProgramAttach {
     PerfEvent,
     /// A `BPF_PROG_TYPE_PERF_EVENT` program (profile sampling).
     Sampling,
+    /// Never attached: a raw-tracepoint program run with `BPF_PROG_TEST_RUN`
+    /// (BEGIN, END, interval).
+    TestRun,
 }
 
 /// A program that the kernel accepted, with its verifier log when asked.
@@ -131,6 +134,7 @@ pub fn load_program(
         ProgramAttach::UprobeMulti => (sys::BPF_PROG_TYPE_KPROBE, sys::BPF_TRACE_UPROBE_MULTI),
         ProgramAttach::PerfEvent => (sys::BPF_PROG_TYPE_KPROBE, 0),
         ProgramAttach::Sampling => (sys::BPF_PROG_TYPE_PERF_EVENT, 0),
+        ProgramAttach::TestRun => (sys::BPF_PROG_TYPE_RAW_TRACEPOINT, 0),
     };
     let attempt = |log: Option<&mut Vec<u8>>| -> (i32, String) {
         let mut opts = sys::bpf_prog_load_opts {
@@ -429,4 +433,23 @@ pub fn map_keys(fd: RawFd, key_size: usize) -> Vec<Vec<u8>> {
         prev = Some(next);
     }
     keys
+}
+
+/// Runs a [`ProgramAttach::TestRun`] program once, synchronously, on the
+/// calling CPU, with a zeroed one-argument context.
+pub fn run_program(prog: &OwnedFd) -> std::io::Result<()> {
+    let ctx = [0u64; 1];
+    let mut opts = sys::bpf_test_run_opts {
+        sz: std::mem::size_of::<sys::bpf_test_run_opts>() as _,
+        ctx_in: ctx.as_ptr() as *const _,
+        ctx_size_in: std::mem::size_of_val(&ctx) as u32,
+        ..Default::default()
+    };
+    // SAFETY: opts is a valid, fully initialised struct whose ctx_in points at
+    // `ctx`, alive for the call.
+    let r = unsafe { sys::bpf_prog_test_run_opts(prog.as_raw_fd(), &mut opts) };
+    if r < 0 {
+        return Err(std::io::Error::from_raw_os_error(-r));
+    }
+    Ok(())
 }

@@ -100,3 +100,61 @@ fn receives_hits_with_arguments_and_raises_semaphores() {
     drop(tracer);
     assert!(!fire_guarded(0), "semaphore must drop after detaching");
 }
+
+/// The seed's C test-server traced through the API: values increase by one.
+#[test]
+fn traces_the_seed_test_server() {
+    if !bpf_available() {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("api-seed");
+    std::fs::create_dir_all(&dir).expect("creating the build directory");
+    let server = dir.join("test-server");
+    let src =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/c/test-server.c");
+    let status = std::process::Command::new("gcc")
+        .args(["-g", "-fno-omit-frame-pointer", "-O0"])
+        .arg(&src)
+        .arg("-o")
+        .arg(&server)
+        .status()
+        .expect("running gcc");
+    assert!(status.success(), "gcc failed");
+    let mut child = std::process::Command::new(&server)
+        .arg("2957")
+        .spawn()
+        .expect("starting test-server");
+    let pid = child.id();
+    // spawn() returns once exec has begun; wait until the new image is mapped.
+    let mapped = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < mapped
+        && !std::fs::read_to_string(format!("/proc/{pid}/maps"))
+            .unwrap_or_default()
+            .contains("test-server")
+    {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let result = std::panic::catch_unwind(|| {
+        let script = Usdt::for_pid(pid)
+            .enable_probe("test_grp:test_idx")
+            .expect("enabling")
+            .compile()
+            .expect("compiling");
+        let mut tracer = script.start().expect("attaching");
+        let mut values = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(6);
+        while values.len() < 3 && Instant::now() < deadline {
+            for e in tracer.poll(100).expect("polling") {
+                assert_eq!(e.pid, pid);
+                values.push(e.args[0] as i64);
+            }
+        }
+        values
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    let values = result.expect("tracing panicked");
+    assert!(values.len() >= 3, "{values:?}");
+    assert!(values[0] >= 2958, "{values:?}");
+    assert!(values.windows(2).all(|w| w[1] == w[0] + 1), "{values:?}");
+}

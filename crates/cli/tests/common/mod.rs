@@ -76,7 +76,10 @@ pub fn build_c(name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-c");
     std::fs::create_dir_all(&dir).expect("creating the C build directory");
     let out = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    // Unique per call: tests of one binary run in parallel threads.
+    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
     let status = Command::new("gcc")
         .arg(repo().join(src))
         .args(flags)
