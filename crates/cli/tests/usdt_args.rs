@@ -145,3 +145,63 @@ fn python_import_probes() {
         );
     }
 }
+
+#[test]
+fn python_line_probe_reports_line_numbers() {
+    if !bpf_available("python_line_probe_reports_line_numbers") {
+        return;
+    }
+    let python = std::path::Path::new("/usr/bin/python3.11");
+    if !python.exists() {
+        assert!(std::env::var("CI").is_err(), "python3.11 is required in CI");
+        eprintln!("skipping python_line_probe_reports_line_numbers: /usr/bin/python3.11 is missing");
+        return;
+    }
+    let prog = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ustrace_lines.py");
+    std::fs::write(&prog, "x = 1\ny = 2\nfor i in range(2):\n    z = i\n").expect("writing the python program");
+    // python:line (file, function, line) is semaphore-guarded.
+    let script = format!(
+        r#"usdt:/usr/bin/python3.11:python:line /str(arg0) == "{}"/ {{ printf("%s %d\n", str(arg1), arg2); }}"#,
+        prog.display()
+    );
+    let out = run_script(&script, &format!("{} {}", python.display(), prog.display()));
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("<module>")).collect();
+    assert_eq!(
+        lines,
+        ["<module> 1", "<module> 2", "<module> 3", "<module> 4", "<module> 3", "<module> 4", "<module> 3"],
+        "full output:\n{out}"
+    );
+}
+
+#[test]
+fn probe_in_a_shared_library_by_path_and_by_name_with_pid() {
+    if !bpf_available("probe_in_a_shared_library_by_path_and_by_name_with_pid") {
+        return;
+    }
+    let p = probes_many();
+    let lib = p.with_file_name("libprobes.so");
+    // By the library's path, with -c.
+    let script = format!(r#"usdt:{}:lib:hello {{ printf("hello %d\n", arg0); }}"#, lib.display());
+    let out = run_script(&script, &format!("{} 3 20", p.display()));
+    let hellos: Vec<&str> = out.lines().filter(|l| l.starts_with("hello")).collect();
+    assert_eq!(hellos, ["hello 0", "hello 1", "hello 2"], "full output:\n{out}");
+
+    // By bare library name, found among the objects process PID maps.
+    let mut target_cmd = std::process::Command::new(&p);
+    target_cmd.args(["-1", "100"]);
+    let target = spawn(target_cmd);
+    std::thread::sleep(Duration::from_millis(300));
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        r#"usdt:libprobes.so:lib:hello { printf("hello %d\n", arg0 >= 0); }"#,
+        "-p",
+        &target.0.id().to_string(),
+    ]);
+    let out = interrupt_after(spawn(cmd), Duration::from_millis(1500));
+    drop(target);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let hits = text.lines().filter(|l| *l == "hello 1").count();
+    assert!(hits >= 5, "expected about 10 hits in 1.5 s, got:\n{text}");
+}

@@ -45,9 +45,10 @@ pub(crate) fn resolve(
                         name: name.clone(),
                     };
                     let found = probes::find_usdt_probes(&pattern, pid).map_err(|e| match e {
-                        probes::ProbeError::NoMatch { .. } => {
-                            ResolveError::At(ap.span, e.to_string())
-                        }
+                        probes::ProbeError::NoMatch { .. } => ResolveError::At(
+                            ap.span,
+                            format!("{e}{}", suggest_usdt(&pattern, pid)),
+                        ),
                         other => ResolveError::Probe(other),
                     })?;
                     let targets = found
@@ -156,5 +157,76 @@ fn resolve_uprobe(
                 })
                 .collect())
         }
+    }
+}
+
+/// ` (did you mean ...?)` naming the probes closest to a pattern that matched
+/// nothing, searched in the same files; empty when there is nothing close.
+fn suggest_usdt(pattern: &probes::UsdtPattern, pid: Option<u32>) -> String {
+    let any = probes::UsdtPattern {
+        path: pattern.path.clone(),
+        provider: None,
+        name: "*".to_string(),
+    };
+    let Ok(all) = probes::find_usdt_probes(&any, pid) else {
+        return String::new();
+    };
+    let wanted = match &pattern.provider {
+        Some(p) => format!("{p}:{}", pattern.name),
+        None => pattern.name.clone(),
+    };
+    let mut scored: Vec<(usize, String)> = all
+        .iter()
+        .map(|f| {
+            let full = format!("{}:{}", f.probe.provider, f.probe.name);
+            let d = if pattern.provider.is_some() {
+                edit_distance(&wanted, &full)
+            } else {
+                edit_distance(&wanted, &f.probe.name)
+            };
+            (d, full)
+        })
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    let limit = wanted.len() / 2 + 2;
+    let close: Vec<String> = scored
+        .into_iter()
+        .filter(|(d, _)| *d <= limit)
+        .take(3)
+        .map(|(_, n)| format!("`{n}`"))
+        .collect();
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
+    }
+}
+
+/// Levenshtein distance between two strings, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("test_idx", "test_idx"), 0);
+        assert_eq!(edit_distance("test_id", "test_idx"), 1);
+        assert_eq!(edit_distance("tset_idx", "test_idx"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 }
