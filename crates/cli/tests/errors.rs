@@ -76,7 +76,16 @@ fn unknown_script_file_is_named() {
 #[test]
 fn misspelled_probe_gets_a_suggestion() {
     let server = test_server();
-    let script = format!("usdt:{}:test_grp:test_id {{ printf(\"x\\n\"); }}", server.display());
+    let script = format!(
+        "usdt:{}:test_grp:test_id {{ printf(\"x\\n\"); }}",
+        server.display()
+    );
     let err = fails(&["-e", &script]);
-    assert!(err.lines().next().unwrap_or_default().ends_with("did you mean `test_grp:test_idx`?"), "{err}");
+    assert!(
+        err.lines()
+            .next()
+            .unwrap_or_default()
+            .ends_with("did you mean `test_grp:test_idx`?"),
+        "{err}"
+    );
 }

@@ -154,11 +154,14 @@ fn python_line_probe_reports_line_numbers() {
     let python = std::path::Path::new("/usr/bin/python3.11");
     if !python.exists() {
         assert!(std::env::var("CI").is_err(), "python3.11 is required in CI");
-        eprintln!("skipping python_line_probe_reports_line_numbers: /usr/bin/python3.11 is missing");
+        eprintln!(
+            "skipping python_line_probe_reports_line_numbers: /usr/bin/python3.11 is missing"
+        );
         return;
     }
     let prog = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ustrace_lines.py");
-    std::fs::write(&prog, "x = 1\ny = 2\nfor i in range(2):\n    z = i\n").expect("writing the python program");
+    std::fs::write(&prog, "x = 1\ny = 2\nfor i in range(2):\n    z = i\n")
+        .expect("writing the python program");
     // python:line (file, function, line) is semaphore-guarded.
     let script = format!(
         r#"usdt:/usr/bin/python3.11:python:line /str(arg0) == "{}"/ {{ printf("%s %d\n", str(arg1), arg2); }}"#,
@@ -168,7 +171,15 @@ fn python_line_probe_reports_line_numbers() {
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("<module>")).collect();
     assert_eq!(
         lines,
-        ["<module> 1", "<module> 2", "<module> 3", "<module> 4", "<module> 3", "<module> 4", "<module> 3"],
+        [
+            "<module> 1",
+            "<module> 2",
+            "<module> 3",
+            "<module> 4",
+            "<module> 3",
+            "<module> 4",
+            "<module> 3"
+        ],
         "full output:\n{out}"
     );
 }
@@ -181,10 +192,17 @@ fn probe_in_a_shared_library_by_path_and_by_name_with_pid() {
     let p = probes_many();
     let lib = p.with_file_name("libprobes.so");
     // By the library's path, with -c.
-    let script = format!(r#"usdt:{}:lib:hello {{ printf("hello %d\n", arg0); }}"#, lib.display());
+    let script = format!(
+        r#"usdt:{}:lib:hello {{ printf("hello %d\n", arg0); }}"#,
+        lib.display()
+    );
     let out = run_script(&script, &format!("{} 3 20", p.display()));
     let hellos: Vec<&str> = out.lines().filter(|l| l.starts_with("hello")).collect();
-    assert_eq!(hellos, ["hello 0", "hello 1", "hello 2"], "full output:\n{out}");
+    assert_eq!(
+        hellos,
+        ["hello 0", "hello 1", "hello 2"],
+        "full output:\n{out}"
+    );
 
     // By bare library name, found among the objects process PID maps.
     let mut target_cmd = std::process::Command::new(&p);

@@ -45,10 +45,9 @@ pub(crate) fn resolve(
                         name: name.clone(),
                     };
                     let found = probes::find_usdt_probes(&pattern, pid).map_err(|e| match e {
-                        probes::ProbeError::NoMatch { .. } => ResolveError::At(
-                            ap.span,
-                            format!("{e}{}", suggest_usdt(&pattern, pid)),
-                        ),
+                        probes::ProbeError::NoMatch { .. } => {
+                            ResolveError::At(ap.span, format!("{e}{}", suggest_usdt(&pattern, pid)))
+                        }
                         other => ResolveError::Probe(other),
                     })?;
                     let targets = found
