@@ -91,3 +91,19 @@ fn print_clear_and_end() {
         r#"BEGIN { @x[1] = 10; @x[2] = 20; print(@x); clear(@x); @y = 3; exit(); } END { printf("end %d\n", @y); }"#,
     );
 }
+
+#[test]
+fn signed_and_unsigned_keys_print_value_casts_unroll() {
+    same_as_bpftrace(
+        "signed_and_unsigned_keys_print_value_casts_unroll",
+        r#"BEGIN { @x[1] = 1; @x[-1] = 2; @x[256] = 3; print(5); print(-5); print("abc"); $c = (uint8)300; $d = (int32)-1; $i = 0; unroll(4) { $i += 2; } printf("%d %d %d\n", $c, $d, $i); exit(); }"#,
+    );
+}
+
+#[test]
+fn interval_and_end() {
+    same_as_bpftrace(
+        "interval_and_end",
+        r#"BEGIN { @n = 0; } interval:ms:100 { @n++; if (@n == 3) { exit(); } } END { printf("ticks %d\n", @n); }"#,
+    );
+}

@@ -106,3 +106,29 @@ fn unknown_function_is_an_error_at_the_attach_point() {
         "{err}"
     );
 }
+
+#[test]
+fn func_names_the_traced_function_and_elapsed_counts_up() {
+    if !bpf_available("func_names_the_traced_function_and_elapsed_counts_up") {
+        return;
+    }
+    let bin = functions();
+    let b = bin.display();
+    let script = format!(
+        r#"uprobe:{b}:add,uprobe:{b}:scale {{ printf("%s %d %d\n", func, arg0, elapsed > 0); }}"#
+    );
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script, "-c", &format!("{b} 2")]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text
+        .lines()
+        .filter(|l| l.starts_with("add") || l.starts_with("scale"))
+        .collect();
+    assert_eq!(
+        lines,
+        ["add 0 1", "scale 0 1", "add 1 1", "scale 1 1"],
+        "output:\n{text}"
+    );
+}

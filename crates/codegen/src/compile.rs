@@ -248,6 +248,25 @@ impl Globals<'_> {
         MapId(self.out.maps.len() - 1)
     }
 
+    /// The map holding the session's start time, created on first use.
+    fn start_time_map(&mut self) -> MapId {
+        if let Some(i) = self
+            .out
+            .maps
+            .iter()
+            .position(|m| m.role == MapRole::StartTime)
+        {
+            return MapId(i);
+        }
+        self.add_map(MapDef {
+            kind: MapKind::Array,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+            role: MapRole::StartTime,
+        })
+    }
+
     fn probe_id(&mut self, name: &str) -> usize {
         if let Some(i) = self.out.probe_names.iter().position(|n| n == name) {
             return i;
@@ -272,6 +291,8 @@ enum Context {
 
 struct SiteInfo {
     probe_id: usize,
+    /// The traced function's name in the string table (uprobes; `func`).
+    func_id: Option<usize>,
     pc: u64,
     args: Vec<Result<ArgSpec, String>>,
 }
@@ -309,6 +330,7 @@ fn compile_usdt(
             let cookie = sites.len() as u64;
             sites.push(SiteInfo {
                 probe_id,
+                func_id: None,
                 pc: s.pc,
                 args: s.args.clone(),
             });
@@ -385,8 +407,10 @@ fn compile_uprobe(
         } else {
             entry_args.clone()
         };
+        let func_id = Some(g.probe_id(&f.function));
         sites.push(SiteInfo {
             probe_id,
+            func_id,
             pc: 0,
             args,
         });
@@ -1264,6 +1288,29 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 self.b.emit(insn::call(helper::KTIME_GET_NS));
                 self.spill(false, span)
             }
+            "elapsed" => {
+                // nsecs - the start time the runtime stored in a 1-entry array.
+                let map = self.g.start_time_map();
+                let key = self.alloc_tmp(8, span)?;
+                self.b.emit(insn::st_imm(8, R10, key, 0));
+                self.b.load_map(R1, map);
+                self.b.emit(insn::mov64_reg(R2, R10));
+                self.b.emit(insn::alu64_imm(AluOp::Add, R2, key as i32));
+                self.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+                let have = self.b.label();
+                let done = self.b.label();
+                self.b.jmp_imm(JmpOp::Jne, R0, 0, have);
+                self.b.emit(insn::st_imm(8, R10, key, 0));
+                self.b.goto(done);
+                self.b.bind(have);
+                self.b.emit(insn::ldx(8, R1, R0, 0));
+                self.b.emit(insn::stx(8, R10, key, R1));
+                self.b.bind(done);
+                self.b.emit(insn::call(helper::KTIME_GET_NS));
+                self.b.emit(insn::ldx(8, R1, R10, key));
+                self.b.emit(insn::alu64_reg(AluOp::Sub, R0, R1));
+                self.spill(false, span)
+            }
             "cpu" => {
                 self.b.emit(insn::call(helper::GET_SMP_PROCESSOR_ID));
                 self.spill(false, span)
@@ -1288,6 +1335,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ok(Val::Buf(off, 16))
             }
             "probe" => self.probe_name(span),
+            "func" => self.func_name(span),
             "retval" => match &self.ctx {
                 Context::Usdt {
                     on_return: Some(true),
@@ -1304,6 +1352,34 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             },
             _ => Err(CompileError::new(span, format!("unknown builtin `{name}`"))),
         }
+    }
+
+    /// `func`: the traced function's name (uprobes only).
+    fn func_name(&mut self, span: Span) -> Result<Val, CompileError> {
+        let ids: Vec<usize> = match &self.ctx {
+            Context::Usdt { sites, .. } => sites.iter().filter_map(|s| s.func_id).collect(),
+            Context::Trigger { .. } => Vec::new(),
+        };
+        let all_sites = match &self.ctx {
+            Context::Usdt { sites, .. } => sites.len(),
+            Context::Trigger { .. } => 0,
+        };
+        if ids.is_empty() || ids.len() != all_sites {
+            return Err(CompileError::new(
+                span,
+                "`func` is only available in uprobe and uretprobe probes",
+            ));
+        }
+        if ids.iter().all(|&i| i == ids[0]) {
+            return Ok(Val::ProbeConst(ids[0]));
+        }
+        let slot = self.alloc_tmp(8, span)?;
+        self.dispatch_on_cookie(&ids, |c, id| {
+            c.b.mov_imm(R0, *id as i64);
+            c.b.emit(insn::stx(8, R10, slot, R0));
+            Ok(())
+        })?;
+        Ok(Val::Probe(slot))
     }
 
     fn probe_name(&mut self, span: Span) -> Result<Val, CompileError> {
@@ -1423,6 +1499,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     ) -> Result<Val, CompileError> {
         match name {
             "printf" => self.printf(args, span),
+            "time" => self.time(args, span),
             "exit" => {
                 let code = match args.first() {
                     Some(a) => self.int_operand(a)?,
@@ -1511,10 +1588,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 if name == "print"
                     && !matches!(args.first().map(|a| &a.kind), Some(ExprKind::Map { keys, .. }) if keys.is_empty())
                 {
-                    return Err(CompileError::new(
-                        span,
-                        "print() of a value is not supported yet; use printf()",
-                    ));
+                    let [value] = args else {
+                        return Err(CompileError::new(
+                            span,
+                            "print() of a value takes exactly one argument",
+                        ));
+                    };
+                    return self.print_value(value, span);
                 }
                 self.map_command(tag, args, span)?;
                 Ok(Val::Void)
@@ -1612,9 +1692,60 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             vals.push(v);
             fields.push(f);
         }
+        self.emit_printf(fmt.clone(), vals, fields, false, span)
+    }
+
+    /// `time([fmt])`: the current local time, formatted by strftime in user
+    /// space when the record is printed (bpftrace's default `%H:%M:%S\n`).
+    fn time(&mut self, args: &[Expr], span: Span) -> Result<Val, CompileError> {
+        let fmt = match args {
+            [] => "%H:%M:%S\n".to_string(),
+            [Expr {
+                kind: ExprKind::String(f),
+                ..
+            }] => f.clone(),
+            _ => {
+                return Err(CompileError::new(
+                    span,
+                    "time() takes an optional string literal: time(\"%H:%M:%S\\n\")",
+                ))
+            }
+        };
+        self.emit_printf(fmt, Vec::new(), Vec::new(), true, span)
+    }
+
+    /// `print(value)`: the value and a newline, as a printf record.
+    fn print_value(&mut self, arg: &Expr, span: Span) -> Result<Val, CompileError> {
+        let v = self.expr(arg)?;
+        let (fmt, field) = match v.ty() {
+            Ty::Int { signed: true } => ("%ld\n", FieldKind::Int { signed: true }),
+            Ty::Int { signed: false } => ("%lu\n", FieldKind::Int { signed: false }),
+            Ty::Str(n) => ("%s\n", FieldKind::Str(n)),
+            Ty::ProbeName => ("%s\n", FieldKind::ProbeName),
+            Ty::Void => {
+                return Err(CompileError::new(
+                    arg.span,
+                    "this expression has no value to print",
+                ))
+            }
+        };
+        self.emit_printf(fmt.to_string(), vec![v], vec![field], false, span)
+    }
+
+    /// Emits the ring buffer record of a printf whose arguments are already
+    /// evaluated.
+    fn emit_printf(
+        &mut self,
+        fmt: String,
+        vals: Vec<Val>,
+        fields: Vec<FieldKind>,
+        time: bool,
+        span: Span,
+    ) -> Result<Val, CompileError> {
         let def = PrintfDef {
-            format: fmt.clone(),
+            format: fmt,
             args: fields.clone(),
+            time,
         };
         let id = match self.g.out.printfs.iter().position(|p| *p == def) {
             Some(i) => i,

@@ -101,7 +101,33 @@ impl ProgramCompiler<'_, '_> {
             let MapRole::User(existing) = &self.g.out.maps[id.0].role else {
                 return Err(CompileError::new(span, "internal error: map role"));
             };
-            if existing.key != key {
+            // Integer fields unify whatever their signedness (literals are
+            // unsigned here, bpftrace's are int64); signed wins.
+            let same_shape = existing.key.len() == key.len()
+                && existing.key.iter().zip(key).all(|(a, b)| match (a, b) {
+                    (FieldKind::Int { .. }, FieldKind::Int { .. }) => true,
+                    _ => a == b,
+                });
+            if same_shape && existing.key != key {
+                let merged: Vec<FieldKind> = existing
+                    .key
+                    .iter()
+                    .zip(key)
+                    .map(|(a, b)| match (a, b) {
+                        (FieldKind::Int { signed: x }, FieldKind::Int { signed: y }) => {
+                            FieldKind::Int { signed: *x || *y }
+                        }
+                        _ => *a,
+                    })
+                    .collect();
+                if let MapRole::User(m) = &mut self.g.out.maps[id.0].role {
+                    m.key = merged;
+                }
+            }
+            let MapRole::User(existing) = &self.g.out.maps[id.0].role else {
+                return Err(CompileError::new(span, "internal error: map role"));
+            };
+            if !same_shape {
                 return Err(CompileError::new(
                     span,
                     format!(

@@ -108,6 +108,9 @@ pub enum MapRole {
     Events,
     /// Lost-event counter.
     LostCounter,
+    /// One 8-byte `CLOCK_MONOTONIC` timestamp of the session's start,
+    /// written by the runtime before any program runs (`elapsed`).
+    StartTime,
     /// A script map `@name`.
     User(UserMap),
 }
@@ -241,6 +244,9 @@ pub struct PrintfDef {
     pub format: String,
     /// Argument fields in order.
     pub args: Vec<FieldKind>,
+    /// True for `time(fmt)`: the format is strftime's, applied to the
+    /// wall-clock time the record is printed.
+    pub time: bool,
 }
 
 impl PrintfDef {

@@ -106,6 +106,7 @@ impl Session {
             let name = match &m.role {
                 ustrace_codegen::program::MapRole::Events => "events".to_string(),
                 ustrace_codegen::program::MapRole::LostCounter => "lost".to_string(),
+                ustrace_codegen::program::MapRole::StartTime => "start_time".to_string(),
                 ustrace_codegen::program::MapRole::User(u) => {
                     u.name.trim_start_matches('@').to_string()
                 }
@@ -134,6 +135,17 @@ impl Session {
             .map(|f| f.as_raw_fd())
             .unwrap_or(-1);
         let ring = events::Ring::new(ring_fd)?;
+        for (m, fd) in script.maps.iter().zip(&maps) {
+            if m.role == ustrace_codegen::program::MapRole::StartTime {
+                let now = monotonic_ns();
+                sys::map_update(fd.as_raw_fd(), &0u32.to_ne_bytes(), &now.to_ne_bytes()).map_err(
+                    |source| RuntimeError::MapCreate {
+                        name: "start_time".to_string(),
+                        source,
+                    },
+                )?;
+            }
+        }
 
         let map_shapes = script
             .maps
@@ -362,4 +374,15 @@ impl Session {
 /// Decodes a raw ring buffer record with the script's layouts.
 pub fn decode(script: &CompiledScript, record: &[u8]) -> Option<Event> {
     events::decode(script, record)
+}
+
+/// `CLOCK_MONOTONIC` in nanoseconds: the clock of `bpf_ktime_get_ns`.
+fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }

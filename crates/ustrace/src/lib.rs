@@ -122,6 +122,13 @@ impl Script {
         })?;
         let mut formats = Vec::new();
         for p in &compiled.printfs {
+            if p.time {
+                // strftime formats are not printf formats; kept as one literal.
+                formats.push(ustrace_lang::printf::FormatString {
+                    segments: vec![ustrace_lang::printf::Segment::Literal(p.format.clone())],
+                });
+                continue;
+            }
             // The code generator validated every format; a failure here is a bug.
             let f = ustrace_lang::printf::parse_format(&p.format)
                 .map_err(|e| Error::Internal(format!("printf format {:?}: {e}", p.format)))?;

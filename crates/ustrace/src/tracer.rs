@@ -148,7 +148,13 @@ impl<'s> Tracer<'s> {
                     let Some(format) = self.script.formats.get(id) else {
                         continue;
                     };
-                    let text = ustrace_output::render_printf(format, &values);
+                    let is_time = self.script.compiled.printfs.get(id).is_some_and(|p| p.time);
+                    let text = if is_time {
+                        let fmt = self.script.compiled.printfs[id].format.clone();
+                        local_time(&fmt)
+                    } else {
+                        ustrace_output::render_printf(format, &values)
+                    };
                     let fmt = self
                         .script
                         .compiled
@@ -267,5 +273,30 @@ fn to_value(a: Arg) -> Value {
         Arg::Int(v, false) => Value::UInt(v as u64),
         Arg::Str(s) => Value::Str(s),
         Arg::Probe(p) => Value::Str(p.into_bytes()),
+    }
+}
+
+/// The local time now, formatted by the C library's strftime (`time()`).
+fn local_time(format: &str) -> String {
+    let Ok(cfmt) = std::ffi::CString::new(format) else {
+        return String::new();
+    };
+    // SAFETY: time/localtime_r/strftime write only into the buffers given;
+    // the buffer length is passed.
+    unsafe {
+        let now = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&now, &mut tm).is_null() {
+            return String::new();
+        }
+        let mut buf = vec![0u8; 256 + format.len() * 4];
+        let n = libc::strftime(
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            cfmt.as_ptr(),
+            &tm,
+        );
+        buf.truncate(n);
+        String::from_utf8_lossy(&buf).into_owned()
     }
 }
