@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
+use ustrace::output::{json, MapKind};
 use ustrace::{Record, Script, ScriptOptions};
 
 /// Trace user-space programs with eBPF: USDT probes and uprobes, in
@@ -152,12 +153,16 @@ fn run(cli: Cli) -> Result<i32> {
         }
     }
     let n = script.attach_count();
-    writeln!(
-        out,
-        "Attaching {} probe{}...",
-        n,
-        if n == 1 { "" } else { "s" }
-    )?;
+    if cli.format == "json" {
+        write!(out, "{}", json::attached_probes(n))?;
+    } else {
+        writeln!(
+            out,
+            "Attaching {} probe{}...",
+            n,
+            if n == 1 { "" } else { "s" }
+        )?;
+    }
     out.flush()?;
     let mut tracer = script.start()?;
     if cli.debug {
@@ -198,14 +203,17 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let records = tracer.end()?;
     emit(&mut out, &records, &cli.format)?;
-    if cli.format == "text" {
-        // bpftrace separates the maps printed at exit by two blank lines.
-        write!(out, "\n\n")?;
-    }
+    // bpftrace prints two blank lines before the maps at exit (in its JSON
+    // mode too).
+    write!(out, "\n\n")?;
     emit(&mut out, &tracer.final_maps(), &cli.format)?;
     let lost = tracer.lost_events();
     if lost > 0 {
-        writeln!(out, "Lost {lost} events")?;
+        if cli.format == "json" {
+            write!(out, "{}", json::lost_events(lost))?;
+        } else {
+            writeln!(out, "Lost {lost} events")?;
+        }
     }
     out.flush()?;
     if let Some(c) = child.as_mut() {
@@ -221,23 +229,21 @@ fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<
         match r {
             Record::Printf { text, .. } => {
                 if format == "json" {
-                    writeln!(
-                        out,
-                        "{{\"type\": \"printf\", \"data\": {}}}",
-                        json_string(text)
-                    )?;
+                    write!(out, "{}", json::printf(text))?;
                 } else {
                     out.write_all(text.as_bytes())?;
                 }
             }
-            Record::Map { name, text, .. } => {
+            Record::Map {
+                name,
+                entries,
+                text,
+            } => {
                 if format == "json" {
-                    writeln!(
-                        out,
-                        "{{\"type\": \"map\", \"name\": {}, \"data\": {}}}",
-                        json_string(name),
-                        json_string(text)
-                    )?;
+                    let kind = entries
+                        .first()
+                        .map_or(MapKind::Plain, |e| MapKind::of(&e.value));
+                    write!(out, "{}", json::map(name, kind, entries))?;
                 } else {
                     out.write_all(text.as_bytes())?;
                 }
@@ -246,23 +252,6 @@ fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<
         }
     }
     Ok(exited)
-}
-
-fn json_string(s: &str) -> String {
-    let mut o = String::from("\"");
-    for c in s.chars() {
-        match c {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
-            c => o.push(c),
-        }
-    }
-    o.push('"');
-    o
 }
 
 /// True while `pid` exists and is not a zombie.

@@ -107,3 +107,21 @@ fn interval_and_end() {
         r#"BEGIN { @n = 0; } interval:ms:100 { @n++; if (@n == 3) { exit(); } } END { printf("ticks %d\n", @n); }"#,
     );
 }
+
+#[test]
+fn json_output() {
+    let test = "json_output";
+    if !bpf_available(test) || !bpftrace_available(test) {
+        return;
+    }
+    let script = r#"BEGIN { printf("hi %d\n", 1); @c = count(); @x[1, "a"] = 5; @s["k"] = sum(3); @h = hist(5); @h = hist(100); @h = hist(-3); @l = lhist(5, 0, 10, 5); @l = lhist(50, 0, 10, 5); @st = stats(4); @a = avg(3); @str = "v"; @k[1] = hist(2); @ks[1] = stats(2); @e[1] = count(); delete(@e[1]); exit(); }"#;
+    let run = |mut cmd: Command| {
+        cmd.args(["-f", "json", "-e", script]);
+        let out = run_with_timeout(cmd, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let theirs = run(Command::new("bpftrace"));
+    let ours = run(ustrace());
+    assert_eq!(ours, theirs);
+}

@@ -381,6 +381,11 @@ fn hist_line(out: &mut String, label: &str, count: u64, max: u64) {
     let _ = writeln!(out, "{label:<16}{count:>8} |{:<BAR$}|", "@".repeat(bar));
 }
 
+/// Sorts entries in the order bpftrace prints them (text and JSON alike).
+pub(crate) fn sort_for_output(kind: MapKind, entries: &mut [&MapEntry]) {
+    sort_entries(kind, entries);
+}
+
 /// Sorts entries as bpftrace does (see the module docs).
 fn sort_entries(kind: MapKind, entries: &mut [&MapEntry]) {
     match kind {

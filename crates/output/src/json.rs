@@ -1,0 +1,249 @@
+//! bpftrace's `-f json` output: one JSON object per line (NDJSON), in the
+//! schema bpftrace 0.17 prints:
+//!
+//! ```text
+//! {"type": "attached_probes", "data": {"probes": 1}}
+//! {"type": "printf", "data": "hi 1\n"}
+//! {"type": "map", "data": {"@x": {"1,a": 5}}}
+//! {"type": "hist", "data": {"@h": [{"min": 4, "max": 7, "count": 1}]}}
+//! {"type": "stats", "data": {"@st": {"count": 1, "average": 4, "total": 4}}}
+//! {"type": "lost_events", "data": {"events": 3}}
+//! ```
+//!
+//! Keys of keyed maps are their fields joined by `,`; avg maps are of type
+//! `stats` with the average as value; histograms list their buckets from
+//! the first to the last non-empty one (`min` left out below zero or below
+//! an lhist's min, `max` left out at or above an lhist's max). An empty map
+//! prints nothing. Entries come in the text output's order.
+
+use std::fmt::Write;
+
+use crate::map::{lhist_inner_buckets, sort_for_output, MapKind, HIST_BUCKETS};
+use crate::{until_nul, MapEntry, MapValue, Value};
+
+/// A JSON string literal for `s` (quotes included).
+pub fn json_string(s: &str) -> String {
+    let mut o = String::with_capacity(s.len() + 2);
+    o.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\t' => o.push_str("\\t"),
+            '\r' => o.push_str("\\r"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(o, "\\u{:04x}", c as u32);
+            }
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
+}
+
+/// `{"type": "attached_probes", ...}`.
+pub fn attached_probes(n: usize) -> String {
+    format!("{{\"type\": \"attached_probes\", \"data\": {{\"probes\": {n}}}}}\n")
+}
+
+/// `{"type": "printf", "data": TEXT}`.
+pub fn printf(text: &str) -> String {
+    format!(
+        "{{\"type\": \"printf\", \"data\": {}}}\n",
+        json_string(text)
+    )
+}
+
+/// `{"type": "lost_events", ...}`.
+pub fn lost_events(n: u64) -> String {
+    format!("{{\"type\": \"lost_events\", \"data\": {{\"events\": {n}}}}}\n")
+}
+
+/// One map as a JSON line (empty for an empty map).
+pub fn map(name: &str, kind: MapKind, entries: &[MapEntry]) -> String {
+    if entries.is_empty() {
+        return String::new();
+    }
+    let mut sorted: Vec<&MapEntry> = entries.iter().collect();
+    sort_for_output(kind, &mut sorted);
+    let ty = match entries[0].value {
+        MapValue::Avg { .. } | MapValue::Stats { .. } => "stats",
+        MapValue::Hist(_) | MapValue::Lhist { .. } => "hist",
+        _ => "map",
+    };
+    let scalar = sorted.len() == 1 && sorted[0].key.is_empty();
+    let body = if scalar {
+        value_json(&sorted[0].value)
+    } else {
+        let parts: Vec<String> = sorted
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}: {}",
+                    json_string(&key_json(&e.key)),
+                    value_json(&e.value)
+                )
+            })
+            .collect();
+        format!("{{{}}}", parts.join(", "))
+    };
+    format!(
+        "{{\"type\": \"{ty}\", \"data\": {{{}: {body}}}}}\n",
+        json_string(name)
+    )
+}
+
+fn key_json(key: &[Value]) -> String {
+    key.iter().map(Value::to_text).collect::<Vec<_>>().join(",")
+}
+
+fn average(count: u64, sum: i64) -> i64 {
+    let count = count as i64;
+    if count == 0 {
+        0
+    } else {
+        sum.wrapping_div(count)
+    }
+}
+
+fn value_json(v: &MapValue) -> String {
+    match v {
+        MapValue::Int(x) | MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => x.to_string(),
+        MapValue::UInt(x) | MapValue::Count(x) => x.to_string(),
+        MapValue::Str(b) => json_string(&String::from_utf8_lossy(until_nul(b))),
+        MapValue::Avg { count, sum } => average(*count, *sum).to_string(),
+        MapValue::Stats { count, sum } => format!(
+            "{{\"count\": {}, \"average\": {}, \"total\": {sum}}}",
+            *count as i64,
+            average(*count, *sum)
+        ),
+        MapValue::Hist(buckets) => hist_json(buckets),
+        MapValue::Lhist {
+            min,
+            max,
+            step,
+            buckets,
+        } => lhist_json(*min, *max, *step, buckets),
+    }
+}
+
+fn bucket(min: Option<i128>, max: Option<i128>, count: u64) -> String {
+    let mut parts = Vec::new();
+    if let Some(m) = min {
+        parts.push(format!("\"min\": {m}"));
+    }
+    if let Some(m) = max {
+        parts.push(format!("\"max\": {m}"));
+    }
+    parts.push(format!("\"count\": {count}"));
+    format!("{{{}}}", parts.join(", "))
+}
+
+fn hist_json(buckets: &[(u64, u64)]) -> String {
+    let mut counts = [0u64; HIST_BUCKETS];
+    for &(i, c) in buckets {
+        if let Some(slot) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
+            *slot = slot.saturating_add(c);
+        }
+    }
+    let (Some(first), Some(last)) = (
+        counts.iter().position(|&c| c > 0),
+        counts.iter().rposition(|&c| c > 0),
+    ) else {
+        return "[]".to_string();
+    };
+    let items: Vec<String> = (first..=last)
+        .map(|i| {
+            let (lo, hi) = match i {
+                0 => (None, Some(-1)),
+                1 => (Some(0), Some(0)),
+                _ => {
+                    let lo = 1i128 << (i - 2);
+                    (Some(lo), Some(lo * 2 - 1))
+                }
+            };
+            bucket(lo, hi, counts[i])
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+fn lhist_json(min: i64, max: i64, step: i64, buckets: &[(u64, u64)]) -> String {
+    let top = lhist_inner_buckets(min, max, step).saturating_add(1);
+    let mut counts = std::collections::BTreeMap::new();
+    for &(i, c) in buckets {
+        if i <= top && c > 0 {
+            *counts.entry(i).or_insert(0u64) += c;
+        }
+    }
+    let (Some((&first, _)), Some((&last, _))) = (counts.first_key_value(), counts.last_key_value())
+    else {
+        return "[]".to_string();
+    };
+    let items: Vec<String> = (first..=last)
+        .map(|i| {
+            let count = counts.get(&i).copied().unwrap_or(0);
+            if i == 0 {
+                bucket(None, Some(i128::from(min) - 1), count)
+            } else if i == top {
+                bucket(Some(i128::from(max)), None, count)
+            } else {
+                let lo = i128::from(i - 1) * i128::from(step) + i128::from(min);
+                bucket(Some(lo), Some(lo + i128::from(step) - 1), count)
+            }
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scalar_keyed_and_string_maps() {
+        let e = |key: Vec<Value>, value| MapEntry { key, value };
+        assert_eq!(
+            map("@c", MapKind::Plain, &[e(vec![], MapValue::Count(1))]),
+            "{\"type\": \"map\", \"data\": {\"@c\": 1}}\n"
+        );
+        assert_eq!(
+            map(
+                "@x",
+                MapKind::Plain,
+                &[e(
+                    vec![Value::Int(1), Value::Str(b"a".to_vec())],
+                    MapValue::Int(5)
+                )]
+            ),
+            "{\"type\": \"map\", \"data\": {\"@x\": {\"1,a\": 5}}}\n"
+        );
+        assert_eq!(map("@e", MapKind::Plain, &[]), "");
+    }
+
+    #[test]
+    fn histograms_match_bpftrace() {
+        let h = MapEntry {
+            key: vec![],
+            value: MapValue::Hist(vec![(0, 1), (1, 1), (2, 1)]),
+        };
+        assert_eq!(
+            map("@h", MapKind::Hist, &[h]),
+            "{\"type\": \"hist\", \"data\": {\"@h\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 0, \"count\": 1}, {\"min\": 1, \"max\": 1, \"count\": 1}]}}\n"
+        );
+        let l = MapEntry {
+            key: vec![],
+            value: MapValue::Lhist {
+                min: 0,
+                max: 10,
+                step: 5,
+                buckets: vec![(0, 1), (3, 1)],
+            },
+        };
+        assert_eq!(
+            map("@l", MapKind::Hist, &[l]),
+            "{\"type\": \"hist\", \"data\": {\"@l\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 4, \"count\": 0}, {\"min\": 5, \"max\": 9, \"count\": 0}, {\"min\": 10, \"count\": 1}]}}\n"
+        );
+    }
+}
