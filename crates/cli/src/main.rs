@@ -152,6 +152,7 @@ fn run(cli: Cli) -> Result<i32> {
             write!(out, "{}", ustrace::disassemble(&p.insns))?;
         }
     }
+    ustrace::check_privileges()?;
     let n = script.attach_count();
     if cli.format == "json" {
         write!(out, "{}", json::attached_probes(n))?;

@@ -89,3 +89,46 @@ fn misspelled_probe_gets_a_suggestion() {
         "{err}"
     );
 }
+
+#[test]
+fn missing_argument_names_the_probe_and_its_arguments() {
+    let server = test_server();
+    let script = format!(
+        "usdt:{}:test_grp:test_idx {{ printf(\"%d\\n\", arg5); }}",
+        server.display()
+    );
+    let err = fails(&["-e", &script]);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(first.contains("cannot read `arg5`"), "{err}");
+    assert!(
+        first.ends_with(":test_grp:test_idx has only 1 argument (arg0)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn unprivileged_user_gets_one_line() {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/usr/sbin/runuser").exists() {
+        eprintln!("skipping unprivileged_user_gets_one_line: needs root and runuser");
+        return;
+    }
+    // A copy nobody can execute, outside the (maybe private) target dir.
+    let dir = std::env::temp_dir().join(format!("ustrace-nobody-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let bin = dir.join("ustrace");
+    std::fs::copy(env!("CARGO_BIN_EXE_ustrace"), &bin).expect("copying ustrace");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let mut cmd = std::process::Command::new("/usr/sbin/runuser");
+    cmd.args(["-u", "nobody", "--"])
+        .arg(&bin)
+        .args(["-e", "BEGIN { exit(); }"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(20));
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("needs root"), "{err}");
+    assert_eq!(stdout(&out), "", "nothing on stdout before the error");
+}

@@ -1452,7 +1452,24 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 .map(|s| {
                     let spec = match s.args.get(n) {
                         Some(r) => r.clone(),
-                        None => Err(format!("the probe has only {} arguments", s.args.len())),
+                        None => {
+                            let name = self
+                                .g
+                                .out
+                                .probe_names
+                                .get(s.probe_id)
+                                .cloned()
+                                .unwrap_or_default();
+                            let count = s.args.len();
+                            Err(match count {
+                                0 => format!("{name} has no arguments"),
+                                1 => format!("{name} has only 1 argument (arg0)"),
+                                _ => format!(
+                                    "{name} has only {count} arguments (arg0..arg{})",
+                                    count - 1
+                                ),
+                            })
+                        }
                     };
                     (spec, s.pc)
                 })

@@ -45,6 +45,29 @@ pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
 
+/// Checks that this process may load BPF programs and attach uprobes:
+/// root, or the capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN).
+/// The error is one line saying what is missing.
+pub fn check_privileges() -> Result<(), Error> {
+    const CAP_SYS_ADMIN: u32 = 21;
+    const CAP_PERFMON: u32 = 38;
+    const CAP_BPF: u32 = 39;
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let caps = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |c: u32| caps & (1u64 << c) != 0;
+    if has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON)) {
+        return Ok(());
+    }
+    Err(Error::Kernel {
+        message: "ustrace needs root (or the capabilities CAP_BPF and CAP_PERFMON) to load BPF programs and attach uprobes".to_string(),
+        details: String::new(),
+    })
+}
+
 /// Renders eBPF instructions in the verifier's notation (for `-d`).
 pub fn disassemble(insns: &[ustrace_codegen::insn::Insn]) -> String {
     ustrace_codegen::disasm::disassemble(insns)
