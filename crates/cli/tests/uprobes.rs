@@ -132,3 +132,22 @@ fn func_names_the_traced_function_and_elapsed_counts_up() {
         "output:\n{text}"
     );
 }
+
+#[test]
+fn lists_functions_for_uprobes() {
+    let bin = functions();
+    let out = ustrace()
+        .args(["-l", &format!("uprobe:{}:*a*", bin.display())])
+        .output()
+        .expect("running ustrace -l");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let b = bin.display();
+    for f in ["add", "scale", "main"] {
+        assert!(
+            text.lines().any(|l| l == format!("uprobe:{b}:{f}")),
+            "{f} missing in:\n{text}"
+        );
+    }
+    assert!(text.lines().all(|l| l.contains('a')), "{text}");
+}

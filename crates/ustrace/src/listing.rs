@@ -9,6 +9,12 @@ use crate::Error;
 /// objects of process `pid` when given. With `verbose`, each probe is
 /// followed by its locations, semaphores and argument specs.
 pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec<String>, Error> {
+    let trimmed = pattern.trim();
+    for kind in ["uprobe:", "uretprobe:", "u:", "ur:"] {
+        if let Some(rest) = trimmed.strip_prefix(kind) {
+            return list_functions(kind, rest, pid, verbose);
+        }
+    }
     let pattern = usdt_pattern(pattern)?;
     let found = find_usdt_probes(&pattern, pid)?;
     if !verbose {
@@ -63,4 +69,43 @@ fn usdt_pattern(text: &str) -> Result<UsdtPattern, Error> {
         provider: None,
         name: "*".to_string(),
     })
+}
+
+/// `-l 'uprobe:PATH:PATTERN'`: the functions a uprobe could attach to
+/// (`-v` adds each one's address and file offset).
+fn list_functions(
+    kind: &str,
+    rest: &str,
+    pid: Option<u32>,
+    verbose: bool,
+) -> Result<Vec<String>, Error> {
+    let kind = match kind {
+        "u:" => "uprobe:",
+        "ur:" => "uretprobe:",
+        k => k,
+    };
+    let (path, func) = match rest.rsplit_once(':') {
+        Some((p, f)) => (p, f),
+        None => (rest, "*"),
+    };
+    let file = if path.contains('/') {
+        std::path::PathBuf::from(path)
+    } else {
+        ustrace_probes::libpath::resolve_library_in(path, pid)?
+    };
+    let display = file.to_string_lossy().into_owned();
+    let found = ustrace_probes::find_functions(&file, if func.is_empty() { "*" } else { func })?;
+    Ok(found
+        .into_iter()
+        .map(|f| {
+            if verbose {
+                format!(
+                    "{kind}{display}:{}\n    address {:#x}, file offset {:#x}",
+                    f.name, f.address, f.file_offset
+                )
+            } else {
+                format!("{kind}{display}:{}", f.name)
+            }
+        })
+        .collect())
 }
