@@ -61,6 +61,13 @@ pub enum ResolvedAttach {
     Usdt(Vec<UsdtTarget>),
     /// The functions a `uprobe`/`uretprobe` attach point matched.
     Uprobe(Vec<UprobeFunction>),
+    /// `profile:hz:N` (Some(N)) or `profile:us:N` etc. (period in ns).
+    Profile {
+        /// Samples per second per CPU.
+        hz: Option<u64>,
+        /// Sampling period in nanoseconds, when `hz` is `None`.
+        period_ns: u64,
+    },
 }
 
 /// One function (or address) to place a uprobe on.
@@ -201,6 +208,18 @@ fn compile_pass(
                 Some(ResolvedAttach::Usdt(targets)) => {
                     g.out.attach_count += targets.len();
                     usdt.extend(targets.iter());
+                }
+                Some(ResolvedAttach::Profile { hz, period_ns }) => {
+                    g.out.attach_count += 1;
+                    let probe_id = g.probe_id(&ap.raw);
+                    let target = ProgramTarget::Profile {
+                        hz: *hz,
+                        period_ns: *period_ns,
+                    };
+                    // Samples every task: filtered by -p like a uprobe.
+                    let program = ProgramCompiler::new(&mut g, Context::Trigger { probe_id }, true)
+                        .compile(probe, "profile".to_string(), target)?;
+                    g.out.programs.push(program);
                 }
                 Some(ResolvedAttach::Uprobe(functions)) => {
                     g.out.attach_count += functions.len();

@@ -55,11 +55,19 @@ pub enum ProgramTarget {
         /// True for uretprobes.
         is_return: bool,
     },
-    /// Runs once at start, through the runtime's trigger function.
+    /// `profile:hz:N` / `profile:us:N`: a CPU-clock perf event on every
+    /// CPU samples the running task.
+    Profile {
+        /// Samples per second per CPU (when set), else `period_ns`.
+        hz: Option<u64>,
+        /// Sampling period in nanoseconds (when `hz` is `None`).
+        period_ns: u64,
+    },
+    /// Runs once at start (run by the runtime with BPF_PROG_TEST_RUN).
     Begin,
-    /// Runs once at exit, through the runtime's trigger function.
+    /// Runs once at exit (run by the runtime with BPF_PROG_TEST_RUN).
     End,
-    /// Runs every `period_ns`, through the trigger function (user-space timer).
+    /// Runs every `period_ns` (a user-space timer runs it with BPF_PROG_TEST_RUN).
     Interval {
         /// The period.
         period_ns: u64,

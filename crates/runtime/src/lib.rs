@@ -179,6 +179,7 @@ impl Session {
             let attach_kind = match prog.target {
                 ProgramTarget::Uprobe { .. } if use_perf => ProgramAttach::PerfEvent,
                 ProgramTarget::Uprobe { .. } => ProgramAttach::UprobeMulti,
+                ProgramTarget::Profile { .. } => ProgramAttach::Sampling,
                 _ => ProgramAttach::TestRun,
             };
             let loaded = sys::load_program(&prog.name, &insns, attach_kind, opts.verifier_log)?;
@@ -199,6 +200,13 @@ impl Session {
                         )?;
                     }
                 }
+                ProgramTarget::Profile { hz, period_ns } => {
+                    for cpu in sys::online_cpus() {
+                        let (p, l) = sys::attach_profile(&loaded.fd, cpu, *hz, *period_ns)?;
+                        session.perf_events.push(p);
+                        session.links.push(l);
+                    }
+                }
                 ProgramTarget::Begin | ProgramTarget::End | ProgramTarget::Interval { .. } => {
                     let id = index as u64;
                     match prog.target {
@@ -207,7 +215,7 @@ impl Session {
                         ProgramTarget::Interval { period_ns } => {
                             session.intervals.push((id, period_ns))
                         }
-                        ProgramTarget::Uprobe { .. } => {}
+                        ProgramTarget::Uprobe { .. } | ProgramTarget::Profile { .. } => {}
                     }
                 }
             }

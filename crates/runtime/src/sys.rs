@@ -353,6 +353,70 @@ pub fn attach_uprobe_perf(
     Ok((pfd, unsafe { OwnedFd::from_raw_fd(lfd) }))
 }
 
+/// Opens a CPU-clock sampling perf event on `cpu` (every task) firing `hz`
+/// times a second (or every `period_ns`) and attaches `prog` to it.
+pub fn attach_profile(
+    prog: &OwnedFd,
+    cpu: i32,
+    hz: Option<u64>,
+    period_ns: u64,
+) -> Result<(OwnedFd, OwnedFd), RuntimeError> {
+    let target = || format!("profile sampling on CPU {cpu}");
+    let mut attr = sys::perf_event_attr {
+        size: std::mem::size_of::<sys::perf_event_attr>() as u32,
+        type_: sys::PERF_TYPE_SOFTWARE,
+        config: sys::PERF_COUNT_SW_CPU_CLOCK as u64,
+        ..Default::default()
+    };
+    match hz {
+        Some(hz) => {
+            attr.set_freq(1);
+            attr.__bindgen_anon_1.sample_freq = hz;
+        }
+        None => attr.__bindgen_anon_1.sample_period = period_ns,
+    }
+    // SAFETY: attr is a valid perf_event_attr.
+    let pfd = unsafe {
+        libc::syscall(
+            libc::SYS_perf_event_open,
+            &attr as *const sys::perf_event_attr,
+            -1,
+            cpu,
+            -1,
+            8u64, // PERF_FLAG_FD_CLOEXEC
+        )
+    } as i32;
+    if pfd < 0 {
+        return Err(RuntimeError::Attach {
+            target: target(),
+            source: last_os_error(),
+        });
+    }
+    // SAFETY: fresh descriptor.
+    let pfd = unsafe { OwnedFd::from_raw_fd(pfd) };
+    let opts = sys::bpf_link_create_opts {
+        sz: std::mem::size_of::<sys::bpf_link_create_opts>() as _,
+        ..Default::default()
+    };
+    // SAFETY: both fds are live.
+    let lfd = unsafe {
+        sys::bpf_link_create(
+            prog.as_raw_fd(),
+            pfd.as_raw_fd(),
+            sys::BPF_PERF_EVENT,
+            &opts,
+        )
+    };
+    if lfd < 0 {
+        return Err(RuntimeError::Attach {
+            target: target(),
+            source: libbpf_error(lfd),
+        });
+    }
+    // SAFETY: fresh descriptor.
+    Ok((pfd, unsafe { OwnedFd::from_raw_fd(lfd) }))
+}
+
 /// The online CPU numbers, from /sys/devices/system/cpu/online ("0-3,5").
 pub fn online_cpus() -> Vec<i32> {
     let text = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap_or_default();

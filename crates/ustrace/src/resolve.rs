@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use ustrace_codegen::{ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
-use ustrace_lang::ast::{AttachKind, Script, Span, UprobeTarget};
+use ustrace_lang::ast::{AttachKind, ProfileRate, Script, Span, UprobeTarget};
 use ustrace_probes as probes;
 
 use crate::error::ResolveError;
@@ -83,12 +83,22 @@ pub(crate) fn resolve(
                 } => {
                     ResolvedAttach::Uprobe(resolve_uprobe(path, target, *is_return, pid, ap.span)?)
                 }
-                AttachKind::Profile { .. } => {
-                    return Err(ResolveError::At(
-                        ap.span,
-                        "profile probes are not supported yet by this version of ustrace".into(),
-                    ))
-                }
+                AttachKind::Profile { rate } => match rate {
+                    ProfileRate::Hz(0) | ProfileRate::PeriodNs(0) => {
+                        return Err(ResolveError::At(
+                            ap.span,
+                            "a profile rate must be above 0".into(),
+                        ))
+                    }
+                    ProfileRate::Hz(hz) => ResolvedAttach::Profile {
+                        hz: Some(*hz),
+                        period_ns: 0,
+                    },
+                    ProfileRate::PeriodNs(ns) => ResolvedAttach::Profile {
+                        hz: None,
+                        period_ns: *ns,
+                    },
+                },
             };
             row.push(r);
         }
