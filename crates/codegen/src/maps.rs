@@ -297,7 +297,7 @@ impl ProgramCompiler<'_, '_> {
             ));
         };
         let key = self.build_key(keys, 0, span)?;
-        if key.fields != def.key {
+        if !same_key_shape(&key.fields, &def.key) {
             return Err(CompileError::new(
                 span,
                 format!(
@@ -565,7 +565,7 @@ impl ProgramCompiler<'_, '_> {
             ));
         }
         let key = self.build_key(keys, 0, span)?;
-        if key.fields != def.key {
+        if !same_key_shape(&key.fields, &def.key) {
             return Err(CompileError::new(
                 target.span,
                 format!("map @{name} has keys [{}]", describe_key(&def.key)),
@@ -686,4 +686,14 @@ fn describe_value(v: ValueKind) -> String {
         ValueKind::Hist => "hist()".into(),
         ValueKind::Lhist { .. } => "lhist()".into(),
     }
+}
+
+/// True when two key layouts agree, integers matching whatever their
+/// signedness (bpftrace treats every integer key as 64-bit).
+pub(super) fn same_key_shape(a: &[FieldKind], b: &[FieldKind]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (FieldKind::Int { .. }, FieldKind::Int { .. }) => true,
+            _ => x == y,
+        })
 }
