@@ -267,6 +267,25 @@ impl Globals<'_> {
         MapId(self.out.maps.len() - 1)
     }
 
+    /// The stack trace map of `ustack`, created on first use.
+    fn stack_map(&mut self) -> MapId {
+        if let Some(i) = self
+            .out
+            .maps
+            .iter()
+            .position(|m| m.role == MapRole::StackTraces)
+        {
+            return MapId(i);
+        }
+        self.add_map(MapDef {
+            kind: MapKind::StackTrace,
+            key_size: 4,
+            value_size: 8 * USTACK_MAX_DEPTH as u32,
+            max_entries: 4096,
+            role: MapRole::StackTraces,
+        })
+    }
+
     /// The map holding the session's start time, created on first use.
     fn start_time_map(&mut self) -> MapId {
         if let Some(i) = self
@@ -469,6 +488,8 @@ enum Ty {
     Str(usize),
     /// A probe id, printed as the probe's name.
     ProbeName,
+    /// A user stack (id and pid in a 16-byte slot).
+    UStack(StackMode),
     /// No value (printf(), exit()).
     Void,
 }
@@ -480,6 +501,7 @@ impl Ty {
             Ty::Int { signed: false } => "uint64",
             Ty::Str(_) => "string",
             Ty::ProbeName => "probe",
+            Ty::UStack(_) => "ustack",
             Ty::Void => "none",
         }
     }
@@ -500,6 +522,8 @@ enum Val {
     Probe(i16),
     /// A compile-time probe id.
     ProbeConst(usize),
+    /// A user stack in a 16-byte slot: stack id, then pid.
+    UStack(i16, StackMode),
     /// Nothing.
     Void,
 }
@@ -511,6 +535,7 @@ impl Val {
             Val::Buf(_, n) => Ty::Str(*n),
             Val::StrConst(s) => Ty::Str(s.len() + 1),
             Val::Probe(_) | Val::ProbeConst(_) => Ty::ProbeName,
+            Val::UStack(_, m) => Ty::UStack(*m),
             Val::Void => Ty::Void,
         }
     }
@@ -768,6 +793,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ty::Int { signed } => Val::Slot(var.slot, signed),
                 Ty::Str(n) => Val::Buf(var.slot, n),
                 Ty::ProbeName => Val::Probe(var.slot),
+                Ty::UStack(m) => Val::UStack(var.slot, m),
                 Ty::Void => Val::Void,
             }),
             None => Err(CompileError::new(
@@ -813,6 +839,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             None => {
                 let size = match ty {
                     Ty::Str(n) => n.max(self.g.opts.str_len),
+                    Ty::UStack(_) => 16,
                     _ => 8,
                 };
                 let slot = self.alloc_var(size, tspan)?;
@@ -827,6 +854,12 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         };
         match (var.ty, &v) {
             (Ty::Str(n), _) => self.copy_string(&v, var.slot, n),
+            (Ty::UStack(_), Val::UStack(src, _)) => {
+                for o in [0i16, 8] {
+                    self.b.emit(insn::ldx(8, R0, R10, src + o));
+                    self.b.emit(insn::stx(8, R10, var.slot + o, R0));
+                }
+            }
             _ => {
                 self.load(&v, R0);
                 self.b.emit(insn::stx(8, R10, var.slot, R0));
@@ -879,7 +912,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::Const(c, _) => self.b.mov_imm(r, *c),
             Val::Slot(s, _) | Val::Probe(s) => self.b.emit(insn::ldx(8, r, R10, *s)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
-            Val::Buf(..) | Val::StrConst(_) | Val::Void => self.b.mov_imm(r, 0),
+            Val::Buf(..) | Val::StrConst(_) | Val::UStack(..) | Val::Void => self.b.mov_imm(r, 0),
         }
     }
 
@@ -1355,6 +1388,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             }
             "probe" => self.probe_name(span),
             "func" => self.func_name(span),
+            "ustack" => self.ustack(
+                StackMode {
+                    perf: false,
+                    depth: USTACK_MAX_DEPTH,
+                },
+                span,
+            ),
             "retval" => match &self.ctx {
                 Context::Usdt {
                     on_return: Some(true),
@@ -1371,6 +1411,23 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             },
             _ => Err(CompileError::new(span, format!("unknown builtin `{name}`"))),
         }
+    }
+
+    /// `ustack`: the user stack's id (bpf_get_stackid with
+    /// BPF_F_USER_STACK) and the pid its addresses belong to.
+    fn ustack(&mut self, mode: StackMode, span: Span) -> Result<Val, CompileError> {
+        const BPF_F_USER_STACK: i32 = 1 << 8;
+        let map = self.g.stack_map();
+        let slot = self.alloc_tmp(16, span)?;
+        self.b.emit(insn::mov64_reg(R1, R6));
+        self.b.load_map(R2, map);
+        self.b.emit(insn::mov64_imm(R3, BPF_F_USER_STACK));
+        self.b.emit(insn::call(helper::GET_STACKID));
+        self.b.emit(insn::stx(8, R10, slot, R0));
+        self.b.emit(insn::call(helper::GET_CURRENT_PID_TGID));
+        self.b.emit(insn::alu64_imm(AluOp::Rsh, R0, 32));
+        self.b.emit(insn::stx(8, R10, slot + 8, R0));
+        Ok(Val::UStack(slot, mode))
     }
 
     /// `func`: the traced function's name (uprobes only).
@@ -1536,6 +1593,29 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         match name {
             "printf" => self.printf(args, span),
             "time" => self.time(args, span),
+            "ustack" => {
+                let mut mode = StackMode {
+                    perf: false,
+                    depth: USTACK_MAX_DEPTH,
+                };
+                for (i, a) in args.iter().enumerate() {
+                    match &a.kind {
+                        ExprKind::Builtin(b) if b == "perf" && i == 0 => mode.perf = true,
+                        ExprKind::Integer(n)
+                            if i + 1 == args.len() && (1..=u64::from(USTACK_MAX_DEPTH)).contains(n) =>
+                        {
+                            mode.depth = *n as u8
+                        }
+                        _ => {
+                            return Err(CompileError::new(
+                                a.span,
+                                format!("ustack() takes `perf` and/or a frame count from 1 to {USTACK_MAX_DEPTH}: ustack(perf, 8)"),
+                            ))
+                        }
+                    }
+                }
+                self.ustack(mode, span)
+            }
             "exit" => {
                 let code = match args.first() {
                     Some(a) => self.int_operand(a)?,
@@ -1718,6 +1798,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ty::Int { signed } => FieldKind::Int { signed },
                 Ty::Str(n) => FieldKind::Str(n),
                 Ty::ProbeName => FieldKind::ProbeName,
+                Ty::UStack(m) => FieldKind::UStack(m),
                 Ty::Void => {
                     return Err(CompileError::new(
                         a.span,
@@ -1758,6 +1839,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Ty::Int { signed: false } => ("%lu\n", FieldKind::Int { signed: false }),
             Ty::Str(n) => ("%s\n", FieldKind::Str(n)),
             Ty::ProbeName => ("%s\n", FieldKind::ProbeName),
+            Ty::UStack(m) => ("%s\n", FieldKind::UStack(m)),
             Ty::Void => {
                 return Err(CompileError::new(
                     arg.span,
@@ -1808,6 +1890,12 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                     (Val::Buf(src, _), FieldKind::Str(n)) => {
                         for w in 0..(*n).div_ceil(8) {
                             let o = (w * 8) as i16;
+                            c.b.emit(insn::ldx(8, R1, R10, src + o));
+                            c.b.emit(insn::stx(8, rec, off + o, R1));
+                        }
+                    }
+                    (Val::UStack(src, _), FieldKind::UStack(_)) => {
+                        for o in [0i16, 8] {
                             c.b.emit(insn::ldx(8, R1, R10, src + o));
                             c.b.emit(insn::stx(8, rec, off + o, R1));
                         }

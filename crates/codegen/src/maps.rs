@@ -50,6 +50,7 @@ impl ProgramCompiler<'_, '_> {
                 Ty::Int { signed } => FieldKind::Int { signed },
                 Ty::Str(_) => FieldKind::Str(self.map_str_len()),
                 Ty::ProbeName => FieldKind::ProbeName,
+                Ty::UStack(m) => FieldKind::UStack(m),
                 Ty::Void => {
                     return Err(CompileError::new(
                         k.span,
@@ -72,8 +73,14 @@ impl ProgramCompiler<'_, '_> {
             self.b.emit(insn::st_imm(8, R10, off, 0));
         }
         for (v, f) in &vals {
-            match f {
-                FieldKind::Str(n) => self.copy_string(v, off, *n),
+            match (f, v) {
+                (FieldKind::Str(n), _) => self.copy_string(v, off, *n),
+                (FieldKind::UStack(_), Val::UStack(src, _)) => {
+                    for o in [0i16, 8] {
+                        self.b.emit(insn::ldx(8, R0, R10, src + o));
+                        self.b.emit(insn::stx(8, R10, off + o, R0));
+                    }
+                }
                 _ => {
                     self.load(v, R0);
                     self.b.emit(insn::stx(8, R10, off, R0));
@@ -245,10 +252,13 @@ impl ProgramCompiler<'_, '_> {
         let value_kind = match v.ty() {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str(_) => ValueKind::Str(self.map_str_len()),
-            Ty::ProbeName => {
+            Ty::ProbeName | Ty::UStack(_) => {
                 return Err(CompileError::new(
                     span,
-                    "storing `probe` in a map is not supported yet; use it as a key",
+                    format!(
+                        "storing `{}` in a map is not supported; use it as a key",
+                        v.ty().name()
+                    ),
                 ))
             }
             Ty::Void => {
@@ -668,6 +678,7 @@ fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::Int { signed: false } => "uint64",
             FieldKind::Str(_) => "string",
             FieldKind::ProbeName => "probe",
+            FieldKind::UStack(_) => "ustack",
         })
         .collect::<Vec<_>>()
         .join(", ")

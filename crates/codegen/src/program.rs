@@ -107,6 +107,8 @@ pub enum MapKind {
     PerCpuArray,
     /// Ring buffer (`max_entries` is its size in bytes).
     RingBuf,
+    /// Stack traces, keyed by the id `bpf_get_stackid` returns.
+    StackTrace,
 }
 
 /// What a map is for.
@@ -116,6 +118,9 @@ pub enum MapRole {
     Events,
     /// Lost-event counter.
     LostCounter,
+    /// User stacks captured by `ustack` (`BPF_MAP_TYPE_STACK_TRACE`,
+    /// [`USTACK_MAX_DEPTH`] frames per entry).
+    StackTraces,
     /// One 8-byte `CLOCK_MONOTONIC` timestamp of the session's start,
     /// written by the runtime before any program runs (`elapsed`).
     StartTime,
@@ -218,13 +223,31 @@ pub enum FieldKind {
     Str(usize),
     /// An 8-byte probe id, printed as the probe's name.
     ProbeName,
+    /// A user stack: the 8-byte id from `bpf_get_stackid` (negative when
+    /// it failed) and the 8-byte pid whose addresses it holds.
+    UStack(StackMode),
 }
+
+/// How a `ustack` prints: bpftrace's default form or `perf`'s, and how many
+/// frames at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StackMode {
+    /// `ustack(perf)`: `\tADDR SYMBOL+OFF (MODULE)` lines.
+    pub perf: bool,
+    /// At most this many frames are shown.
+    pub depth: u8,
+}
+
+/// The frames the kernel keeps per stack (its default
+/// `kernel.perf_event_max_stack`).
+pub const USTACK_MAX_DEPTH: u8 = 127;
 
 impl FieldKind {
     /// Size in bytes.
     pub fn size(self) -> usize {
         match self {
             FieldKind::Int { .. } | FieldKind::ProbeName => 8,
+            FieldKind::UStack(_) => 16,
             FieldKind::Str(n) => (n + 7) & !7,
         }
     }

@@ -21,6 +21,17 @@ pub enum Arg {
     Str(Vec<u8>),
     /// The name of a probe.
     Probe(String),
+    /// A user stack: its id in the stack map (negative when the kernel
+    /// could not take it), the pid its addresses belong to, and how to
+    /// print it. Read the frames with `Session::read_stack`.
+    UStack {
+        /// Stack id from `bpf_get_stackid`.
+        id: i64,
+        /// Process the addresses belong to.
+        pid: u32,
+        /// Printing mode.
+        mode: ustrace_codegen::program::StackMode,
+    },
 }
 
 /// One event from the kernel.
@@ -169,6 +180,11 @@ pub fn decode(script: &CompiledScript, rec: &[u8]) -> Option<Event> {
                     script.probe_names.get(id).cloned().unwrap_or_default(),
                 ));
             }
+            FieldKind::UStack(mode) => args.push(Arg::UStack {
+                id: read_u64(rec, off)? as i64,
+                pid: read_u64(rec, off + 8)? as u32,
+                mode: *mode,
+            }),
         }
         off += f.size();
     }

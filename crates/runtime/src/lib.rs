@@ -88,6 +88,8 @@ pub struct Session {
     begin_ids: Vec<u64>,
     end_ids: Vec<u64>,
     intervals: Vec<(u64, u64)>,
+    /// Index of the `ustack` stack trace map, if the script has one.
+    stack_map: Option<usize>,
 }
 
 impl Session {
@@ -102,11 +104,13 @@ impl Session {
                 MapKind::Array => sys::MapKind::Array,
                 MapKind::PerCpuArray => sys::MapKind::PerCpuArray,
                 MapKind::RingBuf => sys::MapKind::RingBuf,
+                MapKind::StackTrace => sys::MapKind::StackTrace,
             };
             let name = match &m.role {
                 ustrace_codegen::program::MapRole::Events => "events".to_string(),
                 ustrace_codegen::program::MapRole::LostCounter => "lost".to_string(),
                 ustrace_codegen::program::MapRole::StartTime => "start_time".to_string(),
+                ustrace_codegen::program::MapRole::StackTraces => "ustacks".to_string(),
                 ustrace_codegen::program::MapRole::User(u) => {
                     u.name.trim_start_matches('@').to_string()
                 }
@@ -166,6 +170,10 @@ impl Session {
             begin_ids: Vec::new(),
             end_ids: Vec::new(),
             intervals: Vec::new(),
+            stack_map: script
+                .maps
+                .iter()
+                .position(|m| m.role == ustrace_codegen::program::MapRole::StackTraces),
         };
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();
@@ -345,6 +353,29 @@ impl Session {
             }
         }
         out
+    }
+
+    /// The return addresses of user stack `id` (innermost first), from the
+    /// script's stack map; empty when the id is invalid or was evicted.
+    pub fn read_stack(&self, id: i64) -> Vec<u64> {
+        let Ok(key) = u32::try_from(id) else {
+            return Vec::new();
+        };
+        let Some(index) = self.stack_map else {
+            return Vec::new();
+        };
+        let Some(fd) = self.map_fd(index) else {
+            return Vec::new();
+        };
+        let depth = usize::from(ustrace_codegen::program::USTACK_MAX_DEPTH);
+        let mut buf = vec![0u8; depth * 8];
+        if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut buf) {
+            return Vec::new();
+        }
+        buf.chunks_exact(8)
+            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+            .take_while(|&a| a != 0)
+            .collect()
     }
 
     /// Deletes every entry of map `index` (`clear()`).

@@ -35,6 +35,7 @@ mod error;
 mod listing;
 mod maps;
 mod resolve;
+mod stacks;
 mod tracer;
 mod usdt;
 

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeMap;
 
-use ustrace_codegen::program::{FieldKind, UserMap, ValueKind};
+use ustrace_codegen::program::{FieldKind, StackMode, UserMap, ValueKind};
 use ustrace_output::{MapEntry, MapValue, Value};
 
 /// Decodes the raw `(key, per-CPU values)` pairs of `map` into entries.
@@ -17,6 +17,7 @@ pub(crate) fn decode_entries(
     map: &UserMap,
     raw: &[(Vec<u8>, Vec<Vec<u8>>)],
     probe_names: &[String],
+    stack_text: &dyn Fn(i64, u32, StackMode) -> String,
 ) -> Vec<MapEntry> {
     let hist = map.value.is_histogram();
     // Raw key bytes -> (decoded key, (bucket, count) pairs).
@@ -30,7 +31,7 @@ pub(crate) fn decode_entries(
         } else {
             (key.as_slice(), None)
         };
-        let fields = decode_key(&map.key, fields_bytes, probe_names);
+        let fields = decode_key(&map.key, fields_bytes, probe_names, stack_text);
         match bucket {
             Some(b) => {
                 let count: u64 = values
@@ -64,7 +65,12 @@ pub(crate) fn decode_entries(
     out
 }
 
-fn decode_key(fields: &[FieldKind], bytes: &[u8], probe_names: &[String]) -> Vec<Value> {
+fn decode_key(
+    fields: &[FieldKind],
+    bytes: &[u8],
+    probe_names: &[String],
+    stack_text: &dyn Fn(i64, u32, StackMode) -> String,
+) -> Vec<Value> {
     let mut at = 0;
     let mut out = Vec::with_capacity(fields.len());
     for f in fields {
@@ -75,6 +81,9 @@ fn decode_key(fields: &[FieldKind], bytes: &[u8], probe_names: &[String]) -> Vec
             FieldKind::Int { signed: true } => Value::Int(read_u64(part, 0) as i64),
             FieldKind::Int { signed: false } => Value::UInt(read_u64(part, 0)),
             FieldKind::Str(_) => Value::Str(until_nul(part)),
+            FieldKind::UStack(mode) => Value::Str(
+                stack_text(read_u64(part, 0) as i64, read_u64(part, 8) as u32, *mode).into_bytes(),
+            ),
             FieldKind::ProbeName => {
                 let id = read_u64(part, 0) as usize;
                 Value::Str(
@@ -165,7 +174,7 @@ mod tests {
         let mut key = b"ab\0\0\0\0\0\0".to_vec();
         key.extend(le(-3));
         let raw = vec![(key, vec![le(2), le(5)])];
-        let e = decode_entries(&map, &raw, &[]);
+        let e = decode_entries(&map, &raw, &[], &|_, _, _| String::new());
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].key, vec![Value::Str(b"ab".to_vec()), Value::Int(-3)]);
         assert_eq!(e[0].value, MapValue::Count(7));
@@ -180,7 +189,10 @@ mod tests {
         };
         let cpu = |v: i64, set: i64| [le(v), le(set)].concat();
         let raw = vec![(le(0), vec![cpu(0, 0), cpu(9, 1), cpu(4, 1)])];
-        assert_eq!(decode_entries(&map, &raw, &[])[0].value, MapValue::Min(4));
+        assert_eq!(
+            decode_entries(&map, &raw, &[], &|_, _, _| String::new())[0].value,
+            MapValue::Min(4)
+        );
     }
 
     #[test]
@@ -196,7 +208,7 @@ mod tests {
             (k(2, 2), vec![le(4), le(0)]),
             (k(1, 2), vec![le(0), le(5)]),
         ];
-        let mut e = decode_entries(&map, &raw, &[]);
+        let mut e = decode_entries(&map, &raw, &[], &|_, _, _| String::new());
         e.sort_by(|a, b| format!("{:?}", a.key).cmp(&format!("{:?}", b.key)));
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].value, MapValue::Hist(vec![(2, 5), (3, 2)]));
@@ -211,6 +223,9 @@ mod tests {
             value: ValueKind::Avg,
         };
         let raw = vec![(vec![1, 2], vec![vec![1]])];
-        assert_eq!(decode_entries(&map, &raw, &[]).len(), 1);
+        assert_eq!(
+            decode_entries(&map, &raw, &[], &|_, _, _| String::new()).len(),
+            1
+        );
     }
 }

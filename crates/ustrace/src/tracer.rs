@@ -2,7 +2,9 @@
 
 use std::time::{Duration, Instant};
 
-use ustrace_codegen::program::{MapRole, ValueKind};
+use ustrace_codegen::program::{FieldKind, MapRole, StackMode, ValueKind};
+
+use crate::stacks::{StackFormatter, StackPlace};
 use ustrace_output::{MapEntry, MapKind, MapValue, Value};
 use ustrace_runtime::{Arg, Event, Session};
 
@@ -42,7 +44,12 @@ pub struct Tracer<'s> {
     session: Session,
     next_interval: Vec<(u64, Duration, Instant)>,
     exited: Option<i64>,
+    stacks: StackFormatter,
+    next_stack_scan: Instant,
 }
+
+/// How often the stacks in map keys are named while their processes live.
+const STACK_SCAN_PERIOD: Duration = Duration::from_millis(250);
 
 impl<'s> Tracer<'s> {
     pub(crate) fn new(script: &'s Script, session: Session) -> Tracer<'s> {
@@ -60,6 +67,8 @@ impl<'s> Tracer<'s> {
             session,
             next_interval,
             exited: None,
+            stacks: StackFormatter::new(),
+            next_stack_scan: now,
         }
     }
 
@@ -83,6 +92,10 @@ impl<'s> Tracer<'s> {
         })?;
         let mut out = self.decode(raw);
         let now = Instant::now();
+        if now >= self.next_stack_scan {
+            self.remember_stacks();
+            self.next_stack_scan = now + STACK_SCAN_PERIOD;
+        }
         let mut fired = false;
         for i in 0..self.next_interval.len() {
             let (id, period, due) = self.next_interval[i];
@@ -144,7 +157,7 @@ impl<'s> Tracer<'s> {
             }
             match ustrace_runtime::decode(&self.script.compiled, &rec) {
                 Some(Event::Printf { id, args }) => {
-                    let values: Vec<Value> = args.into_iter().map(to_value).collect();
+                    let values: Vec<Value> = args.into_iter().map(|a| self.to_value(a)).collect();
                     let Some(format) = self.script.formats.get(id) else {
                         continue;
                     };
@@ -185,6 +198,31 @@ impl<'s> Tracer<'s> {
 }
 
 impl Tracer<'_> {
+    /// Names the user stacks found in map keys now, while their processes
+    /// are alive (a map is printed at exit, maybe after they are gone).
+    fn remember_stacks(&self) {
+        for (index, m) in self.script.compiled.maps.iter().enumerate() {
+            let MapRole::User(map) = &m.role else {
+                continue;
+            };
+            if !map.key.iter().any(|f| matches!(f, FieldKind::UStack(_))) {
+                continue;
+            }
+            for (key, _) in self.session.read_map(index) {
+                let mut off = 0;
+                for f in &map.key {
+                    if let (FieldKind::UStack(_), Some(part)) = (f, key.get(off..off + 16)) {
+                        let id = i64::from_ne_bytes(part[..8].try_into().unwrap_or([0; 8]));
+                        let pid = u64::from_ne_bytes(part[8..].try_into().unwrap_or([0; 8])) as u32;
+                        self.stacks
+                            .remember(pid, id, || self.session.read_stack(id));
+                    }
+                    off += f.size();
+                }
+            }
+        }
+    }
+
     /// Every script map, in name order, as bpftrace prints them at exit
     /// (call after [`Tracer::end`]).
     pub fn final_maps(&self) -> Vec<Record> {
@@ -213,7 +251,17 @@ impl Tracer<'_> {
             return None;
         };
         let raw = self.session.read_map(index);
-        let mut entries = crate::maps::decode_entries(map, &raw, &self.script.compiled.probe_names);
+        let stack_text = |id: i64, pid: u32, mode: StackMode| {
+            self.stacks.render_id(
+                pid,
+                id,
+                || self.session.read_stack(id),
+                mode,
+                StackPlace::MapKey,
+            )
+        };
+        let mut entries =
+            crate::maps::decode_entries(map, &raw, &self.script.compiled.probe_names, &stack_text);
         if div > 1 {
             for e in &mut entries {
                 divide(&mut e.value, div);
@@ -267,12 +315,25 @@ fn divide(v: &mut MapValue, div: u64) {
     }
 }
 
-fn to_value(a: Arg) -> Value {
-    match a {
-        Arg::Int(v, true) => Value::Int(v),
-        Arg::Int(v, false) => Value::UInt(v as u64),
-        Arg::Str(s) => Value::Str(s),
-        Arg::Probe(p) => Value::Str(p.into_bytes()),
+impl Tracer<'_> {
+    fn to_value(&self, a: Arg) -> Value {
+        match a {
+            Arg::Int(v, true) => Value::Int(v),
+            Arg::Int(v, false) => Value::UInt(v as u64),
+            Arg::Str(s) => Value::Str(s),
+            Arg::Probe(p) => Value::Str(p.into_bytes()),
+            Arg::UStack { id, pid, mode } => Value::Str(
+                self.stacks
+                    .render_id(
+                        pid,
+                        id,
+                        || self.session.read_stack(id),
+                        mode,
+                        StackPlace::Printf,
+                    )
+                    .into_bytes(),
+            ),
+        }
     }
 }
 

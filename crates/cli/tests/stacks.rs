@@ -1,0 +1,108 @@
+//! User stacks: `ustack` in printf and as map keys, symbolized, and a
+//! one-line CPU profiler (`profile` + `ustack`) finding the hot function.
+
+mod common;
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+
+fn stacks() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        build_c(
+            "stacks",
+            "tests/c/stacks.c",
+            &["-O0", "-g", "-fno-omit-frame-pointer"],
+        )
+    })
+    .clone()
+}
+
+fn run(script: &str, command: &str) -> String {
+    let mut cmd = ustrace();
+    cmd.args(["-e", script, "-c", command]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// The function names of a stack's lines (`level3+64` -> `level3`).
+fn names(block: &str) -> Vec<String> {
+    block
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('+').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn ustack_lists_the_call_chain_in_order() {
+    if !bpf_available("ustack_lists_the_call_chain_in_order") {
+        return;
+    }
+    let bin = stacks();
+    let script = format!(
+        r#"uprobe:{b}:leaf {{ printf("stack:%s|\n", ustack(5)); @[ustack(3)] = count(); @p[ustack(perf, 1)] = count(); }}"#,
+        b = bin.display()
+    );
+    let out = run(&script, &format!("{} 2", bin.display()));
+    let first = out
+        .split("stack:")
+        .nth(1)
+        .and_then(|s| s.split('|').next())
+        .unwrap_or_default();
+    assert!(
+        first.starts_with("\n        leaf+0\n"),
+        "printf form:\n{out}"
+    );
+    assert_eq!(
+        names(first),
+        ["leaf", "level3", "level2", "level1", "main"],
+        "{out}"
+    );
+    assert!(
+        out.contains("@[\n    leaf+0\n    level3+"),
+        "map key form:\n{out}"
+    );
+    assert!(out.contains("]: 2\n"), "{out}");
+    let perf = "@p[\n\t";
+    let at = out
+        .find(perf)
+        .unwrap_or_else(|| panic!("perf form missing:\n{out}"));
+    let line = out[at + perf.len()..].lines().next().unwrap_or_default();
+    assert!(
+        line.ends_with(&format!(" leaf+0 ({})", bin.display())),
+        "perf line {line:?}"
+    );
+}
+
+#[test]
+fn profile_with_ustack_finds_the_hot_function() {
+    if !bpf_available("profile_with_ustack_finds_the_hot_function") {
+        return;
+    }
+    let bin = stacks();
+    let out = run(
+        "profile:hz:99 /pid == cpid/ { @[ustack(4)] = count(); }",
+        &format!("{} 2 spin", bin.display()),
+    );
+    // Maps print in ascending count order: the last stack is the hottest.
+    let last = out.rsplit("@[").next().unwrap_or_default();
+    let (stack, count) = last
+        .split_once("]: ")
+        .unwrap_or_else(|| panic!("no stacks:\n{out}"));
+    let count: u64 = count.trim().parse().unwrap_or(0);
+    assert_eq!(
+        names(stack),
+        ["level3", "level2", "level1", "main"],
+        "{out}"
+    );
+    assert!(
+        count >= 50,
+        "only {count} samples in the hottest stack:\n{out}"
+    );
+}

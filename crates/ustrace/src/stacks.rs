@@ -1,0 +1,222 @@
+//! Turning `ustack` values into text: the frames are read from the
+//! kernel's stack map and symbolized in user space with blazesym against
+//! the process they came from, then laid out as bpftrace prints them.
+//!
+//! ```text
+//! printf("%s", ustack)        @[ustack] = count()        ustack(perf)
+//!
+//!         inner+4             @[                         \t401136 inner+4 (/srv/app)
+//!         outer+20                inner+4
+//!         main+30                 outer+20
+//!                             ]: 17
+//! ```
+//!
+//! A frame that cannot be symbolized (the process is gone, the binary is
+//! stripped) prints as its address, `0x401136`.
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use blazesym::symbolize::source::{Process, Source};
+use blazesym::symbolize::{Input, Symbolized, Symbolizer};
+use blazesym::Pid;
+use ustrace_codegen::program::StackMode;
+
+/// One frame after symbolization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Frame {
+    addr: u64,
+    /// `symbol+offset`, or `0xADDR` when unknown.
+    text: String,
+    /// The file the address is in, when known.
+    module: Option<String>,
+}
+
+/// Where a stack is printed, which decides its indentation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum StackPlace {
+    /// As a printf/print argument: frames indented by 8 spaces.
+    Printf,
+    /// As a map key: frames indented by 4 spaces.
+    MapKey,
+}
+
+/// Symbolizes stacks; keeps blazesym's per-file caches between calls, and
+/// the frames of every (pid, stack id) it has named, so that stacks of a
+/// process that has since exited still print with names.
+pub(crate) struct StackFormatter {
+    symbolizer: Symbolizer,
+    named: RefCell<HashMap<(u32, i64), Vec<Frame>>>,
+}
+
+impl StackFormatter {
+    pub(crate) fn new() -> StackFormatter {
+        StackFormatter {
+            symbolizer: Symbolizer::new(),
+            named: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Symbolizes stack `id` of `pid` now (while the process lives) unless
+    /// already done; `addrs` reads its frames.
+    pub(crate) fn remember(&self, pid: u32, id: i64, addrs: impl FnOnce() -> Vec<u64>) {
+        if id >= 0 && !self.named.borrow().contains_key(&(pid, id)) {
+            self.name_frames(pid, id, &addrs());
+        }
+    }
+
+    /// Symbolizes `addrs` and keeps the result when it named something.
+    fn name_frames(&self, pid: u32, id: i64, addrs: &[u64]) -> Vec<Frame> {
+        let frames = self.frames(pid, addrs);
+        if id >= 0
+            && frames
+                .iter()
+                .any(|f| f.module.is_some() || !f.text.starts_with("0x"))
+        {
+            self.named.borrow_mut().insert((pid, id), frames.clone());
+        }
+        frames
+    }
+
+    /// [`StackFormatter::render`] for stack `id`, from the remembered names
+    /// when there are some.
+    pub(crate) fn render_id(
+        &self,
+        pid: u32,
+        id: i64,
+        addrs: impl FnOnce() -> Vec<u64>,
+        mode: StackMode,
+        place: StackPlace,
+    ) -> String {
+        if let Some(frames) = self.named.borrow().get(&(pid, id)) {
+            return layout(frames, mode, place);
+        }
+        let frames = self.name_frames(pid, id, &addrs());
+        layout(&frames, mode, place)
+    }
+
+    fn frames(&self, pid: u32, addrs: &[u64]) -> Vec<Frame> {
+        let src = Source::Process(Process::new(Pid::from(pid)));
+        // One unreadable file must not cost the other frames their names:
+        // on a batch failure, each address is tried alone.
+        let symbolized = match self.symbolizer.symbolize(&src, Input::AbsAddr(addrs)) {
+            Ok(s) => s,
+            Err(_) => addrs
+                .iter()
+                .map(|a| {
+                    self.symbolizer
+                        .symbolize_single(&src, Input::AbsAddr(*a))
+                        .unwrap_or(Symbolized::Unknown(
+                            blazesym::symbolize::Reason::Unsupported,
+                        ))
+                })
+                .collect(),
+        };
+        addrs
+            .iter()
+            .enumerate()
+            .map(|(i, &addr)| match symbolized.get(i) {
+                Some(Symbolized::Sym(sym)) => Frame {
+                    addr,
+                    text: format!("{}+{}", sym.name, sym.offset),
+                    module: sym
+                        .module
+                        .as_ref()
+                        .map(|m| m.to_string_lossy().into_owned()),
+                },
+                _ => Frame {
+                    addr,
+                    text: format!("0x{addr:x}"),
+                    module: None,
+                },
+            })
+            .collect()
+    }
+
+    /// The text of the stack whose frames are `addrs` (innermost first) in
+    /// process `pid`.
+    #[cfg(test)]
+    pub(crate) fn render(
+        &self,
+        pid: u32,
+        addrs: &[u64],
+        mode: StackMode,
+        place: StackPlace,
+    ) -> String {
+        layout(&self.frames(pid, addrs), mode, place)
+    }
+}
+
+/// Lays frames out as bpftrace does (see the module docs).
+fn layout(frames: &[Frame], mode: StackMode, place: StackPlace) -> String {
+    {
+        let frames = &frames[..frames.len().min(usize::from(mode.depth))];
+        let mut out = String::from("\n");
+        for f in frames {
+            if mode.perf {
+                let module = f.module.as_deref().unwrap_or("[unknown]");
+                out.push_str(&format!("\t{:x} {} ({module})\n", f.addr, f.text));
+            } else {
+                let indent = match place {
+                    StackPlace::Printf => "        ",
+                    StackPlace::MapKey => "    ",
+                };
+                out.push_str(indent);
+                out.push_str(&f.text);
+                out.push('\n');
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[inline(never)]
+    fn marker_function() -> u64 {
+        marker_function as *const () as u64
+    }
+
+    #[test]
+    fn symbolizes_this_process_and_lays_out_frames() {
+        let f = StackFormatter::new();
+        let addr = marker_function() + 1;
+        let me = std::process::id();
+        let mode = StackMode {
+            perf: false,
+            depth: 127,
+        };
+        let text = f.render(me, &[addr, 0x10], mode, StackPlace::MapKey);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines[0], "");
+        assert!(
+            lines[1].starts_with("    ") && lines[1].contains("marker_function+1"),
+            "{text}"
+        );
+        assert_eq!(lines[2], "    0x10");
+        let printf = f.render(me, &[0x10], mode, StackPlace::Printf);
+        assert_eq!(printf, "\n        0x10\n");
+        let perf = f.render(
+            me,
+            &[0x10],
+            StackMode {
+                perf: true,
+                depth: 1,
+            },
+            StackPlace::MapKey,
+        );
+        assert_eq!(perf, "\n\t10 0x10 ([unknown])\n");
+        let cut = f.render(
+            me,
+            &[0x10, 0x20, 0x30],
+            StackMode {
+                perf: false,
+                depth: 2,
+            },
+            StackPlace::Printf,
+        );
+        assert_eq!(cut.lines().count(), 3, "{cut}");
+    }
+}
