@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use ustrace::output::{json, MapKind};
+use ustrace::output::{folded, json, MapKind};
 use ustrace::{Record, Script, ScriptOptions};
 
 /// Trace user-space programs with eBPF: USDT probes and uprobes, in
@@ -44,7 +44,8 @@ struct Cli {
     #[arg(short = 'd')]
     debug: bool,
 
-    /// Output format: text or json.
+    /// Output format: text, json (bpftrace's NDJSON) or folded (maps as
+    /// folded stacks for flame graphs; printf output unchanged).
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     format: String,
 
@@ -96,8 +97,11 @@ fn run(cli: Cli) -> Result<i32> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    if cli.format != "text" && cli.format != "json" {
-        bail!("unknown output format `{}`: use text or json", cli.format);
+    if !["text", "json", "folded"].contains(&cli.format.as_str()) {
+        bail!(
+            "unknown output format `{}`: use text, json or folded",
+            cli.format
+        );
     }
     if cli.list {
         let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
@@ -156,6 +160,9 @@ fn run(cli: Cli) -> Result<i32> {
     let n = script.attach_count();
     if cli.format == "json" {
         write!(out, "{}", json::attached_probes(n))?;
+    } else if cli.format == "folded" {
+        // stdout is for the flame-graph tool alone.
+        eprintln!("Attaching {} probe{}...", n, if n == 1 { "" } else { "s" });
     } else {
         writeln!(
             out,
@@ -206,7 +213,9 @@ fn run(cli: Cli) -> Result<i32> {
     emit(&mut out, &records, &cli.format)?;
     // bpftrace prints two blank lines before the maps at exit (in its JSON
     // mode too).
-    write!(out, "\n\n")?;
+    if cli.format != "folded" {
+        write!(out, "\n\n")?;
+    }
     emit(&mut out, &tracer.final_maps(), &cli.format)?;
     let lost = tracer.lost_events();
     if lost > 0 {
@@ -245,6 +254,8 @@ fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<
                         .first()
                         .map_or(MapKind::Plain, |e| MapKind::of(&e.value));
                     write!(out, "{}", json::map(name, kind, entries))?;
+                } else if format == "folded" {
+                    write!(out, "{}", folded::map(entries))?;
                 } else {
                     out.write_all(text.as_bytes())?;
                 }

@@ -106,3 +106,39 @@ fn profile_with_ustack_finds_the_hot_function() {
         "only {count} samples in the hottest stack:\n{out}"
     );
 }
+
+#[test]
+fn folded_output_feeds_flame_graphs() {
+    if !bpf_available("folded_output_feeds_flame_graphs") {
+        return;
+    }
+    let bin = stacks();
+    let mut cmd = ustrace();
+    cmd.args([
+        "-f",
+        "folded",
+        "-e",
+        "profile:hz:99 /pid == cpid/ { @[ustack(4)] = count(); }",
+        "-c",
+        &format!("{} 1 spin", bin.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    // Every line is `frames count`; nothing else on stdout.
+    for line in text.lines() {
+        let (frames, n) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        assert!(
+            !frames.is_empty() && n.parse::<u64>().is_ok(),
+            "bad line {line:?}"
+        );
+    }
+    let hot = text
+        .lines()
+        .find_map(|l| l.strip_prefix("main;level1;level2;level3 "))
+        .and_then(|n| n.parse::<u64>().ok())
+        .unwrap_or_else(|| panic!("no hot stack in:\n{text}"));
+    assert!(hot >= 50, "{hot} samples:\n{text}");
+}

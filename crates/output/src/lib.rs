@@ -25,6 +25,7 @@
 
 #![warn(missing_docs)]
 
+pub mod folded;
 pub mod json;
 pub mod map;
 pub mod printf;
