@@ -223,3 +223,27 @@ fn probe_in_a_shared_library_by_path_and_by_name_with_pid() {
     let hits = text.lines().filter(|l| *l == "hello 1").count();
     assert!(hits >= 5, "expected about 10 hits in 1.5 s, got:\n{text}");
 }
+
+#[test]
+fn libstdcxx_throw_probe_counts_exceptions_exactly() {
+    if !bpf_available("libstdcxx_throw_probe_counts_exceptions_exactly") {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cxx");
+    std::fs::create_dir_all(&dir).expect("build dir");
+    let bin = dir.join("throws");
+    let status = std::process::Command::new("g++")
+        .args(["-O1", "-g"])
+        .arg(repo().join("tests/c/throws.cpp"))
+        .arg("-o")
+        .arg(&bin)
+        .status()
+        .expect("running g++ (Debian package g++)");
+    assert!(status.success(), "g++ failed");
+    // By library name, resolved through ld.so.cache like the dynamic linker.
+    let out = run_script(
+        "usdt:libstdc++:libstdcxx:throw { @throws = count(); }",
+        &format!("{} 7", bin.display()),
+    );
+    assert!(out.ends_with("@throws: 7\n"), "output:\n{out}");
+}
