@@ -151,3 +151,28 @@ fn lists_functions_for_uprobes() {
     }
     assert!(text.lines().all(|l| l.contains('a')), "{text}");
 }
+
+#[test]
+fn counts_a_programs_malloc_calls_in_libc() {
+    if !bpf_available("counts_a_programs_malloc_calls_in_libc") {
+        return;
+    }
+    let bin = build_c("mallocs", "tests/c/mallocs.c", &["-O1", "-g"]);
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        "uprobe:libc:malloc /arg0 == 12345/ { @calls = count(); } uretprobe:libc:malloc /pid == cpid/ { @returned = count(); }",
+        "-c",
+        &format!("{} 42", bin.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    assert!(text.contains("@calls: 42\n"), "output:\n{text}");
+    let returned: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("@returned: "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(returned >= 42, "output:\n{text}");
+}
