@@ -125,3 +125,25 @@ fn json_output() {
     let ours = run(ustrace());
     assert_eq!(ours, theirs);
 }
+
+#[test]
+fn system_needs_unsafe_and_prints_like_bpftrace() {
+    let test = "system_needs_unsafe_and_prints_like_bpftrace";
+    if !bpf_available(test) || !bpftrace_available(test) {
+        return;
+    }
+    let script = r#"BEGIN { system("echo hello %d", 42); printf("after\n"); exit(); }"#;
+    let run = |mut cmd: Command| {
+        cmd.args(["--unsafe", "-e", script]);
+        let out = run_with_timeout(cmd, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    assert_eq!(run(ustrace()), run(Command::new("bpftrace")));
+    let refused = ustrace()
+        .args(["-e", script])
+        .output()
+        .expect("running ustrace");
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("needs the --unsafe flag"));
+}

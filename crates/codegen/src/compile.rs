@@ -31,6 +31,8 @@ pub struct CompileOptions {
     pub child_pid: Option<u32>,
     /// Ring buffer size in bytes (a power of two, multiple of the page size).
     pub ringbuf_bytes: u32,
+    /// Allow `system()` (`--unsafe`).
+    pub allow_unsafe: bool,
 }
 
 impl Default for CompileOptions {
@@ -41,6 +43,7 @@ impl Default for CompileOptions {
             positional: Vec::new(),
             child_pid: None,
             ringbuf_bytes: 8 << 20,
+            allow_unsafe: false,
         }
     }
 }
@@ -1593,6 +1596,15 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         match name {
             "printf" => self.printf(args, span),
             "time" => self.time(args, span),
+            "system" => {
+                if !self.g.opts.allow_unsafe {
+                    return Err(CompileError::new(
+                        name_span,
+                        "system() runs commands; it needs the --unsafe flag",
+                    ));
+                }
+                self.formatted(args, PrintfKind::System, span)
+            }
             "ustack" => {
                 let mut mode = StackMode {
                     perf: false,
@@ -1766,6 +1778,16 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     }
 
     fn printf(&mut self, args: &[Expr], span: Span) -> Result<Val, CompileError> {
+        self.formatted(args, PrintfKind::Printf, span)
+    }
+
+    /// printf() and system(): a format and its arguments, as one record.
+    fn formatted(
+        &mut self,
+        args: &[Expr],
+        kind: PrintfKind,
+        span: Span,
+    ) -> Result<Val, CompileError> {
         let Some(fmt_expr) = args.first() else {
             return Err(CompileError::new(span, "printf() needs a format string"));
         };
@@ -1809,7 +1831,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             vals.push(v);
             fields.push(f);
         }
-        self.emit_printf(fmt.clone(), vals, fields, false, span)
+        self.emit_printf(fmt.clone(), vals, fields, kind, span)
     }
 
     /// `time([fmt])`: the current local time, formatted by strftime in user
@@ -1828,7 +1850,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 ))
             }
         };
-        self.emit_printf(fmt, Vec::new(), Vec::new(), true, span)
+        self.emit_printf(fmt, Vec::new(), Vec::new(), PrintfKind::Time, span)
     }
 
     /// `print(value)`: the value and a newline, as a printf record.
@@ -1847,7 +1869,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 ))
             }
         };
-        self.emit_printf(fmt.to_string(), vec![v], vec![field], false, span)
+        self.emit_printf(
+            fmt.to_string(),
+            vec![v],
+            vec![field],
+            PrintfKind::Printf,
+            span,
+        )
     }
 
     /// Emits the ring buffer record of a printf whose arguments are already
@@ -1857,13 +1885,13 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         fmt: String,
         vals: Vec<Val>,
         fields: Vec<FieldKind>,
-        time: bool,
+        kind: PrintfKind,
         span: Span,
     ) -> Result<Val, CompileError> {
         let def = PrintfDef {
             format: fmt,
             args: fields.clone(),
-            time,
+            kind,
         };
         let id = match self.g.out.printfs.iter().position(|p| *p == def) {
             Some(i) => i,

@@ -275,9 +275,21 @@ pub struct PrintfDef {
     pub format: String,
     /// Argument fields in order.
     pub args: Vec<FieldKind>,
-    /// True for `time(fmt)`: the format is strftime's, applied to the
-    /// wall-clock time the record is printed.
-    pub time: bool,
+    /// What user space does with the record.
+    pub kind: PrintfKind,
+}
+
+/// What a printf-like record is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintfKind {
+    /// `printf(fmt, ...)`: print the formatted text.
+    Printf,
+    /// `time(fmt)`: the format is strftime's, applied to the wall-clock
+    /// time the record is printed.
+    Time,
+    /// `system(fmt, ...)`: run the formatted text with `/bin/sh -c` and
+    /// print what it writes (only with `--unsafe`).
+    System,
 }
 
 impl PrintfDef {

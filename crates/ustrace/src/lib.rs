@@ -93,6 +93,8 @@ pub struct ScriptOptions {
     pub verifier_log: bool,
     /// Attach with one perf-event uprobe per site instead of uprobe_multi.
     pub force_perf_attach: bool,
+    /// Allow `system()` (`--unsafe`).
+    pub allow_unsafe: bool,
 }
 
 impl Default for ScriptOptions {
@@ -104,6 +106,7 @@ impl Default for ScriptOptions {
             positional: Vec::new(),
             verifier_log: false,
             force_perf_attach: false,
+            allow_unsafe: false,
         }
     }
 }
@@ -135,6 +138,7 @@ impl Script {
             str_len: options.str_len,
             positional: options.positional.clone(),
             child_pid: options.child_pid,
+            allow_unsafe: options.allow_unsafe,
             ..Default::default()
         };
         let compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
@@ -146,7 +150,7 @@ impl Script {
         })?;
         let mut formats = Vec::new();
         for p in &compiled.printfs {
-            if p.time {
+            if p.kind == ustrace_codegen::program::PrintfKind::Time {
                 // strftime formats are not printf formats; kept as one literal.
                 formats.push(ustrace_lang::printf::FormatString {
                     segments: vec![ustrace_lang::printf::Segment::Literal(p.format.clone())],

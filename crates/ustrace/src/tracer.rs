@@ -2,7 +2,7 @@
 
 use std::time::{Duration, Instant};
 
-use ustrace_codegen::program::{FieldKind, MapRole, StackMode, ValueKind};
+use ustrace_codegen::program::{FieldKind, MapRole, PrintfKind, StackMode, ValueKind};
 
 use crate::stacks::{StackFormatter, StackPlace};
 use ustrace_output::{MapEntry, MapKind, MapValue, Value};
@@ -161,12 +161,15 @@ impl<'s> Tracer<'s> {
                     let Some(format) = self.script.formats.get(id) else {
                         continue;
                     };
-                    let is_time = self.script.compiled.printfs.get(id).is_some_and(|p| p.time);
-                    let text = if is_time {
-                        let fmt = self.script.compiled.printfs[id].format.clone();
-                        local_time(&fmt)
-                    } else {
-                        ustrace_output::render_printf(format, &values)
+                    let kind = self.script.compiled.printfs.get(id).map(|p| p.kind);
+                    let text = match kind {
+                        Some(PrintfKind::Time) => {
+                            local_time(&self.script.compiled.printfs[id].format)
+                        }
+                        Some(PrintfKind::System) => {
+                            run_system(&ustrace_output::render_printf(format, &values))
+                        }
+                        _ => ustrace_output::render_printf(format, &values),
                     };
                     let fmt = self
                         .script
@@ -359,5 +362,20 @@ fn local_time(format: &str) -> String {
         );
         buf.truncate(n);
         String::from_utf8_lossy(&buf).into_owned()
+    }
+}
+
+/// `system()`: runs `command` with `/bin/sh -c` (stdin closed) and returns
+/// what it wrote to stdout; its stderr goes to ours.
+fn run_system(command: &str) -> String {
+    match std::process::Command::new("/bin/sh")
+        .arg("-c")
+        .arg(command)
+        .stdin(std::process::Stdio::null())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+    {
+        Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
+        Err(e) => format!("system(): cannot run /bin/sh: {e}\n"),
     }
 }
