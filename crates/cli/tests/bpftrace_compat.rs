@@ -147,3 +147,28 @@ fn system_needs_unsafe_and_prints_like_bpftrace() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("needs the --unsafe flag"));
 }
+
+#[test]
+fn buf_and_strftime() {
+    let test = "buf_and_strftime";
+    if !bpf_available(test) || !bpftrace_available(test) {
+        return;
+    }
+    let bin = build_c("bytes", "tests/c/bytes.c", &["-O1", "-g"]);
+    let script = format!(
+        r#"usdt:{}:t:bytes {{ printf("%r|%r\n", buf(arg0, arg1), buf(arg0, 4)); @b[buf(arg0, 2)] = count(); printf("%s\n", strftime("%Y-%m-%d", nsecs)); }}"#,
+        bin.display()
+    );
+    let run = |mut cmd: Command| {
+        cmd.args(["-e", &script, "-c", &bin.display().to_string()]);
+        let out = run_with_timeout(cmd, Duration::from_secs(60));
+        assert!(out.status.success(), "{}", stderr(&out));
+        stdout(&out)
+    };
+    let ours = run(ustrace());
+    assert_eq!(ours, run(Command::new("bpftrace")));
+    assert!(
+        ours.contains("A\\x00\\xff\\x0aB\\x7f|A\\x00\\xff\\x0a\n"),
+        "{ours}"
+    );
+}

@@ -493,6 +493,10 @@ enum Ty {
     ProbeName,
     /// A user stack (id and pid in a 16-byte slot).
     UStack(StackMode),
+    /// `buf()` bytes: length, then this many bytes at most.
+    Buffer(usize),
+    /// `strftime()`: nanoseconds with a format (index).
+    Timestamp(usize),
     /// No value (printf(), exit()).
     Void,
 }
@@ -505,6 +509,8 @@ impl Ty {
             Ty::Str(_) => "string",
             Ty::ProbeName => "probe",
             Ty::UStack(_) => "ustack",
+            Ty::Buffer(_) => "buffer",
+            Ty::Timestamp(_) => "timestamp",
             Ty::Void => "none",
         }
     }
@@ -527,6 +533,10 @@ enum Val {
     ProbeConst(usize),
     /// A user stack in a 16-byte slot: stack id, then pid.
     UStack(i16, StackMode),
+    /// `buf()` bytes in a slot: 8-byte length, then the bytes.
+    Bytes(i16, usize),
+    /// `strftime()` nanoseconds in an 8-byte slot, with the format index.
+    Timestamp(i16, usize),
     /// Nothing.
     Void,
 }
@@ -539,6 +549,8 @@ impl Val {
             Val::StrConst(s) => Ty::Str(s.len() + 1),
             Val::Probe(_) | Val::ProbeConst(_) => Ty::ProbeName,
             Val::UStack(_, m) => Ty::UStack(*m),
+            Val::Bytes(_, n) => Ty::Buffer(*n),
+            Val::Timestamp(_, i) => Ty::Timestamp(*i),
             Val::Void => Ty::Void,
         }
     }
@@ -797,6 +809,8 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ty::Str(n) => Val::Buf(var.slot, n),
                 Ty::ProbeName => Val::Probe(var.slot),
                 Ty::UStack(m) => Val::UStack(var.slot, m),
+                Ty::Buffer(n) => Val::Bytes(var.slot, n),
+                Ty::Timestamp(i) => Val::Timestamp(var.slot, i),
                 Ty::Void => Val::Void,
             }),
             None => Err(CompileError::new(
@@ -843,6 +857,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 let size = match ty {
                     Ty::Str(n) => n.max(self.g.opts.str_len),
                     Ty::UStack(_) => 16,
+                    Ty::Buffer(n) => FieldKind::Buffer(n).size(),
                     _ => 8,
                 };
                 let slot = self.alloc_var(size, tspan)?;
@@ -857,12 +872,11 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         };
         match (var.ty, &v) {
             (Ty::Str(n), _) => self.copy_string(&v, var.slot, n),
-            (Ty::UStack(_), Val::UStack(src, _)) => {
-                for o in [0i16, 8] {
-                    self.b.emit(insn::ldx(8, R0, R10, src + o));
-                    self.b.emit(insn::stx(8, R10, var.slot + o, R0));
-                }
+            (Ty::UStack(_), Val::UStack(src, _)) => self.copy_words(*src, R10, var.slot, 16),
+            (Ty::Buffer(n), Val::Bytes(src, _)) => {
+                self.copy_words(*src, R10, var.slot, FieldKind::Buffer(n).size())
             }
+            (Ty::Timestamp(_), Val::Timestamp(src, _)) => self.copy_words(*src, R10, var.slot, 8),
             _ => {
                 self.load(&v, R0);
                 self.b.emit(insn::stx(8, R10, var.slot, R0));
@@ -915,7 +929,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::Const(c, _) => self.b.mov_imm(r, *c),
             Val::Slot(s, _) | Val::Probe(s) => self.b.emit(insn::ldx(8, r, R10, *s)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
-            Val::Buf(..) | Val::StrConst(_) | Val::UStack(..) | Val::Void => self.b.mov_imm(r, 0),
+            Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
+            Val::Buf(..) | Val::StrConst(_) | Val::UStack(..) | Val::Bytes(..) | Val::Void => {
+                self.b.mov_imm(r, 0)
+            }
         }
     }
 
@@ -1416,6 +1433,76 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         }
     }
 
+    /// Copies `size` bytes (a multiple of 8) from stack slot `src` to
+    /// `dst_reg + dst_off`, through r0... r1 is clobbered.
+    fn copy_words(&mut self, src: i16, dst_reg: Reg, dst_off: i16, size: usize) {
+        for w in 0..size / 8 {
+            let o = (w * 8) as i16;
+            self.b.emit(insn::ldx(8, R1, R10, src + o));
+            self.b.emit(insn::stx(8, dst_reg, dst_off + o, R1));
+        }
+    }
+
+    /// `buf(ptr, n)`: up to `n` bytes of user memory (at most the constant
+    /// `n`, or the string length when `n` is computed).
+    fn buf(&mut self, args: &[Expr], span: Span) -> Result<Val, CompileError> {
+        let [ptr, len] = args else {
+            return Err(CompileError::new(
+                span,
+                "buf() takes a pointer and a length: buf(arg0, 16)",
+            ));
+        };
+        let cap = match &len.kind {
+            ExprKind::Integer(n) => usize::try_from(*n).unwrap_or(usize::MAX).clamp(1, 256),
+            _ => self.g.opts.str_len,
+        };
+        let p = self.int_operand(ptr)?;
+        let n = self.int_operand(len)?;
+        let size = FieldKind::Buffer(cap).size();
+        let slot = self.alloc_tmp(size, span)?;
+        self.b.zero_stack(slot, size);
+        // r2 = min(n, cap), unsigned, so the verifier sees the bound.
+        self.load(&n, R2);
+        let within = self.b.label();
+        self.b.jmp_imm(JmpOp::Jle, R2, cap as i32, within);
+        self.b.emit(insn::mov64_imm(R2, cap as i32));
+        self.b.bind(within);
+        self.b.emit(insn::stx(8, R10, slot, R2));
+        self.load(&p, R3);
+        self.b.emit(insn::mov64_reg(R1, R10));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R1, (slot + 8) as i32));
+        self.b.emit(insn::call(helper::PROBE_READ_USER));
+        // A failed read leaves zeroes; keep the length so it prints as such.
+        Ok(Val::Bytes(slot, cap))
+    }
+
+    /// `strftime(fmt, ns)`: the nanoseconds, formatted in user space.
+    fn strftime(&mut self, args: &[Expr], span: Span) -> Result<Val, CompileError> {
+        let [Expr {
+            kind: ExprKind::String(fmt),
+            ..
+        }, ns] = args
+        else {
+            return Err(CompileError::new(
+                span,
+                "strftime() takes a format literal and nanoseconds: strftime(\"%H:%M:%S\", nsecs)",
+            ));
+        };
+        let index = match self.g.out.strftime_formats.iter().position(|f| f == fmt) {
+            Some(i) => i,
+            None => {
+                self.g.out.strftime_formats.push(fmt.clone());
+                self.g.out.strftime_formats.len() - 1
+            }
+        };
+        let v = self.int_operand(ns)?;
+        let slot = self.alloc_tmp(8, span)?;
+        self.load(&v, R0);
+        self.b.emit(insn::stx(8, R10, slot, R0));
+        Ok(Val::Timestamp(slot, index))
+    }
+
     /// `ustack`: the user stack's id (bpf_get_stackid with
     /// BPF_F_USER_STACK) and the pid its addresses belong to.
     fn ustack(&mut self, mode: StackMode, span: Span) -> Result<Val, CompileError> {
@@ -1596,6 +1683,8 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         match name {
             "printf" => self.printf(args, span),
             "time" => self.time(args, span),
+            "buf" => self.buf(args, span),
+            "strftime" => self.strftime(args, span),
             "system" => {
                 if !self.g.opts.allow_unsafe {
                     return Err(CompileError::new(
@@ -1821,6 +1910,8 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ty::Str(n) => FieldKind::Str(n),
                 Ty::ProbeName => FieldKind::ProbeName,
                 Ty::UStack(m) => FieldKind::UStack(m),
+                Ty::Buffer(n) => FieldKind::Buffer(n),
+                Ty::Timestamp(i) => FieldKind::Strftime(i),
                 Ty::Void => {
                     return Err(CompileError::new(
                         a.span,
@@ -1862,6 +1953,8 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Ty::Str(n) => ("%s\n", FieldKind::Str(n)),
             Ty::ProbeName => ("%s\n", FieldKind::ProbeName),
             Ty::UStack(m) => ("%s\n", FieldKind::UStack(m)),
+            Ty::Buffer(n) => ("%r\n", FieldKind::Buffer(n)),
+            Ty::Timestamp(i) => ("%s\n", FieldKind::Strftime(i)),
             Ty::Void => {
                 return Err(CompileError::new(
                     arg.span,
@@ -1922,11 +2015,9 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                             c.b.emit(insn::stx(8, rec, off + o, R1));
                         }
                     }
-                    (Val::UStack(src, _), FieldKind::UStack(_)) => {
-                        for o in [0i16, 8] {
-                            c.b.emit(insn::ldx(8, R1, R10, src + o));
-                            c.b.emit(insn::stx(8, rec, off + o, R1));
-                        }
+                    (Val::UStack(src, _), FieldKind::UStack(_)) => c.copy_words(*src, rec, off, 16),
+                    (Val::Bytes(src, _), FieldKind::Buffer(_)) => {
+                        c.copy_words(*src, rec, off, f.size())
                     }
                     _ => {
                         c.load(v, R1);

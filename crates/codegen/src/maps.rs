@@ -51,6 +51,8 @@ impl ProgramCompiler<'_, '_> {
                 Ty::Str(_) => FieldKind::Str(self.map_str_len()),
                 Ty::ProbeName => FieldKind::ProbeName,
                 Ty::UStack(m) => FieldKind::UStack(m),
+                Ty::Buffer(n) => FieldKind::Buffer(n),
+                Ty::Timestamp(_) => FieldKind::Int { signed: false },
                 Ty::Void => {
                     return Err(CompileError::new(
                         k.span,
@@ -75,11 +77,9 @@ impl ProgramCompiler<'_, '_> {
         for (v, f) in &vals {
             match (f, v) {
                 (FieldKind::Str(n), _) => self.copy_string(v, off, *n),
-                (FieldKind::UStack(_), Val::UStack(src, _)) => {
-                    for o in [0i16, 8] {
-                        self.b.emit(insn::ldx(8, R0, R10, src + o));
-                        self.b.emit(insn::stx(8, R10, off + o, R0));
-                    }
+                (FieldKind::UStack(_), Val::UStack(src, _)) => self.copy_words(*src, R10, off, 16),
+                (FieldKind::Buffer(_), Val::Bytes(src, _)) => {
+                    self.copy_words(*src, R10, off, f.size())
                 }
                 _ => {
                     self.load(v, R0);
@@ -252,7 +252,7 @@ impl ProgramCompiler<'_, '_> {
         let value_kind = match v.ty() {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str(_) => ValueKind::Str(self.map_str_len()),
-            Ty::ProbeName | Ty::UStack(_) => {
+            Ty::ProbeName | Ty::UStack(_) | Ty::Buffer(_) | Ty::Timestamp(_) => {
                 return Err(CompileError::new(
                     span,
                     format!(
@@ -679,6 +679,8 @@ fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::Str(_) => "string",
             FieldKind::ProbeName => "probe",
             FieldKind::UStack(_) => "ustack",
+            FieldKind::Buffer(_) => "buffer",
+            FieldKind::Strftime(_) => "timestamp",
         })
         .collect::<Vec<_>>()
         .join(", ")

@@ -18,6 +18,8 @@ pub struct CompiledScript {
     pub printfs: Vec<PrintfDef>,
     /// Names of probes, for the `probe` builtin (indexed by probe id).
     pub probe_names: Vec<String>,
+    /// strftime formats of `strftime(fmt, ns)` values (by index).
+    pub strftime_formats: Vec<String>,
     /// How many probes are attached, as bpftrace counts them for
     /// `Attaching N probes...`.
     pub attach_count: usize,
@@ -226,6 +228,11 @@ pub enum FieldKind {
     /// A user stack: the 8-byte id from `bpf_get_stackid` (negative when
     /// it failed) and the 8-byte pid whose addresses it holds.
     UStack(StackMode),
+    /// `buf(p, n)`: an 8-byte length, then up to this many bytes.
+    Buffer(usize),
+    /// `strftime(fmt, ns)`: 8 bytes of `CLOCK_MONOTONIC` nanoseconds, printed
+    /// as wall-clock time with format `CompiledScript::strftime_formats[i]`.
+    Strftime(usize),
 }
 
 /// How a `ustack` prints: bpftrace's default form or `perf`'s, and how many
@@ -248,6 +255,8 @@ impl FieldKind {
         match self {
             FieldKind::Int { .. } | FieldKind::ProbeName => 8,
             FieldKind::UStack(_) => 16,
+            FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
+            FieldKind::Strftime(_) => 8,
             FieldKind::Str(n) => (n + 7) & !7,
         }
     }

@@ -118,6 +118,8 @@ pub enum ConversionKind {
     Str,
     /// `%p`.
     Pointer,
+    /// `%r`: a `buf()` value, printable bytes as-is and others as `\xNN`.
+    Buffer,
 }
 
 impl ConversionKind {
@@ -132,12 +134,14 @@ impl ConversionKind {
             ConversionKind::Char => 'c',
             ConversionKind::Str => 's',
             ConversionKind::Pointer => 'p',
+            ConversionKind::Buffer => 'r',
         }
     }
 
-    /// Whether the conversion takes an integer argument (everything but `%s`).
+    /// Whether the conversion takes an integer argument (everything but
+    /// `%s` and `%r`).
     pub fn is_integer(self) -> bool {
-        self != ConversionKind::Str
+        !matches!(self, ConversionKind::Str | ConversionKind::Buffer)
     }
 
     fn from_char(c: char) -> Option<Self> {
@@ -150,6 +154,7 @@ impl ConversionKind {
             'c' => ConversionKind::Char,
             's' => ConversionKind::Str,
             'p' => ConversionKind::Pointer,
+            'r' => ConversionKind::Buffer,
             _ => return None,
         })
     }

@@ -70,7 +70,7 @@ fn render_conversion(conv: &Conversion, arg: &Value) -> Vec<u8> {
     let width = conv.width.unwrap_or(0).min(MAX_WIDTH);
     let left = conv.has_flag('-');
     let bits = match (conv.kind, arg) {
-        (ConversionKind::Str, Value::Str(bytes)) => {
+        (ConversionKind::Str | ConversionKind::Buffer, Value::Str(bytes)) => {
             let s = until_nul(bytes);
             let s = match conv.precision {
                 Some(p) if p < s.len() => &s[..p],
@@ -78,7 +78,7 @@ fn render_conversion(conv: &Conversion, arg: &Value) -> Vec<u8> {
             };
             return pad(s, width, left);
         }
-        (ConversionKind::Str, _) | (_, Value::Str(_)) => {
+        (ConversionKind::Str | ConversionKind::Buffer, _) | (_, Value::Str(_)) => {
             return pad(arg.to_text().as_bytes(), width, left)
         }
         (_, Value::Int(v)) => *v as u64,
@@ -123,7 +123,7 @@ fn render_conversion(conv: &Conversion, arg: &Value) -> Vec<u8> {
             false,
         ),
         // Handled above; kept for exhaustiveness.
-        ConversionKind::Str => pad(arg.to_text().as_bytes(), width, left),
+        ConversionKind::Str | ConversionKind::Buffer => pad(arg.to_text().as_bytes(), width, left),
     }
 }
 

@@ -21,6 +21,16 @@ pub enum Arg {
     Str(Vec<u8>),
     /// The name of a probe.
     Probe(String),
+    /// `buf()` bytes (as many as were read).
+    Bytes(Vec<u8>),
+    /// `strftime()`: `CLOCK_MONOTONIC` nanoseconds and the index of the
+    /// format in `CompiledScript::strftime_formats`.
+    Strftime {
+        /// Format index.
+        format: usize,
+        /// Nanoseconds (the clock of `nsecs`).
+        ns: u64,
+    },
     /// A user stack: its id in the stack map (negative when the kernel
     /// could not take it), the pid its addresses belong to, and how to
     /// print it. Read the frames with `Session::read_stack`.
@@ -180,6 +190,14 @@ pub fn decode(script: &CompiledScript, rec: &[u8]) -> Option<Event> {
                     script.probe_names.get(id).cloned().unwrap_or_default(),
                 ));
             }
+            FieldKind::Buffer(cap) => {
+                let len = (read_u64(rec, off)? as usize).min(*cap);
+                args.push(Arg::Bytes(rec.get(off + 8..off + 8 + len)?.to_vec()));
+            }
+            FieldKind::Strftime(format) => args.push(Arg::Strftime {
+                format: *format,
+                ns: read_u64(rec, off)?,
+            }),
             FieldKind::UStack(mode) => args.push(Arg::UStack {
                 id: read_u64(rec, off)? as i64,
                 pid: read_u64(rec, off + 8)? as u32,

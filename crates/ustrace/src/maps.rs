@@ -81,6 +81,12 @@ fn decode_key(
             FieldKind::Int { signed: true } => Value::Int(read_u64(part, 0) as i64),
             FieldKind::Int { signed: false } => Value::UInt(read_u64(part, 0)),
             FieldKind::Str(_) => Value::Str(until_nul(part)),
+            FieldKind::Buffer(cap) => {
+                let len = (read_u64(part, 0) as usize).min(*cap);
+                let bytes = part.get(8..8 + len).unwrap_or(&[]);
+                Value::Str(crate::tracer::escape_bytes(bytes).into_bytes())
+            }
+            FieldKind::Strftime(_) => Value::UInt(read_u64(part, 0)),
             FieldKind::UStack(mode) => Value::Str(
                 stack_text(read_u64(part, 0) as i64, read_u64(part, 8) as u32, *mode).into_bytes(),
             ),

@@ -325,6 +325,17 @@ impl Tracer<'_> {
             Arg::Int(v, false) => Value::UInt(v as u64),
             Arg::Str(s) => Value::Str(s),
             Arg::Probe(p) => Value::Str(p.into_bytes()),
+            Arg::Bytes(b) => Value::Str(escape_bytes(&b).into_bytes()),
+            Arg::Strftime { format, ns } => {
+                let fmt = self
+                    .script
+                    .compiled
+                    .strftime_formats
+                    .get(format)
+                    .cloned()
+                    .unwrap_or_default();
+                Value::Str(wall_time(&fmt, ns).into_bytes())
+            }
             Arg::UStack { id, pid, mode } => Value::Str(
                 self.stacks
                     .render_id(
@@ -340,15 +351,51 @@ impl Tracer<'_> {
     }
 }
 
+/// `buf()` as bpftrace prints it: printable ASCII as is, other bytes as
+/// `\xNN`.
+pub(crate) fn escape_bytes(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        if (0x20..0x7f).contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
+}
+
+/// `strftime(fmt, ns)`: `ns` on the clock of `nsecs` (CLOCK_MONOTONIC),
+/// turned into wall-clock time and formatted in the local time zone.
+fn wall_time(format: &str, ns: u64) -> String {
+    let now = |clock| {
+        let mut ts = libc::timespec {
+            tv_sec: 0,
+            tv_nsec: 0,
+        };
+        // SAFETY: clock_gettime writes one timespec we own.
+        unsafe { libc::clock_gettime(clock, &mut ts) };
+        ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
+    };
+    let wall_ns = now(libc::CLOCK_REALTIME) - now(libc::CLOCK_MONOTONIC) + ns as i128;
+    strftime_at(format, (wall_ns.div_euclid(1_000_000_000)) as libc::time_t)
+}
+
 /// The local time now, formatted by the C library's strftime (`time()`).
 fn local_time(format: &str) -> String {
+    // SAFETY: time() with a null pointer only returns the time.
+    strftime_at(format, unsafe { libc::time(std::ptr::null_mut()) })
+}
+
+/// Formats `when` (seconds since the epoch) with the C library's strftime.
+fn strftime_at(format: &str, when: libc::time_t) -> String {
     let Ok(cfmt) = std::ffi::CString::new(format) else {
         return String::new();
     };
-    // SAFETY: time/localtime_r/strftime write only into the buffers given;
-    // the buffer length is passed.
+    // SAFETY: localtime_r/strftime write only into the buffers given; the
+    // buffer length is passed.
     unsafe {
-        let now = libc::time(std::ptr::null_mut());
+        let now = when;
         let mut tm: libc::tm = std::mem::zeroed();
         if libc::localtime_r(&now, &mut tm).is_null() {
             return String::new();
