@@ -176,3 +176,48 @@ fn counts_a_programs_malloc_calls_in_libc() {
         .unwrap_or(0);
     assert!(returned >= 42, "output:\n{text}");
 }
+
+#[test]
+fn cpp_methods_by_demangled_name() {
+    if !bpf_available("cpp_methods_by_demangled_name") {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-cxx-methods");
+    std::fs::create_dir_all(&dir).expect("build dir");
+    let bin = dir.join("methods");
+    let status = std::process::Command::new("g++")
+        .args(["-O1", "-g"])
+        .arg(repo().join("tests/c/methods.cpp"))
+        .arg("-o")
+        .arg(&bin)
+        .status()
+        .expect("running g++");
+    assert!(status.success(), "g++ failed");
+    let b = bin.display();
+    // Listing shows demangled names; a wildcard over a namespace finds them.
+    let listed = ustrace()
+        .args(["-l", &format!("uprobe:{b}:ns::*")])
+        .output()
+        .expect("ustrace -l");
+    assert_eq!(
+        stdout(&listed),
+        format!("uprobe:{b}:ns::Counter::add(int)\n")
+    );
+    // Attach by the name without parameters, quoted as bpftrace wants.
+    let script = format!(r#"uprobe:{b}:"ns::Counter::add" {{ printf("%s %d\n", func, arg1); }}"#);
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script, "-c", &format!("{b} 3")]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("ns::")).collect();
+    assert_eq!(
+        lines,
+        [
+            "ns::Counter::add(int) 1",
+            "ns::Counter::add(int) 2",
+            "ns::Counter::add(int) 3"
+        ],
+        "{text}"
+    );
+}

@@ -20,8 +20,10 @@ use crate::pattern::glob_match;
 /// A function a uprobe can attach to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionSymbol {
-    /// The symbol's name.
+    /// The symbol's name: demangled for C++ (`ns::Class::method(int)`).
     pub name: String,
+    /// The name in the file (`_ZN2ns5Class6methodEi` for C++).
+    pub raw_name: String,
     /// Its link-time address.
     pub address: u64,
     /// The file offset of its first instruction.
@@ -29,7 +31,9 @@ pub struct FunctionSymbol {
 }
 
 /// Every defined function of `path` whose name matches `pattern` (shell
-/// wildcards), sorted by name, one per address.
+/// wildcards), sorted by name, one per address. C++ names match in their
+/// demangled form, with or without the parameter list
+/// (`ns::Class::method`, `ns::Class::method(int)`, `ns::*`), or mangled.
 pub fn find_functions(path: &Path, pattern: &str) -> Result<Vec<FunctionSymbol>, ProbeError> {
     let data = read_file(path)?;
     functions_from_bytes(path, &data, pattern)
@@ -63,7 +67,12 @@ pub fn functions_from_bytes(
             let name = String::from_utf8_lossy(raw);
             // Versioned dynamic names (`memcpy@@GLIBC_2.14`) match by base name.
             let base = name.split('@').next().unwrap_or(&name);
-            if !glob_match(pattern, base) {
+            let demangled = demangle(base);
+            let matches = glob_match(pattern, base)
+                || demangled.as_deref().is_some_and(|d| {
+                    glob_match(pattern, d) || glob_match(pattern, without_parameters(d))
+                });
+            if !matches {
                 continue;
             }
             let address = sym.st_value(elf.endian);
@@ -74,7 +83,8 @@ pub fn functions_from_bytes(
                 continue;
             };
             found.push(FunctionSymbol {
-                name: base.to_string(),
+                name: demangled.unwrap_or_else(|| base.to_string()),
+                raw_name: base.to_string(),
                 address,
                 file_offset,
             });
@@ -82,6 +92,29 @@ pub fn functions_from_bytes(
     }
     found.sort_by(|a, b| a.name.cmp(&b.name).then(a.address.cmp(&b.address)));
     Ok(found)
+}
+
+/// The demangled form of a C++ (Itanium ABI) symbol, `None` for others.
+pub fn demangle(name: &str) -> Option<String> {
+    if !name.starts_with("_Z") {
+        return None;
+    }
+    cpp_demangle::Symbol::new(name).ok()?.demangle().ok()
+}
+
+/// `ns::f(int) const` -> `ns::f` (the name before the parameter list).
+fn without_parameters(name: &str) -> &str {
+    // The parameter list starts at the first `(` outside template brackets.
+    let mut depth = 0i32;
+    for (i, c) in name.char_indices() {
+        match c {
+            '<' => depth += 1,
+            '>' => depth -= 1,
+            '(' if depth <= 0 && i > 0 => return &name[..i],
+            _ => {}
+        }
+    }
+    name
 }
 
 /// The file offset of link-time address `address` in `path` (for
@@ -166,6 +199,21 @@ mod tests {
         let many = find_functions(libc, "str*cmp").expect("reading libc");
         assert!(many.iter().any(|f| f.name == "strcmp"), "{many:?}");
         assert!(many.iter().all(|f| glob_match("str*cmp", &f.name)));
+    }
+
+    #[test]
+    fn demangles_and_strips_parameters() {
+        assert_eq!(
+            demangle("_ZN2ns5Class6methodEi").as_deref(),
+            Some("ns::Class::method(int)")
+        );
+        assert_eq!(demangle("main"), None);
+        assert_eq!(
+            without_parameters("ns::Class::method(int)"),
+            "ns::Class::method"
+        );
+        assert_eq!(without_parameters("f<int(char)>(long)"), "f<int(char)>");
+        assert_eq!(without_parameters("(anonymous)"), "(anonymous)");
     }
 
     #[test]

@@ -84,8 +84,9 @@ fn list_functions(
         "ur:" => "uretprobe:",
         k => k,
     };
-    let (path, func) = match rest.rsplit_once(':') {
-        Some((p, f)) => (p, f),
+    // PATH:FUNCTION, where FUNCTION may hold `::` (C++) and quotes.
+    let (path, func) = match rest.split_once(':') {
+        Some((p, f)) => (p, f.trim_matches('"')),
         None => (rest, "*"),
     };
     let file = if path.contains('/') {
