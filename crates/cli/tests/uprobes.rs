@@ -221,3 +221,20 @@ fn cpp_methods_by_demangled_name() {
         "{text}"
     );
 }
+
+#[test]
+fn misspelled_function_gets_suggestions() {
+    let bin = functions();
+    let script = format!("uprobe:{}:scal {{ }}", bin.display());
+    let out = ustrace()
+        .args(["-e", &script])
+        .output()
+        .expect("running ustrace");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    let first = err.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("no function matches `scal`") && first.contains("did you mean `scale`"),
+        "{err}"
+    );
+}

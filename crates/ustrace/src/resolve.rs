@@ -142,7 +142,10 @@ fn resolve_uprobe(
             if found.is_empty() {
                 return Err(ResolveError::At(
                     span,
-                    format!("no function matches `{name}` in {display_path}"),
+                    format!(
+                        "no function matches `{name}` in {display_path}{}",
+                        suggest_function(&file, name)
+                    ),
                 ));
             }
             if *offset != 0 && found.len() > 1 {
@@ -237,5 +240,31 @@ mod tests {
         assert_eq!(edit_distance("test_id", "test_idx"), 1);
         assert_eq!(edit_distance("tset_idx", "test_idx"), 2);
         assert_eq!(edit_distance("", "abc"), 3);
+    }
+}
+
+/// ` ; did you mean ...?` naming up to three functions of `file` closest to
+/// `name`; empty when none is close.
+fn suggest_function(file: &std::path::Path, name: &str) -> String {
+    let Ok(all) = probes::find_functions(file, "*") else {
+        return String::new();
+    };
+    let mut scored: Vec<(usize, String)> = all
+        .into_iter()
+        .map(|f| (edit_distance(name, &f.name), f.name))
+        .collect();
+    scored.sort();
+    scored.dedup_by(|a, b| a.1 == b.1);
+    let limit = name.len() / 2 + 1;
+    let close: Vec<String> = scored
+        .into_iter()
+        .filter(|(d, _)| *d <= limit)
+        .take(3)
+        .map(|(_, n)| format!("`{n}`"))
+        .collect();
+    if close.is_empty() {
+        String::new()
+    } else {
+        format!("; did you mean {}?", close.join(", "))
     }
 }
