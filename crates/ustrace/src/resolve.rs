@@ -230,19 +230,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::edit_distance;
-
-    #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("test_idx", "test_idx"), 0);
-        assert_eq!(edit_distance("test_id", "test_idx"), 1);
-        assert_eq!(edit_distance("tset_idx", "test_idx"), 2);
-        assert_eq!(edit_distance("", "abc"), 3);
-    }
-}
-
 /// ` ; did you mean ...?` naming up to three functions of `file` closest to
 /// `name`; empty when none is close.
 fn suggest_function(file: &std::path::Path, name: &str) -> String {
@@ -266,5 +253,18 @@ fn suggest_function(file: &std::path::Path, name: &str) -> String {
         String::new()
     } else {
         format!("; did you mean {}?", close.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::edit_distance;
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("test_idx", "test_idx"), 0);
+        assert_eq!(edit_distance("test_id", "test_idx"), 1);
+        assert_eq!(edit_distance("tset_idx", "test_idx"), 2);
+        assert_eq!(edit_distance("", "abc"), 3);
     }
 }
