@@ -6,14 +6,21 @@
 //!
 //! # The mechanism
 //!
-//! A USDT probe costs the running program one `nop` instruction. Everything
+//! A USDT probe costs the running program two `nop` instructions. Everything
 //! else is data that only a tracer reads. At every probe site the macros emit
 //! one `core::arch::asm!` block that:
 //!
 //! 1. places the arguments in registers (the asm block's inputs),
-//! 2. emits `990: nop`, the instruction a tracer replaces with a breakpoint,
+//! 2. emits `990: nop` (0x90), the instruction a tracer replaces with a
+//!    breakpoint, immediately followed by a 10-byte nop
+//!    (`66 2e 0f 1f 84 00 00 00 00 00`), the sequence the upstream USDT
+//!    header emits. Every tool attaches at the 1-byte nop, which the kernel
+//!    emulates cheaply; a kernel that can optimize a uprobe on the 10-byte
+//!    nop safely may let tools attach there later (ustrace keeps that choice
+//!    in `ustrace_probes::attach_offset`). No bare 5-byte nop is emitted:
+//!    the kernel's nop5 optimization can corrupt the x86-64 red zone.
 //! 3. appends one ELF note to the section `.note.stapsdt` that says where
-//!    the `nop` is and where each argument is at that instant.
+//!    the 1-byte `nop` is and where each argument is at that instant.
 //!
 //! ## The note
 //!
@@ -514,6 +521,10 @@ macro_rules! __usdt_emit {
                 ::core::arch::asm!(
                     // The probe instruction.
                     "990: nop",
+                    // A 10-byte nop right after, as the upstream USDT header
+                    // emits it: tools attach at the 1-byte nop today; a
+                    // kernel that optimizes uprobes safely can use this one.
+                    ".byte 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00",
                     // The note (see the crate documentation for the layout).
                     ".pushsection .note.stapsdt,\"?\",\"note\"",
                     ".balign 4",

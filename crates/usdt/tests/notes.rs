@@ -287,13 +287,25 @@ fn basic_probe_note() {
 }
 
 #[test]
-fn every_site_is_a_one_byte_nop() {
+fn every_site_is_a_nop_then_a_nop10() {
     let data = std::fs::read(exe()).unwrap();
     let mut sites = 0;
     for probe in probes().probes.iter().filter(|p| p.provider == PROVIDER) {
         for loc in &probe.locations {
-            assert_eq!(loc.nop, NopKind::Nop1, "{}:{}", probe.provider, probe.name);
-            assert_eq!(data[loc.file_offset as usize], 0x90, "{}", probe.name);
+            assert_eq!(
+                loc.nop,
+                NopKind::Nop1Nop10,
+                "{}:{}",
+                probe.provider,
+                probe.name
+            );
+            let at = loc.file_offset as usize;
+            assert_eq!(
+                &data[at..at + 11],
+                &[0x90, 0x66, 0x2e, 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00],
+                "{}: the site must be nop + nop10",
+                probe.name
+            );
             sites += 1;
         }
     }
@@ -897,7 +909,7 @@ fn unused_library_function_keeps_a_valid_probe() {
                 .unwrap_or_else(|| panic!("{out}: gc:{name}"));
             assert_eq!(p.locations.len(), 1, "{out}");
             let loc = &p.locations[0];
-            assert_eq!(loc.nop, NopKind::Nop1, "{out}: gc:{name}");
+            assert_eq!(loc.nop, NopKind::Nop1Nop10, "{out}: gc:{name}");
             assert_ne!(loc.base, 0, "{out}: .stapsdt.base was dropped");
             assert_eq!(signs(loc), [signed], "{out}");
         }
