@@ -172,3 +172,11 @@ fn buf_and_strftime() {
         "{ours}"
     );
 }
+
+#[test]
+fn print_with_top_and_div() {
+    same_as_bpftrace(
+        "print_with_top_and_div",
+        r#"BEGIN { @a[1] = 10; @a[2] = 20; @a[3] = 5; print(@a, 2); print(@a, 2, 5); @c = count(); @c = count(); print(@c, 0, 2); exit(); }"#,
+    );
+}
