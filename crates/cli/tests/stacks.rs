@@ -142,3 +142,20 @@ fn folded_output_feeds_flame_graphs() {
         .unwrap_or_else(|| panic!("no hot stack in:\n{text}"));
     assert!(hot >= 50, "{hot} samples:\n{text}");
 }
+
+#[test]
+fn usym_and_reg_name_the_function() {
+    if !bpf_available("usym_and_reg_name_the_function") {
+        return;
+    }
+    let bin = stacks();
+    let script = format!(
+        r#"uprobe:{b}:level2 {{ printf("%s %s\n", usym(reg("ip")), func); @[usym(reg("ip"))] = count(); }}"#,
+        b = bin.display()
+    );
+    let out = run(&script, &format!("{} 2", bin.display()));
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("level2 ")).collect();
+    assert_eq!(lines, ["level2 level2", "level2 level2"], "{out}");
+    // Named while the process lived, so still named at exit.
+    assert!(out.ends_with("@[level2]: 2\n"), "{out}");
+}

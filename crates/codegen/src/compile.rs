@@ -493,6 +493,8 @@ enum Ty {
     ProbeName,
     /// A user stack (id and pid in a 16-byte slot).
     UStack(StackMode),
+    /// `usym(addr)`: an address and the pid it belongs to.
+    USym,
     /// `buf()` bytes: length, then this many bytes at most.
     Buffer(usize),
     /// `strftime()`: nanoseconds with a format (index).
@@ -509,6 +511,7 @@ impl Ty {
             Ty::Str(_) => "string",
             Ty::ProbeName => "probe",
             Ty::UStack(_) => "ustack",
+            Ty::USym => "usym",
             Ty::Buffer(_) => "buffer",
             Ty::Timestamp(_) => "timestamp",
             Ty::Void => "none",
@@ -533,6 +536,8 @@ enum Val {
     ProbeConst(usize),
     /// A user stack in a 16-byte slot: stack id, then pid.
     UStack(i16, StackMode),
+    /// `usym()` in a 16-byte slot: address, then pid.
+    USym(i16),
     /// `buf()` bytes in a slot: 8-byte length, then the bytes.
     Bytes(i16, usize),
     /// `strftime()` nanoseconds in an 8-byte slot, with the format index.
@@ -549,6 +554,7 @@ impl Val {
             Val::StrConst(s) => Ty::Str(s.len() + 1),
             Val::Probe(_) | Val::ProbeConst(_) => Ty::ProbeName,
             Val::UStack(_, m) => Ty::UStack(*m),
+            Val::USym(_) => Ty::USym,
             Val::Bytes(_, n) => Ty::Buffer(*n),
             Val::Timestamp(_, i) => Ty::Timestamp(*i),
             Val::Void => Ty::Void,
@@ -809,6 +815,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ty::Str(n) => Val::Buf(var.slot, n),
                 Ty::ProbeName => Val::Probe(var.slot),
                 Ty::UStack(m) => Val::UStack(var.slot, m),
+                Ty::USym => Val::USym(var.slot),
                 Ty::Buffer(n) => Val::Bytes(var.slot, n),
                 Ty::Timestamp(i) => Val::Timestamp(var.slot, i),
                 Ty::Void => Val::Void,
@@ -856,7 +863,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             None => {
                 let size = match ty {
                     Ty::Str(n) => n.max(self.g.opts.str_len),
-                    Ty::UStack(_) => 16,
+                    Ty::UStack(_) | Ty::USym => 16,
                     Ty::Buffer(n) => FieldKind::Buffer(n).size(),
                     _ => 8,
                 };
@@ -872,7 +879,9 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         };
         match (var.ty, &v) {
             (Ty::Str(n), _) => self.copy_string(&v, var.slot, n),
-            (Ty::UStack(_), Val::UStack(src, _)) => self.copy_words(*src, R10, var.slot, 16),
+            (Ty::UStack(_), Val::UStack(src, _)) | (Ty::USym, Val::USym(src)) => {
+                self.copy_words(*src, R10, var.slot, 16)
+            }
             (Ty::Buffer(n), Val::Bytes(src, _)) => {
                 self.copy_words(*src, R10, var.slot, FieldKind::Buffer(n).size())
             }
@@ -930,6 +939,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::Slot(s, _) | Val::Probe(s) => self.b.emit(insn::ldx(8, r, R10, *s)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
+            Val::USym(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
             Val::Buf(..) | Val::StrConst(_) | Val::UStack(..) | Val::Bytes(..) | Val::Void => {
                 self.b.mov_imm(r, 0)
             }
@@ -1683,6 +1693,69 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         match name {
             "printf" => self.printf(args, span),
             "time" => self.time(args, span),
+            "reg" => {
+                let [Expr {
+                    kind: ExprKind::String(r),
+                    span: rspan,
+                }] = args
+                else {
+                    return Err(CompileError::new(
+                        span,
+                        "reg() takes a register name: reg(\"ip\")",
+                    ));
+                };
+                let reg =
+                    match r.as_str() {
+                        "ip" => Register::Rip,
+                        "sp" => Register::Rsp,
+                        "bp" => Register::Rbp,
+                        "ax" => Register::Rax,
+                        "bx" => Register::Rbx,
+                        "cx" => Register::Rcx,
+                        "dx" => Register::Rdx,
+                        "si" => Register::Rsi,
+                        "di" => Register::Rdi,
+                        "r8" => Register::R8,
+                        "r9" => Register::R9,
+                        "r10" => Register::R10,
+                        "r11" => Register::R11,
+                        "r12" => Register::R12,
+                        "r13" => Register::R13,
+                        "r14" => Register::R14,
+                        "r15" => Register::R15,
+                        other => return Err(CompileError::new(
+                            *rspan,
+                            format!(
+                                "unknown register `{other}` (ip sp bp ax bx cx dx si di r8..r15)"
+                            ),
+                        )),
+                    };
+                if !matches!(self.ctx, Context::Usdt { .. }) {
+                    return Err(CompileError::new(
+                        span,
+                        "reg() is only available in usdt, uprobe and uretprobe probes",
+                    ));
+                }
+                self.b
+                    .emit(insn::ldx(8, R0, R6, reg.pt_regs_offset() as i16));
+                self.spill(false, span)
+            }
+            "usym" => {
+                let [addr] = args else {
+                    return Err(CompileError::new(
+                        span,
+                        "usym() takes one address: usym(reg(\"ip\")) or usym(arg0)",
+                    ));
+                };
+                let v = self.int_operand(addr)?;
+                let slot = self.alloc_tmp(16, span)?;
+                self.load(&v, R0);
+                self.b.emit(insn::stx(8, R10, slot, R0));
+                self.b.emit(insn::call(helper::GET_CURRENT_PID_TGID));
+                self.b.emit(insn::alu64_imm(AluOp::Rsh, R0, 32));
+                self.b.emit(insn::stx(8, R10, slot + 8, R0));
+                Ok(Val::USym(slot))
+            }
             "buf" => self.buf(args, span),
             "strftime" => self.strftime(args, span),
             "system" => {
@@ -1910,6 +1983,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 Ty::Str(n) => FieldKind::Str(n),
                 Ty::ProbeName => FieldKind::ProbeName,
                 Ty::UStack(m) => FieldKind::UStack(m),
+                Ty::USym => FieldKind::USym,
                 Ty::Buffer(n) => FieldKind::Buffer(n),
                 Ty::Timestamp(i) => FieldKind::Strftime(i),
                 Ty::Void => {
@@ -1953,6 +2027,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Ty::Str(n) => ("%s\n", FieldKind::Str(n)),
             Ty::ProbeName => ("%s\n", FieldKind::ProbeName),
             Ty::UStack(m) => ("%s\n", FieldKind::UStack(m)),
+            Ty::USym => ("%s\n", FieldKind::USym),
             Ty::Buffer(n) => ("%r\n", FieldKind::Buffer(n)),
             Ty::Timestamp(i) => ("%s\n", FieldKind::Strftime(i)),
             Ty::Void => {
@@ -2015,7 +2090,8 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                             c.b.emit(insn::stx(8, rec, off + o, R1));
                         }
                     }
-                    (Val::UStack(src, _), FieldKind::UStack(_)) => c.copy_words(*src, rec, off, 16),
+                    (Val::UStack(src, _), FieldKind::UStack(_))
+                    | (Val::USym(src), FieldKind::USym) => c.copy_words(*src, rec, off, 16),
                     (Val::Bytes(src, _), FieldKind::Buffer(_)) => {
                         c.copy_words(*src, rec, off, f.size())
                     }

@@ -51,6 +51,7 @@ impl ProgramCompiler<'_, '_> {
                 Ty::Str(_) => FieldKind::Str(self.map_str_len()),
                 Ty::ProbeName => FieldKind::ProbeName,
                 Ty::UStack(m) => FieldKind::UStack(m),
+                Ty::USym => FieldKind::USym,
                 Ty::Buffer(n) => FieldKind::Buffer(n),
                 Ty::Timestamp(_) => FieldKind::Int { signed: false },
                 Ty::Void => {
@@ -77,7 +78,9 @@ impl ProgramCompiler<'_, '_> {
         for (v, f) in &vals {
             match (f, v) {
                 (FieldKind::Str(n), _) => self.copy_string(v, off, *n),
-                (FieldKind::UStack(_), Val::UStack(src, _)) => self.copy_words(*src, R10, off, 16),
+                (FieldKind::UStack(_), Val::UStack(src, _)) | (FieldKind::USym, Val::USym(src)) => {
+                    self.copy_words(*src, R10, off, 16)
+                }
                 (FieldKind::Buffer(_), Val::Bytes(src, _)) => {
                     self.copy_words(*src, R10, off, f.size())
                 }
@@ -252,7 +255,7 @@ impl ProgramCompiler<'_, '_> {
         let value_kind = match v.ty() {
             Ty::Int { signed } => ValueKind::Int { signed },
             Ty::Str(_) => ValueKind::Str(self.map_str_len()),
-            Ty::ProbeName | Ty::UStack(_) | Ty::Buffer(_) | Ty::Timestamp(_) => {
+            Ty::ProbeName | Ty::UStack(_) | Ty::USym | Ty::Buffer(_) | Ty::Timestamp(_) => {
                 return Err(CompileError::new(
                     span,
                     format!(
@@ -679,6 +682,7 @@ fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::Str(_) => "string",
             FieldKind::ProbeName => "probe",
             FieldKind::UStack(_) => "ustack",
+            FieldKind::USym => "usym",
             FieldKind::Buffer(_) => "buffer",
             FieldKind::Strftime(_) => "timestamp",
         })

@@ -228,6 +228,9 @@ pub enum FieldKind {
     /// A user stack: the 8-byte id from `bpf_get_stackid` (negative when
     /// it failed) and the 8-byte pid whose addresses it holds.
     UStack(StackMode),
+    /// `usym(addr)`: the 8-byte address and the 8-byte pid it belongs to,
+    /// printed as the symbol's name.
+    USym,
     /// `buf(p, n)`: an 8-byte length, then up to this many bytes.
     Buffer(usize),
     /// `strftime(fmt, ns)`: 8 bytes of `CLOCK_MONOTONIC` nanoseconds, printed
@@ -254,7 +257,7 @@ impl FieldKind {
     pub fn size(self) -> usize {
         match self {
             FieldKind::Int { .. } | FieldKind::ProbeName => 8,
-            FieldKind::UStack(_) => 16,
+            FieldKind::UStack(_) | FieldKind::USym => 16,
             FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
             FieldKind::Strftime(_) => 8,
             FieldKind::Str(n) => (n + 7) & !7,

@@ -21,6 +21,13 @@ pub enum Arg {
     Str(Vec<u8>),
     /// The name of a probe.
     Probe(String),
+    /// `usym(addr)`: an address in process `pid`.
+    USym {
+        /// The address.
+        addr: u64,
+        /// The process it belongs to.
+        pid: u32,
+    },
     /// `buf()` bytes (as many as were read).
     Bytes(Vec<u8>),
     /// `strftime()`: `CLOCK_MONOTONIC` nanoseconds and the index of the
@@ -190,6 +197,10 @@ pub fn decode(script: &CompiledScript, rec: &[u8]) -> Option<Event> {
                     script.probe_names.get(id).cloned().unwrap_or_default(),
                 ));
             }
+            FieldKind::USym => args.push(Arg::USym {
+                addr: read_u64(rec, off)?,
+                pid: read_u64(rec, off + 8)? as u32,
+            }),
             FieldKind::Buffer(cap) => {
                 let len = (read_u64(rec, off)? as usize).min(*cap);
                 args.push(Arg::Bytes(rec.get(off + 8..off + 8 + len)?.to_vec()));

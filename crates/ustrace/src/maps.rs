@@ -18,6 +18,7 @@ pub(crate) fn decode_entries(
     raw: &[(Vec<u8>, Vec<Vec<u8>>)],
     probe_names: &[String],
     stack_text: &dyn Fn(i64, u32, StackMode) -> String,
+    symbol_text: &dyn Fn(u64, u32) -> String,
 ) -> Vec<MapEntry> {
     let hist = map.value.is_histogram();
     // Raw key bytes -> (decoded key, (bucket, count) pairs).
@@ -31,7 +32,7 @@ pub(crate) fn decode_entries(
         } else {
             (key.as_slice(), None)
         };
-        let fields = decode_key(&map.key, fields_bytes, probe_names, stack_text);
+        let fields = decode_key(&map.key, fields_bytes, probe_names, stack_text, symbol_text);
         match bucket {
             Some(b) => {
                 let count: u64 = values
@@ -70,6 +71,7 @@ fn decode_key(
     bytes: &[u8],
     probe_names: &[String],
     stack_text: &dyn Fn(i64, u32, StackMode) -> String,
+    symbol_text: &dyn Fn(u64, u32) -> String,
 ) -> Vec<Value> {
     let mut at = 0;
     let mut out = Vec::with_capacity(fields.len());
@@ -87,6 +89,9 @@ fn decode_key(
                 Value::Str(crate::tracer::escape_bytes(bytes).into_bytes())
             }
             FieldKind::Strftime(_) => Value::UInt(read_u64(part, 0)),
+            FieldKind::USym => {
+                Value::Str(symbol_text(read_u64(part, 0), read_u64(part, 8) as u32).into_bytes())
+            }
             FieldKind::UStack(mode) => Value::Str(
                 stack_text(read_u64(part, 0) as i64, read_u64(part, 8) as u32, *mode).into_bytes(),
             ),
@@ -180,7 +185,9 @@ mod tests {
         let mut key = b"ab\0\0\0\0\0\0".to_vec();
         key.extend(le(-3));
         let raw = vec![(key, vec![le(2), le(5)])];
-        let e = decode_entries(&map, &raw, &[], &|_, _, _| String::new());
+        let e = decode_entries(&map, &raw, &[], &|_, _, _| String::new(), &|_, _| {
+            String::new()
+        });
         assert_eq!(e.len(), 1);
         assert_eq!(e[0].key, vec![Value::Str(b"ab".to_vec()), Value::Int(-3)]);
         assert_eq!(e[0].value, MapValue::Count(7));
@@ -196,7 +203,10 @@ mod tests {
         let cpu = |v: i64, set: i64| [le(v), le(set)].concat();
         let raw = vec![(le(0), vec![cpu(0, 0), cpu(9, 1), cpu(4, 1)])];
         assert_eq!(
-            decode_entries(&map, &raw, &[], &|_, _, _| String::new())[0].value,
+            decode_entries(&map, &raw, &[], &|_, _, _| String::new(), &|_, _| {
+                String::new()
+            })[0]
+                .value,
             MapValue::Min(4)
         );
     }
@@ -214,7 +224,9 @@ mod tests {
             (k(2, 2), vec![le(4), le(0)]),
             (k(1, 2), vec![le(0), le(5)]),
         ];
-        let mut e = decode_entries(&map, &raw, &[], &|_, _, _| String::new());
+        let mut e = decode_entries(&map, &raw, &[], &|_, _, _| String::new(), &|_, _| {
+            String::new()
+        });
         e.sort_by(|a, b| format!("{:?}", a.key).cmp(&format!("{:?}", b.key)));
         assert_eq!(e.len(), 2);
         assert_eq!(e[0].value, MapValue::Hist(vec![(2, 5), (3, 2)]));
@@ -230,7 +242,10 @@ mod tests {
         };
         let raw = vec![(vec![1, 2], vec![vec![1]])];
         assert_eq!(
-            decode_entries(&map, &raw, &[], &|_, _, _| String::new()).len(),
+            decode_entries(&map, &raw, &[], &|_, _, _| String::new(), &|_, _| {
+                String::new()
+            })
+            .len(),
             1
         );
     }

@@ -47,6 +47,7 @@ pub(crate) enum StackPlace {
 pub(crate) struct StackFormatter {
     symbolizer: Symbolizer,
     named: RefCell<HashMap<(u32, i64), Vec<Frame>>>,
+    symbols: RefCell<HashMap<(u32, u64), String>>,
 }
 
 impl StackFormatter {
@@ -54,6 +55,7 @@ impl StackFormatter {
         StackFormatter {
             symbolizer: Symbolizer::new(),
             named: RefCell::new(HashMap::new()),
+            symbols: RefCell::new(HashMap::new()),
         }
     }
 
@@ -93,6 +95,26 @@ impl StackFormatter {
         }
         let frames = self.name_frames(pid, id, &addrs());
         layout(&frames, mode, place)
+    }
+
+    /// `usym(addr)`: the name of the function holding `addr` in process
+    /// `pid` (no offset, as bpftrace prints it), or the address in hex.
+    /// Names found are remembered, for when the process is gone.
+    pub(crate) fn symbol(&self, pid: u32, addr: u64) -> String {
+        if let Some(name) = self.symbols.borrow().get(&(pid, addr)) {
+            return name.clone();
+        }
+        match self.frames(pid, &[addr]).pop() {
+            Some(f) if !f.text.starts_with("0x") => {
+                let name = f
+                    .text
+                    .rsplit_once('+')
+                    .map_or(f.text.clone(), |(name, _)| name.to_string());
+                self.symbols.borrow_mut().insert((pid, addr), name.clone());
+                name
+            }
+            _ => format!("0x{addr:x}"),
+        }
     }
 
     fn frames(&self, pid: u32, addrs: &[u64]) -> Vec<Frame> {

@@ -201,24 +201,37 @@ impl<'s> Tracer<'s> {
 }
 
 impl Tracer<'_> {
-    /// Names the user stacks found in map keys now, while their processes
+    /// Names the user stacks and symbols found in map keys now, while their processes
     /// are alive (a map is printed at exit, maybe after they are gone).
     fn remember_stacks(&self) {
         for (index, m) in self.script.compiled.maps.iter().enumerate() {
             let MapRole::User(map) = &m.role else {
                 continue;
             };
-            if !map.key.iter().any(|f| matches!(f, FieldKind::UStack(_))) {
+            if !map
+                .key
+                .iter()
+                .any(|f| matches!(f, FieldKind::UStack(_) | FieldKind::USym))
+            {
                 continue;
             }
             for (key, _) in self.session.read_map(index) {
                 let mut off = 0;
                 for f in &map.key {
-                    if let (FieldKind::UStack(_), Some(part)) = (f, key.get(off..off + 16)) {
-                        let id = i64::from_ne_bytes(part[..8].try_into().unwrap_or([0; 8]));
+                    if let Some(part) = key.get(off..off + 16) {
+                        let first = u64::from_ne_bytes(part[..8].try_into().unwrap_or([0; 8]));
                         let pid = u64::from_ne_bytes(part[8..].try_into().unwrap_or([0; 8])) as u32;
-                        self.stacks
-                            .remember(pid, id, || self.session.read_stack(id));
+                        match f {
+                            FieldKind::UStack(_) => {
+                                let id = first as i64;
+                                self.stacks
+                                    .remember(pid, id, || self.session.read_stack(id));
+                            }
+                            FieldKind::USym => {
+                                self.stacks.symbol(pid, first);
+                            }
+                            _ => {}
+                        }
                     }
                     off += f.size();
                 }
@@ -263,8 +276,13 @@ impl Tracer<'_> {
                 StackPlace::MapKey,
             )
         };
-        let mut entries =
-            crate::maps::decode_entries(map, &raw, &self.script.compiled.probe_names, &stack_text);
+        let mut entries = crate::maps::decode_entries(
+            map,
+            &raw,
+            &self.script.compiled.probe_names,
+            &stack_text,
+            &|addr, pid| self.stacks.symbol(pid, addr),
+        );
         if div > 1 {
             for e in &mut entries {
                 divide(&mut e.value, div);
@@ -326,6 +344,7 @@ impl Tracer<'_> {
             Arg::Str(s) => Value::Str(s),
             Arg::Probe(p) => Value::Str(p.into_bytes()),
             Arg::Bytes(b) => Value::Str(escape_bytes(&b).into_bytes()),
+            Arg::USym { addr, pid } => Value::Str(self.stacks.symbol(pid, addr).into_bytes()),
             Arg::Strftime { format, ns } => {
                 let fmt = self
                     .script
