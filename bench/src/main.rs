@@ -76,7 +76,9 @@ fn main() {
     b.build_programs();
     b.startup();
     b.attach_many();
+    b.attach_jvm();
     b.hit_costs();
+    b.rust_probe_costs();
     b.throughput();
     b.footprint();
     b.report(&root);
@@ -190,6 +192,120 @@ impl Bench {
             res[0],
             res[1],
         );
+    }
+
+    /// 2b. Attach to every probe of OpenJDK's libjvm.so in a running java.
+    fn attach_jvm(&mut self) {
+        let jvm = "/usr/lib/jvm/java-17-openjdk-amd64/lib/server/libjvm.so";
+        let java = "/usr/lib/jvm/java-17-openjdk-amd64/bin/java";
+        if !Path::new(jvm).exists() || !Path::new(java).exists() {
+            eprintln!("  attach: skipping libjvm.so (openjdk-17 not installed)");
+            return;
+        }
+        let src = self.work.join("Sleep.java");
+        let _ = std::fs::write(
+            &src,
+            "public class Sleep { public static void main(String[] a) throws Exception { Thread.sleep(600000); } }\n",
+        );
+        let Ok(mut child) = Command::new(java)
+            .arg(&src)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+        else {
+            return;
+        };
+        // Wait until the JVM has mapped libjvm.so.
+        let maps = format!("/proc/{}/maps", child.id());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline
+            && !std::fs::read_to_string(&maps)
+                .unwrap_or_default()
+                .contains("libjvm.so")
+        {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let pid = child.id().to_string();
+        let script = format!("usdt:{jvm}:* {{ @c = count(); }} BEGIN {{ exit(); }}");
+        let runs = if self.quick { 3 } else { 5 };
+        let mut res = Vec::new();
+        for t in [Tool::Ustrace, Tool::Bpftrace] {
+            let mut times = Vec::new();
+            for _ in 0..runs {
+                if let Some((wall, _)) = run_measured(self.tool(t), &["-e", &script, "-p", &pid]) {
+                    times.push(wall * 1000.0);
+                    if wall > 10.0 {
+                        break;
+                    }
+                }
+            }
+            res.push(median(&mut times));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        self.push(
+            "attach",
+            "all probes of libjvm.so in a running java: start, attach, detach, exit",
+            "ms",
+            res[0],
+            res[1],
+        );
+    }
+
+    /// 3b. The same hit loop with ustrace-usdt's Rust probes (a 1-byte nop
+    /// then a 10-byte nop) next to sys/sdt.h's 1-byte nop, untraced and
+    /// traced with `{ }` by each tool.
+    fn rust_probe_costs(&mut self) {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let target = self.work.join("rust-target");
+        let built = Command::new("cargo")
+            .args([
+                "build",
+                "--release",
+                "-q",
+                "-p",
+                "ustrace-usdt",
+                "--example",
+                "bench_hits",
+            ])
+            .env("CARGO_TARGET_DIR", &target)
+            .current_dir(&root)
+            .status();
+        if !matches!(built, Ok(s) if s.success()) {
+            eprintln!("  cost per hit: cannot build the Rust probe loop (cargo build failed)");
+            return;
+        }
+        let rust = target.join("release/examples/bench_hits");
+        let c = self.work.join("hits");
+        let n: u64 = if self.quick { 1_000_000 } else { 5_000_000 };
+        for (label, bin) in [("Rust probe (nop + nop10)", &rust), ("C probe (nop)", &c)] {
+            let untraced = run_hits(bin, n, false);
+            self.push(
+                "cost per hit",
+                &format!("{label}: untraced"),
+                "ns/hit",
+                untraced,
+                untraced,
+            );
+            let out = self.work.join("rust.out");
+            let script = format!(
+                "usdt:{}:bench:hit {{ }} BEGIN {{ printf(\"ready\\n\"); }}",
+                bin.display()
+            );
+            let mut whole = Vec::new();
+            for t in [Tool::Ustrace, Tool::Bpftrace] {
+                let r = traced(self.tool(t), &script, &out, || run_hits(bin, n, false));
+                whole.push(r.and_then(|r| r.result));
+            }
+            self.push(
+                "cost per hit",
+                &format!("{label}: traced {{ }}"),
+                "ns/hit",
+                whole[0],
+                whole[1],
+            );
+            let _ = std::fs::remove_file(&out);
+        }
     }
 
     /// 3. Cost per probe hit, whole (ns per loop iteration) and in BPF.
