@@ -247,3 +247,58 @@ fn libstdcxx_throw_probe_counts_exceptions_exactly() {
     );
     assert!(out.ends_with("@throws: 7\n"), "output:\n{out}");
 }
+
+#[test]
+fn forked_children_fire_too_in_all_process_mode() {
+    if !bpf_available("forked_children_fire_too_in_all_process_mode") {
+        return;
+    }
+    let bin = build_c("forks", "tests/c/forks.c", &["-O1", "-g"]);
+    let script = format!(
+        r#"usdt:{}:fork_test:hit {{ printf("hit %d %d\n", arg0, pid); }}"#,
+        bin.display()
+    );
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script]);
+    let tracer = spawn(cmd);
+    std::thread::sleep(Duration::from_millis(100));
+    let status = std::process::Command::new(&bin)
+        .status()
+        .expect("running forks");
+    assert!(status.success());
+    let out = interrupt_after(tracer, Duration::from_millis(500));
+    let text = stdout(&out);
+    let hits: Vec<(i64, i64)> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("hit "))
+        .filter_map(|l| l.split_once(' '))
+        .filter_map(|(a, p)| Some((a.parse().ok()?, p.parse().ok()?)))
+        .collect();
+    assert_eq!(
+        hits.iter().map(|h| h.0).collect::<Vec<_>>(),
+        [1, 2],
+        "{text}"
+    );
+    assert_ne!(
+        hits[0].1, hits[1].1,
+        "parent and child have different pids: {text}"
+    );
+}
+
+#[test]
+fn library_loaded_later_with_dlopen_is_traced() {
+    if !bpf_available("library_loaded_later_with_dlopen_is_traced") {
+        return;
+    }
+    // uprobes live on the file (inode), so a library named by path is traced
+    // in whatever process maps it, also after the trace started.
+    let lib = probes_many().with_file_name("libprobes.so");
+    let opener = build_c("dlopener", "tests/c/dlopener.c", &["-O1", "-g", "-ldl"]);
+    let script = format!(
+        r#"usdt:{}:lib:hello {{ printf("hello %d\n", arg0); }}"#,
+        lib.display()
+    );
+    let out = run_script(&script, &format!("{} {}", opener.display(), lib.display()));
+    let hellos: Vec<&str> = out.lines().filter(|l| l.starts_with("hello")).collect();
+    assert_eq!(hellos, ["hello 0", "hello 1", "hello 2"], "output:\n{out}");
+}

@@ -1704,32 +1704,33 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                         "reg() takes a register name: reg(\"ip\")",
                     ));
                 };
-                let reg =
-                    match r.as_str() {
-                        "ip" => Register::Rip,
-                        "sp" => Register::Rsp,
-                        "bp" => Register::Rbp,
-                        "ax" => Register::Rax,
-                        "bx" => Register::Rbx,
-                        "cx" => Register::Rcx,
-                        "dx" => Register::Rdx,
-                        "si" => Register::Rsi,
-                        "di" => Register::Rdi,
-                        "r8" => Register::R8,
-                        "r9" => Register::R9,
-                        "r10" => Register::R10,
-                        "r11" => Register::R11,
-                        "r12" => Register::R12,
-                        "r13" => Register::R13,
-                        "r14" => Register::R14,
-                        "r15" => Register::R15,
-                        other => return Err(CompileError::new(
+                let reg = match r.as_str() {
+                    "ip" => Register::Rip,
+                    "sp" => Register::Rsp,
+                    "bp" => Register::Rbp,
+                    "ax" => Register::Rax,
+                    "bx" => Register::Rbx,
+                    "cx" => Register::Rcx,
+                    "dx" => Register::Rdx,
+                    "si" => Register::Rsi,
+                    "di" => Register::Rdi,
+                    "r8" => Register::R8,
+                    "r9" => Register::R9,
+                    "r10" => Register::R10,
+                    "r11" => Register::R11,
+                    "r12" => Register::R12,
+                    "r13" => Register::R13,
+                    "r14" => Register::R14,
+                    "r15" => Register::R15,
+                    other => {
+                        return Err(CompileError::new(
                             *rspan,
                             format!(
                                 "unknown register `{other}` (ip sp bp ax bx cx dx si di r8..r15)"
                             ),
-                        )),
-                    };
+                        ))
+                    }
+                };
                 if !matches!(self.ctx, Context::Usdt { .. }) {
                     return Err(CompileError::new(
                         span,

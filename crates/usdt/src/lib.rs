@@ -114,19 +114,58 @@
 //! Computing arguments can cost more than the `nop`. A *semaphore* is a
 //! `u16` counter in the section `.probes` whose address is recorded in the
 //! note; a tracer makes it non-zero while it is attached (the kernel does it
-//! when the uprobe is created with a `ref_ctr_offset`), and the program tests
-//! it before computing the arguments.
+//! when the uprobe is created with a `ref_ctr_offset`: it adds one per
+//! attached site), and the program tests it before computing the
+//! arguments.
 //!
 //! * [`probe!`] has no semaphore (the note holds 0): its arguments are always
 //!   evaluated.
-//! * [`probe_guarded!`] defines a private [`Semaphore`] static for the site
-//!   (a plain `static` inside the macro's block, so two sites with the same
-//!   provider and name never clash at link time) and evaluates its
-//!   arguments, then fires, only when the semaphore is non-zero.
-//! * `probe_guarded!(semaphore = SEM, ...)` uses a semaphore declared with
-//!   [`declare_semaphore!`], which several sites may share and which the
-//!   program can test itself with [`Semaphore::is_enabled`] before doing
-//!   expensive work that feeds several probes.
+//! * [`probe_guarded!`] uses the semaphore of its provider and name: one per
+//!   `provider:name` in the linked binary (or shared library), shared by all
+//!   its guarded sites, as `<sys/sdt.h>` has one `provider_name_semaphore`
+//!   per probe. It evaluates its arguments, then fires, only when the
+//!   semaphore is non-zero. [`enabled!`]`(provider, name)` reads the same
+//!   semaphore, for expensive work outside the macro.
+//! * `probe_guarded!(semaphore = SEM, ...)` uses instead a [`Semaphore`]
+//!   static declared with [`declare_semaphore!`], which sites of different
+//!   probes may share and which the program tests with
+//!   [`Semaphore::is_enabled`].
+//!
+//! ### The shared semaphore
+//!
+//! A `macro_rules!` macro cannot define a Rust static once per
+//! `provider:name` across crates: a named static defined at every site
+//! clashes at link time, an unnamed one is private to the site. So the
+//! semaphore is defined by the assembler instead, like `.stapsdt.base`. Its
+//! symbol is `__ustrace_usdt_sem.PROVIDER.NAME` (the dots cannot occur in
+//! Rust identifiers, so two probes never share a name), and every `asm!`
+//! block that uses it (the guarded site's note and every read of it) first
+//! emits, unless the object already defines it (`.ifndef`):
+//!
+//! ```text
+//!   .pushsection .probes,"awG","progbits",SYM,comdat
+//!   .weak SYM
+//!   .hidden SYM
+//!   .balign 2
+//!   SYM: .2byte 0
+//!   .popsection
+//! ```
+//!
+//! a two-byte, writable, allocated counter alone in a COMDAT group named
+//! after the symbol. Every object (every codegen unit, every crate) that
+//! uses the probe has a copy; the linker keeps exactly one group of each
+//! name, so all sites in the output refer to the same two bytes. The symbol
+//! is hidden: an executable and each shared library have their own
+//! semaphore, which is what a tracer expects (it attaches to one file).
+//! Nothing needs the `R` flag here: the code that reads the semaphore keeps
+//! it alive under `--gc-sections`.
+//!
+//! The note's semaphore word is `.8byte SYM`, and the read is one `asm!`
+//! block, `movzwl SYM(%rip), %reg`, a RIP-relative load that is correct in
+//! position-independent code without any run-time relocation. The block is
+//! `volatile` (not `pure`): the compiler reads the counter again every time
+//! the probe is reached and never assumes it unchanged, since the kernel
+//! writes it from outside the program.
 //!
 //! ## Cost
 //!
@@ -153,8 +192,8 @@
 //!
 //! * Probes are emitted on x86-64 Linux only. On every other target the
 //!   macros still type-check their arguments but compile to nothing, and do
-//!   not evaluate them; [`declare_semaphore!`] declares an ordinary static
-//!   that stays 0.
+//!   not evaluate them; [`enabled!`] is `false`; [`declare_semaphore!`]
+//!   declares an ordinary static that stays 0.
 //! * Arguments are integers, `bool`, `char`, pointers or references (see
 //!   [`ProbeArg`]); floats and 128-bit integers are not supported. Pass a
 //!   string as a pointer to NUL-terminated bytes (`c"..."`, `CStr::as_ptr`).
