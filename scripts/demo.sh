@@ -7,7 +7,9 @@ bash scripts/install-deps.sh
 cargo build --release -q -p ustrace-cli
 mkdir -p target/demo
 gcc -g -fno-omit-frame-pointer -O0 examples/c/test-server.c -o target/demo/test-server
-./target/demo/test-server 1364 &
+# Counting from 1363, it fires 1364 at once (before ustrace attaches), then
+# 1365, 1366, ... once a second: the seed example's output.
+./target/demo/test-server 1363 &
 server=$!
 trap 'kill $server 2>/dev/null || true' EXIT
 sleep 0.2
