@@ -9,8 +9,9 @@
 //!
 //! * `demo:tick(i, -i, ptr)`: unsigned counter, signed negation, pointer
 //!   to a NUL-terminated message (`str(arg2)` in bpftrace).
-//! * `demo:checksum(sum, len)`: guarded by a per-site semaphore, so the
-//!   checksum is only computed while a tracer is attached.
+//! * `demo:checksum(sum, len)`: guarded by the semaphore of
+//!   `demo:checksum`, so the checksum is only computed while a tracer is
+//!   attached.
 //! * `demo:report(ticks, traced_ticks)`: guarded by a declared semaphore that
 //!   the loop also tests itself.
 //!

@@ -7,8 +7,9 @@
 //! # The mechanism
 //!
 //! A USDT probe costs the running program two `nop` instructions. Everything
-//! else is data that only a tracer reads. At every probe site the macros emit
-//! one `core::arch::asm!` block that:
+//! else is data that only a tracer reads (a guarded probe adds a load and a
+//! branch: see "Semaphores" below). At every probe site the macros emit one
+//! `core::arch::asm!` block that:
 //!
 //! 1. places the arguments in registers (the asm block's inputs),
 //! 2. emits `990: nop` (0x90), the instruction a tracer replaces with a
@@ -137,15 +138,18 @@
 //! `provider:name` across crates: a named static defined at every site
 //! clashes at link time, an unnamed one is private to the site. So the
 //! semaphore is defined by the assembler instead, like `.stapsdt.base`. Its
-//! symbol is `__ustrace_usdt_sem.PROVIDER.NAME` (the dots cannot occur in
-//! Rust identifiers, so two probes never share a name), and every `asm!`
-//! block that uses it (the guarded site's note and every read of it) first
-//! emits, unless the object already defines it (`.ifndef`):
+//! symbol `SYM` is `__ustrace_usdt_sem.PROVIDER.NAME` (the dots cannot occur
+//! in Rust identifiers, so two probes never share a name; the assembly
+//! quotes it, so raw and non-ASCII identifiers are valid in it too), and
+//! every `asm!` block that uses it (the guarded site's note and every read
+//! of it) first emits, unless the object already defines it (`.ifndef`):
 //!
 //! ```text
 //!   .pushsection .probes,"awG","progbits",SYM,comdat
 //!   .weak SYM
 //!   .hidden SYM
+//!   .type SYM, @object
+//!   .size SYM, 2
 //!   .balign 2
 //!   SYM: .2byte 0
 //!   .popsection
@@ -160,6 +164,26 @@
 //! Nothing needs the `R` flag here: the code that reads the semaphore keeps
 //! it alive under `--gc-sections`.
 //!
+//! ### `.probes` starts on a page
+//!
+//! The same lines also define, once per object and in a COMDAT group of its
+//! own, an empty `.probes` section aligned to 4096 bytes (flagged `R` so
+//! that `--gc-sections` keeps it), and [`declare_semaphore!`] emits it too
+//! (with `global_asm!`). It makes the whole output `.probes` section start
+//! on a page of its own in the file, which the kernel needs: rust-lld puts
+//! the RELRO data (`.data.rel.ro`, `.got`) and `.data` in two writable
+//! `PT_LOAD` segments that are adjacent in the file, so the last file page
+//! of the first is also the first page of the second, and is mapped twice.
+//! When a uprobe with a semaphore is created before the program maps its
+//! file (a tracer that starts the program, or traces a path before the
+//! program runs), the kernel increments the semaphore when the first
+//! writable mapping of that file offset appears; a semaphore on that shared
+//! page would be incremented in the RELRO copy (writable until the dynamic
+//! loader makes it read-only), not in the one the program reads, and its
+//! probe would stay disabled. A `.probes` starting on a page boundary is
+//! never on that page. The cost is up to 4 KiB of padding in the file and
+//! in memory, once per executable or library that has semaphores.
+//!
 //! The note's semaphore word is `.8byte SYM`, and the read is one `asm!`
 //! block, `movzwl SYM(%rip), %reg`, a RIP-relative load that is correct in
 //! position-independent code without any run-time relocation. The block is
@@ -169,11 +193,15 @@
 //!
 //! ## Cost
 //!
-//! An untraced [`probe!`] is the register moves for its arguments and one
-//! `nop`; an untraced [`probe_guarded!`] is one 16-bit load and a branch.
-//! The asm block is `readonly` (it may read memory but not write it): the
-//! compiler must finish writing anything a pointer argument points to before
-//! the probe, and it may keep everything else in registers across it.
+//! An untraced [`probe!`] is the register moves for its arguments and the
+//! two `nop`s; an untraced [`probe_guarded!`] is one 16-bit load and a
+//! branch (the traced side is marked cold with [`core::hint::cold_path`]);
+//! [`enabled!`] is the load and a comparison. The probe's asm block is `readonly` (it may read
+//! memory but not write it): the compiler must finish writing anything a
+//! pointer argument points to before the probe, and it may keep everything
+//! else in registers across it. The probe never touches the stack, so a
+//! leaf function's data in the red zone below `%rsp` stays intact while it
+//! is traced, as long as the tracer attaches at the 1-byte `nop`.
 //!
 //! # Example
 //!
@@ -186,6 +214,12 @@
 //! // Evaluates `expensive()` only while a tracer is attached.
 //! fn expensive() -> u64 { 7 }
 //! ustrace_usdt::probe_guarded!(http, stats, expensive());
+//!
+//! // The same semaphore, for work that feeds the probe.
+//! if ustrace_usdt::enabled!(http, stats) {
+//!     let total = expensive() * 2;
+//!     ustrace_usdt::probe_guarded!(http, stats, total);
+//! }
 //! ```
 //!
 //! # Platforms and limitations
@@ -201,6 +235,9 @@
 //!   constant; the spec is always 8 bytes wide, whatever the argument's own
 //!   size.
 //! * `provider` and `name` are Rust identifiers.
+//! * A probe's shared semaphore is per linked file: sites of the same probe
+//!   in an executable and in a shared library it loads have two semaphores
+//!   (a tracer attaching to both files raises both).
 //! * A probe keeps its function from being removed as unused (see above).
 
 #![no_std]
@@ -330,7 +367,8 @@ pub const fn __size_spec<T: ProbeArg>() -> i32 {
 /// section, as `<sys/sdt.h>` does), use it with
 /// `probe_guarded!(semaphore = NAME, ...)`, and test it with
 /// [`is_enabled`](Semaphore::is_enabled). [`probe_guarded!`] without
-/// `semaphore =` declares a private one per site.
+/// `semaphore =` does not use this type: it uses the semaphore of its
+/// `provider:name`, defined by the assembler and read with [`enabled!`].
 ///
 /// The counter is written from outside the program (by the kernel, or by a
 /// tracer through `/proc/PID/mem`), so it is read with an atomic load: the
@@ -415,7 +453,7 @@ impl fmt::Debug for Semaphore {
 #[macro_export]
 macro_rules! probe {
     ($provider:ident, $name:ident $(, $arg:expr)* $(,)?) => {
-        $crate::__usdt_site!(@start [".8byte 0"] $provider $name [$($arg,)*])
+        $crate::__usdt_site!(@start [".8byte 0",] $provider $name [$($arg,)*])
     };
 }
 
@@ -425,24 +463,39 @@ macro_rules! probe {
 /// ```
 /// # fn checksum(_: &[u8]) -> u32 { 0 }
 /// # let data = [1u8, 2, 3];
-/// // A private semaphore for this site:
+/// // The semaphore of `myapp:packet`, shared by all its guarded sites:
 /// ustrace_usdt::probe_guarded!(myapp, packet, checksum(&data), data.len());
 ///
-/// // A shared semaphore, which the program can also test itself:
+/// // The same semaphore, tested by the program itself:
+/// if ustrace_usdt::enabled!(myapp, packet) {
+///     let sum = checksum(&data);
+///     ustrace_usdt::probe_guarded!(myapp, packet, sum, data.len());
+/// }
+///
+/// // A declared semaphore, which sites of several probes can share:
 /// ustrace_usdt::declare_semaphore!(static PACKET_DUMP);
 /// if PACKET_DUMP.is_enabled() {
 ///     let sum = checksum(&data);
 ///     ustrace_usdt::probe_guarded!(semaphore = PACKET_DUMP, myapp, packet__dump, sum);
+///     ustrace_usdt::probe_guarded!(semaphore = PACKET_DUMP, myapp, packet__size, data.len());
 /// }
 /// ```
 ///
-/// Without `semaphore =`, the macro defines a [`Semaphore`] static private to
-/// the site, in the `.probes` section; distinct sites never share it, even
-/// with the same provider and name. With `semaphore = PATH`, `PATH` names a
-/// static [`Semaphore`], normally declared with [`declare_semaphore!`].
-/// Either way the semaphore's address is recorded in the note, tracers
-/// increment it while attached, and the arguments are evaluated only when
-/// it is non-zero. Arguments are as for [`probe!`].
+/// Without `semaphore =`, the semaphore is the one of `provider:name`: one
+/// `u16` per probe in the linked executable or shared library, shared by
+/// every guarded site of that probe in every function, codegen unit and
+/// crate, and read by [`enabled!`]`(provider, name)` (see the crate
+/// documentation for how it is defined). A tracer attached to the probe
+/// raises it (by one per site it attaches to), so every site fires, and
+/// the arguments are evaluated only while it is non-zero; the untraced cost
+/// is a 16-bit load and a branch. [`probe!`] sites of the same probe have
+/// no semaphore and always evaluate their arguments.
+///
+/// With `semaphore = PATH`, `PATH` names a static [`Semaphore`], normally
+/// declared with [`declare_semaphore!`]; its address is recorded in the note
+/// instead.
+///
+/// Either way, arguments are as for [`probe!`].
 ///
 /// Off x86-64 Linux, this type-checks the arguments and does nothing else.
 #[macro_export]
@@ -450,16 +503,145 @@ macro_rules! probe_guarded {
     (semaphore = $sem:path, $provider:ident, $name:ident $(, $arg:expr)* $(,)?) => {{
         let __ustrace_usdt_sem: &$crate::Semaphore = &$sem;
         if __ustrace_usdt_sem.is_enabled() {
+            ::core::hint::cold_path();
             $crate::__usdt_site!(
-                @start [".8byte {__ustrace_usdt_sem}" __ustrace_usdt_sem = sym $sem,]
+                @start [".8byte {__ustrace_usdt_sem}", __ustrace_usdt_sem = sym $sem,]
                 $provider $name [$($arg,)*]
             )
         }
     }};
     ($provider:ident, $name:ident $(, $arg:expr)* $(,)?) => {{
-        $crate::declare_semaphore!(static __USTRACE_USDT_SEMAPHORE);
-        $crate::probe_guarded!(semaphore = __USTRACE_USDT_SEMAPHORE, $provider, $name $(, $arg)*)
+        if $crate::enabled!($provider, $name) {
+            ::core::hint::cold_path();
+            $crate::__usdt_site!(
+                @start [$crate::__usdt_semaphore!(@note $provider $name),]
+                $provider $name [$($arg,)*]
+            )
+        }
     }};
+}
+
+/// Whether a tracer is attached to the guarded sites of `provider:name`:
+/// reads the semaphore that [`probe_guarded!`]`(provider, name, ...)` uses.
+///
+/// ```
+/// # fn summarize(v: &[u64]) -> u64 { v.iter().sum() }
+/// # let values = vec![1u64, 2, 3];
+/// if ustrace_usdt::enabled!(myapp, batch) {
+///     // Expensive preparation, done only while someone traces myapp:batch.
+///     let total = summarize(&values);
+///     for v in &values {
+///         ustrace_usdt::probe_guarded!(myapp, batch, *v, total);
+///     }
+/// }
+/// ```
+///
+/// The value is an expression of type `bool`, read afresh (one 16-bit
+/// load) every time it is evaluated. The semaphore exists as soon as either
+/// macro names the probe, so `enabled!` compiles even for a probe whose
+/// guarded sites are in another crate; it is `false` until a tracer attaches
+/// to a guarded site of the probe, and always `false` for a probe that has
+/// only [`probe!`] sites (they have no semaphore) or none at all.
+///
+/// Off x86-64 Linux, always `false`.
+#[macro_export]
+macro_rules! enabled {
+    ($provider:ident, $name:ident $(,)?) => {
+        ($crate::__usdt_semaphore!(@read $provider $name) != 0)
+    };
+}
+
+/// Implementation of [`enabled!`] and [`probe_guarded!`]: the semaphore
+/// of `provider:name` (see "The shared semaphore" in the crate
+/// documentation).
+///
+/// * `@symbol p n`: its symbol, quoted for the assembler (a raw or
+///   non-ASCII identifier is then a valid name too).
+/// * `@page`: the assembler lines that make `.probes` start on a page, once
+///   per object.
+/// * `@define p n`: the assembler lines that define it once per object
+///   (and `@page`).
+/// * `@note p n`: the definition and the note's semaphore word.
+/// * `@read p n`: an expression reading its count, as a `u32`.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __usdt_semaphore {
+    (@symbol $provider:ident $name:ident) => {
+        ::core::concat!(
+            "\"__ustrace_usdt_sem.",
+            ::core::stringify!($provider),
+            ".",
+            ::core::stringify!($name),
+            "\""
+        )
+    };
+    (@page) => {
+        ::core::concat!(
+            ".ifndef __ustrace_usdt_probes_page\n",
+            ".pushsection .probes,\"awGR\",\"progbits\",__ustrace_usdt_probes_page,comdat\n",
+            ".weak __ustrace_usdt_probes_page\n",
+            ".hidden __ustrace_usdt_probes_page\n",
+            ".balign 4096\n",
+            "__ustrace_usdt_probes_page:\n",
+            ".popsection\n",
+            ".endif"
+        )
+    };
+    (@define $provider:ident $name:ident) => {
+        ::core::concat!(
+            $crate::__usdt_semaphore!(@page), "\n",
+            ".ifndef ", $crate::__usdt_semaphore!(@symbol $provider $name), "\n",
+            ".pushsection .probes,\"awG\",\"progbits\",",
+            $crate::__usdt_semaphore!(@symbol $provider $name), ",comdat\n",
+            ".weak ", $crate::__usdt_semaphore!(@symbol $provider $name), "\n",
+            ".hidden ", $crate::__usdt_semaphore!(@symbol $provider $name), "\n",
+            ".type ", $crate::__usdt_semaphore!(@symbol $provider $name), ", @object\n",
+            ".size ", $crate::__usdt_semaphore!(@symbol $provider $name), ", 2\n",
+            ".balign 2\n",
+            $crate::__usdt_semaphore!(@symbol $provider $name), ": .2byte 0\n",
+            ".popsection\n",
+            ".endif"
+        )
+    };
+    (@note $provider:ident $name:ident) => {
+        ::core::concat!(
+            $crate::__usdt_semaphore!(@define $provider $name), "\n",
+            ".8byte ", $crate::__usdt_semaphore!(@symbol $provider $name)
+        )
+    };
+    (@read $provider:ident $name:ident) => {{
+        let __ustrace_usdt_count: u32;
+        // SAFETY: defines the two-byte semaphore (in a data section) and
+        // loads it into one output register; no stack, no flags.
+        unsafe {
+            ::core::arch::asm!(
+                $crate::__usdt_semaphore!(@define $provider $name),
+                ::core::concat!(
+                    "movzwl ",
+                    $crate::__usdt_semaphore!(@symbol $provider $name),
+                    "(%rip), {count:e}"
+                ),
+                count = out(reg) __ustrace_usdt_count,
+                options(att_syntax, readonly, nostack, preserves_flags),
+            );
+        }
+        __ustrace_usdt_count
+    }};
+}
+
+/// Implementation of [`enabled!`] and [`probe_guarded!`]: on this target,
+/// no semaphore (the count is always 0).
+#[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __usdt_semaphore {
+    (@note $provider:ident $name:ident) => {
+        ""
+    };
+    (@read $provider:ident $name:ident) => {
+        0u32
+    };
 }
 
 /// Declares a static [`Semaphore`] in the `.probes` section, for
@@ -475,7 +657,10 @@ macro_rules! probe_guarded {
 ///
 /// Attributes (including doc comments) and a visibility may precede
 /// `static`. Several probe sites, even of different probes, may share one
-/// semaphore; it is then enabled while any of them is traced.
+/// semaphore; it is then enabled while any of them is traced. The macro
+/// also makes `.probes` start on a page (see the crate documentation); a
+/// [`Semaphore`] put in `.probes` by hand instead of with this macro may
+/// miss that, and not be raised in programs started under a tracer.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 #[macro_export]
 macro_rules! declare_semaphore {
@@ -483,6 +668,14 @@ macro_rules! declare_semaphore {
         $(#[$attr])*
         #[unsafe(link_section = ".probes")]
         $vis static $sem: $crate::Semaphore = $crate::Semaphore::new();
+        // `.probes` starts on a page. (`global_asm!` is an item, not a
+        // statement: a module in its own block keeps the macro usable in a
+        // function body, any number of times.)
+        const _: () = {
+            mod __ustrace_usdt_page {
+                ::core::arch::global_asm!($crate::__usdt_semaphore!(@page), options(att_syntax));
+            }
+        };
     };
 }
 
@@ -502,9 +695,10 @@ macro_rules! declare_semaphore {
 /// with a generic type name, a value operand name and a size operand name,
 /// then emits the site.
 ///
-/// `@start [SEMAPHORE-LINE OPERANDS...] provider name [args,]`: the
-/// semaphore line is the template line for the note's semaphore word, and
-/// the operands are the `asm!` operands it uses.
+/// `@start [SEMAPHORE-LINE, OPERANDS...] provider name [args,]`: the
+/// semaphore line is the template string (a literal or a macro call giving
+/// one) for the note's semaphore word, and the operands are the `asm!`
+/// operands it uses.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __usdt_site {
@@ -548,7 +742,7 @@ macro_rules! __usdt_site {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __usdt_emit {
-    ([$semline:literal $($semop:tt)*] $provider:ident $name:ident
+    ([$semline:expr, $($semop:tt)*] $provider:ident $name:ident
         [$(($T:ident $v:ident $s:ident [$arg:expr] $sep:literal))*]) => {{
         #[inline(always)]
         #[allow(non_snake_case, clippy::too_many_arguments)]
@@ -613,7 +807,7 @@ macro_rules! __usdt_emit {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __usdt_emit {
-    ([$semline:literal $($semop:tt)*] $provider:ident $name:ident
+    ([$semline:expr, $($semop:tt)*] $provider:ident $name:ident
         [$(($T:ident $v:ident $s:ident [$arg:expr] $sep:literal))*]) => {{
         #[allow(unreachable_code, clippy::diverging_sub_expression)]
         if false {

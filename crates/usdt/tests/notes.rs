@@ -1,8 +1,10 @@
 //! The probes of this test executable, as `ustrace_probes` and `readelf`
-//! see them: provider, name, argument specs and signs, semaphores, the `nop`
+//! see them: provider, name, argument specs and signs, semaphores (one per
+//! `provider:name`, shared by its guarded sites), the `nop` + 10-byte `nop`
 //! at each site, the values in the registers when a probe fires (by
-//! trapping on the `nop` ourselves), semaphore-guarded evaluation, and the
-//! `--gc-sections` anchor (in a small crate built with rustc).
+//! trapping on the `nop` ourselves), semaphore-guarded evaluation, and, in
+//! small crates built with rustc, the `--gc-sections` anchor and a
+//! semaphore shared across crates.
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 use std::collections::BTreeSet;
@@ -12,7 +14,7 @@ use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 use ustrace_probes::{read_usdt_probes, ArgLocation, ArgSpec, NopKind, UsdtFile, UsdtLocation};
-use ustrace_usdt::{declare_semaphore, probe, probe_guarded, ProbeArg, Semaphore};
+use ustrace_usdt::{declare_semaphore, enabled, probe, probe_guarded, ProbeArg, Semaphore};
 
 const PROVIDER: &str = "usdt_test";
 
@@ -79,15 +81,46 @@ fn fire_generic<T: ProbeArg>(x: T) {
     probe!(usdt_test, generic, x);
 }
 
+/// How many times the arguments of `usdt_test:twice_guarded` were
+/// evaluated.
+static TWICE_EVALS: AtomicU64 = AtomicU64::new(0);
+
+fn twice_eval(x: u32) -> u32 {
+    TWICE_EVALS.fetch_add(1, Ordering::SeqCst);
+    x
+}
+
 /// Two sites of each probe in one function: they must link (no clashing
-/// symbols) and give two locations each, the guarded ones with their own
-/// semaphores.
+/// symbols) and give two locations each, the guarded ones sharing the
+/// semaphore of `usdt_test:twice_guarded` with the site in
+/// `elsewhere::fire_twice_guarded`.
 #[inline(never)]
 fn fire_twice(x: u32) {
     probe!(usdt_test, twice, x);
     probe!(usdt_test, twice, x + 1);
-    probe_guarded!(usdt_test, twice_guarded, x);
-    probe_guarded!(usdt_test, twice_guarded, x + 1);
+    probe_guarded!(usdt_test, twice_guarded, twice_eval(x));
+    probe_guarded!(usdt_test, twice_guarded, twice_eval(x + 1));
+}
+
+/// A third site of `usdt_test:twice_guarded` in another module, which an
+/// incremental (debug) build compiles into another codegen unit, hence
+/// another object file: the semaphore is then defined twice before linking,
+/// and the linker must keep one. (Checked with `cargo rustc -p ustrace-usdt
+/// --test notes -- -C save-temps`: two of the kept `.rcgu.o` files each
+/// have a COMDAT group `__ustrace_usdt_sem.usdt_test.twice_guarded`; the
+/// test `unused_library_function_keeps_a_valid_probe` checks the same
+/// across two crates, where separate objects are certain.)
+mod elsewhere {
+    #[inline(never)]
+    pub fn fire_twice_guarded(x: u32) {
+        ustrace_usdt::probe_guarded!(usdt_test, twice_guarded, super::twice_eval(x + 2));
+    }
+
+    /// `enabled!` of the same probe, in this other codegen unit.
+    #[inline(never)]
+    pub fn twice_guarded_enabled() -> bool {
+        ustrace_usdt::enabled!(usdt_test, twice_guarded)
+    }
 }
 
 /// Records the order in which probe arguments are evaluated.
@@ -149,6 +182,7 @@ fn fire_all() {
     fire_generic(3u8);
     fire_generic(-3i16);
     fire_twice(1);
+    elsewhere::fire_twice_guarded(1);
     fire_guarded();
     fire_named();
     fire_order();
@@ -309,9 +343,9 @@ fn every_site_is_a_nop_then_a_nop10() {
             sites += 1;
         }
     }
-    // basic zero twelve trapped generic(2) twice(2) twice_guarded(2)
+    // basic zero twelve trapped generic(2) twice(2) twice_guarded(3)
     // order guarded named named_other
-    assert_eq!(sites, 14);
+    assert_eq!(sites, 15);
 }
 
 #[test]
@@ -350,13 +384,69 @@ fn same_probe_at_several_sites() {
     assert_ne!(plain[0].pc, plain[1].pc);
 
     let guarded = locations("twice_guarded");
-    assert_eq!(guarded.len(), 2);
-    assert_ne!(guarded[0].pc, guarded[1].pc);
+    assert_eq!(guarded.len(), 3, "two in fire_twice, one elsewhere");
+    let pcs: BTreeSet<u64> = guarded.iter().map(|l| l.pc).collect();
+    assert_eq!(pcs.len(), 3);
     assert!(guarded.iter().all(|l| l.semaphore_offset.is_some()));
-    assert_ne!(
-        guarded[0].semaphore, guarded[1].semaphore,
-        "each probe_guarded! site has its own semaphore"
+    assert!(
+        guarded.iter().all(|l| (l.semaphore, l.semaphore_offset)
+            == (guarded[0].semaphore, guarded[0].semaphore_offset)),
+        "all sites of a probe share its semaphore: {guarded:#?}"
     );
+    // A different probe has a different semaphore.
+    assert_ne!(location("guarded").semaphore, guarded[0].semaphore);
+}
+
+/// The semaphore symbols of this executable's `.symtab` (the linker makes
+/// the hidden symbols local, and keeps them).
+fn semaphore_symbols() -> Vec<(u64, String)> {
+    readelf(&["-s", "-W"], &exe())
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // Num: Value Size Type Bind Vis Ndx Name
+            let name = *f.get(7)?;
+            name.starts_with("__ustrace_usdt_sem.usdt_test.").then(|| {
+                assert_eq!(f[2], "2", "{l}");
+                assert_eq!(f[3], "OBJECT", "{l}");
+                assert_eq!(f[5], "HIDDEN", "{l}");
+                (u64::from_str_radix(f[1], 16).unwrap(), name.to_string())
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn one_semaphore_symbol_per_probe() {
+    let mut syms = semaphore_symbols();
+    syms.sort_by(|a, b| a.1.cmp(&b.1));
+    let names: Vec<&str> = syms.iter().map(|(_, n)| n.as_str()).collect();
+    // Each exactly once, although `twice_guarded` is used in two codegen
+    // units; `semaphore =` probes have none of their own; `never_guarded`
+    // has one because `enabled!` names it, though no note records it.
+    assert_eq!(
+        names,
+        [
+            "__ustrace_usdt_sem.usdt_test.guarded",
+            "__ustrace_usdt_sem.usdt_test.never_guarded",
+            "__ustrace_usdt_sem.usdt_test.twice_guarded",
+        ]
+    );
+    for (addr, name) in &syms {
+        let probe = name.rsplit('.').next().unwrap();
+        if probe != "never_guarded" {
+            assert!(
+                locations(probe).iter().all(|l| l.semaphore == *addr),
+                "{name} at {addr:#x}"
+            );
+        }
+        let (start, size) = section_range(".probes");
+        assert!(
+            (start..start + size).contains(addr),
+            "{name} not in .probes"
+        );
+        assert_eq!(addr % 2, 0, "{name} misaligned");
+    }
 }
 
 #[test]
@@ -412,6 +502,91 @@ fn guarded_arguments_are_evaluated_only_when_enabled() {
 
     fire_guarded();
     assert_eq!(GUARDED_EVALS.load(Ordering::SeqCst), before + 2);
+}
+
+#[test]
+fn shared_semaphore_guards_every_site_and_enabled_reads_it() {
+    let _lock = SEMAPHORE_LOCK.lock().unwrap();
+    let sem = semaphore_at(&locations("twice_guarded")[0]);
+    assert_eq!(sem.load(Ordering::SeqCst), 0);
+    assert!(!enabled!(usdt_test, twice_guarded));
+    assert!(!elsewhere::twice_guarded_enabled());
+    assert!(!enabled!(usdt_test, guarded));
+    // A probe with no guarded site has a semaphore that stays 0.
+    assert!(!enabled!(usdt_test, never_guarded));
+
+    let before = TWICE_EVALS.load(Ordering::SeqCst);
+    fire_twice(5);
+    elsewhere::fire_twice_guarded(5);
+    assert_eq!(TWICE_EVALS.load(Ordering::SeqCst), before);
+
+    // What the kernel does for each of the three sites it attaches to.
+    sem.fetch_add(3, Ordering::SeqCst);
+    assert!(enabled!(usdt_test, twice_guarded));
+    assert!(elsewhere::twice_guarded_enabled());
+    assert!(!enabled!(usdt_test, guarded), "another probe's semaphore");
+    fire_twice(5);
+    elsewhere::fire_twice_guarded(5);
+    sem.fetch_sub(3, Ordering::SeqCst);
+    assert_eq!(
+        TWICE_EVALS.load(Ordering::SeqCst),
+        before + 3,
+        "all three sites fire"
+    );
+    assert!(!enabled!(usdt_test, twice_guarded));
+    fire_twice(5);
+    assert_eq!(TWICE_EVALS.load(Ordering::SeqCst), before + 3);
+}
+
+/// How many writable `PT_LOAD` segments of `file` map the file page that
+/// holds `offset` (the kernel maps whole pages, so the last page of one
+/// segment can also be the first of the next).
+fn writable_segments_mapping(file: &Path, offset: u64) -> usize {
+    let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+    readelf(&["-l", "-W"], file)
+        .lines()
+        .filter(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            // LOAD Offset VirtAddr PhysAddr FileSiz MemSiz Flg(1 or 2 words) Align
+            if f.first() != Some(&"LOAD") || !f[6..f.len() - 1].concat().contains('W') {
+                return false;
+            }
+            let start = hex(f[1]) & !4095;
+            let end = (hex(f[1]) + hex(f[4]) + 4095) & !4095;
+            (start..end).contains(&offset)
+        })
+        .count()
+}
+
+/// Every semaphore of `file` is on a page that only one writable segment
+/// maps: otherwise the kernel may raise it in the wrong copy when the
+/// program maps its file after a tracer has attached (see the crate
+/// documentation, "`.probes` starts on a page").
+fn assert_semaphores_mapped_once(file: &Path, probes: &UsdtFile) {
+    let mut checked = 0;
+    for p in &probes.probes {
+        for l in &p.locations {
+            if let Some(off) = l.semaphore_offset {
+                assert_eq!(
+                    writable_segments_mapping(file, off),
+                    1,
+                    "{}: {}:{} semaphore at file offset {off:#x}",
+                    file.display(),
+                    p.provider,
+                    p.name
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "{}: no semaphore", file.display());
+}
+
+#[test]
+fn semaphores_are_on_a_page_of_their_own() {
+    assert_semaphores_mapped_once(&exe(), probes());
+    let (addr, _) = section_range(".probes");
+    assert_eq!(addr % 4096, 0, ".probes must start on a page");
 }
 
 #[test]
@@ -782,7 +957,7 @@ fn readelf_agrees() {
     ours.sort();
     theirs.sort();
     assert_eq!(ours, theirs);
-    assert_eq!(theirs.len(), 14);
+    assert_eq!(theirs.len(), 15);
 
     // One `.stapsdt.base` byte, at the address every note records.
     let (base, size) = section_range(".stapsdt.base");
@@ -824,6 +999,7 @@ fn example_probes() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("2 ticks, 0 with demo:report traced"));
     assert_eq!(readelf_notes(&demo).len(), 3);
+    assert_semaphores_mapped_once(&demo, &file);
 }
 
 // ---------------------------------------------------------------------------
@@ -854,10 +1030,20 @@ fn unused_library_function_keeps_a_valid_probe() {
         // `inline(never)`: rustc would otherwise treat such small functions
         // as inline ones and not compile them into the library at all.
         "#[inline(never)] pub fn used(x: u64) { ustrace_usdt::probe!(gc, used, x); }\n\
-         #[inline(never)] pub fn unused(x: i64) { ustrace_usdt::probe!(gc, unused, x); }\n",
+         #[inline(never)] pub fn unused(x: i64) { ustrace_usdt::probe!(gc, unused, x); }\n\
+         #[inline(never)] pub fn shared(x: u64) { ustrace_usdt::probe_guarded!(gc, shared, x); }\n\
+         #[inline(never)] pub fn unused_guarded(x: u64) {\n\
+             ustrace_usdt::probe_guarded!(gc, unused_guarded, x);\n\
+         }\n",
     )
     .unwrap();
-    std::fs::write(dir.join("gcmain.rs"), "fn main() { gclib::used(1); }\n").unwrap();
+    // The program has its own site of `gc:shared`: the semaphore is defined
+    // in both crates' objects, and the linker must keep one copy.
+    std::fs::write(
+        dir.join("gcmain.rs"),
+        "fn main() { gclib::used(1); gclib::shared(2); ustrace_usdt::probe_guarded!(gc, shared, 3u64); }\n",
+    )
+    .unwrap();
     let common = ["--edition", "2021", "-O", "-L", "."];
     rustc(
         &[
@@ -895,6 +1081,7 @@ fn unused_library_function_keeps_a_valid_probe() {
             &[
                 &common[..],
                 &["--extern", "gclib=libgclib.rlib", "gcmain.rs", "-o", out],
+                &["--extern", "ustrace_usdt=libustrace_usdt.rlib"],
                 extra,
             ]
             .concat(),
@@ -913,6 +1100,30 @@ fn unused_library_function_keeps_a_valid_probe() {
             assert_ne!(loc.base, 0, "{out}: .stapsdt.base was dropped");
             assert_eq!(signs(loc), [signed], "{out}");
         }
+        // One semaphore for the two crates' sites of `gc:shared`, another
+        // for the (unused but kept) `gc:unused_guarded`.
+        let shared = &file
+            .probe("gc", "shared")
+            .unwrap_or_else(|| panic!("{out}: gc:shared"))
+            .locations;
+        assert_eq!(shared.len(), 2, "{out}: {shared:#?}");
+        assert_ne!(shared[0].pc, shared[1].pc);
+        assert_ne!(shared[0].semaphore, 0, "{out}");
+        assert!(shared[0].semaphore_offset.is_some(), "{out}");
+        assert_eq!(shared[0].semaphore, shared[1].semaphore, "{out}");
+        let unused = &file
+            .probe("gc", "unused_guarded")
+            .unwrap_or_else(|| panic!("{out}: gc:unused_guarded"))
+            .locations;
+        assert_eq!(unused.len(), 1, "{out}");
+        assert!(unused[0].semaphore_offset.is_some(), "{out}");
+        assert_ne!(unused[0].semaphore, shared[0].semaphore, "{out}");
+        let defs = readelf(&["-s", "-W"], &dir.join(out))
+            .lines()
+            .filter(|l| l.trim_end().ends_with(" __ustrace_usdt_sem.gc.shared"))
+            .count();
+        assert_eq!(defs, 1, "{out}: one copy of the semaphore");
+        assert_semaphores_mapped_once(&dir.join(out), &file);
     }
     std::fs::remove_dir_all(&dir).unwrap();
 }
