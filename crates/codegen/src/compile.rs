@@ -33,6 +33,9 @@ pub struct CompileOptions {
     pub ringbuf_bytes: u32,
     /// Allow `system()` (`--unsafe`).
     pub allow_unsafe: bool,
+    /// `uaddr("name")`: link-time addresses of the symbols the script asks
+    /// for, found in its probed files by the resolve layer.
+    pub uaddr: HashMap<String, u64>,
 }
 
 impl Default for CompileOptions {
@@ -44,6 +47,7 @@ impl Default for CompileOptions {
             child_pid: None,
             ringbuf_bytes: 8 << 20,
             allow_unsafe: false,
+            uaddr: HashMap::new(),
         }
     }
 }
@@ -1740,6 +1744,25 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 self.b
                     .emit(insn::ldx(8, R0, R6, reg.pt_regs_offset() as i16));
                 self.spill(false, span)
+            }
+            "uaddr" => {
+                let [Expr {
+                    kind: ExprKind::String(sym),
+                    span: sym_span,
+                }] = args
+                else {
+                    return Err(CompileError::new(
+                        span,
+                        "uaddr() takes a symbol name: uaddr(\"main\")",
+                    ));
+                };
+                match self.g.opts.uaddr.get(sym) {
+                    Some(&a) => Ok(Val::Const(a as i64, false)),
+                    None => Err(CompileError::new(
+                        *sym_span,
+                        format!("uaddr(): no symbol `{sym}` in the files this script probes"),
+                    )),
+                }
             }
             "usym" => {
                 let [addr] = args else {

@@ -346,3 +346,78 @@ pub struct IntType {
     /// True for `int8`..`int64`, false for `uint8`..`uint64`.
     pub signed: bool,
 }
+
+/// Calls `f` on every expression of `script` (predicates, statements,
+/// nested sub-expressions), outermost first.
+pub fn visit_exprs(script: &Script, f: &mut dyn FnMut(&Expr)) {
+    for probe in &script.probes {
+        if let Some(p) = &probe.predicate {
+            visit_expr(p, f);
+        }
+        visit_block(&probe.body, f);
+    }
+}
+
+fn visit_block(block: &Block, f: &mut dyn FnMut(&Expr)) {
+    for stmt in &block.stmts {
+        match &stmt.kind {
+            StmtKind::Expr(e) => visit_expr(e, f),
+            StmtKind::Assign { target, value, .. } => {
+                visit_expr(target, f);
+                visit_expr(value, f);
+            }
+            StmtKind::If {
+                cond,
+                then_block,
+                else_block,
+            } => {
+                visit_expr(cond, f);
+                visit_block(then_block, f);
+                if let Some(b) = else_block {
+                    visit_block(b, f);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                visit_expr(cond, f);
+                visit_block(body, f);
+            }
+            StmtKind::Unroll { body, .. } => visit_block(body, f),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+        }
+    }
+}
+
+fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
+    f(e);
+    match &e.kind {
+        ExprKind::Map { keys, .. } => keys.iter().for_each(|k| visit_expr(k, f)),
+        ExprKind::Call { args, .. } => args.iter().for_each(|a| visit_expr(a, f)),
+        ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => visit_expr(operand, f),
+        ExprKind::Binary { lhs, rhs, .. } => {
+            visit_expr(lhs, f);
+            visit_expr(rhs, f);
+        }
+        ExprKind::Ternary {
+            cond,
+            then_expr,
+            else_expr,
+        } => {
+            visit_expr(cond, f);
+            visit_expr(then_expr, f);
+            visit_expr(else_expr, f);
+        }
+        ExprKind::Tuple(items) => items.iter().for_each(|i| visit_expr(i, f)),
+        ExprKind::IncDec { target, .. } => visit_expr(target, f),
+        ExprKind::Field { base, .. } => visit_expr(base, f),
+        ExprKind::Index { base, index } => {
+            visit_expr(base, f);
+            visit_expr(index, f);
+        }
+        ExprKind::Integer(_)
+        | ExprKind::String(_)
+        | ExprKind::Builtin(_)
+        | ExprKind::Positional(_)
+        | ExprKind::PositionalCount
+        | ExprKind::Variable(_) => {}
+    }
+}

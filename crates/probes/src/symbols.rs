@@ -117,6 +117,37 @@ fn without_parameters(name: &str) -> &str {
     name
 }
 
+/// The link-time address of the defined symbol `name` (a function or a
+/// data object) in `path`, from `.symtab` or `.dynsym`.
+pub fn symbol_address(path: &Path, name: &str) -> Result<Option<u64>, ProbeError> {
+    let owned = read_file(path)?;
+    let data: &[u8] = &owned;
+    let elf = ElfView::parse(path, data)?;
+    for table in [elf::SHT_SYMTAB, elf::SHT_DYNSYM] {
+        let symbols = elf
+            .header
+            .sections(elf.endian, data)
+            .and_then(|s| s.symbols(elf.endian, data, table))
+            .map_err(|e| corrupt(path, format!("bad symbol table ({e})")))?;
+        for sym in symbols.iter() {
+            if sym.st_shndx(elf.endian) == elf::SHN_UNDEF || sym.st_value(elf.endian) == 0 {
+                continue;
+            }
+            let Ok(raw) = symbols.symbol_name(elf.endian, sym) else {
+                continue;
+            };
+            let raw = String::from_utf8_lossy(raw);
+            let base = raw.split('@').next().unwrap_or(&raw);
+            if base == name
+                || demangle(base).is_some_and(|d| d == name || without_parameters(&d) == name)
+            {
+                return Ok(Some(sym.st_value(elf.endian)));
+            }
+        }
+    }
+    Ok(None)
+}
+
 /// The file offset of link-time address `address` in `path` (for
 /// `uprobe:PATH:0xADDR`).
 pub fn address_to_offset(path: &Path, address: u64) -> Result<u64, ProbeError> {

@@ -133,12 +133,14 @@ impl Script {
         let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
         let resolved =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
+        let uaddr = resolve::uaddr_symbols(&ast, &resolved);
         let opts = ustrace_codegen::CompileOptions {
             pid: options.pid.or(options.child_pid),
             str_len: options.str_len,
             positional: options.positional.clone(),
             child_pid: options.child_pid,
             allow_unsafe: options.allow_unsafe,
+            uaddr,
             ..Default::default()
         };
         let compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {

@@ -256,6 +256,55 @@ fn suggest_function(file: &std::path::Path, name: &str) -> String {
     }
 }
 
+/// The link-time addresses of the symbols named by `uaddr("...")` in the
+/// script, looked up (functions and objects alike) in the files its probes
+/// attach to, in order. As with bpftrace, the address is the file's own: for
+/// a position-independent executable or a library the running copy is
+/// elsewhere.
+pub(crate) fn uaddr_symbols(
+    script: &Script,
+    resolved: &[Vec<ResolvedAttach>],
+) -> std::collections::HashMap<String, u64> {
+    let mut names = Vec::new();
+    ustrace_lang::ast::visit_exprs(script, &mut |e| {
+        if let ustrace_lang::ast::ExprKind::Call { name, args, .. } = &e.kind {
+            if let [ustrace_lang::ast::Expr {
+                kind: ustrace_lang::ast::ExprKind::String(s),
+                ..
+            }] = args.as_slice()
+            {
+                if name == "uaddr" {
+                    names.push(s.clone());
+                }
+            }
+        }
+    });
+    let mut out = std::collections::HashMap::new();
+    if names.is_empty() {
+        return out;
+    }
+    let mut files: Vec<PathBuf> = Vec::new();
+    for r in resolved.iter().flatten() {
+        match r {
+            ResolvedAttach::Usdt(targets) => files.extend(targets.iter().map(|t| t.path.clone())),
+            ResolvedAttach::Uprobe(functions) => {
+                files.extend(functions.iter().map(|f| f.path.clone()))
+            }
+            _ => {}
+        }
+    }
+    files.dedup();
+    for name in names {
+        for file in &files {
+            if let Ok(Some(addr)) = probes::symbols::symbol_address(file, &name) {
+                out.insert(name.clone(), addr);
+                break;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::edit_distance;
