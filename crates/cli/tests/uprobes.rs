@@ -238,3 +238,47 @@ fn misspelled_function_gets_suggestions() {
         "{err}"
     );
 }
+
+#[test]
+fn stripped_binary_uses_its_separate_debug_file() {
+    if !bpf_available("stripped_binary_uses_its_separate_debug_file") {
+        return;
+    }
+    // Build, move the symbols to a .debug file, strip, link them with
+    // .gnu_debuglink: the functions are found through the debug file.
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-stripped");
+    std::fs::create_dir_all(&dir).expect("dir");
+    let bin = dir.join("functions");
+    let dbg = dir.join("functions.debug");
+    let sh = format!(
+        "gcc -O1 -g -fno-inline {src} -o {b} && objcopy --only-keep-debug {b} {d} && strip --strip-all {b} && cd {dir} && objcopy --add-gnu-debuglink=functions.debug {b}",
+        src = repo().join("tests/c/functions.c").display(),
+        b = bin.display(),
+        d = dbg.display(),
+        dir = dir.display()
+    );
+    let ok = std::process::Command::new("/bin/sh")
+        .args(["-c", &sh])
+        .status()
+        .expect("sh");
+    assert!(ok.success(), "building the stripped program failed");
+    let nm = std::process::Command::new("nm")
+        .arg(&bin)
+        .output()
+        .expect("nm");
+    assert!(
+        String::from_utf8_lossy(&nm.stderr).contains("no symbols"),
+        "not stripped"
+    );
+    let script = format!(
+        r#"uprobe:{}:add {{ printf("add %d\n", arg0); }}"#,
+        bin.display()
+    );
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script, "-c", &format!("{} 2", bin.display())]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("add ")).collect();
+    assert_eq!(lines, ["add 0", "add 1"], "{text}");
+}

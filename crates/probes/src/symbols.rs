@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use object::elf;
-use object::read::elf::{FileHeader, ProgramHeader, Sym};
+use object::read::elf::{FileHeader, ProgramHeader, SectionHeader, Sym};
 use object::Endianness;
 
 use crate::error::ProbeError;
@@ -39,7 +39,10 @@ pub fn find_functions(path: &Path, pattern: &str) -> Result<Vec<FunctionSymbol>,
     functions_from_bytes(path, &data, pattern)
 }
 
-/// [`find_functions`] on bytes already read.
+/// [`find_functions`] on bytes already read. When the file has no
+/// `.symtab` (it was stripped), the separate debug file that its build id
+/// or `.gnu_debuglink` names is read too, if installed (Debian's `-dbgsym`
+/// packages put them under `/usr/lib/debug`).
 pub fn functions_from_bytes(
     path: &Path,
     data: &[u8],
@@ -47,21 +50,44 @@ pub fn functions_from_bytes(
 ) -> Result<Vec<FunctionSymbol>, ProbeError> {
     let elf = ElfView::parse(path, data)?;
     let mut found: Vec<FunctionSymbol> = Vec::new();
+    collect_functions(path, &elf, data, pattern, &mut found)?;
+    if !has_section_type(&elf, data, elf::SHT_SYMTAB) {
+        if let Some(debug) = debug_file(path, &elf, data) {
+            if let Ok(bytes) = std::fs::read(&debug) {
+                // A broken debug file only loses its extra names.
+                let _ = collect_functions(&debug, &elf, &bytes, pattern, &mut found);
+            }
+        }
+    }
+    found.sort_by(|a, b| a.name.cmp(&b.name).then(a.address.cmp(&b.address)));
+    Ok(found)
+}
+
+/// Adds the functions of `sym_data`'s symbol tables matching `pattern`;
+/// file offsets come from `code`, the file that will be probed.
+fn collect_functions(
+    sym_path: &Path,
+    code: &ElfView<'_>,
+    sym_data: &[u8],
+    pattern: &str,
+    found: &mut Vec<FunctionSymbol>,
+) -> Result<(), ProbeError> {
+    let sym_elf = ElfView::parse(sym_path, sym_data)?;
     for table in [elf::SHT_SYMTAB, elf::SHT_DYNSYM] {
-        let symbols = elf
+        let symbols = sym_elf
             .header
-            .sections(elf.endian, data)
-            .and_then(|s| s.symbols(elf.endian, data, table))
-            .map_err(|e| corrupt(path, format!("bad symbol table ({e})")))?;
+            .sections(sym_elf.endian, sym_data)
+            .and_then(|s| s.symbols(sym_elf.endian, sym_data, table))
+            .map_err(|e| corrupt(sym_path, format!("bad symbol table ({e})")))?;
         for sym in symbols.iter() {
             let kind = sym.st_type();
             if kind != elf::STT_FUNC && kind != elf::STT_GNU_IFUNC {
                 continue;
             }
-            if sym.st_shndx(elf.endian) == elf::SHN_UNDEF || sym.st_value(elf.endian) == 0 {
+            if sym.st_shndx(sym_elf.endian) == elf::SHN_UNDEF || sym.st_value(sym_elf.endian) == 0 {
                 continue;
             }
-            let Ok(raw) = symbols.symbol_name(elf.endian, sym) else {
+            let Ok(raw) = symbols.symbol_name(sym_elf.endian, sym) else {
                 continue;
             };
             let name = String::from_utf8_lossy(raw);
@@ -75,11 +101,11 @@ pub fn functions_from_bytes(
             if !matches {
                 continue;
             }
-            let address = sym.st_value(elf.endian);
+            let address = sym.st_value(sym_elf.endian);
             if found.iter().any(|f| f.address == address) {
                 continue;
             }
-            let Some(file_offset) = elf.file_offset(address) else {
+            let Some(file_offset) = code.file_offset(address) else {
                 continue;
             };
             found.push(FunctionSymbol {
@@ -90,8 +116,56 @@ pub fn functions_from_bytes(
             });
         }
     }
-    found.sort_by(|a, b| a.name.cmp(&b.name).then(a.address.cmp(&b.address)));
-    Ok(found)
+    Ok(())
+}
+
+fn has_section_type(elf: &ElfView<'_>, data: &[u8], kind: u32) -> bool {
+    elf.header
+        .sections(elf.endian, data)
+        .is_ok_and(|s| s.iter().any(|sec| sec.sh_type(elf.endian) == kind))
+}
+
+/// The separate debug file of `path`: by build id
+/// (`/usr/lib/debug/.build-id/ab/cdef....debug`), then by `.gnu_debuglink`
+/// name next to the file, in its `.debug/` directory, or under
+/// `/usr/lib/debug/` + its directory. The first that exists.
+pub fn debug_file(path: &Path, elf: &ElfView<'_>, data: &[u8]) -> Option<std::path::PathBuf> {
+    let sections = elf.header.sections(elf.endian, data).ok()?;
+    let mut candidates = Vec::new();
+    for sec in sections.iter() {
+        if sec.sh_type(elf.endian) != elf::SHT_NOTE {
+            continue;
+        }
+        let Ok(Some(mut notes)) = sec.notes(elf.endian, data) else {
+            continue;
+        };
+        while let Ok(Some(note)) = notes.next() {
+            if note.name() == b"GNU" && note.n_type(elf.endian) == elf::NT_GNU_BUILD_ID {
+                let id: String = note.desc().iter().map(|b| format!("{b:02x}")).collect();
+                if id.len() > 2 {
+                    candidates.push(std::path::PathBuf::from(format!(
+                        "/usr/lib/debug/.build-id/{}/{}.debug",
+                        &id[..2],
+                        &id[2..]
+                    )));
+                }
+            }
+        }
+    }
+    if let Some((_, sec)) = sections.section_by_name(elf.endian, b".gnu_debuglink") {
+        if let Ok(bytes) = sec.data(elf.endian, data) {
+            let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+            let name = String::from_utf8_lossy(&bytes[..end]).into_owned();
+            if !name.is_empty() && !name.contains('/') {
+                let dir = path.parent().unwrap_or(Path::new("/"));
+                candidates.push(dir.join(&name));
+                candidates.push(dir.join(".debug").join(&name));
+                let rel = dir.strip_prefix("/").unwrap_or(dir);
+                candidates.push(Path::new("/usr/lib/debug").join(rel).join(&name));
+            }
+        }
+    }
+    candidates.into_iter().find(|c| c.is_file() && c != path)
 }
 
 /// The demangled form of a C++ (Itanium ABI) symbol, `None` for others.
@@ -169,7 +243,7 @@ fn corrupt(path: &Path, what: String) -> ProbeError {
 }
 
 /// The parts of an x86-64 ELF file symbol lookup needs.
-struct ElfView<'d> {
+pub struct ElfView<'d> {
     header: &'d elf::FileHeader64<Endianness>,
     endian: Endianness,
     /// `(vaddr, filesz, offset)` of each executable-or-not `PT_LOAD`.
