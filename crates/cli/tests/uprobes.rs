@@ -282,3 +282,24 @@ fn stripped_binary_uses_its_separate_debug_file() {
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("add ")).collect();
     assert_eq!(lines, ["add 0", "add 1"], "{text}");
 }
+
+#[test]
+fn addresses_outside_executable_code_are_refused() {
+    let bin = functions();
+    for (addr, why) in [
+        ("0x318", "not executable"),
+        ("0x9999999", "not in any PT_LOAD"),
+    ] {
+        let script = format!("uprobe:{}:{addr} {{ }}", bin.display());
+        let out = ustrace()
+            .args(["-e", &script])
+            .output()
+            .expect("running ustrace");
+        assert!(!out.status.success());
+        let err = stderr(&out);
+        assert!(
+            err.lines().next().unwrap_or_default().contains(why),
+            "{addr}: {err}"
+        );
+    }
+}

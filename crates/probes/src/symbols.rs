@@ -227,12 +227,19 @@ pub fn symbol_address(path: &Path, name: &str) -> Result<Option<u64>, ProbeError
 pub fn address_to_offset(path: &Path, address: u64) -> Result<u64, ProbeError> {
     let data = read_file(path)?;
     let elf = ElfView::parse(path, &data)?;
-    elf.file_offset(address)
-        .ok_or_else(|| ProbeError::AddressNotMapped {
+    match elf.segment(address) {
+        Some((vaddr, _, offset, true)) => Ok(address - vaddr + offset),
+        Some(_) => Err(ProbeError::AddressNotMapped {
+            path: path.to_path_buf(),
+            what: "uprobe address (in a segment that is not executable)".to_string(),
+            addr: address,
+        }),
+        None => Err(ProbeError::AddressNotMapped {
             path: path.to_path_buf(),
             what: "uprobe address".to_string(),
             addr: address,
-        })
+        }),
+    }
 }
 
 fn corrupt(path: &Path, what: String) -> ProbeError {
@@ -246,8 +253,8 @@ fn corrupt(path: &Path, what: String) -> ProbeError {
 pub struct ElfView<'d> {
     header: &'d elf::FileHeader64<Endianness>,
     endian: Endianness,
-    /// `(vaddr, filesz, offset)` of each executable-or-not `PT_LOAD`.
-    segments: Vec<(u64, u64, u64)>,
+    /// `(vaddr, filesz, offset, executable)` of each `PT_LOAD`.
+    segments: Vec<(u64, u64, u64, bool)>,
 }
 
 impl<'d> ElfView<'d> {
@@ -270,7 +277,14 @@ impl<'d> ElfView<'d> {
             .map_err(|e| corrupt(path, format!("bad program headers ({e})")))?
             .iter()
             .filter(|ph| ph.p_type(endian) == elf::PT_LOAD)
-            .map(|ph| (ph.p_vaddr(endian), ph.p_filesz(endian), ph.p_offset(endian)))
+            .map(|ph| {
+                (
+                    ph.p_vaddr(endian),
+                    ph.p_filesz(endian),
+                    ph.p_offset(endian),
+                    ph.p_flags(endian) & elf::PF_X != 0,
+                )
+            })
             .collect();
         Ok(ElfView {
             header,
@@ -279,11 +293,15 @@ impl<'d> ElfView<'d> {
         })
     }
 
-    fn file_offset(&self, address: u64) -> Option<u64> {
+    fn segment(&self, address: u64) -> Option<&(u64, u64, u64, bool)> {
         self.segments
             .iter()
-            .find(|(vaddr, filesz, _)| address >= *vaddr && address - vaddr < *filesz)
-            .map(|(vaddr, _, offset)| address - vaddr + offset)
+            .find(|(vaddr, filesz, _, _)| address >= *vaddr && address - vaddr < *filesz)
+    }
+
+    fn file_offset(&self, address: u64) -> Option<u64> {
+        self.segment(address)
+            .map(|(vaddr, _, offset, _)| address - vaddr + offset)
     }
 }
 
