@@ -86,6 +86,14 @@ pub enum ProbeError {
         /// The link-time address.
         addr: u64,
     },
+    /// A uprobe address lies in a segment that holds no code.
+    #[error("{}: address {addr:#x} is not in an executable segment (a uprobe needs code)", .path.display())]
+    AddressNotExecutable {
+        /// The file.
+        path: PathBuf,
+        /// The link-time address.
+        addr: u64,
+    },
     /// No process has this pid.
     #[error("process {pid} does not exist")]
     NoSuchProcess {

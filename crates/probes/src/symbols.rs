@@ -229,9 +229,8 @@ pub fn address_to_offset(path: &Path, address: u64) -> Result<u64, ProbeError> {
     let elf = ElfView::parse(path, &data)?;
     match elf.segment(address) {
         Some((vaddr, _, offset, true)) => Ok(address - vaddr + offset),
-        Some(_) => Err(ProbeError::AddressNotMapped {
+        Some(_) => Err(ProbeError::AddressNotExecutable {
             path: path.to_path_buf(),
-            what: "uprobe address (in a segment that is not executable)".to_string(),
             addr: address,
         }),
         None => Err(ProbeError::AddressNotMapped {
