@@ -287,7 +287,7 @@ fn stripped_binary_uses_its_separate_debug_file() {
 fn addresses_outside_executable_code_are_refused() {
     let bin = functions();
     for (addr, why) in [
-        ("0x318", "not executable"),
+        ("0x318", "not in an executable segment"),
         ("0x9999999", "not in any PT_LOAD"),
     ] {
         let script = format!("uprobe:{}:{addr} {{ }}", bin.display());
