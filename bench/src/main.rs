@@ -183,8 +183,26 @@ impl Bench {
             }
             res.push(median(&mut times));
         }
+        // Detach alone: attach for good (no exit), wait for "Attaching" and
+        // the programs, then time SIGINT -> exit (detach, END, maps, exit).
+        let mut detach = Vec::new();
+        let keep = format!("usdt:{}:many:* {{ @c = count(); }}", bin.display());
+        for t in [Tool::Ustrace, Tool::Bpftrace] {
+            detach.push(time_detach(
+                self.tool(t),
+                &keep,
+                &self.work.join("detach.out"),
+            ));
+        }
         let _ = child.kill();
         let _ = child.wait();
+        self.push(
+            "attach",
+            "1,000 probes: detach and exit after SIGINT",
+            "ms",
+            detach[0],
+            detach[1],
+        );
         self.push(
             "attach",
             "1,000 probes: start, attach, detach, exit",
@@ -561,6 +579,53 @@ fn run_measured(bin: &Path, args: &[&str]) -> Option<(f64, i64)> {
         return None;
     }
     Some((wall, ru.ru_maxrss))
+}
+
+/// Starts `tool` with `script` writing to `out`, waits until it has
+/// attached (its "Attaching" line, then its BPF programs loaded and one
+/// more second), and returns the milliseconds from SIGINT to its exit.
+fn time_detach(tool: &Path, script: &str, out: &Path) -> Option<f64> {
+    let before = prog_ids();
+    let _ = std::fs::remove_file(out);
+    let mut child = Command::new(tool)
+        .args(["-e", script, "-o"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(600);
+    loop {
+        let attaching = std::fs::read_to_string(out)
+            .unwrap_or_default()
+            .contains("Attaching");
+        if attaching && prog_ids().difference(&before).count() > 0 {
+            break;
+        }
+        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+            let _ = child.kill();
+            let _ = child.wait();
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // bpftrace loads and attaches probe by probe: wait until no program has
+    // appeared for 3 s.
+    let mut last = prog_ids().difference(&before).count();
+    loop {
+        std::thread::sleep(Duration::from_secs(3));
+        let now = prog_ids().difference(&before).count();
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let start = Instant::now();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let _ = child.wait();
+    let _ = std::fs::remove_file(out);
+    Some(start.elapsed().as_secs_f64() * 1000.0)
 }
 
 /// Runs the hit loop; returns its reported ns per iteration.
