@@ -308,13 +308,26 @@ pub fn attach_uprobe_perf(
     // As libbpf does: a process (pid, any cpu) or every process (pid -1,
     // cpu 0). A BPF program on a trace event runs on every CPU either way.
     let (pid_arg, cpu_arg) = if pid > 0 { (pid, -1) } else { (-1, 0) };
-    // SAFETY: attr is a valid perf_event_attr; cpath outlives the call.
+    let pfd = open_perf_event(&attr, pid_arg, cpu_arg, &target)?;
+    let link = link_perf_event(prog, &pfd, site.cookie, &target)?;
+    Ok((pfd, link))
+}
+
+/// `perf_event_open(attr, pid, cpu)`, close-on-exec.
+fn open_perf_event(
+    attr: &sys::perf_event_attr,
+    pid: i32,
+    cpu: i32,
+    target: &dyn Fn() -> String,
+) -> Result<OwnedFd, RuntimeError> {
+    // SAFETY: attr is a valid perf_event_attr (strings it points at are
+    // owned by the caller and outlive the call).
     let pfd = unsafe {
         libc::syscall(
             libc::SYS_perf_event_open,
-            &attr as *const sys::perf_event_attr,
-            pid_arg,
-            cpu_arg,
+            attr as *const sys::perf_event_attr,
+            pid,
+            cpu,
             -1,
             8u64, // PERF_FLAG_FD_CLOEXEC
         )
@@ -326,14 +339,22 @@ pub fn attach_uprobe_perf(
         });
     }
     // SAFETY: fresh descriptor.
-    let pfd = unsafe { OwnedFd::from_raw_fd(pfd) };
+    Ok(unsafe { OwnedFd::from_raw_fd(pfd) })
+}
+
+/// Attaches `prog` to perf event `pfd` through a BPF link with `cookie`.
+fn link_perf_event(
+    prog: &OwnedFd,
+    pfd: &OwnedFd,
+    cookie: u64,
+    target: &dyn Fn() -> String,
+) -> Result<OwnedFd, RuntimeError> {
     let mut opts = sys::bpf_link_create_opts {
         sz: std::mem::size_of::<sys::bpf_link_create_opts>() as _,
         ..Default::default()
     };
-    opts.__bindgen_anon_1.perf_event = sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_1 {
-        bpf_cookie: site.cookie,
-    };
+    opts.__bindgen_anon_1.perf_event =
+        sys::bpf_link_create_opts__bindgen_ty_1__bindgen_ty_1 { bpf_cookie: cookie };
     // SAFETY: both fds are live.
     let lfd = unsafe {
         sys::bpf_link_create(
@@ -350,7 +371,7 @@ pub fn attach_uprobe_perf(
         });
     }
     // SAFETY: fresh descriptor.
-    Ok((pfd, unsafe { OwnedFd::from_raw_fd(lfd) }))
+    Ok(unsafe { OwnedFd::from_raw_fd(lfd) })
 }
 
 /// Opens a CPU-clock sampling perf event on `cpu` (every task) firing `hz`
@@ -375,46 +396,9 @@ pub fn attach_profile(
         }
         None => attr.__bindgen_anon_1.sample_period = period_ns,
     }
-    // SAFETY: attr is a valid perf_event_attr.
-    let pfd = unsafe {
-        libc::syscall(
-            libc::SYS_perf_event_open,
-            &attr as *const sys::perf_event_attr,
-            -1,
-            cpu,
-            -1,
-            8u64, // PERF_FLAG_FD_CLOEXEC
-        )
-    } as i32;
-    if pfd < 0 {
-        return Err(RuntimeError::Attach {
-            target: target(),
-            source: last_os_error(),
-        });
-    }
-    // SAFETY: fresh descriptor.
-    let pfd = unsafe { OwnedFd::from_raw_fd(pfd) };
-    let opts = sys::bpf_link_create_opts {
-        sz: std::mem::size_of::<sys::bpf_link_create_opts>() as _,
-        ..Default::default()
-    };
-    // SAFETY: both fds are live.
-    let lfd = unsafe {
-        sys::bpf_link_create(
-            prog.as_raw_fd(),
-            pfd.as_raw_fd(),
-            sys::BPF_PERF_EVENT,
-            &opts,
-        )
-    };
-    if lfd < 0 {
-        return Err(RuntimeError::Attach {
-            target: target(),
-            source: libbpf_error(lfd),
-        });
-    }
-    // SAFETY: fresh descriptor.
-    Ok((pfd, unsafe { OwnedFd::from_raw_fd(lfd) }))
+    let pfd = open_perf_event(&attr, -1, cpu, &target)?;
+    let link = link_perf_event(prog, &pfd, 0, &target)?;
+    Ok((pfd, link))
 }
 
 /// The online CPU numbers, from /sys/devices/system/cpu/online ("0-3,5").

@@ -187,7 +187,7 @@ fn suggest_usdt(pattern: &probes::UsdtPattern, pid: Option<u32>) -> String {
         Some(p) => format!("{p}:{}", pattern.name),
         None => pattern.name.clone(),
     };
-    let mut scored: Vec<(usize, String)> = all
+    let scored: Vec<(usize, String)> = all
         .iter()
         .map(|f| {
             let full = format!("{}:{}", f.probe.provider, f.probe.name);
@@ -199,9 +199,14 @@ fn suggest_usdt(pattern: &probes::UsdtPattern, pid: Option<u32>) -> String {
             (d, full)
         })
         .collect();
+    did_you_mean(scored, wanted.len() / 2 + 2)
+}
+
+/// `; did you mean `a`, `b`?` for the (distance, name) pairs within
+/// `limit`, closest first, at most three; empty when none is close.
+fn did_you_mean(mut scored: Vec<(usize, String)>, limit: usize) -> String {
     scored.sort();
     scored.dedup_by(|a, b| a.1 == b.1);
-    let limit = wanted.len() / 2 + 2;
     let close: Vec<String> = scored
         .into_iter()
         .filter(|(d, _)| *d <= limit)
@@ -236,24 +241,11 @@ fn suggest_function(file: &std::path::Path, name: &str) -> String {
     let Ok(all) = probes::find_functions(file, "*") else {
         return String::new();
     };
-    let mut scored: Vec<(usize, String)> = all
+    let scored = all
         .into_iter()
         .map(|f| (edit_distance(name, &f.name), f.name))
         .collect();
-    scored.sort();
-    scored.dedup_by(|a, b| a.1 == b.1);
-    let limit = name.len() / 2 + 1;
-    let close: Vec<String> = scored
-        .into_iter()
-        .filter(|(d, _)| *d <= limit)
-        .take(3)
-        .map(|(_, n)| format!("`{n}`"))
-        .collect();
-    if close.is_empty() {
-        String::new()
-    } else {
-        format!("; did you mean {}?", close.join(", "))
-    }
+    did_you_mean(scored, name.len() / 2 + 1)
 }
 
 /// The link-time addresses of the symbols named by `uaddr("...")` in the
