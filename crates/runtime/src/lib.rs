@@ -190,9 +190,10 @@ impl Session {
                 ProgramTarget::Profile { .. } => ProgramAttach::Sampling,
                 _ => ProgramAttach::TestRun,
             };
-            let loaded = sys::load_program(&prog.name, &insns, attach_kind, opts.verifier_log)?;
+            let mut loaded = sys::load_program(&prog.name, &insns, attach_kind, opts.verifier_log)?;
             match &prog.target {
                 ProgramTarget::Uprobe { files, is_return } => {
+                    let mut perf = use_perf;
                     for file in files {
                         let sites: Vec<UprobeSite> = file
                             .sites
@@ -203,9 +204,27 @@ impl Session {
                                 cookie: s.cookie,
                             })
                             .collect();
-                        session.attach(
-                            &loaded.fd, &file.path, &sites, opts.pid, *is_return, use_perf,
-                        )?;
+                        let attached = session
+                            .attach(&loaded.fd, &file.path, &sites, opts.pid, *is_return, perf);
+                        match attached {
+                            Ok(()) => {}
+                            // uprobe_multi refused (an older kernel, a policy):
+                            // reload the program for perf-event uprobes, one
+                            // per site, and use them for this and later files.
+                            Err(_) if !perf => {
+                                perf = true;
+                                loaded = sys::load_program(
+                                    &prog.name,
+                                    &insns,
+                                    ProgramAttach::PerfEvent,
+                                    opts.verifier_log,
+                                )?;
+                                session.attach(
+                                    &loaded.fd, &file.path, &sites, opts.pid, *is_return, true,
+                                )?;
+                            }
+                            Err(e) => return Err(e),
+                        }
                     }
                 }
                 ProgramTarget::Profile { hz, period_ns } => {
