@@ -390,17 +390,28 @@ fn compile_usdt(
         .first()
         .map(|t| t.name.clone())
         .unwrap_or_else(|| "usdt".to_string());
+    compile_sites(g, probe, name, files, sites, None)
+}
+
+/// The program of a block's USDT or uprobe sites: one uprobe_multi target
+/// per file, sites told apart by cookie. `on_return` is `None` for USDT,
+/// else whether the uprobes fire on return.
+fn compile_sites(
+    g: &mut Globals,
+    probe: &Probe,
+    name: String,
+    files: BTreeMap<PathBuf, Vec<UprobeSite>>,
+    sites: Vec<SiteInfo>,
+    on_return: Option<bool>,
+) -> Result<(), CompileError> {
     let target = ProgramTarget::Uprobe {
         files: files
             .into_iter()
             .map(|(path, sites)| UprobeFile { path, sites })
             .collect(),
-        is_return: false,
+        is_return: on_return == Some(true),
     };
-    let ctx = Context::Usdt {
-        sites,
-        on_return: None,
-    };
+    let ctx = Context::Usdt { sites, on_return };
     let program = ProgramCompiler::new(g, ctx, true).compile(probe, name, target)?;
     g.out.programs.push(program);
     Ok(())
@@ -469,20 +480,7 @@ fn compile_uprobe(
         .first()
         .map(|f| f.function.clone())
         .unwrap_or_else(|| "uprobe".to_string());
-    let target = ProgramTarget::Uprobe {
-        files: files
-            .into_iter()
-            .map(|(path, sites)| UprobeFile { path, sites })
-            .collect(),
-        is_return,
-    };
-    let ctx = Context::Usdt {
-        sites,
-        on_return: Some(is_return),
-    };
-    let program = ProgramCompiler::new(g, ctx, true).compile(probe, name, target)?;
-    g.out.programs.push(program);
-    Ok(())
+    compile_sites(g, probe, name, files, sites, Some(is_return))
 }
 
 /// The type of a value during compilation.

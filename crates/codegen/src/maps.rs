@@ -320,18 +320,26 @@ impl ProgramCompiler<'_, '_> {
                 ),
             ));
         }
+        // An 8-byte integer value: assigned ints and count/sum/min/max
+        // (this CPU's share only; bpftrace has the same limitation).
+        let scalar = match def.value {
+            ValueKind::Int { signed } => Some(signed),
+            ValueKind::Count => Some(false),
+            ValueKind::Sum | ValueKind::Min | ValueKind::Max => Some(true),
+            _ => None,
+        };
+        if let Some(signed) = scalar {
+            let slot = self.alloc_tmp(8, span)?;
+            self.b.emit(insn::st_imm(8, R10, slot, 0));
+            self.lookup(map, key.slot);
+            let absent = self.b.label();
+            self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
+            self.b.emit(insn::ldx(8, R1, R0, 0));
+            self.b.emit(insn::stx(8, R10, slot, R1));
+            self.b.bind(absent);
+            return Ok(Val::Slot(slot, signed));
+        }
         match def.value {
-            ValueKind::Int { signed } => {
-                let slot = self.alloc_tmp(8, span)?;
-                self.b.emit(insn::st_imm(8, R10, slot, 0));
-                self.lookup(map, key.slot);
-                let absent = self.b.label();
-                self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
-                self.b.emit(insn::ldx(8, R1, R0, 0));
-                self.b.emit(insn::stx(8, R10, slot, R1));
-                self.b.bind(absent);
-                Ok(Val::Slot(slot, signed))
-            }
             ValueKind::Str(n) => {
                 let slot = self.alloc_tmp(n, span)?;
                 self.b.zero_stack(slot, n);
@@ -345,18 +353,6 @@ impl ProgramCompiler<'_, '_> {
                 }
                 self.b.bind(absent);
                 Ok(Val::Buf(slot, n))
-            }
-            ValueKind::Count | ValueKind::Sum | ValueKind::Min | ValueKind::Max => {
-                // This CPU's share only; bpftrace has the same limitation.
-                let slot = self.alloc_tmp(8, span)?;
-                self.b.emit(insn::st_imm(8, R10, slot, 0));
-                self.lookup(map, key.slot);
-                let absent = self.b.label();
-                self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
-                self.b.emit(insn::ldx(8, R1, R0, 0));
-                self.b.emit(insn::stx(8, R10, slot, R1));
-                self.b.bind(absent);
-                Ok(Val::Slot(slot, def.value != ValueKind::Count))
             }
             other => Err(CompileError::new(
                 span,

@@ -18,7 +18,9 @@
 
 use std::fmt::Write;
 
-use crate::map::{lhist_inner_buckets, sort_for_output, MapKind, HIST_BUCKETS};
+use crate::map::{
+    average, hist_counts, lhist_counts, lhist_inner_buckets, sort_for_output, MapKind,
+};
 use crate::{until_nul, MapEntry, MapValue, Value};
 
 /// A JSON string literal for `s` (quotes included).
@@ -98,15 +100,6 @@ fn key_json(key: &[Value]) -> String {
     key.iter().map(Value::to_text).collect::<Vec<_>>().join(",")
 }
 
-fn average(count: u64, sum: i64) -> i64 {
-    let count = count as i64;
-    if count == 0 {
-        0
-    } else {
-        sum.wrapping_div(count)
-    }
-}
-
 fn value_json(v: &MapValue) -> String {
     match v {
         MapValue::Int(x) | MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => x.to_string(),
@@ -141,16 +134,7 @@ fn bucket(min: Option<i128>, max: Option<i128>, count: u64) -> String {
 }
 
 fn hist_json(buckets: &[(u64, u64)]) -> String {
-    let mut counts = [0u64; HIST_BUCKETS];
-    for &(i, c) in buckets {
-        if let Some(slot) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
-            *slot = slot.saturating_add(c);
-        }
-    }
-    let (Some(first), Some(last)) = (
-        counts.iter().position(|&c| c > 0),
-        counts.iter().rposition(|&c| c > 0),
-    ) else {
+    let Some((counts, first, last)) = hist_counts(buckets) else {
         return "[]".to_string();
     };
     let items: Vec<String> = (first..=last)
@@ -171,12 +155,7 @@ fn hist_json(buckets: &[(u64, u64)]) -> String {
 
 fn lhist_json(min: i64, max: i64, step: i64, buckets: &[(u64, u64)]) -> String {
     let top = lhist_inner_buckets(min, max, step).saturating_add(1);
-    let mut counts = std::collections::BTreeMap::new();
-    for &(i, c) in buckets {
-        if i <= top && c > 0 {
-            *counts.entry(i).or_insert(0u64) += c;
-        }
-    }
+    let counts = lhist_counts(buckets, top);
     let (Some((&first, _)), Some((&last, _))) = (counts.first_key_value(), counts.last_key_value())
     else {
         return "[]".to_string();

@@ -262,7 +262,7 @@ fn render_value_into(out: &mut String, value: &MapValue) {
 
 /// bpftrace's average: the count read as a signed number, integer division
 /// truncating toward zero, 0 for no values.
-fn average(count: u64, sum: i64) -> i64 {
+pub(crate) fn average(count: u64, sum: i64) -> i64 {
     let count = count as i64;
     if count == 0 {
         0
@@ -271,18 +271,36 @@ fn average(count: u64, sum: i64) -> i64 {
     }
 }
 
-/// The `hist` lines (each ending in a newline); nothing when all are zero.
-fn render_hist(out: &mut String, buckets: &[(u64, u64)]) {
+/// A `hist` map's counts per log2 bucket, with the first and last
+/// non-empty bucket; `None` when all are empty. Shared by text and JSON.
+pub(crate) fn hist_counts(buckets: &[(u64, u64)]) -> Option<([u64; HIST_BUCKETS], usize, usize)> {
     let mut counts = [0u64; HIST_BUCKETS];
     for &(i, c) in buckets {
         if let Some(slot) = usize::try_from(i).ok().and_then(|i| counts.get_mut(i)) {
             *slot = slot.saturating_add(c);
         }
     }
-    let (Some(first), Some(last)) = (
-        counts.iter().position(|&c| c > 0),
-        counts.iter().rposition(|&c| c > 0),
-    ) else {
+    let first = counts.iter().position(|&c| c > 0)?;
+    let last = counts.iter().rposition(|&c| c > 0)?;
+    Some((counts, first, last))
+}
+
+/// An `lhist` map's non-zero counts per bucket index up to `top` (the
+/// `[max, ...)` bucket). Shared by text and JSON.
+pub(crate) fn lhist_counts(buckets: &[(u64, u64)], top: u64) -> BTreeMap<u64, u64> {
+    let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
+    for &(i, c) in buckets {
+        if i <= top && c > 0 {
+            let slot = counts.entry(i).or_insert(0);
+            *slot = slot.saturating_add(c);
+        }
+    }
+    counts
+}
+
+/// The `hist` lines (each ending in a newline); nothing when all are zero.
+fn render_hist(out: &mut String, buckets: &[(u64, u64)]) {
+    let Some((counts, first, last)) = hist_counts(buckets) else {
         return;
     };
     let max = counts.iter().copied().max().unwrap_or(0);
@@ -316,13 +334,7 @@ fn hist_label(power: usize) -> String {
 fn render_lhist(out: &mut String, min: i64, max: i64, step: i64, buckets: &[(u64, u64)]) {
     let n = lhist_inner_buckets(min, max, step);
     let top = n.saturating_add(1);
-    let mut counts: BTreeMap<u64, u64> = BTreeMap::new();
-    for &(i, c) in buckets {
-        if i <= top && c > 0 {
-            let slot = counts.entry(i).or_insert(0);
-            *slot = slot.saturating_add(c);
-        }
-    }
+    let counts = lhist_counts(buckets, top);
     let (Some((&first, _)), Some((&last, _))) = (counts.first_key_value(), counts.last_key_value())
     else {
         return;
@@ -411,8 +423,9 @@ fn sort_entries(kind: MapKind, entries: &mut [&MapEntry]) {
     }
 }
 
-/// The number an entry is sorted by.
-fn rank(value: &MapValue) -> i128 {
+/// The number bpftrace sorts a map's entries by (value, average, or a
+/// histogram's total count).
+pub fn rank(value: &MapValue) -> i128 {
     match value {
         MapValue::Int(v) | MapValue::Sum(v) | MapValue::Min(v) | MapValue::Max(v) => i128::from(*v),
         MapValue::UInt(v) | MapValue::Count(v) => i128::from(*v),

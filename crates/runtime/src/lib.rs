@@ -15,7 +15,7 @@ pub mod sys;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
 
-use ustrace_codegen::program::{CompiledScript, MapKind, ProgramTarget};
+use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
 pub use events::{Arg, Event};
 pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
@@ -98,22 +98,12 @@ impl Session {
     pub fn load(script: &CompiledScript, opts: &SessionOptions) -> Result<Session, RuntimeError> {
         let mut maps = Vec::new();
         for (i, m) in script.maps.iter().enumerate() {
-            let kind = match m.kind {
-                MapKind::Hash => sys::MapKind::Hash,
-                MapKind::PerCpuHash => sys::MapKind::PerCpuHash,
-                MapKind::Array => sys::MapKind::Array,
-                MapKind::PerCpuArray => sys::MapKind::PerCpuArray,
-                MapKind::RingBuf => sys::MapKind::RingBuf,
-                MapKind::StackTrace => sys::MapKind::StackTrace,
-            };
             let name = match &m.role {
-                ustrace_codegen::program::MapRole::Events => "events".to_string(),
-                ustrace_codegen::program::MapRole::LostCounter => "lost".to_string(),
-                ustrace_codegen::program::MapRole::StartTime => "start_time".to_string(),
-                ustrace_codegen::program::MapRole::StackTraces => "ustacks".to_string(),
-                ustrace_codegen::program::MapRole::User(u) => {
-                    u.name.trim_start_matches('@').to_string()
-                }
+                MapRole::Events => "events".to_string(),
+                MapRole::LostCounter => "lost".to_string(),
+                MapRole::StartTime => "start_time".to_string(),
+                MapRole::StackTraces => "ustacks".to_string(),
+                MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
             let name = if name.is_empty() {
                 format!("map{i}")
@@ -121,7 +111,7 @@ impl Session {
                 name
             };
             maps.push(sys::create_map(
-                kind,
+                m.kind,
                 &name,
                 m.key_size,
                 m.value_size,
@@ -140,7 +130,7 @@ impl Session {
             .unwrap_or(-1);
         let ring = events::Ring::new(ring_fd)?;
         for (m, fd) in script.maps.iter().zip(&maps) {
-            if m.role == ustrace_codegen::program::MapRole::StartTime {
+            if m.role == MapRole::StartTime {
                 let now = monotonic_ns();
                 sys::map_update(fd.as_raw_fd(), &0u32.to_ne_bytes(), &now.to_ne_bytes()).map_err(
                     |source| RuntimeError::MapCreate {
@@ -173,7 +163,7 @@ impl Session {
             stack_map: script
                 .maps
                 .iter()
-                .position(|m| m.role == ustrace_codegen::program::MapRole::StackTraces),
+                .position(|m| m.role == MapRole::StackTraces),
         };
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();

@@ -11,36 +11,19 @@ use std::path::Path;
 
 use libbpf_sys as sys;
 use ustrace_codegen::insn::Insn;
+use ustrace_codegen::program::MapKind;
 
 use crate::RuntimeError;
 
-/// The kind of a BPF map, as far as ustrace uses them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum MapKind {
-    /// `BPF_MAP_TYPE_HASH`
-    Hash,
-    /// `BPF_MAP_TYPE_PERCPU_HASH`
-    PerCpuHash,
-    /// `BPF_MAP_TYPE_ARRAY`
-    Array,
-    /// `BPF_MAP_TYPE_PERCPU_ARRAY`
-    PerCpuArray,
-    /// `BPF_MAP_TYPE_RINGBUF` (key and value size 0, max_entries = bytes)
-    RingBuf,
-    /// `BPF_MAP_TYPE_STACK_TRACE`
-    StackTrace,
-}
-
-impl MapKind {
-    fn raw(self) -> sys::bpf_map_type {
-        match self {
-            MapKind::Hash => sys::BPF_MAP_TYPE_HASH,
-            MapKind::PerCpuHash => sys::BPF_MAP_TYPE_PERCPU_HASH,
-            MapKind::Array => sys::BPF_MAP_TYPE_ARRAY,
-            MapKind::PerCpuArray => sys::BPF_MAP_TYPE_PERCPU_ARRAY,
-            MapKind::RingBuf => sys::BPF_MAP_TYPE_RINGBUF,
-            MapKind::StackTrace => sys::BPF_MAP_TYPE_STACK_TRACE,
-        }
+/// The kernel's number for a map kind of the code generator.
+fn raw_map_type(kind: MapKind) -> sys::bpf_map_type {
+    match kind {
+        MapKind::Hash => sys::BPF_MAP_TYPE_HASH,
+        MapKind::PerCpuHash => sys::BPF_MAP_TYPE_PERCPU_HASH,
+        MapKind::Array => sys::BPF_MAP_TYPE_ARRAY,
+        MapKind::PerCpuArray => sys::BPF_MAP_TYPE_PERCPU_ARRAY,
+        MapKind::RingBuf => sys::BPF_MAP_TYPE_RINGBUF,
+        MapKind::StackTrace => sys::BPF_MAP_TYPE_STACK_TRACE,
     }
 }
 
@@ -74,7 +57,7 @@ pub fn create_map(
     // SAFETY: the name is a valid C string; opts may be null.
     let fd = unsafe {
         sys::bpf_map_create(
-            kind.raw(),
+            raw_map_type(kind),
             cname.as_ptr(),
             key_size,
             value_size,

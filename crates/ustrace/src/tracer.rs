@@ -158,29 +158,22 @@ impl<'s> Tracer<'s> {
             match ustrace_runtime::decode(&self.script.compiled, &rec) {
                 Some(Event::Printf { id, args }) => {
                     let values: Vec<Value> = args.into_iter().map(|a| self.to_value(a)).collect();
-                    let Some(format) = self.script.formats.get(id) else {
+                    let (Some(format), Some(def)) = (
+                        self.script.formats.get(id),
+                        self.script.compiled.printfs.get(id),
+                    ) else {
                         continue;
                     };
-                    let kind = self.script.compiled.printfs.get(id).map(|p| p.kind);
-                    let text = match kind {
-                        Some(PrintfKind::Time) => {
-                            local_time(&self.script.compiled.printfs[id].format)
-                        }
-                        Some(PrintfKind::System) => {
+                    let text = match def.kind {
+                        PrintfKind::Time => local_time(&def.format),
+                        PrintfKind::System => {
                             run_system(&ustrace_output::render_printf(format, &values))
                         }
-                        _ => ustrace_output::render_printf(format, &values),
+                        PrintfKind::Printf => ustrace_output::render_printf(format, &values),
                     };
-                    let fmt = self
-                        .script
-                        .compiled
-                        .printfs
-                        .get(id)
-                        .map(|p| p.format.clone())
-                        .unwrap_or_default();
                     out.push(Record::Printf {
                         text,
-                        format: fmt,
+                        format: def.format.clone(),
                         args: values,
                     });
                 }
@@ -289,7 +282,7 @@ impl Tracer<'_> {
             }
         }
         if top > 0 && (top as usize) < entries.len() {
-            entries.sort_by_key(|e| sort_value(&e.value));
+            entries.sort_by_key(|e| ustrace_output::rank(&e.value));
             entries.drain(..entries.len() - top as usize);
         }
         let kind = match map.value {
@@ -303,25 +296,6 @@ impl Tracer<'_> {
             entries,
             text,
         })
-    }
-}
-
-/// The number bpftrace sorts a map's entries by.
-fn sort_value(v: &MapValue) -> i128 {
-    match v {
-        MapValue::Int(x) | MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => *x as i128,
-        MapValue::UInt(x) | MapValue::Count(x) => *x as i128,
-        MapValue::Avg { count, sum } | MapValue::Stats { count, sum } => {
-            if *count == 0 {
-                0
-            } else {
-                *sum as i128 / *count as i128
-            }
-        }
-        MapValue::Hist(b) | MapValue::Lhist { buckets: b, .. } => {
-            b.iter().map(|x| x.1 as i128).sum()
-        }
-        MapValue::Str(_) => 0,
     }
 }
 
