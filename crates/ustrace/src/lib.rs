@@ -112,6 +112,7 @@ impl Default for ScriptOptions {
 }
 
 /// A compiled script: programs ready to load, and what they need to print.
+#[derive(Clone)]
 pub struct Script {
     source: String,
     source_name: String,
@@ -191,7 +192,7 @@ impl Script {
 
     /// Loads and attaches every program. Events flow once this returns;
     /// call [`Tracer::begin`] to run BEGIN blocks.
-    pub fn start(&self) -> Result<Tracer<'_>, Error> {
+    pub fn start(&self) -> Result<Tracer, Error> {
         let opts = ustrace_runtime::SessionOptions {
             pid: self.options.pid.or(self.options.child_pid),
             verifier_log: self.options.verifier_log,
@@ -199,7 +200,7 @@ impl Script {
         };
         let session = ustrace_runtime::Session::load(&self.compiled, &opts)
             .map_err(|e| Error::from_runtime(e, self))?;
-        Ok(Tracer::new(self, session))
+        Ok(Tracer::new(std::sync::Arc::new(self.clone()), session))
     }
 
     pub(crate) fn source(&self) -> (&str, &str) {

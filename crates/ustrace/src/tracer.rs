@@ -1,5 +1,6 @@
 //! A running script: events in, formatted records out.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ustrace_codegen::program::{FieldKind, MapRole, PrintfKind, StackMode, ValueKind};
@@ -39,8 +40,8 @@ pub enum Record {
 }
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
-pub struct Tracer<'s> {
-    script: &'s Script,
+pub struct Tracer {
+    script: Arc<Script>,
     session: Session,
     next_interval: Vec<(u64, Duration, Instant)>,
     exited: Option<i64>,
@@ -51,8 +52,8 @@ pub struct Tracer<'s> {
 /// How often the stacks in map keys are named while their processes live.
 const STACK_SCAN_PERIOD: Duration = Duration::from_millis(250);
 
-impl<'s> Tracer<'s> {
-    pub(crate) fn new(script: &'s Script, session: Session) -> Tracer<'s> {
+impl Tracer {
+    pub(crate) fn new(script: Arc<Script>, session: Session) -> Tracer {
         let now = Instant::now();
         let next_interval = session
             .intervals()
@@ -193,7 +194,7 @@ impl<'s> Tracer<'s> {
     }
 }
 
-impl Tracer<'_> {
+impl Tracer {
     /// Names the user stacks and symbols found in map keys now, while their processes
     /// are alive (a map is printed at exit, maybe after they are gone).
     fn remember_stacks(&self) {
@@ -310,7 +311,7 @@ fn divide(v: &mut MapValue, div: u64) {
     }
 }
 
-impl Tracer<'_> {
+impl Tracer {
     fn to_value(&self, a: Arg) -> Value {
         match a {
             Arg::Int(v, true) => Value::Int(v),

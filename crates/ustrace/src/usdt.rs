@@ -203,7 +203,7 @@ pub struct UsdtScript {
 
 impl UsdtScript {
     /// Loads and attaches the programs (raising semaphores).
-    pub fn start(&self) -> Result<UsdtTracer<'_>, Error> {
+    pub fn start(&self) -> Result<UsdtTracer, Error> {
         Ok(UsdtTracer {
             tracer: self.script.start()?,
         })
@@ -211,11 +211,11 @@ impl UsdtScript {
 }
 
 /// Attached USDT probes. Dropping it detaches them.
-pub struct UsdtTracer<'s> {
-    tracer: Tracer<'s>,
+pub struct UsdtTracer {
+    tracer: Tracer,
 }
 
-impl UsdtTracer<'_> {
+impl UsdtTracer {
     /// Waits up to `timeout_ms` and returns the hits that arrived, in order.
     pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<UsdtEvent>, Error> {
         Ok(self

@@ -34,7 +34,7 @@ fn me() -> u32 {
 
 /// Polls until `want` events of `probe` (`PROVIDER:NAME`) have arrived, or
 /// 5 s have passed; returns them.
-fn wait_events(tracer: &mut ustrace::UsdtTracer<'_>, probe: &str, want: usize) -> Vec<UsdtEvent> {
+fn wait_events(tracer: &mut ustrace::UsdtTracer, probe: &str, want: usize) -> Vec<UsdtEvent> {
     let suffix = format!(":{probe}");
     let mut events = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
