@@ -32,4 +32,4 @@ pub use process::{mapped_objects, MappedObject};
 pub use spec::{
     parse_arg_spec, split_args, ArgLocation, ArgSpec, ArgSpecError, Register, RegisterOperand,
 };
-pub use symbols::{address_to_offset, find_functions, FunctionSymbol};
+pub use symbols::{address_to_offset, find_functions, separate_debug_file, FunctionSymbol};

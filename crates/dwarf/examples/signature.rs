@@ -1,0 +1,43 @@
+//! Prints the signature of a function from a file's debug information:
+//! `cargo run -p ustrace-dwarf --example signature -- PATH FUNCTION`.
+
+use std::path::Path;
+
+use ustrace_dwarf::{DebugInfo, TypeTable};
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let (Some(path), Some(name)) = (args.get(1), args.get(2)) else {
+        eprintln!("usage: signature PATH FUNCTION");
+        std::process::exit(2);
+    };
+    let started = std::time::Instant::now();
+    let info = match DebugInfo::open(Path::new(path)) {
+        Ok(i) => i,
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    };
+    eprintln!("read in {:?}", started.elapsed());
+    let mut types = TypeTable::new();
+    match info.function_named(name, &mut types) {
+        Ok(functions) => {
+            for f in functions {
+                println!(
+                    "{} -> {} [{}]",
+                    f.qualified_name,
+                    types.name(f.return_type),
+                    f.return_location
+                );
+                for p in &f.params {
+                    println!("    {} {} [{}]", types.name(p.ty), p.name, p.location);
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+}

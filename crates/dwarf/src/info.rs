@@ -1,0 +1,231 @@
+//! [`DebugInfo`]: the DWARF of one ELF file (or of its separate debug
+//! file), its compile units, and the index of functions and named types.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::DwarfError;
+use crate::index::Index;
+use crate::sections::{has_debug_info, load_dwarf, Reader};
+use crate::types::Language;
+
+/// One compile unit.
+pub(crate) struct UnitEntry {
+    pub(crate) unit: gimli::Unit<Reader>,
+    /// The `.debug_info` offset of its header.
+    pub(crate) start: u64,
+    pub(crate) language: Language,
+}
+
+/// A debugging information entry: its unit (an index into
+/// [`DebugInfo::units`]) and its offset in that unit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct DieRef {
+    pub(crate) unit: usize,
+    pub(crate) offset: gimli::UnitOffset<usize>,
+}
+
+/// The debug information of an ELF file, read once and then queried for
+/// functions ([`DebugInfo::function_at`], [`DebugInfo::function_named`])
+/// and types ([`DebugInfo::type_named`]).
+pub struct DebugInfo {
+    path: PathBuf,
+    dwarf_path: PathBuf,
+    pub(crate) dwarf: gimli::Dwarf<Reader>,
+    pub(crate) units: Vec<UnitEntry>,
+    pub(crate) index: Index,
+}
+
+impl std::fmt::Debug for DebugInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DebugInfo")
+            .field("path", &self.path)
+            .field("dwarf_path", &self.dwarf_path)
+            .field("units", &self.units.len())
+            .finish()
+    }
+}
+
+impl DebugInfo {
+    /// Reads the DWARF of the ELF file `path`: from the file itself when it
+    /// has `.debug_info`, otherwise from its separate debug file (found by
+    /// build id or `.gnu_debuglink` under `/usr/lib/debug`, as the symbol
+    /// lookup finds it). Neither: [`DwarfError::NoDebugInfo`].
+    pub fn open(path: &Path) -> Result<DebugInfo, DwarfError> {
+        let data =
+            std::fs::read(path).map_err(|e| ustrace_probes::ProbeError::from_io(path, &e))?;
+        if path.is_dir() {
+            return Err(ustrace_probes::ProbeError::IsDirectory {
+                path: path.to_path_buf(),
+            }
+            .into());
+        }
+        if has_debug_info(path, &data)? {
+            return DebugInfo::from_bytes(path, path, &data);
+        }
+        let Some(debug) = ustrace_probes::separate_debug_file(path, &data)? else {
+            return Err(DwarfError::NoDebugInfo {
+                path: path.to_path_buf(),
+            });
+        };
+        let debug_data =
+            std::fs::read(&debug).map_err(|e| ustrace_probes::ProbeError::from_io(&debug, &e))?;
+        if !has_debug_info(&debug, &debug_data)? {
+            return Err(DwarfError::NoDebugInfo {
+                path: path.to_path_buf(),
+            });
+        }
+        DebugInfo::from_bytes(path, &debug, &debug_data)
+    }
+
+    /// Reads the DWARF in `data`, the bytes of `dwarf_path`, on behalf of
+    /// `path` (the file that will be probed; they differ for a separate
+    /// debug file). A file without DWARF gives [`DwarfError::NoDebugInfo`].
+    pub fn from_bytes(
+        path: &Path,
+        dwarf_path: &Path,
+        data: &[u8],
+    ) -> Result<DebugInfo, DwarfError> {
+        if !has_debug_info(dwarf_path, data)? {
+            return Err(DwarfError::NoDebugInfo {
+                path: path.to_path_buf(),
+            });
+        }
+        let dwarf = load_dwarf(dwarf_path, data)?;
+        let mut info = DebugInfo {
+            path: path.to_path_buf(),
+            dwarf_path: dwarf_path.to_path_buf(),
+            dwarf,
+            units: Vec::new(),
+            index: Index::default(),
+        };
+        info.read_units()?;
+        info.index = Index::build(&info)?;
+        Ok(info)
+    }
+
+    /// The file this debug information describes.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The file the DWARF was read from (`path` itself, or its separate
+    /// debug file).
+    pub fn dwarf_path(&self) -> &Path {
+        &self.dwarf_path
+    }
+
+    fn read_units(&mut self) -> Result<(), DwarfError> {
+        let mut headers = self.dwarf.units();
+        loop {
+            let header = match headers.next() {
+                Ok(Some(h)) => h,
+                Ok(None) => break,
+                Err(e) => return Err(self.corrupt(e)),
+            };
+            // `units()` walks `.debug_info`: offsets are in that section.
+            let start = header.offset();
+            let unit = self.dwarf.unit(header).map_err(|e| self.corrupt(e))?;
+            let language = unit_language(&unit);
+            self.units.push(UnitEntry {
+                unit,
+                start: start.0 as u64,
+                language,
+            });
+        }
+        Ok(())
+    }
+
+    /// A [`DwarfError::Corrupt`] naming the DWARF file.
+    pub(crate) fn corrupt(&self, e: impl std::fmt::Display) -> DwarfError {
+        DwarfError::Corrupt {
+            path: self.dwarf_path.clone(),
+            what: e.to_string(),
+        }
+    }
+
+    /// The entry at `.debug_info` offset `global` (a `DW_FORM_ref_addr`).
+    pub(crate) fn die_at_global(&self, global: u64) -> Option<DieRef> {
+        let i = self.units.partition_point(|u| u.start <= global);
+        let unit = i.checked_sub(1)?;
+        let local = global - self.units[unit].start;
+        Some(DieRef {
+            unit,
+            offset: gimli::UnitOffset(usize::try_from(local).ok()?),
+        })
+    }
+
+    /// The `.debug_info` offset of `die` (the key types are memoized by).
+    pub(crate) fn global_offset(&self, die: DieRef) -> u64 {
+        self.units[die.unit].start + die.offset.0 as u64
+    }
+
+    /// The entry `die` points to.
+    pub(crate) fn entry(
+        &self,
+        die: DieRef,
+    ) -> Result<gimli::DebuggingInformationEntry<Reader>, DwarfError> {
+        let unit = &self
+            .units
+            .get(die.unit)
+            .ok_or_else(|| self.corrupt("reference to a missing unit"))?
+            .unit;
+        unit.entry(die.offset).map_err(|e| self.corrupt(e))
+    }
+
+    /// The entry a reference attribute of an entry in unit `unit` names.
+    pub(crate) fn reference(
+        &self,
+        unit: usize,
+        value: &gimli::AttributeValue<Reader>,
+    ) -> Option<DieRef> {
+        match value {
+            gimli::AttributeValue::UnitRef(offset) => Some(DieRef {
+                unit,
+                offset: *offset,
+            }),
+            gimli::AttributeValue::DebugInfoRef(offset) => self.die_at_global(offset.0 as u64),
+            _ => None,
+        }
+    }
+
+    /// The string value of attribute `name` of `entry` (in unit `unit`).
+    pub(crate) fn string_attr(
+        &self,
+        unit: usize,
+        entry: &gimli::DebuggingInformationEntry<Reader>,
+        name: gimli::DwAt,
+    ) -> Option<String> {
+        let value = entry.attr_value(name)?;
+        let unit = &self.units.get(unit)?.unit;
+        use gimli::Reader as _;
+        let raw = self.dwarf.attr_string(unit, value).ok()?;
+        let text = raw.to_string_lossy().ok()?.into_owned();
+        Some(text)
+    }
+
+    /// The language of unit `unit`.
+    pub(crate) fn language(&self, unit: usize) -> Language {
+        self.units
+            .get(unit)
+            .map(|u| u.language)
+            .unwrap_or(Language::C)
+    }
+}
+
+fn unit_language(unit: &gimli::Unit<Reader>) -> Language {
+    let mut cursor = unit.entries();
+    let Ok(Some(root)) = cursor.next_dfs() else {
+        return Language::C;
+    };
+    match root.attr_value(gimli::DW_AT_language) {
+        Some(gimli::AttributeValue::Language(lang)) => match lang {
+            gimli::DW_LANG_C_plus_plus
+            | gimli::DW_LANG_C_plus_plus_03
+            | gimli::DW_LANG_C_plus_plus_11
+            | gimli::DW_LANG_C_plus_plus_14 => Language::Cpp,
+            gimli::DW_LANG_Rust => Language::Rust,
+            _ => Language::C,
+        },
+        _ => Language::C,
+    }
+}

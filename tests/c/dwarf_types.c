@@ -1,0 +1,90 @@
+/* Types for the DWARF reader's tests: nested structs, arrays, pointers to
+ * pointers, unions, enums, bitfields, typedefs, qualifiers and function
+ * pointers. Each function is called once per line read from stdin (so a
+ * tracer can attach first) with fixed values. */
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+enum color { RED, GREEN = 5, BLUE };
+
+struct hdr {
+    uint16_t len;
+    unsigned flags : 3;
+    unsigned kind : 5;
+    int8_t level;
+};
+
+union value {
+    int64_t i;
+    double d;
+    char bytes[8];
+};
+
+struct req {
+    int id;
+    char name[16];
+    struct hdr hdr;
+    struct req *next;
+    union value value;
+    enum color color;
+    int matrix[2][3];
+};
+
+typedef struct req req_t;
+typedef int (*callback_t)(int);
+
+__attribute__((noinline)) int handle(struct req *r, const char **names, req_t **pp,
+                                     enum color c, unsigned long n)
+{
+    return r->id + (names ? 1 : 0) + (pp ? 1 : 0) + (int)c + (int)n;
+}
+
+__attribute__((noinline)) long mixed(const volatile int *cv, callback_t cb, struct hdr h,
+                                     double d, _Bool b, char ch, unsigned char uc, short s,
+                                     long long ll, int arr[4], void *v)
+{
+    return (cv ? *cv : 0) + (cb ? cb(1) : 0) + h.len + (long)d + b + ch + uc + s + ll +
+           (arr ? arr[0] : 0) + (v != 0);
+}
+
+__attribute__((noinline)) int many(int a, int b, int c, int d, int e, int f, int g, long h)
+{
+    return a + b + c + d + e + f + g + (int)h;
+}
+
+__attribute__((noinline)) struct req make_req(int id, const char *name)
+{
+    struct req r;
+    memset(&r, 0, sizeof r);
+    r.id = id;
+    strncpy(r.name, name, sizeof r.name - 1);
+    return r;
+}
+
+static int twice(int x) { return 2 * x; }
+
+int main(void)
+{
+    char line[64];
+    while (fgets(line, sizeof line, stdin)) {
+        struct req next = { .id = 8, .name = "next" };
+        struct req r = { .id = 7, .name = "first", .next = &next, .color = GREEN };
+        r.hdr.len = 42;
+        r.hdr.flags = 5;
+        r.hdr.kind = 17;
+        r.hdr.level = -3;
+        r.value.i = 1234;
+        r.matrix[1][2] = 12;
+        const char *names[] = { "alpha", "beta", 0 };
+        req_t *p = &r;
+        int arr[4] = { 1, 2, 3, 4 };
+        volatile int cv = 9;
+        printf("%d\n", handle(&r, names, &p, BLUE, 99));
+        printf("%ld\n", mixed(&cv, twice, r.hdr, 2.5, 1, 'x', 200, -5, 1LL << 40, arr, &r));
+        printf("%d\n", many(1, 2, 3, 4, 5, 6, 7, 8));
+        printf("%d\n", make_req(3, "made").id);
+        fflush(stdout);
+    }
+    return 0;
+}
