@@ -45,6 +45,10 @@ pub enum ParamLocation {
     /// A 9-to-16-byte aggregate: its first eight bytes in the first
     /// register, the rest in the second.
     RegisterPair(Register, Register),
+    /// A Rust pair (`&str`, `&[T]`, a two-field struct): its first field
+    /// in the first register, its second in the second, whatever their
+    /// offsets in memory.
+    FieldPair(Register, Register),
     /// The register holds the value's address.
     Indirect(Register),
     /// In user memory at `%rsp + offset`, `%rsp` taken at the first
@@ -62,6 +66,7 @@ impl std::fmt::Display for ParamLocation {
         match self {
             ParamLocation::Register(r) => write!(f, "%{}", r.name64()),
             ParamLocation::RegisterPair(a, b) => write!(f, "%{}:%{}", a.name64(), b.name64()),
+            ParamLocation::FieldPair(a, b) => write!(f, "{{%{}, %{}}}", a.name64(), b.name64()),
             ParamLocation::Indirect(r) => write!(f, "(%{})", r.name64()),
             ParamLocation::Stack { offset } => write!(f, "{offset}(%rsp)"),
             ParamLocation::Unsupported(why) => write!(f, "<{why}>"),
@@ -119,6 +124,8 @@ fn scalar(table: &TypeTable, ty: TypeId) -> Option<(u64, bool)> {
 enum Class {
     /// `n` eightbytes of integer class (1 or 2).
     Integer(u64),
+    /// Two integer fields, one register each (Rust).
+    FieldPair,
     /// Passed in SSE registers (`n` of them) and `int` integer registers.
     Sse { sse: usize, int: usize },
     /// Passed in memory (on the stack).
@@ -140,12 +147,13 @@ pub(crate) fn assign(
     let mut next_int = 0usize;
     let mut next_sse = 0usize;
     let mut stack = 8u64;
-    let ret_location = match classify(table, ret, language, true) {
+    let ret_location = match classify(table, ret, language) {
         _ if matches!(table.get(table.resolve(ret)), Type::Void) => {
             ParamLocation::Unsupported("no return value".into())
         }
         Class::Integer(1) => ParamLocation::Register(Register::Rax),
         Class::Integer(_) => ParamLocation::RegisterPair(Register::Rax, Register::Rdx),
+        Class::FieldPair => ParamLocation::FieldPair(Register::Rax, Register::Rdx),
         Class::Memory | Class::Indirect => {
             // The caller's buffer: a hidden first argument, returned in %rax.
             next_int = 1;
@@ -162,7 +170,7 @@ pub(crate) fn assign(
             *stack += size.div_ceil(8).max(1) * 8;
             ParamLocation::Stack { offset: at }
         };
-        let location = match classify(table, p, language, false) {
+        let location = match classify(table, p, language) {
             Class::Integer(n) if next_int + n as usize <= ARGUMENT_REGISTERS.len() => {
                 let first = ARGUMENT_REGISTERS[next_int];
                 next_int += n as usize;
@@ -171,6 +179,16 @@ pub(crate) fn assign(
                 } else {
                     ParamLocation::RegisterPair(first, ARGUMENT_REGISTERS[next_int - 1])
                 }
+            }
+            Class::FieldPair if next_int + 2 <= ARGUMENT_REGISTERS.len() => {
+                next_int += 2;
+                ParamLocation::FieldPair(
+                    ARGUMENT_REGISTERS[next_int - 2],
+                    ARGUMENT_REGISTERS[next_int - 1],
+                )
+            }
+            Class::FieldPair => {
+                ParamLocation::Unsupported("a Rust pair past the sixth register".into())
             }
             Class::Indirect if next_int < ARGUMENT_REGISTERS.len() => {
                 next_int += 1;
@@ -200,7 +218,7 @@ pub(crate) fn assign(
     (out, ret_location)
 }
 
-fn classify(table: &TypeTable, ty: TypeId, language: Language, is_return: bool) -> Class {
+fn classify(table: &TypeTable, ty: TypeId, language: Language) -> Class {
     let resolved = table.resolve(ty);
     let size = table.size_of(resolved);
     match table.get(resolved) {
@@ -228,7 +246,7 @@ fn classify(table: &TypeTable, ty: TypeId, language: Language, is_return: bool) 
                 return Class::Memory;
             }
             if language == Language::Rust {
-                return rust_aggregate(size, &leaves, is_return);
+                return rust_aggregate(size, &leaves);
             }
             if size > 16 {
                 return Class::Memory;
@@ -262,15 +280,18 @@ fn classify(table: &TypeTable, ty: TypeId, language: Language, is_return: bool) 
     }
 }
 
-/// Rust's own ABI (best effort, as rustc does it today): a pair of
-/// non-float scalars (`&str`, `&[T]`, `(u64, u64)`) in two registers, an
-/// aggregate of one scalar like that scalar; anything else is not modelled.
-fn rust_aggregate(size: u64, leaves: &[Leaf], is_return: bool) -> Class {
+/// Rust's own ABI (best effort, as rustc 1.95 compiles it, checked on
+/// the test program's machine code): a pair of non-float scalars (`&str`,
+/// `&[T]`, a two-field struct) in two registers, field by field; other
+/// integer aggregates of up to 8 bytes (enums with data among them) in one
+/// register; aggregates over 16 bytes by address. The rest is not modelled.
+fn rust_aggregate(size: u64, leaves: &[Leaf]) -> Class {
     let all_int = leaves.iter().all(|l| !l.float);
     match leaves {
-        [_] if all_int && size <= 8 => Class::Integer(1),
-        [_, _] if all_int && size <= 16 && !is_return => Class::Integer(2),
         _ if size == 0 => Class::Unknown("zero-sized (Rust passes nothing)".into()),
+        [_, _] if all_int && size <= 16 => Class::FieldPair,
+        _ if all_int && size <= 8 => Class::Integer(1),
+        _ if size > 16 => Class::Indirect,
         _ => Class::Unknown("a Rust aggregate (Rust's own ABI is not modelled)".into()),
     }
 }
