@@ -31,6 +31,18 @@ pub(crate) struct TypeEntry {
     pub(crate) defined: bool,
 }
 
+/// The entries the index looks at (names are read for these only).
+const INDEXED_TAGS: [gimli::DwTag; 8] = [
+    gimli::DW_TAG_subprogram,
+    gimli::DW_TAG_structure_type,
+    gimli::DW_TAG_class_type,
+    gimli::DW_TAG_union_type,
+    gimli::DW_TAG_enumeration_type,
+    gimli::DW_TAG_typedef,
+    gimli::DW_TAG_base_type,
+    gimli::DW_TAG_namespace,
+];
+
 /// A function definition whose name comes from another entry.
 struct Pending {
     die: DieRef,
@@ -107,6 +119,9 @@ impl Index {
                 offset: die.offset(),
             };
             let tag = die.tag();
+            if !INDEXED_TAGS.contains(&tag) {
+                continue;
+            }
             let name = info.string_attr(unit_index, die, gimli::DW_AT_name);
             let qualified = match (&name, scopes.is_empty() || !scoped_language) {
                 (Some(n), false) => {
