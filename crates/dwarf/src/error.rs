@@ -61,6 +61,28 @@ pub enum DwarfError {
         /// The function's link-time address.
         address: u64,
     },
+    /// The function has no parameter of that name.
+    #[error("function `{function}` has no parameter `{name}`{}", did_you_mean(.suggestions))]
+    UnknownParameter {
+        /// The function.
+        function: String,
+        /// The name asked for.
+        name: String,
+        /// The closest parameter names.
+        suggestions: Vec<String>,
+    },
+    /// The parameter exists but a uprobe cannot read it.
+    #[error("parameter `{name}` of `{function}` ({type_name}) cannot be read: {reason}")]
+    UnreadableParameter {
+        /// The function.
+        function: String,
+        /// The parameter.
+        name: String,
+        /// Its type, as written in C (`double`, `struct big`).
+        type_name: String,
+        /// Why (`passed in %xmm0, which uprobes cannot read`).
+        reason: String,
+    },
     /// No type of that name is defined.
     #[error("{}: no type `{name}` in the debug information{}", .path.display(), did_you_mean(.suggestions))]
     UnknownType {

@@ -49,6 +49,36 @@ impl Function {
         self.params.iter().find(|p| p.name == name)
     }
 
+    /// The parameter `name`, if a uprobe can read it: an unknown name is
+    /// an error with the closest names, an unreadable one (an `%xmm`
+    /// register, a type not modelled) an error naming its type and why.
+    pub fn readable_param(&self, name: &str, table: &TypeTable) -> Result<&Parameter, DwarfError> {
+        let Some(p) = self.param(name) else {
+            return Err(DwarfError::UnknownParameter {
+                function: self.qualified_name.clone(),
+                name: name.to_string(),
+                suggestions: self.suggest_param(name),
+            });
+        };
+        let unsupported_type = match table.get(table.resolve(p.ty)) {
+            crate::types::Type::Unsupported { name } => {
+                Some(format!("type `{name}` is not supported"))
+            }
+            _ => None,
+        };
+        let reason = match (&p.location, unsupported_type) {
+            (_, Some(why)) => why,
+            (ParamLocation::Unsupported(why), None) => why.clone(),
+            _ => return Ok(p),
+        };
+        Err(DwarfError::UnreadableParameter {
+            function: self.qualified_name.clone(),
+            name: name.to_string(),
+            type_name: table.name(p.ty),
+            reason,
+        })
+    }
+
     /// The parameter names closest to `name` (for "did you mean").
     pub fn suggest_param(&self, name: &str) -> Vec<String> {
         closest_names(name, self.params.iter().map(|p| p.name.as_str()))

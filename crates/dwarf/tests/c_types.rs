@@ -246,6 +246,19 @@ fn unknown_names_suggest_close_ones() {
         .expect("handle")
         .remove(0);
     assert_eq!(f.suggest_param("name"), ["names"]);
+    assert_eq!(
+        f.readable_param("name", &t).unwrap_err().to_string(),
+        "function `handle` has no parameter `name` (did you mean `names`?)"
+    );
+    assert_eq!(f.readable_param("r", &t).map(|p| p.name.as_str()), Ok("r"));
+    let mixed = info
+        .function_named("mixed", &mut t)
+        .expect("mixed")
+        .remove(0);
+    assert_eq!(
+        mixed.readable_param("d", &t).unwrap_err().to_string(),
+        "parameter `d` of `mixed` (double) cannot be read: passed in %xmm0, which uprobes cannot read"
+    );
 }
 
 #[test]
