@@ -12,10 +12,13 @@ use object::{Object, ObjectSection};
 use proptest::prelude::*;
 use ustrace_dwarf::{DebugInfo, Type, TypeId, TypeTable};
 
+/// A file's path, bytes, and the file ranges of its debug sections.
+type Sample = (PathBuf, Vec<u8>, Vec<(usize, usize)>);
+
 /// A real C program with DWARF 5 (uncompressed, so byte flips land in
 /// the entries themselves).
-fn sample() -> &'static (PathBuf, Vec<u8>, Vec<(usize, usize)>) {
-    static S: OnceLock<(PathBuf, Vec<u8>, Vec<(usize, usize)>)> = OnceLock::new();
+fn sample() -> &'static Sample {
+    static S: OnceLock<Sample> = OnceLock::new();
     S.get_or_init(|| {
         let path = common::build("gcc", "fuzz-types", "tests/c/dwarf_types.c", &["-g", "-O0"]);
         let data = std::fs::read(&path).expect("reading the sample");
