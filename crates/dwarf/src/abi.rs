@@ -132,6 +132,8 @@ enum Class {
     Memory,
     /// Its address is passed, in an integer register.
     Indirect,
+    /// Nothing is passed (a Rust zero-sized value).
+    Absent,
     /// Not modelled; the reason.
     Unknown(String),
 }
@@ -160,10 +162,20 @@ pub(crate) fn assign(
             ParamLocation::Indirect(Register::Rax)
         }
         Class::Sse { .. } => ParamLocation::Unsupported("returned in %xmm0".into()),
+        Class::Absent => ParamLocation::Unsupported("zero-sized: nothing is returned".into()),
         Class::Unknown(why) => ParamLocation::Unsupported(why),
     };
     let mut out = Vec::with_capacity(params.len());
-    for &p in params {
+    // After a parameter whose passing is unknown, the next ones' registers
+    // are unknown too: never guess.
+    let mut unknown_before: Option<usize> = None;
+    for (position, &p) in params.iter().enumerate() {
+        if let Some(earlier) = unknown_before {
+            out.push(ParamLocation::Unsupported(format!(
+                "it follows parameter {earlier}, whose passing is not known"
+            )));
+            continue;
+        }
         let size = table.size_of(p).unwrap_or(8);
         let on_stack = |stack: &mut u64| {
             let at = *stack;
@@ -209,7 +221,11 @@ pub(crate) fn assign(
                     next_sse - sse
                 ))
             }
-            Class::Unknown(why) => ParamLocation::Unsupported(why),
+            Class::Absent => ParamLocation::Unsupported("zero-sized: nothing is passed".into()),
+            Class::Unknown(why) => {
+                unknown_before = Some(position);
+                ParamLocation::Unsupported(why)
+            }
             // Integer or SSE values that no longer fit, and memory-class values.
             _ => on_stack(&mut stack),
         };
@@ -252,7 +268,7 @@ fn classify(table: &TypeTable, ty: TypeId, language: Language) -> Class {
                 return Class::Memory;
             }
             if size == 0 {
-                return Class::Unknown("empty aggregate".into());
+                return Class::Absent;
             }
             let eightbytes = size.div_ceil(8);
             let mut int = 0;
@@ -288,7 +304,7 @@ fn classify(table: &TypeTable, ty: TypeId, language: Language) -> Class {
 fn rust_aggregate(size: u64, leaves: &[Leaf]) -> Class {
     let all_int = leaves.iter().all(|l| !l.float);
     match leaves {
-        _ if size == 0 => Class::Unknown("zero-sized (Rust passes nothing)".into()),
+        _ if size == 0 => Class::Absent,
         [_, _] if all_int && size <= 16 => Class::FieldPair,
         _ if all_int && size <= 8 => Class::Integer(1),
         _ if size > 16 => Class::Indirect,

@@ -24,12 +24,13 @@ impl DebugInfo {
         table: &mut TypeTable,
         depth: u32,
     ) -> TypeId {
-        match entry
-            .attr_value(gimli::DW_AT_type)
-            .and_then(|v| self.reference(unit, &v))
-        {
+        let Some(value) = entry.attr_value(gimli::DW_AT_type) else {
+            return self.void(table, unit);
+        };
+        match self.reference(unit, &value) {
             Some(die) => self.convert(die, table, depth),
-            None => self.void(table, unit),
+            // Never `void` for a type that exists but cannot be reached.
+            None => self.unsupported(table, unit, unreachable_type(&value)),
         }
     }
 
@@ -54,6 +55,16 @@ impl DebugInfo {
             Ok(e) => e,
             Err(_) => return self.unsupported(table, die.unit, "<unreadable type>".into()),
         };
+        // A declaration standing for a type unit's type (DW_AT_signature).
+        if let Some(definition) = entry
+            .attr_value(gimli::DW_AT_signature)
+            .and_then(|v| self.reference(die.unit, &v))
+            .filter(|d| *d != die)
+        {
+            let id = self.convert(definition, table, depth + 1);
+            table.by_entry.insert(key, id);
+            return id;
+        }
         // A record declared here but defined elsewhere: use the definition.
         if is_declaration(&entry) {
             if let Some(definition) = self.definition_of(die, &entry) {
@@ -454,6 +465,19 @@ impl DebugInfo {
             element,
             count: *outer,
         }
+    }
+}
+
+/// What a type reference we cannot follow is shown as.
+fn unreachable_type(value: &gimli::AttributeValue<crate::sections::Reader>) -> String {
+    match value {
+        gimli::AttributeValue::DebugTypesRef(_) => {
+            "<type in a type unit that is not in .debug_info>".into()
+        }
+        gimli::AttributeValue::DebugInfoRefSup(_) => {
+            "<type in a supplementary (dwz) file, not supported>".into()
+        }
+        _ => "<unreadable type reference>".into(),
     }
 }
 

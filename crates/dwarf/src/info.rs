@@ -8,6 +8,10 @@ use crate::index::Index;
 use crate::sections::{has_debug_info, load_dwarf, Reader};
 use crate::types::Language;
 
+/// Where `.debug_types` units start in the one offset space of
+/// [`DieRef`] keys (past any real `.debug_info` offset).
+const TYPES_SECTION_BASE: u64 = 1 << 48;
+
 /// One compile unit.
 pub(crate) struct UnitEntry {
     pub(crate) unit: gimli::Unit<Reader>,
@@ -32,6 +36,9 @@ pub struct DebugInfo {
     dwarf_path: PathBuf,
     pub(crate) dwarf: gimli::Dwarf<Reader>,
     pub(crate) units: Vec<UnitEntry>,
+    /// DWARF 5 type units (`-fdebug-types-section`): the type each
+    /// signature names.
+    type_units: std::collections::HashMap<u64, DieRef>,
     pub(crate) index: Index,
 }
 
@@ -96,6 +103,7 @@ impl DebugInfo {
             dwarf_path: dwarf_path.to_path_buf(),
             dwarf,
             units: Vec::new(),
+            type_units: std::collections::HashMap::new(),
             index: Index::default(),
         };
         info.read_units()?;
@@ -117,21 +125,48 @@ impl DebugInfo {
     fn read_units(&mut self) -> Result<(), DwarfError> {
         let mut headers = self.dwarf.units();
         loop {
-            let header = match headers.next() {
-                Ok(Some(h)) => h,
+            match headers.next() {
+                Ok(Some(h)) => self.add_unit(h, 0)?,
                 Ok(None) => break,
                 Err(e) => return Err(self.corrupt(e)),
-            };
-            // `units()` walks `.debug_info`: offsets are in that section.
-            let start = header.offset();
-            let unit = self.dwarf.unit(header).map_err(|e| self.corrupt(e))?;
-            let language = unit_language(&unit);
-            self.units.push(UnitEntry {
-                unit,
-                start: start.0 as u64,
-                language,
-            });
+            }
         }
+        // DWARF 4 type units (`.debug_types`), keyed past every
+        // `.debug_info` offset so the two never collide.
+        let mut headers = self.dwarf.type_units();
+        loop {
+            match headers.next() {
+                Ok(Some(h)) => self.add_unit(h, TYPES_SECTION_BASE)?,
+                Ok(None) => break,
+                Err(e) => return Err(self.corrupt(e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Parses one unit whose header is at `base` + its section offset.
+    fn add_unit(&mut self, header: gimli::UnitHeader<Reader>, base: u64) -> Result<(), DwarfError> {
+        let start = base + header.offset().0 as u64;
+        if let gimli::UnitType::Type {
+            type_signature,
+            type_offset,
+        } = header.type_()
+        {
+            self.type_units.insert(
+                type_signature.0,
+                DieRef {
+                    unit: self.units.len(),
+                    offset: type_offset,
+                },
+            );
+        }
+        let unit = self.dwarf.unit(header).map_err(|e| self.corrupt(e))?;
+        let language = unit_language(&unit);
+        self.units.push(UnitEntry {
+            unit,
+            start,
+            language,
+        });
         Ok(())
     }
 
@@ -184,6 +219,9 @@ impl DebugInfo {
                 offset: *offset,
             }),
             gimli::AttributeValue::DebugInfoRef(offset) => self.die_at_global(offset.0 as u64),
+            gimli::AttributeValue::DebugTypesRef(signature) => {
+                self.type_units.get(&signature.0).copied()
+            }
             _ => None,
         }
     }
