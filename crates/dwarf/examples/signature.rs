@@ -1,6 +1,7 @@
 //! Prints the signature of a function from a file's debug information:
 //! `cargo run -p ustrace-dwarf --example signature -- PATH FUNCTION`.
 
+use std::io::Write;
 use std::path::Path;
 
 use ustrace_dwarf::{DebugInfo, TypeTable};

@@ -22,6 +22,19 @@ pub enum DwarfError {
         /// The file without debug information.
         path: PathBuf,
     },
+    /// The debug information continues in a dwz supplementary file that
+    /// is not installed.
+    #[error(
+        "{}: its debug information continues in {} (made by dwz), which is missing: install \
+         the package that ships it (Debian: the same -dbgsym package's .dwz file)",
+        .path.display(), .supplementary
+    )]
+    MissingSupplementary {
+        /// The debug file.
+        path: PathBuf,
+        /// The file `.gnu_debugaltlink` names.
+        supplementary: String,
+    },
     /// The debug information is malformed.
     #[error("{}: corrupt debug information: {what}", .path.display())]
     Corrupt {

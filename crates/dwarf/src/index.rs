@@ -141,9 +141,12 @@ impl Index {
             );
             match tag {
                 gimli::DW_TAG_subprogram => {
-                    let low_pc = die
-                        .attr_value(gimli::DW_AT_low_pc)
-                        .and_then(|v| info.dwarf.attr_address(&entry.unit, v).ok().flatten());
+                    let low_pc = die.attr_value(gimli::DW_AT_low_pc).and_then(|v| {
+                        info.dwarf_of(unit_index)
+                            .attr_address(&entry.unit, v)
+                            .ok()
+                            .flatten()
+                    });
                     if let Some(address) = low_pc.filter(|a| *a != 0) {
                         self.functions_by_address.entry(address).or_insert(here);
                         if let Some(n) = &name {

@@ -5,12 +5,15 @@ use std::path::{Path, PathBuf};
 
 use crate::error::DwarfError;
 use crate::index::Index;
-use crate::sections::{has_debug_info, load_dwarf, Reader};
+use crate::sections::{alt_link, has_debug_info, load_dwarf, load_supplementary, Reader};
 use crate::types::Language;
 
 /// Where `.debug_types` units start in the one offset space of
 /// [`DieRef`] keys (past any real `.debug_info` offset).
 const TYPES_SECTION_BASE: u64 = 1 << 48;
+
+/// Where the supplementary (dwz) file's `.debug_info` starts in that space.
+const SUPPLEMENTARY_BASE: u64 = 2 << 48;
 
 /// One compile unit.
 pub(crate) struct UnitEntry {
@@ -18,6 +21,8 @@ pub(crate) struct UnitEntry {
     /// The `.debug_info` offset of its header.
     pub(crate) start: u64,
     pub(crate) language: Language,
+    /// True for units of the supplementary (dwz) file.
+    pub(crate) supplementary: bool,
 }
 
 /// A debugging information entry: its unit (an index into
@@ -97,7 +102,18 @@ impl DebugInfo {
                 path: path.to_path_buf(),
             });
         }
-        let dwarf = load_dwarf(dwarf_path, data)?;
+        let mut dwarf = load_dwarf(dwarf_path, data)?;
+        if let Some((name, build_id)) = alt_link(dwarf_path, data)? {
+            let Some(sup_path) = find_supplementary(dwarf_path, &name, &build_id) else {
+                return Err(DwarfError::MissingSupplementary {
+                    path: dwarf_path.to_path_buf(),
+                    supplementary: name,
+                });
+            };
+            let sup_data = std::fs::read(&sup_path)
+                .map_err(|e| ustrace_probes::ProbeError::from_io(&sup_path, &e))?;
+            load_supplementary(&mut dwarf, &sup_path, &sup_data)?;
+        }
         let mut info = DebugInfo {
             path: path.to_path_buf(),
             dwarf_path: dwarf_path.to_path_buf(),
@@ -141,7 +157,27 @@ impl DebugInfo {
                 Err(e) => return Err(self.corrupt(e)),
             }
         }
+        // The units a dwz supplementary file holds (shared types).
+        if let Some(sup) = self.dwarf.sup.clone() {
+            let mut headers = sup.units();
+            loop {
+                match headers.next() {
+                    Ok(Some(h)) => self.add_unit(h, SUPPLEMENTARY_BASE)?,
+                    Ok(None) => break,
+                    Err(e) => return Err(self.corrupt(e)),
+                }
+            }
+        }
         Ok(())
+    }
+
+    /// The gimli DWARF unit `unit` belongs to (the file's, or its
+    /// supplementary file's).
+    pub(crate) fn dwarf_of(&self, unit: usize) -> &gimli::Dwarf<Reader> {
+        match (self.units.get(unit), self.dwarf.sup()) {
+            (Some(u), Some(sup)) if u.supplementary => sup,
+            _ => &self.dwarf,
+        }
     }
 
     /// Parses one unit whose header is at `base` + its section offset.
@@ -160,12 +196,18 @@ impl DebugInfo {
                 },
             );
         }
-        let unit = self.dwarf.unit(header).map_err(|e| self.corrupt(e))?;
+        let supplementary = base == SUPPLEMENTARY_BASE;
+        let dwarf = match self.dwarf.sup() {
+            Some(sup) if supplementary => sup,
+            _ => &self.dwarf,
+        };
+        let unit = dwarf.unit(header).map_err(|e| self.corrupt(e))?;
         let language = unit_language(&unit);
         self.units.push(UnitEntry {
             unit,
             start,
             language,
+            supplementary,
         });
         Ok(())
     }
@@ -218,7 +260,17 @@ impl DebugInfo {
                 unit,
                 offset: *offset,
             }),
-            gimli::AttributeValue::DebugInfoRef(offset) => self.die_at_global(offset.0 as u64),
+            gimli::AttributeValue::DebugInfoRef(offset) => {
+                // Within a file: the supplementary file's references stay in it.
+                let base = match self.units.get(unit) {
+                    Some(u) if u.supplementary => SUPPLEMENTARY_BASE,
+                    _ => 0,
+                };
+                self.die_at_global(base + offset.0 as u64)
+            }
+            gimli::AttributeValue::DebugInfoRefSup(offset) => {
+                self.die_at_global(SUPPLEMENTARY_BASE + offset.0 as u64)
+            }
             gimli::AttributeValue::DebugTypesRef(signature) => {
                 self.type_units.get(&signature.0).copied()
             }
@@ -233,10 +285,11 @@ impl DebugInfo {
         entry: &gimli::DebuggingInformationEntry<Reader>,
         name: gimli::DwAt,
     ) -> Option<String> {
-        let value = entry.attr_value(name)?;
-        let unit = &self.units.get(unit)?.unit;
         use gimli::Reader as _;
-        let raw = self.dwarf.attr_string(unit, value).ok()?;
+        let value = entry.attr_value(name)?;
+        let dwarf = self.dwarf_of(unit);
+        let unit = &self.units.get(unit)?.unit;
+        let raw = dwarf.attr_string(unit, value).ok()?;
         let text = raw.to_string_lossy().ok()?.into_owned();
         Some(text)
     }
@@ -248,6 +301,29 @@ impl DebugInfo {
             .map(|u| u.language)
             .unwrap_or(Language::C)
     }
+}
+
+/// The supplementary file `.gnu_debugaltlink` names: the path itself
+/// (relative to the debug file's directory when not absolute), else by its
+/// build id under `/usr/lib/debug/.build-id`.
+fn find_supplementary(dwarf_path: &Path, name: &str, build_id: &[u8]) -> Option<PathBuf> {
+    let mut candidates = Vec::new();
+    if !name.is_empty() {
+        let named = Path::new(name);
+        candidates.push(match named.is_absolute() {
+            true => named.to_path_buf(),
+            false => dwarf_path.parent().unwrap_or(Path::new(".")).join(named),
+        });
+    }
+    let id: String = build_id.iter().map(|b| format!("{b:02x}")).collect();
+    if id.len() > 2 {
+        candidates.push(PathBuf::from(format!(
+            "/usr/lib/debug/.build-id/{}/{}.debug",
+            &id[..2],
+            &id[2..]
+        )));
+    }
+    candidates.into_iter().find(|c| c.is_file())
 }
 
 fn unit_language(unit: &gimli::Unit<Reader>) -> Language {

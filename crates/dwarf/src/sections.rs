@@ -36,6 +36,37 @@ pub(crate) fn load_dwarf(path: &Path, data: &[u8]) -> Result<gimli::Dwarf<Reader
     Ok(dwarf)
 }
 
+/// Loads the supplementary file `sup_data` (`sup_path`; a dwz common
+/// file) into `dwarf`, for the entries and strings it shares.
+pub(crate) fn load_supplementary(
+    dwarf: &mut gimli::Dwarf<Reader>,
+    sup_path: &Path,
+    sup_data: &[u8],
+) -> Result<(), DwarfError> {
+    let file = parse(sup_path, sup_data)?;
+    dwarf.load_sup(|id: gimli::SectionId| -> Result<Reader, DwarfError> {
+        let bytes = section_bytes(sup_path, &file, id.name())?;
+        Ok(Reader::new(Arc::from(bytes), gimli::LittleEndian))
+    })
+}
+
+/// The file `.gnu_debugaltlink` names (dwz moves what several debug files
+/// share into one), with its build id: `None` when the section is absent.
+pub(crate) fn alt_link(path: &Path, data: &[u8]) -> Result<Option<(String, Vec<u8>)>, DwarfError> {
+    let file = parse(path, data)?;
+    let Some(section) = file.section_by_name(".gnu_debugaltlink") else {
+        return Ok(None);
+    };
+    let bytes = section.data().map_err(|e| DwarfError::Corrupt {
+        path: path.to_path_buf(),
+        what: format!("section .gnu_debugaltlink: {e}"),
+    })?;
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    let name = String::from_utf8_lossy(&bytes[..end]).into_owned();
+    let build_id = bytes.get(end + 1..).unwrap_or_default().to_vec();
+    Ok(Some((name, build_id)))
+}
+
 fn parse<'d>(path: &Path, data: &'d [u8]) -> Result<object::File<'d>, DwarfError> {
     object::File::parse(data).map_err(|e| DwarfError::Corrupt {
         path: path.to_path_buf(),

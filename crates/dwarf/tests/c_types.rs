@@ -300,3 +300,54 @@ fn no_debug_information_says_how_to_get_it() {
     let missing = DebugInfo::open(std::path::Path::new("/nonexistent/prog")).unwrap_err();
     assert_eq!(missing.to_string(), "/nonexistent/prog: no such file");
 }
+
+/// dwz moves what two debug files share into a supplementary file that
+/// both name in `.gnu_debugaltlink` (Debian's -dbgsym packages do this):
+/// names and types then come from that file.
+#[test]
+fn dwz_supplementary_files() {
+    let has_dwz = std::process::Command::new("dwz")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_dwz {
+        assert!(std::env::var("CI").is_err(), "dwz is required in CI");
+        eprintln!("skipping: dwz is not installed");
+        return;
+    }
+    let a = program(&["-g", "-O0"], "types-dwz-a");
+    let b = program(&["-g", "-O0"], "types-dwz-b");
+    let common = a.with_file_name("types-dwz.common");
+    let status = std::process::Command::new("dwz")
+        .arg("-m")
+        .arg(&common)
+        .arg("-M")
+        .arg(&common)
+        .args([&a, &b])
+        .status()
+        .expect("running dwz");
+    assert!(status.success());
+    let info = DebugInfo::open(&a).expect("reading debug info");
+    assert_eq!(
+        signature(&info, "handle"),
+        [
+            "handle -> int @ %rax",
+            "struct req* r @ %rdi",
+            "const char** names @ %rsi",
+            "req_t** pp @ %rdx",
+            "enum color c @ %rcx",
+            "long unsigned int n @ %r8",
+        ]
+    );
+    let mut t = TypeTable::new();
+    let req = info.type_named("struct req", &mut t).expect("struct req");
+    assert_eq!(t.size_of(req), Some(72));
+    assert_eq!(t.member(req, "hdr").map(|m| m.offset), Some(20));
+
+    std::fs::remove_file(&common).expect("removing the common file");
+    let err = DebugInfo::open(&b).unwrap_err();
+    assert!(
+        matches!(&err, DwarfError::MissingSupplementary { supplementary, .. } if supplementary == &common.display().to_string()),
+        "{err}"
+    );
+}
