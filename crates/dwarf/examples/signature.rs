@@ -22,17 +22,19 @@ fn main() {
     };
     eprintln!("read in {:?}", started.elapsed());
     let mut types = TypeTable::new();
+    let mut out = std::io::stdout().lock();
     match info.function_named(name, &mut types) {
         Ok(functions) => {
             for f in functions {
-                println!(
+                let _ = writeln!(
+                    out,
                     "{} -> {} [{}]",
                     f.qualified_name,
                     types.name(f.return_type),
                     f.return_location
                 );
                 for p in &f.params {
-                    println!("    {} {} [{}]", types.name(p.ty), p.name, p.location);
+                    let _ = writeln!(out, "    {} {} [{}]", types.name(p.ty), p.name, p.location);
                 }
             }
         }
