@@ -19,7 +19,10 @@
 //!   where each is at the first instruction ([`ParamLocation`], System V
 //!   x86-64; [`abi`] says what is and is not supported).
 //! - [`Type`] in a [`TypeTable`]: an owned type graph, named as bpftrace
-//!   names types (`struct req*`, `const char**`).
+//!   names types (`struct req*`, `const char**`), with the layout queries
+//!   code generation needs ([`TypeTable::size_of`], [`TypeTable::member`])
+//!   and values printed as bpftrace prints records
+//!   ([`TypeTable::format_value`]).
 //!
 //! Everything is pure (no kernel) and never panics on malformed input: a
 //! corrupt file is a [`DwarfError`], an unknown kind of type entry a
@@ -28,6 +31,7 @@
 pub mod abi;
 mod convert;
 pub mod error;
+mod format;
 mod function;
 mod index;
 mod info;

@@ -351,3 +351,49 @@ fn dwz_supplementary_files() {
         "{err}"
     );
 }
+
+/// A `struct req` as the probe would copy it, laid out by hand from the
+/// offsets gcc chose (checked in `struct_layouts_match_gcc`).
+fn req_bytes() -> Vec<u8> {
+    let mut b = vec![0u8; 72];
+    b[0..4].copy_from_slice(&7i32.to_le_bytes());
+    b[4..9].copy_from_slice(b"first");
+    b[20..22].copy_from_slice(&42u16.to_le_bytes());
+    b[22] = 5 | (17 << 3); // flags = 5 (bits 16..19), kind = 17 (bits 19..24)
+    b[23] = (-3i8) as u8;
+    b[24..32].copy_from_slice(&0x1000u64.to_le_bytes());
+    b[32..40].copy_from_slice(&1234i64.to_le_bytes());
+    b[40..44].copy_from_slice(&5u32.to_le_bytes());
+    b[64..68].copy_from_slice(&12i32.to_le_bytes()); // matrix[1][2]
+    b
+}
+
+#[test]
+fn records_print_as_bpftrace_prints_them() {
+    let info = DebugInfo::open(dwarf5()).expect("reading debug info");
+    let mut t = TypeTable::new();
+    let req = info.type_named("struct req", &mut t).expect("struct req");
+    let bytes = req_bytes();
+    assert_eq!(
+        t.format_value(req, &bytes),
+        format!(
+            "{{ .id = 7, .name = first, .hdr = {{ .len = 42, .flags = 5, .kind = 17, .level = -3 }}, \
+             .next = 0x1000, .value = {{ .i = 1234, .d = {:?}, .bytes = \\xd2\\x04 }}, \
+             .color = GREEN, .matrix = [[0,0,0],[0,0,12]] }}",
+            f64::from_bits(1234)
+        )
+    );
+    // Members on their own, and a short copy reads as zeros.
+    let hdr = t.member(req, "hdr").expect("hdr");
+    assert_eq!(
+        t.format_value(hdr.ty, &bytes[20..24]),
+        "{ .len = 42, .flags = 5, .kind = 17, .level = -3 }"
+    );
+    assert_eq!(
+        t.format_value(req, &bytes[..4]),
+        "{ .id = 7, .name = , .hdr = { .len = 0, .flags = 0, .kind = 0, .level = 0 }, .next = 0x0, \
+         .value = { .i = 0, .d = 0.0, .bytes =  }, .color = RED, .matrix = [[0,0,0],[0,0,0]] }"
+    );
+    let color = info.type_named("enum color", &mut t).expect("enum");
+    assert_eq!(t.format_value(color, &7u32.to_le_bytes()), "7");
+}

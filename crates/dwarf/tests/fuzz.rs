@@ -75,6 +75,8 @@ fn exercise(info: &DebugInfo) {
 
 fn walk(table: &TypeTable, id: TypeId) {
     let _ = table.name(id);
+    let _ = table.format_value(id, &[0xa5; 96]);
+    let _ = table.format_value(id, &[]);
     let _ = table.size_of(id);
     for member in table.member_names(id) {
         let _ = table.member(id, &member);
