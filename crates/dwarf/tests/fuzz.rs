@@ -15,26 +15,34 @@ use ustrace_dwarf::{DebugInfo, Type, TypeId, TypeTable};
 /// A file's path, bytes, and the file ranges of its debug sections.
 type Sample = (PathBuf, Vec<u8>, Vec<(usize, usize)>);
 
-/// A real C program with DWARF 5 (uncompressed, so byte flips land in
-/// the entries themselves).
-fn sample() -> &'static Sample {
-    static S: OnceLock<Sample> = OnceLock::new();
+/// Real programs with DWARF 5 (uncompressed, so byte flips land in the
+/// entries themselves): the C types program and the C++ methods program.
+fn samples() -> &'static [Sample] {
+    static S: OnceLock<Vec<Sample>> = OnceLock::new();
     S.get_or_init(|| {
-        let path = common::build("gcc", "fuzz-types", "tests/c/dwarf_types.c", &["-g", "-O0"]);
-        let data = std::fs::read(&path).expect("reading the sample");
-        let file = object::File::parse(&*data).expect("parsing the sample");
-        // The file ranges of the sections the reader interprets.
-        let ranges = [
-            ".debug_info",
-            ".debug_abbrev",
-            ".debug_str",
-            ".debug_line_str",
+        [
+            ("gcc", "fuzz-types", "tests/c/dwarf_types.c"),
+            ("g++", "fuzz-methods", "tests/c/dwarf_methods.cpp"),
         ]
         .iter()
-        .filter_map(|name| file.section_by_name(name)?.file_range())
-        .map(|(start, len)| (start as usize, len as usize))
-        .collect();
-        (path, data, ranges)
+        .map(|(compiler, name, src)| {
+            let path = common::build(compiler, name, src, &["-g", "-O1"]);
+            let data = std::fs::read(&path).expect("reading the sample");
+            let file = object::File::parse(&*data).expect("parsing the sample");
+            // The file ranges of the sections the reader interprets.
+            let ranges = [
+                ".debug_info",
+                ".debug_abbrev",
+                ".debug_str",
+                ".debug_line_str",
+            ]
+            .iter()
+            .filter_map(|name| file.section_by_name(name)?.file_range())
+            .map(|(start, len)| (start as usize, len as usize))
+            .collect();
+            (path, data, ranges)
+        })
+        .collect()
     })
 }
 
@@ -96,11 +104,12 @@ fn read(data: &[u8]) {
 }
 
 #[test]
-fn the_unmodified_sample_reads() {
-    let (path, data, ranges) = sample();
-    assert_eq!(ranges.len(), 4, "the sample has its debug sections");
-    let info = DebugInfo::from_bytes(path, path, data).expect("reading the sample");
-    exercise(&info);
+fn the_unmodified_samples_read() {
+    for (path, data, ranges) in samples() {
+        assert_eq!(ranges.len(), 4, "{} has its debug sections", path.display());
+        let info = DebugInfo::from_bytes(path, path, data).expect("reading the sample");
+        exercise(&info);
+    }
 }
 
 proptest! {
@@ -108,9 +117,10 @@ proptest! {
 
     #[test]
     fn flipped_bytes_in_debug_sections(
+        which in any::<prop::sample::Index>(),
         flips in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>(), any::<u8>()), 1..24)
     ) {
-        let (_, data, ranges) = sample();
+        let (_, data, ranges) = &samples()[which.index(samples().len())];
         let mut data = data.clone();
         for (section, at, value) in flips {
             let (start, len) = ranges[section.index(ranges.len())];
@@ -122,15 +132,18 @@ proptest! {
     }
 
     #[test]
-    fn truncated_files(keep in 0usize..200_000) {
-        let (_, data, _) = sample();
+    fn truncated_files(which in any::<prop::sample::Index>(), keep in 0usize..200_000) {
+        let (_, data, _) = &samples()[which.index(samples().len())];
         read(&data[..keep.min(data.len())]);
     }
 
     #[test]
-    fn truncated_debug_info(cut in any::<prop::sample::Index>()) {
+    fn truncated_debug_info(
+        which in any::<prop::sample::Index>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
         // Zeroes the tail of .debug_info from a random point.
-        let (_, data, ranges) = sample();
+        let (_, data, ranges) = &samples()[which.index(samples().len())];
         let mut data = data.clone();
         let (start, len) = ranges[0];
         for b in &mut data[start + cut.index(len)..start + len] {
