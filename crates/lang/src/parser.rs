@@ -660,7 +660,11 @@ impl<'a> Parser<'a> {
         loop {
             if matches!(
                 self.tok.kind,
-                TokenKind::PlusPlus | TokenKind::MinusMinus | TokenKind::LBracket | TokenKind::Dot | TokenKind::Arrow
+                TokenKind::PlusPlus
+                    | TokenKind::MinusMinus
+                    | TokenKind::LBracket
+                    | TokenKind::Dot
+                    | TokenKind::Arrow
             ) {
                 self.chain(self.tok.span)?;
             }

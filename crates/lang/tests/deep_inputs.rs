@@ -21,9 +21,7 @@ fn chain(term: &str, op: &str, n: usize) -> String {
 fn parse_body(expr: String) -> Result<(), String> {
     small_stack(move || {
         let src = format!("BEGIN {{ @x = {expr}; exit(); }}");
-        ustrace_lang::parse(&src)
-            .map(|_| ())
-            .map_err(|d| d.message)
+        ustrace_lang::parse(&src).map(|_| ()).map_err(|d| d.message)
     })
 }
 
@@ -32,9 +30,17 @@ fn long_operator_chains_are_refused_with_the_limit() {
     let limit = format!("expression too deep (limit {MAX_CHAINED})");
     for op in ["+", "*", "-", "&&", "|", "<<", "=="] {
         for n in [MAX_CHAINED + 2, 14_000, 200_000] {
-            assert_eq!(parse_body(chain("1", op, n)), Err(limit.clone()), "{op} x {n}");
+            assert_eq!(
+                parse_body(chain("1", op, n)),
+                Err(limit.clone()),
+                "{op} x {n}"
+            );
         }
-        assert_eq!(parse_body(chain("1", op, MAX_CHAINED + 1)), Ok(()), "{op} at the limit");
+        assert_eq!(
+            parse_body(chain("1", op, MAX_CHAINED + 1)),
+            Ok(()),
+            "{op} at the limit"
+        );
     }
 }
 
@@ -55,10 +61,12 @@ fn deep_nesting_is_refused() {
         assert_eq!(err, "nesting too deep", "{open}");
     }
     let blocks = format!("{}{}", "if (1) { ".repeat(50_000), "}".repeat(50_000));
-    let err = small_stack(move || {
-        ustrace_lang::parse(&format!("BEGIN {{ {blocks} }}")).map(|_| ())
-    });
-    assert_eq!(err.map_err(|d| d.message), Err("nesting too deep".to_string()));
+    let err =
+        small_stack(move || ustrace_lang::parse(&format!("BEGIN {{ {blocks} }}")).map(|_| ()));
+    assert_eq!(
+        err.map_err(|d| d.message),
+        Err("nesting too deep".to_string())
+    );
 }
 
 #[test]

@@ -41,7 +41,7 @@ mod usdt;
 
 pub use error::Error;
 pub use listing::list_probes;
-pub use tracer::{Record, Tracer};
+pub use tracer::{FullMap, Record, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
@@ -95,7 +95,13 @@ pub struct ScriptOptions {
     pub force_perf_attach: bool,
     /// Allow `system()` (`--unsafe`).
     pub allow_unsafe: bool,
+    /// Most keys a `@map` holds (bpftrace's `max_map_keys`); updates of
+    /// new keys into a full map fail, and [`Tracer::full_maps`] tells.
+    pub max_map_keys: u32,
 }
+
+/// The default of [`ScriptOptions::max_map_keys`] (bpftrace's too).
+pub const DEFAULT_MAX_MAP_KEYS: u32 = 4096;
 
 impl Default for ScriptOptions {
     fn default() -> Self {
@@ -107,6 +113,7 @@ impl Default for ScriptOptions {
             verifier_log: false,
             force_perf_attach: false,
             allow_unsafe: false,
+            max_map_keys: DEFAULT_MAX_MAP_KEYS,
         }
     }
 }
@@ -169,13 +176,18 @@ impl Script {
             uaddr,
             ..Default::default()
         };
-        let compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
+        let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
             Error::script(
                 source_name,
                 source,
                 ustrace_lang::Diagnostic::error(e.span, e.message),
             )
         })?;
+        for map in &mut compiled.maps {
+            if matches!(map.role, ustrace_codegen::program::MapRole::User(_)) {
+                map.max_entries = options.max_map_keys.max(1);
+            }
+        }
         let mut formats = Vec::new();
         for p in &compiled.printfs {
             if p.kind == ustrace_codegen::program::PrintfKind::Time {

@@ -39,6 +39,15 @@ pub enum Record {
     },
 }
 
+/// A `@map` that reached its key limit (see [`Tracer::full_maps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullMap {
+    /// The map's name, with `@`.
+    pub name: String,
+    /// Its key limit ([`crate::ScriptOptions::max_map_keys`]).
+    pub max_keys: u32,
+}
+
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
 pub struct Tracer {
     script: Arc<Script>,
@@ -251,6 +260,29 @@ impl Tracer {
         indices
             .into_iter()
             .filter_map(|(i, _)| self.map_record(i, 0, 0))
+            .collect()
+    }
+
+    /// The `@maps` that are full now (as many keys as they may hold), with
+    /// their limit: updates that needed a new key were dropped. (Counted
+    /// at the time of the call, from user space; a map that filled and was
+    /// cleared since is not reported.)
+    pub fn full_maps(&self) -> Vec<FullMap> {
+        self.script
+            .compiled
+            .maps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| match &m.role {
+                MapRole::User(u) => {
+                    let keys = self.session.read_map(i).len();
+                    (keys >= m.max_entries as usize).then(|| FullMap {
+                        name: u.name.clone(),
+                        max_keys: m.max_entries,
+                    })
+                }
+                _ => None,
+            })
             .collect()
     }
 

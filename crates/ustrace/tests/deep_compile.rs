@@ -38,7 +38,10 @@ fn longest_allowed_chains_compile_or_fail_cleanly() {
             if let Err(msg) = r {
                 let head: String = msg.chars().take(200).collect();
                 assert!(msg.starts_with("deep.bt:1:"), "unlocated error: {head}");
-                assert!(!msg.contains("-B"), "suggests a flag that does not exist: {head}");
+                assert!(
+                    !msg.contains("-B"),
+                    "suggests a flag that does not exist: {head}"
+                );
             }
         }
     }
@@ -62,7 +65,11 @@ fn deep_nesting_of_every_kind_fails_cleanly() {
         format!("@x = {}1;", "(int32)".repeat(99)),
         format!("@x = {}1{};", "(1 ? ".repeat(60), " : 2)".repeat(60)),
         format!("{}@x = 1;{}", "if (1) { ".repeat(99), "}".repeat(99)),
-        format!("$v = 1; {}@x = 1;{}", "if ($v) { ".repeat(99), "}".repeat(99)),
+        format!(
+            "$v = 1; {}@x = 1;{}",
+            "if ($v) { ".repeat(99),
+            "}".repeat(99)
+        ),
         format!("@m[{}1{}] = 1;", "@m[".repeat(90), "]".repeat(90)),
         format!("@x = {}$v{};", "(".repeat(5000), ")".repeat(5000)),
     ];
