@@ -206,6 +206,11 @@ fn run(cli: Cli) -> Result<i32> {
             }
         }
     }
+    // Take what is left in bounded batches before END (memory stays small).
+    tracer.detach();
+    while let records @ [_, ..] = &tracer.poll(0)?[..] {
+        emit(&mut out, records, &cli.format)?;
+    }
     let records = tracer.end()?;
     emit(&mut out, &records, &cli.format)?;
     // bpftrace prints two blank lines before the maps at exit (in its JSON

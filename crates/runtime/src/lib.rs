@@ -17,7 +17,7 @@ use std::path::Path;
 
 use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
-pub use events::{Arg, Event};
+pub use events::{Arg, Event, MAX_RECORDS_PER_POLL};
 pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
 
 /// Errors from talking to the kernel.
@@ -308,12 +308,14 @@ impl Session {
         }
     }
 
-    /// Waits up to `timeout_ms` for events and returns the raw records.
+    /// Waits up to `timeout_ms` for events and returns the raw records (at
+    /// most [`MAX_RECORDS_PER_POLL`]).
     pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<Vec<u8>>, RuntimeError> {
         self.ring.poll(timeout_ms)
     }
 
-    /// Takes every record already in the ring buffer, without waiting.
+    /// Takes records already in the ring buffer (at most
+    /// [`MAX_RECORDS_PER_POLL`]), without waiting.
     pub fn drain(&mut self) -> Result<Vec<Vec<u8>>, RuntimeError> {
         self.ring.poll(0)
     }

@@ -125,23 +125,42 @@ impl Tracer {
         Ok(out)
     }
 
+    /// Detaches the probes: no new events arrive; those in the buffer are
+    /// still returned by [`Tracer::poll`] (call it until it returns
+    /// nothing to take them in bounded batches) and by [`Tracer::end`].
+    pub fn detach(&mut self) {
+        self.session.detach();
+    }
+
     /// Detaches the probes, runs END, and returns what is left in the
     /// buffer (END's output included).
     pub fn end(&mut self) -> Result<Vec<Record>, Error> {
         self.session.detach();
-        let raw = self.session.drain().map_err(|e| Error::Kernel {
-            message: e.to_string(),
-            details: String::new(),
-        })?;
-        let mut out = self.decode(raw);
+        let mut out = Vec::new();
+        loop {
+            let raw = self.drain()?;
+            if raw.is_empty() {
+                break;
+            }
+            out.extend(self.decode(raw));
+        }
         self.exited = None;
         self.session.run_end();
-        let raw = self.session.drain().map_err(|e| Error::Kernel {
+        loop {
+            let raw = self.drain()?;
+            if raw.is_empty() {
+                break;
+            }
+            out.extend(self.decode(raw));
+        }
+        Ok(out)
+    }
+
+    fn drain(&mut self) -> Result<Vec<Vec<u8>>, Error> {
+        self.session.drain().map_err(|e| Error::Kernel {
             message: e.to_string(),
             details: String::new(),
-        })?;
-        out.extend(self.decode(raw));
-        Ok(out)
+        })
     }
 
     /// Events dropped so far because the ring buffer was full.
