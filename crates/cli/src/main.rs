@@ -174,6 +174,14 @@ fn run(cli: Cli) -> Result<i32> {
     out.flush()?;
     let mut tracer = script.start()?;
     out.commit()?;
+    let refused = tracer.refused_probes();
+    if !refused.is_empty() {
+        signals::report(&format!(
+            "WARNING: the kernel refused uprobes on {} function(s), attached the rest: {}",
+            refused.len(),
+            refused.join(", ")
+        ));
+    }
     if cli.debug {
         for log in tracer.verifier_logs() {
             writeln!(out, "\nVerifier log:\n{log}")?;

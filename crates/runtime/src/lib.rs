@@ -10,6 +10,7 @@
 //! of ustrace's start-up time.)
 
 mod events;
+pub mod refused;
 pub mod sys;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -18,6 +19,7 @@ use std::path::Path;
 use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
 pub use events::{Arg, Event, MAX_RECORDS_PER_POLL};
+pub use refused::RefusedSite;
 pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
 
 /// Errors from talking to the kernel.
@@ -48,6 +50,15 @@ pub enum RuntimeError {
         target: String,
         /// The kernel's answer.
         source: std::io::Error,
+    },
+    /// The kernel refused a uprobe on every site of a file (error 524,
+    /// ENOTSUPP: it cannot handle the instruction there).
+    #[error("cannot attach to {target}: the kernel cannot place a uprobe on {what} (error 524 ENOTSUPP: instruction not supported)")]
+    Refused {
+        /// The file.
+        target: String,
+        /// Which sites ("offset 0x1234", "any of the 3 sites").
+        what: String,
     },
     /// The ring buffer could not be set up or read.
     #[error("ring buffer: {0}")]
@@ -90,6 +101,8 @@ pub struct Session {
     intervals: Vec<(u64, u64)>,
     /// Index of the `ustack` stack trace map, if the script has one.
     stack_map: Option<usize>,
+    /// Sites the kernel would not place a uprobe on (the rest attached).
+    refused: Vec<RefusedSite>,
 }
 
 impl Session {
@@ -164,6 +177,7 @@ impl Session {
                 .maps
                 .iter()
                 .position(|m| m.role == MapRole::StackTraces),
+            refused: Vec::new(),
         };
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();
@@ -201,7 +215,7 @@ impl Session {
                             // uprobe_multi refused (an older kernel, a policy):
                             // reload the program for perf-event uprobes, one
                             // per site, and use them for this and later files.
-                            Err(_) if !perf => {
+                            Err(e) if !perf && !matches!(e, RuntimeError::Refused { .. }) => {
                                 perf = true;
                                 loaded = sys::load_program(
                                     &prog.name,
@@ -250,21 +264,51 @@ impl Session {
         is_return: bool,
         use_perf: bool,
     ) -> Result<(), RuntimeError> {
+        let mut refused = Vec::new();
         if !use_perf {
-            match sys::attach_uprobe_multi(prog, path, sites, pid.unwrap_or(0), is_return) {
-                Ok(link) => {
-                    self.links.push(link);
-                    return Ok(());
+            let (links, r) = refused::attach_multi_around_refusals(
+                prog,
+                path,
+                sites,
+                pid.unwrap_or(0),
+                is_return,
+            )?;
+            self.links.extend(links);
+            refused = r;
+        } else {
+            for &site in sites {
+                match sys::attach_uprobe_perf(
+                    prog,
+                    path,
+                    site,
+                    pid.map_or(-1, |p| p as i32),
+                    is_return,
+                ) {
+                    Ok((p, l)) => {
+                        self.perf_events.push(p);
+                        self.links.push(l);
+                    }
+                    Err(e) if refused::is_site_refusal(&e) => refused.push(RefusedSite {
+                        path: path.to_path_buf(),
+                        offset: site.offset,
+                        cookie: site.cookie,
+                    }),
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
         }
-        for &site in sites {
-            let (p, l) =
-                sys::attach_uprobe_perf(prog, path, site, pid.map_or(-1, |p| p as i32), is_return)?;
-            self.perf_events.push(p);
-            self.links.push(l);
+        if !sites.is_empty() && refused.len() == sites.len() {
+            // Nothing of this file could be attached: an error, as before.
+            return Err(RuntimeError::Refused {
+                target: path.display().to_string(),
+                what: if sites.len() == 1 {
+                    format!("offset {:#x}", sites[0].offset)
+                } else {
+                    format!("any of its {} sites", sites.len())
+                },
+            });
         }
+        self.refused.extend(refused);
         Ok(())
     }
 
@@ -318,6 +362,12 @@ impl Session {
     /// [`MAX_RECORDS_PER_POLL`]), without waiting.
     pub fn drain(&mut self) -> Result<Vec<Vec<u8>>, RuntimeError> {
         self.ring.poll(0)
+    }
+
+    /// Sites the kernel refused a uprobe on while the rest of their file
+    /// attached (see [`refused`]).
+    pub fn refused_sites(&self) -> &[RefusedSite] {
+        &self.refused
     }
 
     /// Events dropped because the ring buffer was full, summed over CPUs.

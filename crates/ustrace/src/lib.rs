@@ -34,6 +34,7 @@
 mod error;
 mod listing;
 mod maps;
+mod refused;
 mod resolve;
 mod stacks;
 mod tracer;

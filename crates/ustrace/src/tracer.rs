@@ -163,6 +163,12 @@ impl Tracer {
         })
     }
 
+    /// Functions (or `file+offset` sites) of wildcards that the kernel
+    /// refused a uprobe on; the rest of their probes are attached.
+    pub fn refused_probes(&self) -> Vec<String> {
+        crate::refused::names(self.session.refused_sites())
+    }
+
     /// Events dropped so far because the ring buffer was full.
     pub fn lost_events(&self) -> u64 {
         self.session.lost_events()
