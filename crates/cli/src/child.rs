@@ -290,12 +290,20 @@ unsafe fn prepare_child(parent: libc::pid_t) {
             // ustrace died before the death signal was armed.
             libc::_exit(127);
         }
-        let mut action: libc::sigaction = std::mem::zeroed();
-        action.sa_sigaction = libc::SIG_DFL;
+        // The raw system call: glibc's sigaction refuses the signals it
+        // keeps for itself (32, 33), which a parent may still have ignored.
+        // The kernel's struct: handler (SIG_DFL = 0), flags, restorer, mask.
+        let action = [0u64; 4];
         // Every signal number Linux has (1..=64).
         for sig in 1..=64 {
             if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                libc::sigaction(sig, &action, std::ptr::null_mut());
+                libc::syscall(
+                    libc::SYS_rt_sigaction,
+                    sig,
+                    action.as_ptr(),
+                    std::ptr::null_mut::<u64>(),
+                    8usize,
+                );
             }
         }
         let mut empty: libc::sigset_t = std::mem::zeroed();
