@@ -36,6 +36,7 @@ mod listing;
 mod maps;
 mod refused;
 mod resolve;
+pub mod sink;
 mod stacks;
 mod tracer;
 mod usdt;
