@@ -78,3 +78,33 @@ fn many_short_expressions_are_fine() {
     let ok = small_stack(move || ustrace_lang::parse(&format!("BEGIN {{ {body} }}")).is_ok());
     assert!(ok);
 }
+
+mod random_deep {
+    use proptest::prelude::*;
+
+    /// Pieces that nest or chain: random sequences of them make long and
+    /// deep (and mostly malformed) expressions.
+    const PIECES: &[&str] = &[
+        "(", ")", "-", "!", "~", "1", "$x", "+", "*", "<<", "&&", "[1]", ".a", "?", ":", "(uint8)",
+        "@m[", "]", ",", "++",
+    ];
+
+    fn long_soup() -> impl Strategy<Value = String> {
+        proptest::collection::vec((0..PIECES.len(), 1usize..400), 1..40).prop_map(|runs| {
+            runs.into_iter()
+                .map(|(i, n)| PIECES[i].repeat(n))
+                .collect::<String>()
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn deep_and_long_soup_never_overflows(expr in long_soup()) {
+            let r = super::small_stack(move || {
+                let _ = ustrace_lang::parse(&format!("BEGIN {{ @x = {expr}; }}"));
+            });
+            prop_assert_eq!(r, ());
+        }
+    }
+}

@@ -80,3 +80,44 @@ fn deep_nesting_of_every_kind_fails_cleanly() {
         }
     }
 }
+
+mod random_deep {
+    use proptest::prelude::*;
+
+    /// Pieces that nest or chain (see the parser's deep_inputs test); the
+    /// valid ones among random runs of them exercise code generation.
+    const PIECES: &[&str] = &[
+        "(", ")", "-", "!", "1", "$v", "+", "*", "&&", "|", "?", ":", "(int32)", "@m[", "]",
+    ];
+
+    fn long_soup() -> impl Strategy<Value = String> {
+        proptest::collection::vec((0..PIECES.len(), 1usize..300), 1..30).prop_map(|runs| {
+            runs.into_iter()
+                .map(|(i, n)| PIECES[i].repeat(n))
+                .collect::<String>()
+        })
+    }
+
+    /// Balanced: a chain of `n` terms inside `depth` parentheses.
+    fn balanced() -> impl Strategy<Value = String> {
+        (1usize..99, 1usize..1000, 0..3usize).prop_map(|(depth, n, op)| {
+            let op = ["+", "*", "|"][op];
+            format!(
+                "{}{}{}",
+                "(".repeat(depth),
+                vec!["$v"; n].join(op),
+                ")".repeat(depth)
+            )
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(32))]
+        #[test]
+        fn deep_and_long_soup_compiles_or_fails_cleanly(expr in prop_oneof![long_soup(), balanced()]) {
+            if let Err(msg) = super::compile_body(format!("$v = 2; @x = {expr};")) {
+                prop_assert!(msg.starts_with("deep.bt:1:"), "{}", msg.chars().take(200).collect::<String>());
+            }
+        }
+    }
+}
