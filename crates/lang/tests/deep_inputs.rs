@@ -101,10 +101,16 @@ mod random_deep {
         #![proptest_config(ProptestConfig::with_cases(64))]
         #[test]
         fn deep_and_long_soup_never_overflows(expr in long_soup()) {
-            let r = super::small_stack(move || {
-                let _ = ustrace_lang::parse(&format!("BEGIN {{ @x = {expr}; }}"));
+            // small_stack panics if the parser overflowed or panicked; an
+            // error must point inside the source.
+            let src = format!("BEGIN {{ @x = {expr}; }}");
+            let len = src.len();
+            let error_span = super::small_stack(move || {
+                ustrace_lang::parse(&src).err().map(|d| (d.span.start, d.span.end))
             });
-            prop_assert_eq!(r, ());
+            if let Some((start, end)) = error_span {
+                prop_assert!(start <= end && end <= len, "span {start}..{end} of {len} bytes");
+            }
         }
     }
 }
