@@ -228,8 +228,8 @@ fn run(cli: Cli) -> Result<i32> {
     sink.flush()?;
     for full in tracer.full_maps() {
         signals::report(&format!(
-            "WARNING: map {} is full ({} keys): updates with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
-            full.name, full.max_keys
+            "WARNING: map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
+            full.name, full.max_keys, full.dropped_updates
         ));
     }
     if let Some(c) = child.as_mut() {

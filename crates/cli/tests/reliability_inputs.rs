@@ -278,7 +278,22 @@ fn a_full_map_is_reported_and_the_limit_can_be_raised() {
     assert_eq!(entries, 100);
     let err = stderr(&o);
     assert!(
-        err.contains("WARNING: map @m is full (100 keys)") && err.contains("USTRACE_MAX_MAP_KEYS"),
+        err.contains(
+            "WARNING: map @m is full (100 keys): 200 update(s) with new keys were dropped"
+        ) && err.contains("USTRACE_MAX_MAP_KEYS"),
+        "{err}"
+    );
+    // Aggregations (per-CPU maps, created on first update) are counted too.
+    let agg = "BEGIN { $i = 0; while ($i < 300) { @c[$i] = count(); $i++; } exit(); }";
+    let o = run_env(("USTRACE_MAX_MAP_KEYS", "100"), &["-e", agg]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        stdout(&o).lines().filter(|l| l.starts_with("@c[")).count(),
+        100
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains("WARNING: map @c is full (100 keys): 200 update(s)"),
         "{err}"
     );
     let o = run_env(("BPFTRACE_MAX_MAP_KEYS", "400"), &["-e", script]);

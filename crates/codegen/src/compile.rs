@@ -15,6 +15,8 @@ use crate::program::*;
 use crate::usdt_args;
 use crate::CompileError;
 
+#[path = "map_full.rs"]
+mod map_full;
 #[path = "maps.rs"]
 mod maps;
 

@@ -96,6 +96,8 @@ pub struct Session {
     perf_events: Vec<OwnedFd>,
     ring: events::Ring,
     lost_counter_fd: i32,
+    /// Failed updates per map (`MapRole::DroppedUpdates`), -1 if none.
+    dropped_updates_fd: i32,
     begin_ids: Vec<u64>,
     end_ids: Vec<u64>,
     intervals: Vec<(u64, u64)>,
@@ -116,6 +118,7 @@ impl Session {
                 MapRole::LostCounter => "lost".to_string(),
                 MapRole::StartTime => "start_time".to_string(),
                 MapRole::StackTraces => "ustacks".to_string(),
+                MapRole::DroppedUpdates => "dropped".to_string(),
                 MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
             let name = if name.is_empty() {
@@ -141,6 +144,12 @@ impl Session {
             .get(script.lost_counter.0)
             .map(|f| f.as_raw_fd())
             .unwrap_or(-1);
+        let dropped_updates_fd = script
+            .maps
+            .iter()
+            .position(|m| m.role == MapRole::DroppedUpdates)
+            .and_then(|i| maps.get(i))
+            .map_or(-1, |f| f.as_raw_fd());
         let ring = events::Ring::new(ring_fd)?;
         for (m, fd) in script.maps.iter().zip(&maps) {
             if m.role == MapRole::StartTime {
@@ -170,6 +179,7 @@ impl Session {
             perf_events: Vec::new(),
             ring,
             lost_counter_fd,
+            dropped_updates_fd,
             begin_ids: Vec::new(),
             end_ids: Vec::new(),
             intervals: Vec::new(),
@@ -372,18 +382,13 @@ impl Session {
 
     /// Events dropped because the ring buffer was full, summed over CPUs.
     pub fn lost_events(&self) -> u64 {
-        if self.lost_counter_fd < 0 {
-            return 0;
-        }
-        let ncpu = sys::possible_cpus();
-        let mut values = vec![0u8; 8 * ncpu];
-        if !sys::map_lookup(self.lost_counter_fd, &0u32.to_ne_bytes(), &mut values) {
-            return 0;
-        }
-        values
-            .chunks_exact(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-            .sum()
+        sum_per_cpu_counter(self.lost_counter_fd, 0)
+    }
+
+    /// Updates of map `index` that failed because it was full, summed
+    /// over CPUs.
+    pub fn dropped_updates(&self, index: usize) -> u64 {
+        sum_per_cpu_counter(self.dropped_updates_fd, index as u32)
     }
 
     /// Detaches every probe (programs and maps stay until drop).
@@ -485,4 +490,21 @@ fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime writes one timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The sum over CPUs of slot `key` of a per-CPU array of u64 counters (0
+/// when `fd` is -1).
+fn sum_per_cpu_counter(fd: i32, key: u32) -> u64 {
+    if fd < 0 {
+        return 0;
+    }
+    let ncpu = sys::possible_cpus();
+    let mut values = vec![0u8; 8 * ncpu];
+    if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut values) {
+        return 0;
+    }
+    values
+        .chunks_exact(8)
+        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
+        .sum()
 }

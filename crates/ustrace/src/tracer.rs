@@ -48,6 +48,8 @@ pub struct FullMap {
     pub name: String,
     /// Its key limit ([`crate::ScriptOptions::max_map_keys`]).
     pub max_keys: u32,
+    /// Updates that failed because it was full (counted in BPF).
+    pub dropped_updates: u64,
 }
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
@@ -290,10 +292,8 @@ impl Tracer {
             .collect()
     }
 
-    /// The `@maps` that are full now (as many keys as they may hold), with
-    /// their limit: updates that needed a new key were dropped. (Counted
-    /// at the time of the call, from user space; a map that filled and was
-    /// cleared since is not reported.)
+    /// The `@maps` that were full: updates that needed a new key failed
+    /// (counted in BPF), or they hold as many keys as they may now.
     pub fn full_maps(&self) -> Vec<FullMap> {
         self.script
             .compiled
@@ -302,10 +302,13 @@ impl Tracer {
             .enumerate()
             .filter_map(|(i, m)| match &m.role {
                 MapRole::User(u) => {
-                    let keys = self.session.read_map(i).len();
-                    (keys >= m.max_entries as usize).then(|| FullMap {
+                    let dropped_updates = self.session.dropped_updates(i);
+                    let full = dropped_updates > 0
+                        || self.session.read_map(i).len() >= m.max_entries as usize;
+                    full.then(|| FullMap {
                         name: u.name.clone(),
                         max_keys: m.max_entries,
+                        dropped_updates,
                     })
                 }
                 _ => None,
