@@ -87,6 +87,22 @@ fn exec_failures_of_c_are_one_line_before_attaching() {
 }
 
 #[test]
+fn an_exec_error_found_only_by_exec_is_one_line_and_non_zero() {
+    if !bpf_available("an_exec_error_found_only_by_exec_is_one_line_and_non_zero") {
+        return;
+    }
+    // Executable, regular, but not a program: only execve can tell.
+    let fake = tmp("not-a-program");
+    std::fs::write(&fake, "just text\n").expect("writing");
+    let c = std::ffi::CString::new(fake.display().to_string()).expect("path");
+    // SAFETY: chmod on a NUL-terminated path.
+    assert_eq!(unsafe { libc::chmod(c.as_ptr(), 0o755) }, 0);
+    let f = fake.display().to_string();
+    let o = run(&["-c", &f, "-e", "BEGIN { }"]);
+    assert_one_line_error(&o, &[&f, "Exec format error"]);
+}
+
+#[test]
 fn the_c_child_starts_with_default_signals() {
     if !bpf_available("the_c_child_starts_with_default_signals") {
         return;
