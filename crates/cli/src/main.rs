@@ -212,8 +212,12 @@ fn run(cli: Cli) -> Result<i32> {
             }
         }
     }
-    // Take what is left in bounded batches before END (memory stays small).
     tracer.detach();
+    if let Some(c) = child.as_mut() {
+        // Probes are off: end the child now (a second Ctrl-C: at once).
+        c.terminate(|| signals::received() >= 2);
+    }
+    // Take what is left in bounded batches before END (memory stays small).
     while let records @ [_, ..] = &tracer.poll(0)?[..] {
         emit(sink.as_mut(), records)?;
     }
@@ -231,10 +235,6 @@ fn run(cli: Cli) -> Result<i32> {
             "WARNING: map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
             full.name, full.max_keys, full.dropped_updates
         ));
-    }
-    if let Some(c) = child.as_mut() {
-        // A second Ctrl-C ends the child at once.
-        c.terminate(|| signals::received() >= 2);
     }
     Ok(exit_code)
 }
