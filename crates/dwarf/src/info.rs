@@ -63,14 +63,9 @@ impl DebugInfo {
     /// build id or `.gnu_debuglink` under `/usr/lib/debug`, as the symbol
     /// lookup finds it). Neither: [`DwarfError::NoDebugInfo`].
     pub fn open(path: &Path) -> Result<DebugInfo, DwarfError> {
-        let data =
-            std::fs::read(path).map_err(|e| ustrace_probes::ProbeError::from_io(path, &e))?;
-        if path.is_dir() {
-            return Err(ustrace_probes::ProbeError::IsDirectory {
-                path: path.to_path_buf(),
-            }
-            .into());
-        }
+        // Regular files only, read no further than their size (the
+        // symbol lookup's reader: a FIFO or a device never blocks us).
+        let data = ustrace_probes::read_file(path)?;
         if has_debug_info(path, &data)? {
             return DebugInfo::from_bytes(path, path, &data);
         }
@@ -79,8 +74,7 @@ impl DebugInfo {
                 path: path.to_path_buf(),
             });
         };
-        let debug_data =
-            std::fs::read(&debug).map_err(|e| ustrace_probes::ProbeError::from_io(&debug, &e))?;
+        let debug_data = ustrace_probes::read_file(&debug)?;
         if !has_debug_info(&debug, &debug_data)? {
             return Err(DwarfError::NoDebugInfo {
                 path: path.to_path_buf(),
@@ -110,8 +104,7 @@ impl DebugInfo {
                     supplementary: name,
                 });
             };
-            let sup_data = std::fs::read(&sup_path)
-                .map_err(|e| ustrace_probes::ProbeError::from_io(&sup_path, &e))?;
+            let sup_data = ustrace_probes::read_file(&sup_path)?;
             load_supplementary(&mut dwarf, &sup_path, &sup_data)?;
         }
         let mut info = DebugInfo {

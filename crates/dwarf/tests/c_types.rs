@@ -299,6 +299,11 @@ fn no_debug_information_says_how_to_get_it() {
     );
     let missing = DebugInfo::open(std::path::Path::new("/nonexistent/prog")).unwrap_err();
     assert_eq!(missing.to_string(), "/nonexistent/prog: no such file");
+    // Special files are refused, never read forever.
+    for special in ["/dev/zero", "/tmp"] {
+        let err = DebugInfo::open(std::path::Path::new(special)).unwrap_err();
+        assert!(err.to_string().starts_with(special), "{err}");
+    }
 }
 
 /// dwz moves what two debug files share into a supplementary file that
