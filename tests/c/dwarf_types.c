@@ -64,6 +64,13 @@ __attribute__((noinline)) struct req make_req(int id, const char *name)
 
 static int twice(int x) { return 2 * x; }
 
+/* Always called with factor 3: gcc -O2 clones it as scaled.constprop.0
+ * taking only `r` (in %rdi), and marks the clone DW_CC_nocall. */
+static __attribute__((noinline)) int scaled(int factor, struct req *r)
+{
+    return factor * r->id;
+}
+
 int main(void)
 {
     char line[64];
@@ -84,6 +91,7 @@ int main(void)
         printf("%ld\n", mixed(&cv, twice, r.hdr, 2.5, 1, 'x', 200, -5, 1LL << 40, arr, &r));
         printf("%d\n", many(1, 2, 3, 4, 5, 6, 7, 8));
         printf("%d\n", make_req(3, "made").id);
+        printf("%d\n", scaled(3, &r));
         fflush(stdout);
     }
     return 0;

@@ -193,6 +193,9 @@ impl DebugInfo {
         // Parameters: the definition's own, or (when it lists none) those
         // of what it refines.
         let mut params = Vec::new();
+        // What the compiler's own location lists say at the entry address.
+        let mut entry_registers: Vec<Option<ustrace_probes::Register>> = Vec::new();
+        let mut specialized = false;
         let mut variadic = false;
         for (holder, _) in &chain {
             let children = self.children(*holder);
@@ -202,7 +205,13 @@ impl DebugInfo {
             for (child_die, child) in &children {
                 match child.tag() {
                     gimli::DW_TAG_formal_parameter => {
-                        params.push(self.read_parameter(*child_die, child, params.len(), table))
+                        params.push(self.read_parameter(*child_die, child, params.len(), table));
+                        entry_registers.push(
+                            address.and_then(|pc| self.entry_register(*child_die, child, pc)),
+                        );
+                        // A constant parameter is not passed at all: gcc
+                        // specialized this copy (`.constprop`, `.isra`).
+                        specialized |= child.attr_value(gimli::DW_AT_const_value).is_some();
                     }
                     gimli::DW_TAG_unspecified_parameters => variadic = true,
                     _ => {}
@@ -214,13 +223,18 @@ impl DebugInfo {
         }
         let types: Vec<TypeId> = params.iter().map(|p: &Parameter| p.ty).collect();
         let (locations, mut return_location) = assign(table, &types, return_type, language);
-        for (p, loc) in params.iter_mut().zip(locations) {
-            p.location = if nocall {
-                ParamLocation::Unsupported(
+        let nocall = nocall || specialized;
+        for ((p, loc), from_dwarf) in params.iter_mut().zip(locations).zip(entry_registers) {
+            p.location = match (from_dwarf, nocall) {
+                // The compiler's word wins where it gives one: it is right
+                // for clones whose convention it changed too.
+                (Some(reg), _) if matches!(loc, ParamLocation::Register(_)) || nocall => {
+                    ParamLocation::Register(reg)
+                }
+                (_, true) => ParamLocation::Unsupported(
                     "the compiler changed this function's calling convention".into(),
-                )
-            } else {
-                loc
+                ),
+                (_, false) => loc,
             };
         }
         if nocall {

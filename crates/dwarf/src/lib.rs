@@ -30,6 +30,7 @@
 
 pub mod abi;
 mod convert;
+mod entry_location;
 pub mod error;
 mod format;
 mod function;

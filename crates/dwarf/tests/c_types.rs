@@ -128,6 +128,37 @@ fn signatures_and_locations_at_entry() {
     }
 }
 
+/// gcc -O2 turns `scaled(3, r)` into a clone taking no `factor`: the
+/// calling convention no longer applies, so only what the location lists
+/// say at the entry address is trusted, and nothing is guessed.
+#[test]
+fn specialized_clones_are_not_guessed() {
+    let info = DebugInfo::open(optimized()).expect("reading debug info");
+    let mut t = TypeTable::new();
+    let clones = info.function_named("scaled", &mut t).expect("scaled");
+    let clone = clones
+        .iter()
+        .find(|f| f.params.iter().any(|p| p.name == "factor"))
+        .expect("the clone");
+    let factor = clone.param("factor").expect("factor");
+    assert!(
+        matches!(&factor.location, ParamLocation::Unsupported(why) if why.contains("calling convention")),
+        "{:?}",
+        factor.location
+    );
+    assert!(clone.readable_param("factor", &t).is_err());
+    // At -O0 there is no clone: the convention applies.
+    let info = DebugInfo::open(dwarf5()).expect("reading debug info");
+    assert_eq!(
+        signature(&info, "scaled"),
+        [
+            "scaled -> int @ %rax",
+            "int factor @ %rdi",
+            "struct req* r @ %rsi"
+        ]
+    );
+}
+
 #[test]
 fn struct_layouts_match_gcc() {
     for path in [dwarf5(), dwarf4_compressed(), type_units5(), type_units4()] {
