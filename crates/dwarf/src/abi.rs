@@ -14,11 +14,15 @@
 //! - a struct returned in memory: its buffer's address is a hidden first
 //!   parameter in `%rdi` (and is in `%rax` at return).
 //!
+//! Where optimized code's own location list names a register at the entry
+//! address, [`crate::Function`] uses that instead (see `entry_location`).
+//!
 //! Not supported ([`ParamLocation::Unsupported`], with the reason):
 //! `float`/`double` and aggregates holding them (passed in `%xmm`
 //! registers, which `pt_regs` does not hold), `long double` (x87),
 //! functions whose calling convention the compiler changed
-//! (`DW_CC_nocall`: clones, IPA-SRA), and Rust aggregates other than
+//! (`DW_CC_nocall`, or constant parameters: `.constprop`/`.isra` clones)
+//! beyond what their location lists say, and Rust aggregates other than
 //! scalar pairs (`&str`, `(u64, u64)`), whose ABI is Rust's own.
 
 use ustrace_probes::{ArgLocation, ArgSpec, Register, RegisterOperand};
