@@ -28,6 +28,7 @@
 pub mod folded;
 pub mod json;
 pub mod map;
+pub mod metrics;
 pub mod printf;
 
 pub use map::{

@@ -33,6 +33,7 @@
 
 mod error;
 mod listing;
+mod map_reader;
 mod maps;
 mod resolve;
 mod stacks;
@@ -41,6 +42,7 @@ mod usdt;
 
 pub use error::Error;
 pub use listing::list_probes;
+pub use map_reader::{MapInfo, MapReader};
 pub use tracer::{Record, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;

@@ -41,8 +41,8 @@ pub enum Record {
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
 pub struct Tracer {
-    script: Arc<Script>,
-    session: Session,
+    pub(crate) script: Arc<Script>,
+    pub(crate) session: Session,
     next_interval: Vec<(u64, Duration, Instant)>,
     exited: Option<i64>,
     stacks: StackFormatter,
