@@ -4,6 +4,7 @@
 
 mod child;
 mod list;
+mod metrics;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -44,10 +45,17 @@ struct Cli {
     #[arg(short = 'd')]
     debug: bool,
 
-    /// Output format: text, json (bpftrace's NDJSON) or folded (maps as
-    /// folded stacks for flame graphs; printf output unchanged).
+    /// Output format: text, json (bpftrace's NDJSON), folded (maps as
+    /// folded stacks for flame graphs; printf output unchanged), svg (one
+    /// flame graph per stack-keyed map) or pprof (one gzipped profile.proto
+    /// per stack-keyed map).
     #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
     format: String,
+
+    /// While tracing, serve the maps at http://ADDR:PORT/metrics for
+    /// Prometheus (bind to 127.0.0.1 unless the port is firewalled).
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    metrics: Option<String>,
 
     /// Write output to this file instead of stdout.
     #[arg(short = 'o', value_name = "FILE")]
@@ -97,12 +105,17 @@ fn run(cli: Cli) -> Result<i32> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
-    if !["text", "json", "folded"].contains(&cli.format.as_str()) {
+    if !["text", "json", "folded", "svg", "pprof"].contains(&cli.format.as_str()) {
         bail!(
-            "unknown output format `{}`: use text, json or folded",
+            "unknown output format `{}`: use text, json, folded, svg or pprof",
             cli.format
         );
     }
+    // Bound before anything is attached: a bad or busy address fails first.
+    let endpoint = match (&cli.metrics, cli.list) {
+        (Some(addr), false) => Some(metrics::Endpoint::bind(addr)?),
+        _ => None,
+    };
     if cli.list {
         let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
         list::list(&mut out, pattern.as_deref(), cli.pid, cli.verbose)?;
@@ -145,6 +158,13 @@ fn run(cli: Cli) -> Result<i32> {
         allow_unsafe: cli.allow_unsafe,
     };
     let script = Script::compile(&source, &name, &options)?;
+    let exposed = endpoint.as_ref().map(|_| {
+        let (kept, warnings) = metrics::exposable(script.maps());
+        for w in warnings {
+            eprintln!("WARNING: {w}");
+        }
+        kept
+    });
     if cli.debug {
         writeln!(out, "AST:\n{:#?}", script.ast())?;
         for p in &script.compiled().programs {
@@ -188,6 +208,13 @@ fn run(cli: Cli) -> Result<i32> {
         c.release()?;
     }
     tracer.begin();
+    let _serving = match (endpoint, exposed) {
+        (Some(endpoint), Some(maps)) => {
+            eprintln!("Serving metrics at http://{}/metrics", endpoint.addr());
+            Some(endpoint.serve(tracer.map_reader()?, maps))
+        }
+        _ => None,
+    };
     let mut exit_code = 0i32;
     loop {
         let records = tracer.poll(100)?;

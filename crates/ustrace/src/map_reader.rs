@@ -4,7 +4,7 @@
 //! loop and the event loop never waits for a read.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use ustrace_codegen::program::{FieldKind, MapRole, StackMode, UserMap, ValueKind};
 use ustrace_lang::ast::{self, Block, ExprKind, StmtKind};
@@ -130,9 +130,12 @@ pub struct MapReader {
 struct ReaderInner {
     script: Arc<Script>,
     access: MapAccess,
-    /// Stack and symbol names, kept between reads (its own cache: the
-    /// tracer's is not shared across threads).
-    stacks: Mutex<StackFormatter>,
+}
+
+thread_local! {
+    /// Stack and symbol names, kept between the reads of one thread (the
+    /// symbolizer's caches cannot move between threads).
+    static STACKS: StackFormatter = StackFormatter::new();
 }
 
 impl Tracer {
@@ -146,7 +149,6 @@ impl Tracer {
             inner: Arc::new(ReaderInner {
                 script: Arc::clone(&self.script),
                 access,
-                stacks: Mutex::new(StackFormatter::new()),
             }),
         })
     }
@@ -166,13 +168,7 @@ impl MapReader {
             return Vec::new();
         };
         let raw = inner.access.read_map(map.index);
-        // A panic in another reader cannot leave the cache inconsistent
-        // (it only ever grows), so a poisoned lock is still usable.
-        let stacks = inner
-            .stacks
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        decode(&inner.script, user, &raw, &stacks, &inner.access)
+        STACKS.with(|stacks| decode(&inner.script, user, &raw, stacks, &inner.access))
     }
 }
 
@@ -204,6 +200,12 @@ fn decode(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reader_moves_between_threads() {
+        fn shared<T: Send + Sync>() {}
+        shared::<MapReader>();
+    }
 
     #[test]
     fn help_is_the_assigning_line() {
