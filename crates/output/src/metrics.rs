@@ -89,9 +89,7 @@ impl Exposition {
     pub fn content_type(self) -> &'static str {
         match self {
             Exposition::Prometheus => "text/plain; version=0.0.4; charset=utf-8",
-            Exposition::OpenMetrics => {
-                "application/openmetrics-text; version=1.0.0; charset=utf-8"
-            }
+            Exposition::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
         }
     }
 }
@@ -314,9 +312,19 @@ fn histogram(
             Exposition::Prometheus => le.to_string(),
             Exposition::OpenMetrics => format!("{le}.0"),
         };
-        sample(out, &name, &with_label(labels, "le", &le), &cumulative.to_string());
+        sample(
+            out,
+            &name,
+            &with_label(labels, "le", &le),
+            &cumulative.to_string(),
+        );
     }
-    sample(out, &name, &with_label(labels, "le", "+Inf"), &total.to_string());
+    sample(
+        out,
+        &name,
+        &with_label(labels, "le", "+Inf"),
+        &total.to_string(),
+    );
     sample(out, &format!("{family}_count"), labels, &total.to_string());
 }
 

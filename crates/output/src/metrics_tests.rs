@@ -117,7 +117,10 @@ fn hist_keys_share_the_bucket_set_of_the_map() {
             .count();
         assert_eq!(n, 5, "buckets -1, 0, 1, 3, +Inf for key {key}:\n{text}");
     }
-    assert!(text.contains("ustrace_h_bucket{key=\"1\",le=\"3.0\"} 2\n"), "{text}");
+    assert!(
+        text.contains("ustrace_h_bucket{key=\"1\",le=\"3.0\"} 2\n"),
+        "{text}"
+    );
     assert!(text.ends_with("# EOF\n"));
 }
 
@@ -183,7 +186,10 @@ fn help_is_escaped_per_format() {
         entries: &e,
     };
     let text = render(&[map], Exposition::Prometheus);
-    assert!(text.starts_with("# HELP ustrace_x printf(\"a\\\\n\"); @x = 1;\n"), "{text}");
+    assert!(
+        text.starts_with("# HELP ustrace_x printf(\"a\\\\n\"); @x = 1;\n"),
+        "{text}"
+    );
     let text = render(&[map], Exposition::OpenMetrics);
     assert!(
         text.starts_with("# HELP ustrace_x printf(\\\"a\\\\n\\\"); @x = 1;\n"),

@@ -180,13 +180,7 @@ fn decode(
     access: &MapAccess,
 ) -> Vec<MapEntry> {
     let stack_text = |id: i64, pid: u32, mode: StackMode| {
-        stacks.render_id(
-            pid,
-            id,
-            || access.read_stack(id),
-            mode,
-            StackPlace::MapKey,
-        )
+        stacks.render_id(pid, id, || access.read_stack(id), mode, StackPlace::MapKey)
     };
     crate::maps::decode_entries(
         map,
@@ -209,7 +203,8 @@ mod tests {
 
     #[test]
     fn help_is_the_assigning_line() {
-        let src = "BEGIN {\n  if (1) { @a = count(); }\n}\nEND { print(@b); }\nBEGIN { @b[1] = 2; }";
+        let src =
+            "BEGIN {\n  if (1) { @a = count(); }\n}\nEND { print(@b); }\nBEGIN { @b[1] = 2; }";
         let ast = ustrace_lang::parse(src).expect("parses");
         let lines = fill_lines(&ast, src);
         assert_eq!(lines["@a"], "if (1) { @a = count(); }");
