@@ -3,6 +3,7 @@
 //! flags, the child process of `-c`, signals, output and exit codes.
 
 mod child;
+mod graphs;
 mod list;
 mod metrics;
 
@@ -165,6 +166,11 @@ fn run(cli: Cli) -> Result<i32> {
         }
         kept
     });
+    let picture = graphs::Picture::from_format(&cli.format);
+    let stack_maps = match picture {
+        Some(p) => graphs::stack_maps(&script, p, cli.output.as_deref())?,
+        None => Vec::new(),
+    };
     if cli.debug {
         writeln!(out, "AST:\n{:#?}", script.ast())?;
         for p in &script.compiled().programs {
@@ -181,8 +187,8 @@ fn run(cli: Cli) -> Result<i32> {
     let n = script.attach_count();
     if cli.format == "json" {
         write!(out, "{}", json::attached_probes(n))?;
-    } else if cli.format == "folded" {
-        // stdout is for the flame-graph tool alone.
+    } else if cli.format == "folded" || picture.is_some() {
+        // stdout is for the flame-graph tool (or the picture) alone.
         eprintln!("Attaching {} probe{}...", n, if n == 1 { "" } else { "s" });
     } else {
         writeln!(
@@ -239,15 +245,33 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let records = tracer.end()?;
     emit(&mut out, &records, &cli.format)?;
-    // bpftrace prints two blank lines before the maps at exit (in its JSON
-    // mode too).
-    if cli.format != "folded" {
-        write!(out, "\n\n")?;
+    if let Some(picture) = picture {
+        let title = if cli.program.is_some() {
+            &source
+        } else {
+            &name
+        };
+        graphs::write(
+            &tracer,
+            &stack_maps,
+            picture,
+            title,
+            &mut out,
+            cli.output.as_deref(),
+        )?;
+    } else {
+        // bpftrace prints two blank lines before the maps at exit (in its
+        // JSON mode too).
+        if cli.format != "folded" {
+            write!(out, "\n\n")?;
+        }
+        emit(&mut out, &tracer.final_maps(), &cli.format)?;
     }
-    emit(&mut out, &tracer.final_maps(), &cli.format)?;
     let lost = tracer.lost_events();
     if lost > 0 {
-        if cli.format == "json" {
+        if picture.is_some() {
+            eprintln!("Lost {lost} events");
+        } else if cli.format == "json" {
             write!(out, "{}", json::lost_events(lost))?;
         } else {
             writeln!(out, "Lost {lost} events")?;
@@ -266,7 +290,10 @@ fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<
     for r in records {
         match r {
             Record::Printf { text, .. } => {
-                if format == "json" {
+                if graphs::Picture::from_format(format).is_some() {
+                    // The picture alone goes to the output.
+                    eprint!("{text}");
+                } else if format == "json" {
                     write!(out, "{}", json::printf(text))?;
                 } else {
                     out.write_all(text.as_bytes())?;
@@ -284,6 +311,8 @@ fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<
                     write!(out, "{}", json::map(name, kind, entries))?;
                 } else if format == "folded" {
                     write!(out, "{}", folded::map(entries))?;
+                } else if graphs::Picture::from_format(format).is_some() {
+                    // Pictures are drawn from the maps at exit.
                 } else {
                     out.write_all(text.as_bytes())?;
                 }

@@ -35,6 +35,7 @@ mod error;
 mod listing;
 mod map_reader;
 mod maps;
+mod profile;
 mod resolve;
 mod stacks;
 mod tracer;

@@ -26,7 +26,7 @@ pub struct MapInfo {
     pub metric: Option<MetricType>,
     /// True when a key field is a user stack (a flame graph / profile).
     pub stack_keyed: bool,
-    index: usize,
+    pub(crate) index: usize,
 }
 
 impl Script {

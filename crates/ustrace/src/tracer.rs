@@ -45,7 +45,7 @@ pub struct Tracer {
     pub(crate) session: Session,
     next_interval: Vec<(u64, Duration, Instant)>,
     exited: Option<i64>,
-    stacks: StackFormatter,
+    pub(crate) stacks: StackFormatter,
     next_stack_scan: Instant,
 }
 
