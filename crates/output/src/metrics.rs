@@ -269,28 +269,22 @@ fn histogram(
     top: Option<u64>,
     format: Exposition,
 ) {
-    let (buckets, bound): (&[(u64, u64)], Box<dyn Fn(u64) -> Option<i128>>) = match value {
-        MapValue::Hist(b) => (b, Box::new(hist_upper_bound)),
+    let (buckets, last) = match value {
+        MapValue::Hist(b) => (b, HIST_BUCKETS as u64 - 1),
         MapValue::Lhist {
             min,
             max,
             step,
             buckets,
-        } => {
-            let (min, max, step) = (*min, *max, *step);
-            (
-                buckets,
-                Box::new(move |i| lhist_upper_bound(i, min, max, step)),
-            )
-        }
+        } => (
+            buckets,
+            lhist_inner_buckets(*min, *max, *step).saturating_add(1),
+        ),
         _ => return,
     };
-    let last = match value {
-        MapValue::Hist(_) => HIST_BUCKETS as u64 - 1,
-        MapValue::Lhist { min, max, step, .. } => {
-            lhist_inner_buckets(*min, *max, *step).saturating_add(1)
-        }
-        _ => return,
+    let bound = |i: u64| match *value {
+        MapValue::Lhist { min, max, step, .. } => lhist_upper_bound(i, min, max, step),
+        _ => hist_upper_bound(i),
     };
     let mut counts = vec![0u64; top.map_or(0, |t| t.min(last) as usize + 1)];
     let mut total = 0u64;

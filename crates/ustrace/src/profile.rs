@@ -40,7 +40,7 @@ impl Tracer {
             )
         };
         let entries = crate::maps::decode_entries(
-            &user,
+            user,
             &raw,
             &self.script.compiled.probe_names,
             &stack_text,
