@@ -3,7 +3,8 @@
 //! throughput and footprint. Prints a table of both tools and their ratio,
 //! and writes bench/results/latest.json.
 //!
-//! Usage: ustrace-bench [--quick] [--ustrace PATH] [--bpftrace PATH]
+//! Usage: ustrace-bench [--quick] [--only SECTION] [--ustrace PATH] [--bpftrace PATH]
+//! (`--only metrics` runs the metrics rows alone.)
 //! Run as root. It is a benchmark, never a test: nothing here fails on slowness.
 
 use std::collections::BTreeSet;
@@ -13,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libbpf_sys as sys;
+
+mod metrics;
 
 /// One measured row: a name, both values and the unit.
 struct Row {
@@ -28,6 +31,8 @@ struct Bench {
     bpftrace: PathBuf,
     work: PathBuf,
     quick: bool,
+    /// Only some sections run (`--only`).
+    partial: bool,
     rows: Vec<Row>,
 }
 
@@ -47,9 +52,11 @@ fn main() {
     let mut ustrace = root.join("target/release/ustrace");
     let mut bpftrace = PathBuf::from("/usr/bin/bpftrace");
     let mut quick = false;
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => quick = true,
+            "--only" => only = args.next(),
             "--ustrace" => ustrace = args.next().map(PathBuf::from).unwrap_or(ustrace),
             "--bpftrace" => bpftrace = args.next().map(PathBuf::from).unwrap_or(bpftrace),
             other => {
@@ -71,15 +78,29 @@ fn main() {
         bpftrace,
         work,
         quick,
+        partial: only.is_some(),
         rows: Vec::new(),
     };
     b.build_programs();
+    match only.as_deref() {
+        None => {}
+        Some("metrics") => {
+            b.metrics();
+            b.report(&root);
+            return;
+        }
+        Some(other) => {
+            eprintln!("ustrace-bench: --only {other}: the sections that run alone are: metrics");
+            std::process::exit(2);
+        }
+    }
     b.startup();
     b.attach_many();
     b.attach_jvm();
     b.hit_costs();
     b.rust_probe_costs();
     b.throughput();
+    b.metrics();
     b.footprint();
     b.report(&root);
 }
@@ -519,7 +540,9 @@ impl Bench {
         json.push_str("  ]\n}\n");
         let dir = root.join("bench/results");
         let _ = std::fs::create_dir_all(&dir);
-        if let Err(e) = std::fs::write(dir.join("latest.json"), json) {
+        // A partial run (--only) must not replace the full results.
+        let file = if self.partial { "partial.json" } else { "latest.json" };
+        if let Err(e) = std::fs::write(dir.join(file), json) {
             eprintln!("ustrace-bench: cannot write results: {e}");
         }
     }

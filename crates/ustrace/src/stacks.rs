@@ -31,8 +31,10 @@ struct Frame {
     text: String,
     /// The function's name alone, when known.
     function: Option<String>,
-    /// The file the address is in, when known.
+    /// The file the symbolizer named (shown by `ustack(perf)`).
     module: Option<String>,
+    /// The file the address is in per /proc/PID/maps, when known.
+    file: Option<String>,
     /// The address's offset in that file, when known.
     file_offset: Option<u64>,
     /// The file's GNU build id, when it has one.
@@ -45,7 +47,7 @@ impl Frame {
         ustrace_output::profile::Frame {
             address: self.addr,
             function: self.function.clone(),
-            file: self.module.clone(),
+            file: self.file.clone().or_else(|| self.module.clone()),
             file_offset: self.file_offset,
             build_id: self.build_id.clone(),
         }
@@ -185,8 +187,8 @@ impl StackFormatter {
                         module: sym
                             .module
                             .as_ref()
-                            .map(|m| m.to_string_lossy().into_owned())
-                            .or(path),
+                            .map(|m| m.to_string_lossy().into_owned()),
+                        file: path,
                         file_offset,
                         build_id,
                     },
@@ -194,7 +196,8 @@ impl StackFormatter {
                         addr,
                         text: format!("0x{addr:x}"),
                         function: None,
-                        module: path,
+                        module: None,
+                        file: path,
                         file_offset,
                         build_id,
                     },
