@@ -32,12 +32,13 @@
 //!
 //! let entries = vec![MapEntry { key: vec![Value::Str(b"GET".to_vec())], value: MapValue::Count(3) }];
 //! let map = MetricMap { name: "@calls", help: "@calls[str(arg0)] = count();", metric: MetricType::Counter, entries: &entries };
-//! assert_eq!(
-//!     render(&[map], Exposition::Prometheus),
-//!     "# HELP ustrace_calls_total @calls[str(arg0)] = count();\n\
-//!      # TYPE ustrace_calls_total counter\n\
-//!      ustrace_calls_total{key=\"GET\"} 3\n"
-//! );
+//! let text = render(&[map], Exposition::Prometheus);
+//! let lines: Vec<&str> = text.lines().collect();
+//! assert_eq!(lines, [
+//!     "# HELP ustrace_calls_total @calls[str(arg0)] = count();",
+//!     "# TYPE ustrace_calls_total counter",
+//!     "ustrace_calls_total{key=\"GET\"} 3",
+//! ]);
 //! ```
 
 use std::collections::BTreeSet;
