@@ -541,7 +541,11 @@ impl Bench {
         let dir = root.join("bench/results");
         let _ = std::fs::create_dir_all(&dir);
         // A partial run (--only) must not replace the full results.
-        let file = if self.partial { "partial.json" } else { "latest.json" };
+        let file = if self.partial {
+            "partial.json"
+        } else {
+            "latest.json"
+        };
         if let Err(e) = std::fs::write(dir.join(file), json) {
             eprintln!("ustrace-bench: cannot write results: {e}");
         }
