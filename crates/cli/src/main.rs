@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
-use ustrace::output::{folded, json, MapKind};
+use clap::{Parser, ValueEnum};
+use ustrace::sink::{FoldedSink, JsonSink, Picture, PictureSink, Sink, TextSink};
 use ustrace::{Record, Script, ScriptOptions};
 
 /// Trace user-space programs with eBPF: USDT probes and uprobes, in
@@ -46,21 +46,18 @@ struct Cli {
     #[arg(short = 'd')]
     debug: bool,
 
-    /// Output format: text, json (bpftrace's NDJSON), folded (maps as
-    /// folded stacks for flame graphs; printf output unchanged), svg (one
-    /// flame graph per stack-keyed map) or pprof (one gzipped profile.proto
-    /// per stack-keyed map).
-    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
-    format: String,
+    /// Output format.
+    #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    format: Format,
+
+    /// Write output to this file instead of stdout.
+    #[arg(short = 'o', value_name = "FILE")]
+    output: Option<PathBuf>,
 
     /// While tracing, serve the maps at http://ADDR:PORT/metrics for
     /// Prometheus (bind to 127.0.0.1 unless the port is firewalled).
     #[arg(long = "metrics", value_name = "ADDR:PORT")]
     metrics: Option<String>,
-
-    /// Write output to this file instead of stdout.
-    #[arg(short = 'o', value_name = "FILE")]
-    output: Option<PathBuf>,
 
     /// Allow unsafe builtins (system()).
     #[arg(long = "unsafe")]
@@ -74,6 +71,47 @@ struct Cli {
     /// ($1, $2, ...). With -l: the probe pattern.
     #[arg(value_name = "FILE|PATTERN")]
     rest: Vec<String>,
+}
+
+/// The output formats of `-f`, one [`Sink`] each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// bpftrace's text output.
+    Text,
+    /// bpftrace's NDJSON, one object per line.
+    Json,
+    /// Maps as folded stacks for flame graphs; printf output unchanged.
+    Folded,
+    /// Each map keyed by ustack as a flame graph (SVG); printf output to
+    /// stderr.
+    Svg,
+    /// Each map keyed by ustack as a gzipped pprof profile; printf output
+    /// to stderr.
+    Pprof,
+}
+
+impl Format {
+    /// The sink that writes this format to `out`; pictures are titled
+    /// `title`, and go to files named after `per_map` when there are
+    /// several.
+    fn sink(self, out: Box<dyn Write>, title: &str, per_map: Option<PathBuf>) -> Box<dyn Sink> {
+        match self {
+            Format::Text => Box::new(TextSink::new(out)),
+            Format::Json => Box::new(JsonSink::new(out)),
+            Format::Folded => Box::new(FoldedSink::new(out)),
+            Format::Svg => Box::new(PictureSink::new(out, Picture::Svg, title, per_map)),
+            Format::Pprof => Box::new(PictureSink::new(out, Picture::Pprof, title, per_map)),
+        }
+    }
+
+    /// The picture this format draws, if it is one.
+    fn picture(self) -> Option<Picture> {
+        match self {
+            Format::Svg => Some(Picture::Svg),
+            Format::Pprof => Some(Picture::Pprof),
+            Format::Text | Format::Json | Format::Folded => None,
+        }
+    }
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -99,23 +137,17 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    // Bound before anything is attached: a bad or busy address fails first.
+    let endpoint = match (&cli.metrics, cli.list) {
+        (Some(addr), false) => Some(metrics::Endpoint::bind(addr)?),
+        _ => None,
+    };
     let mut out: Box<dyn Write> = match &cli.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p)
                 .with_context(|| format!("cannot create output file {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
-    };
-    if !["text", "json", "folded", "svg", "pprof"].contains(&cli.format.as_str()) {
-        bail!(
-            "unknown output format `{}`: use text, json, folded, svg or pprof",
-            cli.format
-        );
-    }
-    // Bound before anything is attached: a bad or busy address fails first.
-    let endpoint = match (&cli.metrics, cli.list) {
-        (Some(addr), false) => Some(metrics::Endpoint::bind(addr)?),
-        _ => None,
     };
     if cli.list {
         let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
@@ -166,43 +198,34 @@ fn run(cli: Cli) -> Result<i32> {
         }
         kept
     });
-    let picture = graphs::Picture::from_format(&cli.format);
-    let stack_maps = match picture {
-        Some(p) => graphs::stack_maps(&script, p, cli.output.as_deref())?,
-        None => Vec::new(),
+    let per_map = match cli.format.picture() {
+        Some(p) => graphs::check(&script, p, cli.output.as_deref())?,
+        None => None,
     };
+    let title = if cli.program.is_some() {
+        &source
+    } else {
+        &name
+    };
+    let mut sink = cli.format.sink(out, title, per_map);
     if cli.debug {
-        writeln!(out, "AST:\n{:#?}", script.ast())?;
+        sink.text(&format!("AST:\n{:#?}\n", script.ast()))?;
         for p in &script.compiled().programs {
-            writeln!(
-                out,
-                "\nProgram {} ({} instructions):",
+            sink.text(&format!(
+                "\nProgram {} ({} instructions):\n{}",
                 p.name,
-                p.insns.len()
-            )?;
-            write!(out, "{}", ustrace::disassemble(&p.insns))?;
+                p.insns.len(),
+                ustrace::disassemble(&p.insns)
+            ))?;
         }
     }
     ustrace::check_privileges()?;
-    let n = script.attach_count();
-    if cli.format == "json" {
-        write!(out, "{}", json::attached_probes(n))?;
-    } else if cli.format == "folded" || picture.is_some() {
-        // stdout is for the flame-graph tool (or the picture) alone.
-        eprintln!("Attaching {} probe{}...", n, if n == 1 { "" } else { "s" });
-    } else {
-        writeln!(
-            out,
-            "Attaching {} probe{}...",
-            n,
-            if n == 1 { "" } else { "s" }
-        )?;
-    }
-    out.flush()?;
+    sink.begin(script.attach_count())?;
+    sink.flush()?;
     let mut tracer = script.start()?;
     if cli.debug {
         for log in tracer.verifier_logs() {
-            writeln!(out, "\nVerifier log:\n{log}")?;
+            sink.text(&format!("\nVerifier log:\n{log}\n"))?;
         }
     }
     // SAFETY: installing a handler that only stores to an atomic.
@@ -224,8 +247,8 @@ fn run(cli: Cli) -> Result<i32> {
     let mut exit_code = 0i32;
     loop {
         let records = tracer.poll(100)?;
-        let exited = emit(&mut out, &records, &cli.format)?;
-        out.flush()?;
+        let exited = emit(sink.as_mut(), &records)?;
+        sink.flush()?;
         if let Some(code) = exited {
             exit_code = code as i32;
             break;
@@ -244,40 +267,19 @@ fn run(cli: Cli) -> Result<i32> {
         }
     }
     let records = tracer.end()?;
-    emit(&mut out, &records, &cli.format)?;
-    if let Some(picture) = picture {
-        let title = if cli.program.is_some() {
-            &source
-        } else {
-            &name
-        };
-        graphs::write(
-            &tracer,
-            &stack_maps,
-            picture,
-            title,
-            &mut out,
-            cli.output.as_deref(),
-        )?;
-    } else {
-        // bpftrace prints two blank lines before the maps at exit (in its
-        // JSON mode too).
-        if cli.format != "folded" {
-            write!(out, "\n\n")?;
+    emit(sink.as_mut(), &records)?;
+    sink.trace_ended()?;
+    emit(sink.as_mut(), &tracer.final_maps())?;
+    if sink.wants_profiles() {
+        for profile in tracer.stack_profiles() {
+            sink.profile(&profile)?;
         }
-        emit(&mut out, &tracer.final_maps(), &cli.format)?;
     }
     let lost = tracer.lost_events();
     if lost > 0 {
-        if picture.is_some() {
-            eprintln!("Lost {lost} events");
-        } else if cli.format == "json" {
-            write!(out, "{}", json::lost_events(lost))?;
-        } else {
-            writeln!(out, "Lost {lost} events")?;
-        }
+        sink.lost_events(lost)?;
     }
-    out.flush()?;
+    sink.flush()?;
     if let Some(c) = child.as_mut() {
         c.terminate();
     }
@@ -285,39 +287,12 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Writes records; returns the exit code when the script called exit().
-fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<i64>> {
+fn emit(sink: &mut dyn Sink, records: &[Record]) -> Result<Option<i64>> {
     let mut exited = None;
     for r in records {
-        match r {
-            Record::Printf { text, .. } => {
-                if graphs::Picture::from_format(format).is_some() {
-                    // The picture alone goes to the output.
-                    eprint!("{text}");
-                } else if format == "json" {
-                    write!(out, "{}", json::printf(text))?;
-                } else {
-                    out.write_all(text.as_bytes())?;
-                }
-            }
-            Record::Map {
-                name,
-                entries,
-                text,
-            } => {
-                if format == "json" {
-                    let kind = entries
-                        .first()
-                        .map_or(MapKind::Plain, |e| MapKind::of(&e.value));
-                    write!(out, "{}", json::map(name, kind, entries))?;
-                } else if format == "folded" {
-                    write!(out, "{}", folded::map(entries))?;
-                } else if graphs::Picture::from_format(format).is_some() {
-                    // Pictures are drawn from the maps at exit.
-                } else {
-                    out.write_all(text.as_bytes())?;
-                }
-            }
-            Record::Exit { code } => exited = Some(*code),
+        sink.record(r)?;
+        if let Record::Exit { code } = r {
+            exited = Some(*code);
         }
     }
     Ok(exited)

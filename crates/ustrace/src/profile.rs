@@ -9,7 +9,32 @@ use ustrace_output::MapValue;
 use crate::stacks::StackPlace;
 use crate::{MapInfo, Tracer};
 
+/// One stack-keyed map as a profile: what `-f svg` and `-f pprof` draw.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackProfile {
+    /// The map's name, with `@`.
+    pub map: String,
+    /// Its entries with their stacks.
+    pub samples: Vec<StackSample>,
+    /// What the values count (pprof's sample type and unit).
+    pub sample_type: SampleType,
+}
+
 impl Tracer {
+    /// Every map keyed by `ustack`, in name order, as a profile.
+    pub fn stack_profiles(&self) -> Vec<StackProfile> {
+        self.script
+            .maps()
+            .iter()
+            .filter(|m| m.stack_keyed)
+            .map(|m| StackProfile {
+                map: m.name.clone(),
+                samples: self.stack_samples(m),
+                sample_type: self.sample_type(m),
+            })
+            .collect()
+    }
+
     /// The entries of stack-keyed map `map` as profile samples: the first
     /// `ustack` key field gives the frames, other fields become labels
     /// (`key0`, `key1`, ... by position). Entries without a count or sum
