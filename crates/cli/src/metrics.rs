@@ -6,11 +6,17 @@
 //! address fails first. Scrapes run on [`SCRAPE_WORKERS`] threads of
 //! their own: at most that many read maps at once, and none of them
 //! shares a lock with the tracing loop, so a slow or stuck scraper never
-//! delays events.
+//! delays events. Every connection gets [`SOCKET_TIMEOUT`] for reads and
+//! writes (set on the listener, whose accepted sockets inherit it on
+//! Linux): tiny_http serves each connection on a thread of a pool that
+//! can queue new connections behind stuck ones, and the timeout bounds
+//! how long a stuck scraper can hold its thread.
 
-use std::net::{SocketAddr, ToSocketAddrs};
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{anyhow, Result};
 use ustrace::output::metrics::{self, Exposition, MetricMap};
@@ -18,6 +24,9 @@ use ustrace::{MapInfo, MapReader};
 
 /// How many scrapes may read maps at the same time.
 pub const SCRAPE_WORKERS: usize = 2;
+
+/// How long a connection may wait for its scraper to send or to read.
+pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// A bound, not yet serving, metrics endpoint.
 pub struct Endpoint {
@@ -47,8 +56,12 @@ impl Endpoint {
                     )
                 })?,
         };
-        let server = tiny_http::Server::http(parsed)
+        let listener = TcpListener::bind(parsed)
             .map_err(|e| anyhow!("--metrics {addr}: cannot listen on {parsed}: {e}"))?;
+        set_timeouts(&listener, SOCKET_TIMEOUT)
+            .map_err(|e| anyhow!("--metrics {addr}: cannot set socket timeouts: {e}"))?;
+        let server = tiny_http::Server::from_listener(listener, None)
+            .map_err(|e| anyhow!("--metrics {addr}: cannot serve on {parsed}: {e}"))?;
         Ok(Endpoint {
             server: Arc::new(server),
             addr: parsed,
@@ -95,6 +108,31 @@ impl Drop for Serving {
             self.server.unblock();
         }
     }
+}
+
+/// Sets SO_RCVTIMEO and SO_SNDTIMEO on `listener`; Linux copies them to
+/// every socket it accepts.
+fn set_timeouts(listener: &TcpListener, timeout: Duration) -> std::io::Result<()> {
+    let tv = libc::timeval {
+        tv_sec: timeout.as_secs() as libc::time_t,
+        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
+    };
+    for option in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
+        // SAFETY: setsockopt reads one timeval of the size given.
+        let r = unsafe {
+            libc::setsockopt(
+                listener.as_raw_fd(),
+                libc::SOL_SOCKET,
+                option,
+                (&tv as *const libc::timeval).cast(),
+                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
+            )
+        };
+        if r != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// The maps that can be metrics, and one warning line for each left out.

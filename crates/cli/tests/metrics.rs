@@ -323,3 +323,52 @@ fn tempdir(name: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).expect("creating a temporary directory");
     dir
 }
+
+#[test]
+fn stuck_scrapers_block_neither_tracing_nor_other_scrapes() {
+    if !bpf_available("stuck_scrapers_block_neither_tracing_nor_other_scrapes") {
+        return;
+    }
+    let port = free_port();
+    let mut cmd = ustrace();
+    cmd.args([
+        "--metrics",
+        &format!("127.0.0.1:{port}"),
+        "-e",
+        "interval:ms:50 { @ticks = count(); }",
+    ]);
+    let tracer = spawn(cmd);
+    wait_for(Duration::from_secs(20), || get(port, "/metrics", None)).expect("serving");
+    // Scrapers that send half a request, and ones that ask and never read.
+    let mut stuck = Vec::new();
+    for i in 0..6 {
+        let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connecting");
+        let request: &[u8] = if i % 2 == 0 {
+            b"GET /metr"
+        } else {
+            b"GET /metrics HTTP/1.1\r\nHost: x\r\n\r\nGET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
+        };
+        s.write_all(request).expect("writing");
+        stuck.push(s);
+    }
+    let start = Instant::now();
+    let ticks = |text: &str| -> u64 {
+        sample_value(text, "ustrace_ticks_total")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    let (_, _, first) = get(port, "/metrics", None).expect("a scrape beside stuck ones");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (_, _, second) = get(port, "/metrics", None).expect("another scrape");
+    assert!(start.elapsed() < Duration::from_secs(10));
+    // 20 ticks a second: tracing went on (generous for a loaded machine).
+    assert!(
+        ticks(&second) >= ticks(&first) + 10,
+        "{}\n{}",
+        first,
+        second
+    );
+    let out = interrupt_after(tracer, Duration::ZERO);
+    drop(stuck);
+    assert!(out.status.success(), "{}", stderr(&out));
+}
