@@ -2,20 +2,29 @@
 //! Prometheus's text format (OpenMetrics when the scraper asks for it),
 //! read at scrape time through the library's [`MapReader`].
 //!
-//! The listener is bound before anything is attached, so a bad or busy
-//! address fails first. Scrapes run on [`SCRAPE_WORKERS`] threads of
-//! their own: at most that many read maps at once, and none of them
-//! shares a lock with the tracing loop, so a slow or stuck scraper never
-//! delays events. Every connection gets [`SOCKET_TIMEOUT`] for reads and
-//! writes (set on the listener, whose accepted sockets inherit it on
-//! Linux): tiny_http serves each connection on a thread of a pool that
-//! can queue new connections behind stuck ones, and the timeout bounds
-//! how long a stuck scraper can hold its thread.
+//! A deliberately small HTTP/1.x server (requests parsed by `httparse`,
+//! one response per connection, then close):
+//!
+//! - the listener is bound before anything is attached, so a bad or busy
+//!   address fails first;
+//! - one thread accepts; every connection gets [`REQUEST_TIMEOUT`] to send
+//!   its request and [`SOCKET_TIMEOUT`] for each write, and waits in a queue of [`QUEUE`] for one of
+//!   [`CONNECTION_WORKERS`] threads; when the queue is full it is closed
+//!   at once;
+//! - at most [`SCRAPE_WORKERS`] scrapes read maps at the same time;
+//! - none of these threads shares a lock with the tracing loop, so a slow
+//!   or stuck scraper never delays events, and holds a worker for at most
+//!   the timeout.
+//!
+//! (tiny_http was tried first: it has no socket timeouts, and its
+//! connection pool can queue a new connection behind busy ones, so five
+//! scrapers that connect and send nothing stopped all further scrapes.)
 
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use anyhow::{anyhow, Result};
@@ -25,19 +34,32 @@ use ustrace::{MapInfo, MapReader};
 /// How many scrapes may read maps at the same time.
 pub const SCRAPE_WORKERS: usize = 2;
 
-/// How long a connection may wait for its scraper to send or to read.
+/// How many connections are served at the same time.
+pub const CONNECTION_WORKERS: usize = 4;
+
+/// How many accepted connections may wait for a worker.
+pub const QUEUE: usize = 16;
+
+/// How long a connection may take to send its request (scrapers send it
+/// at once).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// How long a write may wait for the scraper to read.
 pub const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The largest request head read (request line and headers).
+const MAX_HEAD: usize = 16 * 1024;
 
 /// A bound, not yet serving, metrics endpoint.
 pub struct Endpoint {
-    server: Arc<tiny_http::Server>,
+    listener: TcpListener,
     addr: SocketAddr,
 }
 
-/// The endpoint while it serves; stops when dropped.
+/// The endpoint while it serves; stops accepting when dropped.
 pub struct Serving {
-    server: Arc<tiny_http::Server>,
     stop: Arc<AtomicBool>,
+    addr: SocketAddr,
 }
 
 impl Endpoint {
@@ -58,14 +80,8 @@ impl Endpoint {
         };
         let listener = TcpListener::bind(parsed)
             .map_err(|e| anyhow!("--metrics {addr}: cannot listen on {parsed}: {e}"))?;
-        set_timeouts(&listener, SOCKET_TIMEOUT)
-            .map_err(|e| anyhow!("--metrics {addr}: cannot set socket timeouts: {e}"))?;
-        let server = tiny_http::Server::from_listener(listener, None)
-            .map_err(|e| anyhow!("--metrics {addr}: cannot serve on {parsed}: {e}"))?;
-        Ok(Endpoint {
-            server: Arc::new(server),
-            addr: parsed,
-        })
+        let addr = listener.local_addr().unwrap_or(parsed);
+        Ok(Endpoint { listener, addr })
     }
 
     /// The address bound.
@@ -75,64 +91,113 @@ impl Endpoint {
 
     /// Starts answering scrapes with `maps` as `reader` reads them.
     pub fn serve(self, reader: MapReader, maps: Vec<MapInfo>) -> Serving {
-        let maps = Arc::new(maps);
         let stop = Arc::new(AtomicBool::new(false));
-        for _ in 0..SCRAPE_WORKERS {
-            let server = Arc::clone(&self.server);
-            let reader = reader.clone();
-            let maps = Arc::clone(&maps);
-            let stop = Arc::clone(&stop);
-            std::thread::spawn(move || {
-                while !stop.load(Ordering::SeqCst) {
-                    // An error is a broken connection (or the wake-up at
-                    // shutdown): go on with the next request.
-                    if let Ok(request) = server.recv() {
-                        answer(request, &reader, &maps);
-                    }
-                }
-            });
+        let (queue, waiting) = sync_channel::<TcpStream>(QUEUE);
+        let waiting = Arc::new(Mutex::new(waiting));
+        let shared = Arc::new(Shared {
+            reader,
+            maps,
+            scrapes: Permits::new(SCRAPE_WORKERS),
+        });
+        for _ in 0..CONNECTION_WORKERS {
+            let waiting = Arc::clone(&waiting);
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || work(&waiting, &shared));
         }
+        let accept_stop = Arc::clone(&stop);
+        let listener = self.listener;
+        std::thread::spawn(move || accept(&listener, &queue, &accept_stop));
         Serving {
-            server: self.server,
             stop,
+            addr: self.addr,
         }
     }
 }
 
 impl Drop for Serving {
-    /// Wakes the workers and lets them end; never waits for one (it may
-    /// be writing to a scraper that stopped reading).
+    /// Stops accepting (the accept thread is woken by a connection of our
+    /// own); workers end when the queue is empty. Nothing is waited for.
     fn drop(&mut self) {
         self.stop.store(true, Ordering::SeqCst);
-        for _ in 0..SCRAPE_WORKERS {
-            self.server.unblock();
+        let mut wake = self.addr;
+        if wake.ip().is_unspecified() {
+            wake.set_ip(match wake {
+                SocketAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+                SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+            });
+        }
+        let _ = TcpStream::connect_timeout(&wake, Duration::from_millis(200));
+    }
+}
+
+/// What the workers share.
+struct Shared {
+    reader: MapReader,
+    maps: Vec<MapInfo>,
+    scrapes: Permits,
+}
+
+fn accept(listener: &TcpListener, queue: &SyncSender<TcpStream>, stop: &AtomicBool) {
+    for stream in listener.incoming() {
+        if stop.load(Ordering::SeqCst) {
+            return;
+        }
+        let Ok(stream) = stream else { continue };
+        if stream.set_read_timeout(Some(REQUEST_TIMEOUT)).is_err()
+            || stream.set_write_timeout(Some(SOCKET_TIMEOUT)).is_err()
+        {
+            continue;
+        }
+        match queue.try_send(stream) {
+            Ok(()) => {}
+            // Too many waiting: this one is closed unanswered.
+            Err(TrySendError::Full(_)) => {}
+            Err(TrySendError::Disconnected(_)) => return,
         }
     }
 }
 
-/// Sets SO_RCVTIMEO and SO_SNDTIMEO on `listener`; Linux copies them to
-/// every socket it accepts.
-fn set_timeouts(listener: &TcpListener, timeout: Duration) -> std::io::Result<()> {
-    let tv = libc::timeval {
-        tv_sec: timeout.as_secs() as libc::time_t,
-        tv_usec: libc::suseconds_t::from(timeout.subsec_micros()),
-    };
-    for option in [libc::SO_RCVTIMEO, libc::SO_SNDTIMEO] {
-        // SAFETY: setsockopt reads one timeval of the size given.
-        let r = unsafe {
-            libc::setsockopt(
-                listener.as_raw_fd(),
-                libc::SOL_SOCKET,
-                option,
-                (&tv as *const libc::timeval).cast(),
-                std::mem::size_of::<libc::timeval>() as libc::socklen_t,
-            )
+fn work(waiting: &Mutex<Receiver<TcpStream>>, shared: &Shared) {
+    loop {
+        let next = {
+            // A worker that panicked cannot leave the receiver broken.
+            let rx = waiting.lock().unwrap_or_else(|e| e.into_inner());
+            rx.recv()
         };
-        if r != 0 {
-            return Err(std::io::Error::last_os_error());
+        match next {
+            Ok(stream) => answer(stream, shared),
+            Err(_) => return,
         }
     }
-    Ok(())
+}
+
+/// A counting semaphore: at most `n` holders at once.
+struct Permits {
+    free: Mutex<usize>,
+    freed: Condvar,
+}
+
+impl Permits {
+    fn new(n: usize) -> Permits {
+        Permits {
+            free: Mutex::new(n),
+            freed: Condvar::new(),
+        }
+    }
+
+    fn run<T>(&self, f: impl FnOnce() -> T) -> T {
+        {
+            let mut free = self.free.lock().unwrap_or_else(|e| e.into_inner());
+            while *free == 0 {
+                free = self.freed.wait(free).unwrap_or_else(|e| e.into_inner());
+            }
+            *free -= 1;
+        }
+        let out = f();
+        *self.free.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        self.freed.notify_one();
+        out
+    }
 }
 
 /// The maps that can be metrics, and one warning line for each left out.
@@ -149,7 +214,7 @@ pub fn exposable(maps: Vec<MapInfo>) -> (Vec<MapInfo>, Vec<String>) {
     (kept, warnings)
 }
 
-/// The body and content type of one scrape.
+/// The body of one scrape.
 pub fn scrape(reader: &MapReader, maps: &[MapInfo], format: Exposition) -> String {
     let entries: Vec<_> = maps.iter().map(|m| reader.read(m)).collect();
     let metric_maps: Vec<MetricMap<'_>> = maps
@@ -167,30 +232,86 @@ pub fn scrape(reader: &MapReader, maps: &[MapInfo], format: Exposition) -> Strin
     metrics::render(&metric_maps, format)
 }
 
-fn answer(request: tiny_http::Request, reader: &MapReader, maps: &[MapInfo]) {
-    let path = request.url().split('?').next().unwrap_or("");
-    let response = if path != "/metrics" {
-        tiny_http::Response::from_string("not found: the metrics are at /metrics\n")
-            .with_status_code(404)
-    } else if !matches!(
-        request.method(),
-        tiny_http::Method::Get | tiny_http::Method::Head
-    ) {
-        tiny_http::Response::from_string("method not allowed: use GET\n").with_status_code(405)
-    } else {
-        let accept = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Accept"))
-            .map(|h| h.value.as_str().to_string());
-        let format = Exposition::negotiate(accept.as_deref());
-        let body = scrape(reader, maps, format);
-        let mut response = tiny_http::Response::from_string(body);
-        if let Ok(h) = tiny_http::Header::from_bytes("Content-Type", format.content_type()) {
-            response = response.with_header(h);
+/// A parsed request head: method, path (without the query) and `Accept`.
+struct Head {
+    method: String,
+    path: String,
+    accept: Option<String>,
+}
+
+/// Reads and parses the request head; `None` for a connection that sent
+/// nothing parseable in time.
+fn read_head(stream: &mut TcpStream) -> Option<Result<Head, ()>> {
+    let mut buf = Vec::with_capacity(1024);
+    let mut chunk = [0u8; 1024];
+    loop {
+        let n = stream.read(&mut chunk).ok()?;
+        if n == 0 {
+            return None;
         }
-        response
+        buf.extend_from_slice(&chunk[..n]);
+        let mut headers = [httparse::EMPTY_HEADER; 64];
+        let mut req = httparse::Request::new(&mut headers);
+        match req.parse(&buf) {
+            Ok(httparse::Status::Complete(_)) => {
+                let accept = req
+                    .headers
+                    .iter()
+                    .find(|h| h.name.eq_ignore_ascii_case("accept"))
+                    .map(|h| String::from_utf8_lossy(h.value).into_owned());
+                let path = req.path.unwrap_or("");
+                return Some(Ok(Head {
+                    method: req.method.unwrap_or("").to_string(),
+                    path: path.split('?').next().unwrap_or("").to_string(),
+                    accept,
+                }));
+            }
+            Ok(httparse::Status::Partial) if buf.len() < MAX_HEAD => {}
+            _ => return Some(Err(())),
+        }
+    }
+}
+
+fn answer(mut stream: TcpStream, shared: &Shared) {
+    let Some(head) = read_head(&mut stream) else {
+        return;
     };
-    // A scraper that went away is not our error.
-    let _ = request.respond(response);
+    let (status, content_type, body, head_only) = match head {
+        Err(()) => (
+            "400 Bad Request",
+            "text/plain",
+            "bad request\n".to_string(),
+            false,
+        ),
+        Ok(h) if h.path != "/metrics" => (
+            "404 Not Found",
+            "text/plain",
+            "not found: the metrics are at /metrics\n".to_string(),
+            h.method == "HEAD",
+        ),
+        Ok(h) if h.method != "GET" && h.method != "HEAD" => (
+            "405 Method Not Allowed",
+            "text/plain",
+            "method not allowed: use GET\n".to_string(),
+            false,
+        ),
+        Ok(h) => {
+            let format = Exposition::negotiate(h.accept.as_deref());
+            let body = shared
+                .scrapes
+                .run(|| scrape(&shared.reader, &shared.maps, format));
+            ("200 OK", format.content_type(), body, h.method == "HEAD")
+        }
+    };
+    let mut response = format!(
+        "HTTP/1.1 {status}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .into_bytes();
+    if !head_only {
+        response.extend_from_slice(body.as_bytes());
+    }
+    // A scraper that went away or stopped reading is not our error.
+    let _ = stream.write_all(&response);
+    let _ = stream.shutdown(std::net::Shutdown::Write);
 }

@@ -32,6 +32,21 @@ fn get(port: u16, path: &str, accept: Option<&str>) -> Option<(u16, String, Stri
     Some((code, head.to_string(), body.to_string()))
 }
 
+/// Sends `request` as is; the whole answer.
+fn raw(port: u16, request: &[u8]) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    s.write_all(request).ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    Some(text)
+}
+
+/// The status code of the answer to `request`.
+fn raw_status(port: u16, request: &[u8]) -> Option<u16> {
+    raw(port, request)?.split_whitespace().nth(1)?.parse().ok()
+}
+
 /// Polls `f` every 200 ms until it gives something or `limit` passes.
 fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
     let end = Instant::now() + limit;
@@ -177,6 +192,20 @@ fn prometheus_scrapes_the_count_the_map_holds() {
             .filter(|v| *v == parity)
     });
     assert_eq!(theirs.as_deref(), Some(parity.as_str()));
+    // The histogram too, and Prometheus parsed every scrape (it asks for
+    // OpenMetrics, whose parser is strict).
+    let q = "/api/v1/query?query=ustrace_idx_count";
+    let theirs = wait_for(Duration::from_secs(10), || {
+        get(prom_port, q, None)
+            .and_then(|r| promql_value(&r.2))
+            .filter(|v| *v == ours)
+    });
+    assert_eq!(theirs.as_deref(), Some(ours.as_str()));
+    let (_, _, targets) = get(prom_port, "/api/v1/targets", None).expect("targets");
+    assert!(
+        targets.contains("\"health\":\"up\"") && targets.contains("\"lastError\":\"\""),
+        "{targets}"
+    );
     drop(prometheus);
 
     // The map printed at exit holds the same count.
@@ -279,6 +308,16 @@ fn openmetrics_on_request_and_404_elsewhere() {
     );
     let (code, _, _) = get(port, "/other", None).expect("an answer");
     assert_eq!(code, 404);
+    assert_eq!(
+        raw_status(port, b"POST /metrics HTTP/1.1\r\nHost: x\r\n\r\n"),
+        Some(405)
+    );
+    assert_eq!(raw_status(port, b"\x01\x02 nonsense\r\n\r\n"), Some(400));
+    let head = raw(port, b"HEAD /metrics HTTP/1.0\r\n\r\n").unwrap_or_default();
+    assert!(
+        head.starts_with("HTTP/1.1 200") && head.ends_with("\r\n\r\n"),
+        "{head}"
+    );
     let out = interrupt_after(tracer, Duration::ZERO);
     let err = stderr(&out);
     assert_eq!(

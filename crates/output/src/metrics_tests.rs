@@ -253,6 +253,16 @@ mod props {
             prop_assert_eq!(value, Some(n.to_string()));
         }
 
+        /// Any Accept header gets an answer; only one naming OpenMetrics
+        /// gets OpenMetrics.
+        #[test]
+        fn any_accept_header(accept in ".{0,80}") {
+            let f = Exposition::negotiate(Some(&accept));
+            if !accept.to_ascii_lowercase().contains("application/openmetrics-text") {
+                prop_assert_eq!(f, Exposition::Prometheus);
+            }
+        }
+
         /// Histogram counts stay cumulative and end at the total.
         #[test]
         fn buckets_are_monotonic(values in proptest::collection::vec(any::<i64>(), 0..50)) {
