@@ -136,3 +136,39 @@ fn pictures_need_a_stack_keyed_map() {
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(err.contains("keyed by ustack"), "{err}");
 }
+
+#[test]
+fn several_stack_maps_need_a_file_and_get_one_each() {
+    let test = "several_stack_maps_need_a_file_and_get_one_each";
+    if !bpf_available(test) {
+        return;
+    }
+    let script = "profile:hz:199 /pid == cpid/ { @a[ustack] = count(); @[ustack(3)] = count(); }";
+    let busy = "/bin/sh -c 'i=0; while [ $i -lt 200000 ]; do i=$((i+1)); done'";
+    let o = run_with_timeout(
+        {
+            let mut c = ustrace();
+            c.args(["-f", "pprof", "-e", script, "-c", busy]);
+            c
+        },
+        Duration::from_secs(20),
+    );
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("give -o FILE"), "{}", stderr(&o));
+    let out = dir().join("two.svg");
+    let o = run_with_timeout(
+        {
+            let mut c = ustrace();
+            c.args(["-f", "svg", "-o"])
+                .arg(&out)
+                .args(["-e", script, "-c", busy]);
+            c
+        },
+        Duration::from_secs(60),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    for name in ["two.a.svg", "two.map.svg"] {
+        let svg = std::fs::read_to_string(dir().join(name)).unwrap_or_default();
+        assert!(svg.starts_with("<?xml"), "{name}: {}", stderr(&o));
+    }
+}
