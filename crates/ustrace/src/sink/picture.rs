@@ -5,6 +5,7 @@
 //! output holds the picture alone.
 
 use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use super::{attaching_line, Sink};
@@ -106,9 +107,19 @@ impl<W: Write> Sink for PictureSink<W> {
             None => self.out.write_all(&bytes),
             Some(path) => {
                 let file = per_map_path(path, &profile.map);
-                std::fs::write(&file, &bytes).map_err(|e| {
-                    io::Error::new(e.kind(), format!("cannot write {}: {e}", file.display()))
-                })?;
+                // Never through a symlink (one planted by another user
+                // would redirect root's write).
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o644)
+                    .custom_flags(libc::O_NOFOLLOW)
+                    .open(&file)
+                    .and_then(|mut f| f.write_all(&bytes))
+                    .map_err(|e| {
+                        io::Error::new(e.kind(), format!("cannot write {}: {e}", file.display()))
+                    })?;
                 eprintln!("{}: {}", profile.map, file.display());
                 Ok(())
             }
