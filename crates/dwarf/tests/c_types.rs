@@ -433,3 +433,35 @@ fn records_print_as_bpftrace_prints_them() {
     let color = info.type_named("enum color", &mut t).expect("enum");
     assert_eq!(t.format_value(color, &7u32.to_le_bytes()), "7");
 }
+
+/// A stripped program whose `.gnu_debuglink` names a debug file next to
+/// it (what `objcopy --only-keep-debug` + `--add-gnu-debuglink` make).
+#[test]
+fn separate_debug_file_by_debuglink() {
+    let bin = program(&["-g", "-O0"], "types-linked");
+    let debug = bin.with_file_name("types-linked.debug");
+    let run = |args: &[&std::ffi::OsStr]| {
+        let status = std::process::Command::new("objcopy")
+            .args(args)
+            .status()
+            .expect("running objcopy (binutils)");
+        assert!(status.success(), "objcopy {args:?}");
+    };
+    run(&[
+        "--only-keep-debug".as_ref(),
+        bin.as_os_str(),
+        debug.as_os_str(),
+    ]);
+    run(&["--strip-debug".as_ref(), bin.as_os_str()]);
+    let link = format!("--add-gnu-debuglink={}", debug.display());
+    run(&[link.as_ref(), bin.as_os_str()]);
+    let info = DebugInfo::open(&bin).expect("reading debug info through the link");
+    assert_eq!(info.dwarf_path(), debug.as_path());
+    assert_eq!(info.path(), bin.as_path());
+    assert_eq!(signature(&info, "handle")[1], "struct req* r @ %rdi");
+    std::fs::remove_file(&debug).expect("removing the debug file");
+    assert!(matches!(
+        DebugInfo::open(&bin),
+        Err(DwarfError::NoDebugInfo { .. })
+    ));
+}
