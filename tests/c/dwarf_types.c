@@ -62,6 +62,14 @@ __attribute__((noinline)) struct req make_req(int id, const char *name)
     return r;
 }
 
+/* A union by value, a pointer to rows of an array, a pointer into a
+ * nested struct, and a const pointer to const structs. */
+__attribute__((noinline)) int inspect(union value v, int (*rows)[3], struct hdr *h,
+                                      enum color *colors, const struct req *const *list)
+{
+    return (int)v.i + rows[1][2] + h->len + (int)colors[0] + list[0]->id;
+}
+
 static int twice(int x) { return 2 * x; }
 
 /* Always called with factor 3: gcc -O2 clones it as scaled.constprop.0
@@ -92,6 +100,9 @@ int main(void)
         printf("%d\n", many(1, 2, 3, 4, 5, 6, 7, 8));
         printf("%d\n", make_req(3, "made").id);
         printf("%d\n", scaled(3, &r));
+        enum color colors[] = { BLUE, RED };
+        const struct req *list[] = { &r, &next };
+        printf("%d\n", inspect(r.value, r.matrix, &r.hdr, colors, list));
         fflush(stdout);
     }
     return 0;

@@ -70,6 +70,14 @@ fn c_parameters_one_per_line() {
              enum color c\n    long unsigned int n\n"
         )
     );
+    let (text, _) = list(&format!("uprobe:{b}:inspect"));
+    assert_eq!(
+        text,
+        format!(
+            "uprobe:{b}:inspect\n    union value v\n    int (*)[3] rows\n    struct hdr* h\n    \
+             enum color* colors\n    const struct req* const* list\n"
+        )
+    );
     // Where bpftrace knows every type, the output is bpftrace's.
     for func in ["handle", "many", "make_req"] {
         let pattern = format!("uprobe:{b}:{func}");

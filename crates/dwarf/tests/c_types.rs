@@ -112,6 +112,20 @@ fn signatures_and_locations_at_entry() {
             path.display()
         );
         assert_eq!(
+            signature(&info, "inspect"),
+            [
+                "inspect -> int @ %rax",
+                // An integer and a double share the eightbyte: integer class.
+                "union value v @ %rdi",
+                "int (*)[3] rows @ %rsi",
+                "struct hdr* h @ %rdx",
+                "enum color* colors @ %rcx",
+                "const struct req* const* list @ %r8",
+            ],
+            "{}",
+            path.display()
+        );
+        assert_eq!(
             signature(&info, "many")[7..],
             ["int g @ 8(%rsp)", "long int h @ 16(%rsp)"]
         );
