@@ -25,6 +25,7 @@ mod compile;
 pub mod disasm;
 pub mod insn;
 pub mod program;
+pub mod unwind;
 mod usdt_args;
 
 pub use compile::{compile, CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};

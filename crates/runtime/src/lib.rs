@@ -9,8 +9,10 @@
 //! `synchronize_rcu` of tens of milliseconds to detach, which would be most
 //! of ustrace's start-up time.)
 
+mod btf;
 mod events;
 pub mod sys;
+mod unwind;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -19,6 +21,7 @@ use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
 pub use events::{Arg, Event};
 pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
+pub use unwind::{parse_exec_mappings, Mapping, UnwindLoad};
 
 /// Errors from talking to the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -90,6 +93,8 @@ pub struct Session {
     intervals: Vec<(u64, u64)>,
     /// Index of the `ustack` stack trace map, if the script has one.
     stack_map: Option<usize>,
+    /// The unwind-table walker's maps, when `ustack` walks by tables.
+    unwind: Option<unwind::UnwindMaps>,
 }
 
 impl Session {
@@ -103,6 +108,9 @@ impl Session {
                 MapRole::LostCounter => "lost".to_string(),
                 MapRole::StartTime => "start_time".to_string(),
                 MapRole::StackTraces => "ustacks".to_string(),
+                MapRole::UnwindRows => "unwind_rows".to_string(),
+                MapRole::UnwindMappings => "unwind_maps".to_string(),
+                MapRole::UnwindScratch => "unwind_frames".to_string(),
                 MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
             let name = if name.is_empty() {
@@ -164,7 +172,22 @@ impl Session {
                 .maps
                 .iter()
                 .position(|m| m.role == MapRole::StackTraces),
+            unwind: None,
         };
+        let fd_of = |role: MapRole, maps: &[OwnedFd]| {
+            script
+                .maps
+                .iter()
+                .position(|m| m.role == role)
+                .and_then(|i| maps.get(i))
+                .map(|f| f.as_raw_fd())
+        };
+        if let (Some(rows), Some(mappings)) = (
+            fd_of(MapRole::UnwindRows, &session.maps),
+            fd_of(MapRole::UnwindMappings, &session.maps),
+        ) {
+            session.unwind = Some(unwind::UnwindMaps::new(rows, mappings));
+        }
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();
             for &(at, map) in &prog.map_relocs {
@@ -367,24 +390,61 @@ impl Session {
     /// The return addresses of user stack `id` (innermost first), from the
     /// script's stack map; empty when the id is invalid or was evicted.
     pub fn read_stack(&self, id: i64) -> Vec<u64> {
-        let Ok(key) = u32::try_from(id) else {
-            return Vec::new();
-        };
         let Some(index) = self.stack_map else {
             return Vec::new();
         };
-        let Some(fd) = self.map_fd(index) else {
+        let (Some(fd), Some(&(ksize, _, _))) = (self.map_fd(index), self.map_shapes.get(index))
+        else {
             return Vec::new();
+        };
+        // A u32 id from bpf_get_stackid, or the u64 hash of the table walk.
+        let key = match (ksize, u32::try_from(id)) {
+            (4, Ok(k)) => k.to_ne_bytes().to_vec(),
+            (8, _) if id >= 0 => id.to_ne_bytes().to_vec(),
+            _ => return Vec::new(),
         };
         let depth = usize::from(ustrace_codegen::program::USTACK_MAX_DEPTH);
         let mut buf = vec![0u8; depth * 8];
-        if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut buf) {
+        if !sys::map_lookup(fd, &key, &mut buf) {
             return Vec::new();
         }
         buf.chunks_exact(8)
             .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
             .take_while(|&a| a != 0)
             .collect()
+    }
+
+    /// True when `ustack` walks by unwind tables (see
+    /// [`Session::load_process_tables`]).
+    pub fn walks_by_tables(&self) -> bool {
+        self.unwind.is_some()
+    }
+
+    /// Builds (or takes from the cache) the unwind tables of every
+    /// executable mapping of `pid` and loads them for the stack walker.
+    /// Without tables, the walker falls back to frame pointers for `pid`.
+    pub fn load_process_tables(&mut self, pid: u32) -> Result<UnwindLoad, RuntimeError> {
+        let Some(u) = self.unwind.as_mut() else {
+            return Ok(UnwindLoad::default());
+        };
+        u.load(pid).map_err(|source| RuntimeError::MapCreate {
+            name: format!("unwind tables of pid {pid}"),
+            source,
+        })
+    }
+
+    /// Reloads the tables of processes whose mappings changed (exec,
+    /// dlopen); rate-limited, cheap to call on every poll.
+    pub fn refresh_process_tables(&mut self) {
+        if let Some(u) = self.unwind.as_mut() {
+            u.refresh();
+        }
+    }
+
+    /// The executable mappings of `pid` as last loaded, kept after the
+    /// process exits so its stacks can still be named.
+    pub fn process_mappings(&self, pid: u32) -> Option<&[Mapping]> {
+        self.unwind.as_ref().and_then(|u| u.mappings(pid))
     }
 
     /// Deletes every entry of map `index` (`clear()`).

@@ -24,6 +24,7 @@ fn raw_map_type(kind: MapKind) -> sys::bpf_map_type {
         MapKind::PerCpuArray => sys::BPF_MAP_TYPE_PERCPU_ARRAY,
         MapKind::RingBuf => sys::BPF_MAP_TYPE_RINGBUF,
         MapKind::StackTrace => sys::BPF_MAP_TYPE_STACK_TRACE,
+        MapKind::LpmTrie => sys::BPF_MAP_TYPE_LPM_TRIE,
     }
 }
 
@@ -54,7 +55,17 @@ pub fn create_map(
         .take(15)
         .collect();
     let cname = CString::new(short).unwrap_or_default();
-    // SAFETY: the name is a valid C string; opts may be null.
+    // An LPM trie must be created without preallocation.
+    let opts = sys::bpf_map_create_opts {
+        sz: std::mem::size_of::<sys::bpf_map_create_opts>() as _,
+        map_flags: if kind == MapKind::LpmTrie {
+            sys::BPF_F_NO_PREALLOC
+        } else {
+            0
+        },
+        ..Default::default()
+    };
+    // SAFETY: the name is a valid C string; opts is initialized with its size.
     let fd = unsafe {
         sys::bpf_map_create(
             raw_map_type(kind),
@@ -62,7 +73,7 @@ pub fn create_map(
             key_size,
             value_size,
             max_entries,
-            std::ptr::null(),
+            &opts,
         )
     };
     if fd < 0 {
@@ -119,12 +130,19 @@ pub fn load_program(
         ProgramAttach::Sampling => (sys::BPF_PROG_TYPE_PERF_EVENT, 0),
         ProgramAttach::TestRun => (sys::BPF_PROG_TYPE_RAW_TRACEPOINT, 0),
     };
+    let funcs = crate::btf::func_info(insns);
     let attempt = |log: Option<&mut Vec<u8>>| -> (i32, String) {
         let mut opts = sys::bpf_prog_load_opts {
             sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
             expected_attach_type: expected,
             ..Default::default()
         };
+        if let Some(f) = &funcs {
+            opts.prog_btf_fd = f.btf.as_raw_fd() as _;
+            opts.func_info = f.records.as_ptr() as *const _;
+            opts.func_info_cnt = f.records.len() as _;
+            opts.func_info_rec_size = crate::btf::FUNC_INFO_SIZE;
+        }
         let has_log = log.is_some();
         let mut buf_ptr = std::ptr::null_mut();
         let mut buf_len = 0usize;
@@ -436,6 +454,45 @@ pub fn map_update(fd: RawFd, key: &[u8], value: &[u8]) -> Result<(), std::io::Er
     } else {
         Ok(())
     }
+}
+
+/// Writes `keys.len()` entries of an array map in one call: key `keys[i]`,
+/// value `values[i * value_size..]`.
+pub fn map_update_batch(
+    fd: RawFd,
+    keys: &[u32],
+    values: &[u8],
+    value_size: usize,
+) -> Result<(), std::io::Error> {
+    if values.len() != keys.len() * value_size {
+        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    let mut done = 0usize;
+    while done < keys.len() {
+        let mut count = (keys.len() - done) as u32;
+        let opts = sys::bpf_map_batch_opts {
+            sz: std::mem::size_of::<sys::bpf_map_batch_opts>() as _,
+            ..Default::default()
+        };
+        // SAFETY: both buffers hold `count` entries from `done` on, as checked above.
+        let r = unsafe {
+            sys::bpf_map_update_batch(
+                fd,
+                keys[done..].as_ptr() as *const _,
+                values[done * value_size..].as_ptr() as *const _,
+                &mut count,
+                &opts,
+            )
+        };
+        if r < 0 {
+            return Err(libbpf_error(r));
+        }
+        if count == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::EIO));
+        }
+        done += count as usize;
+    }
+    Ok(())
 }
 
 /// Deletes one element (absent keys are not an error).

@@ -26,8 +26,14 @@ fn libc_and_python_tables_are_sorted_and_cover_code() {
             t0.elapsed()
         );
         assert!(rows.len() > 1000, "{path}: only {} rows", rows.len());
-        assert!(rows.windows(2).all(|w| w[0].pc < w[1].pc), "{path}: unsorted");
-        let rsp = rows.iter().filter(|r| matches!(r.cfa, CfaRule::Rsp(_))).count();
+        assert!(
+            rows.windows(2).all(|w| w[0].pc < w[1].pc),
+            "{path}: unsorted"
+        );
+        let rsp = rows
+            .iter()
+            .filter(|r| matches!(r.cfa, CfaRule::Rsp(_)))
+            .count();
         assert!(rsp * 2 > rows.len(), "{path}: few rsp rows");
         // Every table has PLT stubs described by the binutils expression.
         assert!(

@@ -95,6 +95,32 @@ pub struct ScriptOptions {
     pub force_perf_attach: bool,
     /// Allow `system()` (`--unsafe`).
     pub allow_unsafe: bool,
+    /// How `ustack` walks user stacks. The default comes from the
+    /// environment variable `USTRACE_STACK_MODE` (`fp` for frame pointers;
+    /// anything else, or unset, for unwind tables).
+    pub stack_walk: StackWalk,
+}
+
+/// How `ustack` walks user stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackWalk {
+    /// With unwind tables built from `.eh_frame`, frame pointers only where
+    /// a pc has no table row (the default).
+    Tables,
+    /// By frame pointers only (the kernel's `bpf_get_stackid`), like
+    /// bpftrace 0.17: cheaper, but loses frames of code built without them.
+    FramePointer,
+}
+
+impl StackWalk {
+    /// The mode `USTRACE_STACK_MODE` asks for (`fp` or `frame-pointer`:
+    /// [`StackWalk::FramePointer`]; otherwise [`StackWalk::Tables`]).
+    pub fn from_env() -> StackWalk {
+        match std::env::var("USTRACE_STACK_MODE").as_deref() {
+            Ok("fp") | Ok("frame-pointer") | Ok("frame_pointer") => StackWalk::FramePointer,
+            _ => StackWalk::Tables,
+        }
+    }
 }
 
 impl Default for ScriptOptions {
@@ -107,6 +133,7 @@ impl Default for ScriptOptions {
             verifier_log: false,
             force_perf_attach: false,
             allow_unsafe: false,
+            stack_walk: StackWalk::from_env(),
         }
     }
 }
@@ -142,6 +169,7 @@ impl Script {
             child_pid: options.child_pid,
             allow_unsafe: options.allow_unsafe,
             uaddr,
+            frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
             ..Default::default()
         };
         let compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
@@ -198,8 +226,14 @@ impl Script {
             verifier_log: self.options.verifier_log,
             force_perf_attach: self.options.force_perf_attach,
         };
-        let session = ustrace_runtime::Session::load(&self.compiled, &opts)
+        let mut session = ustrace_runtime::Session::load(&self.compiled, &opts)
             .map_err(|e| Error::from_runtime(e, self))?;
+        if let Some(pid) = opts.pid {
+            // A process that is already gone has no stacks to walk; a child
+            // held before exec gets its tables when it execs (see
+            // Session::refresh_process_tables).
+            let _ = session.load_process_tables(pid);
+        }
         Ok(Tracer::new(std::sync::Arc::new(self.clone()), session))
     }
 

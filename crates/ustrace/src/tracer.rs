@@ -91,6 +91,12 @@ impl Tracer {
             message: e.to_string(),
             details: String::new(),
         })?;
+        self.session.refresh_process_tables();
+        if let Some(pid) = self.script.options.pid.or(self.script.options.child_pid) {
+            if let Some(m) = self.session.process_mappings(pid) {
+                self.stacks.set_mappings(pid, m);
+            }
+        }
         let mut out = self.decode(raw);
         let now = Instant::now();
         if now >= self.next_stack_scan {

@@ -1,0 +1,369 @@
+//! Loading unwind tables of traced processes into the walker's maps
+//! (layout in crates/codegen/src/unwind.rs).
+//!
+//! Each file's table is built once (crates/unwind), keyed by its device and
+//! inode, and appended to the rows map; rows are never removed during a
+//! session. A process's executable mappings go to the LPM trie as aligned
+//! address blocks pointing at their file's rows, plus a pid-only entry that
+//! tells the walker "outside this process's code: stop".
+
+use std::collections::HashMap;
+use std::os::fd::RawFd;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use ustrace_codegen::unwind::{
+    MappingValue, MAPPING_KEY_BITS, MAPPING_OUTSIDE, MAX_MAPPING_PREFIXES, MAX_ROWS, ROW_SIZE,
+};
+
+use crate::sys;
+
+/// One executable, file-backed mapping of a process (a `/proc/PID/maps`
+/// line with `x`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    /// First address.
+    pub start: u64,
+    /// One past the last address.
+    pub end: u64,
+    /// File offset mapped at `start`.
+    pub offset: u64,
+    /// Device (major << 32 | minor).
+    pub dev: u64,
+    /// Inode.
+    pub inode: u64,
+    /// Path as the process sees it.
+    pub path: PathBuf,
+}
+
+/// What loading a process's tables did.
+#[derive(Debug, Clone, Default)]
+pub struct UnwindLoad {
+    /// Executable mappings found.
+    pub mappings: usize,
+    /// Files whose tables were built now (not cached).
+    pub files_built: usize,
+    /// Rows added to the rows map now.
+    pub rows_added: usize,
+    /// Wall time of the whole load.
+    pub elapsed: Duration,
+    /// Files that could not be read or parsed (path: reason).
+    pub failures: Vec<String>,
+}
+
+/// Rows of one file in the rows map.
+#[derive(Debug, Clone, Copy)]
+struct FileRows {
+    start: u32,
+    count: u32,
+    /// Link-time address minus file offset of each PT_LOAD, to compute a
+    /// mapping's bias: (file offset, vaddr, size) triples follow in
+    /// `segments`.
+    segments: usize,
+}
+
+/// The runtime side of the table walker.
+pub(crate) struct UnwindMaps {
+    rows_fd: RawFd,
+    mappings_fd: RawFd,
+    rows_used: u32,
+    files: HashMap<(u64, u64), FileRows>,
+    segments: Vec<Vec<(u64, u64, u64)>>,
+    /// Per pid: the maps text last loaded, its mappings and LPM keys.
+    procs: HashMap<u32, (String, Vec<Mapping>, Vec<[u8; 16]>)>,
+    next_refresh: Instant,
+}
+
+/// How often a traced process's mappings are checked for changes
+/// (`exec`, `dlopen`).
+const REFRESH_PERIOD: Duration = Duration::from_millis(50);
+
+impl UnwindMaps {
+    pub(crate) fn new(rows_fd: RawFd, mappings_fd: RawFd) -> UnwindMaps {
+        UnwindMaps {
+            rows_fd,
+            mappings_fd,
+            rows_used: 0,
+            files: HashMap::new(),
+            segments: Vec::new(),
+            procs: HashMap::new(),
+            next_refresh: Instant::now(),
+        }
+    }
+
+    /// The mappings last loaded for `pid`.
+    pub(crate) fn mappings(&self, pid: u32) -> Option<&[Mapping]> {
+        self.procs.get(&pid).map(|p| p.1.as_slice())
+    }
+
+    /// Reloads every known process whose mappings changed, at most every
+    /// [`REFRESH_PERIOD`].
+    pub(crate) fn refresh(&mut self) {
+        let now = Instant::now();
+        if now < self.next_refresh {
+            return;
+        }
+        self.next_refresh = now + REFRESH_PERIOD;
+        let pids: Vec<u32> = self.procs.keys().copied().collect();
+        for pid in pids {
+            let _ = self.load(pid);
+        }
+    }
+
+    /// Loads (or refreshes) the tables of `pid`'s executable mappings.
+    pub(crate) fn load(&mut self, pid: u32) -> Result<UnwindLoad, std::io::Error> {
+        let t0 = Instant::now();
+        let mut report = UnwindLoad::default();
+        let text = match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+            Ok(t) => t,
+            Err(e) => {
+                // Gone: keep its mappings for naming its stacks later.
+                self.procs.entry(pid).or_default();
+                return Err(e);
+            }
+        };
+        // An exiting process (a zombie) has no mappings left: keep the
+        // last ones, to name its stacks.
+        if text.trim().is_empty() {
+            self.procs.entry(pid).or_default();
+            return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+        }
+        if self.procs.get(&pid).is_some_and(|p| p.0 == text) {
+            report.elapsed = t0.elapsed();
+            return Ok(report);
+        }
+        let mappings = parse_exec_mappings(&text);
+        report.mappings = mappings.len();
+        let root = PathBuf::from(format!("/proc/{pid}/root"));
+        let mut keys: Vec<[u8; 16]> = Vec::new();
+        let mut values: Vec<[u8; 24]> = Vec::new();
+        for m in &mappings {
+            let file = match self.files.get(&(m.dev, m.inode)) {
+                Some(f) => *f,
+                None => {
+                    let host = root.join(m.path.strip_prefix("/").unwrap_or(&m.path));
+                    let f = self.add_file(&host, &mut report);
+                    self.files.insert((m.dev, m.inode), f);
+                    f
+                }
+            };
+            let bias = self
+                .segments
+                .get(file.segments)
+                .and_then(|segs| {
+                    segs.iter()
+                        .find(|&&(off, _, size)| m.offset >= off && m.offset < off + size.max(1))
+                        .map(|&(off, vaddr, _)| {
+                            m.start.wrapping_sub(vaddr.wrapping_add(m.offset - off))
+                        })
+                })
+                .unwrap_or(0);
+            let mut value = [0u8; MappingValue::SIZE as usize];
+            value[..8].copy_from_slice(&bias.to_ne_bytes());
+            value[8..12].copy_from_slice(&file.start.to_ne_bytes());
+            value[12..16].copy_from_slice(&file.count.to_ne_bytes());
+            for (addr, bits) in aligned_blocks(m.start, m.end) {
+                keys.push(lpm_key(pid, 32 + bits, addr));
+                values.push(value);
+            }
+        }
+        let mut outside = [0u8; MappingValue::SIZE as usize];
+        outside[16..20].copy_from_slice(&MAPPING_OUTSIDE.to_ne_bytes());
+        keys.push(lpm_key(pid, 32, 0));
+        values.push(outside);
+        // Replace the old entries of this pid.
+        if let Some((_, _, old)) = self.procs.get(&pid) {
+            for k in old {
+                if !keys.contains(k) {
+                    sys::map_delete(self.mappings_fd, k);
+                }
+            }
+        }
+        for (k, v) in keys.iter().zip(&values) {
+            if keys.len() > MAX_MAPPING_PREFIXES as usize {
+                break;
+            }
+            sys::map_update(self.mappings_fd, k, v)?;
+        }
+        self.procs.insert(pid, (text, mappings, keys));
+        report.elapsed = t0.elapsed();
+        Ok(report)
+    }
+
+    /// Builds the table of one file and appends it to the rows map.
+    fn add_file(&mut self, host: &std::path::Path, report: &mut UnwindLoad) -> FileRows {
+        let segments = self.segments.len();
+        self.segments.push(load_segments(host));
+        let table = match ustrace_unwind::table_for_file(host) {
+            Ok(t) => t.table,
+            Err(e) => {
+                report.failures.push(e.to_string());
+                return FileRows {
+                    start: 0,
+                    count: 0,
+                    segments,
+                };
+            }
+        };
+        let count = table.rows.len() as u32;
+        if count == 0 || self.rows_used.saturating_add(count) > MAX_ROWS {
+            if count > 0 {
+                report
+                    .failures
+                    .push(format!("{}: unwind rows map full", host.display()));
+            }
+            return FileRows {
+                start: 0,
+                count: 0,
+                segments,
+            };
+        }
+        let start = self.rows_used;
+        let keys: Vec<u32> = (start..start + count).collect();
+        let mut values = Vec::with_capacity(table.rows.len() * ROW_SIZE as usize);
+        for r in &table.rows {
+            values.extend_from_slice(&r.to_bytes());
+        }
+        if let Err(e) = sys::map_update_batch(self.rows_fd, &keys, &values, ROW_SIZE as usize) {
+            report.failures.push(format!("{}: {e}", host.display()));
+            return FileRows {
+                start: 0,
+                count: 0,
+                segments,
+            };
+        }
+        self.rows_used += count;
+        report.files_built += 1;
+        report.rows_added += count as usize;
+        FileRows {
+            start,
+            count,
+            segments,
+        }
+    }
+}
+
+/// (file offset, link-time address, file size) of each PT_LOAD of `path`.
+fn load_segments(path: &std::path::Path) -> Vec<(u64, u64, u64)> {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let Ok(data) = std::fs::read(path) else {
+        return Vec::new();
+    };
+    let Ok(header) = object::elf::FileHeader64::<object::Endianness>::parse(&*data) else {
+        return Vec::new();
+    };
+    let Ok(endian) = header.endian() else {
+        return Vec::new();
+    };
+    let Ok(phdrs) = header.program_headers(endian, &*data) else {
+        return Vec::new();
+    };
+    phdrs
+        .iter()
+        .filter(|p| p.p_type(endian) == object::elf::PT_LOAD)
+        .map(|p| (p.p_offset(endian), p.p_vaddr(endian), p.p_filesz(endian)))
+        .collect()
+}
+
+/// An LPM key: prefix length, pid, big-endian address.
+fn lpm_key(pid: u32, prefix_bits: u32, addr: u64) -> [u8; 16] {
+    let mut k = [0u8; 16];
+    k[..4].copy_from_slice(&prefix_bits.min(MAPPING_KEY_BITS).to_ne_bytes());
+    k[4..8].copy_from_slice(&pid.to_ne_bytes());
+    k[8..].copy_from_slice(&addr.to_be_bytes());
+    k
+}
+
+/// `[start, end)` as aligned power-of-two blocks: (block start, prefix
+/// bits of the address).
+fn aligned_blocks(mut start: u64, end: u64) -> Vec<(u64, u32)> {
+    let mut out = Vec::new();
+    while start < end {
+        let align = if start == 0 {
+            63
+        } else {
+            start.trailing_zeros()
+        };
+        let fit = 63 - (end - start).leading_zeros();
+        let log = align.min(fit);
+        out.push((start, 64 - log));
+        match start.checked_add(1u64 << log) {
+            Some(s) => start = s,
+            None => break,
+        }
+    }
+    out
+}
+
+/// The executable, file-backed mappings of a `/proc/PID/maps` text.
+pub fn parse_exec_mappings(text: &str) -> Vec<Mapping> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let mut f = line.splitn(6, ' ');
+        let (Some(range), Some(perms), Some(offset), Some(dev), Some(inode)) =
+            (f.next(), f.next(), f.next(), f.next(), f.next())
+        else {
+            continue;
+        };
+        let path = f.next().unwrap_or("").trim_start();
+        if !perms.contains('x') || !path.starts_with('/') || path.ends_with(" (deleted)") {
+            continue;
+        }
+        let Some((s, e)) = range.split_once('-') else {
+            continue;
+        };
+        let (Some((major, minor)), Ok(inode)) = (dev.split_once(':'), inode.parse::<u64>()) else {
+            continue;
+        };
+        let hex = |t: &str| u64::from_str_radix(t, 16).ok();
+        let (Some(start), Some(end), Some(offset), Some(major), Some(minor)) =
+            (hex(s), hex(e), hex(offset), hex(major), hex(minor))
+        else {
+            continue;
+        };
+        out.push(Mapping {
+            start,
+            end,
+            offset,
+            dev: major << 32 | minor,
+            inode,
+            path: PathBuf::from(path),
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn blocks_cover_the_range_exactly() {
+        let (s, e) = (0x5555_5555_4000u64, 0x5555_5557_9000u64);
+        let blocks = aligned_blocks(s, e);
+        let mut at = s;
+        for &(b, bits) in &blocks {
+            assert_eq!(b, at);
+            let size = 1u64 << (64 - bits);
+            assert_eq!(b % size, 0);
+            at += size;
+        }
+        assert_eq!(at, e);
+        assert!(blocks.len() < 40);
+    }
+
+    #[test]
+    fn parses_executable_mappings_only() {
+        let text = "\
+55d0c0a00000-55d0c0a01000 r--p 00000000 fe:01 1234 /usr/bin/x
+55d0c0a01000-55d0c0a02000 r-xp 00001000 fe:01 1234 /usr/bin/x
+7f0000000000-7f0000001000 r-xp 00000000 00:00 0 
+7ffd00000000-7ffd00001000 r-xp 00000000 00:00 0 [vdso]
+";
+        let m = parse_exec_mappings(text);
+        assert_eq!(m.len(), 1);
+        assert_eq!(m[0].offset, 0x1000);
+        assert_eq!(m[0].dev, 0xfe << 32 | 1);
+        assert_eq!(m[0].inode, 1234);
+    }
+}
