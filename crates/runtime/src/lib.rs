@@ -433,6 +433,20 @@ impl Session {
         })
     }
 
+    /// Watches `pid` (a child held before `exec`): its tables are loaded by
+    /// [`Session::refresh_process_tables`] once it has exec'd.
+    pub fn watch_process(&mut self, pid: u32) {
+        if let Some(u) = self.unwind.as_mut() {
+            u.watch(pid);
+        }
+    }
+
+    /// How often [`Session::refresh_process_tables`] looks for changes;
+    /// poll at least this often to load tables promptly.
+    pub fn table_refresh_period(&self) -> Option<std::time::Duration> {
+        self.unwind.as_ref().map(|_| unwind::REFRESH_PERIOD)
+    }
+
     /// Reloads the tables of processes whose mappings changed (exec,
     /// dlopen); rate-limited, cheap to call on every poll.
     pub fn refresh_process_tables(&mut self) {

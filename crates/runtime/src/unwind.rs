@@ -76,7 +76,7 @@ pub(crate) struct UnwindMaps {
 
 /// How often a traced process's mappings are checked for changes
 /// (`exec`, `dlopen`).
-const REFRESH_PERIOD: Duration = Duration::from_millis(50);
+pub(crate) const REFRESH_PERIOD: Duration = Duration::from_millis(25);
 
 impl UnwindMaps {
     pub(crate) fn new(rows_fd: RawFd, mappings_fd: RawFd) -> UnwindMaps {
@@ -94,6 +94,13 @@ impl UnwindMaps {
     /// The mappings last loaded for `pid`.
     pub(crate) fn mappings(&self, pid: u32) -> Option<&[Mapping]> {
         self.procs.get(&pid).map(|p| p.1.as_slice())
+    }
+
+    /// Adds `pid` to the processes refreshed, without loading it now (a
+    /// child held before `exec` still has the tracer's own mappings).
+    pub(crate) fn watch(&mut self, pid: u32) {
+        self.procs.entry(pid).or_default();
+        self.next_refresh = Instant::now();
     }
 
     /// Reloads every known process whose mappings changed, at most every

@@ -229,11 +229,12 @@ impl Script {
         };
         let mut session = ustrace_runtime::Session::load(&self.compiled, &opts)
             .map_err(|e| Error::from_runtime(e, self))?;
-        if let Some(pid) = opts.pid {
-            // A process that is already gone has no stacks to walk; a child
-            // held before exec gets its tables when it execs (see
-            // Session::refresh_process_tables).
+        if let Some(pid) = self.options.pid {
+            // A process that is already gone has no stacks to walk.
             let _ = session.load_process_tables(pid);
+        } else if let Some(pid) = self.options.child_pid {
+            // Held before exec: its tables load once it has exec'd.
+            session.watch_process(pid);
         }
         Ok(Tracer::new(std::sync::Arc::new(self.clone()), session))
     }

@@ -85,6 +85,10 @@ impl Tracer {
     /// records are dropped, as bpftrace does.
     pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<Record>, Error> {
         let mut timeout = timeout_ms;
+        if let Some(period) = self.session.table_refresh_period() {
+            // Wake up to load unwind tables of processes that exec or dlopen.
+            timeout = timeout.min(period.as_millis() as i32);
+        }
         if let Some(next) = self.next_interval.iter().map(|i| i.2).min() {
             let left = next.saturating_duration_since(Instant::now()).as_millis() as i32;
             timeout = timeout.min(left.max(0));
