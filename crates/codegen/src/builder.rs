@@ -20,6 +20,10 @@ pub const STACK_SIZE: i32 = 512;
 /// relocations and `(index, span)` markers.
 pub type Finished = (Vec<Insn>, Vec<(usize, MapId)>, Vec<(usize, Span)>);
 
+/// A subprogram waiting to be appended: name, instructions, map
+/// relocations.
+type Subprogram = (&'static str, Vec<Insn>, Vec<(usize, MapId)>);
+
 /// Builds one program.
 #[derive(Debug, Default)]
 pub struct Builder {
@@ -40,7 +44,7 @@ pub struct Builder {
     label_refs: Vec<usize>,
     /// Subprograms (`bpf_loop` callbacks), appended after the main code by
     /// [`Builder::finish`]: name, instructions, map relocations.
-    funcs: Vec<(&'static str, Vec<Insn>, Vec<(usize, MapId)>)>,
+    funcs: Vec<Subprogram>,
     /// (`ld_imm64` index, subprogram index) references to patch.
     func_refs: Vec<(usize, usize)>,
 }

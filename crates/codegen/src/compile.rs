@@ -310,6 +310,7 @@ impl Globals<'_> {
             .collect();
         crate::unwind::UnwindMaps {
             stacks: ids[0],
+            kernel_stacks: self.stack_map(),
             rows: ids[1],
             mappings: ids[2],
             scratch: ids[3],
@@ -1546,7 +1547,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         if !self.g.opts.frame_pointer_stacks {
             let maps = self.g.unwind_maps();
             let state = self.alloc_tmp(crate::unwind::STATE_SIZE, span)?;
-            crate::unwind::emit_ustack(&mut self.b, &maps, state, slot);
+            crate::unwind::emit_ustack(&mut self.b, &maps, R6, mode.depth, state, slot);
             return Ok(Val::UStack(slot, mode));
         }
         let map = self.g.stack_map();

@@ -122,14 +122,17 @@ pub enum MapRole {
     Events,
     /// Lost-event counter.
     LostCounter,
-    /// User stacks captured by `ustack`, [`USTACK_MAX_DEPTH`] frames per
-    /// entry, zero-terminated: a `BPF_MAP_TYPE_STACK_TRACE` keyed by a u32
-    /// id (frame-pointer walk), or a hash keyed by the u64 frame hash
-    /// (table walk, crates/codegen/src/unwind.rs).
+    /// User stacks captured by `ustack` through the kernel's frame-pointer
+    /// walk (`BPF_MAP_TYPE_STACK_TRACE`, [`USTACK_MAX_DEPTH`] frames per
+    /// entry).
     StackTraces,
     /// One 8-byte `CLOCK_MONOTONIC` timestamp of the session's start,
     /// written by the runtime before any program runs (`elapsed`).
     StartTime,
+    /// User stacks walked by unwind tables: a hash keyed by the u64 id
+    /// (crates/codegen/src/unwind.rs), [`USTACK_MAX_DEPTH`] frames,
+    /// zero-terminated.
+    WalkedStacks,
     /// Unwind table rows (see crates/codegen/src/unwind.rs), filled by
     /// the runtime.
     UnwindRows,

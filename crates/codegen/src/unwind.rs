@@ -21,9 +21,14 @@
 //! tables loaded, falls back to the frame pointer for that one frame.
 //!
 //! The frames go to a per-CPU scratch buffer, then into a hash map keyed by
-//! a 63-bit FNV-1a hash of the frames; the `ustack` value is (hash, pid),
-//! like the (stack id, pid) of `bpf_get_stackid`, so map keys, printing and
-//! `-f folded` work unchanged. The walk starts from the task's user
+//! an FNV-1a hash of the frames; the `ustack` value is (id, pid) with id =
+//! [`WALKED_ID_BIT`] | hash (62 bits), beside the (stack id, pid) of
+//! `bpf_get_stackid`, so map keys, printing and `-f folded` work unchanged.
+//!
+//! A process with no tables loaded yet (the first milliseconds after
+//! `exec`, or a process not traced by pid) is walked by the kernel's
+//! frame-pointer walk (`bpf_get_stackid`, ids below [`WALKED_ID_BIT`]),
+//! exactly as with `USTRACE_STACK_MODE=fp`. The walk starts from the task's user
 //! registers (`bpf_task_pt_regs`), right for uprobes and for `profile`
 //! samples taken in kernel mode alike.
 
@@ -64,11 +69,18 @@ impl MappingValue {
 /// process's executable mappings.
 pub const MAPPING_OUTSIDE: u32 = 1;
 
+/// Set in the id of a stack walked by tables (a key of the
+/// [`MapRole::WalkedStacks`] map); ids without it come from
+/// `bpf_get_stackid`.
+pub const WALKED_ID_BIT: u64 = 1 << 62;
+
 /// The maps the walker uses.
 #[derive(Debug, Clone, Copy)]
 pub struct UnwindMaps {
-    /// Walked stacks, keyed by hash.
+    /// Walked stacks, keyed by id.
     pub stacks: MapId,
+    /// The kernel's stack-trace map, for processes without tables.
+    pub kernel_stacks: MapId,
     /// Table rows.
     pub rows: MapId,
     /// Executable mappings per process.
@@ -85,7 +97,7 @@ pub fn map_defs() -> [MapDef; 4] {
             key_size: 8,
             value_size: 8 * USTACK_MAX_DEPTH as u32,
             max_entries: 4096,
-            role: MapRole::StackTraces,
+            role: MapRole::WalkedStacks,
         },
         MapDef {
             kind: MapKind::Array,
@@ -134,6 +146,7 @@ const S_REL: i16 = 72;
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 const EFAULT: i32 = 14;
+const BPF_F_USER_STACK: i32 = 1 << 8;
 
 // pt_regs offsets (x86-64).
 const PT_RBP: i32 = 32;
@@ -141,9 +154,11 @@ const PT_RIP: i32 = 128;
 const PT_RSP: i32 = 152;
 
 /// Emits the walk of the current task's user stack into `b`: the 16-byte
-/// `ustack` value (stack hash, pid) lands at `slot`. `state` is
-/// [`STATE_SIZE`] bytes of stack the caller reserved. Uses r0-r5 only.
-pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, state: i16, slot: i16) {
+/// `ustack` value (stack id, pid) lands at `slot`. `state` is
+/// [`STATE_SIZE`] bytes of stack the caller reserved; `ctx` holds the
+/// program's context; at most `depth` frames are walked (`ustack(n)`), so
+/// stacks that differ only deeper share an id. Uses r0-r5 only.
+pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, state: i16, slot: i16) {
     let func = match b.func("ustack_walk_frame") {
         Some(f) => f,
         None => {
@@ -171,18 +186,47 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, state: i16, slot: i16) {
     b.emit(insn::stx(8, R10, slot + 8, R0));
     b.mov_imm(R1, FNV_OFFSET as i64);
     b.emit(insn::stx(8, R10, state + S_HASH, R1));
+
+    // No mapping for the pc (no tables for this process): the kernel's
+    // frame-pointer walk.
+    let fail = b.label();
+    let done = b.label();
+    let tables = b.label();
+    b.emit(insn::st_imm(
+        4,
+        R10,
+        state + S_KEY_LEN,
+        MAPPING_KEY_BITS as i32,
+    ));
+    b.emit(insn::ldx(8, R1, R10, state + S_PC));
+    b.emit(insn::to_be64(R1));
+    b.emit(insn::stx(8, R10, state + S_KEY_ADDR, R1));
+    b.load_map(R1, maps.mappings);
+    b.emit(insn::mov64_reg(R2, R10));
+    b.emit(insn::alu64_imm(AluOp::Add, R2, (state + S_KEY_LEN) as i32));
+    b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+    b.jmp_imm(JmpOp::Jne, R0, 0, tables);
+    b.emit(insn::mov64_reg(R1, ctx));
+    b.load_map(R2, maps.kernel_stacks);
+    b.emit(insn::mov64_imm(R3, BPF_F_USER_STACK));
+    b.emit(insn::call(helper::GET_STACKID));
+    b.emit(insn::stx(8, R10, slot, R0));
+    b.goto(done);
+    b.bind(tables);
+
     // bpf_loop(127, callback, &state, 0)
-    b.emit(insn::mov64_imm(R1, i32::from(USTACK_MAX_DEPTH)));
+    b.emit(insn::mov64_imm(
+        R1,
+        i32::from(depth.clamp(1, USTACK_MAX_DEPTH)),
+    ));
     b.load_func(R2, func);
     b.emit(insn::mov64_reg(R3, R10));
     b.emit(insn::alu64_imm(AluOp::Add, R3, state as i32));
     b.emit(insn::mov64_imm(R4, 0));
     b.emit(insn::call(helper::LOOP));
 
-    // Store the frames under their hash; an empty walk is -EFAULT, as
+    // Store the frames under their id; an empty walk is -EFAULT, as
     // bpf_get_stackid reports a stack it cannot read.
-    let fail = b.label();
-    let done = b.label();
     b.load_map(R1, maps.scratch);
     b.emit(insn::mov64_reg(R2, R10));
     b.emit(insn::alu64_imm(AluOp::Add, R2, (state + S_ZERO) as i32));
@@ -196,7 +240,9 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, state: i16, slot: i16) {
     b.emit(insn::st_imm(8, R1, 0, 0));
     b.emit(insn::mov64_reg(R3, R0));
     b.emit(insn::ldx(8, R1, R10, state + S_HASH));
-    b.emit(insn::alu64_imm(AluOp::Rsh, R1, 1));
+    b.emit(insn::alu64_imm(AluOp::Rsh, R1, 2));
+    b.mov_imm(R2, WALKED_ID_BIT as i64);
+    b.emit(insn::alu64_reg(AluOp::Or, R1, R2));
     b.emit(insn::stx(8, R10, slot, R1));
     b.load_map(R1, maps.stacks);
     b.emit(insn::mov64_reg(R2, R10));
@@ -387,11 +433,9 @@ fn frame_callback(maps: &UnwindMaps) -> crate::builder::Finished {
     ret(&mut b, 0);
     b.bind(stop);
     ret(&mut b, 1);
-    match b.finish(ustrace_lang::ast::Span::default()) {
-        Ok(f) => f,
-        // Every label above is bound; finish cannot fail.
-        Err(_) => (Vec::new(), Vec::new(), Vec::new()),
-    }
+    // Every label above is bound: finish cannot fail.
+    b.finish(ustrace_lang::ast::Span::default())
+        .unwrap_or_default()
 }
 
 const KIND_UNKNOWN: u8 = 0;

@@ -93,6 +93,8 @@ pub struct Session {
     intervals: Vec<(u64, u64)>,
     /// Index of the `ustack` stack trace map, if the script has one.
     stack_map: Option<usize>,
+    /// Index of the map of stacks walked by unwind tables, if any.
+    walked_map: Option<usize>,
     /// The unwind-table walker's maps, when `ustack` walks by tables.
     unwind: Option<unwind::UnwindMaps>,
 }
@@ -108,6 +110,7 @@ impl Session {
                 MapRole::LostCounter => "lost".to_string(),
                 MapRole::StartTime => "start_time".to_string(),
                 MapRole::StackTraces => "ustacks".to_string(),
+                MapRole::WalkedStacks => "walked_stacks".to_string(),
                 MapRole::UnwindRows => "unwind_rows".to_string(),
                 MapRole::UnwindMappings => "unwind_maps".to_string(),
                 MapRole::UnwindScratch => "unwind_frames".to_string(),
@@ -172,6 +175,10 @@ impl Session {
                 .maps
                 .iter()
                 .position(|m| m.role == MapRole::StackTraces),
+            walked_map: script
+                .maps
+                .iter()
+                .position(|m| m.role == MapRole::WalkedStacks),
             unwind: None,
         };
         let fd_of = |role: MapRole, maps: &[OwnedFd]| {
@@ -390,18 +397,15 @@ impl Session {
     /// The return addresses of user stack `id` (innermost first), from the
     /// script's stack map; empty when the id is invalid or was evicted.
     pub fn read_stack(&self, id: i64) -> Vec<u64> {
-        let Some(index) = self.stack_map else {
-            return Vec::new();
+        // A u32 id from bpf_get_stackid, or a table walk's id.
+        let walked = id >= 0 && (id as u64) & ustrace_codegen::unwind::WALKED_ID_BIT != 0;
+        let (index, key) = match (walked, u32::try_from(id)) {
+            (true, _) => (self.walked_map, id.to_ne_bytes().to_vec()),
+            (false, Ok(k)) => (self.stack_map, k.to_ne_bytes().to_vec()),
+            (false, Err(_)) => return Vec::new(),
         };
-        let (Some(fd), Some(&(ksize, _, _))) = (self.map_fd(index), self.map_shapes.get(index))
-        else {
+        let Some(fd) = index.and_then(|i| self.map_fd(i)) else {
             return Vec::new();
-        };
-        // A u32 id from bpf_get_stackid, or the u64 hash of the table walk.
-        let key = match (ksize, u32::try_from(id)) {
-            (4, Ok(k)) => k.to_ne_bytes().to_vec(),
-            (8, _) if id >= 0 => id.to_ne_bytes().to_vec(),
-            _ => return Vec::new(),
         };
         let depth = usize::from(ustrace_codegen::program::USTACK_MAX_DEPTH);
         let mut buf = vec![0u8; depth * 8];

@@ -56,10 +56,20 @@ pub struct UnwindLoad {
 struct FileRows {
     start: u32,
     count: u32,
-    /// Link-time address minus file offset of each PT_LOAD, to compute a
-    /// mapping's bias: (file offset, vaddr, size) triples follow in
-    /// `segments`.
+    /// Index of the file's PT_LOAD list in `UnwindMaps::segments`, to
+    /// compute a mapping's bias.
     segments: usize,
+}
+
+/// What is loaded for one process.
+#[derive(Debug, Default)]
+struct ProcessTables {
+    /// The `/proc/PID/maps` text last loaded (to notice changes).
+    maps_text: String,
+    /// Its executable mappings.
+    mappings: Vec<Mapping>,
+    /// Its entries in the mappings LPM trie.
+    keys: Vec<[u8; 16]>,
 }
 
 /// The runtime side of the table walker.
@@ -69,8 +79,8 @@ pub(crate) struct UnwindMaps {
     rows_used: u32,
     files: HashMap<(u64, u64), FileRows>,
     segments: Vec<Vec<(u64, u64, u64)>>,
-    /// Per pid: the maps text last loaded, its mappings and LPM keys.
-    procs: HashMap<u32, (String, Vec<Mapping>, Vec<[u8; 16]>)>,
+    /// What is loaded for each traced process.
+    procs: HashMap<u32, ProcessTables>,
     next_refresh: Instant,
 }
 
@@ -93,7 +103,7 @@ impl UnwindMaps {
 
     /// The mappings last loaded for `pid`.
     pub(crate) fn mappings(&self, pid: u32) -> Option<&[Mapping]> {
-        self.procs.get(&pid).map(|p| p.1.as_slice())
+        self.procs.get(&pid).map(|p| p.mappings.as_slice())
     }
 
     /// Adds `pid` to the processes refreshed, without loading it now (a
@@ -135,7 +145,7 @@ impl UnwindMaps {
             self.procs.entry(pid).or_default();
             return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
         }
-        if self.procs.get(&pid).is_some_and(|p| p.0 == text) {
+        if self.procs.get(&pid).is_some_and(|p| p.maps_text == text) {
             report.elapsed = t0.elapsed();
             return Ok(report);
         }
@@ -179,20 +189,26 @@ impl UnwindMaps {
         keys.push(lpm_key(pid, 32, 0));
         values.push(outside);
         // Replace the old entries of this pid.
-        if let Some((_, _, old)) = self.procs.get(&pid) {
-            for k in old {
+        if let Some(old) = self.procs.get(&pid) {
+            for k in &old.keys {
                 if !keys.contains(k) {
                     sys::map_delete(self.mappings_fd, k);
                 }
             }
         }
-        for (k, v) in keys.iter().zip(&values) {
-            if keys.len() > MAX_MAPPING_PREFIXES as usize {
-                break;
-            }
+        // A full trie refuses the update: the process keeps what fit.
+        let fit = keys.len().min(MAX_MAPPING_PREFIXES as usize);
+        for (k, v) in keys[..fit].iter().zip(&values) {
             sys::map_update(self.mappings_fd, k, v)?;
         }
-        self.procs.insert(pid, (text, mappings, keys));
+        self.procs.insert(
+            pid,
+            ProcessTables {
+                maps_text: text,
+                mappings,
+                keys,
+            },
+        );
         report.elapsed = t0.elapsed();
         Ok(report)
     }
