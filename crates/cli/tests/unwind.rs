@@ -258,3 +258,79 @@ fn cxx_throw_stack_reaches_the_thrower_and_main() {
         "{text}"
     );
 }
+
+#[test]
+fn stack_deeper_than_the_limit_stops_at_127_frames() {
+    if !bpf_available("stack_deeper_than_the_limit_stops_at_127_frames") {
+        return;
+    }
+    let bin = deep();
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        &format!(
+            r#"usdt:{}:deep:bottom {{ printf("stack:%s|\n", ustack); exit(); }}"#,
+            bin.display()
+        ),
+        "-c",
+        &format!("{} 300 200 200", bin.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let names = first_stack(&text);
+    assert_eq!(names.len(), 127, "{text}");
+    assert!(names.iter().all(|n| n == "recurse"), "{text}");
+}
+
+#[test]
+fn file_without_unwind_information_falls_back_to_frame_pointers() {
+    if !bpf_available("file_without_unwind_information_falls_back_to_frame_pointers") {
+        return;
+    }
+    let built = build_c(
+        "unwind_deep_fp",
+        "tests/c/unwind_deep.c",
+        &["-O2", "-g", "-fno-omit-frame-pointer"],
+    );
+    let bin = built.with_file_name("unwind_deep_no_eh_frame");
+    let status = Command::new("objcopy")
+        .args([
+            "--remove-section",
+            ".eh_frame",
+            "--remove-section",
+            ".eh_frame_hdr",
+            "--remove-section",
+            ".debug_frame",
+        ])
+        .arg(&built)
+        .arg(&bin)
+        .status()
+        .expect("running objcopy (Debian package binutils)");
+    assert!(status.success());
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        &format!(
+            r#"usdt:{}:deep:here {{ printf("stack:%s|\n", ustack); }}"#,
+            bin.display()
+        ),
+        "-c",
+        &format!("{} 300 0", bin.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let names = first_stack(&text);
+    // The probe sits before level5 pushes rbp, so the frame-pointer step
+    // from level5 lands in level3 (the kernel's walk does the same); the
+    // rest of the chain and libc's frames (which have tables) follow.
+    assert_eq!(names.first().map(String::as_str), Some("level5"), "{text}");
+    let pos = |name: &str| names.iter().position(|n| n == name);
+    assert!(
+        pos("level1") < pos("main") && pos("level1").is_some(),
+        "{text}"
+    );
+    assert_eq!(names.last().map(String::as_str), Some("_start"), "{text}");
+    assert!(names.iter().all(|n| !n.starts_with("0x")), "{text}");
+}
