@@ -3,7 +3,8 @@
 //! throughput and footprint. Prints a table of both tools and their ratio,
 //! and writes bench/results/latest.json.
 //!
-//! Usage: ustrace-bench [--quick] [--ustrace PATH] [--bpftrace PATH]
+//! Usage: ustrace-bench [--quick] [--only unwind] [--ustrace PATH] [--bpftrace PATH]
+//! (`--only unwind`: just the stack-walk rows, printed, not saved)
 //! Run as root. It is a benchmark, never a test: nothing here fails on slowness.
 
 use std::collections::BTreeSet;
@@ -13,6 +14,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use libbpf_sys as sys;
+
+mod unwind;
 
 /// One measured row: a name, both values and the unit.
 struct Row {
@@ -47,9 +50,11 @@ fn main() {
     let mut ustrace = root.join("target/release/ustrace");
     let mut bpftrace = PathBuf::from("/usr/bin/bpftrace");
     let mut quick = false;
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => quick = true,
+            "--only" => only = args.next(),
             "--ustrace" => ustrace = args.next().map(PathBuf::from).unwrap_or(ustrace),
             "--bpftrace" => bpftrace = args.next().map(PathBuf::from).unwrap_or(bpftrace),
             other => {
@@ -73,6 +78,12 @@ fn main() {
         quick,
         rows: Vec::new(),
     };
+    if only.as_deref() == Some("unwind") {
+        // Only the stack-walk rows; results/latest.json is left alone.
+        b.stack_walks();
+        b.print_table();
+        return;
+    }
     b.build_programs();
     b.startup();
     b.attach_many();
@@ -80,6 +91,7 @@ fn main() {
     b.hit_costs();
     b.rust_probe_costs();
     b.throughput();
+    b.stack_walks();
     b.footprint();
     b.report(&root);
 }
@@ -475,7 +487,8 @@ impl Bench {
         );
     }
 
-    fn report(&self, root: &Path) {
+    /// Prints the rows as a Markdown table; returns the machine line.
+    fn print_table(&self) -> String {
         let machine = machine_description();
         println!("ustrace vs bpftrace, {machine}\n");
         println!("| measure | ustrace | bpftrace | ustrace/bpftrace |");
@@ -501,6 +514,11 @@ impl Bench {
                 ratio
             );
         }
+        machine
+    }
+
+    fn report(&self, root: &Path) {
+        let machine = self.print_table();
         let mut json = String::from("{\n");
         json.push_str(&format!("  \"machine\": {},\n", json_str(&machine)));
         json.push_str(&format!("  \"quick\": {},\n  \"rows\": [\n", self.quick));
