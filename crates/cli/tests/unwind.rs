@@ -334,3 +334,86 @@ fn file_without_unwind_information_falls_back_to_frame_pointers() {
     assert_eq!(names.last().map(String::as_str), Some("_start"), "{text}");
     assert!(names.iter().all(|n| !n.starts_with("0x")), "{text}");
 }
+
+#[test]
+fn postgres_query_stack_reaches_postgres_main() {
+    if !bpf_available("postgres_query_stack_reaches_postgres_main") {
+        return;
+    }
+    let bin = Path::new("/usr/lib/postgresql/15/bin");
+    if !bin.join("postgres").exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "postgresql-15 is required in CI"
+        );
+        eprintln!("skipping: postgresql-15 is not installed");
+        return;
+    }
+    // A fresh cluster, owned by the postgres user (postgres refuses root),
+    // queried through a single-user backend: one process, no server.
+    let data =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pgdata-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("creating the data directory");
+    let as_postgres = ["--reuid=postgres", "--regid=postgres", "--init-groups"];
+    let chown = Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(&data)
+        .status()
+        .expect("running chown");
+    assert!(chown.success());
+    let initdb = Command::new("setpriv")
+        .args(as_postgres)
+        .arg(bin.join("initdb"))
+        .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+        .arg(&data)
+        .output()
+        .expect("running initdb");
+    assert!(initdb.status.success(), "initdb: {}", stderr(&initdb));
+    let backend = format!(
+        "setpriv {} {} --single -D {} postgres",
+        as_postgres.join(" "),
+        bin.join("postgres").display(),
+        data.display()
+    );
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        &format!(
+            r#"usdt:{}:postgresql:query__start {{ printf("stack:%s|\n", ustack); }}"#,
+            bin.join("postgres").display()
+        ),
+        "-c",
+        &backend,
+    ])
+    .stdin(std::process::Stdio::piped());
+    let mut g = spawn(cmd);
+    // The query comes once the backend has started (and its tables loaded).
+    std::thread::sleep(Duration::from_millis(1500));
+    if let Some(mut input) = g.0.stdin.take() {
+        use std::io::Write;
+        let _ = input.write_all(b"select 1;\n");
+    }
+    let out = run_until_exit(g, Duration::from_secs(30));
+    let _ = std::fs::remove_dir_all(&data);
+    let text = stdout(&out);
+    let names = first_stack(&text);
+    let pos = |name: &str| names.iter().position(|n| n == name);
+    assert!(
+        pos("PostgresMain").is_some() && pos("PostgresMain") < pos("main"),
+        "stderr: {}\n{text}",
+        stderr(&out)
+    );
+}
+
+/// Waits for `g` to exit by itself (its stdin closed), up to `limit`.
+fn run_until_exit(mut g: Guard, limit: Duration) -> std::process::Output {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = g.0.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt_after(g, Duration::ZERO)
+}

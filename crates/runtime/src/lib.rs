@@ -459,6 +459,18 @@ impl Session {
         }
     }
 
+    /// Loads `pid`'s tables unless it has some (or had: it exited) or
+    /// `limit` processes have tables already. For processes discovered
+    /// from their stacks (all-process tracing, forks).
+    pub fn load_new_process_tables(&mut self, pid: u32, limit: usize) {
+        let Some(u) = self.unwind.as_mut() else {
+            return;
+        };
+        if pid != 0 && !u.knows(pid) && u.process_count() < limit {
+            let _ = u.load(pid);
+        }
+    }
+
     /// The executable mappings of `pid` as last loaded, kept after the
     /// process exits so its stacks can still be named.
     pub fn process_mappings(&self, pid: u32) -> Option<&[Mapping]> {

@@ -70,6 +70,8 @@ struct ProcessTables {
     mappings: Vec<Mapping>,
     /// Its entries in the mappings LPM trie.
     keys: Vec<[u8; 16]>,
+    /// It has exited: no more refreshes.
+    gone: bool,
 }
 
 /// The runtime side of the table walker.
@@ -82,11 +84,15 @@ pub(crate) struct UnwindMaps {
     /// What is loaded for each traced process.
     procs: HashMap<u32, ProcessTables>,
     next_refresh: Instant,
+    /// The last pid refreshed (round robin).
+    refresh_cursor: u32,
 }
 
 /// How often a traced process's mappings are checked for changes
 /// (`exec`, `dlopen`).
 pub(crate) const REFRESH_PERIOD: Duration = Duration::from_millis(25);
+/// Processes re-read per refresh.
+const REFRESH_BATCH: usize = 8;
 
 impl UnwindMaps {
     pub(crate) fn new(rows_fd: RawFd, mappings_fd: RawFd) -> UnwindMaps {
@@ -98,6 +104,7 @@ impl UnwindMaps {
             segments: Vec::new(),
             procs: HashMap::new(),
             next_refresh: Instant::now(),
+            refresh_cursor: 0,
         }
     }
 
@@ -113,18 +120,47 @@ impl UnwindMaps {
         self.next_refresh = Instant::now();
     }
 
-    /// Reloads every known process whose mappings changed, at most every
-    /// [`REFRESH_PERIOD`].
+    /// Reloads known processes whose mappings changed, at most every
+    /// [`REFRESH_PERIOD`] and at most [`REFRESH_BATCH`] processes a time
+    /// (round robin), skipping processes that have exited.
     pub(crate) fn refresh(&mut self) {
         let now = Instant::now();
         if now < self.next_refresh {
             return;
         }
         self.next_refresh = now + REFRESH_PERIOD;
-        let pids: Vec<u32> = self.procs.keys().copied().collect();
-        for pid in pids {
-            let _ = self.load(pid);
+        let mut live: Vec<u32> = self
+            .procs
+            .iter()
+            .filter(|(_, p)| !p.gone)
+            .map(|(&pid, _)| pid)
+            .collect();
+        live.sort_unstable();
+        let start = live.partition_point(|&p| p <= self.refresh_cursor);
+        let batch: Vec<u32> = live[start..]
+            .iter()
+            .chain(&live[..start])
+            .take(REFRESH_BATCH)
+            .copied()
+            .collect();
+        for pid in batch {
+            self.refresh_cursor = pid;
+            if self.load(pid).is_err() {
+                if let Some(p) = self.procs.get_mut(&pid) {
+                    p.gone = true;
+                }
+            }
         }
+    }
+
+    /// True when `pid`'s tables were loaded (or tried) already.
+    pub(crate) fn knows(&self, pid: u32) -> bool {
+        self.procs.contains_key(&pid)
+    }
+
+    /// Processes with tables (live or gone).
+    pub(crate) fn process_count(&self) -> usize {
+        self.procs.len()
     }
 
     /// Loads (or refreshes) the tables of `pid`'s executable mappings.
@@ -207,6 +243,7 @@ impl UnwindMaps {
                 maps_text: text,
                 mappings,
                 keys,
+                gone: false,
             },
         );
         report.elapsed = t0.elapsed();

@@ -49,7 +49,13 @@ pub struct Tracer {
     exited: Option<i64>,
     stacks: StackFormatter,
     next_stack_scan: Instant,
+    /// Processes seen in `ustack` values, whose unwind tables to load.
+    stack_pids: std::cell::RefCell<std::collections::BTreeSet<u32>>,
 }
+
+/// Processes discovered from their stacks that get unwind tables (the
+/// traced process of -p/-c always does).
+const MAX_TABLE_PROCESSES: usize = 1024;
 
 /// How often the stacks in map keys are named while their processes live.
 const STACK_SCAN_PERIOD: Duration = Duration::from_millis(250);
@@ -72,6 +78,7 @@ impl Tracer {
             exited: None,
             stacks: StackFormatter::new(),
             next_stack_scan: now,
+            stack_pids: Default::default(),
         }
     }
 
@@ -98,12 +105,8 @@ impl Tracer {
             details: String::new(),
         })?;
         self.session.refresh_process_tables();
-        if let Some(pid) = self.script.options.pid.or(self.script.options.child_pid) {
-            if let Some(m) = self.session.process_mappings(pid) {
-                self.stacks.set_mappings(pid, m);
-            }
-        }
         let mut out = self.decode(raw);
+        self.load_discovered_tables();
         let now = Instant::now();
         if now >= self.next_stack_scan {
             self.remember_stacks();
@@ -207,6 +210,21 @@ impl Tracer {
 }
 
 impl Tracer {
+    /// Loads unwind tables for processes whose stacks showed up (their
+    /// next stacks are walked by tables), and hands the mappings of every
+    /// process with tables to the stack namer.
+    fn load_discovered_tables(&mut self) {
+        let pids: Vec<u32> = self.stack_pids.borrow().iter().copied().collect();
+        let traced = self.script.options.pid.or(self.script.options.child_pid);
+        for &pid in pids.iter().chain(traced.iter()) {
+            self.session
+                .load_new_process_tables(pid, MAX_TABLE_PROCESSES);
+            if let Some(m) = self.session.process_mappings(pid) {
+                self.stacks.set_mappings(pid, m);
+            }
+        }
+    }
+
     /// Names the user stacks and symbols found in map keys now, while their processes
     /// are alive (a map is printed at exit, maybe after they are gone).
     fn remember_stacks(&self) {
@@ -230,6 +248,7 @@ impl Tracer {
                         match f {
                             FieldKind::UStack(_) => {
                                 let id = first as i64;
+                                self.stack_pids.borrow_mut().insert(pid);
                                 self.stacks
                                     .remember(pid, id, || self.session.read_stack(id));
                             }
@@ -343,7 +362,8 @@ impl Tracer {
                     .unwrap_or_default();
                 Value::Str(wall_time(&fmt, ns).into_bytes())
             }
-            Arg::UStack { id, pid, mode } => Value::Str(
+            Arg::UStack { id, pid, mode } => Value::Str({
+                self.stack_pids.borrow_mut().insert(pid);
                 self.stacks
                     .render_id(
                         pid,
@@ -352,8 +372,8 @@ impl Tracer {
                         mode,
                         StackPlace::Printf,
                     )
-                    .into_bytes(),
-            ),
+                    .into_bytes()
+            }),
         }
     }
 }
