@@ -78,7 +78,7 @@ fn trace_deep(args: &str, env_fp: bool) -> String {
     cmd.args([
         "-e",
         &format!(
-            r#"usdt:{b}:deep:here {{ printf("stack:%s|\n", ustack); }}"#,
+            r#"usdt:{b}:deep:here {{ printf("stack:%s|\n", ustack); @[ustack(3)] = count(); @p[ustack(perf, 1)] = count(); }}"#,
             b = bin.display()
         ),
         "-c",
@@ -118,6 +118,16 @@ fn stack_without_frame_pointers_equals_gdb_backtrace() {
             "{case}: raw frames:\n{out}"
         );
         assert_eq!(got.last().map(String::as_str), Some("_start"), "{out}");
+        // As map keys (named at exit, maybe after the process is gone),
+        // cut to n frames, and in perf form with the file.
+        assert!(
+            out.contains("@[\n    level5+0\n    level4+") && out.contains("]: 1\n"),
+            "{case}: map key:\n{out}"
+        );
+        assert!(
+            out.contains(&format!(" level5+0 ({})\n", deep().display())),
+            "{case}: perf form:\n{out}"
+        );
     }
     // The frame-pointer walk stays selectable, and loses the frames.
     let fp = first_stack(&trace_deep("300 0", true));

@@ -18,8 +18,9 @@ use ustrace_codegen::unwind::{
 
 use crate::sys;
 
-/// One executable, file-backed mapping of a process (a `/proc/PID/maps`
-/// line with `x`).
+/// One executable mapping of a process (a `/proc/PID/maps` line with `x`).
+/// Anonymous ones (JIT code, `[vdso]`) have an empty path and no tables:
+/// the walker takes frame-pointer steps there.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Mapping {
     /// First address.
@@ -192,6 +193,11 @@ impl UnwindMaps {
         let mut values: Vec<[u8; 24]> = Vec::new();
         for m in &mappings {
             let file = match self.files.get(&(m.dev, m.inode)) {
+                _ if m.path.as_os_str().is_empty() => FileRows {
+                    start: 0,
+                    count: 0,
+                    segments: usize::MAX,
+                },
                 Some(f) => *f,
                 None => {
                     let host = root.join(m.path.strip_prefix("/").unwrap_or(&m.path));
@@ -366,9 +372,17 @@ pub fn parse_exec_mappings(text: &str) -> Vec<Mapping> {
             continue;
         };
         let path = f.next().unwrap_or("").trim_start();
-        if !perms.contains('x') || !path.starts_with('/') || path.ends_with(" (deleted)") {
+        // Executable and either a file or anonymous (JIT code, [vdso]);
+        // a deleted file cannot be read for its tables or names.
+        let anonymous = path.is_empty() || path.starts_with('[');
+        if !perms.contains('x')
+            || !(anonymous || path.starts_with('/'))
+            || path.ends_with(" (deleted)")
+            || path == "[vsyscall]"
+        {
             continue;
         }
+        let path = if anonymous { "" } else { path };
         let Some((s, e)) = range.split_once('-') else {
             continue;
         };
@@ -419,9 +433,12 @@ mod tests {
 55d0c0a01000-55d0c0a02000 r-xp 00001000 fe:01 1234 /usr/bin/x
 7f0000000000-7f0000001000 r-xp 00000000 00:00 0 
 7ffd00000000-7ffd00001000 r-xp 00000000 00:00 0 [vdso]
+7f0000002000-7f0000003000 r-xp 00000000 fe:01 99 /usr/lib/gone.so (deleted)
+ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0 [vsyscall]
 ";
         let m = parse_exec_mappings(text);
-        assert_eq!(m.len(), 1);
+        assert_eq!(m.len(), 3);
+        assert!(m[1].path.as_os_str().is_empty() && m[2].path.as_os_str().is_empty());
         assert_eq!(m[0].offset, 0x1000);
         assert_eq!(m[0].dev, 0xfe << 32 | 1);
         assert_eq!(m[0].inode, 1234);
