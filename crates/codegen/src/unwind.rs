@@ -443,3 +443,54 @@ const KIND_RBP: u8 = 2;
 const KIND_PLT: u8 = 3;
 const KIND_STOP: u8 = 4;
 const RBP_AT_CFA: u8 = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn maps() -> UnwindMaps {
+        UnwindMaps {
+            stacks: MapId(0),
+            kernel_stacks: MapId(1),
+            rows: MapId(2),
+            mappings: MapId(3),
+            scratch: MapId(4),
+        }
+    }
+
+    #[test]
+    fn walker_is_one_callback_referenced_from_the_main_code() {
+        let mut b = Builder::new();
+        let state = b
+            .alloc(STATE_SIZE, ustrace_lang::ast::Span::default())
+            .unwrap_or(-80);
+        let slot = b
+            .alloc(16, ustrace_lang::ast::Span::default())
+            .unwrap_or(-96);
+        // Two `ustack` uses share one callback.
+        emit_ustack(&mut b, &maps(), R6, 127, state, slot);
+        emit_ustack(&mut b, &maps(), R6, 3, state, slot);
+        b.emit(insn::mov64_imm(R0, 0));
+        b.emit(insn::exit());
+        let (insns, relocs, _) = b
+            .finish(ustrace_lang::ast::Span::default())
+            .unwrap_or_default();
+        let refs: Vec<usize> = insns
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.src == insn::BPF_PSEUDO_FUNC)
+            .map(|(at, i)| (at as i64 + i64::from(i.imm) + 1) as usize)
+            .collect();
+        assert_eq!(refs.len(), 2);
+        assert_eq!(refs[0], refs[1]);
+        let main_exit = insns
+            .iter()
+            .position(|i| *i == insn::exit())
+            .unwrap_or(usize::MAX);
+        assert!(refs[0] > main_exit && refs[0] < insns.len());
+        assert_eq!(insns.last(), Some(&insn::exit()));
+        // Map references inside the callback are relocated too.
+        assert!(relocs.iter().any(|&(at, m)| at > refs[0] && m == MapId(2)));
+        assert!(relocs.iter().all(|&(at, _)| at < insns.len()));
+    }
+}
