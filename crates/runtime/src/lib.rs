@@ -459,6 +459,15 @@ impl Session {
         }
     }
 
+    /// Table loads that changed something since the last call (pid, what
+    /// was done and how long it took), for `-d`.
+    pub fn take_table_loads(&mut self) -> Vec<(u32, UnwindLoad)> {
+        self.unwind
+            .as_mut()
+            .map(|u| u.take_reports())
+            .unwrap_or_default()
+    }
+
     /// Loads `pid`'s tables unless it has some (or had: it exited) or
     /// `limit` processes have tables already. For processes discovered
     /// from their stacks (all-process tracing, forks).

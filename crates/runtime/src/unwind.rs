@@ -87,6 +87,8 @@ pub(crate) struct UnwindMaps {
     next_refresh: Instant,
     /// The last pid refreshed (round robin).
     refresh_cursor: u32,
+    /// Loads that changed something, not yet taken.
+    reports: Vec<(u32, UnwindLoad)>,
 }
 
 /// How often a traced process's mappings are checked for changes
@@ -106,6 +108,7 @@ impl UnwindMaps {
             procs: HashMap::new(),
             next_refresh: Instant::now(),
             refresh_cursor: 0,
+            reports: Vec::new(),
         }
     }
 
@@ -152,6 +155,11 @@ impl UnwindMaps {
                 }
             }
         }
+    }
+
+    /// The loads that changed something since the last call: (pid, what).
+    pub(crate) fn take_reports(&mut self) -> Vec<(u32, UnwindLoad)> {
+        std::mem::take(&mut self.reports)
     }
 
     /// True when `pid`'s tables were loaded (or tried) already.
@@ -253,6 +261,7 @@ impl UnwindMaps {
             },
         );
         report.elapsed = t0.elapsed();
+        self.reports.push((pid, report.clone()));
         Ok(report)
     }
 

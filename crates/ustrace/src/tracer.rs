@@ -160,6 +160,29 @@ impl Tracer {
         self.exited
     }
 
+    /// One line per unwind-table load since the last call (`-d`): the
+    /// process, its executable mappings, files built now, rows, time, and
+    /// files that could not be read.
+    pub fn table_loads(&mut self) -> Vec<String> {
+        self.session
+            .take_table_loads()
+            .into_iter()
+            .map(|(pid, l)| {
+                let mut line = format!(
+                    "unwind tables: pid {pid}: {} mappings, {} files built, {} rows, {:.1} ms",
+                    l.mappings,
+                    l.files_built,
+                    l.rows_added,
+                    l.elapsed.as_secs_f64() * 1e3
+                );
+                for f in &l.failures {
+                    line.push_str(&format!("; {f}"));
+                }
+                line
+            })
+            .collect()
+    }
+
     /// Verifier logs of the loaded programs (with `verifier_log`).
     pub fn verifier_logs(&self) -> Vec<String> {
         self.session.verifier_logs().map(str::to_string).collect()
