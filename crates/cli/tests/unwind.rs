@@ -178,14 +178,16 @@ fn python_samples_reach_the_interpreter_entry() {
         let frames: Vec<&str> = frames.split(';').collect();
         // Debian's python3.11 `main` tail-calls Py_BytesMain (a `jmp`), so
         // no unwinder sees `main` itself: its caller and callee stand in.
-        if frames.starts_with(&[
+        if !frames.starts_with(&[
             "_start",
             "__libc_start_main_impl",
             "__libc_start_call_main",
             "Py_BytesMain",
         ]) {
-            complete += n;
+            // Taken before the tables loaded (frame-pointer walk).
+            continue;
         }
+        complete += n;
         // Unnamed frames are real code of python3.11 (static functions of
         // a binary without symbols), never garbage.
         for f in frames.iter().filter(|f| f.starts_with("0x")) {

@@ -310,7 +310,6 @@ impl Globals<'_> {
             .collect();
         crate::unwind::UnwindMaps {
             stacks: ids[0],
-            kernel_stacks: self.stack_map(),
             rows: ids[1],
             mappings: ids[2],
             scratch: ids[3],

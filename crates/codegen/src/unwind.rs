@@ -27,8 +27,9 @@
 //!
 //! A process with no tables loaded yet (the first milliseconds after
 //! `exec`, or a process not traced by pid) is walked by the kernel's
-//! frame-pointer walk (`bpf_get_stackid`, ids below [`WALKED_ID_BIT`]),
-//! exactly as with `USTRACE_STACK_MODE=fp`. The walk starts from the task's user
+//! frame-pointer walk (`bpf_get_stack`, as `USTRACE_STACK_MODE=fp` does
+//! with `bpf_get_stackid`), and its frames are hashed and stored the same
+//! way: one stack has one id whichever walk found it. The walk starts from the task's user
 //! registers (`bpf_task_pt_regs`), right for uprobes and for `profile`
 //! samples taken in kernel mode alike.
 
@@ -79,8 +80,6 @@ pub const WALKED_ID_BIT: u64 = 1 << 62;
 pub struct UnwindMaps {
     /// Walked stacks, keyed by id.
     pub stacks: MapId,
-    /// The kernel's stack-trace map, for processes without tables.
-    pub kernel_stacks: MapId,
     /// Table rows.
     pub rows: MapId,
     /// Executable mappings per process.
@@ -142,6 +141,10 @@ const S_ZERO: i16 = 56;
 const S_ROW_KEY: i16 = 60;
 const S_TMP: i16 = 64;
 const S_REL: i16 = 72;
+/// The hash callback's frame number (the table walk uses S_REL there).
+const S_INDEX: i16 = 72;
+/// One past the highest x86-64 user address.
+const USER_SPACE_END: u64 = 0x0000_8000_0000_0000;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
@@ -188,10 +191,13 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, stat
     b.emit(insn::stx(8, R10, state + S_HASH, R1));
 
     // No mapping for the pc (no tables for this process): the kernel's
-    // frame-pointer walk.
+    // frame-pointer walk (bpf_get_stack) into the frame buffer, hashed
+    // like a table walk, so one stack has one id whichever walk took it.
     let fail = b.label();
     let done = b.label();
     let tables = b.label();
+    let store = b.label();
+    let limit = i32::from(depth.clamp(1, USTACK_MAX_DEPTH));
     b.emit(insn::st_imm(
         4,
         R10,
@@ -206,19 +212,37 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, stat
     b.emit(insn::alu64_imm(AluOp::Add, R2, (state + S_KEY_LEN) as i32));
     b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
     b.jmp_imm(JmpOp::Jne, R0, 0, tables);
+    b.load_map(R1, maps.scratch);
+    b.emit(insn::mov64_reg(R2, R10));
+    b.emit(insn::alu64_imm(AluOp::Add, R2, (state + S_ZERO) as i32));
+    b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+    b.jmp_imm(JmpOp::Jeq, R0, 0, fail);
+    b.emit(insn::mov64_reg(R2, R0));
     b.emit(insn::mov64_reg(R1, ctx));
-    b.load_map(R2, maps.kernel_stacks);
-    b.emit(insn::mov64_imm(R3, BPF_F_USER_STACK));
-    b.emit(insn::call(helper::GET_STACKID));
-    b.emit(insn::stx(8, R10, slot, R0));
-    b.goto(done);
+    b.emit(insn::mov64_imm(R3, limit * 8));
+    b.emit(insn::mov64_imm(R4, BPF_F_USER_STACK));
+    b.emit(insn::call(helper::GET_STACK));
+    b.jmp_imm(JmpOp::Jsle, R0, 0, fail);
+    b.emit(insn::alu64_imm(AluOp::Rsh, R0, 3));
+    b.emit(insn::stx(8, R10, state + S_DEPTH, R0));
+    b.emit(insn::mov64_reg(R1, R0));
+    let hash = match b.func("ustack_hash_frame") {
+        Some(f) => f,
+        None => {
+            let body = hash_callback(maps);
+            b.add_func("ustack_hash_frame", body)
+        }
+    };
+    b.load_func(R2, hash);
+    b.emit(insn::mov64_reg(R3, R10));
+    b.emit(insn::alu64_imm(AluOp::Add, R3, state as i32));
+    b.emit(insn::mov64_imm(R4, 0));
+    b.emit(insn::call(helper::LOOP));
+    b.goto(store);
     b.bind(tables);
 
-    // bpf_loop(127, callback, &state, 0)
-    b.emit(insn::mov64_imm(
-        R1,
-        i32::from(depth.clamp(1, USTACK_MAX_DEPTH)),
-    ));
+    // bpf_loop(depth, callback, &state, 0)
+    b.emit(insn::mov64_imm(R1, limit));
     b.load_func(R2, func);
     b.emit(insn::mov64_reg(R3, R10));
     b.emit(insn::alu64_imm(AluOp::Add, R3, state as i32));
@@ -227,6 +251,7 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, stat
 
     // Store the frames under their id; an empty walk is -EFAULT, as
     // bpf_get_stackid reports a stack it cannot read.
+    b.bind(store);
     b.load_map(R1, maps.scratch);
     b.emit(insn::mov64_reg(R2, R10));
     b.emit(insn::alu64_imm(AluOp::Add, R2, (state + S_ZERO) as i32));
@@ -254,6 +279,49 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, stat
     b.emit(insn::mov64_imm(R1, -EFAULT));
     b.emit(insn::stx(8, R10, slot, R1));
     b.bind(done);
+}
+
+/// The `bpf_loop` callback hashing frame `index` of the buffer
+/// `bpf_get_stack` filled (r1 = index, r2 = state).
+fn hash_callback(maps: &UnwindMaps) -> crate::builder::Finished {
+    let mut b = Builder::new();
+    let stop = b.label();
+    b.emit(insn::mov64_reg(R9, R2));
+    b.emit(insn::mov64_reg(R6, R1));
+    b.emit(insn::stx(8, R9, S_INDEX, R1));
+    b.load_map(R1, maps.scratch);
+    b.emit(insn::mov64_reg(R2, R9));
+    b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(S_ZERO)));
+    b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+    b.jmp_imm(JmpOp::Jeq, R0, 0, stop);
+    b.jmp_imm(JmpOp::Jge, R6, i32::from(USTACK_MAX_DEPTH), stop);
+    b.emit(insn::alu64_imm(AluOp::Lsh, R6, 3));
+    b.emit(insn::alu64_reg(AluOp::Add, R6, R0));
+    b.emit(insn::ldx(8, R7, R6, 0));
+    // A frame-pointer walk through code without frame pointers reads
+    // garbage: cut the stack at the first value that cannot be a user
+    // code address (the null page, or above the user address space).
+    let plausible = b.label();
+    let cut = b.label();
+    b.jmp_imm(JmpOp::Jlt, R7, 0x10000, cut);
+    b.mov_imm(R1, USER_SPACE_END as i64);
+    b.jmp_reg(JmpOp::Jlt, R7, R1, plausible);
+    b.bind(cut);
+    b.emit(insn::ldx(8, R1, R9, S_INDEX));
+    b.emit(insn::stx(8, R9, S_DEPTH, R1));
+    ret(&mut b, 1);
+    b.bind(plausible);
+    b.emit(insn::ldx(8, R1, R9, S_HASH));
+    b.emit(insn::alu64_reg(AluOp::Xor, R1, R7));
+    b.mov_imm(R2, FNV_PRIME as i64);
+    b.emit(insn::alu64_reg(AluOp::Mul, R1, R2));
+    b.emit(insn::stx(8, R9, S_HASH, R1));
+    ret(&mut b, 0);
+    b.bind(stop);
+    ret(&mut b, 1);
+    // Every label above is bound: finish cannot fail.
+    b.finish(ustrace_lang::ast::Span::default())
+        .unwrap_or_default()
 }
 
 /// `r0 = value; exit` for a callback return.
@@ -451,7 +519,6 @@ mod tests {
     fn maps() -> UnwindMaps {
         UnwindMaps {
             stacks: MapId(0),
-            kernel_stacks: MapId(1),
             rows: MapId(2),
             mappings: MapId(3),
             scratch: MapId(4),
@@ -481,16 +548,23 @@ mod tests {
             .filter(|(_, i)| i.src == insn::BPF_PSEUDO_FUNC)
             .map(|(at, i)| (at as i64 + i64::from(i.imm) + 1) as usize)
             .collect();
-        assert_eq!(refs.len(), 2);
-        assert_eq!(refs[0], refs[1]);
+        // Each use references the hash callback (no tables) and the walk
+        // callback: two subprograms, shared by both uses.
+        assert_eq!(refs.len(), 4);
+        let mut distinct = refs.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 2);
         let main_exit = insns
             .iter()
             .position(|i| *i == insn::exit())
             .unwrap_or(usize::MAX);
-        assert!(refs[0] > main_exit && refs[0] < insns.len());
+        assert!(distinct.iter().all(|&r| r > main_exit && r < insns.len()));
         assert_eq!(insns.last(), Some(&insn::exit()));
         // Map references inside the callback are relocated too.
-        assert!(relocs.iter().any(|&(at, m)| at > refs[0] && m == MapId(2)));
+        assert!(relocs
+            .iter()
+            .any(|&(at, m)| at > distinct[0] && m == maps().rows));
         assert!(relocs.iter().all(|&(at, _)| at < insns.len()));
     }
 }

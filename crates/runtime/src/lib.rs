@@ -127,6 +127,7 @@ impl Session {
                 m.key_size,
                 m.value_size,
                 m.max_entries,
+                m.role == MapRole::UnwindRows,
             )?);
         }
         let ring_fd = maps
@@ -193,6 +194,15 @@ impl Session {
             fd_of(MapRole::UnwindRows, &session.maps),
             fd_of(MapRole::UnwindMappings, &session.maps),
         ) {
+            let rows = sys::MappedArray::new(
+                rows,
+                ustrace_codegen::unwind::ROW_SIZE as usize,
+                ustrace_codegen::unwind::MAX_ROWS as usize,
+            )
+            .map_err(|source| RuntimeError::MapCreate {
+                name: "unwind_rows".to_string(),
+                source,
+            })?;
             session.unwind = Some(unwind::UnwindMaps::new(rows, mappings));
         }
         for (index, prog) in script.programs.iter().enumerate() {

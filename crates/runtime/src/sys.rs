@@ -42,12 +42,15 @@ fn libbpf_error(ret: i32) -> std::io::Error {
 }
 
 /// Creates a map. `name` is truncated to the kernel's 15 characters.
+/// `mmapable` asks for an array user space can map
+/// ([`MappedArray`]).
 pub fn create_map(
     kind: MapKind,
     name: &str,
     key_size: u32,
     value_size: u32,
     max_entries: u32,
+    mmapable: bool,
 ) -> Result<OwnedFd, RuntimeError> {
     let short: String = name
         .chars()
@@ -58,10 +61,10 @@ pub fn create_map(
     // An LPM trie must be created without preallocation.
     let opts = sys::bpf_map_create_opts {
         sz: std::mem::size_of::<sys::bpf_map_create_opts>() as _,
-        map_flags: if kind == MapKind::LpmTrie {
-            sys::BPF_F_NO_PREALLOC
-        } else {
-            0
+        map_flags: match kind {
+            MapKind::LpmTrie => sys::BPF_F_NO_PREALLOC,
+            MapKind::Array if mmapable => sys::BPF_F_MMAPABLE,
+            _ => 0,
         },
         ..Default::default()
     };
@@ -456,45 +459,6 @@ pub fn map_update(fd: RawFd, key: &[u8], value: &[u8]) -> Result<(), std::io::Er
     }
 }
 
-/// Writes `keys.len()` entries of an array map in one call: key `keys[i]`,
-/// value `values[i * value_size..]`.
-pub fn map_update_batch(
-    fd: RawFd,
-    keys: &[u32],
-    values: &[u8],
-    value_size: usize,
-) -> Result<(), std::io::Error> {
-    if values.len() != keys.len() * value_size {
-        return Err(std::io::Error::from_raw_os_error(libc::EINVAL));
-    }
-    let mut done = 0usize;
-    while done < keys.len() {
-        let mut count = (keys.len() - done) as u32;
-        let opts = sys::bpf_map_batch_opts {
-            sz: std::mem::size_of::<sys::bpf_map_batch_opts>() as _,
-            ..Default::default()
-        };
-        // SAFETY: both buffers hold `count` entries from `done` on, as checked above.
-        let r = unsafe {
-            sys::bpf_map_update_batch(
-                fd,
-                keys[done..].as_ptr() as *const _,
-                values[done * value_size..].as_ptr() as *const _,
-                &mut count,
-                &opts,
-            )
-        };
-        if r < 0 {
-            return Err(libbpf_error(r));
-        }
-        if count == 0 {
-            return Err(std::io::Error::from_raw_os_error(libc::EIO));
-        }
-        done += count as usize;
-    }
-    Ok(())
-}
-
 /// Deletes one element (absent keys are not an error).
 pub fn map_delete(fd: RawFd, key: &[u8]) {
     // SAFETY: key has the map's key size.
@@ -540,4 +504,60 @@ pub fn run_program(prog: &OwnedFd) -> std::io::Result<()> {
         return Err(std::io::Error::from_raw_os_error(-r));
     }
     Ok(())
+}
+
+/// An array map created mmapable, mapped into this process: its values are
+/// written in place, without a system call per element.
+pub struct MappedArray {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl MappedArray {
+    /// Maps `value_size * max_entries` bytes of array map `fd` (created
+    /// with `mmapable`) for reading and writing.
+    pub fn new(fd: RawFd, value_size: usize, max_entries: usize) -> std::io::Result<MappedArray> {
+        let len = value_size
+            .checked_mul(max_entries)
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a shared mapping of a map fd; the kernel checks len.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(last_os_error());
+        }
+        Ok(MappedArray {
+            ptr: ptr as *mut u8,
+            len,
+        })
+    }
+
+    /// Copies `bytes` to byte offset `at`; false when it does not fit.
+    pub fn write(&mut self, at: usize, bytes: &[u8]) -> bool {
+        match at.checked_add(bytes.len()) {
+            Some(end) if end <= self.len => {
+                // SAFETY: [at, end) lies inside the mapping, which we own.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), bytes.len())
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Drop for MappedArray {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what new() mapped.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+    }
 }

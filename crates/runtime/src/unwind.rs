@@ -77,7 +77,7 @@ struct ProcessTables {
 
 /// The runtime side of the table walker.
 pub(crate) struct UnwindMaps {
-    rows_fd: RawFd,
+    rows: sys::MappedArray,
     mappings_fd: RawFd,
     rows_used: u32,
     files: HashMap<(u64, u64), FileRows>,
@@ -98,9 +98,9 @@ pub(crate) const REFRESH_PERIOD: Duration = Duration::from_millis(25);
 const REFRESH_BATCH: usize = 8;
 
 impl UnwindMaps {
-    pub(crate) fn new(rows_fd: RawFd, mappings_fd: RawFd) -> UnwindMaps {
+    pub(crate) fn new(rows: sys::MappedArray, mappings_fd: RawFd) -> UnwindMaps {
         UnwindMaps {
-            rows_fd,
+            rows,
             mappings_fd,
             rows_used: 0,
             files: HashMap::new(),
@@ -196,6 +196,14 @@ impl UnwindMaps {
         }
         let mappings = parse_exec_mappings(&text);
         report.mappings = mappings.len();
+        // Only executable mappings matter (the heap growing does not).
+        if let Some(p) = self.procs.get_mut(&pid) {
+            if !p.maps_text.is_empty() && p.mappings == mappings {
+                p.maps_text = text;
+                report.elapsed = t0.elapsed();
+                return Ok(report);
+            }
+        }
         let root = PathBuf::from(format!("/proc/{pid}/root"));
         let mut keys: Vec<[u8; 16]> = Vec::new();
         let mut values: Vec<[u8; 24]> = Vec::new();
@@ -268,10 +276,13 @@ impl UnwindMaps {
     /// Builds the table of one file and appends it to the rows map.
     fn add_file(&mut self, host: &std::path::Path, report: &mut UnwindLoad) -> FileRows {
         let segments = self.segments.len();
-        self.segments.push(load_segments(host));
         let table = match ustrace_unwind::table_for_file(host) {
-            Ok(t) => t.table,
+            Ok(t) => {
+                self.segments.push(t.segments);
+                t.table
+            }
             Err(e) => {
+                self.segments.push(Vec::new());
                 report.failures.push(e.to_string());
                 return FileRows {
                     start: 0,
@@ -294,13 +305,16 @@ impl UnwindMaps {
             };
         }
         let start = self.rows_used;
-        let keys: Vec<u32> = (start..start + count).collect();
         let mut values = Vec::with_capacity(table.rows.len() * ROW_SIZE as usize);
         for r in &table.rows {
             values.extend_from_slice(&r.to_bytes());
         }
-        if let Err(e) = sys::map_update_batch(self.rows_fd, &keys, &values, ROW_SIZE as usize) {
-            report.failures.push(format!("{}: {e}", host.display()));
+        // Rows past `rows_used` are not referenced by any mapping yet, so
+        // the walker never sees them half written.
+        if !self.rows.write(start as usize * ROW_SIZE as usize, &values) {
+            report
+                .failures
+                .push(format!("{}: unwind rows map full", host.display()));
             return FileRows {
                 start: 0,
                 count: 0,
@@ -316,28 +330,6 @@ impl UnwindMaps {
             segments,
         }
     }
-}
-
-/// (file offset, link-time address, file size) of each PT_LOAD of `path`.
-fn load_segments(path: &std::path::Path) -> Vec<(u64, u64, u64)> {
-    use object::read::elf::{FileHeader, ProgramHeader};
-    let Ok(data) = std::fs::read(path) else {
-        return Vec::new();
-    };
-    let Ok(header) = object::elf::FileHeader64::<object::Endianness>::parse(&*data) else {
-        return Vec::new();
-    };
-    let Ok(endian) = header.endian() else {
-        return Vec::new();
-    };
-    let Ok(phdrs) = header.program_headers(endian, &*data) else {
-        return Vec::new();
-    };
-    phdrs
-        .iter()
-        .filter(|p| p.p_type(endian) == object::elf::PT_LOAD)
-        .map(|p| (p.p_offset(endian), p.p_vaddr(endian), p.p_filesz(endian)))
-        .collect()
 }
 
 /// An LPM key: prefix length, pid, big-endian address.

@@ -12,6 +12,10 @@ pub struct FileTable {
     /// The file the rows were read from: the file itself, or its separate
     /// debug file when the file has no frame information.
     pub source: PathBuf,
+    /// `(file offset, link-time address, size in the file)` of each
+    /// `PT_LOAD` of the file itself: what a mapping's load bias is
+    /// computed from.
+    pub segments: Vec<(u64, u64, u64)>,
 }
 
 /// Builds the table of the ELF file at `path`. When the file has neither
@@ -21,10 +25,12 @@ pub fn table_for_file(path: &Path) -> Result<FileTable, UnwindError> {
     let data = read(path)?;
     let name = path.display().to_string();
     let table = table_from_elf(&data, &name)?;
+    let segments = load_segments(&data);
     if !table.rows.is_empty() {
         return Ok(FileTable {
             table,
             source: path.to_path_buf(),
+            segments,
         });
     }
     if let Some(debug) = ustrace_probes::symbols::separate_debug_file(path, &data) {
@@ -33,12 +39,34 @@ pub fn table_for_file(path: &Path) -> Result<FileTable, UnwindError> {
         return Ok(FileTable {
             table,
             source: debug,
+            segments,
         });
     }
     Ok(FileTable {
         table,
         source: path.to_path_buf(),
+        segments,
     })
+}
+
+/// `(file offset, link-time address, size in the file)` of each `PT_LOAD`
+/// of a 64-bit ELF file (empty when it has none or is not one).
+pub fn load_segments(data: &[u8]) -> Vec<(u64, u64, u64)> {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let Ok(header) = object::elf::FileHeader64::<object::Endianness>::parse(data) else {
+        return Vec::new();
+    };
+    let Ok(endian) = header.endian() else {
+        return Vec::new();
+    };
+    let Ok(phdrs) = header.program_headers(endian, data) else {
+        return Vec::new();
+    };
+    phdrs
+        .iter()
+        .filter(|p| p.p_type(endian) == object::elf::PT_LOAD)
+        .map(|p| (p.p_offset(endian), p.p_vaddr(endian), p.p_filesz(endian)))
+        .collect()
 }
 
 fn read(path: &Path) -> Result<Vec<u8>, UnwindError> {

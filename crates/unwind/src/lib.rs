@@ -30,7 +30,7 @@ mod build;
 mod file;
 
 pub use build::{table_from_elf, table_from_sections};
-pub use file::{table_for_file, FileTable};
+pub use file::{load_segments, table_for_file, FileTable};
 
 /// Errors reading unwind information.
 #[derive(Debug, thiserror::Error)]
