@@ -3,8 +3,7 @@
 //! throughput and footprint. Prints a table of both tools and their ratio,
 //! and writes bench/results/latest.json.
 //!
-//! Usage: ustrace-bench [--quick] [--only unwind] [--ustrace PATH] [--bpftrace PATH]
-//! (`--only unwind`: just the stack-walk rows, printed, not saved)
+//! Usage: ustrace-bench [--quick] [--ustrace PATH] [--bpftrace PATH]
 //! Run as root. It is a benchmark, never a test: nothing here fails on slowness.
 
 use std::collections::BTreeSet;
@@ -15,7 +14,11 @@ use std::time::{Duration, Instant};
 
 use libbpf_sys as sys;
 
+mod overload;
 mod unwind;
+
+/// One benchmark section.
+type Section = fn(&mut Bench);
 
 /// One measured row: a name, both values and the unit.
 struct Row {
@@ -50,6 +53,8 @@ fn main() {
     let mut ustrace = root.join("target/release/ustrace");
     let mut bpftrace = PathBuf::from("/usr/bin/bpftrace");
     let mut quick = false;
+    // `--only SECTION` (startup, attach, jvm, hits, rust, throughput,
+    // overload, unwind, footprint) runs one section.
     let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -78,22 +83,30 @@ fn main() {
         quick,
         rows: Vec::new(),
     };
-    if only.as_deref() == Some("unwind") {
-        // Only the stack-walk rows; results/latest.json is left alone.
-        b.stack_walks();
-        b.print_table();
-        return;
-    }
     b.build_programs();
-    b.startup();
-    b.attach_many();
-    b.attach_jvm();
-    b.hit_costs();
-    b.rust_probe_costs();
-    b.throughput();
-    b.stack_walks();
-    b.footprint();
-    b.report(&root);
+    let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
+    let sections: [(&str, Section); 9] = [
+        ("startup", Bench::startup),
+        ("attach", Bench::attach_many),
+        ("jvm", Bench::attach_jvm),
+        ("hits", Bench::hit_costs),
+        ("rust", Bench::rust_probe_costs),
+        ("throughput", Bench::throughput),
+        ("overload", Bench::overload),
+        ("unwind", Bench::stack_walks),
+        ("footprint", Bench::footprint),
+    ];
+    for (name, section) in sections {
+        if want(name) {
+            section(&mut b);
+        }
+    }
+    // A partial run does not replace the full results.
+    let file = match &only {
+        Some(name) => format!("only-{name}.json"),
+        None => "latest.json".to_string(),
+    };
+    b.report(&root, &file);
 }
 
 impl Bench {
@@ -464,6 +477,33 @@ impl Bench {
         let _ = std::fs::remove_file(&out);
     }
 
+    /// Overload: see [`overload`].
+    fn overload(&mut self) {
+        let per_producer: u64 = if self.quick { 1_000_000 } else { 5_000_000 };
+        let hits = self.work.join("hits");
+        let out = self.work.join("overload.out");
+        let runs: Vec<_> = [Tool::Ustrace, Tool::Bpftrace]
+            .into_iter()
+            .map(|t| overload::run(self.tool(t), &hits, &out, 2, per_producer))
+            .collect();
+        let pick = |f: &dyn Fn(&overload::Overload) -> f64| -> Vec<Option<f64>> {
+            runs.iter().map(|r| r.as_ref().map(f)).collect()
+        };
+        let section = "overload (2 producers, printf to a file)";
+        let name = format!(
+            "events unaccounted for (sent - received - lost) of {}",
+            2 * per_producer
+        );
+        let v = pick(&|r| r.sent as f64 - r.received as f64 - r.lost as f64);
+        self.push(section, &name, "events", v[0], v[1]);
+        let v = pick(&|r| r.lost as f64);
+        self.push(section, "events reported lost", "events", v[0], v[1]);
+        let v = pick(&|r| r.received_per_s);
+        self.push(section, "received per second", "events/s", v[0], v[1]);
+        let v = pick(&|r| r.peak_rss_kb as f64 / 1024.0);
+        self.push(section, "peak RSS of the tracer", "MiB", v[0], v[1]);
+    }
+
     /// 5. Footprint: binary and shared libraries.
     fn footprint(&mut self) {
         let mut size = Vec::new();
@@ -487,8 +527,7 @@ impl Bench {
         );
     }
 
-    /// Prints the rows as a Markdown table; returns the machine line.
-    fn print_table(&self) -> String {
+    fn report(&self, root: &Path, file: &str) {
         let machine = machine_description();
         println!("ustrace vs bpftrace, {machine}\n");
         println!("| measure | ustrace | bpftrace | ustrace/bpftrace |");
@@ -514,11 +553,6 @@ impl Bench {
                 ratio
             );
         }
-        machine
-    }
-
-    fn report(&self, root: &Path) {
-        let machine = self.print_table();
         let mut json = String::from("{\n");
         json.push_str(&format!("  \"machine\": {},\n", json_str(&machine)));
         json.push_str(&format!("  \"quick\": {},\n  \"rows\": [\n", self.quick));
@@ -537,7 +571,7 @@ impl Bench {
         json.push_str("  ]\n}\n");
         let dir = root.join("bench/results");
         let _ = std::fs::create_dir_all(&dir);
-        if let Err(e) = std::fs::write(dir.join("latest.json"), json) {
+        if let Err(e) = std::fs::write(dir.join(file), json) {
             eprintln!("ustrace-bench: cannot write results: {e}");
         }
     }

@@ -141,6 +141,9 @@ pub enum MapRole {
     UnwindMappings,
     /// Per-CPU frame buffer of the stack walker.
     UnwindScratch,
+    /// Per map (indexed by [`MapId`](crate::builder::MapId)), per CPU:
+    /// updates that failed because the map was full.
+    DroppedUpdates,
     /// A script map `@name`.
     User(UserMap),
 }
