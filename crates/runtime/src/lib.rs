@@ -85,6 +85,10 @@ pub struct SessionOptions {
     pub verifier_log: bool,
     /// Never use uprobe_multi (test the perf-event fallback).
     pub force_perf_attach: bool,
+    /// Load this running process's unwind tables before attaching, so its
+    /// first stacks are walked by tables (`-p`; not a child held before
+    /// exec, which still has the tracer's mappings).
+    pub tables_for: Option<u32>,
 }
 
 /// A loaded, attached script.
@@ -227,7 +231,12 @@ impl Session {
                 name: "unwind_rows".to_string(),
                 source,
             })?;
-            session.unwind = Some(unwind::UnwindMaps::new(rows, mappings));
+            let mut u = unwind::UnwindMaps::new(rows, mappings);
+            if let Some(pid) = opts.tables_for {
+                // A process that is already gone has no stacks to walk.
+                let _ = u.load(pid);
+            }
+            session.unwind = Some(u);
         }
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();

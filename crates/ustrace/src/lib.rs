@@ -264,15 +264,15 @@ impl Script {
             pid: self.options.pid.or(self.options.child_pid),
             verifier_log: self.options.verifier_log,
             force_perf_attach: self.options.force_perf_attach,
+            tables_for: self.options.pid,
         };
         let mut session = ustrace_runtime::Session::load(&self.compiled, &opts)
             .map_err(|e| Error::from_runtime(e, self))?;
-        if let Some(pid) = self.options.pid {
-            // A process that is already gone has no stacks to walk.
-            let _ = session.load_process_tables(pid);
-        } else if let Some(pid) = self.options.child_pid {
-            // Held before exec: its tables load once it has exec'd.
-            session.watch_process(pid);
+        if self.options.pid.is_none() {
+            if let Some(pid) = self.options.child_pid {
+                // Held before exec: its tables load once it has exec'd.
+                session.watch_process(pid);
+            }
         }
         Ok(Tracer::new(std::sync::Arc::new(self.clone()), session))
     }
