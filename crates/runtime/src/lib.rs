@@ -524,7 +524,7 @@ impl Session {
     /// How often [`Session::refresh_process_tables`] looks for changes;
     /// poll at least this often to load tables promptly.
     pub fn table_refresh_period(&self) -> Option<std::time::Duration> {
-        self.unwind.as_ref().map(|_| unwind::REFRESH_PERIOD)
+        self.unwind.as_ref().map(|u| u.period())
     }
 
     /// Reloads the tables of processes whose mappings changed (exec,

@@ -73,6 +73,8 @@ struct ProcessTables {
     keys: Vec<[u8; 16]>,
     /// It has exited: no more refreshes.
     gone: bool,
+    /// When its mappings first loaded (None: watched, not loaded yet).
+    first_loaded: Option<Instant>,
 }
 
 /// The runtime side of the table walker.
@@ -94,6 +96,11 @@ pub(crate) struct UnwindMaps {
 /// How often a traced process's mappings are checked for changes
 /// (`exec`, `dlopen`).
 pub(crate) const REFRESH_PERIOD: Duration = Duration::from_millis(25);
+/// The period while a process is new (watched before exec, or loaded
+/// less than [`SETTLING`] ago, while the dynamic linker maps libraries).
+const FAST_REFRESH_PERIOD: Duration = Duration::from_millis(2);
+/// How long a newly loaded process is refreshed fast.
+const SETTLING: Duration = Duration::from_millis(300);
 /// Processes re-read per refresh.
 const REFRESH_BATCH: usize = 8;
 
@@ -132,7 +139,7 @@ impl UnwindMaps {
         if now < self.next_refresh {
             return;
         }
-        self.next_refresh = now + REFRESH_PERIOD;
+        self.next_refresh = now + self.period();
         let mut live: Vec<u32> = self
             .procs
             .iter()
@@ -157,6 +164,19 @@ impl UnwindMaps {
         }
     }
 
+    /// How often to refresh now: fast while some process is new.
+    pub(crate) fn period(&self) -> Duration {
+        let settling = self
+            .procs
+            .values()
+            .any(|p| !p.gone && p.first_loaded.is_none_or(|t| t.elapsed() < SETTLING));
+        if settling {
+            FAST_REFRESH_PERIOD
+        } else {
+            REFRESH_PERIOD
+        }
+    }
+
     /// The loads that changed something since the last call: (pid, what).
     pub(crate) fn take_reports(&mut self) -> Vec<(u32, UnwindLoad)> {
         std::mem::take(&mut self.reports)
@@ -176,6 +196,16 @@ impl UnwindMaps {
     pub(crate) fn load(&mut self, pid: u32) -> Result<UnwindLoad, std::io::Error> {
         let t0 = Instant::now();
         let mut report = UnwindLoad::default();
+        // A watched child still before its exec runs our own binary: its
+        // tables would be ours, and are not wanted.
+        if self
+            .procs
+            .get(&pid)
+            .is_some_and(|p| p.first_loaded.is_none())
+            && same_file(&format!("/proc/{pid}/exe"), "/proc/self/exe")
+        {
+            return Ok(report);
+        }
         let text = match std::fs::read_to_string(format!("/proc/{pid}/maps")) {
             Ok(t) => t,
             Err(e) => {
@@ -259,6 +289,11 @@ impl UnwindMaps {
         for (k, v) in keys[..fit].iter().zip(&values) {
             sys::map_update(self.mappings_fd, k, v)?;
         }
+        let first_loaded = self
+            .procs
+            .get(&pid)
+            .and_then(|p| p.first_loaded)
+            .unwrap_or(t0);
         self.procs.insert(
             pid,
             ProcessTables {
@@ -266,6 +301,7 @@ impl UnwindMaps {
                 mappings,
                 keys,
                 gone: false,
+                first_loaded: Some(first_loaded),
             },
         );
         report.elapsed = t0.elapsed();
@@ -329,6 +365,15 @@ impl UnwindMaps {
             count,
             segments,
         }
+    }
+}
+
+/// True when both paths name the same file (device and inode).
+fn same_file(a: &str, b: &str) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    match (std::fs::metadata(a), std::fs::metadata(b)) {
+        (Ok(x), Ok(y)) => x.dev() == y.dev() && x.ino() == y.ino(),
+        _ => false,
     }
 }
 
