@@ -535,6 +535,15 @@ impl Session {
         }
     }
 
+    /// Processes whose loaded mappings changed since the last call (to
+    /// hand [`Session::process_mappings`] on).
+    pub fn take_changed_processes(&mut self) -> Vec<u32> {
+        self.unwind
+            .as_mut()
+            .map(|u| u.take_changed())
+            .unwrap_or_default()
+    }
+
     /// Table loads that changed something since the last call (pid, what
     /// was done and how long it took), for `-d`.
     pub fn take_table_loads(&mut self) -> Vec<(u32, UnwindLoad)> {

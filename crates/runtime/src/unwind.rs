@@ -91,6 +91,8 @@ pub(crate) struct UnwindMaps {
     refresh_cursor: u32,
     /// Loads that changed something, not yet taken.
     reports: Vec<(u32, UnwindLoad)>,
+    /// Processes whose mappings changed, not yet taken.
+    changed: Vec<u32>,
 }
 
 /// How often a traced process's mappings are checked for changes
@@ -116,6 +118,7 @@ impl UnwindMaps {
             next_refresh: Instant::now(),
             refresh_cursor: 0,
             reports: Vec::new(),
+            changed: Vec::new(),
         }
     }
 
@@ -175,6 +178,11 @@ impl UnwindMaps {
         } else {
             REFRESH_PERIOD
         }
+    }
+
+    /// Processes whose mappings changed since the last call.
+    pub(crate) fn take_changed(&mut self) -> Vec<u32> {
+        std::mem::take(&mut self.changed)
     }
 
     /// The loads that changed something since the last call: (pid, what).
@@ -306,6 +314,7 @@ impl UnwindMaps {
         );
         report.elapsed = t0.elapsed();
         self.reports.push((pid, report.clone()));
+        self.changed.push(pid);
         Ok(report)
     }
 

@@ -60,8 +60,10 @@ pub struct Tracer {
     exited: Option<i64>,
     stacks: StackFormatter,
     next_stack_scan: Instant,
-    /// Processes seen in `ustack` values, whose unwind tables to load.
+    /// Processes seen in `ustack` values since the last poll.
     stack_pids: std::cell::RefCell<std::collections::BTreeSet<u32>>,
+    /// Every process seen in `ustack` values (its tables were asked for).
+    stack_pids_seen: std::collections::HashSet<u32>,
 }
 
 /// Processes discovered from their stacks that get unwind tables (the
@@ -90,6 +92,7 @@ impl Tracer {
             stacks: StackFormatter::new(),
             next_stack_scan: now,
             stack_pids: Default::default(),
+            stack_pids_seen: Default::default(),
         }
     }
 
@@ -273,11 +276,15 @@ impl Tracer {
     /// next stacks are walked by tables), and hands the mappings of every
     /// process with tables to the stack namer.
     fn load_discovered_tables(&mut self) {
-        let pids: Vec<u32> = self.stack_pids.borrow().iter().copied().collect();
-        let traced = self.script.options.pid.or(self.script.options.child_pid);
-        for &pid in pids.iter().chain(traced.iter()) {
+        let new: Vec<u32> = std::mem::take(&mut *self.stack_pids.borrow_mut())
+            .into_iter()
+            .filter(|pid| self.stack_pids_seen.insert(*pid))
+            .collect();
+        for pid in new {
             self.session
                 .load_new_process_tables(pid, MAX_TABLE_PROCESSES);
+        }
+        for pid in self.session.take_changed_processes() {
             if let Some(m) = self.session.process_mappings(pid) {
                 self.stacks.set_mappings(pid, m);
             }
