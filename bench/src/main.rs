@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use libbpf_sys as sys;
 
+mod metrics;
 mod overload;
 mod unwind;
 
@@ -54,7 +55,7 @@ fn main() {
     let mut bpftrace = PathBuf::from("/usr/bin/bpftrace");
     let mut quick = false;
     // `--only SECTION` (startup, attach, jvm, hits, rust, throughput,
-    // overload, unwind, footprint) runs one section.
+    // overload, metrics, unwind, footprint) runs one section.
     let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -85,7 +86,7 @@ fn main() {
     };
     b.build_programs();
     let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
-    let sections: [(&str, Section); 9] = [
+    let sections: [(&str, Section); 10] = [
         ("startup", Bench::startup),
         ("attach", Bench::attach_many),
         ("jvm", Bench::attach_jvm),
@@ -94,6 +95,7 @@ fn main() {
         ("throughput", Bench::throughput),
         ("overload", Bench::overload),
         ("unwind", Bench::stack_walks),
+        ("metrics", Bench::metrics),
         ("footprint", Bench::footprint),
     ];
     for (name, section) in sections {

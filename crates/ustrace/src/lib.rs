@@ -33,7 +33,9 @@
 
 mod error;
 mod listing;
+mod map_reader;
 mod maps;
+mod profile;
 mod refused;
 mod resolve;
 pub mod sink;
@@ -43,6 +45,8 @@ mod usdt;
 
 pub use error::Error;
 pub use listing::list_probes;
+pub use map_reader::{MapInfo, MapReader};
+pub use profile::StackProfile;
 pub use tracer::{FullMap, Record, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;

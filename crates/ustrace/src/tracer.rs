@@ -54,11 +54,11 @@ pub struct FullMap {
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
 pub struct Tracer {
-    script: Arc<Script>,
-    session: Session,
+    pub(crate) script: Arc<Script>,
+    pub(crate) session: Session,
     next_interval: Vec<(u64, Duration, Instant)>,
     exited: Option<i64>,
-    stacks: StackFormatter,
+    pub(crate) stacks: StackFormatter,
     next_stack_scan: Instant,
     /// Processes seen in `ustack` values since the last poll.
     stack_pids: std::cell::RefCell<std::collections::BTreeSet<u32>>,
