@@ -184,6 +184,7 @@ fn run(cli: Cli) -> Result<i32> {
         force_perf_attach: cli.perf_attach,
         allow_unsafe: cli.allow_unsafe,
         max_map_keys,
+        ..Default::default()
     };
     let script = Script::compile(&source, &name, &options)?;
     let exposed = endpoint.as_ref().map(|_| {
@@ -250,6 +251,11 @@ fn run(cli: Cli) -> Result<i32> {
     let mut exit_code = 0i32;
     loop {
         let records = tracer.poll(100)?;
+        if cli.debug {
+            for line in tracer.table_loads() {
+                eprintln!("{line}");
+            }
+        }
         let exited = emit(sink.as_mut(), &records)?;
         sink.flush()?;
         if let Some(code) = exited {

@@ -69,7 +69,7 @@ impl DebugInfo {
         if has_debug_info(path, &data)? {
             return DebugInfo::from_bytes(path, path, &data);
         }
-        let Some(debug) = ustrace_probes::separate_debug_file(path, &data)? else {
+        let Some(debug) = ustrace_probes::separate_debug_file(path, &data) else {
             return Err(DwarfError::NoDebugInfo {
                 path: path.to_path_buf(),
             });

@@ -125,16 +125,6 @@ fn has_section_type(elf: &ElfView<'_>, data: &[u8], kind: u32) -> bool {
         .is_ok_and(|s| s.iter().any(|sec| sec.sh_type(elf.endian) == kind))
 }
 
-/// The separate debug file of the ELF file `path` whose bytes are `data`
-/// (see [`debug_file`]); `Ok(None)` when none is installed.
-pub fn separate_debug_file(
-    path: &Path,
-    data: &[u8],
-) -> Result<Option<std::path::PathBuf>, ProbeError> {
-    let elf = ElfView::parse(path, data)?;
-    Ok(debug_file(path, &elf, data))
-}
-
 /// The separate debug file of `path`: by build id
 /// (`/usr/lib/debug/.build-id/ab/cdef....debug`), then by `.gnu_debuglink`
 /// name next to the file, in its `.debug/` directory, or under
@@ -176,6 +166,13 @@ pub fn debug_file(path: &Path, elf: &ElfView<'_>, data: &[u8]) -> Option<std::pa
         }
     }
     candidates.into_iter().find(|c| c.is_file() && c != path)
+}
+
+/// [`debug_file`] for the file `path` whose contents are `data`; `None`
+/// when it is not an x86-64 ELF file or has no separate debug file.
+pub fn separate_debug_file(path: &Path, data: &[u8]) -> Option<std::path::PathBuf> {
+    let elf = ElfView::parse(path, data).ok()?;
+    debug_file(path, &elf, data)
 }
 
 /// The demangled form of a C++ (Itanium ABI) symbol, `None` for others.
