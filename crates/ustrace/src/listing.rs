@@ -1,6 +1,6 @@
 //! `-l`: which probes a pattern names, as the lines bpftrace prints.
 
-use ustrace_dwarf::{DebugInfo, DwarfError, TypeTable};
+use ustrace_dwarf::{DebugInfo, TypeTable};
 use ustrace_probes::{describe_probe, find_usdt_probes, list_lines, ProbeError, UsdtPattern};
 
 use crate::Error;
@@ -127,15 +127,16 @@ fn list_functions(
     let mut listing = Listing::default();
     let debug = match verbose && !found.is_empty() {
         false => None,
+        // Without usable debug information the functions are still
+        // listed; the warning says why their parameters are not.
         true => match DebugInfo::open(&file) {
             Ok(info) => Some(info),
-            Err(e @ DwarfError::NoDebugInfo { .. }) => {
+            Err(e) => {
                 listing
                     .warnings
                     .push(format!("{e}; parameters are not listed"));
                 None
             }
-            Err(e) => return Err(Error::Dwarf(e)),
         },
     };
     let retprobe = kind == "uretprobe:";
