@@ -183,7 +183,7 @@ pub(crate) fn assign(
         let size = table.size_of(p).unwrap_or(8);
         let on_stack = |stack: &mut u64| {
             let at = *stack;
-            *stack += size.div_ceil(8).max(1) * 8;
+            *stack = stack.saturating_add(size.div_ceil(8).max(1).saturating_mul(8));
             ParamLocation::Stack { offset: at }
         };
         let location = match classify(table, p, language) {
@@ -326,9 +326,23 @@ struct Leaf {
 /// The scalars of `ty` at `base`; false when one is misaligned (which
 /// makes the aggregate memory class).
 fn flatten(table: &TypeTable, ty: TypeId, base: u64, out: &mut Vec<Leaf>, depth: u32) -> bool {
-    if depth > 16 || out.len() > 64 {
+    // Corrupt types can nest empty records in arrays many times over.
+    let budget = std::cell::Cell::new(1024u32);
+    flatten_bounded(table, ty, base, out, depth, &budget)
+}
+
+fn flatten_bounded(
+    table: &TypeTable,
+    ty: TypeId,
+    base: u64,
+    out: &mut Vec<Leaf>,
+    depth: u32,
+    budget: &std::cell::Cell<u32>,
+) -> bool {
+    if depth > 16 || out.len() > 64 || budget.get() == 0 {
         return false;
     }
+    budget.set(budget.get() - 1);
     let ty = table.resolve(ty);
     match table.get(ty) {
         Type::Record(r) => {
@@ -345,13 +359,20 @@ fn flatten(table: &TypeTable, ty: TypeId, base: u64, out: &mut Vec<Leaf>, depth:
             r.members.iter().all(|m| {
                 if m.bitfield.is_some() {
                     out.push(Leaf {
-                        offset: base + m.offset,
+                        offset: base.saturating_add(m.offset),
                         size: 1,
                         float: false,
                     });
                     true
                 } else {
-                    flatten(table, m.ty, base + m.offset, out, depth + 1)
+                    flatten_bounded(
+                        table,
+                        m.ty,
+                        base.saturating_add(m.offset),
+                        out,
+                        depth + 1,
+                        budget,
+                    )
                 }
             })
         }
@@ -359,8 +380,16 @@ fn flatten(table: &TypeTable, ty: TypeId, base: u64, out: &mut Vec<Leaf>, depth:
             let Some(elem_size) = table.size_of(*element) else {
                 return true;
             };
-            (0..count.unwrap_or(0).min(16))
-                .all(|i| flatten(table, *element, base + i * elem_size, out, depth + 1))
+            (0..count.unwrap_or(0).min(16)).all(|i| {
+                flatten_bounded(
+                    table,
+                    *element,
+                    base.saturating_add(i.saturating_mul(elem_size)),
+                    out,
+                    depth + 1,
+                    budget,
+                )
+            })
         }
         _ => {
             let Some(size) = table.size_of(ty) else {

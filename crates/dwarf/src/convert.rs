@@ -318,7 +318,9 @@ impl DebugInfo {
                     .or_else(|| table.size_of(ty))
                     .unwrap_or(0);
                 let from_msb = udata(entry, gimli::DW_AT_bit_offset).unwrap_or(0);
-                let from_lsb = (storage * 8).saturating_sub(from_msb.saturating_add(bits));
+                let from_lsb = storage
+                    .saturating_mul(8)
+                    .saturating_sub(from_msb.saturating_add(bits));
                 Some(Bitfield {
                     bit_offset: byte_offset.saturating_mul(8).saturating_add(from_lsb),
                     bit_size: bits,

@@ -49,7 +49,7 @@ impl TypeTable {
             Type::Enum(e) => {
                 let raw = read_uint(bytes, 0, e.size);
                 let value = if e.signed {
-                    sign_extend(raw, e.size * 8) as i128
+                    sign_extend(raw, e.size.saturating_mul(8)) as i128
                 } else {
                     raw as i128
                 };
@@ -99,10 +99,13 @@ impl TypeTable {
         }
         out.push('[');
         for i in 0..count.min(MAX_ELEMENTS) {
+            if out.len() > MAX_TEXT {
+                break;
+            }
             if i > 0 {
                 out.push(',');
             }
-            let start = (i * elem_size) as usize;
+            let start = usize::try_from(i.saturating_mul(elem_size)).unwrap_or(usize::MAX);
             self.format_into(
                 element,
                 bytes.get(start..).unwrap_or_default(),
@@ -144,6 +147,9 @@ impl TypeTable {
         }
         out.push_str("{ ");
         for (i, m) in members.iter().enumerate() {
+            if out.len() > MAX_TEXT {
+                break;
+            }
             if i > 0 {
                 out.push_str(", ");
             }
@@ -182,7 +188,9 @@ fn format_base(encoding: Encoding, size: u64, bytes: &[u8]) -> String {
     let raw = read_uint(bytes, 0, size);
     match encoding {
         Encoding::Bool => (raw != 0).to_string(),
-        Encoding::Signed | Encoding::SignedChar => sign_extend(raw, size * 8).to_string(),
+        Encoding::Signed | Encoding::SignedChar => {
+            sign_extend(raw, size.saturating_mul(8)).to_string()
+        }
         // Debug formatting: exponents for tiny and huge values.
         Encoding::Float if size == 4 => format!("{:?}", f32::from_bits(raw as u32)),
         Encoding::Float if size == 8 => format!("{:?}", f64::from_bits(raw)),

@@ -37,6 +37,8 @@ mod function;
 mod index;
 mod info;
 mod names;
+#[cfg(test)]
+mod robustness_tests;
 mod sections;
 pub mod types;
 

@@ -6,26 +6,46 @@
 //! Rust's `&str` being `struct &str`); C++ records, enums and typedefs by
 //! their qualified name (`shop::Item`), as C++ itself writes them.
 
+use std::cell::Cell;
+
 use crate::types::{Language, Qualifier, RecordKind, Type, TypeId, TypeTable};
+
+/// Types a name may visit (a corrupt file can make function types whose
+/// parameters are themselves, many times over).
+const NAME_BUDGET: u32 = 256;
+
+/// Names longer than this (only corrupt files make them) are cut.
+const MAX_NAME: usize = 4096;
 
 impl TypeTable {
     /// How type `id` is written (`struct req*`, `int[2][3]`, `int (*)(int)`).
     pub fn name(&self, id: TypeId) -> String {
-        self.name_bounded(id, 0)
+        let budget = Cell::new(NAME_BUDGET);
+        let mut name = self.name_bounded(id, 0, &budget);
+        if name.len() > MAX_NAME {
+            let mut cut = MAX_NAME;
+            while !name.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            name.truncate(cut);
+            name.push_str("...");
+        }
+        name
     }
 
-    fn name_bounded(&self, id: TypeId, depth: u32) -> String {
-        if depth > 32 {
+    fn name_bounded(&self, id: TypeId, depth: u32, budget: &Cell<u32>) -> String {
+        if depth > 32 || budget.get() == 0 {
             return "...".to_string();
         }
+        budget.set(budget.get() - 1);
         let cpp = self.language(id) == Language::Cpp;
         match self.get(id) {
             Type::Void => "void".to_string(),
             Type::Base { name, .. } | Type::Typedef { name, .. } => name.clone(),
             Type::Unsupported { name } => name.clone(),
-            Type::Pointer { pointee } => self.pointer_name(*pointee, "*", depth),
+            Type::Pointer { pointee } => self.pointer_name(*pointee, "*", depth, budget),
             Type::Reference { pointee, rvalue } => {
-                self.pointer_name(*pointee, if *rvalue { "&&" } else { "&" }, depth)
+                self.pointer_name(*pointee, if *rvalue { "&&" } else { "&" }, depth, budget)
             }
             Type::Record(r) => {
                 let keyword = match r.kind {
@@ -59,38 +79,41 @@ impl TypeTable {
                         break;
                     }
                 }
-                format!("{}{dims}", self.name_bounded(current, depth + 1))
+                format!("{}{dims}", self.name_bounded(current, depth + 1, budget))
             }
-            Type::Qualified { .. } => self.qualified_name(id, depth),
+            Type::Qualified { .. } => self.qualified_name(id, depth, budget),
             Type::Function {
                 ret,
                 params,
                 variadic,
             } => format!(
                 "{} ({})",
-                self.name_bounded(*ret, depth + 1),
-                self.parameter_list(params, *variadic, depth)
+                self.name_bounded(*ret, depth + 1, budget),
+                self.parameter_list(params, *variadic, depth, budget)
             ),
         }
     }
 
     /// `const volatile int`, or `char* const` when a pointer is qualified.
-    fn qualified_name(&self, id: TypeId, depth: u32) -> String {
+    fn qualified_name(&self, id: TypeId, depth: u32, budget: &Cell<u32>) -> String {
         let mut qualifiers: Vec<Qualifier> = Vec::new();
         let mut current = id;
+        let mut steps = 0;
         while let Type::Qualified { qualifier, inner } = self.get(current) {
             if !qualifiers.contains(qualifier) {
                 qualifiers.push(*qualifier);
             }
             current = *inner;
-            if qualifiers.len() > 8 {
-                break;
+            // A corrupt file can make a qualifier qualify itself.
+            steps += 1;
+            if steps > 8 {
+                return "...".to_string();
             }
         }
         // C writes `const volatile`, whatever order DWARF nests them in.
         qualifiers.sort_by_key(|q| *q as u8);
         let words: Vec<&str> = qualifiers.iter().map(|q| q.keyword()).collect();
-        let inner = self.name_bounded(current, depth + 1);
+        let inner = self.name_bounded(current, depth + 1, budget);
         match self.get(current) {
             Type::Pointer { .. } | Type::Reference { .. } => {
                 format!("{inner} {}", words.join(" "))
@@ -101,7 +124,7 @@ impl TypeTable {
 
     /// `T*`, or `int (*)(int)` for a pointer to a function, `int (*)[4]` for
     /// a pointer to an array.
-    fn pointer_name(&self, pointee: TypeId, sigil: &str, depth: u32) -> String {
+    fn pointer_name(&self, pointee: TypeId, sigil: &str, depth: u32, budget: &Cell<u32>) -> String {
         match self.get(pointee) {
             Type::Function {
                 ret,
@@ -109,24 +132,30 @@ impl TypeTable {
                 variadic,
             } => format!(
                 "{} ({sigil})({})",
-                self.name_bounded(*ret, depth + 1),
-                self.parameter_list(params, *variadic, depth)
+                self.name_bounded(*ret, depth + 1, budget),
+                self.parameter_list(params, *variadic, depth, budget)
             ),
             Type::Array { .. } => {
-                let whole = self.name_bounded(pointee, depth + 1);
+                let whole = self.name_bounded(pointee, depth + 1, budget);
                 match whole.find('[') {
                     Some(i) => format!("{} ({sigil}){}", &whole[..i], &whole[i..]),
                     None => format!("{whole}{sigil}"),
                 }
             }
-            _ => format!("{}{sigil}", self.name_bounded(pointee, depth + 1)),
+            _ => format!("{}{sigil}", self.name_bounded(pointee, depth + 1, budget)),
         }
     }
 
-    fn parameter_list(&self, params: &[TypeId], variadic: bool, depth: u32) -> String {
+    fn parameter_list(
+        &self,
+        params: &[TypeId],
+        variadic: bool,
+        depth: u32,
+        budget: &Cell<u32>,
+    ) -> String {
         let mut parts: Vec<String> = params
             .iter()
-            .map(|p| self.name_bounded(*p, depth + 1))
+            .map(|p| self.name_bounded(*p, depth + 1, budget))
             .collect();
         if variadic {
             parts.push("...".to_string());

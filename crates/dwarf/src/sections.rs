@@ -96,7 +96,9 @@ fn section_bytes(path: &Path, file: &object::File<'_>, name: &str) -> Result<Vec
                 )));
             }
             // Never trust the claimed size for the allocation up front.
-            let mut out = Vec::with_capacity(size.min(compressed.data.len() as u64 * 8) as usize);
+            let mut out = Vec::with_capacity(
+                size.min((compressed.data.len() as u64).saturating_mul(8)) as usize,
+            );
             flate2::read::ZlibDecoder::new(compressed.data)
                 .take(size)
                 .read_to_end(&mut out)

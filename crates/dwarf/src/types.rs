@@ -3,7 +3,12 @@
 //! [`TypeId`], so recursive types (`struct req { struct req *next; }`) are
 //! plain cycles of ids.
 
+use std::cell::Cell;
 use std::collections::HashMap;
+
+/// Records a member search may visit (a corrupt file can nest anonymous
+/// members in themselves, many times over).
+const SEARCH_BUDGET: u32 = 4096;
 
 /// The index of a type in its [`TypeTable`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -329,13 +334,21 @@ impl TypeTable {
     /// classes as the language does. Returns the member with its offset
     /// from the start of `id` (bitfield offsets adjusted likewise).
     pub fn member(&self, id: TypeId, name: &str) -> Option<Member> {
-        self.member_bounded(id, name, 0)
+        let budget = Cell::new(SEARCH_BUDGET);
+        self.member_bounded(id, name, 0, &budget)
     }
 
-    fn member_bounded(&self, id: TypeId, name: &str, depth: u32) -> Option<Member> {
-        if depth > 16 {
+    fn member_bounded(
+        &self,
+        id: TypeId,
+        name: &str,
+        depth: u32,
+        budget: &Cell<u32>,
+    ) -> Option<Member> {
+        if depth > 16 || budget.get() == 0 {
             return None;
         }
+        budget.set(budget.get() - 1);
         let Type::Record(record) = self.get(self.resolve(id)) else {
             return None;
         };
@@ -343,10 +356,10 @@ impl TypeTable {
             return Some(m.clone());
         }
         for m in record.members.iter().filter(|m| m.name.is_empty()) {
-            if let Some(mut inner) = self.member_bounded(m.ty, name, depth + 1) {
-                inner.offset += m.offset;
+            if let Some(mut inner) = self.member_bounded(m.ty, name, depth + 1, budget) {
+                inner.offset = inner.offset.saturating_add(m.offset);
                 if let Some(b) = inner.bitfield.as_mut() {
-                    b.bit_offset += m.offset * 8;
+                    b.bit_offset = b.bit_offset.saturating_add(m.offset.saturating_mul(8));
                 }
                 return Some(inner);
             }
@@ -358,18 +371,26 @@ impl TypeTable {
     /// members' names included.
     pub fn member_names(&self, id: TypeId) -> Vec<String> {
         let mut out = Vec::new();
-        self.collect_member_names(id, &mut out, 0);
+        let budget = Cell::new(SEARCH_BUDGET);
+        self.collect_member_names(id, &mut out, 0, &budget);
         out
     }
 
-    fn collect_member_names(&self, id: TypeId, out: &mut Vec<String>, depth: u32) {
-        if depth > 16 {
+    fn collect_member_names(
+        &self,
+        id: TypeId,
+        out: &mut Vec<String>,
+        depth: u32,
+        budget: &Cell<u32>,
+    ) {
+        if depth > 16 || budget.get() == 0 {
             return;
         }
+        budget.set(budget.get() - 1);
         if let Type::Record(record) = self.get(self.resolve(id)) {
             for m in &record.members {
                 if m.name.is_empty() {
-                    self.collect_member_names(m.ty, out, depth + 1);
+                    self.collect_member_names(m.ty, out, depth + 1, budget);
                 } else {
                     out.push(m.name.clone());
                 }
