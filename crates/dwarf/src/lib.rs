@@ -28,6 +28,8 @@
 //! corrupt file is a [`DwarfError`], an unknown kind of type entry a
 //! [`Type::Unsupported`] naming it.
 
+#![warn(missing_docs)]
+
 pub mod abi;
 mod convert;
 mod entry_location;
