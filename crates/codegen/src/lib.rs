@@ -21,13 +21,17 @@
 //! reservation that fails bumps a per-CPU lost-event counter.
 
 pub mod builder;
-mod compile;
 pub mod disasm;
+mod driver;
+mod emit;
 pub mod insn;
+mod options;
+mod probes;
 pub mod program;
 mod usdt_args;
 
-pub use compile::{compile, CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
+pub use driver::compile;
+pub use options::{CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
 
 use ustrace_lang::ast::Span;
 

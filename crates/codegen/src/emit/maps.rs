@@ -10,13 +10,14 @@
 use ustrace_lang::ast::{Expr, ExprKind, Span};
 
 use super::{ProgramCompiler, Ty, Val};
+
 use crate::builder::MapId;
 use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R4, R7};
 use crate::program::*;
 use crate::CompileError;
 
 /// Most entries a script map holds (bpftrace's default).
-pub const MAP_MAX_ENTRIES: u32 = 4096;
+pub(crate) const MAP_MAX_ENTRIES: u32 = 4096;
 
 /// `BPF_NOEXIST`: create only.
 const BPF_NOEXIST: i32 = 1;

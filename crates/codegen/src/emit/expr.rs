@@ -1,0 +1,349 @@
+//! Expressions: operators, casts, ternaries, string comparison.
+
+use ustrace_lang::ast::{BinaryOp, Expr, ExprKind, IntType, Span, UnaryOp};
+
+use super::fold::*;
+use super::*;
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3};
+use crate::usdt_args;
+use crate::CompileError;
+
+impl ProgramCompiler<'_, '_> {
+    pub(crate) fn expr(&mut self, e: &Expr) -> Result<Val, CompileError> {
+        match &e.kind {
+            ExprKind::Integer(v) => Ok(Val::Const(*v as i64, false)),
+            ExprKind::String(s) => Ok(Val::StrConst(s.clone())),
+            ExprKind::Builtin(name) => self.builtin(name, e.span),
+            ExprKind::Positional(n) => {
+                let text = self.g.opts.positional.get(n.wrapping_sub(1)).cloned();
+                match text {
+                    Some(t) => match parse_int(&t) {
+                        Some(v) => Ok(Val::Const(v, true)),
+                        None => Ok(Val::StrConst(t)),
+                    },
+                    None => Ok(Val::Const(0, true)),
+                }
+            }
+            ExprKind::PositionalCount => Ok(Val::Const(self.g.opts.positional.len() as i64, false)),
+            ExprKind::Variable(name) => self.var_value(name, e.span),
+            ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
+            ExprKind::Call { name, args, name_span } => self.call(name, args, e.span, *name_span),
+            ExprKind::Unary { op, operand } => self.unary(*op, operand, e.span),
+            ExprKind::Binary { op, lhs, rhs } => {
+                if matches!(op, BinaryOp::And | BinaryOp::Or) {
+                    return self.logical(*op, lhs, rhs, e.span);
+                }
+                let l = self.expr(lhs)?;
+                let r = self.expr(rhs)?;
+                self.binary(*op, l, r, e.span, lhs.span, rhs.span)
+            }
+            ExprKind::Ternary { cond, then_expr, else_expr } => {
+                let c = self.expr(cond)?;
+                self.truth(&c, cond.span)?;
+                let else_l = self.b.label();
+                let end_l = self.b.label();
+                // Both arms must be integers or strings of a common size.
+                let result = self.alloc_tmp(8.max(self.g.opts.str_len), e.span)?;
+                self.b.jmp_imm(JmpOp::Jeq, R0, 0, else_l);
+                let a = self.expr(then_expr)?;
+                let ta = a.ty();
+                self.store_result(&a, result)?;
+                self.b.goto(end_l);
+                self.b.bind(else_l);
+                let bv = self.expr(else_expr)?;
+                let tb = bv.ty();
+                self.store_result(&bv, result)?;
+                self.b.bind(end_l);
+                match (ta, tb) {
+                    (Ty::Int { signed: s1 }, Ty::Int { signed: s2 }) => Ok(Val::Slot(result, s1 || s2)),
+                    (Ty::Str(_), Ty::Str(_)) => Ok(Val::Buf(result, self.g.opts.str_len)),
+                    _ => Err(CompileError::new(
+                        e.span,
+                        format!("the two branches of `?:` differ in type ({} and {})", ta.name(), tb.name()),
+                    )),
+                }
+            }
+            ExprKind::Cast { ty, operand } => {
+                let v = self.int_operand(operand)?;
+                self.cast(v, *ty, e.span)
+            }
+            ExprKind::Tuple(_) => Err(CompileError::new(e.span, "tuples are not supported yet by this version of ustrace")),
+            ExprKind::IncDec { target, increment, prefix } => {
+                if let ExprKind::Map { name, keys } = &target.kind {
+                    let cur = self.map_read(name, keys, target.span)?;
+                    let Val::Slot(old_slot, signed) = cur else {
+                        if self.g.discovery {
+                            let one = Val::Const(0, false);
+                            self.map_store(name, keys, one, e.span)?;
+                            return Ok(Val::Const(0, false));
+                        }
+                        return Err(CompileError::new(target.span, "`++`/`--` need an integer map value"));
+                    };
+                    self.b.emit(insn::ldx(8, R0, R10, old_slot));
+                    self.b.emit(insn::alu64_imm(AluOp::Add, R0, if *increment { 1 } else { -1 }));
+                    let new = self.spill(signed, e.span)?;
+                    self.map_store(name, keys, new.clone(), e.span)?;
+                    return Ok(if *prefix { new } else { Val::Slot(old_slot, signed) });
+                }
+                let ExprKind::Variable(name) = &target.kind else {
+                    return Err(CompileError::new(target.span, "`++`/`--` need a $variable or an @map element"));
+                };
+                let cur = self.var_value(name, target.span)?;
+                let Val::Slot(slot, signed) = cur else {
+                    return Err(CompileError::new(target.span, "`++`/`--` need an integer variable"));
+                };
+                self.b.emit(insn::ldx(8, R0, R10, slot));
+                let old = self.spill(signed, e.span)?;
+                self.b.emit(insn::alu64_imm(AluOp::Add, R0, if *increment { 1 } else { -1 }));
+                self.b.emit(insn::stx(8, R10, slot, R0));
+                Ok(if *prefix { Val::Slot(slot, signed) } else { old })
+            }
+            ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
+                e.span,
+                "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
+            )),
+        }
+    }
+
+    pub(crate) fn cast(&mut self, v: Val, ty: IntType, span: Span) -> Result<Val, CompileError> {
+        if let Val::Const(c, _) = v {
+            let bits = ty.size as u32 * 8;
+            let r = if bits >= 64 {
+                c
+            } else if ty.signed {
+                (c << (64 - bits)) >> (64 - bits)
+            } else {
+                ((c as u64) & ((1u64 << bits) - 1)) as i64
+            };
+            return Ok(Val::Const(r, ty.signed));
+        }
+        self.load(&v, R0);
+        usdt_args::extend(&mut self.b, R0, ty.size, ty.signed);
+        self.spill(ty.signed, span)
+    }
+
+    pub(crate) fn logical(
+        &mut self,
+        op: BinaryOp,
+        lhs: &Expr,
+        rhs: &Expr,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let slot = self.alloc_tmp(8, span)?;
+        let done = self.b.label();
+        let l = self.expr(lhs)?;
+        self.truth(&l, lhs.span)?;
+        self.b
+            .emit(insn::mov64_imm(R1, if op == BinaryOp::And { 0 } else { 1 }));
+        self.b.emit(insn::stx(8, R10, slot, R1));
+        let jop = if op == BinaryOp::And {
+            JmpOp::Jeq
+        } else {
+            JmpOp::Jne
+        };
+        self.b.jmp_imm(jop, R0, 0, done);
+        let r = self.expr(rhs)?;
+        self.truth(&r, rhs.span)?;
+        self.b.emit(insn::mov64_imm(R1, 0));
+        let skip = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, skip);
+        self.b.emit(insn::mov64_imm(R1, 1));
+        self.b.bind(skip);
+        self.b.emit(insn::stx(8, R10, slot, R1));
+        self.b.bind(done);
+        Ok(Val::Slot(slot, false))
+    }
+
+    pub(crate) fn unary(
+        &mut self,
+        op: UnaryOp,
+        operand: &Expr,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let v = self.int_operand(operand)?;
+        if let Val::Const(c, s) = v {
+            return Ok(match op {
+                UnaryOp::Neg => Val::Const(c.wrapping_neg(), true),
+                UnaryOp::Not => Val::Const((c == 0) as i64, false),
+                UnaryOp::BitNot => Val::Const(!c, s),
+                UnaryOp::Deref => return self.deref(v, span),
+            });
+        }
+        let signed = matches!(v.ty(), Ty::Int { signed: true });
+        match op {
+            UnaryOp::Neg => {
+                self.load(&v, R0);
+                self.b.emit(insn::neg64(R0));
+                self.spill(true, span)
+            }
+            UnaryOp::BitNot => {
+                self.load(&v, R0);
+                self.b.emit(insn::alu64_imm(AluOp::Xor, R0, -1));
+                self.spill(signed, span)
+            }
+            UnaryOp::Not => {
+                self.load(&v, R1);
+                self.b.emit(insn::mov64_imm(R0, 1));
+                let l = self.b.label();
+                self.b.jmp_imm(JmpOp::Jeq, R1, 0, l);
+                self.b.emit(insn::mov64_imm(R0, 0));
+                self.b.bind(l);
+                self.spill(false, span)
+            }
+            UnaryOp::Deref => self.deref(v, span),
+        }
+    }
+
+    /// `*ptr`: reads 8 bytes of user memory.
+    pub(crate) fn deref(&mut self, v: Val, span: Span) -> Result<Val, CompileError> {
+        let slot = self.alloc_tmp(8, span)?;
+        self.b.emit(insn::st_imm(8, R10, slot, 0));
+        self.load(&v, R3);
+        self.b.emit(insn::mov64_reg(R1, R10));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R1, slot as i32));
+        self.b.emit(insn::mov64_imm(R2, 8));
+        self.b.emit(insn::call(helper::PROBE_READ_USER));
+        Ok(Val::Slot(slot, true))
+    }
+
+    pub(crate) fn binary(
+        &mut self,
+        op: BinaryOp,
+        l: Val,
+        r: Val,
+        span: Span,
+        lspan: Span,
+        rspan: Span,
+    ) -> Result<Val, CompileError> {
+        let (lt, rt) = (l.ty(), r.ty());
+        if let (Ty::Str(_), Ty::Str(_)) = (lt, rt) {
+            return match op {
+                BinaryOp::Eq | BinaryOp::Ne => self.str_compare(op, l, r, span),
+                _ => Err(CompileError::new(
+                    span,
+                    format!("operator {op:?} is not defined on strings"),
+                )),
+            };
+        }
+        for (t, s) in [(lt, lspan), (rt, rspan)] {
+            if !matches!(t, Ty::Int { .. }) {
+                return Err(CompileError::new(
+                    s,
+                    format!(
+                        "type mismatch: this operand is a {} but the operator needs integers",
+                        t.name()
+                    ),
+                ));
+            }
+        }
+        // Signed when both sides are, or when a constant meets a signed side.
+        let l_signed = matches!(lt, Ty::Int { signed: true });
+        let r_signed = matches!(rt, Ty::Int { signed: true });
+        let l_const = matches!(l, Val::Const(..));
+        let r_const = matches!(r, Val::Const(..));
+        let signed = (l_signed || l_const) && (r_signed || r_const) && (l_signed || r_signed);
+        if let (Val::Const(a, _), Val::Const(b, _)) = (&l, &r) {
+            if let Some(v) = fold(op, *a, *b, signed) {
+                let res_signed = if is_comparison(op) { false } else { signed };
+                return Ok(Val::Const(v, res_signed));
+            }
+        }
+        self.load(&l, R0);
+        self.load(&r, R1);
+        let alu = |op: AluOp| insn::alu64_reg(op, R0, R1);
+        match op {
+            BinaryOp::Add => self.b.emit(alu(AluOp::Add)),
+            BinaryOp::Sub => self.b.emit(alu(AluOp::Sub)),
+            BinaryOp::Mul => self.b.emit(alu(AluOp::Mul)),
+            BinaryOp::BitAnd => self.b.emit(alu(AluOp::And)),
+            BinaryOp::BitOr => self.b.emit(alu(AluOp::Or)),
+            BinaryOp::BitXor => self.b.emit(alu(AluOp::Xor)),
+            BinaryOp::Shl => self.b.emit(alu(AluOp::Lsh)),
+            BinaryOp::Shr => self
+                .b
+                .emit(alu(if signed { AluOp::Arsh } else { AluOp::Rsh })),
+            BinaryOp::Div | BinaryOp::Mod => {
+                // Division by zero yields 0 (documented): the BPF ISA defines
+                // x/0 = 0 and x%0 = x; we make both 0.
+                let zero = self.b.label();
+                let done = self.b.label();
+                self.b.jmp_imm(JmpOp::Jeq, R1, 0, zero);
+                let aop = if op == BinaryOp::Div {
+                    AluOp::Div
+                } else {
+                    AluOp::Mod
+                };
+                if signed {
+                    self.b.emit(insn::alu64_reg_signed(aop, R0, R1));
+                } else {
+                    self.b.emit(alu(aop));
+                }
+                self.b.goto(done);
+                self.b.bind(zero);
+                self.b.emit(insn::mov64_imm(R0, 0));
+                self.b.bind(done);
+            }
+            BinaryOp::Eq
+            | BinaryOp::Ne
+            | BinaryOp::Lt
+            | BinaryOp::Le
+            | BinaryOp::Gt
+            | BinaryOp::Ge => {
+                let jop = match (op, signed) {
+                    (BinaryOp::Eq, _) => JmpOp::Jeq,
+                    (BinaryOp::Ne, _) => JmpOp::Jne,
+                    (BinaryOp::Lt, true) => JmpOp::Jslt,
+                    (BinaryOp::Lt, false) => JmpOp::Jlt,
+                    (BinaryOp::Le, true) => JmpOp::Jsle,
+                    (BinaryOp::Le, false) => JmpOp::Jle,
+                    (BinaryOp::Gt, true) => JmpOp::Jsgt,
+                    (BinaryOp::Gt, false) => JmpOp::Jgt,
+                    (BinaryOp::Ge, true) => JmpOp::Jsge,
+                    _ => JmpOp::Jge,
+                };
+                self.b.emit(insn::mov64_reg(R2, R0));
+                self.b.emit(insn::mov64_imm(R0, 1));
+                let t = self.b.label();
+                self.b.jmp_reg(jop, R2, R1, t);
+                self.b.emit(insn::mov64_imm(R0, 0));
+                self.b.bind(t);
+                return self.spill(false, span);
+            }
+            BinaryOp::And | BinaryOp::Or => unreachable_logical(),
+        }
+        self.spill(signed, span)
+    }
+
+    /// String equality, byte by byte up to the first NUL.
+    pub(crate) fn str_compare(
+        &mut self,
+        op: BinaryOp,
+        l: Val,
+        r: Val,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let n = self.g.opts.str_len;
+        let a = self.materialize_str(&l, span)?;
+        let b = self.materialize_str(&r, span)?;
+        let len = l.ty().str_len().min(r.ty().str_len()).min(n.max(1));
+        let not_equal = self.b.label();
+        let done = self.b.label();
+        for i in 0..len {
+            let i = i as i16;
+            self.b.emit(insn::ldx(1, R1, R10, a + i));
+            self.b.emit(insn::ldx(1, R2, R10, b + i));
+            self.b.jmp_reg(JmpOp::Jne, R1, R2, not_equal);
+            self.b.jmp_imm(JmpOp::Jeq, R1, 0, done);
+        }
+        self.b.bind(done);
+        self.b
+            .emit(insn::mov64_imm(R0, if op == BinaryOp::Eq { 1 } else { 0 }));
+        let end = self.b.label();
+        self.b.goto(end);
+        self.b.bind(not_equal);
+        self.b
+            .emit(insn::mov64_imm(R0, if op == BinaryOp::Eq { 0 } else { 1 }));
+        self.b.bind(end);
+        self.spill(false, span)
+    }
+}

@@ -1,0 +1,216 @@
+//! Ring buffer records: printf, print, time, system, exit.
+
+use ustrace_lang::ast::{Expr, ExprKind, Span};
+
+use super::*;
+use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3};
+use crate::program::*;
+use crate::CompileError;
+
+impl ProgramCompiler<'_, '_> {
+    /// Reserves a ring buffer record of `size` bytes, lets `fill` write it
+    /// through the register it is given, and submits it; counts a lost event
+    /// when the buffer is full.
+    pub(crate) fn emit_record(
+        &mut self,
+        _span: Span,
+        size: usize,
+        fill: impl FnOnce(&mut Self, Reg),
+    ) -> Result<(), CompileError> {
+        let rb = self.g.out.ringbuf;
+        let lost = self.g.out.lost_counter;
+        let key_off = self.alloc_tmp(8, _span)?;
+        self.b.load_map(R1, rb);
+        self.b.emit(insn::mov64_imm(R2, size as i32));
+        self.b.emit(insn::mov64_imm(R3, 0));
+        self.b.emit(insn::call(helper::RINGBUF_RESERVE));
+        let full = self.b.label();
+        let done = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, full);
+        self.b.emit(insn::mov64_reg(insn::R8, R0));
+        fill(self, insn::R8);
+        self.b.emit(insn::mov64_reg(R1, insn::R8));
+        self.b.emit(insn::mov64_imm(R2, 0));
+        self.b.emit(insn::call(helper::RINGBUF_SUBMIT));
+        self.b.goto(done);
+        self.b.bind(full);
+        // lost[0] += 1
+        self.b.emit(insn::st_imm(8, R10, key_off, 0));
+        self.b.load_map(R1, lost);
+        self.b.emit(insn::mov64_reg(R2, R10));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R2, key_off as i32));
+        self.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, done);
+        self.b.emit(insn::mov64_imm(R1, 1));
+        self.b.emit(insn::atomic_add64(R0, 0, R1));
+        self.b.bind(done);
+        Ok(())
+    }
+
+    pub(crate) fn printf(&mut self, args: &[Expr], span: Span) -> Result<Val, CompileError> {
+        self.formatted(args, PrintfKind::Printf, span)
+    }
+
+    /// printf() and system(): a format and its arguments, as one record.
+    pub(crate) fn formatted(
+        &mut self,
+        args: &[Expr],
+        kind: PrintfKind,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let Some(fmt_expr) = args.first() else {
+            return Err(CompileError::new(span, "printf() needs a format string"));
+        };
+        let ExprKind::String(fmt) = &fmt_expr.kind else {
+            return Err(CompileError::new(
+                fmt_expr.span,
+                "printf()'s first argument must be a string literal",
+            ));
+        };
+        let wanted = match ustrace_lang::printf::parse_format(fmt) {
+            Ok(f) => f.arg_count(),
+            Err(e) => return Err(CompileError::new(fmt_expr.span, e.to_string())),
+        };
+        if wanted != args.len() - 1 {
+            return Err(CompileError::new(
+                span,
+                format!(
+                    "printf: the format wants {wanted} argument(s) but {} given",
+                    args.len() - 1
+                ),
+            ));
+        }
+        // Evaluate every argument first (helpers may run), then copy them
+        // into the record in one go.
+        let mut vals = Vec::new();
+        let mut fields = Vec::new();
+        for a in &args[1..] {
+            let v = self.expr(a)?;
+            let f = match v.ty() {
+                Ty::Int { signed } => FieldKind::Int { signed },
+                Ty::Str(n) => FieldKind::Str(n),
+                Ty::ProbeName => FieldKind::ProbeName,
+                Ty::UStack(m) => FieldKind::UStack(m),
+                Ty::USym => FieldKind::USym,
+                Ty::Buffer(n) => FieldKind::Buffer(n),
+                Ty::Timestamp(i) => FieldKind::Strftime(i),
+                Ty::Void => {
+                    return Err(CompileError::new(
+                        a.span,
+                        "this expression has no value to print",
+                    ))
+                }
+            };
+            vals.push(v);
+            fields.push(f);
+        }
+        self.emit_printf(fmt.clone(), vals, fields, kind, span)
+    }
+
+    /// `time([fmt])`: the current local time, formatted by strftime in user
+    /// space when the record is printed (bpftrace's default `%H:%M:%S\n`).
+    pub(crate) fn time(&mut self, args: &[Expr], span: Span) -> Result<Val, CompileError> {
+        let fmt = match args {
+            [] => "%H:%M:%S\n".to_string(),
+            [Expr {
+                kind: ExprKind::String(f),
+                ..
+            }] => f.clone(),
+            _ => {
+                return Err(CompileError::new(
+                    span,
+                    "time() takes an optional string literal: time(\"%H:%M:%S\\n\")",
+                ))
+            }
+        };
+        self.emit_printf(fmt, Vec::new(), Vec::new(), PrintfKind::Time, span)
+    }
+
+    /// `print(value)`: the value and a newline, as a printf record.
+    pub(crate) fn print_value(&mut self, arg: &Expr, span: Span) -> Result<Val, CompileError> {
+        let v = self.expr(arg)?;
+        let (fmt, field) = match v.ty() {
+            Ty::Int { signed: true } => ("%ld\n", FieldKind::Int { signed: true }),
+            Ty::Int { signed: false } => ("%lu\n", FieldKind::Int { signed: false }),
+            Ty::Str(n) => ("%s\n", FieldKind::Str(n)),
+            Ty::ProbeName => ("%s\n", FieldKind::ProbeName),
+            Ty::UStack(m) => ("%s\n", FieldKind::UStack(m)),
+            Ty::USym => ("%s\n", FieldKind::USym),
+            Ty::Buffer(n) => ("%r\n", FieldKind::Buffer(n)),
+            Ty::Timestamp(i) => ("%s\n", FieldKind::Strftime(i)),
+            Ty::Void => {
+                return Err(CompileError::new(
+                    arg.span,
+                    "this expression has no value to print",
+                ))
+            }
+        };
+        self.emit_printf(
+            fmt.to_string(),
+            vec![v],
+            vec![field],
+            PrintfKind::Printf,
+            span,
+        )
+    }
+
+    /// Emits the ring buffer record of a printf whose arguments are already
+    /// evaluated.
+    pub(crate) fn emit_printf(
+        &mut self,
+        fmt: String,
+        vals: Vec<Val>,
+        fields: Vec<FieldKind>,
+        kind: PrintfKind,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let def = PrintfDef {
+            format: fmt,
+            args: fields.clone(),
+            kind,
+        };
+        let id = match self.g.out.printfs.iter().position(|p| *p == def) {
+            Some(i) => i,
+            None => {
+                self.g.out.printfs.push(def.clone());
+                self.g.out.printfs.len() - 1
+            }
+        };
+        let size = def.record_size();
+        self.emit_record(span, size, |c, rec| {
+            c.b.mov_imm(R1, id as i64);
+            c.b.emit(insn::stx(8, rec, 0, R1));
+            let mut off = 8i16;
+            for (v, f) in vals.iter().zip(&fields) {
+                match (v, f) {
+                    (Val::StrConst(s), FieldKind::Str(n)) => {
+                        let bytes = s.as_bytes();
+                        let padded = (*n + 7) & !7;
+                        for w in 0..padded / 8 {
+                            c.b.emit(insn::st_imm(8, rec, off + (w * 8) as i16, 0));
+                        }
+                        c.store_bytes(rec, off, &bytes[..bytes.len().min(n.saturating_sub(1))]);
+                    }
+                    (Val::Buf(src, _), FieldKind::Str(n)) => {
+                        for w in 0..(*n).div_ceil(8) {
+                            let o = (w * 8) as i16;
+                            c.b.emit(insn::ldx(8, R1, R10, src + o));
+                            c.b.emit(insn::stx(8, rec, off + o, R1));
+                        }
+                    }
+                    (Val::UStack(src, _), FieldKind::UStack(_))
+                    | (Val::USym(src), FieldKind::USym) => c.copy_words(*src, rec, off, 16),
+                    (Val::Bytes(src, _), FieldKind::Buffer(_)) => {
+                        c.copy_words(*src, rec, off, f.size())
+                    }
+                    _ => {
+                        c.load(v, R1);
+                        c.b.emit(insn::stx(8, rec, off, R1));
+                    }
+                }
+                off += f.size() as i16;
+            }
+        })?;
+        Ok(Val::Void)
+    }
+}
