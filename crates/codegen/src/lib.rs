@@ -21,15 +21,19 @@
 //! reservation that fails bumps a per-CPU lost-event counter.
 
 pub mod builder;
+mod builtins;
 pub mod disasm;
 mod driver;
 mod emit;
+mod fold;
 pub mod insn;
 mod options;
 mod probes;
 pub mod program;
+mod sema;
 mod usdt_args;
 
+pub use builtins::markdown_table as builtin_reference;
 pub use driver::compile;
 pub use options::{CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
 

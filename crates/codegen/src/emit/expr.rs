@@ -2,9 +2,12 @@
 
 use ustrace_lang::ast::{BinaryOp, Expr, ExprKind, IntType, Span, UnaryOp};
 
-use super::fold::*;
 use super::*;
+use crate::builtins::{self, Call};
+use crate::fold::*;
 use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3};
+use crate::sema::expr::binary_signedness;
+use crate::sema::Type;
 use crate::usdt_args;
 use crate::CompileError;
 
@@ -13,7 +16,13 @@ impl ProgramCompiler<'_, '_> {
         match &e.kind {
             ExprKind::Integer(v) => Ok(Val::Const(*v as i64, false)),
             ExprKind::String(s) => Ok(Val::StrConst(s.clone())),
-            ExprKind::Builtin(name) => self.builtin(name, e.span),
+            ExprKind::Builtin(name) => {
+                let call = Call::variable(name, e.span);
+                match builtins::variable(name) {
+                    Some(b) => (b.emit)(self, &call),
+                    None => Err(CompileError::new(e.span, format!("unknown builtin `{name}`"))),
+                }
+            }
             ExprKind::Positional(n) => {
                 let text = self.g.opts.positional.get(n.wrapping_sub(1)).cloned();
                 match text {
@@ -27,7 +36,9 @@ impl ProgramCompiler<'_, '_> {
             ExprKind::PositionalCount => Ok(Val::Const(self.g.opts.positional.len() as i64, false)),
             ExprKind::Variable(name) => self.var_value(name, e.span),
             ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
-            ExprKind::Call { name, args, name_span } => self.call(name, args, e.span, *name_span),
+            ExprKind::Call { name, args, name_span } => {
+                builtins::emit_call(self, &Call::function(name, args, e.span, *name_span))
+            }
             ExprKind::Unary { op, operand } => self.unary(*op, operand, e.span),
             ExprKind::Binary { op, lhs, rhs } => {
                 if matches!(op, BinaryOp::And | BinaryOp::Or) {
@@ -35,7 +46,7 @@ impl ProgramCompiler<'_, '_> {
                 }
                 let l = self.expr(lhs)?;
                 let r = self.expr(rhs)?;
-                self.binary(*op, l, r, e.span, lhs.span, rhs.span)
+                self.binary(*op, l, r, e.span)
             }
             ExprKind::Ternary { cond, then_expr, else_expr } => {
                 let c = self.expr(cond)?;
@@ -54,13 +65,10 @@ impl ProgramCompiler<'_, '_> {
                 let tb = bv.ty();
                 self.store_result(&bv, result)?;
                 self.b.bind(end_l);
+                // The semantic pass made both arms integers or both strings.
                 match (ta, tb) {
-                    (Ty::Int { signed: s1 }, Ty::Int { signed: s2 }) => Ok(Val::Slot(result, s1 || s2)),
-                    (Ty::Str(_), Ty::Str(_)) => Ok(Val::Buf(result, self.g.opts.str_len)),
-                    _ => Err(CompileError::new(
-                        e.span,
-                        format!("the two branches of `?:` differ in type ({} and {})", ta.name(), tb.name()),
-                    )),
+                    (Type::Int { signed: s1, .. }, Type::Int { signed: s2, .. }) => Ok(Val::Slot(result, s1 || s2)),
+                    _ => Ok(Val::Buf(result, self.g.opts.str_len)),
                 }
             }
             ExprKind::Cast { ty, operand } => {
@@ -72,12 +80,7 @@ impl ProgramCompiler<'_, '_> {
                 if let ExprKind::Map { name, keys } = &target.kind {
                     let cur = self.map_read(name, keys, target.span)?;
                     let Val::Slot(old_slot, signed) = cur else {
-                        if self.g.discovery {
-                            let one = Val::Const(0, false);
-                            self.map_store(name, keys, one, e.span)?;
-                            return Ok(Val::Const(0, false));
-                        }
-                        return Err(CompileError::new(target.span, "`++`/`--` need an integer map value"));
+                        return Err(internal(target.span));
                     };
                     self.b.emit(insn::ldx(8, R0, R10, old_slot));
                     self.b.emit(insn::alu64_imm(AluOp::Add, R0, if *increment { 1 } else { -1 }));
@@ -90,7 +93,7 @@ impl ProgramCompiler<'_, '_> {
                 };
                 let cur = self.var_value(name, target.span)?;
                 let Val::Slot(slot, signed) = cur else {
-                    return Err(CompileError::new(target.span, "`++`/`--` need an integer variable"));
+                    return Err(internal(target.span));
                 };
                 self.b.emit(insn::ldx(8, R0, R10, slot));
                 let old = self.spill(signed, e.span)?;
@@ -107,15 +110,7 @@ impl ProgramCompiler<'_, '_> {
 
     pub(crate) fn cast(&mut self, v: Val, ty: IntType, span: Span) -> Result<Val, CompileError> {
         if let Val::Const(c, _) = v {
-            let bits = ty.size as u32 * 8;
-            let r = if bits >= 64 {
-                c
-            } else if ty.signed {
-                (c << (64 - bits)) >> (64 - bits)
-            } else {
-                ((c as u64) & ((1u64 << bits) - 1)) as i64
-            };
-            return Ok(Val::Const(r, ty.signed));
+            return Ok(Val::Const(fold_cast(c, ty), ty.signed));
         }
         self.load(&v, R0);
         usdt_args::extend(&mut self.b, R0, ty.size, ty.signed);
@@ -169,7 +164,7 @@ impl ProgramCompiler<'_, '_> {
                 UnaryOp::Deref => return self.deref(v, span),
             });
         }
-        let signed = matches!(v.ty(), Ty::Int { signed: true });
+        let signed = v.ty().is_signed();
         match op {
             UnaryOp::Neg => {
                 self.load(&v, R0);
@@ -212,36 +207,13 @@ impl ProgramCompiler<'_, '_> {
         l: Val,
         r: Val,
         span: Span,
-        lspan: Span,
-        rspan: Span,
     ) -> Result<Val, CompileError> {
-        let (lt, rt) = (l.ty(), r.ty());
-        if let (Ty::Str(_), Ty::Str(_)) = (lt, rt) {
-            return match op {
-                BinaryOp::Eq | BinaryOp::Ne => self.str_compare(op, l, r, span),
-                _ => Err(CompileError::new(
-                    span,
-                    format!("operator {op:?} is not defined on strings"),
-                )),
-            };
+        // The semantic pass checked the operand types: strings compare
+        // with == and != only, everything else takes integers.
+        if let (Type::Str(_), Type::Str(_)) = (l.ty(), r.ty()) {
+            return self.str_compare(op, l, r, span);
         }
-        for (t, s) in [(lt, lspan), (rt, rspan)] {
-            if !matches!(t, Ty::Int { .. }) {
-                return Err(CompileError::new(
-                    s,
-                    format!(
-                        "type mismatch: this operand is a {} but the operator needs integers",
-                        t.name()
-                    ),
-                ));
-            }
-        }
-        // Signed when both sides are, or when a constant meets a signed side.
-        let l_signed = matches!(lt, Ty::Int { signed: true });
-        let r_signed = matches!(rt, Ty::Int { signed: true });
-        let l_const = matches!(l, Val::Const(..));
-        let r_const = matches!(r, Val::Const(..));
-        let signed = (l_signed || l_const) && (r_signed || r_const) && (l_signed || r_signed);
+        let signed = binary_signedness(&l.typed(), &r.typed());
         if let (Val::Const(a, _), Val::Const(b, _)) = (&l, &r) {
             if let Some(v) = fold(op, *a, *b, signed) {
                 let res_signed = if is_comparison(op) { false } else { signed };
@@ -309,7 +281,8 @@ impl ProgramCompiler<'_, '_> {
                 self.b.bind(t);
                 return self.spill(false, span);
             }
-            BinaryOp::And | BinaryOp::Or => unreachable_logical(),
+            // `&&` and `||` short-circuit: see `logical`.
+            BinaryOp::And | BinaryOp::Or => return Err(internal(span)),
         }
         self.spill(signed, span)
     }

@@ -4,20 +4,18 @@
 //! Plain assignments live in a hash map; aggregations in a per-CPU hash map
 //! that user space sums over CPUs when printing, so that hot probes on
 //! several CPUs never contend. Histograms append the bucket index to the
-//! key. The first use of a map fixes its key layout and value kind; the
-//! compiler makes a discovery pass first so that every program agrees.
+//! key. The semantic pass decided every map's key layout and value kind
+//! before emission, so every program agrees.
 
 use ustrace_lang::ast::{Expr, ExprKind, Span};
 
-use super::{ProgramCompiler, Ty, Val};
+use super::{internal, ProgramCompiler, Val};
+use crate::builtins::Aggregation;
 
 use crate::builder::MapId;
 use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R4, R7};
 use crate::program::*;
 use crate::CompileError;
-
-/// Most entries a script map holds (bpftrace's default).
-pub(crate) const MAP_MAX_ENTRIES: u32 = 4096;
 
 /// `BPF_NOEXIST`: create only.
 const BPF_NOEXIST: i32 = 1;
@@ -25,7 +23,6 @@ const BPF_NOEXIST: i32 = 1;
 /// A map key computed into a stack buffer.
 pub(super) struct Key {
     pub slot: i16,
-    pub fields: Vec<FieldKind>,
     pub size: usize,
 }
 
@@ -47,20 +44,8 @@ impl ProgramCompiler<'_, '_> {
         let mut vals = Vec::new();
         for k in keys {
             let v = self.expr(k)?;
-            let f = match v.ty() {
-                Ty::Int { signed } => FieldKind::Int { signed },
-                Ty::Str(_) => FieldKind::Str(self.map_str_len()),
-                Ty::ProbeName => FieldKind::ProbeName,
-                Ty::UStack(m) => FieldKind::UStack(m),
-                Ty::USym => FieldKind::USym,
-                Ty::Buffer(n) => FieldKind::Buffer(n),
-                Ty::Timestamp(_) => FieldKind::Int { signed: false },
-                Ty::Void => {
-                    return Err(CompileError::new(
-                        k.span,
-                        "this expression has no value to use as a map key",
-                    ))
-                }
+            let Some(f) = v.ty().key_field(self.map_str_len()) else {
+                return Err(internal(k.span));
             };
             vals.push((v, f));
         }
@@ -95,106 +80,16 @@ impl ProgramCompiler<'_, '_> {
         if extra > 0 {
             self.b.zero_stack(slot + body as i16, extra);
         }
-        Ok(Key { slot, fields, size })
+        Ok(Key { slot, size })
     }
 
-    /// Finds or creates the map `name` with this layout; a different layout
-    /// than an earlier use is a type error.
-    pub(super) fn define_map(
-        &mut self,
-        name: &str,
-        key: &[FieldKind],
-        value: ValueKind,
-        span: Span,
-    ) -> Result<MapId, CompileError> {
-        let full = format!("@{name}");
-        if let Some(&id) = self.g.user_maps.get(&full) {
-            let MapRole::User(existing) = &self.g.out.maps[id.0].role else {
-                return Err(CompileError::new(span, "internal error: map role"));
-            };
-            // Integer fields unify whatever their signedness (literals are
-            // unsigned here, bpftrace's are int64); signed wins.
-            let same_shape = existing.key.len() == key.len()
-                && existing.key.iter().zip(key).all(|(a, b)| match (a, b) {
-                    (FieldKind::Int { .. }, FieldKind::Int { .. }) => true,
-                    _ => a == b,
-                });
-            if same_shape && existing.key != key {
-                let merged: Vec<FieldKind> = existing
-                    .key
-                    .iter()
-                    .zip(key)
-                    .map(|(a, b)| match (a, b) {
-                        (FieldKind::Int { signed: x }, FieldKind::Int { signed: y }) => {
-                            FieldKind::Int { signed: *x || *y }
-                        }
-                        _ => *a,
-                    })
-                    .collect();
-                if let MapRole::User(m) = &mut self.g.out.maps[id.0].role {
-                    m.key = merged;
-                }
-            }
-            let MapRole::User(existing) = &self.g.out.maps[id.0].role else {
-                return Err(CompileError::new(span, "internal error: map role"));
-            };
-            if !same_shape {
-                return Err(CompileError::new(
-                    span,
-                    format!(
-                        "map {full} is used with different key types: first [{}], here [{}]",
-                        describe_key(&existing.key),
-                        describe_key(key)
-                    ),
-                ));
-            }
-            let same = match (existing.value, value) {
-                (ValueKind::Int { .. }, ValueKind::Int { .. }) => true,
-                (a, b) => a == b,
-            };
-            if !same {
-                return Err(CompileError::new(
-                    span,
-                    format!(
-                        "map {full} holds {} but is used here as {}",
-                        describe_value(existing.value),
-                        describe_value(value)
-                    ),
-                ));
-            }
-            if let (ValueKind::Int { signed: false }, ValueKind::Int { signed: true }) =
-                (existing.value, value)
-            {
-                if let MapRole::User(u) = &mut self.g.out.maps[id.0].role {
-                    u.value = ValueKind::Int { signed: true };
-                }
-            }
-            return Ok(id);
-        }
-        let key_body: usize = if key.is_empty() {
-            8
-        } else {
-            key.iter().map(|f| f.size()).sum()
-        };
-        let key_size = key_body + if value.is_histogram() { 8 } else { 0 };
-        let def = MapDef {
-            kind: if value.per_cpu() {
-                MapKind::PerCpuHash
-            } else {
-                MapKind::Hash
-            },
-            key_size: key_size as u32,
-            value_size: value.size() as u32,
-            max_entries: MAP_MAX_ENTRIES,
-            role: MapRole::User(UserMap {
-                name: full.clone(),
-                key: key.to_vec(),
-                value,
-            }),
-        };
-        let id = self.g.add_map(def);
-        self.g.user_maps.insert(full, id);
-        Ok(id)
+    /// The map `name`, whose layout the semantic pass decided.
+    pub(super) fn map_id(&self, name: &str, span: Span) -> Result<MapId, CompileError> {
+        self.g
+            .user_maps
+            .get(&format!("@{name}"))
+            .copied()
+            .ok_or_else(|| CompileError::new(span, format!("undefined map @{name}")))
     }
 
     /// The map's current definition, if any use defined it already.
@@ -253,27 +148,12 @@ impl ProgramCompiler<'_, '_> {
         v: Val,
         span: Span,
     ) -> Result<(), CompileError> {
-        let value_kind = match v.ty() {
-            Ty::Int { signed } => ValueKind::Int { signed },
-            Ty::Str(_) => ValueKind::Str(self.map_str_len()),
-            Ty::ProbeName | Ty::UStack(_) | Ty::USym | Ty::Buffer(_) | Ty::Timestamp(_) => {
-                return Err(CompileError::new(
-                    span,
-                    format!(
-                        "storing `{}` in a map is not supported; use it as a key",
-                        v.ty().name()
-                    ),
-                ))
-            }
-            Ty::Void => {
-                return Err(CompileError::new(
-                    span,
-                    "this expression has no value to store",
-                ))
-            }
-        };
+        let value_kind = v
+            .ty()
+            .map_value(self.map_str_len())
+            .map_err(|_| internal(span))?;
         let key = self.build_key(keys, 0, span)?;
-        let map = self.define_map(name, &key.fields, value_kind, span)?;
+        let map = self.map_id(name, span)?;
         let vsize = value_kind.size();
         let vslot = self.alloc_tmp(vsize, span)?;
         match value_kind {
@@ -302,25 +182,12 @@ impl ProgramCompiler<'_, '_> {
         span: Span,
     ) -> Result<Val, CompileError> {
         let Some((map, def)) = self.map_kind(name) else {
-            if self.g.discovery {
-                return Ok(Val::Const(0, false));
-            }
             return Err(CompileError::new(
                 span,
                 format!("undefined map @{name}: it is never assigned"),
             ));
         };
         let key = self.build_key(keys, 0, span)?;
-        if !same_key_shape(&key.fields, &def.key) {
-            return Err(CompileError::new(
-                span,
-                format!(
-                    "map @{name} has keys [{}] but is read here with [{}]",
-                    describe_key(&def.key),
-                    describe_key(&key.fields)
-                ),
-            ));
-        }
         // An 8-byte integer value: assigned ints and count/sum/min/max
         // (this CPU's share only; bpftrace has the same limitation).
         let scalar = match def.value {
@@ -355,84 +222,29 @@ impl ProgramCompiler<'_, '_> {
                 self.b.bind(absent);
                 Ok(Val::Buf(slot, n))
             }
-            other => Err(CompileError::new(
-                span,
-                format!(
-                    "map @{name} holds {} which cannot be read in a probe",
-                    describe_value(other)
-                ),
-            )),
+            _ => Err(internal(span)),
         }
     }
 
     /// `@m[k] = count()` and the other aggregations.
-    pub(super) fn aggregate(
+    pub(crate) fn aggregate(
         &mut self,
         name: &str,
         keys: &[Expr],
-        func: &str,
+        agg: &Aggregation,
         args: &[Expr],
         span: Span,
     ) -> Result<(), CompileError> {
-        let want = match func {
-            "count" => 0,
-            "sum" | "min" | "max" | "avg" | "stats" | "hist" => 1,
-            "lhist" => 4,
-            _ => {
-                return Err(CompileError::new(
-                    span,
-                    format!("unknown aggregation {func}()"),
-                ))
+        let mut consts = Vec::new();
+        for a in args.iter().skip(1) {
+            match self.expr(a)? {
+                Val::Const(v, _) => consts.push(v),
+                _ => return Err(internal(a.span)),
             }
-        };
-        if args.len() != want {
-            return Err(CompileError::new(
-                span,
-                format!("{func}() takes {want} argument(s), {} given", args.len()),
-            ));
         }
-        let value_kind = match func {
-            "count" => ValueKind::Count,
-            "sum" => ValueKind::Sum,
-            "min" => ValueKind::Min,
-            "max" => ValueKind::Max,
-            "avg" => ValueKind::Avg,
-            "stats" => ValueKind::Stats,
-            "hist" => ValueKind::Hist,
-            _ => {
-                let mut c = [0i64; 3];
-                for (i, a) in args[1..].iter().enumerate() {
-                    c[i] = match self.expr(a)? {
-                        Val::Const(v, _) => v,
-                        _ => {
-                            return Err(CompileError::new(
-                                a.span,
-                                "lhist() bounds and step must be integer constants",
-                            ))
-                        }
-                    };
-                }
-                let (min, max, step) = (c[0], c[1], c[2]);
-                if step <= 0 || max <= min || (max - min) / step > 1000 {
-                    return Err(CompileError::new(
-                        span,
-                        "lhist(value, min, max, step) needs min < max, step > 0 and at most 1000 buckets",
-                    ));
-                }
-                ValueKind::Lhist { min, max, step }
-            }
-        };
+        let value_kind = (agg.value)(&consts).map_err(|m| CompileError::new(span, m))?;
         let x = match args.first() {
-            Some(a) => {
-                let v = self.expr(a)?;
-                if !matches!(v.ty(), Ty::Int { .. }) {
-                    return Err(CompileError::new(
-                        a.span,
-                        format!("{func}() needs an integer, not a {}", v.ty().name()),
-                    ));
-                }
-                Some(v)
-            }
+            Some(a) => Some(self.int_operand(a)?),
             None => None,
         };
         // Compute the value (and bucket) before building the key.
@@ -447,7 +259,7 @@ impl ProgramCompiler<'_, '_> {
         };
         let extra = if value_kind.is_histogram() { 8 } else { 0 };
         let key = self.build_key(keys, extra, span)?;
-        let map = self.define_map(name, &key.fields, value_kind, span)?;
+        let map = self.map_id(name, span)?;
         if let (Some(xs), true) = (xslot, value_kind.is_histogram()) {
             self.b.emit(insn::ldx(8, R1, R10, xs));
             match value_kind {
@@ -552,35 +364,15 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// `delete(@m[k])`.
-    pub(super) fn map_delete(&mut self, target: &Expr, span: Span) -> Result<(), CompileError> {
+    pub(crate) fn map_delete(&mut self, target: &Expr, span: Span) -> Result<(), CompileError> {
         let ExprKind::Map { name, keys } = &target.kind else {
             return Err(CompileError::new(
                 target.span,
                 "delete() takes a map element: delete(@m[key])",
             ));
         };
-        let Some((map, def)) = self.map_kind(name) else {
-            if self.g.discovery {
-                return Ok(());
-            }
-            return Err(CompileError::new(
-                target.span,
-                format!("undefined map @{name}"),
-            ));
-        };
-        if def.value.is_histogram() {
-            return Err(CompileError::new(
-                span,
-                "delete() of a histogram element is not supported; use clear()",
-            ));
-        }
+        let map = self.map_id(name, target.span)?;
         let key = self.build_key(keys, 0, span)?;
-        if !same_key_shape(&key.fields, &def.key) {
-            return Err(CompileError::new(
-                target.span,
-                format!("map @{name} has keys [{}]", describe_key(&def.key)),
-            ));
-        }
         self.b.load_map(R1, map);
         self.b.emit(insn::mov64_reg(R2, R10));
         self.b
@@ -590,22 +382,14 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// `has_key(@m[k])`: 1 when present.
-    pub(super) fn map_has_key(&mut self, target: &Expr, span: Span) -> Result<Val, CompileError> {
+    pub(crate) fn map_has_key(&mut self, target: &Expr, span: Span) -> Result<Val, CompileError> {
         let ExprKind::Map { name, keys } = &target.kind else {
             return Err(CompileError::new(
                 target.span,
                 "has_key() takes a map element: has_key(@m[key])",
             ));
         };
-        let Some((map, _)) = self.map_kind(name) else {
-            if self.g.discovery {
-                return Ok(Val::Const(0, false));
-            }
-            return Err(CompileError::new(
-                target.span,
-                format!("undefined map @{name}"),
-            ));
-        };
+        let map = self.map_id(name, target.span)?;
         let key = self.build_key(keys, 0, span)?;
         self.lookup(map, key.slot);
         let slot = self.alloc_tmp(8, span)?;
@@ -619,7 +403,7 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// `print(@m)`, `clear(@m)`, `zero(@m)`: asks user space to do it.
-    pub(super) fn map_command(
+    pub(crate) fn map_command(
         &mut self,
         tag: u64,
         args: &[Expr],
@@ -640,16 +424,7 @@ impl ProgramCompiler<'_, '_> {
                 "give the whole map (@name), not an element",
             ));
         }
-        let id = match self.map_kind(name) {
-            Some((id, _)) => id.0 as i64,
-            None if self.g.discovery => 0,
-            None => {
-                return Err(CompileError::new(
-                    first.span,
-                    format!("undefined map @{name}"),
-                ))
-            }
-        };
+        let id = self.map_id(name, first.span)?.0 as i64;
         let mut extra = [0i64; 2];
         for (i, a) in args[1..].iter().enumerate().take(2) {
             extra[i] = match self.expr(a)? {
@@ -669,45 +444,4 @@ impl ProgramCompiler<'_, '_> {
         })?;
         Ok(())
     }
-}
-
-fn describe_key(k: &[FieldKind]) -> String {
-    k.iter()
-        .map(|f| match f {
-            FieldKind::Int { signed: true } => "int64",
-            FieldKind::Int { signed: false } => "uint64",
-            FieldKind::Str(_) => "string",
-            FieldKind::ProbeName => "probe",
-            FieldKind::UStack(_) => "ustack",
-            FieldKind::USym => "usym",
-            FieldKind::Buffer(_) => "buffer",
-            FieldKind::Strftime(_) => "timestamp",
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn describe_value(v: ValueKind) -> String {
-    match v {
-        ValueKind::Int { .. } => "an integer".into(),
-        ValueKind::Str(_) => "a string".into(),
-        ValueKind::Count => "count()".into(),
-        ValueKind::Sum => "sum()".into(),
-        ValueKind::Min => "min()".into(),
-        ValueKind::Max => "max()".into(),
-        ValueKind::Avg => "avg()".into(),
-        ValueKind::Stats => "stats()".into(),
-        ValueKind::Hist => "hist()".into(),
-        ValueKind::Lhist { .. } => "lhist()".into(),
-    }
-}
-
-/// True when two key layouts agree, integers matching whatever their
-/// signedness (bpftrace treats every integer key as 64-bit).
-pub(super) fn same_key_shape(a: &[FieldKind], b: &[FieldKind]) -> bool {
-    a.len() == b.len()
-        && a.iter().zip(b).all(|(x, y)| match (x, y) {
-            (FieldKind::Int { .. }, FieldKind::Int { .. }) => true,
-            _ => x == y,
-        })
 }

@@ -1,9 +1,11 @@
-//! Emission: walks the AST of one program and emits instructions through a
-//! [`Builder`].
+//! Emission: walks one planned program over the types the semantic pass
+//! decided and emits instructions through a [`Builder`]. Split by concern:
+//! statements ([`stmt`]), expressions and constant folding ([`expr`]),
+//! maps ([`maps`]), ring buffer records ([`records`]) and argument access
+//! ([`probe_args`]); builtins bring their own emitters
+//! ([`crate::builtins`]).
 
-mod builtins;
 mod expr;
-mod fold;
 mod maps;
 mod probe_args;
 mod records;
@@ -18,45 +20,8 @@ use crate::driver::Globals;
 use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R6};
 use crate::probes::Context;
 use crate::program::*;
+use crate::sema::{Type, Typed};
 use crate::CompileError;
-
-/// The type of a value during compilation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Ty {
-    /// A 64-bit integer in a register or slot; `signed` decides division,
-    /// comparison and printing.
-    Int { signed: bool },
-    /// A NUL-terminated string in a buffer of this many bytes.
-    Str(usize),
-    /// A probe id, printed as the probe's name.
-    ProbeName,
-    /// A user stack (id and pid in a 16-byte slot).
-    UStack(StackMode),
-    /// `usym(addr)`: an address and the pid it belongs to.
-    USym,
-    /// `buf()` bytes: length, then this many bytes at most.
-    Buffer(usize),
-    /// `strftime()`: nanoseconds with a format (index).
-    Timestamp(usize),
-    /// No value (printf(), exit()).
-    Void,
-}
-
-impl Ty {
-    fn name(self) -> &'static str {
-        match self {
-            Ty::Int { signed: true } => "int64",
-            Ty::Int { signed: false } => "uint64",
-            Ty::Str(_) => "string",
-            Ty::ProbeName => "probe",
-            Ty::UStack(_) => "ustack",
-            Ty::USym => "usym",
-            Ty::Buffer(_) => "buffer",
-            Ty::Timestamp(_) => "timestamp",
-            Ty::Void => "none",
-        }
-    }
-}
 
 /// A computed value.
 #[derive(Debug, Clone)]
@@ -86,26 +51,38 @@ pub(crate) enum Val {
 }
 
 impl Val {
-    fn ty(&self) -> Ty {
+    /// The value's type and, for integer constants, its value.
+    pub(crate) fn typed(&self) -> Typed {
+        Typed {
+            ty: self.ty(),
+            konst: match self {
+                Val::Const(c, _) => Some(*c),
+                _ => None,
+            },
+        }
+    }
+
+    /// The value's type.
+    pub(crate) fn ty(&self) -> Type {
         match self {
-            Val::Const(_, s) | Val::Slot(_, s) => Ty::Int { signed: *s },
-            Val::Buf(_, n) => Ty::Str(*n),
-            Val::StrConst(s) => Ty::Str(s.len() + 1),
-            Val::Probe(_) | Val::ProbeConst(_) => Ty::ProbeName,
-            Val::UStack(_, m) => Ty::UStack(*m),
-            Val::USym(_) => Ty::USym,
-            Val::Bytes(_, n) => Ty::Buffer(*n),
-            Val::Timestamp(_, i) => Ty::Timestamp(*i),
-            Val::Void => Ty::Void,
+            Val::Const(_, s) | Val::Slot(_, s) => Type::int(*s),
+            Val::Buf(_, n) => Type::Str(*n),
+            Val::StrConst(s) => Type::Str(s.len() + 1),
+            Val::Probe(_) | Val::ProbeConst(_) => Type::ProbeName,
+            Val::UStack(_, m) => Type::Stack(*m),
+            Val::USym(_) => Type::Symbol,
+            Val::Bytes(_, n) => Type::Buffer(*n),
+            Val::Timestamp(_, i) => Type::Timestamp(*i),
+            Val::Void => Type::Void,
         }
     }
 }
 
 /// A scratch variable: its slot and type, fixed by its first assignment.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Var {
     pub(crate) slot: i16,
-    pub(crate) ty: Ty,
+    pub(crate) ty: Type,
 }
 
 pub(crate) struct ProgramCompiler<'g, 'o> {
@@ -270,7 +247,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     /// Leaves 1/0 in r0 for the truth of an integer value.
     pub(crate) fn truth(&mut self, v: &Val, span: Span) -> Result<(), CompileError> {
         match v.ty() {
-            Ty::Int { .. } => {
+            Type::Int { .. } => {
                 self.load(v, R0);
                 Ok(())
             }
@@ -284,7 +261,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     pub(crate) fn int_operand(&mut self, e: &Expr) -> Result<Val, CompileError> {
         let v = self.expr(e)?;
         match v.ty() {
-            Ty::Int { .. } => Ok(v),
+            Type::Int { .. } => Ok(v),
             t => Err(CompileError::new(
                 e.span,
                 format!("expected an integer here, found a {}", t.name()),
@@ -295,7 +272,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     /// Writes an integer or string into a result slot sized for either.
     pub(crate) fn store_result(&mut self, v: &Val, slot: i16) -> Result<(), CompileError> {
         match v.ty() {
-            Ty::Str(_) => {
+            Type::Str(_) => {
                 let n = self.g.opts.str_len;
                 self.copy_string(v, slot, n);
             }
@@ -332,13 +309,8 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     }
 }
 
-impl Ty {
-    fn str_len(self) -> usize {
-        match self {
-            Ty::Str(n) => n,
-            _ => 8,
-        }
-    }
+/// An error the semantic pass should have reported: the emitter met a
+/// value of a type it did not expect.
+pub(crate) fn internal(span: Span) -> CompileError {
+    CompileError::new(span, "internal error: unexpected type after checking")
 }
-
-pub(crate) fn unreachable_logical() {}

@@ -1,6 +1,6 @@
 //! Ring buffer records: printf, print, time, system, exit.
 
-use ustrace_lang::ast::{Expr, ExprKind, Span};
+use ustrace_lang::ast::{Expr, Span};
 
 use super::*;
 use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3};
@@ -47,10 +47,6 @@ impl ProgramCompiler<'_, '_> {
         Ok(())
     }
 
-    pub(crate) fn printf(&mut self, args: &[Expr], span: Span) -> Result<Val, CompileError> {
-        self.formatted(args, PrintfKind::Printf, span)
-    }
-
     /// printf() and system(): a format and its arguments, as one record.
     pub(crate) fn formatted(
         &mut self,
@@ -58,92 +54,34 @@ impl ProgramCompiler<'_, '_> {
         kind: PrintfKind,
         span: Span,
     ) -> Result<Val, CompileError> {
-        let Some(fmt_expr) = args.first() else {
-            return Err(CompileError::new(span, "printf() needs a format string"));
-        };
-        let ExprKind::String(fmt) = &fmt_expr.kind else {
-            return Err(CompileError::new(
-                fmt_expr.span,
-                "printf()'s first argument must be a string literal",
-            ));
-        };
-        let wanted = match ustrace_lang::printf::parse_format(fmt) {
-            Ok(f) => f.arg_count(),
-            Err(e) => return Err(CompileError::new(fmt_expr.span, e.to_string())),
-        };
-        if wanted != args.len() - 1 {
-            return Err(CompileError::new(
-                span,
-                format!(
-                    "printf: the format wants {wanted} argument(s) but {} given",
-                    args.len() - 1
-                ),
-            ));
-        }
+        let call = crate::builtins::Call::function("printf", args, span, span);
+        let fmt = crate::builtins::printf_format(args, &call)?.to_string();
         // Evaluate every argument first (helpers may run), then copy them
         // into the record in one go.
         let mut vals = Vec::new();
         let mut fields = Vec::new();
         for a in &args[1..] {
             let v = self.expr(a)?;
-            let f = match v.ty() {
-                Ty::Int { signed } => FieldKind::Int { signed },
-                Ty::Str(n) => FieldKind::Str(n),
-                Ty::ProbeName => FieldKind::ProbeName,
-                Ty::UStack(m) => FieldKind::UStack(m),
-                Ty::USym => FieldKind::USym,
-                Ty::Buffer(n) => FieldKind::Buffer(n),
-                Ty::Timestamp(i) => FieldKind::Strftime(i),
-                Ty::Void => {
-                    return Err(CompileError::new(
-                        a.span,
-                        "this expression has no value to print",
-                    ))
-                }
+            let Some(f) = v.ty().record_field() else {
+                return Err(internal(a.span));
             };
             vals.push(v);
             fields.push(f);
         }
-        self.emit_printf(fmt.clone(), vals, fields, kind, span)
-    }
-
-    /// `time([fmt])`: the current local time, formatted by strftime in user
-    /// space when the record is printed (bpftrace's default `%H:%M:%S\n`).
-    pub(crate) fn time(&mut self, args: &[Expr], span: Span) -> Result<Val, CompileError> {
-        let fmt = match args {
-            [] => "%H:%M:%S\n".to_string(),
-            [Expr {
-                kind: ExprKind::String(f),
-                ..
-            }] => f.clone(),
-            _ => {
-                return Err(CompileError::new(
-                    span,
-                    "time() takes an optional string literal: time(\"%H:%M:%S\\n\")",
-                ))
-            }
-        };
-        self.emit_printf(fmt, Vec::new(), Vec::new(), PrintfKind::Time, span)
+        self.emit_printf(fmt, vals, fields, kind, span)
     }
 
     /// `print(value)`: the value and a newline, as a printf record.
     pub(crate) fn print_value(&mut self, arg: &Expr, span: Span) -> Result<Val, CompileError> {
         let v = self.expr(arg)?;
-        let (fmt, field) = match v.ty() {
-            Ty::Int { signed: true } => ("%ld\n", FieldKind::Int { signed: true }),
-            Ty::Int { signed: false } => ("%lu\n", FieldKind::Int { signed: false }),
-            Ty::Str(n) => ("%s\n", FieldKind::Str(n)),
-            Ty::ProbeName => ("%s\n", FieldKind::ProbeName),
-            Ty::UStack(m) => ("%s\n", FieldKind::UStack(m)),
-            Ty::USym => ("%s\n", FieldKind::USym),
-            Ty::Buffer(n) => ("%r\n", FieldKind::Buffer(n)),
-            Ty::Timestamp(i) => ("%s\n", FieldKind::Strftime(i)),
-            Ty::Void => {
-                return Err(CompileError::new(
-                    arg.span,
-                    "this expression has no value to print",
-                ))
-            }
+        let Some(field) = v.ty().record_field() else {
+            return Err(internal(arg.span));
+        };
+        let fmt = match field {
+            FieldKind::Int { signed: true } => "%ld\n",
+            FieldKind::Int { signed: false } => "%lu\n",
+            FieldKind::Buffer(_) => "%r\n",
+            _ => "%s\n",
         };
         self.emit_printf(
             fmt.to_string(),

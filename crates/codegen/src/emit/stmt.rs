@@ -2,10 +2,11 @@
 
 use ustrace_lang::ast::{BinaryOp, Block, Expr, ExprKind, Span, Stmt, StmtKind};
 
-use super::fold::*;
 use super::*;
+use crate::builtins;
 use crate::insn::{self, JmpOp, R0, R10};
 use crate::program::*;
+use crate::sema::Type;
 use crate::CompileError;
 
 impl ProgramCompiler<'_, '_> {
@@ -111,10 +112,10 @@ impl ProgramCompiler<'_, '_> {
                     Some(op) => {
                         let cur = self.var_value(name, target.span)?;
                         let rhs = self.expr(value)?;
-                        self.binary(op, cur, rhs, span, target.span, value.span)?
+                        self.binary(op, cur, rhs, span)?
                     }
                 };
-                self.store_var(name, v, target.span, value.span)
+                self.store_var(name, v, target.span)
             }
             ExprKind::Map { name, keys } => {
                 if let (
@@ -124,8 +125,8 @@ impl ProgramCompiler<'_, '_> {
                     },
                 ) = (op, &value.kind)
                 {
-                    if is_aggregation(func) {
-                        return self.aggregate(name, keys, func, args, value.span);
+                    if let Some(agg) = builtins::aggregation(func) {
+                        return self.aggregate(name, keys, agg, args, value.span);
                     }
                 }
                 let v = match op {
@@ -133,7 +134,7 @@ impl ProgramCompiler<'_, '_> {
                     Some(op) => {
                         let cur = self.map_read(name, keys, target.span)?;
                         let rhs = self.expr(value)?;
-                        self.binary(op, cur, rhs, span, target.span, value.span)?
+                        self.binary(op, cur, rhs, span)?
                     }
                 };
                 self.map_store(name, keys, v, span)
@@ -145,91 +146,68 @@ impl ProgramCompiler<'_, '_> {
         }
     }
 
+    /// `$name`, assigned before (the semantic pass checked it).
     pub(crate) fn var_value(&mut self, name: &str, span: Span) -> Result<Val, CompileError> {
-        match self.vars.get(name) {
-            Some(var) => Ok(match var.ty {
-                Ty::Int { signed } => Val::Slot(var.slot, signed),
-                Ty::Str(n) => Val::Buf(var.slot, n),
-                Ty::ProbeName => Val::Probe(var.slot),
-                Ty::UStack(m) => Val::UStack(var.slot, m),
-                Ty::USym => Val::USym(var.slot),
-                Ty::Buffer(n) => Val::Bytes(var.slot, n),
-                Ty::Timestamp(i) => Val::Timestamp(var.slot, i),
-                Ty::Void => Val::Void,
-            }),
-            None => Err(CompileError::new(
+        let Some(var) = self.vars.get(name) else {
+            return Err(CompileError::new(
                 span,
                 format!("undefined variable `${name}`: assign it before use"),
-            )),
-        }
+            ));
+        };
+        Ok(match var.ty {
+            Type::Int { signed, .. } => Val::Slot(var.slot, signed),
+            Type::Str(n) => Val::Buf(var.slot, n),
+            Type::ProbeName => Val::Probe(var.slot),
+            Type::Stack(m) => Val::UStack(var.slot, m),
+            Type::Symbol => Val::USym(var.slot),
+            Type::Buffer(n) => Val::Bytes(var.slot, n),
+            Type::Timestamp(i) => Val::Timestamp(var.slot, i),
+            _ => return Err(internal(span)),
+        })
     }
 
+    /// `$name = v`: the first assignment gives the variable a slot sized
+    /// for its type (the semantic pass checked later ones agree).
     pub(crate) fn store_var(
         &mut self,
         name: &str,
         v: Val,
         tspan: Span,
-        vspan: Span,
     ) -> Result<(), CompileError> {
-        let ty = v.ty();
-        if ty == Ty::Void {
-            return Err(CompileError::new(
-                vspan,
-                "this expression has no value to assign",
-            ));
-        }
-        let var = match self.vars.get(name).copied() {
-            Some(var) => {
-                let compatible = match (var.ty, ty) {
-                    (Ty::Int { .. }, Ty::Int { .. }) => true,
-                    (Ty::Str(a), Ty::Str(b)) => b <= a,
-                    (a, b) => a == b,
-                };
-                if !compatible {
-                    return Err(CompileError::new(
-                        vspan,
-                        format!(
-                            "type mismatch for `${name}`: it holds {} but this is {}",
-                            var.ty.name(),
-                            ty.name()
-                        ),
-                    ));
-                }
-                var
-            }
+        let var = match self.vars.get(name) {
+            Some(var) => var.clone(),
             None => {
+                let ty = v.ty();
                 let size = match ty {
-                    Ty::Str(n) => n.max(self.g.opts.str_len),
-                    Ty::UStack(_) | Ty::USym => 16,
-                    Ty::Buffer(n) => FieldKind::Buffer(n).size(),
+                    Type::Str(n) => n.max(self.g.opts.str_len),
+                    Type::Stack(_) | Type::Symbol => 16,
+                    Type::Buffer(n) => FieldKind::Buffer(n).size(),
                     _ => 8,
                 };
                 let slot = self.alloc_var(size, tspan)?;
                 let ty = match ty {
-                    Ty::Str(_) => Ty::Str(size),
+                    Type::Str(_) => Type::Str(size),
                     t => t,
                 };
                 let var = Var { slot, ty };
-                self.vars.insert(name.to_string(), var);
+                self.vars.insert(name.to_string(), var.clone());
                 var
             }
         };
-        match (var.ty, &v) {
-            (Ty::Str(n), _) => self.copy_string(&v, var.slot, n),
-            (Ty::UStack(_), Val::UStack(src, _)) | (Ty::USym, Val::USym(src)) => {
+        match (&var.ty, &v) {
+            (Type::Str(n), _) => self.copy_string(&v, var.slot, *n),
+            (Type::Stack(_), Val::UStack(src, _)) | (Type::Symbol, Val::USym(src)) => {
                 self.copy_words(*src, R10, var.slot, 16)
             }
-            (Ty::Buffer(n), Val::Bytes(src, _)) => {
-                self.copy_words(*src, R10, var.slot, FieldKind::Buffer(n).size())
+            (Type::Buffer(n), Val::Bytes(src, _)) => {
+                self.copy_words(*src, R10, var.slot, FieldKind::Buffer(*n).size())
             }
-            (Ty::Timestamp(_), Val::Timestamp(src, _)) => self.copy_words(*src, R10, var.slot, 8),
+            (Type::Timestamp(_), Val::Timestamp(src, _)) => self.copy_words(*src, R10, var.slot, 8),
+            // Integers (and probe names) keep the first assignment's signedness.
             _ => {
                 self.load(&v, R0);
                 self.b.emit(insn::stx(8, R10, var.slot, R0));
             }
-        }
-        if let Ty::Int { .. } = var.ty {
-            // The variable keeps the signedness of its first assignment.
         }
         Ok(())
     }

@@ -1,15 +1,8 @@
 //! Constant folding with the same rules as the generated code.
 
-use ustrace_lang::ast::BinaryOp;
+use ustrace_lang::ast::{BinaryOp, IntType};
 
-/// True for the functions that aggregate into a map.
-pub(crate) fn is_aggregation(name: &str) -> bool {
-    matches!(
-        name,
-        "count" | "sum" | "min" | "max" | "avg" | "stats" | "hist" | "lhist"
-    )
-}
-
+/// True for the operators giving 1 or 0.
 pub(crate) fn is_comparison(op: BinaryOp) -> bool {
     matches!(
         op,
@@ -70,4 +63,16 @@ pub(crate) fn parse_int(s: &str) -> Option<i64> {
         return u64::from_str_radix(h, 16).ok().map(|v| v as i64);
     }
     t.parse::<i64>().ok()
+}
+
+/// A constant cast to `ty`: truncated, then sign- or zero-extended.
+pub(crate) fn fold_cast(c: i64, ty: IntType) -> i64 {
+    let bits = ty.size as u32 * 8;
+    if bits >= 64 {
+        c
+    } else if ty.signed {
+        (c << (64 - bits)) >> (64 - bits)
+    } else {
+        ((c as u64) & ((1u64 << bits) - 1)) as i64
+    }
 }
