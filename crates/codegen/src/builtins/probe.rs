@@ -146,10 +146,7 @@ fn check_arg(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
         .map(|(s, _)| s.size.saturating_mul(8))
         .max()
         .unwrap_or(64);
-    Ok(Typed::of(Type::Int {
-        bits,
-        signed,
-    }))
+    Ok(Typed::of(Type::Int { bits, signed }))
 }
 
 fn retval_here(on_return: bool, call: &Call) -> Result<(), CompileError> {
