@@ -42,8 +42,10 @@ pub fn compile(
         max_entries: opts.ringbuf_bytes,
         role: MapRole::Events,
     });
+    // One counter for all CPUs, incremented atomically on the (rare) full
+    // ring buffer path and read by the runtime like a per-CPU one.
     g.out.lost_counter = g.add_map(MapDef {
-        kind: MapKind::PerCpuArray,
+        kind: MapKind::Array,
         key_size: 4,
         value_size: 8,
         max_entries: 1,
@@ -55,6 +57,9 @@ pub fn compile(
         g.user_maps.insert(name, id);
     }
     for plan in plans {
+        if plan.does_nothing() {
+            continue;
+        }
         let program = ProgramCompiler::new(&mut g, plan.ctx, plan.pid_filter).compile(
             plan.probe,
             plan.name,

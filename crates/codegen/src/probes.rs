@@ -221,7 +221,7 @@ fn plan_sites<'s>(
         ctx: Context::Usdt { sites, on_return },
         name,
         target,
-        pid_filter: true,
+        pid_filter: false,
     }
 }
 
@@ -354,5 +354,20 @@ impl Context {
                 ..
             }
         )
+    }
+}
+
+impl ProgramPlan<'_> {
+    /// True for a BEGIN, END or interval block with no statement and no
+    /// predicate: its program would do nothing, so none is loaded (the
+    /// attach point still counts in `Attaching N probes`). Probes on
+    /// processes are kept: attaching them is what a `{ }` block asks for
+    /// (USDT semaphores, `-c` accounting).
+    pub(crate) fn does_nothing(&self) -> bool {
+        matches!(
+            self.target,
+            ProgramTarget::Begin | ProgramTarget::End | ProgramTarget::Interval { .. }
+        ) && self.probe.predicate.is_none()
+            && self.probe.body.stmts.is_empty()
     }
 }

@@ -35,8 +35,7 @@ pub(super) const ENTRIES: &[Builtin] = &[
         },
         emit: |pc, call| {
             retval_here(pc.ctx.on_return(), call)?;
-            pc.b.emit(insn::ldx(8, R0, R6, Register::Rax.pt_regs_offset() as i16));
-            pc.spill(false, call.span)
+            Ok(Val::Ctx(Register::Rax.pt_regs_offset() as i16, false))
         },
     },
     Builtin {
@@ -86,8 +85,7 @@ pub(super) const ENTRIES: &[Builtin] = &[
         },
         emit: |pc, call| {
             let reg = register(call, pc.ctx.has_registers())?;
-            pc.b.emit(insn::ldx(8, R0, R6, reg.pt_regs_offset() as i16));
-            pc.spill(false, call.span)
+            Ok(Val::Ctx(reg.pt_regs_offset() as i16, false))
         },
     },
     Builtin {

@@ -220,69 +220,93 @@ impl ProgramCompiler<'_, '_> {
                 return Ok(Val::Const(v, res_signed));
             }
         }
+        // A constant right operand that fits an instruction's immediate.
+        let imm = match r {
+            Val::Const(c, _) if i32::try_from(c).is_ok() => Some(c as i32),
+            _ => None,
+        };
+        if is_comparison(op) {
+            let jop = match (op, signed) {
+                (BinaryOp::Eq, _) => JmpOp::Jeq,
+                (BinaryOp::Ne, _) => JmpOp::Jne,
+                (BinaryOp::Lt, true) => JmpOp::Jslt,
+                (BinaryOp::Lt, false) => JmpOp::Jlt,
+                (BinaryOp::Le, true) => JmpOp::Jsle,
+                (BinaryOp::Le, false) => JmpOp::Jle,
+                (BinaryOp::Gt, true) => JmpOp::Jsgt,
+                (BinaryOp::Gt, false) => JmpOp::Jgt,
+                (BinaryOp::Ge, true) => JmpOp::Jsge,
+                _ => JmpOp::Jge,
+            };
+            self.load(&l, R2);
+            let t = self.b.label();
+            match imm {
+                Some(c) => {
+                    self.b.emit(insn::mov64_imm(R0, 1));
+                    self.b.jmp_imm(jop, R2, c, t);
+                }
+                None => {
+                    self.load(&r, R1);
+                    self.b.emit(insn::mov64_imm(R0, 1));
+                    self.b.jmp_reg(jop, R2, R1, t);
+                }
+            }
+            self.b.emit(insn::mov64_imm(R0, 0));
+            self.b.bind(t);
+            return self.spill(false, span);
+        }
+        let aop = match op {
+            BinaryOp::Add => AluOp::Add,
+            BinaryOp::Sub => AluOp::Sub,
+            BinaryOp::Mul => AluOp::Mul,
+            BinaryOp::BitAnd => AluOp::And,
+            BinaryOp::BitOr => AluOp::Or,
+            BinaryOp::BitXor => AluOp::Xor,
+            BinaryOp::Shl => AluOp::Lsh,
+            BinaryOp::Shr if signed => AluOp::Arsh,
+            BinaryOp::Shr => AluOp::Rsh,
+            BinaryOp::Div => AluOp::Div,
+            BinaryOp::Mod => AluOp::Mod,
+            // `&&` and `||` short-circuit: see `logical`.
+            _ => return Err(internal(span)),
+        };
+        let division = matches!(op, BinaryOp::Div | BinaryOp::Mod);
+        // Signed division and remainder are the `off = 1` forms.
+        let sign_off = if division && signed { 1 } else { 0 };
         self.load(&l, R0);
-        self.load(&r, R1);
-        let alu = |op: AluOp| insn::alu64_reg(op, R0, R1);
-        match op {
-            BinaryOp::Add => self.b.emit(alu(AluOp::Add)),
-            BinaryOp::Sub => self.b.emit(alu(AluOp::Sub)),
-            BinaryOp::Mul => self.b.emit(alu(AluOp::Mul)),
-            BinaryOp::BitAnd => self.b.emit(alu(AluOp::And)),
-            BinaryOp::BitOr => self.b.emit(alu(AluOp::Or)),
-            BinaryOp::BitXor => self.b.emit(alu(AluOp::Xor)),
-            BinaryOp::Shl => self.b.emit(alu(AluOp::Lsh)),
-            BinaryOp::Shr => self
-                .b
-                .emit(alu(if signed { AluOp::Arsh } else { AluOp::Rsh })),
-            BinaryOp::Div | BinaryOp::Mod => {
-                // Division by zero yields 0 (documented): the BPF ISA defines
-                // x/0 = 0 and x%0 = x; we make both 0.
+        match imm {
+            // Division by zero yields 0 (documented), whatever `l` is.
+            Some(0) if division => self.b.emit(insn::mov64_imm(R0, 0)),
+            Some(c) => {
+                let c = if matches!(aop, AluOp::Lsh | AluOp::Rsh | AluOp::Arsh) {
+                    c & 63
+                } else {
+                    c
+                };
+                self.b.emit(insn::Insn {
+                    off: sign_off,
+                    ..insn::alu64_imm(aop, R0, c)
+                });
+            }
+            None if division => {
+                // The BPF ISA defines x/0 = 0 and x%0 = x; both are 0 here.
+                self.load(&r, R1);
                 let zero = self.b.label();
                 let done = self.b.label();
                 self.b.jmp_imm(JmpOp::Jeq, R1, 0, zero);
-                let aop = if op == BinaryOp::Div {
-                    AluOp::Div
-                } else {
-                    AluOp::Mod
-                };
-                if signed {
-                    self.b.emit(insn::alu64_reg_signed(aop, R0, R1));
-                } else {
-                    self.b.emit(alu(aop));
-                }
+                self.b.emit(insn::Insn {
+                    off: sign_off,
+                    ..insn::alu64_reg(aop, R0, R1)
+                });
                 self.b.goto(done);
                 self.b.bind(zero);
                 self.b.emit(insn::mov64_imm(R0, 0));
                 self.b.bind(done);
             }
-            BinaryOp::Eq
-            | BinaryOp::Ne
-            | BinaryOp::Lt
-            | BinaryOp::Le
-            | BinaryOp::Gt
-            | BinaryOp::Ge => {
-                let jop = match (op, signed) {
-                    (BinaryOp::Eq, _) => JmpOp::Jeq,
-                    (BinaryOp::Ne, _) => JmpOp::Jne,
-                    (BinaryOp::Lt, true) => JmpOp::Jslt,
-                    (BinaryOp::Lt, false) => JmpOp::Jlt,
-                    (BinaryOp::Le, true) => JmpOp::Jsle,
-                    (BinaryOp::Le, false) => JmpOp::Jle,
-                    (BinaryOp::Gt, true) => JmpOp::Jsgt,
-                    (BinaryOp::Gt, false) => JmpOp::Jgt,
-                    (BinaryOp::Ge, true) => JmpOp::Jsge,
-                    _ => JmpOp::Jge,
-                };
-                self.b.emit(insn::mov64_reg(R2, R0));
-                self.b.emit(insn::mov64_imm(R0, 1));
-                let t = self.b.label();
-                self.b.jmp_reg(jop, R2, R1, t);
-                self.b.emit(insn::mov64_imm(R0, 0));
-                self.b.bind(t);
-                return self.spill(false, span);
+            None => {
+                self.load(&r, R1);
+                self.b.emit(insn::alu64_reg(aop, R0, R1));
             }
-            // `&&` and `||` short-circuit: see `logical`.
-            BinaryOp::And | BinaryOp::Or => return Err(internal(span)),
         }
         self.spill(signed, span)
     }

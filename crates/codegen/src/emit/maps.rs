@@ -13,7 +13,7 @@ use super::{internal, ProgramCompiler, Val};
 use crate::builtins::Aggregation;
 
 use crate::builder::MapId;
-use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R4, R7};
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R4};
 use crate::program::*;
 use crate::CompileError;
 
@@ -110,7 +110,7 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
     }
 
-    /// Leaves in r7 a pointer to the value for `key`, creating a zeroed
+    /// Leaves in r0 a pointer to the value for `key`, creating a zeroed
     /// entry first when absent; jumps to `fail` when the map is full.
     fn lookup_or_init(
         &mut self,
@@ -136,7 +136,6 @@ impl ProgramCompiler<'_, '_> {
         self.lookup(map, key.slot);
         self.b.jmp_imm(JmpOp::Jeq, R0, 0, fail);
         self.b.bind(have);
-        self.b.emit(insn::mov64_reg(R7, R0));
         Ok(())
     }
 
@@ -247,21 +246,13 @@ impl ProgramCompiler<'_, '_> {
             Some(a) => Some(self.int_operand(a)?),
             None => None,
         };
-        // Compute the value (and bucket) before building the key.
-        let xslot = match &x {
-            Some(v) => {
-                let s = self.alloc_tmp(8, span)?;
-                self.load(v, R0);
-                self.b.emit(insn::stx(8, R10, s, R0));
-                Some(s)
-            }
-            None => None,
-        };
+        // The value (an integer: constant, slot or context field) stays
+        // where it is; the key is built after it.
         let extra = if value_kind.is_histogram() { 8 } else { 0 };
         let key = self.build_key(keys, extra, span)?;
         let map = self.map_id(name, span)?;
-        if let (Some(xs), true) = (xslot, value_kind.is_histogram()) {
-            self.b.emit(insn::ldx(8, R1, R10, xs));
+        if let (Some(v), true) = (&x, value_kind.is_histogram()) {
+            self.load(v, R1);
             match value_kind {
                 ValueKind::Lhist { min, max, step } => self.lhist_bucket(min, max, step),
                 _ => self.log2_bucket(),
@@ -271,44 +262,45 @@ impl ProgramCompiler<'_, '_> {
         }
         let done = self.b.label();
         self.lookup_or_init(map, &key, value_kind.size(), done, span)?;
-        if let Some(xs) = xslot {
-            self.b.emit(insn::ldx(8, R1, R10, xs));
+        // r0 points at this CPU's value; r1 holds the sample.
+        if let Some(v) = &x {
+            self.load(v, R1);
         }
         match value_kind {
             ValueKind::Count | ValueKind::Hist | ValueKind::Lhist { .. } => {
-                self.b.emit(insn::ldx(8, R0, R7, 0));
-                self.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
-                self.b.emit(insn::stx(8, R7, 0, R0));
+                self.b.emit(insn::ldx(8, R2, R0, 0));
+                self.b.emit(insn::alu64_imm(AluOp::Add, R2, 1));
+                self.b.emit(insn::stx(8, R0, 0, R2));
             }
             ValueKind::Sum => {
-                self.b.emit(insn::ldx(8, R0, R7, 0));
-                self.b.emit(insn::alu64_reg(AluOp::Add, R0, R1));
-                self.b.emit(insn::stx(8, R7, 0, R0));
+                self.b.emit(insn::ldx(8, R2, R0, 0));
+                self.b.emit(insn::alu64_reg(AluOp::Add, R2, R1));
+                self.b.emit(insn::stx(8, R0, 0, R2));
             }
             ValueKind::Avg | ValueKind::Stats => {
-                self.b.emit(insn::ldx(8, R0, R7, 0));
-                self.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
-                self.b.emit(insn::stx(8, R7, 0, R0));
-                self.b.emit(insn::ldx(8, R0, R7, 8));
-                self.b.emit(insn::alu64_reg(AluOp::Add, R0, R1));
-                self.b.emit(insn::stx(8, R7, 8, R0));
+                self.b.emit(insn::ldx(8, R2, R0, 0));
+                self.b.emit(insn::alu64_imm(AluOp::Add, R2, 1));
+                self.b.emit(insn::stx(8, R0, 0, R2));
+                self.b.emit(insn::ldx(8, R2, R0, 8));
+                self.b.emit(insn::alu64_reg(AluOp::Add, R2, R1));
+                self.b.emit(insn::stx(8, R0, 8, R2));
             }
             ValueKind::Min | ValueKind::Max => {
                 // {value, set}: store when unset or better.
                 let store = self.b.label();
-                self.b.emit(insn::ldx(8, R0, R7, 8));
-                self.b.jmp_imm(JmpOp::Jeq, R0, 0, store);
-                self.b.emit(insn::ldx(8, R0, R7, 0));
+                self.b.emit(insn::ldx(8, R2, R0, 8));
+                self.b.jmp_imm(JmpOp::Jeq, R2, 0, store);
+                self.b.emit(insn::ldx(8, R2, R0, 0));
                 let op = if value_kind == ValueKind::Min {
                     JmpOp::Jslt
                 } else {
                     JmpOp::Jsgt
                 };
-                self.b.jmp_reg(op, R1, R0, store);
+                self.b.jmp_reg(op, R1, R2, store);
                 self.b.goto(done);
                 self.b.bind(store);
-                self.b.emit(insn::stx(8, R7, 0, R1));
-                self.b.emit(insn::st_imm(8, R7, 8, 1));
+                self.b.emit(insn::stx(8, R0, 0, R1));
+                self.b.emit(insn::st_imm(8, R0, 8, 1));
             }
             ValueKind::Int { .. } | ValueKind::Str(_) => {}
         }

@@ -30,6 +30,10 @@ pub(crate) enum Val {
     Const(i64, bool),
     /// An integer in an 8-byte stack slot.
     Slot(i16, bool),
+    /// An integer in the 8-byte context field at this offset (a register of
+    /// the traced thread in `pt_regs`): loaded where it is used, never
+    /// copied to the stack.
+    Ctx(i16, bool),
     /// A string in a stack buffer.
     Buf(i16, usize),
     /// A compile-time string.
@@ -65,7 +69,7 @@ impl Val {
     /// The value's type.
     pub(crate) fn ty(&self) -> Type {
         match self {
-            Val::Const(_, s) | Val::Slot(_, s) => Type::int(*s),
+            Val::Const(_, s) | Val::Slot(_, s) | Val::Ctx(_, s) => Type::int(*s),
             Val::Buf(_, n) => Type::Str(*n),
             Val::StrConst(s) => Type::Str(s.len() + 1),
             Val::Probe(_) | Val::ProbeConst(_) => Type::ProbeName,
@@ -152,7 +156,16 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         self.b.bind(exit);
         self.b.emit(insn::mov64_imm(R0, 0));
         self.b.emit(insn::exit());
-        let (insns, map_relocs, spans) = self.b.finish(probe.span)?;
+        let (mut insns, mut map_relocs, mut spans) = self.b.finish(probe.span)?;
+        // Nothing read the context: drop the prologue's `r6 = r1`. Jumps
+        // are relative and none targets the first instruction.
+        if !insns[1..].iter().any(|i| i.dst == R6.0 || i.src == R6.0) {
+            insns.remove(0);
+            map_relocs.iter_mut().for_each(|(at, _)| *at -= 1);
+            spans
+                .iter_mut()
+                .for_each(|(at, _)| *at = at.saturating_sub(1));
+        }
         Ok(CompiledProgram {
             name,
             insns,
@@ -228,6 +241,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         match v {
             Val::Const(c, _) => self.b.mov_imm(r, *c),
             Val::Slot(s, _) | Val::Probe(s) => self.b.emit(insn::ldx(8, r, R10, *s)),
+            Val::Ctx(off, _) => self.b.emit(insn::ldx(8, r, R6, *off)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
             Val::USym(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),

@@ -2,6 +2,7 @@
 //! `probe`, `func`), with per-site code chosen by the attach cookie.
 
 use ustrace_lang::ast::Span;
+use ustrace_probes::{ArgLocation, ArgSpec};
 
 use super::*;
 use crate::builder::Label;
@@ -70,6 +71,9 @@ impl ProgramCompiler<'_, '_> {
             .arg_specs(n, &self.g.out.probe_names)
             .map_err(|m| CompileError::new(span, m))?;
         let signed = keys.iter().any(|(s, _)| s.signed);
+        if let Some(off) = whole_register(&keys) {
+            return Ok(Val::Ctx(off, signed));
+        }
         let slot = self.alloc_tmp(8, span)?;
         self.dispatch_on_cookie(&keys, |c, (spec, pc)| {
             usdt_args::read_arg(&mut c.b, spec, *pc, slot);
@@ -77,4 +81,16 @@ impl ProgramCompiler<'_, '_> {
         })?;
         Ok(Val::Slot(slot, signed))
     }
+}
+
+/// The `pt_regs` offset when every site passes the argument in the same
+/// full 64-bit register: then `argN` is read where it is used.
+fn whole_register(keys: &[(ArgSpec, u64)]) -> Option<i16> {
+    let (first, _) = keys.first()?;
+    let ArgLocation::Register(op) = &first.location else {
+        return None;
+    };
+    let whole = first.size == 8 && op.width == 8 && !op.high_byte;
+    let same = keys.iter().all(|(k, _)| k == first);
+    (whole && same).then(|| op.reg.pt_regs_offset() as i16)
 }

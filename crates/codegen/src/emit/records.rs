@@ -3,7 +3,7 @@
 use ustrace_lang::ast::{Expr, Span};
 
 use super::*;
-use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3};
+use crate::insn::{self, helper, JmpOp, Reg, R0, R1, R10, R2, R3};
 use crate::program::*;
 use crate::CompileError;
 
@@ -19,7 +19,6 @@ impl ProgramCompiler<'_, '_> {
     ) -> Result<(), CompileError> {
         let rb = self.g.out.ringbuf;
         let lost = self.g.out.lost_counter;
-        let key_off = self.alloc_tmp(8, _span)?;
         self.b.load_map(R1, rb);
         self.b.emit(insn::mov64_imm(R2, size as i32));
         self.b.emit(insn::mov64_imm(R3, 0));
@@ -27,22 +26,17 @@ impl ProgramCompiler<'_, '_> {
         let full = self.b.label();
         let done = self.b.label();
         self.b.jmp_imm(JmpOp::Jeq, R0, 0, full);
-        self.b.emit(insn::mov64_reg(insn::R8, R0));
-        fill(self, insn::R8);
-        self.b.emit(insn::mov64_reg(R1, insn::R8));
+        // The fill code calls no helper: the record pointer stays in r0.
+        fill(self, R0);
+        self.b.emit(insn::mov64_reg(R1, R0));
         self.b.emit(insn::mov64_imm(R2, 0));
         self.b.emit(insn::call(helper::RINGBUF_SUBMIT));
         self.b.goto(done);
         self.b.bind(full);
-        // lost[0] += 1
-        self.b.emit(insn::st_imm(8, R10, key_off, 0));
-        self.b.load_map(R1, lost);
-        self.b.emit(insn::mov64_reg(R2, R10));
-        self.b.emit(insn::alu64_imm(AluOp::Add, R2, key_off as i32));
-        self.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
-        self.b.jmp_imm(JmpOp::Jeq, R0, 0, done);
-        self.b.emit(insn::mov64_imm(R1, 1));
-        self.b.emit(insn::atomic_add64(R0, 0, R1));
+        // lost += 1, addressed directly (a one-entry array: no lookup).
+        self.b.load_map_value(R1, lost, 0);
+        self.b.emit(insn::mov64_imm(R2, 1));
+        self.b.emit(insn::atomic_add64(R1, 0, R2));
         self.b.bind(done);
         Ok(())
     }
@@ -116,8 +110,7 @@ impl ProgramCompiler<'_, '_> {
         };
         let size = def.record_size();
         self.emit_record(span, size, |c, rec| {
-            c.b.mov_imm(R1, id as i64);
-            c.b.emit(insn::stx(8, rec, 0, R1));
+            c.b.emit(insn::st_imm(8, rec, 0, id as i32));
             let mut off = 8i16;
             for (v, f) in vals.iter().zip(&fields) {
                 match (v, f) {
