@@ -38,7 +38,7 @@ const fn map_command(
     Builtin {
         name,
         form: Form::Function,
-        arity: (0, 1),
+        arity: (1, 1),
         usage,
         doc,
         example,

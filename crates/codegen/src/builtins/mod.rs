@@ -235,6 +235,7 @@ pub fn markdown_table() -> String {
 fn arity_text((min, max): (usize, usize)) -> String {
     match (min, max) {
         (a, b) if a == b => format!("{a} argument{}", if a == 1 { "" } else { "s" }),
+        (0, 1) => "1 optional argument".to_string(),
         (a, MANY) => format!("{a} or more arguments"),
         (a, b) => format!("{a} to {b} arguments"),
     }
