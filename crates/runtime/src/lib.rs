@@ -78,8 +78,11 @@ pub struct Session {
     maps: Vec<OwnedFd>,
     /// (key size, value size, per-CPU) of each map.
     map_shapes: Vec<(usize, usize, bool)>,
-    /// Loaded programs in the compiled order, with their verifier logs.
-    programs: Vec<LoadedProgram>,
+    /// Loaded programs in the compiled order; a BEGIN program is dropped
+    /// (unloaded) once it ran.
+    programs: Vec<Option<LoadedProgram>>,
+    /// The verifier log of each program, in the same order.
+    logs: Vec<String>,
     links: Vec<OwnedFd>,
     /// Perf events backing fallback links.
     perf_events: Vec<OwnedFd>,
@@ -153,6 +156,7 @@ impl Session {
             maps,
             map_shapes,
             programs: Vec::new(),
+            logs: Vec::new(),
             links: Vec::new(),
             perf_events: Vec::new(),
             ring,
@@ -236,7 +240,8 @@ impl Session {
                     }
                 }
             }
-            session.programs.push(loaded);
+            session.logs.push(std::mem::take(&mut loaded.log));
+            session.programs.push(Some(loaded));
         }
         Ok(session)
     }
@@ -270,13 +275,19 @@ impl Session {
 
     /// The verifier logs of the loaded programs (with `verifier_log`).
     pub fn verifier_logs(&self) -> impl Iterator<Item = &str> {
-        self.programs.iter().map(|p| p.log.as_str())
+        self.logs.iter().map(String::as_str)
     }
 
-    /// Runs the BEGIN programs, in order.
-    pub fn run_begin(&self) {
+    /// Runs the BEGIN programs, in order, then unloads them: they never
+    /// run again (bpftrace drops its BEGIN probes the same way).
+    pub fn run_begin(&mut self) {
         for &id in &self.begin_ids {
             self.run_program(id);
+        }
+        for &id in &self.begin_ids {
+            if let Some(p) = self.programs.get_mut(id as usize) {
+                *p = None;
+            }
         }
     }
 
@@ -301,7 +312,7 @@ impl Session {
     /// kernel that lacks raw-tracepoint test runs, which `load` already
     /// required; it is reported on stderr rather than stopping the trace.
     fn run_program(&self, id: u64) {
-        if let Some(p) = self.programs.get(id as usize) {
+        if let Some(Some(p)) = self.programs.get(id as usize) {
             if let Err(e) = sys::run_program(&p.fd) {
                 eprintln!("ERROR: BEGIN/END/interval program {id}: {e}");
             }
