@@ -137,6 +137,21 @@ impl Builder {
 
     /// Binds `l` to the next instruction.
     pub fn bind(&mut self, l: Label) {
+        // `goto l` right before `l`: falling through does the same (unless
+        // another label is already bound after the jump).
+        if self.fixups.last() == Some(&(self.insns.len().wrapping_sub(1), l))
+            && self.insns.last() == Some(&insn::ja(0))
+            && self.barrier != self.insns.len()
+        {
+            self.fixups.pop();
+            self.insns.pop();
+            self.label_refs[l.0] -= 1;
+            self.dead = false;
+            let end = self.insns.len();
+            self.spans
+                .iter_mut()
+                .for_each(|(at, _)| *at = (*at).min(end));
+        }
         self.labels[l.0] = Some(self.insns.len());
         self.barrier = self.insns.len();
         if self.label_refs[l.0] > 0 {

@@ -33,8 +33,8 @@ impl ProgramCompiler<'_, '_> {
         (self.g.opts.str_len.max(16) + 7) & !7
     }
 
-    /// Evaluates key expressions into a buffer (with `extra` zeroed bytes at
-    /// the end, for a histogram's bucket).
+    /// Evaluates key expressions into a buffer (with `extra` bytes at the
+    /// end for a histogram's bucket, which the caller writes).
     pub(super) fn build_key(
         &mut self,
         keys: &[Expr],
@@ -76,9 +76,6 @@ impl ProgramCompiler<'_, '_> {
                 }
             }
             off += f.size() as i16;
-        }
-        if extra > 0 {
-            self.b.zero_stack(slot + body as i16, extra);
         }
         Ok(Key { slot, size })
     }
@@ -262,8 +259,13 @@ impl ProgramCompiler<'_, '_> {
         }
         let done = self.b.label();
         self.lookup_or_init(map, &key, value_kind.size(), done, span)?;
-        // r0 points at this CPU's value; r1 holds the sample.
-        if let Some(v) = &x {
+        // r0 points at this CPU's value; r1 holds the sample when the
+        // update needs it.
+        let counts_only = matches!(
+            value_kind,
+            ValueKind::Count | ValueKind::Hist | ValueKind::Lhist { .. }
+        );
+        if let (Some(v), false) = (&x, counts_only) {
             self.load(v, R1);
         }
         match value_kind {
@@ -312,20 +314,23 @@ impl ProgramCompiler<'_, '_> {
     /// 0 for negative, 1 for 0, and 2 + floor(log2(v)) for v >= 1.
     fn log2_bucket(&mut self) {
         let done = self.b.label();
-        let positive = self.b.label();
         self.b.emit(insn::mov64_imm(R0, 0));
         self.b.jmp_imm(JmpOp::Jslt, R1, 0, done);
         self.b.emit(insn::mov64_imm(R0, 1));
         self.b.jmp_imm(JmpOp::Jeq, R1, 0, done);
-        self.b.goto(positive);
-        self.b.bind(positive);
         self.b.emit(insn::mov64_imm(R0, 2));
-        for shift in [32, 16, 8, 4, 2, 1] {
+        // Binary search for the top bit: v >= 2^s means v >> s != 0.
+        let skip = self.b.label();
+        self.b.emit(insn::mov64_reg(R2, R1));
+        self.b.emit(insn::alu64_imm(AluOp::Rsh, R2, 32));
+        self.b.jmp_imm(JmpOp::Jeq, R2, 0, skip);
+        self.b.emit(insn::mov64_reg(R1, R2));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R0, 32));
+        self.b.bind(skip);
+        for shift in [16, 8, 4, 2, 1] {
             let skip = self.b.label();
-            self.b.emit(insn::mov64_reg(R2, R1));
-            self.b.emit(insn::alu64_imm(AluOp::Rsh, R2, shift));
-            self.b.jmp_imm(JmpOp::Jeq, R2, 0, skip);
-            self.b.emit(insn::mov64_reg(R1, R2));
+            self.b.jmp_imm(JmpOp::Jlt, R1, 1 << shift, skip);
+            self.b.emit(insn::alu64_imm(AluOp::Rsh, R1, shift));
             self.b.emit(insn::alu64_imm(AluOp::Add, R0, shift));
             self.b.bind(skip);
         }
