@@ -699,7 +699,10 @@ fn traced(
     // Only the programs this tracer holds: others may load BPF meanwhile.
     let held = prog_ids_held_by(child.id());
     let (mut cnt, mut ns, mut insns) = (0u64, 0u64, 0u64);
-    for id in prog_ids().difference(&before).filter(|id| held.contains(id)) {
+    for id in prog_ids()
+        .difference(&before)
+        .filter(|id| held.contains(id))
+    {
         if let Some((c, n, i)) = prog_stats(*id) {
             cnt += c;
             ns += n;
