@@ -18,7 +18,7 @@
 //! Events reach user space through one ring buffer; each record starts with
 //! an 8-byte tag: a printf id (whose layout is in
 //! [`program::CompiledScript::printfs`]) or [`program::TAG_EXIT`]. A
-//! reservation that fails bumps a per-CPU lost-event counter.
+//! reservation that fails bumps the lost-event counter.
 
 pub mod builder;
 mod builtins;
@@ -28,6 +28,7 @@ mod emit;
 mod fold;
 pub mod insn;
 mod options;
+mod printf_types;
 mod probes;
 pub mod program;
 mod sema;

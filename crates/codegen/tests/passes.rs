@@ -166,14 +166,15 @@ fn the_pid_check_is_left_to_the_uprobe_link_but_not_to_samplers() {
 }
 
 /// The benchmark's scripts (bench/src/main.rs, "cost per hit"): the
-/// instruction counts after this compiler's improvements, as ceilings.
+/// instruction counts after this compiler's improvements, as ceilings
+/// (map updates include the path counting updates a full map refused).
 #[test]
 fn benchmark_scripts_stay_small() {
     let rows = [
         ("{ }", 2),
-        ("{ @c = count(); }", 27),
-        ("{ @[arg0 % 16] = count(); }", 31),
-        ("{ @h = hist(arg1); }", 55),
+        ("{ @c = count(); }", 37),
+        ("{ @[arg0 % 16] = count(); }", 41),
+        ("{ @h = hist(arg1); }", 65),
         ("{ printf(\"%d %d\\n\", arg0, arg1); }", 22),
     ];
     for (body, most) in rows {
@@ -188,5 +189,5 @@ fn benchmark_scripts_stay_small() {
         "usdt:/bin/hits:bench:start { @s[tid] = nsecs; } \
          usdt:/bin/hits:bench:done /@s[tid]/ { @lat = hist(nsecs - @s[tid]); delete(@s[tid]); }",
     );
-    assert!(insn_count(&latency) <= 115, "{}", insn_count(&latency));
+    assert!(insn_count(&latency) <= 135, "{}", insn_count(&latency));
 }

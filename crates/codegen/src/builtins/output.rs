@@ -106,16 +106,20 @@ pub(super) const ENTRIES: &[Builtin] = &[
 /// arguments, each of which has a value.
 fn check_format(c: &mut Checker, args: &[Expr], call: &Call) -> Result<Typed, CompileError> {
     let fmt = printf_format(args, call)?;
-    for a in &args[1..] {
+    let format = ustrace_lang::printf::parse_format(fmt)
+        .map_err(|e| CompileError::new(args[0].span, e.to_string()))?;
+    for (a, conv) in args[1..].iter().zip(format.conversions()) {
         let t = c.expr(a)?;
-        if t.ty.record_field().is_none() {
+        let Some(field) = t.ty.record_field() else {
             return Err(CompileError::new(
                 a.span,
                 "this expression has no value to print",
             ));
+        };
+        if let Some(msg) = crate::printf_types::mismatch(conv, &field) {
+            return Err(CompileError::new(a.span, msg));
         }
     }
-    let _ = fmt;
     Ok(Typed::of(Type::Void))
 }
 

@@ -6,6 +6,7 @@
 //! ([`crate::builtins`]).
 
 mod expr;
+mod map_full;
 mod maps;
 mod probe_args;
 mod records;
