@@ -126,8 +126,8 @@ pub enum MapRole {
     /// One 8-byte `CLOCK_MONOTONIC` timestamp of the session's start,
     /// written by the runtime before any program runs (`elapsed`).
     StartTime,
-    /// Per map (indexed by [`MapId`](crate::builder::MapId)), per CPU:
-    /// updates that failed because the map was full.
+    /// Updates that failed because the map was full: one entry of u64
+    /// counters indexed by [`MapId`](crate::builder::MapId).
     DroppedUpdates,
     /// A script map `@name`.
     User(UserMap),

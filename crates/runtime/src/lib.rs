@@ -101,6 +101,8 @@ pub struct Session {
     lost_counter_fd: i32,
     /// Failed updates per map (`MapRole::DroppedUpdates`), -1 if none.
     dropped_updates_fd: i32,
+    /// Bytes of its one value: a u64 counter per map id.
+    dropped_updates_size: usize,
     begin_ids: Vec<u64>,
     end_ids: Vec<u64>,
     intervals: Vec<(u64, u64)>,
@@ -147,12 +149,14 @@ impl Session {
             .get(script.lost_counter.0)
             .map(|f| f.as_raw_fd())
             .unwrap_or(-1);
-        let dropped_updates_fd = script
+        let dropped = script
             .maps
             .iter()
-            .position(|m| m.role == MapRole::DroppedUpdates)
+            .position(|m| m.role == MapRole::DroppedUpdates);
+        let dropped_updates_fd = dropped
             .and_then(|i| maps.get(i))
             .map_or(-1, |f| f.as_raw_fd());
+        let dropped_updates_size = dropped.map_or(0, |i| script.maps[i].value_size as usize);
         let ring = events::Ring::new(ring_fd)?;
         for (m, fd) in script.maps.iter().zip(&maps) {
             if m.role == MapRole::StartTime {
@@ -184,6 +188,7 @@ impl Session {
             ring,
             lost_counter_fd,
             dropped_updates_fd,
+            dropped_updates_size,
             begin_ids: Vec::new(),
             end_ids: Vec::new(),
             intervals: Vec::new(),
@@ -391,15 +396,25 @@ impl Session {
         &self.refused
     }
 
-    /// Events dropped because the ring buffer was full, summed over CPUs.
+    /// Events dropped because the ring buffer was full (one counter; read
+    /// with a per-CPU-sized buffer, which a plain array fills with one u64).
     pub fn lost_events(&self) -> u64 {
         sum_per_cpu_counter(self.lost_counter_fd, 0)
     }
 
-    /// Updates of map `index` that failed because it was full, summed
-    /// over CPUs.
+    /// Updates of map `index` that failed because it was full.
     pub fn dropped_updates(&self, index: usize) -> u64 {
-        sum_per_cpu_counter(self.dropped_updates_fd, index as u32)
+        if self.dropped_updates_fd < 0 {
+            return 0;
+        }
+        let mut counters = vec![0u8; self.dropped_updates_size];
+        if !sys::map_lookup(self.dropped_updates_fd, &0u32.to_ne_bytes(), &mut counters) {
+            return 0;
+        }
+        counters
+            .get(8 * index..8 * index + 8)
+            .and_then(|c| c.try_into().ok())
+            .map_or(0, u64::from_ne_bytes)
     }
 
     /// Detaches every probe (programs and maps stay until drop).
