@@ -90,6 +90,28 @@ impl Builder {
         reload.then_some(last.src)
     }
 
+    /// Removes the last instruction when it is an 8-byte store of a register
+    /// to the stack slot `off` (with no jump target after it) and returns
+    /// that register: the caller uses the value from it instead.
+    pub fn take_last_store(&mut self, off: i16) -> Option<Reg> {
+        let store = insn::stx(8, insn::R10, 0, insn::R0);
+        let last = *self.insns.last()?;
+        let take = !self.dead
+            && last.code == store.code
+            && last.dst == insn::R10.0
+            && last.off == off
+            && self.barrier < self.insns.len();
+        if !take {
+            return None;
+        }
+        self.insns.pop();
+        let end = self.insns.len();
+        self.spans
+            .iter_mut()
+            .for_each(|(at, _)| *at = (*at).min(end));
+        Some(Reg(last.src))
+    }
+
     /// True when the next instruction could run (see `dead`).
     pub fn is_live(&self) -> bool {
         !self.dead

@@ -13,7 +13,7 @@ use super::{internal, ProgramCompiler, Val};
 use crate::builtins::Aggregation;
 
 use crate::builder::MapId;
-use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R4};
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R4, R7, R8};
 use crate::program::*;
 use crate::CompileError;
 
@@ -49,6 +49,14 @@ impl ProgramCompiler<'_, '_> {
             };
             vals.push((v, f));
         }
+        // A single integer key just spilled to a temporary: store it from
+        // the register straight into the key (the temporary is never read).
+        let mut in_register = None;
+        if let [(Val::Slot(s, _), FieldKind::Int { .. })] = vals.as_slice() {
+            if i32::from(*s) >= -self.b.stack_mark() {
+                in_register = self.b.take_last_store(*s);
+            }
+        }
         let fields: Vec<FieldKind> = vals.iter().map(|(_, f)| *f).collect();
         let body: usize = if fields.is_empty() {
             8
@@ -70,10 +78,13 @@ impl ProgramCompiler<'_, '_> {
                 (FieldKind::Buffer(_), Val::Bytes(src, _)) => {
                     self.copy_words(*src, R10, off, f.size())
                 }
-                _ => {
-                    self.load(v, R0);
-                    self.b.emit(insn::stx(8, R10, off, R0));
-                }
+                _ => match in_register {
+                    Some(r) => self.b.emit(insn::stx(8, R10, off, r)),
+                    None => {
+                        self.load(v, R0);
+                        self.b.emit(insn::stx(8, R10, off, R0));
+                    }
+                },
             }
             off += f.size() as i16;
         }
@@ -108,7 +119,8 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// Leaves in r0 a pointer to the value for `key`, creating a zeroed
-    /// entry first when absent; jumps to `fail` when the map is full.
+    /// entry first when absent; jumps to `fail` when the map is full. The
+    /// map and key pointers live in r7 and r8 across the helper calls.
     fn lookup_or_init(
         &mut self,
         map: MapId,
@@ -118,19 +130,26 @@ impl ProgramCompiler<'_, '_> {
         span: Span,
     ) -> Result<(), CompileError> {
         let have = self.b.label();
-        self.lookup(map, key.slot);
+        self.b.load_map(R7, map);
+        self.b.emit(insn::mov64_reg(R8, R10));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R8, key.slot as i32));
+        let lookup = |c: &mut Self| {
+            c.b.emit(insn::mov64_reg(R1, R7));
+            c.b.emit(insn::mov64_reg(R2, R8));
+            c.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+        };
+        lookup(self);
         self.b.jmp_imm(JmpOp::Jne, R0, 0, have);
         let zero = self.alloc_tmp(value_size, span)?;
         self.b.zero_stack(zero, (value_size + 7) & !7);
-        self.b.load_map(R1, map);
-        self.b.emit(insn::mov64_reg(R2, R10));
-        self.b
-            .emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
+        self.b.emit(insn::mov64_reg(R1, R7));
+        self.b.emit(insn::mov64_reg(R2, R8));
         self.b.emit(insn::mov64_reg(R3, R10));
         self.b.emit(insn::alu64_imm(AluOp::Add, R3, zero as i32));
         self.b.emit(insn::mov64_imm(R4, BPF_NOEXIST));
         self.b.emit(insn::call(helper::MAP_UPDATE_ELEM));
-        self.lookup(map, key.slot);
+        lookup(self);
         self.b.jmp_imm(JmpOp::Jne, R0, 0, have);
         self.count_failed_update(map, span)?;
         self.b.goto(fail);

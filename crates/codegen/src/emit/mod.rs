@@ -18,7 +18,7 @@ use ustrace_lang::ast::{Expr, Probe, Span};
 
 use crate::builder::{Builder, Label};
 use crate::driver::Globals;
-use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R6};
+use crate::insn::{self, helper, AluOp, Insn, JmpOp, Reg, R0, R1, R10, R6};
 use crate::probes::Context;
 use crate::program::*;
 use crate::sema::{Type, Typed};
@@ -158,9 +158,15 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         self.b.emit(insn::mov64_imm(R0, 0));
         self.b.emit(insn::exit());
         let (mut insns, mut map_relocs, mut spans) = self.b.finish(probe.span)?;
-        // Nothing read the context: drop the prologue's `r6 = r1`. Jumps
-        // are relative and none targets the first instruction.
-        if !insns[1..].iter().any(|i| i.dst == R6.0 || i.src == R6.0) {
+        // The context is read only before anything changes r1: read it
+        // from r1 and drop the prologue's `r6 = r1`. Jumps are relative and
+        // none targets the first instruction.
+        if context_in_r1_suffices(&insns) {
+            for i in insns[1..].iter_mut() {
+                if i.src == R6.0 {
+                    i.src = R1.0;
+                }
+            }
             insns.remove(0);
             map_relocs.iter_mut().for_each(|(at, _)| *at -= 1);
             spans
@@ -328,4 +334,30 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
 /// value of a type it did not expect.
 pub(crate) fn internal(span: Span) -> CompileError {
     CompileError::new(span, "internal error: unexpected type after checking")
+}
+
+/// True when every read of r6 (the context, copied from r1 by the
+/// prologue) comes before the first call, jump, jump target or write of r1:
+/// r1 still holds the context there.
+fn context_in_r1_suffices(insns: &[Insn]) -> bool {
+    let is_jump = |i: &Insn| matches!(i.code & 0x07, 0x05 | 0x06) && i.code != 0x85;
+    let writes_r1 = |i: &Insn| i.dst == R1.0 && matches!(i.code & 0x07, 0x00 | 0x01 | 0x04 | 0x07);
+    // The straight-line prefix after the prologue.
+    let mut end = 1;
+    while end < insns.len() {
+        let i = &insns[end];
+        if i.code == 0x85 || is_jump(i) || i.code == 0x95 || writes_r1(i) {
+            break;
+        }
+        end += 1;
+    }
+    let targeted = insns.iter().enumerate().any(|(at, i)| {
+        is_jump(i) && {
+            let to = at as i64 + 1 + i64::from(i.off);
+            to >= 1 && to <= end as i64
+        }
+    });
+    let late_use = insns[end..].iter().any(|i| i.dst == R6.0 || i.src == R6.0);
+    let early_write = insns[1..end].iter().any(|i| i.dst == R6.0);
+    !targeted && !late_use && !early_write
 }
