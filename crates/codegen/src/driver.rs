@@ -137,6 +137,25 @@ impl Globals<'_> {
         })
     }
 
+    /// The maps of the unwind-table stack walker, created on first use.
+    pub(crate) fn unwind_maps(&mut self) -> crate::unwind::UnwindMaps {
+        let ids: Vec<MapId> = crate::unwind::map_defs()
+            .into_iter()
+            .map(
+                |def| match self.out.maps.iter().position(|m| m.role == def.role) {
+                    Some(i) => MapId(i),
+                    None => self.add_map(def),
+                },
+            )
+            .collect();
+        crate::unwind::UnwindMaps {
+            stacks: ids[0],
+            rows: ids[1],
+            mappings: ids[2],
+            scratch: ids[3],
+        }
+    }
+
     /// The map holding the session's start time, created on first use.
     pub(crate) fn start_time_map(&mut self) -> MapId {
         if let Some(i) = self

@@ -32,6 +32,7 @@ mod printf_types;
 mod probes;
 pub mod program;
 mod sema;
+pub mod unwind;
 mod usdt_args;
 
 pub use builtins::markdown_table as builtin_reference;

@@ -24,6 +24,9 @@ pub struct CompileOptions {
     /// `uaddr("name")`: link-time addresses of the symbols the script asks
     /// for, found in its probed files by the resolve layer.
     pub uaddr: HashMap<String, u64>,
+    /// Walk `ustack` by frame pointers (the kernel's `bpf_get_stackid`)
+    /// instead of unwind tables.
+    pub frame_pointer_stacks: bool,
 }
 
 impl Default for CompileOptions {
@@ -36,6 +39,7 @@ impl Default for CompileOptions {
             ringbuf_bytes: 8 << 20,
             allow_unsafe: false,
             uaddr: HashMap::new(),
+            frame_pointer_stacks: false,
         }
     }
 }

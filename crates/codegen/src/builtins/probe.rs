@@ -262,17 +262,25 @@ fn stack_mode(call: &Call) -> Result<StackMode, CompileError> {
 }
 
 impl ProgramCompiler<'_, '_> {
-    /// The user stack: its id from `bpf_get_stackid(BPF_F_USER_STACK)`
-    /// (frames kept in the stack trace map) and the pid its addresses
-    /// belong to, in a 16-byte slot. The one place a stack is captured.
+    /// The user stack and the pid its addresses belong to, in a 16-byte
+    /// slot: walked by unwind tables (crate::unwind), or with
+    /// `frame_pointer_stacks` the id from `bpf_get_stackid(BPF_F_USER_STACK)`
+    /// (frames kept in the stack trace map). The one place a stack is
+    /// captured.
     pub(crate) fn emit_user_stack(
         &mut self,
         mode: StackMode,
         span: ustrace_lang::ast::Span,
     ) -> Result<Val, CompileError> {
         const BPF_F_USER_STACK: i32 = 1 << 8;
-        let map = self.g.stack_map();
         let slot = self.alloc_tmp(16, span)?;
+        if !self.g.opts.frame_pointer_stacks {
+            let maps = self.g.unwind_maps();
+            let state = self.alloc_tmp(crate::unwind::STATE_SIZE, span)?;
+            crate::unwind::emit_ustack(&mut self.b, &maps, R6, mode.depth, state, slot);
+            return Ok(Val::UStack(slot, mode));
+        }
+        let map = self.g.stack_map();
         self.b.emit(insn::mov64_reg(R1, R6));
         self.b.load_map(R2, map);
         self.b.emit(insn::mov64_imm(R3, BPF_F_USER_STACK));
