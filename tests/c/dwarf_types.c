@@ -4,6 +4,7 @@
  * tracer can attach first) with fixed values. */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 enum color { RED, GREEN = 5, BLUE };
@@ -79,10 +80,13 @@ static __attribute__((noinline)) int scaled(int factor, struct req *r)
     return factor * r->id;
 }
 
-int main(void)
+/* With an argument N: N rounds at once; without: one round per line read
+ * from stdin. */
+int main(int argc, char **argv)
 {
     char line[64];
-    while (fgets(line, sizeof line, stdin)) {
+    int rounds = argc > 1 ? atoi(argv[1]) : -1;
+    while (rounds < 0 ? fgets(line, sizeof line, stdin) != NULL : rounds-- > 0) {
         struct req next = { .id = 8, .name = "next" };
         struct req r = { .id = 7, .name = "first", .next = &next, .color = GREEN };
         r.hdr.len = 42;
