@@ -32,6 +32,9 @@ pub struct CompileOptions {
     /// says why there are none (no DWARF). Filled by the resolve layer
     /// only when the script uses `args`.
     pub uprobe_params: HashMap<(PathBuf, u64), Result<Vec<NamedArg>, String>>,
+    /// The number of online CPUs, for `ncpus` (filled by the caller; 1 by
+    /// default).
+    pub ncpus: u32,
 }
 
 /// A function parameter by name, and where a uprobe at the function's
@@ -57,6 +60,7 @@ impl Default for CompileOptions {
             uaddr: HashMap::new(),
             frame_pointer_stacks: false,
             uprobe_params: HashMap::new(),
+            ncpus: 1,
         }
     }
 }

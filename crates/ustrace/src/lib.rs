@@ -211,6 +211,7 @@ impl Script {
             uaddr,
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
             uprobe_params,
+            ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {

@@ -2,6 +2,10 @@
 //! functions on map elements and whole maps.
 
 use super::{aggregation_emit, aggregation_value, Aggregation, Builtin, Call, Form};
+use std::borrow::Cow;
+
+use ustrace_lang::ast::{Expr, ExprKind};
+
 use crate::emit::{ProgramCompiler, Val};
 use crate::program::{ValueKind, TAG_CLEAR_MAP, TAG_ZERO_MAP};
 use crate::sema::{Type, Typed};
@@ -106,28 +110,36 @@ pub(super) const ENTRIES: &[Builtin] = &[
     Builtin {
         name: "delete",
         form: Form::Function,
-        arity: (1, 1),
-        usage: "delete() takes one map element: delete(@m[key])",
-        doc: "Removes one element from a map.",
-        example: "delete(@start[tid]);",
+        arity: (1, 2),
+        usage: "delete() takes a map and a key: delete(@m, key), or delete(@m[key])",
+        doc: "Removes one element from a map: `delete(@m, k)` (`(k1, k2)` for several keys) or 0.17's `delete(@m[k])`.",
+        example: "delete(@start, tid);",
         check: |c, call| {
-            c.map_delete(&call.args[0], call.span)?;
+            let target = element(call)?;
+            c.map_delete(&target, call.span)?;
             Ok(Typed::of(Type::Void))
         },
         emit: |pc, call| {
-            pc.map_delete(&call.args[0], call.span)?;
+            let target = element(call)?;
+            pc.map_delete(&target, call.span)?;
             Ok(Val::Void)
         },
     },
     Builtin {
         name: "has_key",
         form: Form::Function,
-        arity: (1, 1),
-        usage: "has_key() takes one map element: has_key(@m[key])",
-        doc: "1 when the map holds the key, else 0.",
-        example: "if (has_key(@start[tid])) { @seen++; }",
-        check: |c, call| c.map_has_key(&call.args[0]),
-        emit: |pc, call| pc.map_has_key(&call.args[0], call.span),
+        arity: (1, 2),
+        usage: "has_key() takes a map and a key: has_key(@m, key), or has_key(@m[key])",
+        doc: "1 when the map holds the key, else 0: `has_key(@m, k)` or 0.17's `has_key(@m[k])`.",
+        example: "if (has_key(@start, tid)) { @seen++; }",
+        check: |c, call| {
+            let target = element(call)?;
+            c.map_has_key(&target)
+        },
+        emit: |pc, call| {
+            let target = element(call)?;
+            pc.map_has_key(&target, call.span)
+        },
     },
     map_command(
         "clear",
@@ -159,4 +171,32 @@ fn lhist_value(c: &[i64]) -> Result<ValueKind, String> {
 fn emit_command(pc: &mut ProgramCompiler, call: &Call, tag: u64) -> Result<Val, CompileError> {
     pc.map_command(tag, call.args, call.span)?;
     Ok(Val::Void)
+}
+
+/// The map element of `delete`/`has_key`: `@m[k]` as written (0.17), or
+/// built from `(@m, k)` and `(@m, (k1, k2))`.
+fn element<'a>(call: &Call<'a>) -> Result<Cow<'a, Expr>, CompileError> {
+    let [map, key] = call.args else {
+        return Ok(Cow::Borrowed(&call.args[0]));
+    };
+    let ExprKind::Map { name, keys } = &map.kind else {
+        return Err(CompileError::new(map.span, "expected a map (@name)"));
+    };
+    if !keys.is_empty() {
+        return Err(CompileError::new(
+            map.span,
+            format!("give the whole map (@{name}) and the key as the second argument"),
+        ));
+    }
+    let keys = match &key.kind {
+        ExprKind::Tuple(items) => items.clone(),
+        _ => vec![key.clone()],
+    };
+    Ok(Cow::Owned(Expr {
+        kind: ExprKind::Map {
+            name: name.clone(),
+            keys,
+        },
+        span: map.span.to(key.span),
+    }))
 }

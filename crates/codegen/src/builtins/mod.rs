@@ -10,6 +10,8 @@
 //! - [`probe`]: where the probe fired (`argN`, `retval`, `probe`, `func`,
 //!   `reg()`, `ustack`, `usym()`, `uaddr()`)
 //! - [`memory`]: reading user memory (`str()`, `buf()`)
+//! - [`strings`]: string and byte functions (`strlen()`, `strstr()`,
+//!   `strcontains()`, `strncmp()`, `bswap()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
 //!   `time()`, `system()`, `exit()`, `strftime()`)
 //! - [`maps`]: aggregations and whole-map functions (`count()`, `hist()`,
@@ -23,6 +25,7 @@ mod memory;
 pub(crate) mod output;
 mod probe;
 mod process;
+mod strings;
 
 use ustrace_lang::ast::{Expr, Span};
 
@@ -129,6 +132,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .iter()
         .chain(probe::ENTRIES)
         .chain(memory::ENTRIES)
+        .chain(strings::ENTRIES)
         .chain(output::ENTRIES)
         .chain(maps::ENTRIES)
 }

@@ -52,6 +52,22 @@ pub(super) const ENTRIES: &[Builtin] = &[
         },
     },
     Builtin {
+        name: "probetype",
+        form: Form::VariableOrFunction,
+        arity: (0, 0),
+        usage: "probetype takes no argument",
+        doc: "The kind of the probe that fired: `uprobe`, `uretprobe`, `usdt`, `interval`, `profile`, or `special` for begin/end.",
+        example: "printf(\"%s\\n\", probetype);",
+        check: |c, call| {
+            let t = probe_type(&c.ctx.probe_ids(), c.probe_names, call)?;
+            Ok(Typed::of(Type::Str(t.len() + 1)))
+        },
+        emit: |pc, call| {
+            let ids = pc.ctx.probe_ids();
+            probe_type(&ids, &pc.g.out.probe_names, call).map(Val::StrConst)
+        },
+    },
+    Builtin {
         name: "func",
         form: Form::Variable,
         arity: (0, 0),
@@ -290,5 +306,33 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::alu64_imm(AluOp::Rsh, R0, 32));
         self.b.emit(insn::stx(8, R10, slot + 8, R0));
         Ok(Val::UStack(slot, mode))
+    }
+}
+
+/// `probetype`: the attach kind of a program's probes, from their names
+/// (every site of one program has the same kind).
+fn probe_type(ids: &[usize], names: &[String], call: &Call) -> Result<String, CompileError> {
+    let kind_of = |id: &usize| {
+        let name = names.get(*id).map(String::as_str).unwrap_or("");
+        let prefix = name.split(':').next().unwrap_or("");
+        match prefix {
+            "BEGIN" | "END" | "begin" | "end" => "special",
+            "i" => "interval",
+            "p" => "profile",
+            "u" => "uprobe",
+            "ur" => "uretprobe",
+            "U" => "usdt",
+            other => other,
+        }
+        .to_string()
+    };
+    let mut kinds: Vec<String> = ids.iter().map(kind_of).collect();
+    kinds.dedup();
+    match kinds.as_slice() {
+        [one] => Ok(one.clone()),
+        _ => Err(CompileError::new(
+            call.span,
+            "probetype: this block's probes are of different kinds",
+        )),
     }
 }

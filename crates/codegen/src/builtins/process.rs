@@ -86,6 +86,16 @@ pub(super) const ENTRIES: &[Builtin] = &[
         emit: |pc, call| child_pid(pc.g.opts.child_pid, call).map(|p| Val::Const(p, false)),
     },
     Builtin {
+        name: "ncpus",
+        form: Form::VariableOrFunction,
+        arity: (0, 0),
+        usage: "ncpus takes no argument",
+        doc: "The number of online CPUs, when the script was compiled.",
+        example: "printf(\"%d\\n\", ncpus);",
+        check: |c, _| Ok(Typed::int_const(i64::from(c.opts.ncpus), false)),
+        emit: |pc, _| Ok(Val::Const(i64::from(pc.g.opts.ncpus), false)),
+    },
+    Builtin {
         name: "comm",
         form: Form::Variable,
         arity: (0, 0),

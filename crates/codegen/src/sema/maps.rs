@@ -204,8 +204,14 @@ impl Checker<'_> {
                 "has_key() takes a map element: has_key(@m[key])",
             ));
         };
-        if self.existing_map(name, target.span)?.is_none() {
+        let Some(def) = self.existing_map(name, target.span)? else {
             return Ok(Typed::int_const(0, false));
+        };
+        if def.key.is_empty() {
+            return Err(CompileError::new(
+                target.span,
+                format!("has_key(): @{name} is a scalar map (it has no keys)"),
+            ));
         }
         self.key_fields(keys)?;
         Ok(Typed::int(false))

@@ -1,0 +1,277 @@
+//! Values: the string functions `strlen()`, `strncmp()`, `strstr()`,
+//! `strcontains()`, the integer function `bswap()`, and the literals
+//! `true` and `false`.
+//!
+//! Every loop is unrolled over the string's capacity (at most the default
+//! string length), so the verifier sees straight-line code. A needle is a
+//! string literal: the search is unrolled against its bytes.
+
+use ustrace_lang::ast::{Expr, ExprKind};
+
+use super::{Builtin, Call, Form};
+use crate::emit::{ProgramCompiler, Val};
+use crate::insn::{self, AluOp, JmpOp, R0, R1, R10};
+use crate::sema::{Checker, Type, Typed};
+use crate::CompileError;
+
+pub(super) const ENTRIES: &[Builtin] = &[
+    bool_literal("true", 1, "if (true) { @always++; }"),
+    bool_literal("false", 0, "$done = false;"),
+    Builtin {
+        name: "strlen",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "strlen() takes one string: strlen(str(arg0))",
+        doc: "The length of a string, up to its capacity.",
+        example: "printf(\"%d\\n\", strlen(comm));",
+        check: |c, call| {
+            string_operand(c, &call.args[0])?;
+            Ok(Typed::int(false))
+        },
+        emit: emit_strlen,
+    },
+    Builtin {
+        name: "strncmp",
+        form: Form::Function,
+        arity: (3, 3),
+        usage: "strncmp() takes two strings and a constant length: strncmp(comm, \"bash\", 4)",
+        doc: "0 when the first `n` bytes of two strings are equal, else 1.",
+        example: "if (strncmp(comm, \"bash\", 4) == 0) { @bash++; }",
+        check: |c, call| {
+            string_operand(c, &call.args[0])?;
+            string_operand(c, &call.args[1])?;
+            constant_len(c, &call.args[2])?;
+            Ok(Typed::int(true))
+        },
+        emit: emit_strncmp,
+    },
+    Builtin {
+        name: "strstr",
+        form: Form::Function,
+        arity: (2, 2),
+        usage: "strstr() takes a string and a string literal: strstr(comm, \"sh\")",
+        doc: "The index of the first occurrence of a literal needle in a string, or -1.",
+        example: "printf(\"%d\\n\", strstr(comm, \"sh\"));",
+        check: check_search,
+        emit: |pc, call| emit_search(pc, call, Found::Index),
+    },
+    Builtin {
+        name: "strcontains",
+        form: Form::Function,
+        arity: (2, 2),
+        usage: "strcontains() takes a string and a string literal: strcontains(comm, \"sh\")",
+        doc: "1 when a string contains a literal needle, else 0.",
+        example: "if (strcontains(comm, \"sh\")) { @shells++; }",
+        check: check_search,
+        emit: |pc, call| emit_search(pc, call, Found::Bool),
+    },
+    Builtin {
+        name: "bswap",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "bswap() takes one integer: bswap((uint32)arg0)",
+        doc: "Reverses the bytes of an integer of its width (a cast sets the width; 64 bits otherwise).",
+        example: "printf(\"%x\\n\", bswap((uint16)0x1234));",
+        check: |c, call| {
+            c.int_operand(&call.args[0])?;
+            Ok(Typed::of(Type::Int {
+                bits: bswap_bits(&call.args[0]) as u8,
+                signed: false,
+            }))
+        },
+        emit: emit_bswap,
+    },
+];
+
+/// `true` or `false`: the integer constant 1 or 0 (ustrace has no
+/// separate bool type yet: `print(true)` prints 1, bpftrace prints `true`).
+const fn bool_literal(name: &'static str, value: i32, example: &'static str) -> Builtin {
+    Builtin {
+        name,
+        form: Form::Variable,
+        arity: (0, 0),
+        usage: "",
+        doc: if value == 1 {
+            "The truth value: the integer 1 (`print(true)` prints 1; bpftrace prints `true`)."
+        } else {
+            "The false value: the integer 0 (`print(false)` prints 0; bpftrace prints `false`)."
+        },
+        example,
+        check: if value == 1 {
+            |_, _| Ok(Typed::int_const(1, false))
+        } else {
+            |_, _| Ok(Typed::int_const(0, false))
+        },
+        emit: if value == 1 {
+            |_, _| Ok(Val::Const(1, false))
+        } else {
+            |_, _| Ok(Val::Const(0, false))
+        },
+    }
+}
+
+/// The width `bswap()` swaps: the cast's, else 64 bits.
+fn bswap_bits(e: &Expr) -> i32 {
+    match &e.kind {
+        ExprKind::Cast { ty, .. } => (ty.size * 8).clamp(8, 64) as i32,
+        _ => 64,
+    }
+}
+
+fn string_operand(c: &mut Checker, e: &Expr) -> Result<usize, CompileError> {
+    let t = c.expr(e)?;
+    match t.ty {
+        Type::Str(n) => Ok(n),
+        other => Err(CompileError::new(
+            e.span,
+            format!("expected a string, got {}", other.name()),
+        )),
+    }
+}
+
+fn constant_len(c: &mut Checker, e: &Expr) -> Result<usize, CompileError> {
+    match c.expr(e)?.konst {
+        Some(n) if n >= 0 => Ok(n as usize),
+        _ => Err(CompileError::new(
+            e.span,
+            "expected a non-negative integer constant",
+        )),
+    }
+}
+
+/// The needle of `strstr`/`strcontains`: a string literal.
+fn needle(e: &Expr) -> Result<&str, CompileError> {
+    match &e.kind {
+        ExprKind::String(s) => Ok(s),
+        _ => Err(CompileError::new(
+            e.span,
+            "the needle must be a string literal (the search is unrolled against its bytes)",
+        )),
+    }
+}
+
+fn check_search(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
+    string_operand(c, &call.args[0])?;
+    needle(&call.args[1])?;
+    Ok(Typed::int(true))
+}
+
+/// A string argument in a stack buffer, and how many bytes to look at.
+fn string_in_stack(pc: &mut ProgramCompiler, e: &Expr) -> Result<(i16, usize), CompileError> {
+    let v = pc.expr(e)?;
+    let cap = v.ty().str_len().min(pc.g.opts.str_len.max(1));
+    let off = pc.materialize_str(&v, e.span)?;
+    Ok((off, cap))
+}
+
+/// `strlen(s)`: counts bytes up to the first NUL.
+fn emit_strlen(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    let (s, cap) = string_in_stack(pc, &call.args[0])?;
+    let done = pc.b.label();
+    pc.b.emit(insn::mov64_imm(R0, 0));
+    for i in 0..cap {
+        pc.b.emit(insn::ldx(1, R1, R10, s + i as i16));
+        pc.b.jmp_imm(JmpOp::Jeq, R1, 0, done);
+        pc.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
+    }
+    pc.b.bind(done);
+    pc.spill(false, call.span)
+}
+
+/// `strncmp(a, b, n)`: 0 when equal up to `n` bytes or a common NUL.
+fn emit_strncmp(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    let n = match &call.args[2].kind {
+        ExprKind::Integer(n) => *n as usize,
+        _ => match pc.expr(&call.args[2])? {
+            Val::Const(n, _) => n.max(0) as usize,
+            _ => return Err(crate::emit::internal(call.args[2].span)),
+        },
+    };
+    let (a, alen) = string_in_stack(pc, &call.args[0])?;
+    let (b, blen) = string_in_stack(pc, &call.args[1])?;
+    let differ = pc.b.label();
+    let equal = pc.b.label();
+    let end = pc.b.label();
+    for i in 0..n.min(alen).min(blen) {
+        let i = i as i16;
+        pc.b.emit(insn::ldx(1, R0, R10, a + i));
+        pc.b.emit(insn::ldx(1, R1, R10, b + i));
+        pc.b.jmp_reg(JmpOp::Jne, R0, R1, differ);
+        pc.b.jmp_imm(JmpOp::Jeq, R0, 0, equal);
+    }
+    pc.b.bind(equal);
+    pc.b.emit(insn::mov64_imm(R0, 0));
+    pc.b.goto(end);
+    pc.b.bind(differ);
+    pc.b.emit(insn::mov64_imm(R0, 1));
+    pc.b.bind(end);
+    pc.spill(true, call.span)
+}
+
+/// What a search gives when it finds the needle.
+#[derive(Clone, Copy)]
+enum Found {
+    /// `strstr`: the index, or -1.
+    Index,
+    /// `strcontains`: 1, or 0.
+    Bool,
+}
+
+/// `strstr(s, "lit")` / `strcontains(s, "lit")`: every start position
+/// compared against the literal's bytes. A NUL in `s` never equals a
+/// needle byte, so the string's end stops every comparison.
+fn emit_search(pc: &mut ProgramCompiler, call: &Call, found: Found) -> Result<Val, CompileError> {
+    let lit = needle(&call.args[1])?.as_bytes().to_vec();
+    let (s, cap) = string_in_stack(pc, &call.args[0])?;
+    let end = pc.b.label();
+    let (yes, no) = match found {
+        Found::Index => (None, -1),
+        Found::Bool => (Some(1), 0),
+    };
+    // A needle with a NUL inside ends there, like C's strstr.
+    let lit: Vec<u8> = lit.into_iter().take_while(|&c| c != 0).collect();
+    if lit.is_empty() {
+        // The empty needle is found at 0.
+        pc.b.emit(insn::mov64_imm(R0, yes.unwrap_or(0)));
+        return pc.spill(true, call.span);
+    }
+    // The last byte of the buffer is always NUL (strings are terminated).
+    let last_start = cap.saturating_sub(1).saturating_sub(lit.len());
+    if lit.len() < cap {
+        for start in 0..=last_start {
+            let next = pc.b.label();
+            for (j, &byte) in lit.iter().enumerate() {
+                pc.b.emit(insn::ldx(1, R1, R10, s + (start + j) as i16));
+                pc.b.jmp_imm(JmpOp::Jne, R1, i32::from(byte), next);
+            }
+            pc.b.emit(insn::mov64_imm(R0, yes.unwrap_or(start as i32)));
+            pc.b.goto(end);
+            pc.b.bind(next);
+            // The haystack ended before this start: no later match.
+            pc.b.emit(insn::ldx(1, R1, R10, s + start as i16));
+            let go_on = pc.b.label();
+            pc.b.jmp_imm(JmpOp::Jne, R1, 0, go_on);
+            pc.b.emit(insn::mov64_imm(R0, no));
+            pc.b.goto(end);
+            pc.b.bind(go_on);
+        }
+    }
+    pc.b.emit(insn::mov64_imm(R0, no));
+    pc.b.bind(end);
+    pc.spill(true, call.span)
+}
+
+/// `bswap(x)`: a byte swap of the value's width (BPF's `be` conversion,
+/// a swap on little-endian x86-64).
+fn emit_bswap(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    let bits = bswap_bits(&call.args[0]);
+    let v = pc.int_operand(&call.args[0])?;
+    pc.load(&v, R0);
+    if bits > 8 {
+        pc.b.emit(insn::Insn {
+            imm: bits,
+            ..insn::to_be64(R0)
+        });
+    }
+    pc.spill(false, call.span)
+}
