@@ -1,0 +1,79 @@
+//! Today's bpftrace helpers run for real (BPF loaded, output checked
+//! against what bpftrace's manual says they give).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+fn run(test: &str, script: &str) -> Option<String> {
+    if !bpf_available(test) {
+        return None;
+    }
+    let mut cmd = ustrace();
+    cmd.args(["-e", script]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "ustrace failed on {script}: {}",
+        stderr(&out)
+    );
+    Some(stdout(&out))
+}
+
+#[test]
+fn string_functions_give_the_manuals_values() {
+    // strstr: index of the first occurrence or -1; strcontains: 1 or 0;
+    // strncmp: 0 when equal up to n; strlen: the length.
+    let Some(out) = run(
+        "string_functions_give_the_manuals_values",
+        r#"BEGIN { printf("%d %d %d %d\n", strstr("hello world", "wor"), strstr("hello", "xyz"), strstr("aab", "ab"), strstr("abc", "")); printf("%d %d %d\n", strcontains(comm, "trace"), strcontains("abc", "abcd"), strcontains("abc", "c")); printf("%d %d %d\n", strncmp(comm, "ustrX", 4), strncmp(comm, "ustrX", 5), strncmp("ab", "ab", 10)); printf("%d %d %d\n", strlen(comm), strlen("hello"), strlen(str(0))); exit(); }"#,
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\n6 -1 1 0\n1 0 1\n0 1 0\n7 5 0\n\n\n"
+    );
+}
+
+/// The online CPU count, from /sys (ranges such as "0-3,6").
+fn online_cpus() -> usize {
+    let text = std::fs::read_to_string("/sys/devices/system/cpu/online").expect("cpu/online");
+    text.trim()
+        .split(',')
+        .map(|part| match part.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().expect("cpu") - a.parse::<usize>().expect("cpu") + 1,
+            None => 1,
+        })
+        .sum()
+}
+
+#[test]
+fn bswap_ncpus_probetype_and_booleans() {
+    let Some(out) = run(
+        "bswap_ncpus_probetype_and_booleans",
+        r#"BEGIN { printf("%x %x %lx %d\n", bswap((uint16)0x1234), bswap((uint32)0x12345678), bswap(0x0102030405060708), bswap((uint8)0x12)); printf("%s %d %d\n", probetype, true, false); } interval:ms:10 { printf("%s %d\n", probetype(), ncpus); exit(); }"#,
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        format!(
+            "Attaching 2 probes...\n3412 78563412 807060504030201 18\nspecial 1 0\ninterval {}\n\n\n",
+            online_cpus()
+        )
+    );
+}
+
+#[test]
+fn has_key_and_delete_take_the_map_and_the_key() {
+    let Some(out) = run(
+        "has_key_and_delete_take_the_map_and_the_key",
+        r#"BEGIN { @m[1] = 10; @m[2] = 20; @k[1, "a"] = 5; printf("%d %d %d\n", has_key(@m, 1), has_key(@m, 3), has_key(@k, (1, "a"))); delete(@m, 1); delete(@k, (1, "a")); printf("%d %d %d\n", has_key(@m, 1), has_key(@m[2]), has_key(@k, (1, "a"))); exit(); }"#,
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n1 0 1\n0 1 0\n\n\n\n@m[2]: 20\n");
+}
