@@ -1,0 +1,415 @@
+//! Expressions: precedence climbing over C's levels, unary and postfix
+//! operators, casts, calls, maps, tuples.
+
+use super::{is_lvalue, Parser, KEYWORDS};
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use crate::lexer::{Token, TokenKind};
+
+fn int_type(name: &str) -> Option<IntType> {
+    let (signed, bits) = match name.strip_prefix('u') {
+        Some(rest) => (false, rest.strip_prefix("int")?),
+        None => (true, name.strip_prefix("int")?),
+    };
+    let size = match bits {
+        "8" => 1,
+        "16" => 2,
+        "32" => 4,
+        "64" => 8,
+        _ => return None,
+    };
+    Some(IntType { size, signed })
+}
+
+fn binary_op(kind: &TokenKind) -> Option<(BinaryOp, u8)> {
+    use BinaryOp::*;
+    Some(match kind {
+        TokenKind::OrOr => (Or, 1),
+        TokenKind::AndAnd => (And, 2),
+        TokenKind::Pipe => (BitOr, 3),
+        TokenKind::Caret => (BitXor, 4),
+        TokenKind::Amp => (BitAnd, 5),
+        TokenKind::EqEq => (Eq, 6),
+        TokenKind::Ne => (Ne, 6),
+        TokenKind::Lt => (Lt, 7),
+        TokenKind::Le => (Le, 7),
+        TokenKind::Gt => (Gt, 7),
+        TokenKind::Ge => (Ge, 7),
+        TokenKind::Shl => (Shl, 8),
+        TokenKind::Shr => (Shr, 8),
+        TokenKind::Plus => (Add, 9),
+        TokenKind::Minus => (Sub, 9),
+        TokenKind::Star => (Mul, 10),
+        TokenKind::Slash => (Div, 10),
+        TokenKind::Percent => (Mod, 10),
+        _ => return None,
+    })
+}
+
+impl<'a> Parser<'a> {
+    // ---- expressions -----------------------------------------------------
+
+    /// A full expression (ternary level).
+    pub(super) fn expr(&mut self) -> Result<Expr, Diagnostic> {
+        self.enter(self.tok.span)?;
+        let outermost = !self.in_expr;
+        if outermost {
+            self.in_expr = true;
+            self.chained = 0;
+        }
+        let result = self.ternary();
+        if outermost {
+            self.in_expr = false;
+        }
+        self.leave();
+        result
+    }
+
+    pub(super) fn ternary(&mut self) -> Result<Expr, Diagnostic> {
+        let cond = self.binary(1)?;
+        let result = if self.at(&TokenKind::Question) {
+            self.bump()?;
+            let then_expr = self.expr()?;
+            self.expect(&TokenKind::Colon, "in `?:` expression")?;
+            let else_expr = self.expr()?;
+            let span = cond.span.to(else_expr.span);
+            Expr {
+                kind: ExprKind::Ternary {
+                    cond: Box::new(cond),
+                    then_expr: Box::new(then_expr),
+                    else_expr: Box::new(else_expr),
+                },
+                span,
+            }
+        } else {
+            cond
+        };
+        Ok(result)
+    }
+
+    /// Expressions that bind at least as tightly as `min_prec`.
+    pub(super) fn binary(&mut self, min_prec: u8) -> Result<Expr, Diagnostic> {
+        let mut lhs = self.unary()?;
+        while let Some((op, prec)) = binary_op(&self.tok.kind) {
+            if prec < min_prec || (self.no_div && op == BinaryOp::Div) {
+                break;
+            }
+            let op_span = self.bump()?.span;
+            self.chain(op_span)?;
+            let rhs = self.binary(prec + 1)?;
+            lhs = binary_node(op, lhs, rhs);
+        }
+        Ok(lhs)
+    }
+
+    pub(super) fn unary(&mut self) -> Result<Expr, Diagnostic> {
+        match self.tok.kind {
+            TokenKind::Bang => self.prefix_op(UnaryOp::Not),
+            TokenKind::Tilde => self.prefix_op(UnaryOp::BitNot),
+            TokenKind::Minus => self.prefix_op(UnaryOp::Neg),
+            TokenKind::Star => self.prefix_op(UnaryOp::Deref),
+            TokenKind::PlusPlus | TokenKind::MinusMinus => self.prefix_incdec(),
+            TokenKind::LParen => match self.cast_type() {
+                Some(ty) => self.cast(ty),
+                None => self.postfix(),
+            },
+            _ => self.postfix(),
+        }
+    }
+
+    pub(super) fn prefix_op(&mut self, op: UnaryOp) -> Result<Expr, Diagnostic> {
+        let start = self.bump()?.span;
+        self.enter(start)?;
+        let operand = self.unary()?;
+        self.leave();
+        let span = start.to(operand.span);
+        Ok(Expr {
+            kind: ExprKind::Unary {
+                op,
+                operand: Box::new(operand),
+            },
+            span,
+        })
+    }
+
+    pub(super) fn prefix_incdec(&mut self) -> Result<Expr, Diagnostic> {
+        let increment = self.tok.kind == TokenKind::PlusPlus;
+        let op_tok = self.bump()?;
+        self.enter(op_tok.span)?;
+        let target = self.unary()?;
+        self.leave();
+        check_incdec_target(&target, &op_tok)?;
+        let span = op_tok.span.to(target.span);
+        Ok(Expr {
+            kind: ExprKind::IncDec {
+                target: Box::new(target),
+                increment,
+                prefix: true,
+            },
+            span,
+        })
+    }
+
+    /// At `(`: the type if this is a cast `(type)`.
+    pub(super) fn cast_type(&self) -> Option<IntType> {
+        let TokenKind::Ident(name) = self.peek(1) else {
+            return None;
+        };
+        let ty = int_type(&name)?;
+        (self.peek(2) == TokenKind::RParen).then_some(ty)
+    }
+
+    pub(super) fn cast(&mut self, ty: IntType) -> Result<Expr, Diagnostic> {
+        let start = self.bump()?.span;
+        self.bump()?;
+        self.bump()?;
+        self.enter(start)?;
+        let operand = self.unary()?;
+        self.leave();
+        let span = start.to(operand.span);
+        Ok(Expr {
+            kind: ExprKind::Cast {
+                ty,
+                operand: Box::new(operand),
+            },
+            span,
+        })
+    }
+
+    pub(super) fn postfix(&mut self) -> Result<Expr, Diagnostic> {
+        let mut e = self.primary()?;
+        loop {
+            if matches!(
+                self.tok.kind,
+                TokenKind::PlusPlus
+                    | TokenKind::MinusMinus
+                    | TokenKind::LBracket
+                    | TokenKind::Dot
+                    | TokenKind::Arrow
+            ) {
+                self.chain(self.tok.span)?;
+            }
+            e = match self.tok.kind {
+                TokenKind::PlusPlus | TokenKind::MinusMinus => self.postfix_incdec(e)?,
+                TokenKind::LBracket => self.index(e)?,
+                TokenKind::Dot | TokenKind::Arrow => self.field(e)?,
+                _ => return Ok(e),
+            };
+        }
+    }
+
+    pub(super) fn postfix_incdec(&mut self, e: Expr) -> Result<Expr, Diagnostic> {
+        let increment = self.tok.kind == TokenKind::PlusPlus;
+        let op_tok = self.bump()?;
+        check_incdec_target(&e, &op_tok)?;
+        let span = e.span.to(op_tok.span);
+        Ok(Expr {
+            kind: ExprKind::IncDec {
+                target: Box::new(e),
+                increment,
+                prefix: false,
+            },
+            span,
+        })
+    }
+
+    pub(super) fn index(&mut self, base: Expr) -> Result<Expr, Diagnostic> {
+        self.bump()?;
+        let saved = std::mem::replace(&mut self.no_div, false);
+        let index = self.expr();
+        self.no_div = saved;
+        let index = index?;
+        let close = self.expect(&TokenKind::RBracket, "after index")?;
+        let span = base.span.to(close.span);
+        Ok(Expr {
+            kind: ExprKind::Index {
+                base: Box::new(base),
+                index: Box::new(index),
+            },
+            span,
+        })
+    }
+
+    pub(super) fn field(&mut self, base: Expr) -> Result<Expr, Diagnostic> {
+        let what = self.bump()?;
+        let TokenKind::Ident(name) = &self.tok.kind else {
+            return Err(
+                self.unexpected(&format!("a field name after `{}`", what.kind.punct_text()))
+            );
+        };
+        let field = name.clone();
+        let t = self.bump()?;
+        let span = base.span.to(t.span);
+        Ok(Expr {
+            kind: ExprKind::Field {
+                base: Box::new(base),
+                field,
+            },
+            span,
+        })
+    }
+
+    /// `expr, expr, ...` up to (not including) `close`; may be empty.
+    /// Division is allowed again inside (even in a predicate).
+    pub(super) fn expr_list(
+        &mut self,
+        close: &TokenKind,
+        what: &str,
+    ) -> Result<Vec<Expr>, Diagnostic> {
+        let saved = std::mem::replace(&mut self.no_div, false);
+        let r = self.expr_list_inner(close, what);
+        self.no_div = saved;
+        r
+    }
+
+    pub(super) fn expr_list_inner(
+        &mut self,
+        close: &TokenKind,
+        what: &str,
+    ) -> Result<Vec<Expr>, Diagnostic> {
+        let mut items = Vec::new();
+        while !self.at(close) {
+            items.push(self.expr()?);
+            if self.eat(&TokenKind::Comma)? {
+                continue;
+            }
+            if !self.at(close) {
+                return Err(self.unexpected(&format!("`,` or `{}` in {what}", close.punct_text())));
+            }
+        }
+        Ok(items)
+    }
+
+    pub(super) fn primary(&mut self) -> Result<Expr, Diagnostic> {
+        let kind = match &self.tok.kind {
+            TokenKind::Int(n) => ExprKind::Integer(*n),
+            TokenKind::Str(s) => ExprKind::String(s.clone()),
+            TokenKind::Var(name) => ExprKind::Variable(name.clone()),
+            TokenKind::Positional(n) => ExprKind::Positional(*n),
+            TokenKind::PositionalCount => ExprKind::PositionalCount,
+            TokenKind::Map(_) => return self.map(),
+            TokenKind::Ident(_) => return self.ident(),
+            TokenKind::LParen => return self.paren(),
+            _ => return Err(self.unexpected("expression")),
+        };
+        let t = self.bump()?;
+        Ok(Expr { kind, span: t.span })
+    }
+
+    pub(super) fn map(&mut self) -> Result<Expr, Diagnostic> {
+        let t = self.bump()?;
+        let TokenKind::Map(name) = t.kind else {
+            return Err(Diagnostic::error(t.span, "expected a map"));
+        };
+        if !self.at(&TokenKind::LBracket) {
+            return Ok(Expr {
+                kind: ExprKind::Map {
+                    name,
+                    keys: Vec::new(),
+                },
+                span: t.span,
+            });
+        }
+        let open = self.bump()?;
+        let keys = self.expr_list(&TokenKind::RBracket, "map key")?;
+        if keys.is_empty() {
+            return Err(
+                Diagnostic::error(open.span.to(self.tok.span), "empty map key")
+                    .with_label("expected at least one key expression")
+                    .with_note(format!("write `@{name}` for a map without keys")),
+            );
+        }
+        let close = self.bump()?;
+        Ok(Expr {
+            kind: ExprKind::Map { name, keys },
+            span: t.span.to(close.span),
+        })
+    }
+
+    pub(super) fn ident(&mut self) -> Result<Expr, Diagnostic> {
+        let t = self.bump()?;
+        let TokenKind::Ident(name) = t.kind else {
+            return Err(Diagnostic::error(t.span, "expected an identifier"));
+        };
+        if KEYWORDS.contains(&name.as_str()) {
+            return Err(Diagnostic::error(
+                t.span,
+                format!("expected expression, found keyword `{name}`"),
+            ));
+        }
+        if int_type(&name).is_some() {
+            return Err(Diagnostic::error(
+                t.span,
+                format!("expected expression, found type `{name}`"),
+            )
+            .with_note(format!("to cast, write `({name})expr`")));
+        }
+        if !self.at(&TokenKind::LParen) {
+            return Ok(Expr {
+                kind: ExprKind::Builtin(name),
+                span: t.span,
+            });
+        }
+        self.bump()?;
+        let args = self.expr_list(&TokenKind::RParen, "call arguments")?;
+        let close = self.bump()?;
+        Ok(Expr {
+            kind: ExprKind::Call {
+                name,
+                args,
+                name_span: t.span,
+            },
+            span: t.span.to(close.span),
+        })
+    }
+
+    pub(super) fn paren(&mut self) -> Result<Expr, Diagnostic> {
+        let open = self.bump()?;
+        let mut items = self.expr_list(&TokenKind::RParen, "parenthesized expression")?;
+        let close = self.bump()?;
+        let span = open.span.to(close.span);
+        match items.len() {
+            0 => {
+                Err(Diagnostic::error(span, "empty parentheses")
+                    .with_label("expected an expression"))
+            }
+            1 => match items.pop() {
+                Some(mut e) => {
+                    e.span = span;
+                    Ok(e)
+                }
+                None => Err(Diagnostic::error(span, "empty parentheses")),
+            },
+            _ => Ok(Expr {
+                kind: ExprKind::Tuple(items),
+                span,
+            }),
+        }
+    }
+}
+
+fn binary_node(op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
+    let span = lhs.span.to(rhs.span);
+    Expr {
+        kind: ExprKind::Binary {
+            op,
+            lhs: Box::new(lhs),
+            rhs: Box::new(rhs),
+        },
+        span,
+    }
+}
+
+fn check_incdec_target(target: &Expr, op: &Token) -> Result<(), Diagnostic> {
+    if is_lvalue(target) {
+        return Ok(());
+    }
+    Err(Diagnostic::error(
+        target.span,
+        format!(
+            "`{}` needs a variable or a map element",
+            op.kind.punct_text()
+        ),
+    )
+    .with_note("e.g. `$i++` or `@count[pid]++`"))
+}
