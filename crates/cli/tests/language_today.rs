@@ -77,3 +77,52 @@ fn has_key_and_delete_take_the_map_and_the_key() {
     };
     assert_eq!(out, "Attaching 1 probe...\n1 0 1\n0 1 0\n\n\n\n@m[2]: 20\n");
 }
+
+#[test]
+fn a_config_block_sets_map_size_and_exit_printing() {
+    if !bpf_available("a_config_block_sets_map_size_and_exit_printing") {
+        return;
+    }
+    // max_map_keys = 2: the third key is dropped and reported.
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        "config = { max_map_keys = 2 } BEGIN { @m[1] = 1; @m[2] = 2; @m[3] = 3; exit(); }",
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "Attaching 1 probe...\n\n\n@m[1]: 1\n@m[2]: 2\n"
+    );
+    assert!(
+        stderr(&out).contains("map @m is full (2 keys): 1 update(s) with new keys were dropped"),
+        "{}",
+        stderr(&out)
+    );
+    // print_maps_on_exit = false: nothing printed at exit.
+    let Some(out) = run(
+        "a_config_block_sets_map_size_and_exit_printing",
+        "config = { print_maps_on_exit = false; } BEGIN { @m[1] = 1; printf(\"x\\n\"); exit(); }",
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\nx\n\n\n");
+}
+
+#[test]
+fn a_bad_config_key_is_one_line_with_a_caret() {
+    let mut cmd = ustrace();
+    cmd.args(["-e", "config = { max_strln = 4 } BEGIN { exit(); }"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("stdin:1:12: error: unknown config key `max_strln`"),
+        "{err}"
+    );
+    assert!(
+        err.contains("known keys: max_strlen, max_map_keys"),
+        "{err}"
+    );
+}

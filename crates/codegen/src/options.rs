@@ -35,6 +35,9 @@ pub struct CompileOptions {
     /// The number of online CPUs, for `ncpus` (filled by the caller; 1 by
     /// default).
     pub ncpus: u32,
+    /// `ustack` without a mode prints as perf does (`config = {
+    /// stack_mode = perf }`).
+    pub perf_stacks: bool,
 }
 
 /// A function parameter by name, and where a uprobe at the function's
@@ -61,6 +64,7 @@ impl Default for CompileOptions {
             frame_pointer_stacks: false,
             uprobe_params: HashMap::new(),
             ncpus: 1,
+            perf_stacks: false,
         }
     }
 }

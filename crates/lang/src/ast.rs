@@ -26,6 +26,44 @@ impl Span {
 pub struct Script {
     /// The probe blocks.
     pub probes: Vec<Probe>,
+    /// The `config = { ... }` block's settings (all `None` without one).
+    pub config: Config,
+}
+
+/// The settings of a `config = { key = value; ... }` block; `None` where
+/// the block does not set the key.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Config {
+    /// `max_strlen`: bytes read by `str()` (bpftrace's BPFTRACE_MAX_STRLEN).
+    pub max_strlen: Option<usize>,
+    /// `max_map_keys`: entries of each map.
+    pub max_map_keys: Option<u32>,
+    /// `missing_probes`: what an attach point matching nothing does.
+    pub missing_probes: Option<MissingProbes>,
+    /// `stack_mode`: how `ustack` prints by default.
+    pub stack_mode: Option<StackModeSetting>,
+    /// `print_maps_on_exit`: print the maps at exit (default true).
+    pub print_maps_on_exit: Option<bool>,
+    /// `cpp_demangle`: demangle C++ names in stacks (default true).
+    pub cpp_demangle: Option<bool>,
+}
+
+/// `missing_probes = error | warn | ignore`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingProbes {
+    /// Stop with an error (the default, and the only mode ustrace has:
+    /// `warn` and `ignore` are refused by the parser).
+    Error,
+}
+
+/// `stack_mode = bpftrace | perf | raw`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackModeSetting {
+    /// Symbol+offset per line.
+    Bpftrace,
+    /// Address, symbol and object, as perf prints. (`raw` is refused by
+    /// the parser.)
+    Perf,
 }
 
 /// One block: `attach, attach /predicate/ { body }`.

@@ -10,7 +10,10 @@ use crate::ast::*;
 use crate::diag::{suggest, Diagnostic};
 use crate::lexer::{AttachField, Lexer, Token, TokenKind};
 
+mod config;
 mod expr;
+
+pub use config::CONFIG_KEYS;
 
 /// Parses a whole script.
 ///
@@ -238,6 +241,11 @@ impl<'a> Parser<'a> {
     // ---- probes ----------------------------------------------------------
 
     fn script(&mut self) -> Result<Script, Diagnostic> {
+        let config = if self.at_config() {
+            self.config()?
+        } else {
+            Config::default()
+        };
         let mut probes = Vec::new();
         while !self.at(&TokenKind::Eof) {
             probes.push(self.probe()?);
@@ -246,7 +254,7 @@ impl<'a> Parser<'a> {
             return Err(Diagnostic::error(self.tok.span, "script has no probes")
                 .with_note("a probe looks like `usdt:/path/to/bin:provider:name { ... }`"));
         }
-        Ok(Script { probes })
+        Ok(Script { probes, config })
     }
 
     fn probe(&mut self) -> Result<Probe, Diagnostic> {

@@ -31,6 +31,7 @@
 //! # Ok::<(), ustrace::Error>(())
 //! ```
 
+mod config;
 mod error;
 mod listing;
 mod map_reader;
@@ -198,6 +199,8 @@ impl Script {
         options: &ScriptOptions,
     ) -> Result<Script, Error> {
         let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
+        let configured = config::apply(&ast.config, options);
+        let options = &configured;
         let resolved =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
@@ -212,6 +215,7 @@ impl Script {
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
             uprobe_params,
             ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
+            perf_stacks: ast.config.stack_mode == Some(ustrace_lang::ast::StackModeSetting::Perf),
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {

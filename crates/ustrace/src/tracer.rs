@@ -331,8 +331,12 @@ impl Tracer {
     }
 
     /// Every script map, in name order, as bpftrace prints them at exit
-    /// (call after [`Tracer::end`]).
+    /// (call after [`Tracer::end`]); none with `config = {
+    /// print_maps_on_exit = false }`.
     pub fn final_maps(&self) -> Vec<Record> {
+        if self.script.ast().config.print_maps_on_exit == Some(false) {
+            return Vec::new();
+        }
         let mut indices: Vec<(usize, &str)> = self
             .script
             .compiled

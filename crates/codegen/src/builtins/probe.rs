@@ -134,9 +134,9 @@ pub(super) const ENTRIES: &[Builtin] = &[
         usage: "ustack() takes `perf` and/or a frame count from 1 to 127: ustack(perf, 8)",
         doc: "The user-space stack; `ustack(perf)` prints it as perf does, `ustack(N)` keeps N frames.",
         example: "@[ustack] = count();",
-        check: |_, call| Ok(Typed::of(Type::Stack(stack_mode(call)?))),
+        check: |c, call| Ok(Typed::of(Type::Stack(stack_mode(call, c.opts.perf_stacks)?))),
         emit: |pc, call| {
-            let mode = stack_mode(call)?;
+            let mode = stack_mode(call, pc.g.opts.perf_stacks)?;
             pc.emit_user_stack(mode, call.span)
         },
     },
@@ -252,10 +252,11 @@ fn emit_usym(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError>
     Ok(Val::USym(slot))
 }
 
-/// `ustack`, `ustack(perf)`, `ustack(8)`, `ustack(perf, 8)`.
-fn stack_mode(call: &Call) -> Result<StackMode, CompileError> {
+/// `ustack`, `ustack(perf)`, `ustack(8)`, `ustack(perf, 8)`; `perf` is
+/// the default when `config = { stack_mode = perf }` asked for it.
+fn stack_mode(call: &Call, perf_default: bool) -> Result<StackMode, CompileError> {
     let mut mode = StackMode {
-        perf: false,
+        perf: perf_default,
         depth: USTACK_MAX_DEPTH,
     };
     for (i, a) in call.args.iter().enumerate() {
