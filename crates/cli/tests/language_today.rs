@@ -126,3 +126,14 @@ fn a_bad_config_key_is_one_line_with_a_caret() {
         "{err}"
     );
 }
+
+#[test]
+fn let_declarations_are_block_scoped() {
+    let Some(out) = run(
+        "let_declarations_are_block_scoped",
+        r#"BEGIN { let $x = 1; if (true) { let $x = "in"; printf("%s\n", $x); } printf("%d\n", $x); let $y: uint8 = 257; let $z: string; let $w; $w = 5; printf("%d [%s] %d\n", $y, $z, $w); $i = 0; while ($i < 2) { let $t = $i * 10; printf("t=%d\n", $t); $i++; } exit(); }"#,
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\nin\n1\n1 [] 5\nt=0\nt=10\n\n\n");
+}

@@ -12,6 +12,7 @@ use crate::lexer::{AttachField, Lexer, Token, TokenKind};
 
 mod config;
 mod expr;
+mod scope;
 
 pub use config::CONFIG_KEYS;
 
@@ -39,6 +40,7 @@ pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
         depth: 0,
         chained: 0,
         in_expr: false,
+        scopes: scope::Scopes::default(),
     };
     let e = p.expr()?;
     if p.tok.kind != TokenKind::Eof {
@@ -121,6 +123,8 @@ struct Parser<'a> {
     chained: usize,
     /// Inside an expression (so `chained` is not reset).
     in_expr: bool,
+    /// `let` declarations of the probe being read.
+    scopes: scope::Scopes,
 }
 
 fn assign_op(kind: &TokenKind) -> Option<Option<BinaryOp>> {
@@ -157,6 +161,7 @@ impl<'a> Parser<'a> {
             depth: 0,
             chained: 0,
             in_expr: false,
+            scopes: scope::Scopes::default(),
         })
     }
 
@@ -259,6 +264,7 @@ impl<'a> Parser<'a> {
 
     fn probe(&mut self) -> Result<Probe, Diagnostic> {
         let start = self.tok.span;
+        self.scopes.reset();
         let mut attach_points = Vec::new();
         loop {
             match &self.tok.kind {
@@ -330,6 +336,7 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected("`{`"));
         };
         self.enter(open.span)?;
+        self.scopes.open();
         let mut stmts = Vec::new();
         loop {
             while self.eat(&TokenKind::Semi)? {}
@@ -350,6 +357,7 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected("`;` or `}` after statement"));
         }
         let close = self.bump()?;
+        self.scopes.close();
         self.leave();
         Ok(Block {
             stmts,
@@ -369,6 +377,7 @@ impl<'a> Parser<'a> {
             _ => None,
         };
         let (kind, compound) = match keyword.as_deref() {
+            _ if self.at_let() => (self.let_stmt()?, false),
             Some("if") => (self.if_stmt()?, true),
             Some("while") => {
                 self.bump()?;

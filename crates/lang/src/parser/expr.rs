@@ -6,7 +6,7 @@ use crate::ast::*;
 use crate::diag::Diagnostic;
 use crate::lexer::{Token, TokenKind};
 
-fn int_type(name: &str) -> Option<IntType> {
+pub(super) fn int_type(name: &str) -> Option<IntType> {
     let (signed, bits) = match name.strip_prefix('u') {
         Some(rest) => (false, rest.strip_prefix("int")?),
         None => (true, name.strip_prefix("int")?),
@@ -284,7 +284,10 @@ impl<'a> Parser<'a> {
         let kind = match &self.tok.kind {
             TokenKind::Int(n) => ExprKind::Integer(*n),
             TokenKind::Str(s) => ExprKind::String(s.clone()),
-            TokenKind::Var(name) => ExprKind::Variable(name.clone()),
+            TokenKind::Var(name) => {
+                let (name, span) = (name.clone(), self.tok.span);
+                ExprKind::Variable(self.resolve_var(&name, span)?)
+            }
             TokenKind::Positional(n) => ExprKind::Positional(*n),
             TokenKind::PositionalCount => ExprKind::PositionalCount,
             TokenKind::Map(_) => return self.map(),

@@ -1,0 +1,176 @@
+//! `let` declarations and block scoping.
+//!
+//! `let $x;`, `let $x = v;` and `let $x: type = v;` declare `$x` in the
+//! innermost block. The parser resolves every `$x` to its declaration
+//! while it reads, so later passes see plain variables: a declaration
+//! keeps its name unless that name is already taken in the probe, then it
+//! is renamed `x'N` (a name no source can write). A name declared in the
+//! same block twice is an error; a use after its block ended is an error.
+//! Variables never declared with `let` keep bpftrace 0.17's meaning (one
+//! per probe, typed by the first assignment).
+
+use std::collections::{HashMap, HashSet};
+
+use super::Parser;
+use crate::ast::*;
+use crate::diag::Diagnostic;
+use crate::lexer::TokenKind;
+
+/// The scopes of the probe being read.
+#[derive(Default)]
+pub(super) struct Scopes {
+    /// Innermost last: declared name -> resolved name.
+    blocks: Vec<HashMap<String, String>>,
+    /// Every resolved name used in this probe (declared or implicit).
+    taken: HashSet<String>,
+    /// Names used without `let` in this probe.
+    implicit: HashSet<String>,
+    /// Declared names whose block has ended.
+    ended: HashSet<String>,
+}
+
+impl Scopes {
+    /// A new probe: nothing declared.
+    pub(super) fn reset(&mut self) {
+        *self = Scopes::default();
+    }
+
+    /// `{`
+    pub(super) fn open(&mut self) {
+        self.blocks.push(HashMap::new());
+    }
+
+    /// `}`
+    pub(super) fn close(&mut self) {
+        if let Some(b) = self.blocks.pop() {
+            self.ended.extend(b.into_keys());
+        }
+    }
+}
+
+impl<'a> Parser<'a> {
+    /// True at `let $x`.
+    pub(super) fn at_let(&self) -> bool {
+        matches!(&self.tok.kind, TokenKind::Ident(s) if s == "let")
+            && matches!(self.peek(1), TokenKind::Var(_))
+    }
+
+    /// The variable a `$name` in an expression means here.
+    pub(super) fn resolve_var(&mut self, name: &str, span: Span) -> Result<String, Diagnostic> {
+        for b in self.scopes.blocks.iter().rev() {
+            if let Some(r) = b.get(name) {
+                return Ok(r.clone());
+            }
+        }
+        if self.scopes.ended.contains(name) && !self.scopes.implicit.contains(name) {
+            return Err(Diagnostic::error(
+                span,
+                format!("`${name}` is not declared here: its `let` is in a block that has ended"),
+            ));
+        }
+        self.scopes.taken.insert(name.to_string());
+        self.scopes.implicit.insert(name.to_string());
+        Ok(name.to_string())
+    }
+
+    /// `let $x;`, `let $x = v;`, `let $x: type;`, `let $x: type = v;`.
+    pub(super) fn let_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
+        let let_tok = self.bump()?;
+        let var_tok = self.bump()?;
+        let TokenKind::Var(name) = var_tok.kind else {
+            return Err(Diagnostic::error(
+                var_tok.span,
+                "expected `$name` after `let`",
+            ));
+        };
+        let ty = if self.eat(&TokenKind::Colon)? {
+            let t = self.bump()?;
+            match &t.kind {
+                TokenKind::Ident(w) if w == "string" || w == "str" => Some(None),
+                TokenKind::Ident(w) => match super::expr::int_type(w) {
+                    Some(it) => Some(Some(it)),
+                    None => {
+                        return Err(Diagnostic::error(
+                            t.span,
+                            format!("unknown type `{w}` for a variable"),
+                        )
+                        .with_note("variables take int8..int64, uint8..uint64 or string"))
+                    }
+                },
+                _ => return Err(Diagnostic::error(t.span, "expected a type after `:`")),
+            }
+        } else {
+            None
+        };
+        let value = if self.eat(&TokenKind::Assign)? {
+            Some(self.expr()?)
+        } else {
+            None
+        };
+        let current = self.scopes.blocks.len();
+        if self
+            .scopes
+            .blocks
+            .last()
+            .is_some_and(|b| b.contains_key(&name))
+        {
+            return Err(Diagnostic::error(
+                var_tok.span,
+                format!("`${name}` is already declared in this block"),
+            )
+            .with_label("declared again here"));
+        }
+        let mut resolved = name.clone();
+        let mut n = 1;
+        while self.scopes.taken.contains(&resolved) {
+            n += 1;
+            resolved = format!("{name}'{n}");
+        }
+        self.scopes.taken.insert(resolved.clone());
+        if let Some(b) = self.scopes.blocks.get_mut(current.wrapping_sub(1)) {
+            b.insert(name, resolved.clone());
+        }
+        let target = Expr {
+            kind: ExprKind::Variable(resolved),
+            span: var_tok.span,
+        };
+        let at = let_tok.span.to(var_tok.span);
+        let value = match (ty, value) {
+            (Some(Some(it)), Some(v)) => Expr {
+                span: v.span,
+                kind: ExprKind::Cast {
+                    ty: it,
+                    operand: Box::new(v),
+                },
+            },
+            (_, Some(v)) => v,
+            // A typed declaration starts at zero (or the empty string).
+            (Some(Some(it)), None) => Expr {
+                span: at,
+                kind: ExprKind::Cast {
+                    ty: it,
+                    operand: Box::new(Expr {
+                        kind: ExprKind::Integer(0),
+                        span: at,
+                    }),
+                },
+            },
+            (Some(None), None) => Expr {
+                kind: ExprKind::String(String::new()),
+                span: at,
+            },
+            // `let $x;`: typed by its first assignment.
+            (None, None) => {
+                return Ok(StmtKind::Expr(Expr {
+                    kind: ExprKind::Integer(0),
+                    span: at,
+                }))
+            }
+        };
+        Ok(StmtKind::Assign {
+            target,
+            op: None,
+            value,
+        })
+    }
+}
