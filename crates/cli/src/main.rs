@@ -10,6 +10,7 @@ mod metrics;
 mod output_file;
 mod settings;
 mod signals;
+mod tools;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -91,6 +92,9 @@ enum Format {
     /// Each map keyed by ustack as a gzipped pprof profile; printf output
     /// to stderr.
     Pprof,
+    /// BCC's layout, for `ustrace tool NAME` (set by the tool).
+    #[value(hide = true)]
+    Bcc,
 }
 
 impl Format {
@@ -104,6 +108,7 @@ impl Format {
             Format::Folded => Box::new(FoldedSink::new(out)),
             Format::Svg => Box::new(PictureSink::new(out, Picture::Svg, title, per_map)),
             Format::Pprof => Box::new(PictureSink::new(out, Picture::Pprof, title, per_map)),
+            Format::Bcc => tools::sink(out),
         }
     }
 
@@ -112,13 +117,20 @@ impl Format {
         match self {
             Format::Svg => Some(Picture::Svg),
             Format::Pprof => Some(Picture::Pprof),
-            Format::Text | Format::Json | Format::Folded => None,
+            Format::Text | Format::Json | Format::Folded | Format::Bcc => None,
         }
     }
 }
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match tools::command_line(std::env::args_os().collect()) {
+        Ok(tools::CommandLine::Plain(args) | tools::CommandLine::Tool(args)) => Cli::parse_from(args),
+        Ok(tools::CommandLine::Done(code)) => std::process::exit(code),
+        Err(e) => {
+            signals::report(&format!("ERROR: {e:#}"));
+            std::process::exit(1);
+        }
+    };
     match run(cli) {
         Ok(code) => std::process::exit(code),
         // The reader went away (`| head`): end quietly, as Unix tools do.
@@ -164,6 +176,8 @@ fn run(cli: Cli) -> Result<i32> {
             (text, file.clone(), cli.rest[1..].to_vec())
         }
     };
+    // `uprobe:$1:$2`: parameters in attach points, as bpftrace expands them.
+    let source = tools::attach_positionals(&source, &positional)?;
     if let Some(pid) = cli.pid {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             bail!("process {pid} does not exist");

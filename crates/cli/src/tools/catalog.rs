@@ -1,0 +1,408 @@
+//! The tools: their scripts (embedded from tools/), options, help, and how
+//! options become the script's positional parameters.
+
+use anyhow::{bail, Result};
+
+use super::options::{Flag, Parsed, Target};
+use super::sink::Layout;
+
+/// What a tool runs: a script, its parameters, the process, the layout.
+#[derive(Debug, Clone)]
+pub struct Invocation {
+    /// The script's text.
+    pub source: &'static str,
+    /// Its positional parameters.
+    pub positional: Vec<String>,
+    /// The process to trace.
+    pub target: Target,
+    /// How the output is laid out.
+    pub layout: Layout,
+}
+
+/// One tool.
+pub struct Tool {
+    /// The name (`funccount`).
+    pub name: &'static str,
+    /// One line on what it does.
+    pub summary: &'static str,
+    /// The usage line after `ustrace tool NAME`.
+    pub usage: &'static str,
+    /// Its options.
+    pub flags: &'static [Flag],
+    /// Example command lines with what they do.
+    pub examples: &'static [(&'static str, &'static str)],
+    /// The options turned into a run.
+    pub plan: fn(&Parsed) -> Result<Invocation>,
+}
+
+const FUNCCOUNT: &str = include_str!("../../../../tools/funccount.bt");
+const FUNCLATENCY: &str = include_str!("../../../../tools/funclatency.bt");
+const UCALLS: &str = include_str!("../../../../tools/ucalls.bt");
+const UFLOW: &str = include_str!("../../../../tools/uflow.bt");
+const STACKCOUNT: &str = include_str!("../../../../tools/stackcount.bt");
+const DBSLOWER: &str = include_str!("../../../../tools/dbslower.bt");
+const DBSTAT: &str = include_str!("../../../../tools/dbstat.bt");
+
+const fn flag(short: char, value: Option<&'static str>, help: &'static str) -> Flag {
+    Flag { short, value, help }
+}
+
+const PID: Flag = flag('p', Some("PID"), "trace only this process");
+const CMD: Flag = flag('c', Some("CMD"), "run this command and trace it");
+const HELP: Flag = flag('h', None, "show this help");
+const DURATION: Flag = flag('d', Some("SECS"), "stop after this many seconds");
+const LANG: Flag = flag('l', Some("LANG"), "the language: python or c (default python)");
+
+/// Every tool, in `ustrace tool list` order.
+pub const TOOLS: &[Tool] = &[
+    Tool {
+        name: "funccount",
+        summary: "count calls to functions matching a pattern (BCC funccount)",
+        usage: "[-p PID | -c CMD] [-i SECS] [-d SECS] [LIB:]PATTERN",
+        flags: &[PID, CMD, flag('i', Some("SECS"), "print and clear the counts every SECS"), DURATION, HELP],
+        examples: &[
+            ("ustrace tool funccount 'c:str*'", "count libc's str* functions, all processes"),
+            ("ustrace tool funccount -p 181 -i 1 'c:malloc'", "malloc calls of PID 181, per second"),
+            ("ustrace tool funccount -c './app' 'work*'", "functions of ./app itself matching work*"),
+        ],
+        plan: plan_funccount,
+    },
+    Tool {
+        name: "funclatency",
+        summary: "time functions from entry to return, as a histogram (BCC funclatency)",
+        usage: "[-p PID | -c CMD] [-u | -m] [-d SECS] [LIB:]PATTERN",
+        flags: &[PID, CMD, flag('u', None, "microseconds"), flag('m', None, "milliseconds"), DURATION, HELP],
+        examples: &[
+            ("ustrace tool funclatency c:read", "time libc's read() (nanoseconds)"),
+            ("ustrace tool funclatency -m -p 181 c:nanosleep", "in milliseconds, PID 181 only"),
+        ],
+        plan: plan_funclatency,
+    },
+    Tool {
+        name: "ucalls",
+        summary: "count (and with -L time) the calls of a language's functions (BCC ucalls)",
+        usage: "[-l python|c] [-L] [-m] [-T N] [-c CMD] [PID]",
+        flags: &[
+            LANG,
+            PID,
+            CMD,
+            flag('L', None, "also the total time in each function"),
+            flag('m', None, "times in milliseconds (default microseconds)"),
+            flag('T', Some("N"), "only the N most called"),
+            HELP,
+        ],
+        examples: &[
+            ("ustrace tool ucalls -l python 181", "Python functions called in PID 181"),
+            ("ustrace tool ucalls -L -c 'python3.11 app.py'", "with total times, running app.py"),
+            ("ustrace tool ucalls -l c -T 10 -c ./app", "the 10 most called functions of ./app"),
+        ],
+        plan: plan_ucalls,
+    },
+    Tool {
+        name: "uflow",
+        summary: "print the flow of a language's function calls and returns (BCC uflow)",
+        usage: "[-l python] [-c CMD] [PID]",
+        flags: &[LANG, PID, CMD, HELP],
+        examples: &[
+            ("ustrace tool uflow -l python 181", "calls and returns in PID 181"),
+            ("ustrace tool uflow -c 'python3.11 app.py'", "running app.py"),
+        ],
+        plan: plan_uflow,
+    },
+    Tool {
+        name: "stackcount",
+        summary: "count the user stacks that call functions matching a pattern (BCC stackcount)",
+        usage: "[-p PID | -c CMD] [-d SECS] [LIB:]PATTERN",
+        flags: &[PID, CMD, DURATION, HELP],
+        examples: &[
+            ("ustrace tool stackcount -p 181 c:malloc", "who calls malloc in PID 181"),
+            ("ustrace tool stackcount -c ./app work", "the stacks reaching work() in ./app"),
+        ],
+        plan: plan_stackcount,
+    },
+    Tool {
+        name: "dbslower",
+        summary: "print PostgreSQL queries slower than a threshold (BCC dbslower)",
+        usage: "[-p PID | -c CMD] [-m MS] [-x PATH] postgres",
+        flags: &[
+            PID,
+            CMD,
+            flag('m', Some("MS"), "the threshold in milliseconds (default 1; 0 prints all)"),
+            flag('x', Some("PATH"), "the postgres executable"),
+            HELP,
+        ],
+        examples: &[
+            ("ustrace tool dbslower postgres", "queries slower than 1 ms, every backend"),
+            ("ustrace tool dbslower -m 0 -p 181 postgres", "every query of backend 181"),
+        ],
+        plan: plan_dbslower,
+    },
+    Tool {
+        name: "dbstat",
+        summary: "a histogram of PostgreSQL query latencies (BCC dbstat)",
+        usage: "[-p PID | -c CMD] [-m MS] [-u] [-i SECS] [-x PATH] postgres",
+        flags: &[
+            PID,
+            CMD,
+            flag('m', Some("MS"), "count only queries slower than MS milliseconds"),
+            flag('u', None, "microseconds (default milliseconds)"),
+            flag('i', Some("SECS"), "print and clear the histogram every SECS"),
+            flag('x', Some("PATH"), "the postgres executable"),
+            HELP,
+        ],
+        examples: &[
+            ("ustrace tool dbstat postgres", "query latencies of every backend"),
+            ("ustrace tool dbstat -u -i 5 postgres", "in microseconds, every 5 seconds"),
+        ],
+        plan: plan_dbstat,
+    },
+];
+
+/// The tool called `name`.
+pub fn find(name: &str) -> Option<&'static Tool> {
+    TOOLS.iter().find(|t| t.name == name)
+}
+
+/// BCC's `[LIB:]PATTERN` as (file, function pattern): `c:malloc` is libc's,
+/// `/path/bin:f*` a file's; a bare pattern is in the traced program.
+fn split_pattern(pattern: &str, target: &Target) -> Result<(String, String)> {
+    if pattern.starts_with("u:") || pattern.starts_with("p:") || pattern.starts_with("t:") {
+        bail!("pattern `{pattern}`: only user functions ([LIB:]FUNC) are supported, not BCC's u:/p:/t: prefixes");
+    }
+    match pattern.rsplit_once(':') {
+        Some((lib, func)) if !lib.is_empty() && !func.is_empty() => {
+            let file = if lib.contains('/') || lib.starts_with("lib") {
+                lib.to_string()
+            } else {
+                format!("lib{lib}")
+            };
+            Ok((file, func.to_string()))
+        }
+        Some(_) => bail!("pattern `{pattern}`: expected LIB:FUNC"),
+        None => match target.executable()? {
+            Some(exe) => Ok((exe, pattern.to_string())),
+            None => bail!(
+                "pattern `{pattern}`: name the library or file (LIB:FUNC, e.g. c:{pattern}) or give -p/-c"
+            ),
+        },
+    }
+}
+
+/// The one positional argument a tool needs.
+fn one_positional<'a>(parsed: &'a Parsed, what: &str) -> Result<&'a str> {
+    match parsed.positional.as_slice() {
+        [one] => Ok(one),
+        [] => bail!("missing {what}"),
+        more => bail!("expected one {what}, got {}", more.len()),
+    }
+}
+
+fn plan_funccount(parsed: &Parsed) -> Result<Invocation> {
+    let target = Target::from(parsed, None)?;
+    let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
+    Ok(Invocation {
+        source: FUNCCOUNT,
+        positional: vec![
+            file,
+            func,
+            parsed.number('i', 0)?.to_string(),
+            parsed.number('d', 0)?.to_string(),
+        ],
+        target,
+        layout: Layout::Counts {
+            heading: "FUNC",
+            width: 36,
+            count_heading: "COUNT",
+            top: None,
+        },
+    })
+}
+
+fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
+    let target = Target::from(parsed, None)?;
+    let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
+    let (divisor, unit) = match (parsed.has('u'), parsed.has('m')) {
+        (true, true) => bail!("give -u or -m, not both"),
+        (true, false) => (1_000, "usecs"),
+        (false, true) => (1_000_000, "msecs"),
+        (false, false) => (1, "nsecs"),
+    };
+    Ok(Invocation {
+        source: FUNCLATENCY,
+        positional: vec![
+            file,
+            func,
+            divisor.to_string(),
+            parsed.number('d', 0)?.to_string(),
+        ],
+        target,
+        layout: Layout::Hist {
+            label: unit.to_string(),
+            average: Some(unit),
+        },
+    })
+}
+
+/// The language of `-l` (python by default), refusing the ones not done.
+fn language(parsed: &Parsed, allowed: &[&str]) -> Result<String> {
+    let lang = parsed.value('l').unwrap_or("python").to_string();
+    if allowed.contains(&lang.as_str()) {
+        return Ok(lang);
+    }
+    match lang.as_str() {
+        "java" | "ruby" | "php" | "perl" | "tcl" | "node" => bail!(
+            "-l {lang}: not supported yet (see docs/tools.md); supported: {}",
+            allowed.join(", ")
+        ),
+        _ => bail!("-l {lang}: unknown language; supported: {}", allowed.join(", ")),
+    }
+}
+
+/// The optional positional PID of the u* tools.
+fn pid_positional(parsed: &Parsed) -> Result<Option<&str>> {
+    match parsed.positional.as_slice() {
+        [] => Ok(None),
+        [pid] => Ok(Some(pid)),
+        more => bail!("expected at most one PID, got {} arguments", more.len()),
+    }
+}
+
+/// The Python executable of the target (python3.11 when none).
+fn python_file(target: &Target) -> Result<String> {
+    Ok(target
+        .executable()?
+        .unwrap_or_else(|| "/usr/bin/python3.11".to_string()))
+}
+
+fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
+    let lang = language(parsed, &["python", "c"])?;
+    let target = Target::from(parsed, pid_positional(parsed)?)?;
+    let top = match parsed.value('T') {
+        Some(_) => Some(parsed.number('T', 0)? as usize),
+        None => None,
+    };
+    if lang == "c" {
+        if parsed.has('L') {
+            bail!("-l c with -L: use `ustrace tool funclatency` for C function times");
+        }
+        let Some(exe) = target.executable()? else {
+            bail!("-l c needs the process: a PID or -c CMD");
+        };
+        return Ok(Invocation {
+            source: FUNCCOUNT,
+            positional: vec![exe, "*".into(), "0".into(), "0".into()],
+            target,
+            layout: Layout::Counts {
+                heading: "METHOD",
+                width: 50,
+                count_heading: "# CALLS",
+                top,
+            },
+        });
+    }
+    let (divisor, heading) = if parsed.has('m') {
+        (1_000_000, "TIME (ms)")
+    } else {
+        (1_000, "TIME (us)")
+    };
+    let latency = parsed.has('L');
+    Ok(Invocation {
+        source: UCALLS,
+        positional: vec![
+            python_file(&target)?,
+            u8::from(latency).to_string(),
+            divisor.to_string(),
+        ],
+        target,
+        layout: Layout::Calls {
+            time_heading: latency.then_some(heading),
+            top,
+        },
+    })
+}
+
+fn plan_uflow(parsed: &Parsed) -> Result<Invocation> {
+    language(parsed, &["python"])?;
+    let target = Target::from(parsed, pid_positional(parsed)?)?;
+    Ok(Invocation {
+        source: UFLOW,
+        positional: vec![python_file(&target)?],
+        target,
+        layout: Layout::Flow,
+    })
+}
+
+fn plan_stackcount(parsed: &Parsed) -> Result<Invocation> {
+    let target = Target::from(parsed, None)?;
+    let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
+    Ok(Invocation {
+        source: STACKCOUNT,
+        positional: vec![file, func, parsed.number('d', 0)?.to_string()],
+        target,
+        layout: Layout::Stacks,
+    })
+}
+
+/// The postgres executable: `-x`, the target's, or the newest installed.
+fn postgres_file(parsed: &Parsed, target: &Target) -> Result<String> {
+    match one_positional(parsed, "database engine (postgres)")? {
+        "postgres" => {}
+        "mysql" => bail!("mysql: no MySQL/MariaDB with USDT probes on this system; only postgres is supported"),
+        other => bail!("unknown database engine `{other}`: expected postgres"),
+    }
+    if let Some(x) = parsed.value('x') {
+        return Ok(x.to_string());
+    }
+    if let Some(exe) = target.executable()? {
+        return Ok(exe);
+    }
+    let mut installed: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .map(|dir| {
+            dir.filter_map(|e| e.ok())
+                .map(|e| e.path().join("bin/postgres"))
+                .filter(|p| p.is_file())
+                .collect()
+        })
+        .unwrap_or_default();
+    installed.sort();
+    match installed.pop() {
+        Some(p) => Ok(p.display().to_string()),
+        None => bail!("no postgres found under /usr/lib/postgresql: give -x PATH"),
+    }
+}
+
+fn plan_dbslower(parsed: &Parsed) -> Result<Invocation> {
+    let target = Target::from(parsed, None)?;
+    let file = postgres_file(parsed, &target)?;
+    Ok(Invocation {
+        source: DBSLOWER,
+        positional: vec![file, parsed.number('m', 1)?.to_string()],
+        target,
+        layout: Layout::Slower,
+    })
+}
+
+fn plan_dbstat(parsed: &Parsed) -> Result<Invocation> {
+    let target = Target::from(parsed, None)?;
+    let file = postgres_file(parsed, &target)?;
+    let threshold_ms = parsed.number('m', 0)?;
+    let (divisor, threshold, unit) = if parsed.has('u') {
+        (1_000, threshold_ms.saturating_mul(1000), "us")
+    } else {
+        (1_000_000, threshold_ms, "ms")
+    };
+    Ok(Invocation {
+        source: DBSTAT,
+        positional: vec![
+            file,
+            divisor.to_string(),
+            threshold.to_string(),
+            parsed.number('i', 0)?.to_string(),
+        ],
+        target,
+        layout: Layout::Hist {
+            label: format!("query latency ({unit})"),
+            average: None,
+        },
+    })
+}
