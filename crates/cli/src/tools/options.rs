@@ -135,7 +135,16 @@ impl Target {
                 let Some(first) = cmd.split_whitespace().next() else {
                     bail!("-c: empty command");
                 };
-                Ok(Some(which(first)?))
+                let exe = which(first)?;
+                let mut magic = [0u8; 4];
+                let is_elf = std::fs::File::open(&exe)
+                    .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut magic))
+                    .map(|()| &magic == b"\x7fELF")
+                    .unwrap_or(false);
+                if !is_elf {
+                    bail!("-c: `{exe}` is not an ELF executable (a script or a shim?): give the program's own path, e.g. /usr/bin/python3.11");
+                }
+                Ok(Some(exe))
             }
             Target::All => Ok(None),
         }

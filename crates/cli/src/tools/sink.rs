@@ -89,6 +89,9 @@ impl<W: Write> BccSink<W> {
                     self.calls = entries.to_vec();
                     return Ok(());
                 }
+                if name == "@times" && time_heading.is_none() {
+                    return Ok(());
+                }
                 let (calls, times) = if name == "@times" {
                     (std::mem::take(&mut self.calls), entries.to_vec())
                 } else {
