@@ -124,7 +124,9 @@ impl Format {
 
 fn main() {
     let cli = match tools::command_line(std::env::args_os().collect()) {
-        Ok(tools::CommandLine::Plain(args) | tools::CommandLine::Tool(args)) => Cli::parse_from(args),
+        Ok(tools::CommandLine::Plain(args) | tools::CommandLine::Tool(args)) => {
+            Cli::parse_from(args)
+        }
         Ok(tools::CommandLine::Done(code)) => std::process::exit(code),
         Err(e) => {
             signals::report(&format!("ERROR: {e:#}"));

@@ -51,7 +51,11 @@ const PID: Flag = flag('p', Some("PID"), "trace only this process");
 const CMD: Flag = flag('c', Some("CMD"), "run this command and trace it");
 const HELP: Flag = flag('h', None, "show this help");
 const DURATION: Flag = flag('d', Some("SECS"), "stop after this many seconds");
-const LANG: Flag = flag('l', Some("LANG"), "the language: python or c (default python)");
+const LANG: Flag = flag(
+    'l',
+    Some("LANG"),
+    "the language: python or c (default python)",
+);
 
 /// Every tool, in `ustrace tool list` order.
 pub const TOOLS: &[Tool] = &[
@@ -59,11 +63,26 @@ pub const TOOLS: &[Tool] = &[
         name: "funccount",
         summary: "count calls to functions matching a pattern (BCC funccount)",
         usage: "[-p PID | -c CMD] [-i SECS] [-d SECS] [LIB:]PATTERN",
-        flags: &[PID, CMD, flag('i', Some("SECS"), "print and clear the counts every SECS"), DURATION, HELP],
+        flags: &[
+            PID,
+            CMD,
+            flag('i', Some("SECS"), "print and clear the counts every SECS"),
+            DURATION,
+            HELP,
+        ],
         examples: &[
-            ("ustrace tool funccount 'c:str*'", "count libc's str* functions, all processes"),
-            ("ustrace tool funccount -p 181 -i 1 'c:malloc'", "malloc calls of PID 181, per second"),
-            ("ustrace tool funccount -c './app' 'work*'", "functions of ./app itself matching work*"),
+            (
+                "ustrace tool funccount 'c:str*'",
+                "count libc's str* functions, all processes",
+            ),
+            (
+                "ustrace tool funccount -p 181 -i 1 'c:malloc'",
+                "malloc calls of PID 181, per second",
+            ),
+            (
+                "ustrace tool funccount -c './app' 'work*'",
+                "functions of ./app itself matching work*",
+            ),
         ],
         plan: plan_funccount,
     },
@@ -71,10 +90,23 @@ pub const TOOLS: &[Tool] = &[
         name: "funclatency",
         summary: "time functions from entry to return, as a histogram (BCC funclatency)",
         usage: "[-p PID | -c CMD] [-u | -m] [-d SECS] [LIB:]PATTERN",
-        flags: &[PID, CMD, flag('u', None, "microseconds"), flag('m', None, "milliseconds"), DURATION, HELP],
+        flags: &[
+            PID,
+            CMD,
+            flag('u', None, "microseconds"),
+            flag('m', None, "milliseconds"),
+            DURATION,
+            HELP,
+        ],
         examples: &[
-            ("ustrace tool funclatency c:read", "time libc's read() (nanoseconds)"),
-            ("ustrace tool funclatency -m -p 181 c:nanosleep", "in milliseconds, PID 181 only"),
+            (
+                "ustrace tool funclatency c:read",
+                "time libc's read() (nanoseconds)",
+            ),
+            (
+                "ustrace tool funclatency -m -p 181 c:nanosleep",
+                "in milliseconds, PID 181 only",
+            ),
         ],
         plan: plan_funclatency,
     },
@@ -92,9 +124,18 @@ pub const TOOLS: &[Tool] = &[
             HELP,
         ],
         examples: &[
-            ("ustrace tool ucalls -l python 181", "Python functions called in PID 181"),
-            ("ustrace tool ucalls -L -c 'python3.11 app.py'", "with total times, running app.py"),
-            ("ustrace tool ucalls -l c -T 10 -c ./app", "the 10 most called functions of ./app"),
+            (
+                "ustrace tool ucalls -l python 181",
+                "Python functions called in PID 181",
+            ),
+            (
+                "ustrace tool ucalls -L -c 'python3.11 app.py'",
+                "with total times, running app.py",
+            ),
+            (
+                "ustrace tool ucalls -l c -T 10 -c ./app",
+                "the 10 most called functions of ./app",
+            ),
         ],
         plan: plan_ucalls,
     },
@@ -104,8 +145,14 @@ pub const TOOLS: &[Tool] = &[
         usage: "[-l python] [-c CMD] [PID]",
         flags: &[LANG, PID, CMD, HELP],
         examples: &[
-            ("ustrace tool uflow -l python 181", "calls and returns in PID 181"),
-            ("ustrace tool uflow -c 'python3.11 app.py'", "running app.py"),
+            (
+                "ustrace tool uflow -l python 181",
+                "calls and returns in PID 181",
+            ),
+            (
+                "ustrace tool uflow -c 'python3.11 app.py'",
+                "running app.py",
+            ),
         ],
         plan: plan_uflow,
     },
@@ -115,8 +162,14 @@ pub const TOOLS: &[Tool] = &[
         usage: "[-p PID | -c CMD] [-d SECS] [LIB:]PATTERN",
         flags: &[PID, CMD, DURATION, HELP],
         examples: &[
-            ("ustrace tool stackcount -p 181 c:malloc", "who calls malloc in PID 181"),
-            ("ustrace tool stackcount -c ./app work", "the stacks reaching work() in ./app"),
+            (
+                "ustrace tool stackcount -p 181 c:malloc",
+                "who calls malloc in PID 181",
+            ),
+            (
+                "ustrace tool stackcount -c ./app work",
+                "the stacks reaching work() in ./app",
+            ),
         ],
         plan: plan_stackcount,
     },
@@ -127,13 +180,23 @@ pub const TOOLS: &[Tool] = &[
         flags: &[
             PID,
             CMD,
-            flag('m', Some("MS"), "the threshold in milliseconds (default 1; 0 prints all)"),
+            flag(
+                'm',
+                Some("MS"),
+                "the threshold in milliseconds (default 1; 0 prints all)",
+            ),
             flag('x', Some("PATH"), "the postgres executable"),
             HELP,
         ],
         examples: &[
-            ("ustrace tool dbslower postgres", "queries slower than 1 ms, every backend"),
-            ("ustrace tool dbslower -m 0 -p 181 postgres", "every query of backend 181"),
+            (
+                "ustrace tool dbslower postgres",
+                "queries slower than 1 ms, every backend",
+            ),
+            (
+                "ustrace tool dbslower -m 0 -p 181 postgres",
+                "every query of backend 181",
+            ),
         ],
         plan: plan_dbslower,
     },
@@ -144,15 +207,29 @@ pub const TOOLS: &[Tool] = &[
         flags: &[
             PID,
             CMD,
-            flag('m', Some("MS"), "count only queries slower than MS milliseconds"),
+            flag(
+                'm',
+                Some("MS"),
+                "count only queries slower than MS milliseconds",
+            ),
             flag('u', None, "microseconds (default milliseconds)"),
-            flag('i', Some("SECS"), "print and clear the histogram every SECS"),
+            flag(
+                'i',
+                Some("SECS"),
+                "print and clear the histogram every SECS",
+            ),
             flag('x', Some("PATH"), "the postgres executable"),
             HELP,
         ],
         examples: &[
-            ("ustrace tool dbstat postgres", "query latencies of every backend"),
-            ("ustrace tool dbstat -u -i 5 postgres", "in microseconds, every 5 seconds"),
+            (
+                "ustrace tool dbstat postgres",
+                "query latencies of every backend",
+            ),
+            (
+                "ustrace tool dbstat -u -i 5 postgres",
+                "in microseconds, every 5 seconds",
+            ),
         ],
         plan: plan_dbstat,
     },
@@ -254,7 +331,10 @@ fn language(parsed: &Parsed, allowed: &[&str]) -> Result<String> {
             "-l {lang}: not supported yet (see docs/tools.md); supported: {}",
             allowed.join(", ")
         ),
-        _ => bail!("-l {lang}: unknown language; supported: {}", allowed.join(", ")),
+        _ => bail!(
+            "-l {lang}: unknown language; supported: {}",
+            allowed.join(", ")
+        ),
     }
 }
 
@@ -347,14 +427,20 @@ fn plan_stackcount(parsed: &Parsed) -> Result<Invocation> {
 fn postgres_file(parsed: &Parsed, target: &Target) -> Result<String> {
     match one_positional(parsed, "database engine (postgres)")? {
         "postgres" => {}
-        "mysql" => bail!("mysql: no MySQL/MariaDB with USDT probes on this system; only postgres is supported"),
+        "mysql" => bail!(
+            "mysql: no MySQL/MariaDB with USDT probes on this system; only postgres is supported"
+        ),
         other => bail!("unknown database engine `{other}`: expected postgres"),
     }
     if let Some(x) = parsed.value('x') {
         return Ok(x.to_string());
     }
-    if let Some(exe) = target.executable()? {
-        return Ok(exe);
+    // A -c command may start postgres through a wrapper (setpriv, su):
+    // only a PID names the executable for sure.
+    if let Target::Pid(_) = target {
+        if let Some(exe) = target.executable()? {
+            return Ok(exe);
+        }
     }
     let mut installed: Vec<std::path::PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|dir| {

@@ -109,7 +109,8 @@ mod tests {
 
     #[test]
     fn replaces_in_attach_points_only() {
-        let src = "uprobe:$1:$2, uretprobe:$1:$2 /$3 > 0/ { @x[\"$1:$2\"] = $1; }\ninterval:s:$3 { }";
+        let src =
+            "uprobe:$1:$2, uretprobe:$1:$2 /$3 > 0/ { @x[\"$1:$2\"] = $1; }\ninterval:s:$3 { }";
         let out = attach_positionals(src, &params(&["/bin/ls", "main", "5"])).unwrap();
         assert_eq!(
             out,

@@ -150,8 +150,13 @@ mod tests {
 
     #[test]
     fn unknown_tools_and_options_are_errors() {
-        let e = command_line(os(&["ustrace", "tool", "nope"])).err().unwrap();
-        assert_eq!(e.to_string(), "no tool named `nope` (see `ustrace tool list`)");
+        let e = command_line(os(&["ustrace", "tool", "nope"]))
+            .err()
+            .unwrap();
+        assert_eq!(
+            e.to_string(),
+            "no tool named `nope` (see `ustrace tool list`)"
+        );
         let e = command_line(os(&["ustrace", "tool", "ucalls", "-l", "cobol"]))
             .err()
             .unwrap();

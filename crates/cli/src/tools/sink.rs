@@ -78,10 +78,7 @@ impl<W: Write> BccSink<W> {
             Layout::Hist { label, average } => match (name, average) {
                 ("@stats", Some(unit)) => average_line(entries, unit),
                 ("@stats", None) => String::new(),
-                _ => entries
-                    .iter()
-                    .map(|e| log2_hist(&e.value, label))
-                    .collect(),
+                _ => entries.iter().map(|e| log2_hist(&e.value, label)).collect(),
             },
             Layout::Calls { time_heading, top } => {
                 if name == "@calls" && time_heading.is_some() {
@@ -216,10 +213,7 @@ fn scalar(v: &MapValue) -> u64 {
 
 /// The key fields joined with `.` (ucalls' `FILE.FUNC`).
 fn key_text(key: &[Value]) -> String {
-    key.iter()
-        .map(Value::to_text)
-        .collect::<Vec<_>>()
-        .join(".")
+    key.iter().map(Value::to_text).collect::<Vec<_>>().join(".")
 }
 
 /// Entries by ascending value, keeping the `top` largest.
@@ -301,7 +295,11 @@ pub fn log2_hist(value: &MapValue, label: &str) -> String {
     };
     let max = slots.iter().copied().max().unwrap_or(0);
     let (mut out, width, stars_max) = if last <= 32 {
-        (format!("     {label:<19} : count     distribution\n"), 10, 40)
+        (
+            format!("     {label:<19} : count     distribution\n"),
+            10,
+            40,
+        )
     } else {
         (
             format!("               {label:<29} : count     distribution\n"),
@@ -349,8 +347,7 @@ fn average_line(entries: &[MapEntry], unit: &str) -> String {
 /// stackcount: each stack's frames indented by two, then the count by
 /// four, ascending by count.
 fn stacks(entries: &[MapEntry]) -> String {
-    let mut rows: Vec<(&MapEntry, u64)> =
-        entries.iter().map(|e| (e, scalar(&e.value))).collect();
+    let mut rows: Vec<(&MapEntry, u64)> = entries.iter().map(|e| (e, scalar(&e.value))).collect();
     rows.sort_by_key(|&(_, c)| c);
     let mut out = String::new();
     for (entry, count) in rows {
@@ -374,12 +371,18 @@ mod tests {
         let h = MapValue::Hist(vec![(1, 1), (2, 2), (4, 2)]);
         let text = log2_hist(&h, "usecs");
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines[0], "     usecs               : count     distribution");
+        assert_eq!(
+            lines[0],
+            "     usecs               : count     distribution"
+        );
         assert_eq!(
             lines[1],
             format!("{:>10} -> {:<10} : {:<8} |{}|", 0, 1, 3, "*".repeat(40))
         );
-        assert_eq!(lines[2], format!("{:>10} -> {:<10} : {:<8} |{:40}|", 2, 3, 0, ""));
+        assert_eq!(
+            lines[2],
+            format!("{:>10} -> {:<10} : {:<8} |{:40}|", 2, 3, 0, "")
+        );
         assert_eq!(
             lines[3],
             format!("{:>10} -> {:<10} : {:<8} |{:<40}|", 4, 7, 2, "*".repeat(26))
@@ -393,10 +396,19 @@ mod tests {
             key: vec![Value::Str(k.as_bytes().to_vec())],
             value: MapValue::Count(c),
         };
-        let text = counts_table(&[e("b", 9), e("a", 3), e("c", 5)], "FUNC", 36, "COUNT", Some(2));
+        let text = counts_table(
+            &[e("b", 9), e("a", 3), e("c", 5)],
+            "FUNC",
+            36,
+            "COUNT",
+            Some(2),
+        );
         assert_eq!(
             text,
-            format!("\n{:<36} {:>8}\n{:<36} {:>8}\n{:<36} {:>8}\n", "FUNC", "COUNT", "c", 5, "b", 9)
+            format!(
+                "\n{:<36} {:>8}\n{:<36} {:>8}\n{:<36} {:>8}\n",
+                "FUNC", "COUNT", "c", 5, "b", 9
+            )
         );
     }
 }
