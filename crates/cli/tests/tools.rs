@@ -357,3 +357,54 @@ fn tool_errors_are_one_line() {
     let out = run(&["tool", "funclatency", "-h"]);
     assert!(stdout(&out).contains("examples:"), "{}", stdout(&out));
 }
+
+#[test]
+fn ustat_rates_add_up_to_the_known_work() {
+    use std::io::BufRead;
+    let test = "ustat_rates_add_up_to_the_known_work";
+    if !bpf_available(test) || !python_available(test) {
+        return;
+    }
+    let go =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ustat-go-{}", std::process::id()));
+    let _ = std::fs::remove_file(&go);
+    let python = Command::new("/usr/bin/python3.11")
+        .arg(repo().join("tests/python/tool_rates.py"))
+        .arg(&go)
+        .spawn()
+        .expect("starting python3.11");
+    let _python = Guard(python);
+    let pid = _python.0.id();
+    let mut cmd = ustrace();
+    cmd.args(["tool", "ustat", "1", "3"]);
+    let mut g = spawn(cmd);
+    let mut lines = std::io::BufReader::new(g.0.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+    assert!(
+        first.starts_with("Tracing... Output every 1 secs."),
+        "{first}"
+    );
+    std::fs::write(&go, b"").expect("creating the go file");
+    let text: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let _ = std::fs::remove_file(&go);
+    let _ = interrupt_after(g, Duration::ZERO);
+    let text = text.join("\n");
+    assert!(
+        text.contains(
+            "PID    CMDLINE              METHOD/s   GC/s   OBJNEW/s   CLOAD/s  EXC/s  THR/s"
+        ),
+        "{text}"
+    );
+    // Per-second rates over 1 s intervals: the sums are the counts.
+    let (mut calls, mut gcs) = (0, 0);
+    for l in text.lines() {
+        let cols: Vec<&str> = l.split_whitespace().collect();
+        if cols.first() == Some(&pid.to_string().as_str()) {
+            let n = cols.len();
+            calls += cols[n - 6].parse::<u64>().expect("METHOD/s");
+            gcs += cols[n - 5].parse::<u64>().expect("GC/s");
+        }
+    }
+    assert_eq!(calls, 5000, "{text}");
+    assert!(gcs >= 3, "{text}");
+}

@@ -42,6 +42,7 @@ const UFLOW: &str = include_str!("../../../../tools/uflow.bt");
 const STACKCOUNT: &str = include_str!("../../../../tools/stackcount.bt");
 const DBSLOWER: &str = include_str!("../../../../tools/dbslower.bt");
 const DBSTAT: &str = include_str!("../../../../tools/dbstat.bt");
+const USTAT: &str = include_str!("../../../../tools/ustat.bt");
 
 const fn flag(short: char, value: Option<&'static str>, help: &'static str) -> Flag {
     Flag { short, value, help }
@@ -232,6 +233,30 @@ pub const TOOLS: &[Tool] = &[
             ),
         ],
         plan: plan_dbstat,
+    },
+    Tool {
+        name: "ustat",
+        summary: "per-process rates of Python calls and GCs, every interval (BCC ustat)",
+        usage: "[-l python] [-r MAXROWS] [INTERVAL [COUNT]]",
+        flags: &[
+            LANG,
+            flag(
+                'r',
+                Some("MAXROWS"),
+                "print at most MAXROWS processes (default 20)",
+            ),
+            flag(
+                'x',
+                Some("PATH"),
+                "the Python executable or library (default /usr/bin/python3.11)",
+            ),
+            HELP,
+        ],
+        examples: &[
+            ("ustrace tool ustat", "every Python process, every second"),
+            ("ustrace tool ustat 5 3", "every 5 seconds, 3 times"),
+        ],
+        plan: plan_ustat,
     },
 ];
 
@@ -489,6 +514,39 @@ fn plan_dbstat(parsed: &Parsed) -> Result<Invocation> {
         layout: Layout::Hist {
             label: format!("query latency ({unit})"),
             average: None,
+        },
+    })
+}
+
+fn plan_ustat(parsed: &Parsed) -> Result<Invocation> {
+    language(parsed, &["python"])?;
+    let number = |i: usize, default: u64| -> Result<u64> {
+        match parsed.positional.get(i) {
+            None => Ok(default),
+            Some(v) => v
+                .parse()
+                .map_err(|_| anyhow::anyhow!("`{v}` is not a non-negative integer")),
+        }
+    };
+    if parsed.positional.len() > 2 {
+        bail!("expected at most INTERVAL and COUNT");
+    }
+    let interval = number(0, 1)?;
+    if interval == 0 {
+        bail!("the interval must be at least 1 second");
+    }
+    let count = number(1, 0)?;
+    let file = parsed
+        .value('x')
+        .unwrap_or("/usr/bin/python3.11")
+        .to_string();
+    Ok(Invocation {
+        source: USTAT,
+        positional: vec![file, interval.to_string(), count.to_string()],
+        target: Target::All,
+        layout: Layout::Rates {
+            interval,
+            max_rows: parsed.number('r', 20)? as usize,
         },
     })
 }

@@ -44,6 +44,14 @@ pub enum Layout {
     Slower,
     /// stackcount: each stack's frames, then its count.
     Stacks,
+    /// ustat: per-process rates from `@calls` and `@gcs`, a table per
+    /// interval (ended by an empty printf line).
+    Rates {
+        /// The interval in seconds (the divisor of the counts).
+        interval: u64,
+        /// Print at most this many processes, busiest first.
+        max_rows: usize,
+    },
 }
 
 /// Writes records in BCC's layout.
@@ -52,6 +60,8 @@ pub struct BccSink<W: Write> {
     layout: Layout,
     /// `@calls` seen, waiting for `@times` (ucalls prints one table).
     calls: Vec<MapEntry>,
+    /// ustat's `@gcs` of the current interval.
+    gcs: Vec<MapEntry>,
 }
 
 impl<W: Write> BccSink<W> {
@@ -61,6 +71,7 @@ impl<W: Write> BccSink<W> {
             out,
             layout,
             calls: Vec::new(),
+            gcs: Vec::new(),
         }
     }
 
@@ -97,6 +108,15 @@ impl<W: Write> BccSink<W> {
                 calls_table(&calls, &times, *time_heading, *top)
             }
             Layout::Stacks => stacks(entries),
+            Layout::Rates { .. } => {
+                // Kept until the interval's empty line.
+                match name {
+                    "@calls" => self.calls = entries.to_vec(),
+                    "@gcs" => self.gcs = entries.to_vec(),
+                    _ => {}
+                }
+                return Ok(());
+            }
             Layout::Flow | Layout::Slower => counts_table(entries, "KEY", 36, "COUNT", None),
         };
         self.out.write_all(text.as_bytes())
@@ -126,6 +146,11 @@ impl<W: Write> BccSink<W> {
                 int(us) as f64 / 1e3,
                 query.to_text()
             ),
+            (Layout::Rates { interval, max_rows }, []) if text == "\n" => {
+                let calls = std::mem::take(&mut self.calls);
+                let gcs = std::mem::take(&mut self.gcs);
+                rates_table(&calls, &gcs, *interval, *max_rows)
+            }
             _ => text.to_string(),
         };
         self.out.write_all(line.as_bytes())
@@ -342,6 +367,73 @@ fn average_line(entries: &[MapEntry], unit: &str) -> String {
             _ => None,
         })
         .collect()
+}
+
+/// ustat's table: the time and load average, then one row per process
+/// (`PID CMDLINE METHOD/s GC/s OBJNEW/s CLOAD/s EXC/s THR/s`), busiest
+/// first. Python gives no allocation, class-load, exception or thread
+/// probes: those columns are 0.
+fn rates_table(calls: &[MapEntry], gcs: &[MapEntry], interval: u64, max_rows: usize) -> String {
+    let interval = interval.max(1);
+    let mut rows: Vec<(i64, String, u64, u64)> = Vec::new();
+    for (entries, is_gc) in [(calls, false), (gcs, true)] {
+        for e in entries {
+            let pid = e.key.first().map_or(0, int);
+            let comm = e.key.get(1).map(Value::to_text).unwrap_or_default();
+            let n = scalar(&e.value);
+            match rows.iter_mut().find(|r| r.0 == pid) {
+                Some(r) if is_gc => r.3 += n,
+                Some(r) => r.2 += n,
+                None if is_gc => rows.push((pid, comm, 0, n)),
+                None => rows.push((pid, comm, n, 0)),
+            }
+        }
+    }
+    rows.sort_by(|a, b| (b.2 + b.3).cmp(&(a.2 + a.3)).then(a.0.cmp(&b.0)));
+    rows.truncate(max_rows);
+    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
+    let clock = std::process::Command::new("date")
+        .arg("+%H:%M:%S")
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
+    let mut out = format!(
+        "{clock} loadavg: {}
+
+",
+        load.trim()
+    );
+    out.push_str(&format!(
+        "{:<6} {:<20} {:<10} {:<6} {:<10} {:<8} {:<6} {:<6}
+",
+        "PID", "CMDLINE", "METHOD/s", "GC/s", "OBJNEW/s", "CLOAD/s", "EXC/s", "THR/s"
+    ));
+    for (pid, comm, calls, gcs) in rows {
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .ok()
+            .map(|b| {
+                String::from_utf8_lossy(&b)
+                    .replace('\0', " ")
+                    .trim()
+                    .to_string()
+            })
+            .filter(|c| !c.is_empty())
+            .unwrap_or(comm);
+        out.push_str(&format!(
+            "{:<6} {:<20} {:<10} {:<6} {:<10} {:<8} {:<6} {:<6}
+",
+            pid,
+            cmdline,
+            calls / interval,
+            gcs / interval,
+            0,
+            0,
+            0,
+            0
+        ));
+    }
+    out.push('\n');
+    out
 }
 
 /// stackcount: each stack's frames indented by two, then the count by
