@@ -237,7 +237,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "ustat",
         summary: "per-process rates of Python calls and GCs, every interval (BCC ustat)",
-        usage: "[-l python] [-r MAXROWS] [INTERVAL [COUNT]]",
+        usage: "[-l python] [-r MAXROWS] [-x PATH] [INTERVAL [COUNT]]",
         flags: &[
             LANG,
             flag(
