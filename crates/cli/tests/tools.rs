@@ -408,3 +408,35 @@ fn ustat_rates_add_up_to_the_known_work() {
     assert_eq!(calls, 5000, "{text}");
     assert!(gcs >= 3, "{text}");
 }
+
+#[test]
+fn ugc_shows_the_known_python_collections() {
+    let test = "ugc_shows_the_known_python_collections";
+    if !bpf_available(test) || !python_available(test) {
+        return;
+    }
+    let script = std::fs::canonicalize(repo().join("tests/python/tool_gc.py")).expect("tool_gc.py");
+    let cmd = format!("/usr/bin/python3.11 {}", script.display());
+    let out = run(&["tool", "ugc", "-c", &cmd]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(text.contains("START    TIME (us) DESCRIPTION"), "{text}");
+    let gcs: Vec<&str> = text
+        .lines()
+        .filter_map(|l| l.split_once(" gen ").map(|(_, d)| d))
+        .collect();
+    // Start-up collections, then the program's three (automatic ones are
+    // disabled), then those of the interpreter's shutdown.
+    let gen1: Vec<usize> = (0..gcs.len())
+        .filter(|&i| gcs[i].starts_with("1 "))
+        .collect();
+    assert_eq!(gen1.len(), 1, "{text}");
+    let i = gen1[0];
+    assert!(i > 0 && gcs[i - 1].starts_with("0 GC collected"), "{text}");
+    assert_eq!(gcs[i], "1 GC collected 0 objects", "{text}");
+    assert_eq!(
+        gcs.get(i + 1).copied(),
+        Some("2 GC collected 200 objects"),
+        "{text}"
+    );
+}

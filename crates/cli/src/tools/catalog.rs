@@ -42,6 +42,7 @@ const UFLOW: &str = include_str!("../../../../tools/uflow.bt");
 const STACKCOUNT: &str = include_str!("../../../../tools/stackcount.bt");
 const DBSLOWER: &str = include_str!("../../../../tools/dbslower.bt");
 const DBSTAT: &str = include_str!("../../../../tools/dbstat.bt");
+const UGC: &str = include_str!("../../../../tools/ugc.bt");
 const USTAT: &str = include_str!("../../../../tools/ustat.bt");
 
 const fn flag(short: char, value: Option<&'static str>, help: &'static str) -> Flag {
@@ -156,6 +157,30 @@ pub const TOOLS: &[Tool] = &[
             ),
         ],
         plan: plan_uflow,
+    },
+    Tool {
+        name: "ugc",
+        summary: "print a language's garbage collections with their durations (BCC ugc)",
+        usage: "[-l python] [-m] [-c CMD] [PID]",
+        flags: &[
+            LANG,
+            PID,
+            CMD,
+            flag(
+                'm',
+                None,
+                "durations in milliseconds (default microseconds)",
+            ),
+            HELP,
+        ],
+        examples: &[
+            ("ustrace tool ugc -l python 181", "the GCs of PID 181"),
+            (
+                "ustrace tool ugc -m -c 'python3.11 app.py'",
+                "in milliseconds, running app.py",
+            ),
+        ],
+        plan: plan_ugc,
     },
     Tool {
         name: "stackcount",
@@ -434,6 +459,19 @@ fn plan_uflow(parsed: &Parsed) -> Result<Invocation> {
         positional: vec![python_file(&target)?],
         target,
         layout: Layout::Flow,
+    })
+}
+
+fn plan_ugc(parsed: &Parsed) -> Result<Invocation> {
+    language(parsed, &["python"])?;
+    let target = Target::from(parsed, pid_positional(parsed)?)?;
+    Ok(Invocation {
+        source: UGC,
+        positional: vec![python_file(&target)?],
+        target,
+        layout: Layout::Collections {
+            millis: parsed.has('m'),
+        },
     })
 }
 

@@ -42,6 +42,11 @@ pub enum Layout {
     Flow,
     /// dbslower: `TIME(s) PID MS QUERY`.
     Slower,
+    /// ugc: `START TIME (us) DESCRIPTION`, times in ms with `millis`.
+    Collections {
+        /// Durations in milliseconds (BCC's `-m`).
+        millis: bool,
+    },
     /// stackcount: each stack's frames, then its count.
     Stacks,
     /// ustat: per-process rates from `@calls` and `@gcs`, a table per
@@ -117,7 +122,9 @@ impl<W: Write> BccSink<W> {
                 }
                 return Ok(());
             }
-            Layout::Flow | Layout::Slower => counts_table(entries, "KEY", 36, "COUNT", None),
+            Layout::Flow | Layout::Slower | Layout::Collections { .. } => {
+                counts_table(entries, "KEY", 36, "COUNT", None)
+            }
         };
         self.out.write_all(text.as_bytes())
     }
@@ -151,6 +158,16 @@ impl<W: Write> BccSink<W> {
                 let gcs = std::mem::take(&mut self.gcs);
                 rates_table(&calls, &gcs, *interval, *max_rows)
             }
+            (Layout::Collections { millis }, [at, took, generation, collected]) => {
+                let divisor = if *millis { 1e6 } else { 1e3 };
+                format!(
+                    "{:<8.3} {:<8.2} gen {} GC collected {} objects\n",
+                    int(at) as f64 / 1e9,
+                    int(took) as f64 / divisor,
+                    int(generation),
+                    int(collected)
+                )
+            }
             _ => text.to_string(),
         };
         self.out.write_all(line.as_bytes())
@@ -167,6 +184,12 @@ impl<W: Write> BccSink<W> {
             Layout::Slower => Some(format!(
                 "{:<14} {:<7} {:>8} {}\n",
                 "TIME(s)", "PID", "MS", "QUERY"
+            )),
+            Layout::Collections { millis } => Some(format!(
+                "{:<8} {:<8} {:<40}\n",
+                "START",
+                if millis { "TIME (ms)" } else { "TIME (us)" },
+                "DESCRIPTION"
             )),
             _ => None,
         }
