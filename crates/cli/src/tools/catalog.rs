@@ -397,6 +397,14 @@ fn pid_positional(parsed: &Parsed) -> Result<Option<&str>> {
     }
 }
 
+/// The PID for a script's heading: `-p`'s, or 0 (none).
+fn target_pid(target: &Target) -> String {
+    match target {
+        Target::Pid(pid) => pid.to_string(),
+        Target::Command(_) | Target::All => "0".to_string(),
+    }
+}
+
 /// The Python executable of the target (python3.11 when none).
 fn python_file(target: &Target) -> Result<String> {
     Ok(target
@@ -442,6 +450,7 @@ fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
             python_file(&target)?,
             u8::from(latency).to_string(),
             divisor.to_string(),
+            target_pid(&target),
         ],
         target,
         layout: Layout::Calls {
@@ -456,7 +465,7 @@ fn plan_uflow(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, pid_positional(parsed)?)?;
     Ok(Invocation {
         source: UFLOW,
-        positional: vec![python_file(&target)?],
+        positional: vec![python_file(&target)?, target_pid(&target)],
         target,
         layout: Layout::Flow,
     })
@@ -467,7 +476,7 @@ fn plan_ugc(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, pid_positional(parsed)?)?;
     Ok(Invocation {
         source: UGC,
-        positional: vec![python_file(&target)?],
+        positional: vec![python_file(&target)?, target_pid(&target)],
         target,
         layout: Layout::Collections {
             millis: parsed.has('m'),
