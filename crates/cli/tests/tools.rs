@@ -71,6 +71,24 @@ fn funccount_counts_calls_exactly() {
 }
 
 #[test]
+fn ucalls_for_c_counts_every_function_of_the_program() {
+    if !bpf_available("ucalls_for_c_counts_every_function_of_the_program") {
+        return;
+    }
+    let cmd = format!("{} 30", tool_work().display());
+    let out = run(&["tool", "ucalls", "-l", "c", "-c", &cmd]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains(&format!("{:<50} {:>8}\n", "METHOD", "# CALLS")),
+        "{text}"
+    );
+    for (func, calls) in [("main", 1), ("via_a", 10), ("via_b", 20), ("work", 30)] {
+        assert_eq!(row_value(&text, func), Some(calls), "{func}: {text}");
+    }
+}
+
+#[test]
 fn funclatency_histogram_holds_every_call() {
     if !bpf_available("funclatency_histogram_holds_every_call") {
         return;
