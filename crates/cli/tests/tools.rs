@@ -458,3 +458,22 @@ fn ugc_shows_the_known_python_collections() {
         "{text}"
     );
 }
+
+#[test]
+fn funccount_interval_tables_add_up() {
+    if !bpf_available("funccount_interval_tables_add_up") {
+        return;
+    }
+    // 1500 calls of 1 ms: at least two one-second tables.
+    let cmd = format!("{} 1500 1000", tool_work().display());
+    let out = run(&["tool", "funccount", "-i", "1", "-c", &cmd, "work"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rows: Vec<u64> = text
+        .lines()
+        .filter_map(|l| l.strip_prefix("work "))
+        .map(|n| n.trim().parse().expect("a count"))
+        .collect();
+    assert!(rows.len() >= 2, "{text}");
+    assert_eq!(rows.iter().sum::<u64>(), 1500, "{text}");
+}
