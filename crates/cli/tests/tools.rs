@@ -11,8 +11,13 @@ use std::time::Duration;
 
 use common::*;
 
+/// The C program with known work, built once: a rebuild renames a new file
+/// over the path, and a test attached to the old one would see nothing.
 fn tool_work() -> PathBuf {
-    build_c("tool_work", "tests/c/tool_work.c", &["-O1", "-g"])
+    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BUILT
+        .get_or_init(|| build_c("tool_work", "tests/c/tool_work.c", &["-O1", "-g"]))
+        .clone()
 }
 
 fn run(args: &[&str]) -> Output {
@@ -355,8 +360,12 @@ fn tool_errors_are_one_line() {
         (&["tool", "nope"][..], "no tool named `nope`"),
         (&["tool", "funccount", "-z", "c:x"][..], "unknown option -z"),
         (
-            &["tool", "ucalls", "-l", "java", "1"][..],
-            "-l java: not supported yet",
+            &["tool", "ucalls", "-l", "ruby", "1"][..],
+            "-l ruby: not supported yet",
+        ),
+        (
+            &["tool", "ucalls", "-l", "java", "-c", "java X"][..],
+            "-XX:+ExtendedDTraceProbes",
         ),
         (&["tool", "dbstat", "mysql"][..], "mysql: no MySQL"),
         (
@@ -476,4 +485,63 @@ fn funccount_interval_tables_add_up() {
         .collect();
     assert!(rows.len() >= 2, "{text}");
     assert_eq!(rows.iter().sum::<u64>(), 1500, "{text}");
+}
+
+#[test]
+fn ucalls_counts_java_methods_exactly() {
+    let test = "ucalls_counts_java_methods_exactly";
+    if !bpf_available(test) {
+        return;
+    }
+    let home = Path::new("/usr/lib/jvm/java-17-openjdk-amd64");
+    if !home.join("bin/javac").exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "{test}: openjdk-17-jdk-headless is required in CI"
+        );
+        eprintln!("skipping {test}: OpenJDK 17 is not installed");
+        return;
+    }
+    let classes = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tool-java");
+    std::fs::create_dir_all(&classes).expect("creating the class directory");
+    let javac = Command::new(home.join("bin/javac"))
+        .arg("-d")
+        .arg(&classes)
+        .arg(repo().join("tests/java/ToolCalls.java"))
+        .output()
+        .expect("running javac");
+    assert!(javac.status.success(), "javac: {}", stderr(&javac));
+    let cmd = format!(
+        "{} -XX:+ExtendedDTraceProbes -cp {} ToolCalls",
+        home.join("bin/java").display(),
+        classes.display()
+    );
+    // The JDK's own methods fill more than a pipe: read as it runs.
+    let out = Command::new("timeout")
+        .arg("60")
+        .arg(env!("CARGO_BIN_EXE_ustrace"))
+        .args(["tool", "ucalls", "-l", "java", "-L", "-c", &cmd])
+        .output()
+        .expect("running ustrace");
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(
+        text.contains(&format!(
+            "{:<50} {:>8} {:>8}\n",
+            "METHOD", "# CALLS", "TIME (us)"
+        )),
+        "{text}"
+    );
+    for (method, calls) in [
+        ("ToolCalls.leaf", 14),
+        ("ToolCalls.mid", 4),
+        ("ToolCalls.main", 1),
+    ] {
+        let row = text
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(method))
+            .unwrap_or_else(|| panic!("no {method} row: {text}"));
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(cols[1].parse::<u64>().ok(), Some(calls), "{method}: {text}");
+    }
 }

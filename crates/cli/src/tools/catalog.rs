@@ -42,6 +42,7 @@ const UFLOW: &str = include_str!("../../../../tools/uflow.bt");
 const STACKCOUNT: &str = include_str!("../../../../tools/stackcount.bt");
 const DBSLOWER: &str = include_str!("../../../../tools/dbslower.bt");
 const DBSTAT: &str = include_str!("../../../../tools/dbstat.bt");
+const UCALLS_JAVA: &str = include_str!("../../../../tools/ucalls_java.bt");
 const UGC: &str = include_str!("../../../../tools/ugc.bt");
 const USTAT: &str = include_str!("../../../../tools/ustat.bt");
 
@@ -115,7 +116,7 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "ucalls",
         summary: "count (and with -L time) the calls of a language's functions (BCC ucalls)",
-        usage: "[-l python|c] [-L] [-m] [-T N] [-c CMD] [PID]",
+        usage: "[-l python|java|c] [-L] [-m] [-T N] [-c CMD] [PID]",
         flags: &[
             LANG,
             PID,
@@ -405,6 +406,57 @@ fn target_pid(target: &Target) -> String {
     }
 }
 
+/// The JVM library of the target (libjvm.so, with the hotspot probes), after
+/// checking that its method probes are on (-XX:+ExtendedDTraceProbes).
+fn jvm_file(target: &Target) -> Result<String> {
+    const FLAG: &str = "-XX:+ExtendedDTraceProbes";
+    let missing_flag = || {
+        anyhow::anyhow!("-l java: the JVM's method probes fire only with {FLAG}: add it to the java command line")
+    };
+    match target {
+        Target::Pid(pid) => {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if !String::from_utf8_lossy(&cmdline).contains(FLAG) {
+                return Err(missing_flag());
+            }
+            let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
+                .map_err(|e| anyhow::anyhow!("reading /proc/{pid}/maps: {e}"))?;
+            match maps
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(5))
+                .find(|p| p.ends_with("/libjvm.so"))
+            {
+                Some(p) => Ok(p.to_string()),
+                None => bail!("process {pid} has no libjvm.so mapped: not a JVM"),
+            }
+        }
+        Target::Command(cmd) => {
+            if !cmd.contains(FLAG) {
+                return Err(missing_flag());
+            }
+            let Some(exe) = target.executable()? else {
+                bail!("-c: empty command");
+            };
+            let exe = std::fs::canonicalize(&exe).unwrap_or_else(|_| exe.into());
+            let jvm = exe
+                .parent()
+                .and_then(|bin| bin.parent())
+                .map(|home| home.join("lib/server/libjvm.so"));
+            match jvm {
+                Some(j) if j.is_file() => Ok(j.display().to_string()),
+                _ => bail!("-l java: no lib/server/libjvm.so next to {}", exe.display()),
+            }
+        }
+        Target::All => {
+            let default = "/usr/lib/jvm/default-java/lib/server/libjvm.so";
+            match std::fs::canonicalize(default) {
+                Ok(p) => Ok(p.display().to_string()),
+                Err(_) => bail!("-l java: {default} not found: give a PID or -c CMD"),
+            }
+        }
+    }
+}
+
 /// The Python executable of the target (python3.11 when none).
 fn python_file(target: &Target) -> Result<String> {
     Ok(target
@@ -413,7 +465,7 @@ fn python_file(target: &Target) -> Result<String> {
 }
 
 fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
-    let lang = language(parsed, &["python", "c"])?;
+    let lang = language(parsed, &["python", "java", "c"])?;
     let target = Target::from(parsed, pid_positional(parsed)?)?;
     let top = match parsed.value('T') {
         Some(_) => Some(parsed.number('T', 0)? as usize),
@@ -444,6 +496,22 @@ fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
         (1_000, "TIME (us)")
     };
     let latency = parsed.has('L');
+    if lang == "java" {
+        return Ok(Invocation {
+            source: UCALLS_JAVA,
+            positional: vec![
+                jvm_file(&target)?,
+                u8::from(latency).to_string(),
+                divisor.to_string(),
+                target_pid(&target),
+            ],
+            target,
+            layout: Layout::Calls {
+                time_heading: latency.then_some(heading),
+                top,
+            },
+        });
+    }
     Ok(Invocation {
         source: UCALLS,
         positional: vec![
