@@ -22,6 +22,9 @@ pub enum Record {
         format: String,
         /// The arguments.
         args: Vec<Value>,
+        /// Who printed it, where and when (with
+        /// [`crate::ScriptOptions::event_context`]).
+        context: Option<crate::EventContext>,
     },
     /// A map to show: from `print(@m)`, or each non-empty map at the end.
     Map {
@@ -37,6 +40,16 @@ pub enum Record {
         /// The code.
         code: i64,
     },
+}
+
+/// A script map: its name and the shape of its keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapInfo {
+    /// The name, with `@`.
+    pub name: String,
+    /// Key fields: 0 for a scalar map (`@x = 1`), 1 for `@x[k]`, 2 and
+    /// more for tuple keys.
+    pub key_fields: usize,
 }
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
@@ -165,6 +178,14 @@ impl Tracer {
                     ) else {
                         continue;
                     };
+                    let (context, values, user_format) =
+                        match crate::context::user_format(&def.format) {
+                            Some(user) => {
+                                let (ctx, rest) = crate::context::split(values);
+                                (ctx, rest, user)
+                            }
+                            None => (None, values, def.format.as_str()),
+                        };
                     let text = match def.kind {
                         PrintfKind::Time => local_time(&def.format),
                         PrintfKind::System => {
@@ -174,8 +195,9 @@ impl Tracer {
                     };
                     out.push(Record::Printf {
                         text,
-                        format: def.format.clone(),
+                        format: user_format.to_string(),
                         args: values,
+                        context,
                     });
                 }
                 Some(Event::Exit { code }) => {
@@ -252,6 +274,52 @@ impl Tracer {
             .into_iter()
             .filter_map(|(i, _)| self.map_record(i, 0, 0))
             .collect()
+    }
+
+    /// The script's maps: names (with `@`) and number of key fields, in
+    /// name order.
+    pub fn maps(&self) -> Vec<MapInfo> {
+        let mut out: Vec<MapInfo> = self
+            .script
+            .compiled
+            .maps
+            .iter()
+            .filter_map(|m| match &m.role {
+                MapRole::User(u) => Some(MapInfo {
+                    name: u.name.clone(),
+                    key_fields: u.key.len(),
+                }),
+                _ => None,
+            })
+            .collect();
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        out
+    }
+
+    /// Reads map `name` (with `@`) now, while tracing or after
+    /// [`Tracer::end`]: a [`Record::Map`], or `None` for an unknown name.
+    pub fn read_map(&self, name: &str) -> Option<Record> {
+        self.map_record(self.map_index(name)?, 0, 0)
+    }
+
+    /// Deletes every entry of map `name` (with `@`), as `clear(@name)`
+    /// does; false for an unknown name.
+    pub fn clear_map(&self, name: &str) -> bool {
+        match self.map_index(name) {
+            Some(i) => {
+                self.session.clear_map(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn map_index(&self, name: &str) -> Option<usize> {
+        self.script
+            .compiled
+            .maps
+            .iter()
+            .position(|m| matches!(&m.role, MapRole::User(u) if u.name == name))
     }
 
     /// Reads map `index` and renders it; `top` keeps the N largest entries,
