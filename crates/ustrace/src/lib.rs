@@ -37,6 +37,7 @@ mod labels;
 mod listing;
 mod maps;
 mod resolve;
+pub mod sink;
 mod stacks;
 mod tracer;
 mod usdt;
