@@ -158,6 +158,7 @@ fn run(cli: Cli) -> Result<i32> {
         verifier_log: cli.debug,
         force_perf_attach: cli.perf_attach,
         allow_unsafe: cli.allow_unsafe,
+        ..Default::default()
     };
     let script = Script::compile(&source, &name, &options)?;
     let mut sink = cli.format.sink(out);
