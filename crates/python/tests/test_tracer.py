@@ -115,3 +115,47 @@ def test_list_probes(server):
     assert any(l.endswith(":test_grp:test_idx") for l in ustrace.list_probes(pid))
     with pytest.raises(ustrace.ProbeError):
         ustrace.list_probes("/nonexistent/file")
+
+
+def test_gil_is_released_while_waiting(bpf, server):
+    import threading
+
+    path, pid = server
+    ticks = []
+    stop = threading.Event()
+
+    def spin():
+        while not stop.is_set():
+            ticks.append(1)
+            time.sleep(0.001)
+
+    with ustrace.Tracer(f'usdt:{path}:test_grp:test_idx {{ printf("%d\\n", arg0); }}', pid=pid) as t:
+        th = threading.Thread(target=spin)
+        th.start()
+        before = len(ticks)
+        # No event within 0.5 s is likely; either way the thread must run.
+        list(t.events(timeout=0.5))
+        stop.set()
+        th.join()
+    # Held during each 100 ms wait, the thread would tick a handful of times.
+    assert len(ticks) - before > 100
+
+
+def test_events_end_when_the_traced_process_exits(bpf, server_binary):
+    proc = subprocess.Popen([str(server_binary), "0"])
+    try:
+        wait_mapped(proc.pid, "test-server")
+        script = f'usdt:{server_binary}:test_grp:test_idx {{ printf("%d\\n", arg0); }}'
+        with ustrace.Tracer(script, pid=proc.pid) as t:
+            events = t.events(timeout=20)
+            next(events)
+            proc.kill()
+            proc.wait()
+            started = time.monotonic()
+            rest = list(events)
+            assert time.monotonic() - started < 2
+            assert len(rest) <= 1
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
