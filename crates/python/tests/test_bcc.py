@@ -188,3 +188,16 @@ def test_block_bound_twice(server):
     with pytest.raises(ScriptError) as e:
         BPF(text="h { }\nh { }", usdt_contexts=[USDT(pid=pid)])
     assert e.value.summary.endswith("block label `h` is used by two blocks")
+
+
+def test_bpf_runs_a_whole_script(bpf, server):
+    path, pid = server
+    text = f'BEGIN {{ printf("hello\\n"); }} usdt:{path}:test_grp:test_idx {{ @n = count(); printf("%d\\n", arg0); exit(); }}'
+    with BPF(text=text) as b:
+        task, fpid, _, _, _, msg = b.trace_fields()
+        assert msg == b"hello" and fpid == os.getpid()
+        task, fpid, _, _, _, msg = b.trace_fields()
+        assert (task, fpid) == (b"test-server", pid) and int(msg) >= 2958
+        assert b["n"][None] >= 1
+        with pytest.raises(EOFError):
+            b.trace_fields()

@@ -3,12 +3,13 @@ and yields its printf events; ``list_probes`` lists USDT probes."""
 
 from __future__ import annotations
 
+import collections
 import os
 import shlex
 import shutil
 import subprocess
 import time
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 from . import _native
 
@@ -102,7 +103,7 @@ class Tracer:
         self._native: Optional[_native.NativeTracer] = None
         self._child: Optional[subprocess.Popen] = None
         self._exited = False
-        self._pending: List[tuple] = []
+        self._pending: Deque[tuple] = collections.deque()
 
     # -- life cycle -------------------------------------------------------
 
@@ -140,8 +141,9 @@ class Tracer:
         buffered. Maps stay readable until :meth:`close`."""
         if self._native is None or not self._native.open:
             return []
-        records = self._native.stop()
-        return [_event(r) for r in self._pending + records if r[0] == "printf"]
+        records = list(self._pending) + self._native.stop()
+        self._pending.clear()
+        return [_event(r) for r in records if r[0] == "printf"]
 
     def close(self) -> None:
         """Detaches and frees everything; ends a child started by ``cmd``."""
@@ -169,23 +171,29 @@ class Tracer:
 
     def _records(self, timeout: Optional[float]) -> Iterator[tuple]:
         """Raw records until ``timeout`` seconds pass, ``exit()`` is
-        called, or the traced process ends."""
+        called, or the traced process ends. Records not yet handed out stay
+        queued on the tracer, so a caller may stop iterating at any point
+        (``trace_fields``) without losing the rest of a batch."""
         native = self._live()
         deadline = None if timeout is None else time.monotonic() + timeout
-        while not self._exited:
+        gone = False
+        while True:
             while self._pending:
-                yield self._pending.pop(0)
+                r = self._pending.popleft()
+                if r[0] == "exit":
+                    self._exited = True
+                    self._pending.clear()
+                    return
+                yield r
+            if self._exited or gone:
+                return
             left = _POLL_SLICE if deadline is None else min(_POLL_SLICE, deadline - time.monotonic())
             if left < 0:
                 return
+            # Checked before polling, so the records of its last moments
+            # are still read.
             gone = self._target_gone()
-            for r in native.poll(max(left, 0.0)):
-                if r[0] == "exit":
-                    self._exited = True
-                    return
-                yield r
-            if gone:
-                return
+            self._pending.extend(native.poll(max(left, 0.0)))
 
     def _target_gone(self) -> bool:
         if self._child is not None:
