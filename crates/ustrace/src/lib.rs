@@ -36,6 +36,7 @@ mod error;
 mod labels;
 mod listing;
 mod maps;
+mod refused;
 mod resolve;
 pub mod sink;
 mod stacks;
@@ -46,7 +47,7 @@ pub use context::EventContext;
 pub use error::Error;
 pub use labels::BlockBinding;
 pub use listing::list_probes;
-pub use tracer::{MapInfo, Record, Tracer};
+pub use tracer::{FullMap, MapInfo, Record, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
@@ -106,7 +107,13 @@ pub struct ScriptOptions {
     /// `Some`: blocks may be labelled with a bare name (`handler { }`),
     /// and these bindings give each label its probes (BCC's `fn_name`).
     pub block_bindings: Option<Vec<BlockBinding>>,
+    /// Most keys a `@map` holds (bpftrace's `max_map_keys`); updates of
+    /// new keys into a full map fail, and [`Tracer::full_maps`] tells.
+    pub max_map_keys: u32,
 }
+
+/// The default of [`ScriptOptions::max_map_keys`] (bpftrace's too).
+pub const DEFAULT_MAX_MAP_KEYS: u32 = 4096;
 
 impl Default for ScriptOptions {
     fn default() -> Self {
@@ -120,9 +127,15 @@ impl Default for ScriptOptions {
             allow_unsafe: false,
             event_context: false,
             block_bindings: None,
+            max_map_keys: DEFAULT_MAX_MAP_KEYS,
         }
     }
 }
+
+/// Stack size of the thread [`Script::compile`] runs on. Address space
+/// only: pages are touched as deep as a script needs (a 1,000-operator
+/// chain takes about 8 MiB in a debug build).
+pub const COMPILE_STACK_BYTES: usize = 64 << 20;
 
 /// A compiled script: programs ready to load, and what they need to print.
 #[derive(Clone)]
@@ -139,7 +152,27 @@ impl Script {
     /// Parses, resolves attach points against files and processes, checks
     /// types and generates code. Errors point into `source`, named
     /// `source_name` in messages.
+    ///
+    /// The work runs on a thread of its own with a [`COMPILE_STACK_BYTES`]
+    /// stack: the passes are recursive, and the parser's limits on nesting
+    /// and chaining are sized for that stack, not for the caller's.
     pub fn compile(
+        source: &str,
+        source_name: &str,
+        options: &ScriptOptions,
+    ) -> Result<Script, Error> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("ustrace-compile".into())
+                .stack_size(COMPILE_STACK_BYTES)
+                .spawn_scoped(scope, || Script::compile_here(source, source_name, options))
+                .map_err(|e| Error::Internal(format!("cannot start the compiler thread: {e}")))?
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    fn compile_here(
         source: &str,
         source_name: &str,
         options: &ScriptOptions,
@@ -167,13 +200,18 @@ impl Script {
             uaddr,
             ..Default::default()
         };
-        let compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
+        let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
             Error::script(
                 source_name,
                 source,
                 ustrace_lang::Diagnostic::error(e.span, e.message),
             )
         })?;
+        for map in &mut compiled.maps {
+            if matches!(map.role, ustrace_codegen::program::MapRole::User(_)) {
+                map.max_entries = options.max_map_keys.max(1);
+            }
+        }
         let mut formats = Vec::new();
         for p in &compiled.printfs {
             if p.kind == ustrace_codegen::program::PrintfKind::Time {
