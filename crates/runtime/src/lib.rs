@@ -9,6 +9,7 @@
 //! `synchronize_rcu` of tens of milliseconds to detach, which would be most
 //! of ustrace's start-up time.)
 
+mod access;
 mod events;
 pub mod refused;
 pub mod sys;
@@ -18,6 +19,7 @@ use std::path::Path;
 
 use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
+pub use access::MapAccess;
 pub use events::{Arg, Event, MAX_RECORDS_PER_POLL};
 pub use refused::RefusedSite;
 pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
@@ -400,48 +402,25 @@ impl Session {
     /// Every entry of map `index`: the key bytes and the value bytes, one
     /// value per possible CPU for per-CPU maps (one otherwise).
     pub fn read_map(&self, index: usize) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
-        let (Some(fd), Some(&(ksize, vsize, per_cpu))) =
-            (self.map_fd(index), self.map_shapes.get(index))
-        else {
-            return Vec::new();
-        };
-        let ncpu = if per_cpu { sys::possible_cpus() } else { 1 };
-        let stride = if per_cpu { (vsize + 7) & !7 } else { vsize };
-        let mut out = Vec::new();
-        for key in sys::map_keys(fd, ksize) {
-            let mut buf = vec![0u8; stride * ncpu];
-            if sys::map_lookup(fd, &key, &mut buf) {
-                let values = buf
-                    .chunks(stride.max(1))
-                    .map(|c| c[..vsize.min(c.len())].to_vec())
-                    .collect();
-                out.push((key, values));
-            }
+        match (self.map_fd(index), self.map_shapes.get(index)) {
+            (Some(fd), Some(&shape)) => access::read_map(fd, shape),
+            _ => Vec::new(),
         }
-        out
     }
 
     /// The return addresses of user stack `id` (innermost first), from the
     /// script's stack map; empty when the id is invalid or was evicted.
     pub fn read_stack(&self, id: i64) -> Vec<u64> {
-        let Ok(key) = u32::try_from(id) else {
-            return Vec::new();
-        };
-        let Some(index) = self.stack_map else {
-            return Vec::new();
-        };
-        let Some(fd) = self.map_fd(index) else {
-            return Vec::new();
-        };
-        let depth = usize::from(ustrace_codegen::program::USTACK_MAX_DEPTH);
-        let mut buf = vec![0u8; depth * 8];
-        if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut buf) {
-            return Vec::new();
+        match self.stack_map.and_then(|i| self.map_fd(i)) {
+            Some(fd) => access::read_stack(fd, id),
+            None => Vec::new(),
         }
-        buf.chunks_exact(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-            .take_while(|&a| a != 0)
-            .collect()
+    }
+
+    /// A handle that reads these maps from another thread, without
+    /// touching the session (see [`MapAccess`]).
+    pub fn map_access(&self) -> std::io::Result<MapAccess> {
+        MapAccess::new(&self.maps, &self.map_shapes, self.stack_map)
     }
 
     /// Deletes every entry of map `index` (`clear()`).

@@ -44,16 +44,6 @@ pub enum Record {
     },
 }
 
-/// A script map: its name and the shape of its keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MapInfo {
-    /// The name, with `@`.
-    pub name: String,
-    /// Key fields: 0 for a scalar map (`@x = 1`), 1 for `@x[k]`, 2 and
-    /// more for tuple keys.
-    pub key_fields: usize,
-}
-
 /// A `@map` that reached its key limit (see [`Tracer::full_maps`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FullMap {
@@ -67,11 +57,11 @@ pub struct FullMap {
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
 pub struct Tracer {
-    script: Arc<Script>,
-    session: Session,
+    pub(crate) script: Arc<Script>,
+    pub(crate) session: Session,
     next_interval: Vec<(u64, Duration, Instant)>,
     exited: Option<i64>,
-    stacks: StackFormatter,
+    pub(crate) stacks: StackFormatter,
     next_stack_scan: Instant,
 }
 
@@ -314,24 +304,9 @@ impl Tracer {
             .collect()
     }
 
-    /// The script's maps: names (with `@`) and number of key fields, in
-    /// name order.
-    pub fn maps(&self) -> Vec<MapInfo> {
-        let mut out: Vec<MapInfo> = self
-            .script
-            .compiled
-            .maps
-            .iter()
-            .filter_map(|m| match &m.role {
-                MapRole::User(u) => Some(MapInfo {
-                    name: u.name.clone(),
-                    key_fields: u.key.len(),
-                }),
-                _ => None,
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        out
+    /// The script's maps, in name order (as [`Script::maps`] lists them).
+    pub fn maps(&self) -> Vec<crate::MapInfo> {
+        self.script.maps()
     }
 
     /// Reads map `name` (with `@`) now, while tracing or after
