@@ -4,10 +4,13 @@ use ustrace_probes::{describe_probe, find_usdt_probes, list_lines, ProbeError, U
 
 use crate::Error;
 
-/// Lists the USDT probes matching `pattern` (`usdt:PATH:PROVIDER:NAME`,
-/// wildcards allowed; a bare `PATH` means every probe in it), searching the
-/// objects of process `pid` when given. With `verbose`, each probe is
-/// followed by its locations, semaphores and argument specs.
+/// Lists the probes matching `pattern`, as bpftrace's `-l` does:
+/// `usdt:PATH:PROVIDER:NAME` (USDT probes), `uprobe:PATH:FUNCTION`
+/// (functions), `*:PATH:...` (both), or a bare `PATH` (every USDT probe
+/// in it). PATH may be a glob, a library name, or `*` for every object
+/// process `pid` maps; wildcards are allowed everywhere. With `verbose`,
+/// each probe is followed by its locations, semaphores and argument specs
+/// (each function by its address and file offset).
 pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec<String>, Error> {
     let trimmed = pattern.trim();
     for kind in ["uprobe:", "uretprobe:", "u:", "ur:"] {
@@ -15,7 +18,42 @@ pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec
             return list_functions(kind, rest, pid, verbose);
         }
     }
-    let pattern = usdt_pattern(pattern)?;
+    if let Some(rest) = trimmed.strip_prefix("*:") {
+        return list_every_kind(rest, pid, verbose);
+    }
+    list_usdt(usdt_pattern(pattern)?, pid, verbose)
+}
+
+/// Every probe of process `pid`: the USDT probes and functions of every
+/// object it maps (`-l -p PID` without a pattern).
+pub fn list_process_probes(pid: u32, verbose: bool) -> Result<Vec<String>, Error> {
+    list_every_kind("*:*", Some(pid), verbose)
+}
+
+/// `-l '*:PATH:...'`: the functions, then the USDT probes, that the rest
+/// of the pattern names. Each kind may find nothing; an error is reported
+/// only when both fail.
+fn list_every_kind(rest: &str, pid: Option<u32>, verbose: bool) -> Result<Vec<String>, Error> {
+    let functions = list_functions("uprobe:", rest, pid, verbose);
+    let usdt = match UsdtPattern::parse(rest) {
+        Ok(pattern) => match list_usdt(pattern, pid, verbose) {
+            Err(Error::Probe(ProbeError::NoMatch { .. })) => Ok(Vec::new()),
+            other => other,
+        },
+        Err(e) => Err(Error::Probe(e)),
+    };
+    match (functions, usdt) {
+        (Err(e), Err(_)) => Err(e),
+        (f, u) => {
+            let mut lines = f.unwrap_or_default();
+            lines.extend(u.unwrap_or_default());
+            Ok(lines)
+        }
+    }
+}
+
+/// The USDT probes `pattern` names, as `-l` (or `-lv`) prints them.
+fn list_usdt(pattern: UsdtPattern, pid: Option<u32>, verbose: bool) -> Result<Vec<String>, Error> {
     let found = find_usdt_probes(&pattern, pid)?;
     if !verbose {
         return Ok(list_lines(&found));
@@ -60,7 +98,7 @@ fn usdt_pattern(text: &str) -> Result<UsdtPattern, Error> {
         return Err(Error::Probe(ProbeError::BadPattern {
             pattern: text.to_string(),
             reason: format!(
-                "listing `{kind}` probes is not supported; use usdt:PATH:PROVIDER:NAME"
+                "listing `{kind}` probes is not supported; use usdt:PATH:PROVIDER:NAME, uprobe:PATH:FUNCTION or *:PATH:*"
             ),
         }));
     }
@@ -89,16 +127,18 @@ fn list_functions(
         Some((p, f)) => (p, f.trim_matches('"')),
         None => (rest, "*"),
     };
-    let file = if path.contains('/') {
-        std::path::PathBuf::from(path)
-    } else {
-        ustrace_probes::libpath::resolve_library_in(path, pid)?
-    };
-    let display = file.to_string_lossy().into_owned();
-    let found = ustrace_probes::find_functions(&file, if func.is_empty() { "*" } else { func })?;
-    Ok(found
-        .into_iter()
-        .map(|f| {
+    let func = if func.is_empty() { "*" } else { func };
+    let objects = ustrace_probes::find_objects(path, pid)?;
+    let mut lines = Vec::new();
+    for file in &objects.files {
+        let found = match ustrace_probes::find_functions(&file.host_path, func) {
+            Ok(found) => found,
+            Err(e) if objects.exact => return Err(e.into()),
+            // Among many files, a broken or non-ELF one is skipped.
+            Err(_) => continue,
+        };
+        let display = &file.display_path;
+        lines.extend(found.into_iter().map(|f| {
             if verbose {
                 format!(
                     "{kind}{display}:{}\n    address {:#x}, file offset {:#x}",
@@ -107,6 +147,7 @@ fn list_functions(
             } else {
                 format!("{kind}{display}:{}", f.name)
             }
-        })
-        .collect())
+        }));
+    }
+    Ok(lines)
 }

@@ -107,8 +107,9 @@ pub(crate) fn resolve(
     Ok(out)
 }
 
-/// A `uprobe:PATH:FUNCTION` attach point: the file (a library may be named
-/// without a path) and the offset of every matching function.
+/// A `uprobe:PATH:FUNCTION` attach point: the file(s) PATH designates (a
+/// path, a glob, a library name, or `*` for every object of the process)
+/// and the offset of every matching function in each.
 fn resolve_uprobe(
     path: &str,
     target: &UprobeTarget,
@@ -116,45 +117,71 @@ fn resolve_uprobe(
     pid: Option<u32>,
     span: Span,
 ) -> Result<Vec<UprobeFunction>, ResolveError> {
-    let file = if path.contains('/') {
-        PathBuf::from(path)
-    } else {
-        probes::libpath::resolve_library_in(path, pid)
-            .map_err(|e| ResolveError::At(span, e.to_string()))?
+    let at = |message: String| ResolveError::At(span, message);
+    let objects = probes::find_objects(path, pid).map_err(|e| at(e.to_string()))?;
+    if objects.files.is_empty() {
+        return Err(at(format!("no file matches `{path}`")));
+    }
+    let mut out = Vec::new();
+    for file in &objects.files {
+        match functions_in(file, target, is_return) {
+            Ok(found) => out.extend(found),
+            // With many files, one without the function (or unreadable)
+            // is expected.
+            Err(e) if objects.exact => return Err(at(e)),
+            Err(_) => {}
+        }
+    }
+    if out.is_empty() {
+        let wanted = match target {
+            UprobeTarget::Address(addr) => format!("{addr:#x}"),
+            UprobeTarget::Symbol { name, .. } => name.clone(),
+        };
+        return Err(at(format!(
+            "no function matches `{wanted}` in the {} files `{path}` names",
+            objects.files.len()
+        )));
+    }
+    let UprobeTarget::Symbol { name, offset } = target else {
+        return Ok(out);
     };
-    let display_path = file.to_string_lossy().into_owned();
+    if *offset != 0 && out.len() > 1 {
+        return Err(at(format!(
+            "`{name}+{offset}` matches {} functions; an offset needs exactly one",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The functions of one file that a uprobe target names; the message
+/// says why there are none.
+fn functions_in(
+    file: &probes::ObjectFile,
+    target: &UprobeTarget,
+    is_return: bool,
+) -> Result<Vec<UprobeFunction>, String> {
     let make = |function: String, file_offset: u64| UprobeFunction {
-        path: file.clone(),
-        display_path: display_path.clone(),
+        path: file.host_path.clone(),
+        display_path: file.display_path.clone(),
         function,
         file_offset,
         is_return,
     };
     match target {
         UprobeTarget::Address(addr) => {
-            let off = probes::address_to_offset(&file, *addr)
-                .map_err(|e| ResolveError::At(span, e.to_string()))?;
+            let off =
+                probes::address_to_offset(&file.host_path, *addr).map_err(|e| e.to_string())?;
             Ok(vec![make(format!("{addr:#x}"), off)])
         }
         UprobeTarget::Symbol { name, offset } => {
-            let found = probes::find_functions(&file, name)
-                .map_err(|e| ResolveError::At(span, e.to_string()))?;
+            let found =
+                probes::find_functions(&file.host_path, name).map_err(|e| e.to_string())?;
             if found.is_empty() {
-                return Err(ResolveError::At(
-                    span,
-                    format!(
-                        "no function matches `{name}` in {display_path}{}",
-                        suggest_function(&file, name)
-                    ),
-                ));
-            }
-            if *offset != 0 && found.len() > 1 {
-                return Err(ResolveError::At(
-                    span,
-                    format!(
-                        "`{name}+{offset}` matches {} functions; an offset needs exactly one",
-                        found.len()
-                    ),
+                return Err(format!(
+                    "no function matches `{name}` in {}{}",
+                    file.display_path,
+                    suggest_function(&file.host_path, name)
                 ));
             }
             Ok(found
