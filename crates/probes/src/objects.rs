@@ -184,19 +184,28 @@ fn many(files: Vec<ObjectFile>) -> ObjectFiles {
     }
 }
 
-/// Drops files that are the same file (device and inode) as an earlier one.
+/// Keeps one entry per file (device and inode), in order; of a symlink
+/// and its target (`libssl.so` and `libssl.so.3`), the target's name.
 fn dedup(files: Vec<ObjectFile>) -> Vec<ObjectFile> {
-    let mut seen: Vec<(u64, u64)> = Vec::new();
-    let mut out = Vec::new();
+    // `seen[i]` is the identity of `out[i]`, when it could be read.
+    let mut seen: Vec<Option<(u64, u64)>> = Vec::new();
+    let mut out: Vec<ObjectFile> = Vec::new();
+    let is_link = |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_symlink());
     for f in files {
-        if let Ok(m) = std::fs::metadata(&f.host_path) {
-            let id = (m.dev(), m.ino());
-            if seen.contains(&id) {
-                continue;
+        let id = std::fs::metadata(&f.host_path)
+            .ok()
+            .map(|m| (m.dev(), m.ino()));
+        match id.and_then(|id| seen.iter().position(|s| *s == Some(id))) {
+            Some(i) => {
+                if is_link(&out[i].host_path) && !is_link(&f.host_path) {
+                    out[i] = f;
+                }
             }
-            seen.push(id);
+            None => {
+                seen.push(id);
+                out.push(f);
+            }
         }
-        out.push(f);
     }
     out
 }
