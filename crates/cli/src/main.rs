@@ -3,6 +3,8 @@
 //! flags, the child process of `-c`, signals, output and exit codes.
 
 mod child;
+mod flags;
+mod info;
 mod list;
 
 use std::io::Write;
@@ -61,6 +63,10 @@ struct Cli {
     #[arg(long = "perf-attach", hide = true)]
     perf_attach: bool,
 
+    /// bpftrace's run-control flags (-q, -B, --dry-run, --info, ...).
+    #[command(flatten)]
+    run: flags::RunFlags,
+
     /// Script file (when -e is not given), then positional parameters
     /// ($1, $2, ...). With -l: the probe pattern.
     #[arg(value_name = "FILE|PATTERN")]
@@ -90,13 +96,19 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
-    let mut out: Box<dyn Write> = match &cli.output {
+    let out: Box<dyn Write> = match &cli.output {
         Some(p) => Box::new(std::io::BufWriter::new(
             std::fs::File::create(p)
                 .with_context(|| format!("cannot create output file {}", p.display()))?,
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout())),
     };
+    let mut out: Box<dyn Write> = Box::new(flags::Buffered::new(out, cli.run.buffering));
+    cli.run.warn_about_flags();
+    if cli.run.info {
+        info::print(&mut out)?;
+        return Ok(0);
+    }
     if !["text", "json", "folded"].contains(&cli.format.as_str()) {
         bail!(
             "unknown output format `{}`: use text, json or folded",
@@ -159,7 +171,9 @@ fn run(cli: Cli) -> Result<i32> {
     }
     ustrace::check_privileges()?;
     let n = script.attach_count();
-    if cli.format == "json" {
+    if cli.run.quiet {
+        // -q: no Attaching line.
+    } else if cli.format == "json" {
         write!(out, "{}", json::attached_probes(n))?;
     } else if cli.format == "folded" {
         // stdout is for the flame-graph tool alone.
@@ -178,6 +192,13 @@ fn run(cli: Cli) -> Result<i32> {
         for log in tracer.verifier_logs() {
             writeln!(out, "\nVerifier log:\n{log}")?;
         }
+    }
+    if cli.run.dry_run {
+        // Loaded and attached: that was the check. BEGIN never runs.
+        if let Some(c) = child.as_mut() {
+            c.terminate();
+        }
+        return Ok(0);
     }
     // SAFETY: installing a handler that only stores to an atomic.
     unsafe {

@@ -10,6 +10,7 @@
 //! of ustrace's start-up time.)
 
 mod events;
+pub mod features;
 pub mod sys;
 
 use std::os::fd::{AsRawFd, OwnedFd};

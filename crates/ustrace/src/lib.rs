@@ -45,6 +45,8 @@ pub use tracer::{Record, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
+/// What this kernel offers (`ustrace --info`): each feature tried for real.
+pub use ustrace_runtime::features::{kernel_release, probe_features, Feature};
 
 /// Checks that this process may load BPF programs and attach uprobes:
 /// root, or the capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN).

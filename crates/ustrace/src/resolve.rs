@@ -175,8 +175,7 @@ fn functions_in(
             Ok(vec![make(format!("{addr:#x}"), off)])
         }
         UprobeTarget::Symbol { name, offset } => {
-            let found =
-                probes::find_functions(&file.host_path, name).map_err(|e| e.to_string())?;
+            let found = probes::find_functions(&file.host_path, name).map_err(|e| e.to_string())?;
             if found.is_empty() {
                 return Err(format!(
                     "no function matches `{name}` in {}{}",
