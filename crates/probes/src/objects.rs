@@ -104,12 +104,12 @@ fn by_path(
         if !matching.is_empty() {
             return ObjectFiles {
                 exact: !wild && matching.len() == 1,
-                files: matching,
+                files: as_written(matching, file, wild),
             };
         }
         // Not mapped (yet): the file as the process would open it.
         let root = PathBuf::from(format!("/proc/{pid}/root"));
-        let inside = in_root(&root, &absolute, wild);
+        let inside = as_written(in_root(&root, &absolute, wild), file, wild);
         if !inside.is_empty() {
             return ObjectFiles {
                 exact: !wild,
@@ -174,6 +174,17 @@ fn by_name(
             None => Err(e),
         },
     }
+}
+
+/// A path without wildcards is shown as the user wrote it (as bpftrace
+/// names probes: `usdt:./app:prov:name`), wherever it was found.
+fn as_written(mut files: Vec<ObjectFile>, file: &str, wild: bool) -> Vec<ObjectFile> {
+    if !wild {
+        for f in &mut files {
+            f.display_path = file.to_string();
+        }
+    }
+    files
 }
 
 /// Several files found by a pattern, each once.

@@ -36,24 +36,32 @@ pub fn mapped_objects(pid: u32) -> Result<Vec<MappedObject>, ProbeError> {
         },
     })?;
     let root = PathBuf::from(format!("/proc/{pid}/root"));
+    // Where a chroot puts the process's `/` (`/` itself otherwise).
+    let chroot = std::fs::read_link(&root).ok();
     let mut out: Vec<MappedObject> = Vec::new();
+    let mut seen: Vec<PathBuf> = Vec::new();
     for entry in parse_maps_entries(&text) {
-        if out.iter().any(|o| o.path == entry.path) {
+        if seen.contains(&entry.path) {
             continue;
         }
+        seen.push(entry.path.clone());
         let inside = host_path(&root, &entry.path);
-        let host_path = if entry.is_file(&inside) || !entry.is_file(&entry.path) {
-            inside
+        let (host_path, path) = if entry.is_file(&inside) || !entry.is_file(&entry.path) {
+            (inside, entry.path)
         } else {
-            entry.path.clone()
+            // A chroot: the kernel showed our path; the process sees it
+            // without the chroot's prefix.
+            let seen_inside = chroot
+                .as_ref()
+                .and_then(|c| entry.path.strip_prefix(c).ok())
+                .map(|rest| Path::new("/").join(rest))
+                .unwrap_or_else(|| entry.path.clone());
+            (entry.path, seen_inside)
         };
         if !is_elf(&host_path) {
             continue;
         }
-        out.push(MappedObject {
-            path: entry.path,
-            host_path,
-        });
+        out.push(MappedObject { path, host_path });
     }
     Ok(out)
 }
