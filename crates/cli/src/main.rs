@@ -12,8 +12,8 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{bail, Context, Result};
-use clap::Parser;
-use ustrace::output::{folded, json, MapKind};
+use clap::{Parser, ValueEnum};
+use ustrace::sink::{FoldedSink, JsonSink, Sink, TextSink};
 use ustrace::{Record, Script, ScriptOptions};
 
 /// Trace user-space programs with eBPF: USDT probes and uprobes, in
@@ -46,10 +46,9 @@ struct Cli {
     #[arg(short = 'd')]
     debug: bool,
 
-    /// Output format: text, json (bpftrace's NDJSON) or folded (maps as
-    /// folded stacks for flame graphs; printf output unchanged).
-    #[arg(short = 'f', value_name = "FORMAT", default_value = "text")]
-    format: String,
+    /// Output format.
+    #[arg(short = 'f', value_name = "FORMAT", value_enum, default_value_t = Format::Text)]
+    format: Format,
 
     /// Write output to this file instead of stdout.
     #[arg(short = 'o', value_name = "FILE")]
@@ -71,6 +70,28 @@ struct Cli {
     /// ($1, $2, ...). With -l: the probe pattern.
     #[arg(value_name = "FILE|PATTERN")]
     rest: Vec<String>,
+}
+
+/// The output formats of `-f`, one [`Sink`] each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    /// bpftrace's text output.
+    Text,
+    /// bpftrace's NDJSON, one object per line.
+    Json,
+    /// Maps as folded stacks for flame graphs; printf output unchanged.
+    Folded,
+}
+
+impl Format {
+    /// The sink that writes this format to `out`.
+    fn sink(self, out: Box<dyn Write>) -> Box<dyn Sink> {
+        match self {
+            Format::Text => Box::new(TextSink::new(out)),
+            Format::Json => Box::new(JsonSink::new(out)),
+            Format::Folded => Box::new(FoldedSink::new(out)),
+        }
+    }
 }
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -108,12 +129,6 @@ fn run(cli: Cli) -> Result<i32> {
     if cli.run.info {
         info::print(&mut out)?;
         return Ok(0);
-    }
-    if !["text", "json", "folded"].contains(&cli.format.as_str()) {
-        bail!(
-            "unknown output format `{}`: use text, json or folded",
-            cli.format
-        );
     }
     if cli.list {
         let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
@@ -157,40 +172,27 @@ fn run(cli: Cli) -> Result<i32> {
         allow_unsafe: cli.allow_unsafe,
     };
     let script = Script::compile(&source, &name, &options)?;
+    let mut sink = cli.format.sink(out);
     if cli.debug {
-        writeln!(out, "AST:\n{:#?}", script.ast())?;
+        sink.text(&format!("AST:\n{:#?}\n", script.ast()))?;
         for p in &script.compiled().programs {
-            writeln!(
-                out,
-                "\nProgram {} ({} instructions):",
+            sink.text(&format!(
+                "\nProgram {} ({} instructions):\n{}",
                 p.name,
-                p.insns.len()
-            )?;
-            write!(out, "{}", ustrace::disassemble(&p.insns))?;
+                p.insns.len(),
+                ustrace::disassemble(&p.insns)
+            ))?;
         }
     }
     ustrace::check_privileges()?;
-    let n = script.attach_count();
-    if cli.run.quiet {
-        // -q: no Attaching line.
-    } else if cli.format == "json" {
-        write!(out, "{}", json::attached_probes(n))?;
-    } else if cli.format == "folded" {
-        // stdout is for the flame-graph tool alone.
-        eprintln!("Attaching {} probe{}...", n, if n == 1 { "" } else { "s" });
-    } else {
-        writeln!(
-            out,
-            "Attaching {} probe{}...",
-            n,
-            if n == 1 { "" } else { "s" }
-        )?;
+    if !cli.run.quiet {
+        sink.begin(script.attach_count())?;
     }
-    out.flush()?;
+    sink.flush()?;
     let mut tracer = script.start()?;
     if cli.debug {
         for log in tracer.verifier_logs() {
-            writeln!(out, "\nVerifier log:\n{log}")?;
+            sink.text(&format!("\nVerifier log:\n{log}\n"))?;
         }
     }
     if cli.run.dry_run {
@@ -212,8 +214,8 @@ fn run(cli: Cli) -> Result<i32> {
     let mut exit_code = 0i32;
     loop {
         let records = tracer.poll(100)?;
-        let exited = emit(&mut out, &records, &cli.format)?;
-        out.flush()?;
+        let exited = emit(sink.as_mut(), &records)?;
+        sink.flush()?;
         if let Some(code) = exited {
             exit_code = code as i32;
             break;
@@ -232,22 +234,14 @@ fn run(cli: Cli) -> Result<i32> {
         }
     }
     let records = tracer.end()?;
-    emit(&mut out, &records, &cli.format)?;
-    // bpftrace prints two blank lines before the maps at exit (in its JSON
-    // mode too).
-    if cli.format != "folded" {
-        write!(out, "\n\n")?;
-    }
-    emit(&mut out, &tracer.final_maps(), &cli.format)?;
+    emit(sink.as_mut(), &records)?;
+    sink.trace_ended()?;
+    emit(sink.as_mut(), &tracer.final_maps())?;
     let lost = tracer.lost_events();
     if lost > 0 {
-        if cli.format == "json" {
-            write!(out, "{}", json::lost_events(lost))?;
-        } else {
-            writeln!(out, "Lost {lost} events")?;
-        }
+        sink.lost_events(lost)?;
     }
-    out.flush()?;
+    sink.flush()?;
     if let Some(c) = child.as_mut() {
         c.terminate();
     }
@@ -255,34 +249,12 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Writes records; returns the exit code when the script called exit().
-fn emit(out: &mut dyn Write, records: &[Record], format: &str) -> Result<Option<i64>> {
+fn emit(sink: &mut dyn Sink, records: &[Record]) -> Result<Option<i64>> {
     let mut exited = None;
     for r in records {
-        match r {
-            Record::Printf { text, .. } => {
-                if format == "json" {
-                    write!(out, "{}", json::printf(text))?;
-                } else {
-                    out.write_all(text.as_bytes())?;
-                }
-            }
-            Record::Map {
-                name,
-                entries,
-                text,
-            } => {
-                if format == "json" {
-                    let kind = entries
-                        .first()
-                        .map_or(MapKind::Plain, |e| MapKind::of(&e.value));
-                    write!(out, "{}", json::map(name, kind, entries))?;
-                } else if format == "folded" {
-                    write!(out, "{}", folded::map(entries))?;
-                } else {
-                    out.write_all(text.as_bytes())?;
-                }
-            }
-            Record::Exit { code } => exited = Some(*code),
+        sink.record(r)?;
+        if let Record::Exit { code } = r {
+            exited = Some(*code);
         }
     }
     Ok(exited)

@@ -19,7 +19,7 @@
 use std::fmt::Write;
 
 use crate::map::{
-    average, hist_counts, lhist_counts, lhist_inner_buckets, sort_for_output, MapKind,
+    average, hist_counts, lhist_counts, lhist_inner_buckets, sort_for_output, MapStyle,
 };
 use crate::{until_nul, MapEntry, MapValue, Value};
 
@@ -63,7 +63,7 @@ pub fn lost_events(n: u64) -> String {
 }
 
 /// One map as a JSON line (empty for an empty map).
-pub fn map(name: &str, kind: MapKind, entries: &[MapEntry]) -> String {
+pub fn map(name: &str, kind: MapStyle, entries: &[MapEntry]) -> String {
     if entries.is_empty() {
         return String::new();
     }
@@ -184,13 +184,13 @@ mod tests {
     fn scalar_keyed_and_string_maps() {
         let e = |key: Vec<Value>, value| MapEntry { key, value };
         assert_eq!(
-            map("@c", MapKind::Plain, &[e(vec![], MapValue::Count(1))]),
+            map("@c", MapStyle::Plain, &[e(vec![], MapValue::Count(1))]),
             "{\"type\": \"map\", \"data\": {\"@c\": 1}}\n"
         );
         assert_eq!(
             map(
                 "@x",
-                MapKind::Plain,
+                MapStyle::Plain,
                 &[e(
                     vec![Value::Int(1), Value::Str(b"a".to_vec())],
                     MapValue::Int(5)
@@ -198,7 +198,7 @@ mod tests {
             ),
             "{\"type\": \"map\", \"data\": {\"@x\": {\"1,a\": 5}}}\n"
         );
-        assert_eq!(map("@e", MapKind::Plain, &[]), "");
+        assert_eq!(map("@e", MapStyle::Plain, &[]), "");
     }
 
     #[test]
@@ -208,7 +208,7 @@ mod tests {
             value: MapValue::Hist(vec![(0, 1), (1, 1), (2, 1)]),
         };
         assert_eq!(
-            map("@h", MapKind::Hist, &[h]),
+            map("@h", MapStyle::Hist, &[h]),
             "{\"type\": \"hist\", \"data\": {\"@h\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 0, \"count\": 1}, {\"min\": 1, \"max\": 1, \"count\": 1}]}}\n"
         );
         let l = MapEntry {
@@ -221,7 +221,7 @@ mod tests {
             },
         };
         assert_eq!(
-            map("@l", MapKind::Hist, &[l]),
+            map("@l", MapStyle::Hist, &[l]),
             "{\"type\": \"hist\", \"data\": {\"@l\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 4, \"count\": 0}, {\"min\": 5, \"max\": 9, \"count\": 0}, {\"min\": 10, \"count\": 1}]}}\n"
         );
     }

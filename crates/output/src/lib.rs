@@ -32,7 +32,7 @@ pub mod printf;
 
 pub use map::{
     hist_bucket, lhist_bucket, lhist_inner_buckets, rank, render_map, render_map_with_kind,
-    MapEntry, MapKind, MapValue, EXIT_PREAMBLE, HIST_BUCKETS, LHIST_MAX_BUCKETS,
+    MapEntry, MapStyle, MapValue, EXIT_PREAMBLE, HIST_BUCKETS, LHIST_MAX_BUCKETS,
 };
 pub use printf::{render_printf, render_printf_bytes, render_value};
 

@@ -13,7 +13,7 @@
 //! * `hist` and `lhist` maps: `@h[key]: ` on its own line, then the
 //!   histogram lines, then a blank line after each entry.
 //!
-//! An empty map prints just a newline (two for avg/stats: see [`MapKind`]).
+//! An empty map prints just a newline (two for avg/stats: see [`MapStyle`]).
 //!
 //! # Order
 //!
@@ -117,7 +117,7 @@ pub struct MapEntry {
 
 /// How a map is laid out and sorted, decided by its value type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MapKind {
+pub enum MapStyle {
     /// Ints, strings, `count`, `sum`, `min`, `max`.
     Plain,
     /// `avg`, `stats`: a blank line after the map.
@@ -126,13 +126,13 @@ pub enum MapKind {
     Hist,
 }
 
-impl MapKind {
+impl MapStyle {
     /// The kind of map a value belongs to.
-    pub fn of(value: &MapValue) -> MapKind {
+    pub fn of(value: &MapValue) -> MapStyle {
         match value {
-            MapValue::Avg { .. } | MapValue::Stats { .. } => MapKind::Stats,
-            MapValue::Hist(_) | MapValue::Lhist { .. } => MapKind::Hist,
-            _ => MapKind::Plain,
+            MapValue::Avg { .. } | MapValue::Stats { .. } => MapStyle::Stats,
+            MapValue::Hist(_) | MapValue::Lhist { .. } => MapStyle::Hist,
+            _ => MapStyle::Plain,
         }
     }
 }
@@ -146,14 +146,14 @@ impl MapKind {
 pub fn render_map(name: &str, entries: &[MapEntry]) -> String {
     let kind = entries
         .first()
-        .map_or(MapKind::Plain, |e| MapKind::of(&e.value));
+        .map_or(MapStyle::Plain, |e| MapStyle::of(&e.value));
     render_map_with_kind(name, kind, entries)
 }
 
 /// Like [`render_map`] with the kind of map given, which matters only when
 /// `entries` is empty: an empty avg/stats map prints `"\n\n"`, any other
 /// `"\n"`.
-pub fn render_map_with_kind(name: &str, kind: MapKind, entries: &[MapEntry]) -> String {
+pub fn render_map_with_kind(name: &str, kind: MapStyle, entries: &[MapEntry]) -> String {
     let mut sorted: Vec<&MapEntry> = entries.iter().collect();
     sort_entries(kind, &mut sorted);
     let mut out = String::new();
@@ -167,7 +167,7 @@ pub fn render_map_with_kind(name: &str, kind: MapKind, entries: &[MapEntry]) -> 
         render_value_into(&mut out, &e.value);
     }
     out.push('\n');
-    if kind == MapKind::Stats {
+    if kind == MapStyle::Stats {
         out.push('\n');
     }
     out
@@ -394,14 +394,14 @@ fn hist_line(out: &mut String, label: &str, count: u64, max: u64) {
 }
 
 /// Sorts entries in the order bpftrace prints them (text and JSON alike).
-pub(crate) fn sort_for_output(kind: MapKind, entries: &mut [&MapEntry]) {
+pub(crate) fn sort_for_output(kind: MapStyle, entries: &mut [&MapEntry]) {
     sort_entries(kind, entries);
 }
 
 /// Sorts entries as bpftrace does (see the module docs).
-fn sort_entries(kind: MapKind, entries: &mut [&MapEntry]) {
+fn sort_entries(kind: MapStyle, entries: &mut [&MapEntry]) {
     match kind {
-        MapKind::Plain => {
+        MapStyle::Plain => {
             let by_key = entries.iter().all(|e| matches!(e.value, MapValue::Str(_)));
             if by_key {
                 entries.sort_by(|a, b| key_order(&a.key, &b.key));
@@ -413,7 +413,7 @@ fn sort_entries(kind: MapKind, entries: &mut [&MapEntry]) {
                 });
             }
         }
-        MapKind::Stats | MapKind::Hist => {
+        MapStyle::Stats | MapStyle::Hist => {
             entries.sort_by(|a, b| {
                 rank(&a.value)
                     .cmp(&rank(&b.value))
@@ -539,18 +539,18 @@ mod tests {
     #[test]
     fn empty_maps() {
         assert_eq!(render_map("@c", &[]), "\n");
-        assert_eq!(render_map_with_kind("@a", MapKind::Stats, &[]), "\n\n");
-        assert_eq!(render_map_with_kind("@h", MapKind::Hist, &[]), "\n");
+        assert_eq!(render_map_with_kind("@a", MapStyle::Stats, &[]), "\n\n");
+        assert_eq!(render_map_with_kind("@h", MapStyle::Hist, &[]), "\n");
     }
 
     #[test]
     fn kinds() {
-        assert_eq!(MapKind::of(&MapValue::Count(1)), MapKind::Plain);
+        assert_eq!(MapStyle::of(&MapValue::Count(1)), MapStyle::Plain);
         assert_eq!(
-            MapKind::of(&MapValue::Avg { count: 1, sum: 1 }),
-            MapKind::Stats
+            MapStyle::of(&MapValue::Avg { count: 1, sum: 1 }),
+            MapStyle::Stats
         );
-        assert_eq!(MapKind::of(&MapValue::Hist(vec![])), MapKind::Hist);
+        assert_eq!(MapStyle::of(&MapValue::Hist(vec![])), MapStyle::Hist);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use ustrace_lang::printf::parse_format;
 use ustrace_output::{
     hist_bucket, lhist_bucket, render_map, render_map_with_kind, render_printf,
-    render_printf_bytes, render_value, MapEntry, MapKind, MapValue, Value, EXIT_PREAMBLE,
+    render_printf_bytes, render_value, MapEntry, MapStyle, MapValue, Value, EXIT_PREAMBLE,
 };
 
 macro_rules! golden {
@@ -430,10 +430,10 @@ fn empty_keyed() {
 #[test]
 fn empty_stats() {
     let mut out = EXIT_PREAMBLE.to_string();
-    out += &render_map_with_kind("@a", MapKind::Stats, &[]);
-    out += &render_map_with_kind("@l", MapKind::Hist, &[]);
-    out += &render_map_with_kind("@s", MapKind::Stats, &[]);
-    out += &render_map_with_kind("@t", MapKind::Plain, &[]);
+    out += &render_map_with_kind("@a", MapStyle::Stats, &[]);
+    out += &render_map_with_kind("@l", MapStyle::Hist, &[]);
+    out += &render_map_with_kind("@s", MapStyle::Stats, &[]);
+    out += &render_map_with_kind("@t", MapStyle::Plain, &[]);
     check(out, golden!("empty_stats"));
 }
 
@@ -460,9 +460,9 @@ fn print_maps() {
     out += &printf("z\n", &[]);
     // At exit: all three cleared.
     out += EXIT_PREAMBLE;
-    out += &render_map_with_kind("@a", MapKind::Stats, &[]);
-    out += &render_map_with_kind("@c", MapKind::Plain, &[]);
-    out += &render_map_with_kind("@h", MapKind::Hist, &[]);
+    out += &render_map_with_kind("@a", MapStyle::Stats, &[]);
+    out += &render_map_with_kind("@c", MapStyle::Plain, &[]);
+    out += &render_map_with_kind("@h", MapStyle::Hist, &[]);
     check(out, golden!("print_maps"));
 }
 

@@ -8,7 +8,7 @@ use ustrace_lang::printf::{
 };
 use ustrace_output::{
     hist_bucket, lhist_bucket, lhist_inner_buckets, render_map, render_map_with_kind,
-    render_printf, MapEntry, MapKind, MapValue, Value,
+    render_printf, MapEntry, MapStyle, MapValue, Value,
 };
 
 fn value() -> impl Strategy<Value = Value> {
@@ -147,7 +147,7 @@ proptest! {
     fn map_never_panics(entries in vec(entry(), 0..6), name in "@[a-z]{0,5}") {
         let out = render_map(&name, &entries);
         prop_assert!(out.ends_with('\n'));
-        for kind in [MapKind::Plain, MapKind::Stats, MapKind::Hist] {
+        for kind in [MapStyle::Plain, MapStyle::Stats, MapStyle::Hist] {
             let _ = render_map_with_kind(&name, kind, &entries);
         }
     }
@@ -164,7 +164,7 @@ proptest! {
             .collect();
         let mut reversed = entries.clone();
         reversed.reverse();
-        let kind = entries.first().map_or(MapKind::Plain, |e| MapKind::of(&e.value));
+        let kind = entries.first().map_or(MapStyle::Plain, |e| MapStyle::of(&e.value));
         prop_assert_eq!(
             render_map_with_kind("@m", kind, &entries),
             render_map_with_kind("@m", kind, &reversed)

@@ -35,6 +35,7 @@ mod error;
 mod listing;
 mod maps;
 mod resolve;
+pub mod sink;
 mod stacks;
 mod tracer;
 mod usdt;

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use ustrace_codegen::program::{FieldKind, MapRole, PrintfKind, StackMode, ValueKind};
 
 use crate::stacks::{StackFormatter, StackPlace};
-use ustrace_output::{MapEntry, MapKind, MapValue, Value};
+use ustrace_output::{MapEntry, MapStyle, MapValue, Value};
 use ustrace_runtime::{Arg, Event, Session};
 
 use crate::{Error, Script};
@@ -29,6 +29,8 @@ pub enum Record {
         name: String,
         /// Its entries (unsorted; `text` has bpftrace's order).
         entries: Vec<MapEntry>,
+        /// How it prints (plain, avg/stats, histogram), from its layout.
+        style: MapStyle,
         /// The map as bpftrace prints it.
         text: String,
     },
@@ -286,15 +288,16 @@ impl Tracer {
             entries.sort_by_key(|e| ustrace_output::rank(&e.value));
             entries.drain(..entries.len() - top as usize);
         }
-        let kind = match map.value {
-            ValueKind::Avg | ValueKind::Stats => MapKind::Stats,
-            ValueKind::Hist | ValueKind::Lhist { .. } => MapKind::Hist,
-            _ => MapKind::Plain,
+        let style = match map.value {
+            ValueKind::Avg | ValueKind::Stats => MapStyle::Stats,
+            ValueKind::Hist | ValueKind::Lhist { .. } => MapStyle::Hist,
+            _ => MapStyle::Plain,
         };
-        let text = ustrace_output::render_map_with_kind(&map.name, kind, &entries);
+        let text = ustrace_output::render_map_with_kind(&map.name, style, &entries);
         Some(Record::Map {
             name: map.name.clone(),
             entries,
+            style,
             text,
         })
     }
