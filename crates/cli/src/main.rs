@@ -172,6 +172,9 @@ fn run(cli: Cli) -> Result<i32> {
         allow_unsafe: cli.allow_unsafe,
     };
     let script = Script::compile(&source, &name, &options)?;
+    for w in script.warnings() {
+        cli.run.warn(w);
+    }
     let mut sink = cli.format.sink(out);
     if cli.debug {
         sink.text(&format!("AST:\n{:#?}\n", script.ast()))?;

@@ -302,6 +302,7 @@ fn assert_traced_inside(pid: u32, seen_as: &str) {
         text.starts_with("Attaching 3 probes...\n"),
         "{text}\nstderr: {err}"
     );
+    assert!(!err.contains("WARNING"), "{err}");
     let usdt = format!("usdt:{seen_as}/attach_app:appone:probe1 ");
     let uprobe = format!("uprobe:{seen_as}/libattach.so:handler ");
     assert!(lines_with(&text, &usdt).len() >= 2, "{usdt} in\n{text}");
@@ -377,6 +378,19 @@ fn pid_in_a_chroot() {
     app.arg(&root).args(["/attach_app", "0", "30"]);
     let app = running_app(app);
     assert_traced_inside(app.0.id(), "");
+    // A host path the chrooted process cannot see: a warning (the probe
+    // would fire only in other processes), unless --no-warnings.
+    let outside = format!("uprobe:{}/attach_app:main {{ }}", d());
+    let pid = app.0.id().to_string();
+    let out = run_in_build(&["--dry-run", "-e", &outside, "-p", &pid]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(
+        stderr(&out),
+        format!("WARNING: {}/attach_app is neither mapped by process {pid} nor in its mount namespace: its probes fire only in processes that map it\n", d())
+    );
+    let out = run_in_build(&["--dry-run", "--no-warnings", "-e", &outside, "-p", &pid]);
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
 }
 
 #[test]

@@ -123,6 +123,7 @@ pub struct Script {
     compiled: CompiledScript,
     formats: Vec<ustrace_lang::printf::FormatString>,
     options: ScriptOptions,
+    warnings: Vec<String>,
 }
 
 impl Script {
@@ -135,7 +136,7 @@ impl Script {
         options: &ScriptOptions,
     ) -> Result<Script, Error> {
         let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
-        let resolved =
+        let (resolved, warnings) =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
         let opts = ustrace_codegen::CompileOptions {
@@ -175,7 +176,14 @@ impl Script {
             compiled,
             formats,
             options: options.clone(),
+            warnings,
         })
+    }
+
+    /// Warnings about the resolved attach points (one line each, e.g. a
+    /// file the traced process cannot see), for the caller to show.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// How many probes will be attached, as bpftrace counts them.

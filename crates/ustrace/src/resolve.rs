@@ -10,8 +10,56 @@ use ustrace_probes as probes;
 use crate::error::ResolveError;
 use crate::ScriptOptions;
 
-/// Resolves every attach point of every probe block.
+/// Resolves every attach point of every probe block; also returns
+/// warnings about what was resolved (see [`outside_process`]).
 pub(crate) fn resolve(
+    script: &Script,
+    options: &ScriptOptions,
+) -> Result<(Vec<Vec<ResolvedAttach>>, Vec<String>), ResolveError> {
+    let resolved = resolve_all(script, options)?;
+    let pid = options.pid.or(options.child_pid);
+    let warnings = outside_process(&resolved, pid);
+    Ok((resolved, warnings))
+}
+
+/// With a pid: one warning per file that the process neither maps nor can
+/// see in its mount namespace (found on the host only, e.g. a host path
+/// given for a program in a container). Its probes fire only in processes
+/// that map that file, so probably never in this one.
+fn outside_process(resolved: &[Vec<ResolvedAttach>], pid: Option<u32>) -> Vec<String> {
+    let Some(pid) = pid else {
+        return Vec::new();
+    };
+    let root = PathBuf::from(format!("/proc/{pid}/root"));
+    let mapped: Vec<PathBuf> = probes::mapped_objects(pid)
+        .map(|objs| objs.into_iter().map(|o| o.host_path).collect())
+        .unwrap_or_default();
+    let mut files: Vec<(&PathBuf, &str)> = Vec::new();
+    for r in resolved.iter().flatten() {
+        match r {
+            ResolvedAttach::Usdt(targets) => {
+                files.extend(targets.iter().map(|t| (&t.path, t.display_path.as_str())))
+            }
+            ResolvedAttach::Uprobe(functions) => {
+                files.extend(functions.iter().map(|f| (&f.path, f.display_path.as_str())))
+            }
+            _ => {}
+        }
+    }
+    files.dedup();
+    files
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(&root) && !mapped.contains(path))
+        .map(|(_, shown)| {
+            format!(
+                "{shown} is neither mapped by process {pid} nor in its mount namespace: its probes fire only in processes that map it"
+            )
+        })
+        .collect()
+}
+
+/// Resolves every attach point of every probe block.
+fn resolve_all(
     script: &Script,
     options: &ScriptOptions,
 ) -> Result<Vec<Vec<ResolvedAttach>>, ResolveError> {
