@@ -285,6 +285,14 @@ fn star_without_pid_is_a_clear_error() {
         "{err}"
     );
     assert!(err.contains("^^^^^^^^^^^^^^^^"), "{err}");
+    // -c holds the command before exec: its objects are not known yet.
+    let out = run_in_build(&["-e", "usdt:::probe2 { }", "-c", "./attach_app 1"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(
+        err.starts_with("stdin:1:1: error: `*` as the file needs a running process: with -c the command has not started"),
+        "{err}"
+    );
 }
 
 /// The probes a program that exists only inside its own mount namespace

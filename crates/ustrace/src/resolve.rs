@@ -87,6 +87,7 @@ fn resolve_all(
                     provider,
                     name,
                 } => {
+                    check_any_object(path, options, ap.span)?;
                     let pattern = probes::UsdtPattern {
                         path: path.clone(),
                         provider: provider.clone(),
@@ -129,6 +130,7 @@ fn resolve_all(
                     target,
                     is_return,
                 } => {
+                    check_any_object(path, options, ap.span)?;
                     ResolvedAttach::Uprobe(resolve_uprobe(path, target, *is_return, pid, ap.span)?)
                 }
                 AttachKind::Profile { rate } => match rate {
@@ -153,6 +155,20 @@ fn resolve_all(
         out.push(row);
     }
     Ok(out)
+}
+
+/// `*` (every object of the process) cannot be resolved for `-c` alone:
+/// the command is held before exec, so its process still maps ustrace's
+/// own image. Refused with the way out.
+fn check_any_object(path: &str, options: &ScriptOptions, span: Span) -> Result<(), ResolveError> {
+    let any_object = path.is_empty() || path == "*";
+    if any_object && options.pid.is_none() && options.child_pid.is_some() {
+        return Err(ResolveError::At(
+            span,
+            "`*` as the file needs a running process: with -c the command has not started when probes are resolved; name the file or library, or use -p PID".to_string(),
+        ));
+    }
+    Ok(())
 }
 
 /// A `uprobe:PATH:FUNCTION` attach point: the file(s) PATH designates (a
