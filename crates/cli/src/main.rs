@@ -131,8 +131,14 @@ fn run(cli: Cli) -> Result<i32> {
         return Ok(0);
     }
     if cli.list {
-        let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
-        list::list(&mut out, pattern.as_deref(), cli.pid, cli.verbose)?;
+        let pattern = cli.rest.first().map(String::as_str);
+        list::list(
+            &mut out,
+            cli.program.as_deref(),
+            pattern,
+            cli.pid,
+            cli.verbose,
+        )?;
         out.flush()?;
         return Ok(0);
     }

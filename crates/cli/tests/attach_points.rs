@@ -420,6 +420,25 @@ fn listing_every_kind_of_a_file_and_of_a_process() {
         "usdt:./bin/app1:appone:probe1\nusdt:./bin/app2:appone:probe1\n"
     );
 
+    // The probes a script attaches to (bpftrace's `-l -e` and `-l FILE`).
+    let script = "begin { } usdt:./attach_app::probe2, u:./libattach.so:hand* { } interval:s:1 { }";
+    let listed = "begin\nusdt:./attach_app:appone:probe2\nusdt:./attach_app:apptwo:probe2\nuprobe:./libattach.so:handler\ninterval:s:1\n";
+    let out = run_in_build(&["-l", "-e", script]);
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), listed);
+    let file = build().join("listed.bt");
+    std::fs::write(&file, script).expect("writing a script");
+    let out = run_in_build(&["-l", "listed.bt"]);
+    assert_eq!(stdout(&out), listed, "stderr: {}", stderr(&out));
+    let out = run_in_build(&["-l", "-e", "usdt:./attach_app::nope { }"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out)
+            .starts_with("stdin:1:1: error: no USDT probe matches `usdt:./attach_app:nope`"),
+        "{}",
+        stderr(&out)
+    );
+
     let mut app = Command::new(build().join("attach_app"));
     app.args(["0", "30"]);
     let app = running_app(app);

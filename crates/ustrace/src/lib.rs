@@ -41,7 +41,7 @@ mod tracer;
 mod usdt;
 
 pub use error::Error;
-pub use listing::{list_probes, list_process_probes};
+pub use listing::{list_probes, list_process_probes, list_script_probes};
 pub use tracer::{Record, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;

@@ -2,6 +2,8 @@
 
 use ustrace_probes::{describe_probe, find_usdt_probes, list_lines, ProbeError, UsdtPattern};
 
+use ustrace_lang::ast::AttachKind;
+
 use crate::Error;
 
 /// Lists the probes matching `pattern`, as bpftrace's `-l` does:
@@ -22,6 +24,37 @@ pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec
         return list_every_kind(rest, pid, verbose);
     }
     list_usdt(usdt_pattern(pattern)?, pid, verbose)
+}
+
+/// `-l` with a script (`-l -e '...'`, `-l script.bt`): the probes its
+/// attach points name, each expanded as [`list_probes`] does, in order
+/// and once each; `BEGIN`, `END`, `interval` and `profile` as written.
+/// An attach point that names nothing is an error at its place.
+pub fn list_script_probes(
+    source: &str,
+    source_name: &str,
+    pid: Option<u32>,
+    verbose: bool,
+) -> Result<Vec<String>, Error> {
+    let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
+    let mut lines: Vec<String> = Vec::new();
+    for ap in ast.probes.iter().flat_map(|p| &p.attach_points) {
+        let found = match &ap.kind {
+            AttachKind::Usdt { .. } | AttachKind::Uprobe { .. } => {
+                list_probes(&ap.raw, pid, verbose).map_err(|e| {
+                    let d = ustrace_lang::Diagnostic::error(ap.span, e.to_string());
+                    Error::script(source_name, source, d)
+                })?
+            }
+            _ => vec![ap.raw.clone()],
+        };
+        for line in found {
+            if !lines.contains(&line) {
+                lines.push(line);
+            }
+        }
+    }
+    Ok(lines)
 }
 
 /// Every probe of process `pid`: the USDT probes and functions of every
