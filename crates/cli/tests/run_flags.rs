@@ -122,7 +122,7 @@ fn info_reports_kernel_features() {
     let out = run(&["--info"]);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let text = stdout(&out);
-    for heading in ["System", "Build", "Kernel features", "Map types"] {
+    for heading in ["System", "Build", "Kernel features", "Helpers", "Map types"] {
         assert!(text.lines().any(|l| l == heading), "{heading} in\n{text}");
     }
     // BPF loads here (bpf_available), so these were tried and worked.
@@ -131,6 +131,7 @@ fn info_reports_kernel_features() {
         "  hash: yes",
         "  percpu hash: yes",
         "  ring buffer: yes",
+        "  probe_read_user: yes (arguments behind pointers, str())",
     ] {
         assert!(text.lines().any(|l| l == line), "{line} in\n{text}");
     }

@@ -117,6 +117,23 @@ pub fn probe_features() -> Vec<Feature> {
             Err("not in /proc/kallsyms".to_string())
         },
     );
+    const HELPERS: &str = "Helpers";
+    let helpers: [(&str, fn() -> Result<(), String>, &str); 3] = [
+        (
+            "probe_read_user",
+            || try_uprobe_program(&user_reader()),
+            "arguments behind pointers, str()",
+        ),
+        (
+            "get_func_ip",
+            || try_uprobe_program(&func_ip_reader()),
+            "USDT arguments at static addresses, func",
+        ),
+        ("get_stackid", stack_reader, "ustack (user stacks)"),
+    ];
+    for (name, try_it, use_) in helpers {
+        add(HELPERS, name, try_it().map(|_| use_.to_string()));
+    }
     const MAPS: &str = "Map types";
     for (name, kind, key, value, entries) in [
         ("hash", MapKind::Hash, 8, 8, 1),
@@ -146,6 +163,50 @@ fn cookie_reader() -> Vec<Insn> {
         insn::mov64_imm(R0, 0),
         insn::exit(),
     ]
+}
+
+/// `bpf_probe_read_user(fp - 8, 8, NULL); r0 = 0; exit`.
+fn user_reader() -> Vec<Insn> {
+    vec![
+        insn::mov64_reg(insn::R1, insn::R10),
+        insn::alu64_imm(insn::AluOp::Add, insn::R1, -8),
+        insn::mov64_imm(insn::R2, 8),
+        insn::mov64_imm(insn::R3, 0),
+        insn::call(helper::PROBE_READ_USER),
+        insn::mov64_imm(R0, 0),
+        insn::exit(),
+    ]
+}
+
+/// `bpf_get_func_ip(ctx); r0 = 0; exit`.
+fn func_ip_reader() -> Vec<Insn> {
+    vec![
+        insn::call(helper::GET_FUNC_IP),
+        insn::mov64_imm(R0, 0),
+        insn::exit(),
+    ]
+}
+
+/// Loads `bpf_get_stackid(ctx, stack_map, BPF_F_USER_STACK)` against a
+/// fresh stack-trace map.
+fn stack_reader() -> Result<(), String> {
+    use std::os::fd::AsRawFd;
+    let map = sys::create_map(MapKind::StackTrace, "ustrace_info", 4, 127 * 8, 1)
+        .map_err(|e| e.to_string())?;
+    let fd = map.as_raw_fd();
+    let mut insns = insn::ld_map_fd(insn::R2, fd).to_vec();
+    insns.extend([
+        insn::mov64_imm(insn::R3, 1 << 8),
+        insn::call(helper::GET_STACKID),
+        insn::mov64_imm(R0, 0),
+        insn::exit(),
+    ]);
+    try_uprobe_program(&insns)
+}
+
+/// Loads `insns` as a uprobe_multi program (the kind ustrace attaches).
+fn try_uprobe_program(insns: &[Insn]) -> Result<(), String> {
+    load(ProgramAttach::UprobeMulti, insns).map(|_| ())
 }
 
 fn load(kind: ProgramAttach, insns: &[Insn]) -> Result<sys::LoadedProgram, String> {
