@@ -118,7 +118,7 @@ pub fn probe_features() -> Vec<Feature> {
         },
     );
     const HELPERS: &str = "Helpers";
-    let helpers: [(&str, fn() -> Result<(), String>, &str); 3] = [
+    let helpers: [(&str, Trial, &str); 3] = [
         (
             "probe_read_user",
             || try_uprobe_program(&user_reader()),
@@ -150,6 +150,9 @@ pub fn probe_features() -> Vec<Feature> {
     }
     out
 }
+
+/// A feature test: `Ok` when the kernel accepted it, else why not.
+type Trial = fn() -> Result<(), String>;
 
 /// `r0 = 0; exit`.
 fn noop() -> Vec<Insn> {
