@@ -169,6 +169,39 @@ mod tests {
         String::from_utf8_lossy(&s.0.borrow()).into_owned()
     }
 
+    proptest::proptest! {
+        /// Whatever the writes and flushes, every byte arrives once and in
+        /// order; `none` is never behind, `line` stops at line ends.
+        #[test]
+        fn every_byte_arrives_in_order(
+            ops in proptest::collection::vec(
+                proptest::option::of(proptest::collection::vec(
+                    proptest::sample::select(vec![b'a', b'\n']), 0..200)),
+                0..40),
+            mode in proptest::sample::select(vec![BufferMode::None, BufferMode::Line, BufferMode::Full]),
+        ) {
+            let sink = Sink::default();
+            let mut b = Buffered::new(sink.clone(), mode);
+            let mut written = Vec::new();
+            for op in ops {
+                match op {
+                    Some(chunk) => {
+                        b.write_all(&chunk).unwrap();
+                        written.extend(chunk);
+                    }
+                    None => b.flush().unwrap(),
+                }
+                let got = sink.0.borrow().clone();
+                proptest::prop_assert!(written.starts_with(&got));
+                if mode == BufferMode::None {
+                    proptest::prop_assert_eq!(&got, &written);
+                }
+            }
+            drop(b);
+            proptest::prop_assert_eq!(sink.0.borrow().clone(), written);
+        }
+    }
+
     #[test]
     fn none_writes_at_once() {
         let sink = Sink::default();
