@@ -50,7 +50,7 @@ impl RunFlags {
     /// Prints `WARNING: message` on stderr unless `--no-warnings`.
     pub fn warn(&self, message: &str) {
         if !self.no_warnings {
-            eprintln!("WARNING: {message}");
+            crate::signals::report(&format!("WARNING: {message}"));
         }
     }
 

@@ -41,6 +41,17 @@ pub enum Record {
     },
 }
 
+/// A `@map` that reached its key limit (see [`Tracer::full_maps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullMap {
+    /// The map's name, with `@`.
+    pub name: String,
+    /// Its key limit ([`crate::ScriptOptions::max_map_keys`]).
+    pub max_keys: u32,
+    /// Updates that failed because it was full (counted in BPF).
+    pub dropped_updates: u64,
+}
+
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
 pub struct Tracer {
     script: Arc<Script>,
@@ -118,23 +129,48 @@ impl Tracer {
         Ok(out)
     }
 
+    /// Detaches the probes: no new events arrive; those in the buffer are
+    /// still returned by [`Tracer::poll`] (call it until it returns
+    /// nothing to take them in bounded batches) and by [`Tracer::end`].
+    pub fn detach(&mut self) {
+        self.session.detach();
+    }
+
     /// Detaches the probes, runs END, and returns what is left in the
     /// buffer (END's output included).
     pub fn end(&mut self) -> Result<Vec<Record>, Error> {
         self.session.detach();
-        let raw = self.session.drain().map_err(|e| Error::Kernel {
-            message: e.to_string(),
-            details: String::new(),
-        })?;
-        let mut out = self.decode(raw);
+        let mut out = Vec::new();
+        loop {
+            let raw = self.drain()?;
+            if raw.is_empty() {
+                break;
+            }
+            out.extend(self.decode(raw));
+        }
         self.exited = None;
         self.session.run_end();
-        let raw = self.session.drain().map_err(|e| Error::Kernel {
+        loop {
+            let raw = self.drain()?;
+            if raw.is_empty() {
+                break;
+            }
+            out.extend(self.decode(raw));
+        }
+        Ok(out)
+    }
+
+    fn drain(&mut self) -> Result<Vec<Vec<u8>>, Error> {
+        self.session.drain().map_err(|e| Error::Kernel {
             message: e.to_string(),
             details: String::new(),
-        })?;
-        out.extend(self.decode(raw));
-        Ok(out)
+        })
+    }
+
+    /// Functions (or `file+offset` sites) of wildcards that the kernel
+    /// refused a uprobe on; the rest of their probes are attached.
+    pub fn refused_probes(&self) -> Vec<String> {
+        crate::refused::names(self.session.refused_sites())
     }
 
     /// Events dropped so far because the ring buffer was full.
@@ -253,6 +289,30 @@ impl Tracer {
         indices
             .into_iter()
             .filter_map(|(i, _)| self.map_record(i, 0, 0))
+            .collect()
+    }
+
+    /// The `@maps` that were full: updates that needed a new key failed
+    /// (counted in BPF), or they hold as many keys as they may now.
+    pub fn full_maps(&self) -> Vec<FullMap> {
+        self.script
+            .compiled
+            .maps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, m)| match &m.role {
+                MapRole::User(u) => {
+                    let dropped_updates = self.session.dropped_updates(i);
+                    let full = dropped_updates > 0
+                        || self.session.read_map(i).len() >= m.max_entries as usize;
+                    full.then(|| FullMap {
+                        name: u.name.clone(),
+                        max_keys: m.max_entries,
+                        dropped_updates,
+                    })
+                }
+                _ => None,
+            })
             .collect()
     }
 
