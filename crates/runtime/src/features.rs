@@ -135,15 +135,16 @@ pub fn probe_features() -> Vec<Feature> {
         add(HELPERS, name, try_it().map(|_| use_.to_string()));
     }
     const MAPS: &str = "Map types";
-    for (name, kind, key, value, entries) in [
-        ("hash", MapKind::Hash, 8, 8, 1),
-        ("percpu hash", MapKind::PerCpuHash, 8, 8, 1),
-        ("array", MapKind::Array, 4, 8, 1),
-        ("percpu array", MapKind::PerCpuArray, 4, 8, 1),
-        ("ring buffer", MapKind::RingBuf, 0, 0, 4096),
-        ("stack trace", MapKind::StackTrace, 4, 127 * 8, 1),
+    for (name, kind, key, value, entries, mmapable) in [
+        ("hash", MapKind::Hash, 8, 8, 1, false),
+        ("percpu hash", MapKind::PerCpuHash, 8, 8, 1, false),
+        ("array", MapKind::Array, 4, 8, 1, false),
+        ("array, mmapable", MapKind::Array, 4, 8, 1, true),
+        ("percpu array", MapKind::PerCpuArray, 4, 8, 1, false),
+        ("ring buffer", MapKind::RingBuf, 0, 0, 4096, false),
+        ("stack trace", MapKind::StackTrace, 4, 127 * 8, 1, false),
     ] {
-        let made = sys::create_map(kind, "ustrace_info", key, value, entries)
+        let made = sys::create_map(kind, "ustrace_info", key, value, entries, mmapable)
             .map(|_| String::new())
             .map_err(|e| e.to_string());
         add(MAPS, name, made);
@@ -194,7 +195,7 @@ fn func_ip_reader() -> Vec<Insn> {
 /// fresh stack-trace map.
 fn stack_reader() -> Result<(), String> {
     use std::os::fd::AsRawFd;
-    let map = sys::create_map(MapKind::StackTrace, "ustrace_info", 4, 127 * 8, 1)
+    let map = sys::create_map(MapKind::StackTrace, "ustrace_info", 4, 127 * 8, 1, false)
         .map_err(|e| e.to_string())?;
     let fd = map.as_raw_fd();
     let mut insns = insn::ld_map_fd(insn::R2, fd).to_vec();

@@ -11,16 +11,21 @@
 //!                             ]: 17
 //! ```
 //!
-//! A frame that cannot be symbolized (the process is gone, the binary is
-//! stripped) prints as its address, `0x401136`.
+//! A frame is named from the live process first; when that fails (the
+//! process has exited), from the file and file offset of the executable
+//! mapping it was in, as recorded when the process's unwind tables were
+//! loaded. A frame that cannot be symbolized either way prints as its
+//! address, `0x401136`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
-use blazesym::symbolize::source::{Process, Source};
+use blazesym::normalize::{Normalizer, UserMeta};
+use blazesym::symbolize::source::{Elf, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::Pid;
 use ustrace_codegen::program::StackMode;
+use ustrace_runtime::Mapping;
 
 /// One frame after symbolization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -28,8 +33,29 @@ struct Frame {
     addr: u64,
     /// `symbol+offset`, or `0xADDR` when unknown.
     text: String,
-    /// The file the address is in, when known.
+    /// The function's name alone, when known.
+    function: Option<String>,
+    /// The file the symbolizer named (shown by `ustack(perf)`).
     module: Option<String>,
+    /// The file the address is in per /proc/PID/maps, when known.
+    file: Option<String>,
+    /// The address's offset in that file, when known.
+    file_offset: Option<u64>,
+    /// The file's GNU build id, when it has one.
+    build_id: Option<Vec<u8>>,
+}
+
+impl Frame {
+    /// The frame as the output layer's profile frame.
+    fn to_profile(&self) -> ustrace_output::profile::Frame {
+        ustrace_output::profile::Frame {
+            address: self.addr,
+            function: self.function.clone(),
+            file: self.file.clone().or_else(|| self.module.clone()),
+            file_offset: self.file_offset,
+            build_id: self.build_id.clone(),
+        }
+    }
 }
 
 /// Where a stack is printed, which decides its indentation.
@@ -46,16 +72,56 @@ pub(crate) enum StackPlace {
 /// process that has since exited still print with names.
 pub(crate) struct StackFormatter {
     symbolizer: Symbolizer,
+    normalizer: Normalizer,
     named: RefCell<HashMap<(u32, i64), Vec<Frame>>>,
     symbols: RefCell<HashMap<(u32, u64), String>>,
+    /// Executable mappings of traced processes, for naming frames from
+    /// their files once the processes are gone.
+    mappings: RefCell<HashMap<u32, Vec<Mapping>>>,
 }
 
 impl StackFormatter {
     pub(crate) fn new() -> StackFormatter {
         StackFormatter {
             symbolizer: Symbolizer::new(),
+            normalizer: Normalizer::builder().enable_build_ids(true).build(),
             named: RefCell::new(HashMap::new()),
             symbols: RefCell::new(HashMap::new()),
+            mappings: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Records `pid`'s executable mappings (from its unwind-table load).
+    pub(crate) fn set_mappings(&self, pid: u32, mappings: &[Mapping]) {
+        let mut all = self.mappings.borrow_mut();
+        if all.get(&pid).is_none_or(|m| m.as_slice() != mappings) {
+            all.insert(pid, mappings.to_vec());
+        }
+    }
+
+    /// Names `addr` from the file of its recorded mapping in `pid`.
+    fn frame_from_file(&self, pid: u32, addr: u64) -> Option<Frame> {
+        let all = self.mappings.borrow();
+        let m = all
+            .get(&pid)?
+            .iter()
+            .find(|m| addr >= m.start && addr < m.end)?;
+        let offset = addr - m.start + m.offset;
+        let src = Source::Elf(Elf::new(&m.path));
+        match self
+            .symbolizer
+            .symbolize_single(&src, Input::FileOffset(offset))
+        {
+            Ok(Symbolized::Sym(sym)) => Some(Frame {
+                addr,
+                text: format!("{}+{}", sym.name, sym.offset),
+                function: Some(sym.name.to_string()),
+                module: Some(m.path.to_string_lossy().into_owned()),
+                file: Some(m.path.to_string_lossy().into_owned()),
+                file_offset: Some(offset),
+                build_id: None,
+            }),
+            _ => None,
         }
     }
 
@@ -97,6 +163,21 @@ impl StackFormatter {
         layout(&frames, mode, place)
     }
 
+    /// The frames of stack `id` (innermost first) with their files, file
+    /// offsets and build ids, from the remembered names when there are
+    /// some.
+    pub(crate) fn profile_frames(
+        &self,
+        pid: u32,
+        id: i64,
+        addrs: impl FnOnce() -> Vec<u64>,
+        depth: usize,
+    ) -> Vec<ustrace_output::profile::Frame> {
+        let remembered = self.named.borrow().get(&(pid, id)).cloned();
+        let frames = remembered.unwrap_or_else(|| self.name_frames(pid, id, &addrs()));
+        frames.iter().take(depth).map(Frame::to_profile).collect()
+    }
+
     /// `usym(addr)`: the name of the function holding `addr` in process
     /// `pid` (no offset, as bpftrace prints it), or the address in hex.
     /// Names found are remembered, for when the process is gone.
@@ -134,23 +215,60 @@ impl StackFormatter {
                 })
                 .collect(),
         };
+        let files = self.files(pid, addrs);
         addrs
             .iter()
             .enumerate()
-            .map(|(i, &addr)| match symbolized.get(i) {
-                Some(Symbolized::Sym(sym)) => Frame {
-                    addr,
-                    text: format!("{}+{}", sym.name, sym.offset),
-                    module: sym
-                        .module
-                        .as_ref()
-                        .map(|m| m.to_string_lossy().into_owned()),
-                },
-                _ => Frame {
-                    addr,
-                    text: format!("0x{addr:x}"),
-                    module: None,
-                },
+            .map(|(i, &addr)| {
+                let (path, file_offset, build_id) = files.get(i).cloned().unwrap_or_default();
+                match symbolized.get(i) {
+                    Some(Symbolized::Sym(sym)) => Frame {
+                        addr,
+                        text: format!("{}+{}", sym.name, sym.offset),
+                        function: Some(sym.name.to_string()),
+                        module: sym
+                            .module
+                            .as_ref()
+                            .map(|m| m.to_string_lossy().into_owned()),
+                        file: path,
+                        file_offset,
+                        build_id,
+                    },
+                    _ => self.frame_from_file(pid, addr).unwrap_or(Frame {
+                        addr,
+                        text: format!("0x{addr:x}"),
+                        function: None,
+                        module: None,
+                        file: path,
+                        file_offset,
+                        build_id,
+                    }),
+                }
+            })
+            .collect()
+    }
+
+    /// For each address: its file, file offset and build id, as far as
+    /// `/proc/PID/maps` and the file tell (nothing when the process is
+    /// gone).
+    #[allow(clippy::type_complexity)]
+    fn files(
+        &self,
+        pid: u32,
+        addrs: &[u64],
+    ) -> Vec<(Option<String>, Option<u64>, Option<Vec<u8>>)> {
+        let Ok(out) = self.normalizer.normalize_user_addrs(Pid::from(pid), addrs) else {
+            return Vec::new();
+        };
+        out.outputs
+            .iter()
+            .map(|&(offset, meta)| match out.meta.get(meta) {
+                Some(UserMeta::Elf(elf)) => (
+                    Some(elf.path.to_string_lossy().into_owned()),
+                    Some(offset),
+                    elf.build_id.as_ref().map(|b| b.to_vec()),
+                ),
+                _ => (None, None, None),
             })
             .collect()
     }
@@ -199,6 +317,24 @@ mod tests {
     #[inline(never)]
     fn marker_function() -> u64 {
         marker_function as *const () as u64
+    }
+
+    #[test]
+    fn names_frames_from_recorded_mappings_when_the_process_is_gone() {
+        let f = StackFormatter::new();
+        let addr = marker_function() + 1;
+        let text = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        let maps = ustrace_runtime::parse_exec_mappings(&text);
+        assert!(maps.iter().any(|m| addr >= m.start && addr < m.end));
+        // A pid that cannot exist: only the recorded mappings can name it.
+        let gone = u32::MAX - 1;
+        f.set_mappings(gone, &maps);
+        let mode = StackMode {
+            perf: false,
+            depth: 127,
+        };
+        let text = f.render(gone, &[addr], mode, StackPlace::Printf);
+        assert!(text.contains("marker_function+1"), "{text}");
     }
 
     #[test]

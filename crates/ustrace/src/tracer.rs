@@ -54,13 +54,21 @@ pub struct FullMap {
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
 pub struct Tracer {
-    script: Arc<Script>,
-    session: Session,
+    pub(crate) script: Arc<Script>,
+    pub(crate) session: Session,
     next_interval: Vec<(u64, Duration, Instant)>,
     exited: Option<i64>,
-    stacks: StackFormatter,
+    pub(crate) stacks: StackFormatter,
     next_stack_scan: Instant,
+    /// Processes seen in `ustack` values since the last poll.
+    stack_pids: std::cell::RefCell<std::collections::BTreeSet<u32>>,
+    /// Every process seen in `ustack` values (its tables were asked for).
+    stack_pids_seen: std::collections::HashSet<u32>,
 }
+
+/// Processes discovered from their stacks that get unwind tables (the
+/// traced process of -p/-c always does).
+const MAX_TABLE_PROCESSES: usize = 1024;
 
 /// How often the stacks in map keys are named while their processes live.
 const STACK_SCAN_PERIOD: Duration = Duration::from_millis(250);
@@ -83,6 +91,8 @@ impl Tracer {
             exited: None,
             stacks: StackFormatter::new(),
             next_stack_scan: now,
+            stack_pids: Default::default(),
+            stack_pids_seen: Default::default(),
         }
     }
 
@@ -96,6 +106,10 @@ impl Tracer {
     /// records are dropped, as bpftrace does.
     pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<Record>, Error> {
         let mut timeout = timeout_ms;
+        if let Some(period) = self.session.table_refresh_period() {
+            // Wake up to load unwind tables of processes that exec or dlopen.
+            timeout = timeout.min(period.as_millis() as i32);
+        }
         if let Some(next) = self.next_interval.iter().map(|i| i.2).min() {
             let left = next.saturating_duration_since(Instant::now()).as_millis() as i32;
             timeout = timeout.min(left.max(0));
@@ -104,7 +118,9 @@ impl Tracer {
             message: e.to_string(),
             details: String::new(),
         })?;
+        self.session.refresh_process_tables();
         let mut out = self.decode(raw);
+        self.load_discovered_tables();
         let now = Instant::now();
         if now >= self.next_stack_scan {
             self.remember_stacks();
@@ -183,6 +199,29 @@ impl Tracer {
         self.exited
     }
 
+    /// One line per unwind-table load since the last call (`-d`): the
+    /// process, its executable mappings, files built now, rows, time, and
+    /// files that could not be read.
+    pub fn table_loads(&mut self) -> Vec<String> {
+        self.session
+            .take_table_loads()
+            .into_iter()
+            .map(|(pid, l)| {
+                let mut line = format!(
+                    "unwind tables: pid {pid}: {} mappings, {} files built, {} rows, {:.1} ms",
+                    l.mappings,
+                    l.files_built,
+                    l.rows_added,
+                    l.elapsed.as_secs_f64() * 1e3
+                );
+                for f in &l.failures {
+                    line.push_str(&format!("; {f}"));
+                }
+                line
+            })
+            .collect()
+    }
+
     /// Verifier logs of the loaded programs (with `verifier_log`).
     pub fn verifier_logs(&self) -> Vec<String> {
         self.session.verifier_logs().map(str::to_string).collect()
@@ -233,6 +272,25 @@ impl Tracer {
 }
 
 impl Tracer {
+    /// Loads unwind tables for processes whose stacks showed up (their
+    /// next stacks are walked by tables), and hands the mappings of every
+    /// process with tables to the stack namer.
+    fn load_discovered_tables(&mut self) {
+        let new: Vec<u32> = std::mem::take(&mut *self.stack_pids.borrow_mut())
+            .into_iter()
+            .filter(|pid| self.stack_pids_seen.insert(*pid))
+            .collect();
+        for pid in new {
+            self.session
+                .load_new_process_tables(pid, MAX_TABLE_PROCESSES);
+        }
+        for pid in self.session.take_changed_processes() {
+            if let Some(m) = self.session.process_mappings(pid) {
+                self.stacks.set_mappings(pid, m);
+            }
+        }
+    }
+
     /// Names the user stacks and symbols found in map keys now, while their processes
     /// are alive (a map is printed at exit, maybe after they are gone).
     fn remember_stacks(&self) {
@@ -256,6 +314,7 @@ impl Tracer {
                         match f {
                             FieldKind::UStack(_) => {
                                 let id = first as i64;
+                                self.stack_pids.borrow_mut().insert(pid);
                                 self.stacks
                                     .remember(pid, id, || self.session.read_stack(id));
                             }
@@ -393,7 +452,8 @@ impl Tracer {
                     .unwrap_or_default();
                 Value::Str(wall_time(&fmt, ns).into_bytes())
             }
-            Arg::UStack { id, pid, mode } => Value::Str(
+            Arg::UStack { id, pid, mode } => Value::Str({
+                self.stack_pids.borrow_mut().insert(pid);
                 self.stacks
                     .render_id(
                         pid,
@@ -402,8 +462,8 @@ impl Tracer {
                         mode,
                         StackPlace::Printf,
                     )
-                    .into_bytes(),
-            ),
+                    .into_bytes()
+            }),
         }
     }
 }
