@@ -4,40 +4,38 @@ use std::io::Write;
 
 use anyhow::Result;
 
-/// Writes one line per matching probe (more with `verbose`); without a
-/// pattern but with a pid, every probe of that process. With a script
-/// (`-e PROGRAM`, or a pattern that is a script file), the probes its
-/// attach points name.
+use crate::flags::RunFlags;
+
+/// Writes one line per matching probe (more with `verbose`); warnings go
+/// to standard error (unless --no-warnings). Without a pattern but with a
+/// pid, every probe of that process. With a script (`-e PROGRAM`, or a
+/// pattern that is a script file), the probes its attach points name.
 pub fn list(
     out: &mut dyn Write,
     program: Option<&str>,
     pattern: Option<&str>,
     pid: Option<u32>,
     verbose: bool,
+    run: &RunFlags,
 ) -> Result<()> {
-    if let Some(source) = program {
-        return write_lines(
-            out,
-            ustrace::list_script_probes(source, "stdin", pid, verbose)?,
-        );
-    }
-    if let Some(file) = pattern.filter(|p| is_script_file(p)) {
+    let listing = if let Some(source) = program {
+        ustrace::list_script_probes(source, "stdin", pid, verbose)?
+    } else if let Some(file) = pattern.filter(|p| is_script_file(p)) {
         let source = std::fs::read_to_string(file)?;
-        return write_lines(
-            out,
-            ustrace::list_script_probes(&source, file, pid, verbose)?,
-        );
-    }
-    let lines = match (pattern, pid) {
-        // `-l -p PID`: every function and USDT probe of the process.
-        (None, Some(pid)) => ustrace::list_process_probes(pid, verbose)?,
-        (pattern, pid) => ustrace::list_probes(pattern.unwrap_or("usdt:*:*:*"), pid, verbose)?,
+        ustrace::list_script_probes(&source, file, pid, verbose)?
+    } else {
+        match (pattern, pid) {
+            // `-l -p PID`: every function and USDT probe of the process.
+            (None, Some(pid)) => ustrace::list_process_probes(pid, verbose)?,
+            (pattern, pid) => {
+                ustrace::list_probes_with_warnings(pattern.unwrap_or("usdt:*:*:*"), pid, verbose)?
+            }
+        }
     };
-    write_lines(out, lines)
-}
-
-fn write_lines(out: &mut dyn Write, lines: Vec<String>) -> Result<()> {
-    for line in lines {
+    for warning in &listing.warnings {
+        run.warn(warning);
+    }
+    for line in listing.lines {
         writeln!(out, "{line}")?;
     }
     Ok(())

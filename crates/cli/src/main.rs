@@ -169,6 +169,7 @@ fn run(cli: Cli) -> Result<i32> {
             pattern,
             cli.pid,
             cli.verbose,
+            &cli.run,
         )?;
         out.flush()?;
         return Ok(0);

@@ -38,13 +38,16 @@ mod maps;
 mod profile;
 mod refused;
 mod resolve;
+mod signatures;
 pub mod sink;
 mod stacks;
 mod tracer;
 mod usdt;
 
 pub use error::Error;
-pub use listing::{list_probes, list_process_probes, list_script_probes};
+pub use listing::{
+    list_probes, list_probes_with_warnings, list_process_probes, list_script_probes, Listing,
+};
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
 pub use tracer::{FullMap, Record, Tracer};
@@ -203,6 +206,7 @@ impl Script {
         let (resolved, warnings) =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
+        let uprobe_params = signatures::uprobe_params(&ast, &resolved);
         let opts = ustrace_codegen::CompileOptions {
             pid: options.pid.or(options.child_pid),
             str_len: options.str_len,
@@ -211,6 +215,7 @@ impl Script {
             allow_unsafe: options.allow_unsafe,
             uaddr,
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
+            uprobe_params,
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
