@@ -3,7 +3,9 @@
 //! flags, the child process of `-c`, signals, output and exit codes.
 
 mod child;
+mod flags;
 mod graphs;
+mod info;
 mod input;
 mod list;
 mod metrics;
@@ -70,6 +72,10 @@ struct Cli {
     /// Attach with one perf-event uprobe per location instead of uprobe_multi.
     #[arg(long = "perf-attach", hide = true)]
     perf_attach: bool,
+
+    /// bpftrace's run-control flags (-q, -B, --dry-run, --info, ...).
+    #[command(flatten)]
+    run: flags::RunFlags,
 
     /// Script file (when -e is not given), then positional parameters
     /// ($1, $2, ...). With -l: the probe pattern.
@@ -161,10 +167,24 @@ fn run(cli: Cli) -> Result<i32> {
     };
     // Created (truncated) only once the script is attached.
     let mut out = output_file::Output::new(cli.output.as_deref(), script_file)?;
-    if cli.list {
-        let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
+    cli.run.warn_about_flags();
+    if cli.run.info {
         out.commit()?;
-        list::list(&mut out, pattern.as_deref(), cli.pid, cli.verbose)?;
+        info::print(&mut out)?;
+        out.flush()?;
+        return Ok(0);
+    }
+    if cli.list {
+        out.commit()?;
+        let pattern = cli.rest.first().map(String::as_str);
+        list::list(
+            &mut out,
+            cli.program.as_deref(),
+            pattern,
+            cli.pid,
+            cli.verbose,
+            &cli.run,
+        )?;
         out.flush()?;
         return Ok(0);
     }
@@ -203,10 +223,13 @@ fn run(cli: Cli) -> Result<i32> {
         ..Default::default()
     };
     let script = Script::compile(&source, &name, &options)?;
+    for w in script.warnings() {
+        cli.run.warn(w);
+    }
     let exposed = endpoint.as_ref().map(|_| {
         let (kept, warnings) = metrics::exposable(script.maps());
         for w in warnings {
-            signals::report(&format!("WARNING: {w}"));
+            cli.run.warn(&w);
         }
         kept
     });
@@ -219,7 +242,8 @@ fn run(cli: Cli) -> Result<i32> {
     } else {
         &name
     };
-    let mut sink = cli.format.sink(Box::new(out.clone()), title, per_map);
+    let buffered = flags::Buffered::new(out.clone(), cli.run.buffering);
+    let mut sink = cli.format.sink(Box::new(buffered), title, per_map);
     if cli.debug {
         sink.text(&format!("AST:\n{:#?}\n", script.ast()))?;
         for p in &script.compiled().programs {
@@ -232,14 +256,16 @@ fn run(cli: Cli) -> Result<i32> {
         }
     }
     ustrace::check_privileges()?;
-    sink.begin(script.attach_count())?;
+    if !cli.run.quiet {
+        sink.begin(script.attach_count())?;
+    }
     sink.flush()?;
     let mut tracer = script.start()?;
     out.commit()?;
     let refused = tracer.refused_probes();
     if !refused.is_empty() {
-        signals::report(&format!(
-            "WARNING: the kernel refused uprobes on {} function(s), attached the rest: {}",
+        cli.run.warn(&format!(
+            "the kernel refused uprobes on {} function(s), attached the rest: {}",
             refused.len(),
             refused.join(", ")
         ));
@@ -248,6 +274,13 @@ fn run(cli: Cli) -> Result<i32> {
         for log in tracer.verifier_logs() {
             sink.text(&format!("\nVerifier log:\n{log}\n"))?;
         }
+    }
+    if cli.run.dry_run {
+        // Loaded and attached: that was the check. BEGIN never runs.
+        if let Some(c) = child.as_mut() {
+            c.terminate(|| true);
+        }
+        return Ok(0);
     }
     signals::install();
     if let Some(c) = child.as_mut() {
@@ -315,8 +348,8 @@ fn run(cli: Cli) -> Result<i32> {
     }
     sink.flush()?;
     for full in tracer.full_maps() {
-        signals::report(&format!(
-            "WARNING: map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
+        cli.run.warn(&format!(
+            "map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
             full.name, full.max_keys, full.dropped_updates
         ));
     }

@@ -49,13 +49,17 @@ mod usdt;
 pub use context::EventContext;
 pub use error::Error;
 pub use labels::BlockBinding;
-pub use listing::{list_probes, list_probes_with_warnings, Listing};
+pub use listing::{
+    list_probes, list_probes_with_warnings, list_process_probes, list_script_probes, Listing,
+};
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
 pub use tracer::{FullMap, Record, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
+/// What this kernel offers (`ustrace --info`): each feature tried for real.
+pub use ustrace_runtime::features::{kernel_release, probe_features, Feature};
 
 /// Checks that this process may load BPF programs and attach uprobes:
 /// root, or the capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN).
@@ -178,6 +182,7 @@ pub struct Script {
     compiled: CompiledScript,
     formats: Vec<ustrace_lang::printf::FormatString>,
     options: ScriptOptions,
+    warnings: Vec<String>,
 }
 
 impl Script {
@@ -220,7 +225,7 @@ impl Script {
         if options.event_context {
             context::add_context(&mut ast);
         }
-        let resolved =
+        let (resolved, warnings) =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
         let uprobe_params = signatures::uprobe_params(&ast, &resolved);
@@ -269,7 +274,14 @@ impl Script {
             compiled,
             formats,
             options: options.clone(),
+            warnings,
         })
+    }
+
+    /// Warnings about the resolved attach points (one line each, e.g. a
+    /// file the traced process cannot see), for the caller to show.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// How many probes will be attached, as bpftrace counts them.
