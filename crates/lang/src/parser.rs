@@ -7,9 +7,12 @@
 //! predicate rather than dividing, as in bpftrace: write `/(a / 2) > 1/`.
 
 use crate::ast::*;
-use crate::diag::{suggest, Diagnostic};
-use crate::lexer::{AttachField, Lexer, Token, TokenKind};
+use crate::diag::Diagnostic;
+use crate::lexer::{Lexer, Token, TokenKind};
 
+mod attach;
+
+use attach::{attach_point, block_label};
 mod config;
 mod expr;
 mod scope;
@@ -27,6 +30,22 @@ pub fn parse(source: &str) -> Result<Script, Diagnostic> {
     p.script()
 }
 
+/// Parses a script in which a block may also be labelled with a bare name
+/// (`handler { ... }`) instead of an attach point: the name becomes an
+/// [`AttachKind::Label`], which the caller binds to real probes (the
+/// Python API's `enable_probe(fn_name=...)`).
+///
+/// ```
+/// use ustrace_lang::ast::AttachKind;
+/// let s = ustrace_lang::parse_labelled("on_hit { exit(); }").unwrap();
+/// assert_eq!(s.probes[0].attach_points[0].kind, AttachKind::Label { name: "on_hit".into() });
+/// ```
+pub fn parse_labelled(source: &str) -> Result<Script, Diagnostic> {
+    let mut p = Parser::new(source)?;
+    p.labels = true;
+    p.script()
+}
+
 /// Parses a single expression (handy for tests and tools).
 pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
     // Lex as if inside a body.
@@ -38,6 +57,7 @@ pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
         prev_end: 0,
         no_div: false,
         depth: 0,
+        labels: false,
         chained: 0,
         in_expr: false,
         scopes: scope::Scopes::default(),
@@ -62,6 +82,8 @@ pub const MAX_CHAINED: usize = 1000;
 const ATTACH_TYPES: &[&str] = &[
     "BEGIN",
     "END",
+    "begin",
+    "end",
     "usdt",
     "uprobe",
     "uretprobe",
@@ -117,6 +139,8 @@ struct Parser<'a> {
     no_div: bool,
     /// Current nesting depth.
     depth: usize,
+    /// A bare name may label a block ([`parse_labelled`]).
+    labels: bool,
     /// Nodes built by loops (operator chains, `[i]`, `.f`, `++`) in the
     /// current outermost expression: each makes the tree one deeper
     /// without a recursive call, so [`MAX_CHAINED`] bounds it.
@@ -159,6 +183,7 @@ impl<'a> Parser<'a> {
             prev_end: 0,
             no_div: false,
             depth: 0,
+            labels: false,
             chained: 0,
             in_expr: false,
             scopes: scope::Scopes::default(),
@@ -270,7 +295,14 @@ impl<'a> Parser<'a> {
             match &self.tok.kind {
                 TokenKind::AttachPoint { .. } => {
                     let t = self.bump()?;
-                    attach_points.push(attach_point(t)?);
+                    attach_points.push(match block_label(&t) {
+                        Some(name) if self.labels => AttachPoint {
+                            raw: name.clone(),
+                            kind: AttachKind::Label { name },
+                            span: t.span,
+                        },
+                        _ => attach_point(t)?,
+                    });
                 }
                 TokenKind::LBrace if attach_points.is_empty() => {
                     return Err(Diagnostic::error(self.tok.span, "empty probe list")
@@ -503,223 +535,6 @@ impl<'a> Parser<'a> {
 
     fn at_ident(&self, word: &str) -> bool {
         matches!(&self.tok.kind, TokenKind::Ident(s) if s == word)
-    }
-}
-
-// ---- attach points -------------------------------------------------------
-
-fn attach_point(tok: Token) -> Result<AttachPoint, Diagnostic> {
-    let TokenKind::AttachPoint { raw, fields } = tok.kind else {
-        return Err(Diagnostic::error(tok.span, "expected an attach point"));
-    };
-    let kind = attach_kind(&raw, tok.span, &fields)?;
-    Ok(AttachPoint {
-        raw,
-        kind,
-        span: tok.span,
-    })
-}
-
-fn field_err(f: &AttachField, msg: impl Into<String>) -> Diagnostic {
-    Diagnostic::error(f.span, msg)
-}
-
-fn attach_kind(raw: &str, span: Span, fields: &[AttachField]) -> Result<AttachKind, Diagnostic> {
-    let Some(ty) = fields.first() else {
-        return Err(Diagnostic::error(span, "empty attach point"));
-    };
-    let args = &fields[1..];
-    let usage = |form: &str| {
-        Diagnostic::error(span, format!("invalid attach point `{raw}`"))
-            .with_note(format!("expected `{form}`"))
-    };
-    match ty.text.as_str() {
-        "BEGIN" | "END" if args.is_empty() => Ok(if ty.text == "BEGIN" {
-            AttachKind::Begin
-        } else {
-            AttachKind::End
-        }),
-        "BEGIN" | "END" => Err(Diagnostic::error(
-            span,
-            format!("`{}` takes no arguments", ty.text),
-        )),
-        "usdt" | "U" => {
-            let (path, provider, name) = match args {
-                [path, name] => (path, None, name),
-                [path, prov, name] => (path, Some(prov), name),
-                _ => return Err(usage("usdt:PATH:[PROVIDER:]NAME")),
-            };
-            if name.text.is_empty() {
-                return Err(field_err(name, "missing usdt probe name")
-                    .with_note("expected `usdt:PATH:[PROVIDER:]NAME`"));
-            }
-            if let Some(p) = provider {
-                if p.text.is_empty() {
-                    return Err(field_err(p, "empty usdt provider"));
-                }
-            }
-            Ok(AttachKind::Usdt {
-                path: path.text.clone(),
-                provider: provider.map(|p| p.text.clone()),
-                name: name.text.clone(),
-            })
-        }
-        "uprobe" | "u" | "uretprobe" | "ur" => {
-            let is_return = matches!(ty.text.as_str(), "uretprobe" | "ur");
-            let form = if is_return {
-                "uretprobe:PATH:FUNCTION"
-            } else {
-                "uprobe:PATH:FUNCTION[+OFFSET]"
-            };
-            let [path, func_fields @ ..] = args else {
-                return Err(usage(form));
-            };
-            if func_fields.is_empty() {
-                return Err(usage(form));
-            }
-            if path.text.is_empty() {
-                return Err(field_err(path, "missing path in uprobe attach point")
-                    .with_note(format!("expected `{form}`")));
-            }
-            // `ns::f` unquoted: fields after the path are rejoined.
-            let func = func_fields
-                .iter()
-                .map(|f| f.text.as_str())
-                .collect::<Vec<_>>()
-                .join(":");
-            let func_span = func_fields
-                .iter()
-                .map(|f| f.span)
-                .reduce(Span::to)
-                .unwrap_or(span);
-            if func.is_empty() {
-                return Err(Diagnostic::error(
-                    func_span,
-                    "missing function name in uprobe attach point",
-                )
-                .with_note(format!("expected `{form}`")));
-            }
-            let target = if let Some(hex) = func.strip_prefix("0x") {
-                let addr = u64::from_str_radix(hex, 16).map_err(|_| {
-                    Diagnostic::error(func_span, format!("invalid address `{func}`"))
-                        .with_label("expected a hexadecimal address")
-                })?;
-                UprobeTarget::Address(addr)
-            } else if let Some((name, off)) = func.rsplit_once('+') {
-                let offset = parse_u64(off).ok_or_else(|| {
-                    Diagnostic::error(func_span, format!("invalid offset `{off}` in `{func}`"))
-                        .with_label("expected a decimal or 0x hexadecimal offset")
-                })?;
-                if name.is_empty() {
-                    return Err(Diagnostic::error(
-                        func_span,
-                        "missing function name before `+`",
-                    ));
-                }
-                UprobeTarget::Symbol {
-                    name: name.to_string(),
-                    offset,
-                }
-            } else {
-                UprobeTarget::Symbol {
-                    name: func,
-                    offset: 0,
-                }
-            };
-            if is_return {
-                if let UprobeTarget::Symbol { offset: 1.., .. } | UprobeTarget::Address(_) = target
-                {
-                    return Err(Diagnostic::error(
-                        func_span,
-                        "uretprobe cannot take an offset or address",
-                    )
-                    .with_label("a uretprobe fires when a whole function returns")
-                    .with_note("offsets and addresses only work with `uprobe`"));
-                }
-            }
-            Ok(AttachKind::Uprobe {
-                path: path.text.clone(),
-                target,
-                is_return,
-            })
-        }
-        "interval" | "i" | "profile" | "p" => {
-            let is_profile = matches!(ty.text.as_str(), "profile" | "p");
-            let form = if is_profile {
-                "profile:hz:N` or `profile:s|ms|us:N"
-            } else {
-                "interval:s|ms|us|hz:N"
-            };
-            let [unit, count] = args else {
-                return Err(usage(form));
-            };
-            let n = parse_u64(&count.text).ok_or_else(|| {
-                field_err(count, format!("invalid count `{}`", count.text))
-                    .with_label("expected a positive integer")
-            })?;
-            if n == 0 {
-                return Err(field_err(count, "the count must be positive"));
-            }
-            let scale: u64 = match unit.text.as_str() {
-                "s" => 1_000_000_000,
-                "ms" => 1_000_000,
-                "us" => 1_000,
-                "hz" => 0,
-                other => {
-                    return Err(field_err(unit, format!("unknown time unit `{other}`"))
-                        .with_note("expected one of `s`, `ms`, `us`, `hz`"));
-                }
-            };
-            if scale == 0 {
-                if is_profile {
-                    return Ok(AttachKind::Profile {
-                        rate: ProfileRate::Hz(n),
-                    });
-                }
-                return Ok(AttachKind::Interval {
-                    period_ns: (1_000_000_000 / n).max(1),
-                });
-            }
-            let ns = n.checked_mul(scale).ok_or_else(|| {
-                field_err(count, format!("period of {n}{} is too long", unit.text))
-            })?;
-            Ok(if is_profile {
-                AttachKind::Profile {
-                    rate: ProfileRate::PeriodNs(ns),
-                }
-            } else {
-                AttachKind::Interval { period_ns: ns }
-            })
-        }
-        other => {
-            if UNSUPPORTED_TYPES.contains(&other) {
-                return Err(field_err(ty, format!("attach point type `{other}` is not supported"))
-                    .with_note("ustrace traces user space: usdt, uprobe, uretprobe, interval, profile, BEGIN, END"));
-            }
-            let what = if args.is_empty() {
-                "attach point"
-            } else {
-                "attach point type"
-            };
-            let mut d = field_err(ty, format!("unknown {what} `{other}`"));
-            if let Some(s) = suggest(other, ATTACH_TYPES) {
-                d = d.with_label(format!("did you mean `{s}`?"));
-            } else {
-                d = d.with_note(
-                    "known types: usdt, uprobe, uretprobe, interval, profile, BEGIN, END",
-                );
-            }
-            Err(d)
-        }
-    }
-}
-
-/// A decimal or `0x` hexadecimal number.
-fn parse_u64(s: &str) -> Option<u64> {
-    match s.strip_prefix("0x").or_else(|| s.strip_prefix("0X")) {
-        Some(hex) => u64::from_str_radix(hex, 16).ok(),
-        None if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) => s.parse().ok(),
-        None => None,
     }
 }
 

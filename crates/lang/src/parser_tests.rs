@@ -253,6 +253,11 @@ fn attach_kinds() {
     };
     assert_eq!(kind("BEGIN"), AttachKind::Begin);
     assert_eq!(kind("END"), AttachKind::End);
+    assert_eq!(kind("begin"), AttachKind::Begin);
+    assert_eq!(kind("end"), AttachKind::End);
+    assert_eq!(kind("usdt:./app::probe2"), usdt("./app", None, "probe2"));
+    assert_eq!(kind("usdt:::probe2"), usdt("", None, "probe2"));
+    assert_eq!(kind("usdt:./bin/app*::*"), usdt("./bin/app*", None, "*"));
     assert_eq!(
         kind("usdt:/bin/x:prov:name"),
         usdt("/bin/x", Some("prov"), "name")
@@ -448,7 +453,8 @@ fn parse_errors() {
         ("BEGIN /x { }", "expected `/` after predicate, found `{`"),
         ("BEGIN / / { }", "empty predicate"),
         ("usd:/bin/x:p:n { }", "unknown attach point type `usd`"),
-        ("begin { }", "unknown attach point `begin`"),
+        ("beginn { }", "unknown attach point `beginn`"),
+        ("begin:x { }", "`begin` takes no arguments"),
         (
             "kprobe:do_sys_open { }",
             "attach point type `kprobe` is not supported",
@@ -544,7 +550,7 @@ fn parse_errors() {
         Some("did you mean `interval`?")
     );
     assert_eq!(
-        err("begin { }").label.as_deref(),
+        err("BEGlN { }").label.as_deref(),
         Some("did you mean `BEGIN`?")
     );
 }
@@ -613,4 +619,33 @@ fn spans() {
         panic!()
     };
     assert_eq!(lhs.span, Span::new(0, 7));
+}
+
+#[test]
+fn labelled_blocks_only_with_parse_labelled() {
+    let s = crate::parse_labelled("trace_udst { exit(); } BEGIN { } usdt:/x:p:n, h2 { }").unwrap();
+    let kinds: Vec<_> = s
+        .probes
+        .iter()
+        .flat_map(|p| p.attach_points.iter().map(|a| a.kind.clone()))
+        .collect();
+    assert_eq!(
+        kinds[0],
+        AttachKind::Label {
+            name: "trace_udst".into()
+        }
+    );
+    assert_eq!(kinds[1], AttachKind::Begin);
+    assert!(matches!(kinds[2], AttachKind::Usdt { .. }));
+    assert_eq!(kinds[3], AttachKind::Label { name: "h2".into() });
+    assert_eq!(s.probes[0].attach_points[0].span, Span::new(0, 10));
+    // Without labels a bare name stays an unknown attach point.
+    let d = err("trace_udst { exit(); }");
+    assert!(
+        d.message.contains("unknown attach point `trace_udst`"),
+        "{}",
+        d.message
+    );
+    // Not an identifier: still an attach-point error.
+    assert!(crate::parse_labelled("9abc { }").is_err());
 }

@@ -12,6 +12,7 @@
 mod access;
 mod btf;
 mod events;
+pub mod features;
 pub mod refused;
 pub mod sys;
 mod unwind;

@@ -35,6 +35,10 @@ pub enum Error {
         /// Extra lines: the verifier log tail, the script line at fault.
         details: String,
     },
+    /// A block binding that does not fit the script (a `fn_name` with no
+    /// block of that label).
+    #[error("{0}")]
+    Binding(String),
     /// A bug in ustrace.
     #[error("internal error: {0}")]
     Internal(String),

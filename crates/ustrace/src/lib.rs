@@ -32,7 +32,9 @@
 //! ```
 
 mod config;
+mod context;
 mod error;
+mod labels;
 mod listing;
 mod map_reader;
 mod maps;
@@ -45,14 +47,20 @@ mod stacks;
 mod tracer;
 mod usdt;
 
+pub use context::EventContext;
 pub use error::Error;
-pub use listing::{list_probes, list_probes_with_warnings, Listing};
+pub use labels::BlockBinding;
+pub use listing::{
+    list_probes, list_probes_with_warnings, list_process_probes, list_script_probes, Listing,
+};
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
 pub use tracer::{FullMap, Record, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
+/// What this kernel offers (`ustrace --info`): each feature tried for real.
+pub use ustrace_runtime::features::{kernel_release, probe_features, Feature};
 
 /// Checks that this process may load BPF programs and attach uprobes:
 /// root, or the capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN).
@@ -83,7 +91,7 @@ pub fn disassemble(insns: &[ustrace_codegen::insn::Insn]) -> String {
 }
 
 use ustrace_codegen::program::CompiledScript;
-use ustrace_lang::ast;
+pub use ustrace_lang::ast;
 
 /// Settings for compiling and running a script.
 #[derive(Debug, Clone)]
@@ -103,6 +111,12 @@ pub struct ScriptOptions {
     pub force_perf_attach: bool,
     /// Allow `system()` (`--unsafe`).
     pub allow_unsafe: bool,
+    /// Give every printf record its [`EventContext`] (task name, pid, tid,
+    /// CPU, timestamp, probe) in [`Record::Printf::context`].
+    pub event_context: bool,
+    /// `Some`: blocks may be labelled with a bare name (`handler { }`),
+    /// and these bindings give each label its probes (BCC's `fn_name`).
+    pub block_bindings: Option<Vec<BlockBinding>>,
     /// Most keys a `@map` holds (bpftrace's `max_map_keys`); updates of
     /// new keys into a full map fail, and [`Tracer::full_maps`] tells.
     pub max_map_keys: u32,
@@ -147,6 +161,8 @@ impl Default for ScriptOptions {
             verifier_log: false,
             force_perf_attach: false,
             allow_unsafe: false,
+            event_context: false,
+            block_bindings: None,
             max_map_keys: DEFAULT_MAX_MAP_KEYS,
             stack_walk: StackWalk::from_env(),
         }
@@ -167,6 +183,7 @@ pub struct Script {
     compiled: CompiledScript,
     formats: Vec<ustrace_lang::printf::FormatString>,
     options: ScriptOptions,
+    warnings: Vec<String>,
 }
 
 impl Script {
@@ -198,10 +215,20 @@ impl Script {
         source_name: &str,
         options: &ScriptOptions,
     ) -> Result<Script, Error> {
-        let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
+        let parsed = match options.block_bindings {
+            Some(_) => ustrace_lang::parse_labelled(source),
+            None => ustrace_lang::parse(source),
+        };
+        let mut ast = parsed.map_err(|d| Error::script(source_name, source, d))?;
+        if let Some(bindings) = &options.block_bindings {
+            labels::bind(&mut ast, bindings).map_err(|e| e.with_source(source_name, source))?;
+        }
+        if options.event_context {
+            context::add_context(&mut ast);
+        }
         let configured = config::apply(&ast.config, options);
         let options = &configured;
-        let resolved =
+        let (resolved, warnings) =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
         let uprobe_params = signatures::uprobe_params(&ast, &resolved);
@@ -240,7 +267,8 @@ impl Script {
                 continue;
             }
             // The code generator validated every format; a failure here is a bug.
-            let f = ustrace_lang::printf::parse_format(&p.format)
+            let user = context::user_format(&p.format).unwrap_or(&p.format);
+            let f = ustrace_lang::printf::parse_format(user)
                 .map_err(|e| Error::Internal(format!("printf format {:?}: {e}", p.format)))?;
             formats.push(f);
         }
@@ -251,7 +279,14 @@ impl Script {
             compiled,
             formats,
             options: options.clone(),
+            warnings,
         })
+    }
+
+    /// Warnings about the resolved attach points (one line each, e.g. a
+    /// file the traced process cannot see), for the caller to show.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// How many probes will be attached, as bpftrace counts them.

@@ -22,6 +22,9 @@ pub enum Record {
         format: String,
         /// The arguments.
         args: Vec<Value>,
+        /// Who printed it, where and when (with
+        /// [`crate::ScriptOptions::event_context`]).
+        context: Option<crate::EventContext>,
     },
     /// A map to show: from `print(@m)`, or each non-empty map at the end.
     Map {
@@ -242,6 +245,14 @@ impl Tracer {
                     ) else {
                         continue;
                     };
+                    let (context, values, user_format) =
+                        match crate::context::user_format(&def.format) {
+                            Some(user) => {
+                                let (ctx, rest) = crate::context::split(values);
+                                (ctx, rest, user)
+                            }
+                            None => (None, values, def.format.as_str()),
+                        };
                     let text = match def.kind {
                         PrintfKind::Time => local_time(&def.format),
                         PrintfKind::System => {
@@ -251,8 +262,9 @@ impl Tracer {
                     };
                     out.push(Record::Printf {
                         text,
-                        format: def.format.clone(),
+                        format: user_format.to_string(),
                         args: values,
+                        context,
                     });
                 }
                 Some(Event::Exit { code }) => {
@@ -353,6 +365,37 @@ impl Tracer {
             .into_iter()
             .filter_map(|(i, _)| self.map_record(i, 0, 0))
             .collect()
+    }
+
+    /// The script's maps, in name order (as [`Script::maps`] lists them).
+    pub fn maps(&self) -> Vec<crate::MapInfo> {
+        self.script.maps()
+    }
+
+    /// Reads map `name` (with `@`) now, while tracing or after
+    /// [`Tracer::end`]: a [`Record::Map`], or `None` for an unknown name.
+    pub fn read_map(&self, name: &str) -> Option<Record> {
+        self.map_record(self.map_index(name)?, 0, 0)
+    }
+
+    /// Deletes every entry of map `name` (with `@`), as `clear(@name)`
+    /// does; false for an unknown name.
+    pub fn clear_map(&self, name: &str) -> bool {
+        match self.map_index(name) {
+            Some(i) => {
+                self.session.clear_map(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn map_index(&self, name: &str) -> Option<usize> {
+        self.script
+            .compiled
+            .maps
+            .iter()
+            .position(|m| matches!(&m.role, MapRole::User(u) if u.name == name))
     }
 
     /// The `@maps` that were full: updates that needed a new key failed
