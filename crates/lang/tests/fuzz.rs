@@ -15,6 +15,8 @@ const CORPUS: &[&str] = &[
     "BEGIN { unroll(4) { @x = (uint8)-1 + (int32)arg0 * 0x10 >> 2; } $t = (1, \"a\"); return; }",
     "trace_udst { printf(\"%d\\n\", arg0); } h1, usdt:/b:p:n /1/ { }",
     "usdt:/bin/x:n /(arg0 / 2) > 1 && arg1 != 0 ? 1 : 0/ { @m[probe] = ~*$p[1] | !$#; }",
+    "config = { max_strlen = 32; stack_mode = perf; print_maps_on_exit = false } BEGIN { exit(); }",
+    "BEGIN { let $x = 1; if (true) { let $x: uint8 = 2; let $s: string; } let $y; $y = $x; }",
 ];
 
 fn floor(s: &str, i: usize) -> usize {
