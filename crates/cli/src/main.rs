@@ -8,6 +8,7 @@ mod list;
 use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Parser, ValueEnum};
@@ -88,6 +89,10 @@ impl Format {
     }
 }
 
+/// How long one poll waits for events before checking signals and the
+/// traced process.
+const POLL_PERIOD: Duration = Duration::from_millis(100);
+
 static STOP: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_signal(_: libc::c_int) {
@@ -150,15 +155,19 @@ fn run(cli: Cli) -> Result<i32> {
         .and_then(|v| v.parse::<usize>().ok())
         .unwrap_or(64)
         .clamp(1, 200);
-    let options = ScriptOptions {
-        pid: cli.pid,
-        child_pid: child.as_ref().map(|c| c.pid()),
-        str_len,
-        positional,
-        verifier_log: cli.debug,
-        force_perf_attach: cli.perf_attach,
-        allow_unsafe: cli.allow_unsafe,
-    };
+    let mut options = ScriptOptions::builder()
+        .str_len(str_len)
+        .positional(positional)
+        .verifier_log(cli.debug)
+        .force_perf_attach(cli.perf_attach)
+        .allow_unsafe(cli.allow_unsafe);
+    if let Some(pid) = cli.pid {
+        options = options.pid(pid);
+    }
+    if let Some(c) = &child {
+        options = options.child_pid(c.pid());
+    }
+    let options = options.build();
     let script = Script::compile(&source, &name, &options)?;
     let mut sink = cli.format.sink(out);
     if cli.debug {
@@ -192,7 +201,7 @@ fn run(cli: Cli) -> Result<i32> {
     tracer.begin();
     let mut exit_code = 0i32;
     loop {
-        let records = tracer.poll(100)?;
+        let records = tracer.poll(POLL_PERIOD)?;
         let exited = emit(sink.as_mut(), &records)?;
         sink.flush()?;
         if let Some(code) = exited {
@@ -215,8 +224,8 @@ fn run(cli: Cli) -> Result<i32> {
     let records = tracer.end()?;
     emit(sink.as_mut(), &records)?;
     sink.trace_ended()?;
-    emit(sink.as_mut(), &tracer.final_maps())?;
-    let lost = tracer.lost_events();
+    emit(sink.as_mut(), &tracer.final_maps()?)?;
+    let lost = tracer.lost_events()?;
     if lost > 0 {
         sink.lost_events(lost)?;
     }

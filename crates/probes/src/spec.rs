@@ -6,21 +6,37 @@ use thiserror::Error;
 /// (`%eax`, `%ax`, `%al` and `%ah` are all [`Register::Rax`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Register {
+    /// `%rax`.
     Rax,
+    /// `%rbx`.
     Rbx,
+    /// `%rcx`.
     Rcx,
+    /// `%rdx`.
     Rdx,
+    /// `%rsi`.
     Rsi,
+    /// `%rdi`.
     Rdi,
+    /// `%rbp`.
     Rbp,
+    /// `%rsp`.
     Rsp,
+    /// `%r8`.
     R8,
+    /// `%r9`.
     R9,
+    /// `%r10`.
     R10,
+    /// `%r11`.
     R11,
+    /// `%r12`.
     R12,
+    /// `%r13`.
     R13,
+    /// `%r14`.
     R14,
+    /// `%r15`.
     R15,
     /// The instruction pointer, only valid as the base of a memory operand.
     Rip,
@@ -96,15 +112,21 @@ pub enum ArgLocation {
     /// The value is in user memory at `base + index * scale + offset`.
     /// `base` is never [`Register::Rip`]; rip-relative operands are [`ArgLocation::Static`].
     Memory {
+        /// The base register.
         base: Register,
+        /// The index register and its scale (1, 2, 4 or 8), if any.
         index: Option<(Register, u8)>,
+        /// The constant displacement.
         offset: i64,
     },
     /// The value is in user memory at a fixed link-time virtual address of the
     /// file (a rip-relative operand such as `sym+8(%rip)`, resolved). At run
     /// time the address is `vaddr + load bias`, and the load bias is
     /// `probe runtime ip - location pc`.
-    Static { vaddr: u64 },
+    Static {
+        /// The link-time virtual address.
+        vaddr: u64,
+    },
 }
 
 /// One parsed argument: `SIZE@LOCATION`.

@@ -9,6 +9,8 @@
 //! `synchronize_rcu` of tens of milliseconds to detach, which would be most
 //! of ustrace's start-up time.)
 
+#![deny(missing_docs)]
+
 mod events;
 pub mod sys;
 
@@ -17,8 +19,8 @@ use std::path::Path;
 
 use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
-pub use events::{Arg, Event};
-pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
+pub use sys::{LoadedProgram, ProgramAttach};
+pub use ustrace_codegen::program::UprobeSite;
 
 /// Errors from talking to the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -52,6 +54,9 @@ pub enum RuntimeError {
     /// The ring buffer could not be set up or read.
     #[error("ring buffer: {0}")]
     RingBuffer(std::io::Error),
+    /// Bytes read from a map do not match their layout.
+    #[error(transparent)]
+    Decode(#[from] ustrace_abi::DecodeError),
     /// A BEGIN, END or interval program could not be run.
     #[error("cannot run BPF program {name}: {source}")]
     Run {
@@ -185,17 +190,9 @@ impl Session {
                 ProgramTarget::Uprobe { files, is_return } => {
                     let mut perf = use_perf;
                     for file in files {
-                        let sites: Vec<UprobeSite> = file
-                            .sites
-                            .iter()
-                            .map(|s| UprobeSite {
-                                offset: s.offset,
-                                ref_ctr_offset: s.ref_ctr_offset,
-                                cookie: s.cookie,
-                            })
-                            .collect();
+                        let sites = &file.sites;
                         let attached = session
-                            .attach(&loaded.fd, &file.path, &sites, opts.pid, *is_return, perf);
+                            .attach(&loaded.fd, &file.path, sites, opts.pid, *is_return, perf);
                         match attached {
                             Ok(()) => {}
                             // uprobe_multi refused (an older kernel, a policy):
@@ -210,7 +207,7 @@ impl Session {
                                     opts.verifier_log,
                                 )?;
                                 session.attach(
-                                    &loaded.fd, &file.path, &sites, opts.pid, *is_return, true,
+                                    &loaded.fd, &file.path, sites, opts.pid, *is_return, true,
                                 )?;
                             }
                             Err(e) => return Err(e),
@@ -319,19 +316,19 @@ impl Session {
     }
 
     /// Events dropped because the ring buffer was full, summed over CPUs.
-    pub fn lost_events(&self) -> u64 {
+    pub fn lost_events(&self) -> Result<u64, RuntimeError> {
         if self.lost_counter_fd < 0 {
-            return 0;
+            return Ok(0);
         }
         let ncpu = sys::possible_cpus();
         let mut values = vec![0u8; 8 * ncpu];
+        // Index 0 of a per-CPU array always exists; a failed lookup means
+        // nothing was ever counted.
         if !sys::map_lookup(self.lost_counter_fd, &0u32.to_ne_bytes(), &mut values) {
-            return 0;
+            return Ok(0);
         }
-        values
-            .chunks_exact(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-            .sum()
+        let counts = ustrace_abi::words(&values, "lost-event counter")?;
+        Ok(counts.into_iter().fold(0u64, u64::wrapping_add))
     }
 
     /// Detaches every probe (programs and maps stay until drop).
@@ -365,26 +362,21 @@ impl Session {
     }
 
     /// The return addresses of user stack `id` (innermost first), from the
-    /// script's stack map; empty when the id is invalid or was evicted.
-    pub fn read_stack(&self, id: i64) -> Vec<u64> {
+    /// script's stack map; empty when the id is invalid (the kernel could
+    /// not take the stack) or the stack was evicted.
+    pub fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError> {
         let Ok(key) = u32::try_from(id) else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
-        let Some(index) = self.stack_map else {
-            return Vec::new();
+        let Some(fd) = self.stack_map.and_then(|index| self.map_fd(index)) else {
+            return Ok(Vec::new());
         };
-        let Some(fd) = self.map_fd(index) else {
-            return Vec::new();
-        };
-        let depth = usize::from(ustrace_codegen::program::USTACK_MAX_DEPTH);
+        let depth = usize::from(ustrace_abi::USTACK_MAX_DEPTH);
         let mut buf = vec![0u8; depth * 8];
         if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut buf) {
-            return Vec::new();
+            return Ok(Vec::new());
         }
-        buf.chunks_exact(8)
-            .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-            .take_while(|&a| a != 0)
-            .collect()
+        Ok(ustrace_abi::stack_frames(&buf)?)
     }
 
     /// Deletes every entry of map `index` (`clear()`).
@@ -417,11 +409,6 @@ impl Session {
     pub fn map_fd(&self, index: usize) -> Option<i32> {
         self.maps.get(index).map(|f| f.as_raw_fd())
     }
-}
-
-/// Decodes a raw ring buffer record with the script's layouts.
-pub fn decode(script: &CompiledScript, record: &[u8]) -> Option<Event> {
-    events::decode(script, record)
 }
 
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock of `bpf_ktime_get_ns`.

@@ -240,6 +240,7 @@
 //!   (a tracer attaching to both files raises both).
 //! * A probe keeps its function from being removed as unused (see above).
 
+#![deny(missing_docs)]
 #![no_std]
 
 use core::fmt;

@@ -122,10 +122,9 @@ fn script() -> impl Strategy<Value = String> {
 }
 
 fn compile(src: &str) {
-    let opts = ScriptOptions {
-        positional: vec!["7".to_string()],
-        ..Default::default()
-    };
+    let opts = ScriptOptions::builder()
+        .positional(vec!["7".to_string()])
+        .build();
     match Script::compile(src, "fuzz.bt", &opts) {
         Ok(_) => {}
         Err(Error::Script { summary, .. }) => {
@@ -179,10 +178,9 @@ fn compiled_scripts_pass_the_verifier() {
     }
     let mut runner = TestRunner::deterministic();
     let strategy = script();
-    let opts = ScriptOptions {
-        positional: vec!["7".to_string()],
-        ..Default::default()
-    };
+    let opts = ScriptOptions::builder()
+        .positional(vec!["7".to_string()])
+        .build();
     let mut loaded = 0;
     for _ in 0..150 {
         let src = strategy
@@ -200,9 +198,9 @@ fn compiled_scripts_pass_the_verifier() {
             ),
         };
         tracer.begin();
-        tracer.poll(0).expect("polling");
+        tracer.poll(std::time::Duration::ZERO).expect("polling");
         tracer.end().expect("ending");
-        let _ = tracer.final_maps();
+        tracer.final_maps().expect("reading maps");
         loaded += 1;
     }
     assert!(

@@ -41,7 +41,7 @@ fn wait_events(tracer: &mut ustrace::UsdtTracer, probe: &str, want: usize) -> Ve
     while events.len() < want && Instant::now() < deadline {
         events.extend(
             tracer
-                .poll(100)
+                .poll(Duration::from_millis(100))
                 .expect("polling")
                 .into_iter()
                 .filter(|e| e.probe.ends_with(&suffix)),
@@ -129,10 +129,7 @@ fn strings_are_read_from_the_pointers() {
     let script = Script::compile(
         r#"usdt:*:rust_traced:text { printf("%s|%s\n", str(arg0), str(arg1, arg2)); }"#,
         "text.bt",
-        &ScriptOptions {
-            pid: Some(me()),
-            ..Default::default()
-        },
+        &ScriptOptions::builder().pid(me()).build(),
     )
     .expect("compiling");
     let mut tracer = script.start().expect("attaching");
@@ -143,7 +140,7 @@ fn strings_are_read_from_the_pointers() {
     let mut texts = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     while texts.is_empty() && Instant::now() < deadline {
-        for r in tracer.poll(100).expect("polling") {
+        for r in tracer.poll(Duration::from_millis(100)).expect("polling") {
             if let Record::Printf { text, .. } = r {
                 texts.push(text);
             }
@@ -220,11 +217,10 @@ fn shared_semaphore_is_raised_while_traced() {
     let script = Script::compile(
         "usdt:*:rust_traced:guarded { @n = count(); }",
         "guarded.bt",
-        &ScriptOptions {
-            pid: Some(me()),
-            force_perf_attach: true,
-            ..Default::default()
-        },
+        &ScriptOptions::builder()
+            .pid(me())
+            .force_perf_attach(true)
+            .build(),
     )
     .expect("compiling");
     let mut tracer = script.start().expect("attaching with perf events");
@@ -234,6 +230,7 @@ fn shared_semaphore_is_raised_while_traced() {
     tracer.end().expect("ending");
     let maps: Vec<String> = tracer
         .final_maps()
+        .expect("reading maps")
         .into_iter()
         .filter_map(|r| match r {
             Record::Map { text, .. } => Some(text),
@@ -349,19 +346,17 @@ fn traced_red_zone_leaf_computes_the_untraced_result() {
     let script = Script::compile(
         "usdt:*:rust_traced:red_zone { @c = count(); }",
         "red_zone.bt",
-        &ScriptOptions {
-            pid: Some(me()),
-            ..Default::default()
-        },
+        &ScriptOptions::builder().pid(me()).build(),
     )
     .expect("compiling");
     let mut tracer = script.start().expect("attaching");
     tracer.begin();
     let traced = rust_red_zone_leaf(ROUNDS);
-    tracer.poll(100).expect("polling");
+    tracer.poll(Duration::from_millis(100)).expect("polling");
     tracer.end().expect("ending");
     let maps: Vec<String> = tracer
         .final_maps()
+        .expect("reading maps")
         .into_iter()
         .filter_map(|r| match r {
             Record::Map { text, .. } => Some(text),

@@ -78,7 +78,7 @@ fn receives_hits_with_arguments_and_raises_semaphores() {
     let mut events: Vec<UsdtEvent> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     while events.len() < 4 && Instant::now() < deadline {
-        events.extend(tracer.poll(100).expect("polling"));
+        events.extend(tracer.poll(Duration::from_millis(100)).expect("polling"));
     }
     let tid = unsafe { libc::gettid() } as u32;
     let hits: Vec<&UsdtEvent> = events
@@ -144,7 +144,7 @@ fn traces_the_seed_test_server() {
         let mut values = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(6);
         while values.len() < 3 && Instant::now() < deadline {
-            for e in tracer.poll(100).expect("polling") {
+            for e in tracer.poll(Duration::from_millis(100)).expect("polling") {
                 assert_eq!(e.pid, pid);
                 values.push(e.args[0] as i64);
             }
