@@ -152,19 +152,6 @@ proptest! {
     }
 }
 
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run as root"
-        );
-        eprintln!("skipping the kernel half of the compiler fuzz: not root");
-    }
-    root
-}
-
 /// What compiles must also pass the kernel's verifier and run: 150
 /// generated scripts are compiled; each that compiles is loaded, BEGIN and
 /// END run and its maps read. Most must get that far, or the test proves
@@ -173,7 +160,7 @@ fn root() -> bool {
 fn compiled_scripts_pass_the_verifier() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
-    if !root() {
+    if !ustrace_testkit::bpf_available("compiled_scripts_pass_the_verifier") {
         return;
     }
     let mut runner = TestRunner::deterministic();

@@ -15,19 +15,6 @@ use std::time::{Duration, Instant};
 
 use ustrace::{Record, Script, ScriptOptions, Usdt, UsdtEvent};
 
-fn bpf_available() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "BPF tests need root in CI"
-        );
-        eprintln!("skipping: not root, cannot load BPF");
-    }
-    root
-}
-
 fn me() -> u32 {
     std::process::id()
 }
@@ -75,7 +62,7 @@ fn fire_widths(p: *const u8) {
 
 #[test]
 fn every_width_arrives_with_its_exact_bits() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("every_width_arrives_with_its_exact_bits") {
         return;
     }
     let target = 0x5au8;
@@ -123,7 +110,7 @@ fn fire_text(c: &CStr, s: &str) {
 
 #[test]
 fn strings_are_read_from_the_pointers() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("strings_are_read_from_the_pointers") {
         return;
     }
     let script = Script::compile(
@@ -177,7 +164,7 @@ fn guarded_enabled() -> bool {
 
 #[test]
 fn shared_semaphore_is_raised_while_traced() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("shared_semaphore_is_raised_while_traced") {
         return;
     }
     assert!(!guarded_enabled(), "semaphore must be 0 untraced");
@@ -338,7 +325,7 @@ fn the_leaf_keeps_its_array_in_the_red_zone() {
 
 #[test]
 fn traced_red_zone_leaf_computes_the_untraced_result() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("traced_red_zone_leaf_computes_the_untraced_result") {
         return;
     }
     const ROUNDS: u64 = 1_000_000;

@@ -21,17 +21,6 @@ fn fire_guarded(i: u64) -> bool {
     evaluated
 }
 
-fn bpf_available() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
-    if !root {
-        assert!(!ci, "BPF tests need root in CI");
-        eprintln!("skipping: not root, cannot load BPF");
-    }
-    root
-}
-
 #[test]
 fn lists_own_probes() {
     let probes = Usdt::for_pid(std::process::id())
@@ -60,7 +49,7 @@ fn enable_probe_rejects_unknown_names() {
 
 #[test]
 fn receives_hits_with_arguments_and_raises_semaphores() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("receives_hits_with_arguments_and_raises_semaphores") {
         return;
     }
     let me = std::process::id();
@@ -104,7 +93,7 @@ fn receives_hits_with_arguments_and_raises_semaphores() {
 /// The seed's C test-server traced through the API: values increase by one.
 #[test]
 fn traces_the_seed_test_server() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("traces_the_seed_test_server") {
         return;
     }
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("api-seed");
