@@ -29,7 +29,6 @@
 
 use std::io::Write;
 use std::process::Command;
-use std::sync::OnceLock;
 
 /// True when running in CI (`CI=true` or `CI=1`), where nothing may be
 /// skipped.
@@ -44,16 +43,19 @@ pub fn unavailable(test: &str, reason: &str) -> bool {
     if in_ci() {
         panic!("{test}: required in CI but unavailable: {reason}");
     }
-    // Not eprintln!: the harness captures it for passing tests.
-    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {reason}");
+    // Not eprintln!: the harness captures it for passing tests. One write,
+    // so that parallel tests do not cut the line.
+    let line = format!("SKIPPED {test}: {reason}\n");
+    let _ = std::io::stderr().write_all(line.as_bytes());
     false
 }
 
+#[cfg(feature = "bpf")]
 /// True when this process can load and run BPF programs: it is root and a
 /// real `BEGIN { exit(); }` script loads, runs and exits. Checked once per
 /// test binary. Otherwise see [`unavailable`].
 pub fn bpf_available(test: &str) -> bool {
-    static REASON: OnceLock<Option<String>> = OnceLock::new();
+    static REASON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
     let reason = REASON.get_or_init(|| {
         // SAFETY: geteuid has no preconditions.
         if unsafe { libc::geteuid() } != 0 {
@@ -68,6 +70,7 @@ pub fn bpf_available(test: &str) -> bool {
 }
 
 /// Loads, runs and detaches a program that only calls `exit()`.
+#[cfg(feature = "bpf")]
 fn load_a_program() -> Result<(), String> {
     let options = ustrace::ScriptOptions::default();
     let script = ustrace::Script::compile("BEGIN { exit(); }", "probe.bt", &options)
