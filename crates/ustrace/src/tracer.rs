@@ -161,8 +161,9 @@ impl Tracer {
                         .into_iter()
                         .map(|a| namer.value(a, Place::Record))
                         .collect::<Result<Vec<Value>, Error>>()?;
-                    // The decoder checked the id.
-                    let def = &compiled.printfs[id];
+                    let def = compiled.printfs.get(id).ok_or_else(|| {
+                        Error::Internal(format!("printf id {id} out of range after decoding"))
+                    })?;
                     let text = match def.kind {
                         PrintfKind::Time => local_time(&def.format),
                         PrintfKind::System => {
