@@ -29,13 +29,15 @@
 
 #![deny(missing_docs)]
 
+mod bytes;
 pub mod decode;
+mod error;
 pub mod layout;
 pub mod value;
 
-pub use decode::{
-    stack_frames, words, Bytes, DecodeError, DecodedEntry, Decoder, Event, FieldValue,
-};
+pub use bytes::Bytes;
+pub use decode::{stack_frames, words, DecodedEntry, Decoder, Event, FieldValue};
+pub use error::DecodeError;
 pub use layout::{
     FieldKind, PrintfDef, PrintfKind, StackMode, UserMap, ValueKind, TAG_CLEAR_MAP, TAG_EXIT,
     TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME, TAG_ZERO_MAP, USTACK_MAX_DEPTH,
