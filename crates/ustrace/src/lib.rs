@@ -116,6 +116,7 @@ pub use ustrace_probes as probes;
 // the inner crates.
 pub use ustrace_abi::DecodeError;
 pub use ustrace_codegen::insn::Insn;
+pub use ustrace_codegen::program;
 pub use ustrace_codegen::program::CompiledScript;
 pub use ustrace_lang::ast;
 pub use ustrace_output::{MapEntry, MapStyle, MapValue, Value};
