@@ -14,6 +14,11 @@ use std::time::{Duration, Instant};
 
 use libbpf_sys as sys;
 
+mod overload;
+
+/// One benchmark section.
+type Section = fn(&mut Bench);
+
 /// One measured row: a name, both values and the unit.
 struct Row {
     section: &'static str,
@@ -47,9 +52,13 @@ fn main() {
     let mut ustrace = root.join("target/release/ustrace");
     let mut bpftrace = PathBuf::from("/usr/bin/bpftrace");
     let mut quick = false;
+    // `--only SECTION` (startup, attach, jvm, hits, rust, throughput,
+    // overload, footprint) runs one section.
+    let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
             "--quick" => quick = true,
+            "--only" => only = args.next(),
             "--ustrace" => ustrace = args.next().map(PathBuf::from).unwrap_or(ustrace),
             "--bpftrace" => bpftrace = args.next().map(PathBuf::from).unwrap_or(bpftrace),
             other => {
@@ -74,14 +83,28 @@ fn main() {
         rows: Vec::new(),
     };
     b.build_programs();
-    b.startup();
-    b.attach_many();
-    b.attach_jvm();
-    b.hit_costs();
-    b.rust_probe_costs();
-    b.throughput();
-    b.footprint();
-    b.report(&root);
+    let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
+    let sections: [(&str, Section); 8] = [
+        ("startup", Bench::startup),
+        ("attach", Bench::attach_many),
+        ("jvm", Bench::attach_jvm),
+        ("hits", Bench::hit_costs),
+        ("rust", Bench::rust_probe_costs),
+        ("throughput", Bench::throughput),
+        ("overload", Bench::overload),
+        ("footprint", Bench::footprint),
+    ];
+    for (name, section) in sections {
+        if want(name) {
+            section(&mut b);
+        }
+    }
+    // A partial run does not replace the full results.
+    let file = match &only {
+        Some(name) => format!("only-{name}.json"),
+        None => "latest.json".to_string(),
+    };
+    b.report(&root, &file);
 }
 
 impl Bench {
@@ -452,6 +475,33 @@ impl Bench {
         let _ = std::fs::remove_file(&out);
     }
 
+    /// Overload: see [`overload`].
+    fn overload(&mut self) {
+        let per_producer: u64 = if self.quick { 1_000_000 } else { 5_000_000 };
+        let hits = self.work.join("hits");
+        let out = self.work.join("overload.out");
+        let runs: Vec<_> = [Tool::Ustrace, Tool::Bpftrace]
+            .into_iter()
+            .map(|t| overload::run(self.tool(t), &hits, &out, 2, per_producer))
+            .collect();
+        let pick = |f: &dyn Fn(&overload::Overload) -> f64| -> Vec<Option<f64>> {
+            runs.iter().map(|r| r.as_ref().map(f)).collect()
+        };
+        let section = "overload (2 producers, printf to a file)";
+        let name = format!(
+            "events unaccounted for (sent - received - lost) of {}",
+            2 * per_producer
+        );
+        let v = pick(&|r| r.sent as f64 - r.received as f64 - r.lost as f64);
+        self.push(section, &name, "events", v[0], v[1]);
+        let v = pick(&|r| r.lost as f64);
+        self.push(section, "events reported lost", "events", v[0], v[1]);
+        let v = pick(&|r| r.received_per_s);
+        self.push(section, "received per second", "events/s", v[0], v[1]);
+        let v = pick(&|r| r.peak_rss_kb as f64 / 1024.0);
+        self.push(section, "peak RSS of the tracer", "MiB", v[0], v[1]);
+    }
+
     /// 5. Footprint: binary and shared libraries.
     fn footprint(&mut self) {
         let mut size = Vec::new();
@@ -475,7 +525,7 @@ impl Bench {
         );
     }
 
-    fn report(&self, root: &Path) {
+    fn report(&self, root: &Path, file: &str) {
         let machine = machine_description();
         println!("ustrace vs bpftrace, {machine}\n");
         println!("| measure | ustrace | bpftrace | ustrace/bpftrace |");
@@ -519,7 +569,7 @@ impl Bench {
         json.push_str("  ]\n}\n");
         let dir = root.join("bench/results");
         let _ = std::fs::create_dir_all(&dir);
-        if let Err(e) = std::fs::write(dir.join("latest.json"), json) {
+        if let Err(e) = std::fs::write(dir.join(file), json) {
             eprintln!("ustrace-bench: cannot write results: {e}");
         }
     }

@@ -3,14 +3,17 @@
 //! flags, the child process of `-c`, signals, output and exit codes.
 
 mod child;
+mod input;
 mod list;
+mod output_file;
+mod settings;
+mod signals;
 
 use std::io::Write;
-use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
 use ustrace::sink::{FoldedSink, JsonSink, Sink, TextSink};
 use ustrace::{Record, Script, ScriptOptions};
@@ -25,7 +28,7 @@ struct Cli {
     program: Option<String>,
 
     /// Trace only this process.
-    #[arg(short = 'p', value_name = "PID")]
+    #[arg(short = 'p', value_name = "PID", conflicts_with = "command")]
     pid: Option<u32>,
 
     /// Run this command (split on spaces, quotes respected), trace it, and
@@ -93,22 +96,18 @@ impl Format {
 /// traced process.
 const POLL_PERIOD: Duration = Duration::from_millis(100);
 
-static STOP: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_signal(_: libc::c_int) {
-    STOP.store(true, Ordering::SeqCst);
-}
-
 fn main() {
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => std::process::exit(code),
+        // The reader went away (`| head`): end quietly, as Unix tools do.
+        Err(e) if signals::is_broken_pipe(&e) => signals::exit_by_sigpipe(),
         Err(e) => {
             match e.downcast_ref::<ustrace::Error>() {
                 // Already `NAME:LINE:COL: error: ...` with the source line.
-                Some(u @ ustrace::Error::Script { .. }) => eprintln!("{}", u.render()),
-                Some(u) => eprintln!("ERROR: {}", u.render()),
-                None => eprintln!("ERROR: {e:#}"),
+                Some(u @ ustrace::Error::Script { .. }) => signals::report(&u.render()),
+                Some(u) => signals::report(&format!("ERROR: {}", u.render())),
+                None => signals::report(&format!("ERROR: {e:#}")),
             }
             std::process::exit(1);
         }
@@ -116,15 +115,15 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
-    let mut out: Box<dyn Write> = match &cli.output {
-        Some(p) => Box::new(std::io::BufWriter::new(
-            std::fs::File::create(p)
-                .with_context(|| format!("cannot create output file {}", p.display()))?,
-        )),
-        None => Box::new(std::io::BufWriter::new(std::io::stdout())),
+    let script_file = match (&cli.program, cli.list) {
+        (None, false) => cli.rest.first().map(Path::new),
+        _ => None,
     };
+    // Created (truncated) only once the script is attached.
+    let mut out = output_file::Output::new(cli.output.as_deref(), script_file)?;
     if cli.list {
         let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
+        out.commit()?;
         list::list(&mut out, pattern.as_deref(), cli.pid, cli.verbose)?;
         out.flush()?;
         return Ok(0);
@@ -135,8 +134,7 @@ fn run(cli: Cli) -> Result<i32> {
             let Some(file) = cli.rest.first() else {
                 bail!("no program given: use -e 'PROGRAM' or a script file (see --help)");
             };
-            let text = std::fs::read_to_string(file)
-                .with_context(|| format!("cannot read script {file}"))?;
+            let text = input::read_script(Path::new(file))?;
             (text, file.clone(), cli.rest[1..].to_vec())
         }
     };
@@ -149,14 +147,11 @@ fn run(cli: Cli) -> Result<i32> {
         Some(cmd) => Some(child::Child::spawn_stopped(cmd)?),
         None => None,
     };
-    let str_len = std::env::var("USTRACE_STRLEN")
-        .or_else(|_| std::env::var("BPFTRACE_STRLEN"))
-        .ok()
-        .and_then(|v| v.parse::<usize>().ok())
-        .unwrap_or(64)
-        .clamp(1, 200);
+    let str_len = settings::str_len()?;
+    let max_map_keys = settings::max_map_keys()?;
     let mut options = ScriptOptions::builder()
         .str_len(str_len)
+        .max_map_keys(max_map_keys)
         .positional(positional)
         .verifier_log(cli.debug)
         .force_perf_attach(cli.perf_attach)
@@ -169,7 +164,7 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let options = options.build();
     let script = Script::compile(&source, &name, &options)?;
-    let mut sink = cli.format.sink(out);
+    let mut sink = cli.format.sink(Box::new(out.clone()));
     if cli.debug {
         sink.text(&format!("AST:\n{:#?}\n", script.ast()))?;
         for p in &script.compiled().programs {
@@ -185,16 +180,21 @@ fn run(cli: Cli) -> Result<i32> {
     sink.begin(script.attach_count())?;
     sink.flush()?;
     let mut tracer = script.start()?;
+    out.commit()?;
+    let refused = tracer.refused_probes();
+    if !refused.is_empty() {
+        signals::report(&format!(
+            "WARNING: the kernel refused uprobes on {} function(s), attached the rest: {}",
+            refused.len(),
+            refused.join(", ")
+        ));
+    }
     if cli.debug {
         for log in tracer.verifier_logs() {
             sink.text(&format!("\nVerifier log:\n{log}\n"))?;
         }
     }
-    // SAFETY: installing a handler that only stores to an atomic.
-    unsafe {
-        libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
-        libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
-    }
+    signals::install();
     if let Some(c) = child.as_mut() {
         c.release()?;
     }
@@ -208,7 +208,7 @@ fn run(cli: Cli) -> Result<i32> {
             exit_code = code as i32;
             break;
         }
-        if STOP.load(Ordering::SeqCst) {
+        if signals::received() > 0 {
             break;
         }
         if let Some(c) = child.as_mut() {
@@ -221,6 +221,15 @@ fn run(cli: Cli) -> Result<i32> {
             }
         }
     }
+    tracer.detach();
+    if let Some(c) = child.as_mut() {
+        // Probes are off: end the child now (a second Ctrl-C: at once).
+        c.terminate(|| signals::received() >= 2);
+    }
+    // Take what is left in bounded batches before END (memory stays small).
+    while let records @ [_, ..] = &tracer.poll(Duration::ZERO)?[..] {
+        emit(sink.as_mut(), records)?;
+    }
     let records = tracer.end()?;
     emit(sink.as_mut(), &records)?;
     sink.trace_ended()?;
@@ -230,8 +239,11 @@ fn run(cli: Cli) -> Result<i32> {
         sink.lost_events(lost)?;
     }
     sink.flush()?;
-    if let Some(c) = child.as_mut() {
-        c.terminate();
+    for full in tracer.full_maps()? {
+        signals::report(&format!(
+            "WARNING: map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
+            full.name, full.max_keys, full.dropped_updates
+        ));
     }
     Ok(exit_code)
 }

@@ -147,7 +147,7 @@ impl Builder {
             return Err(CompileError::new(
                 span,
                 format!(
-                    "this probe needs more than the {STACK_SIZE} bytes of BPF stack (strings and tuples use stack; try a smaller -B / str length)"
+                    "this probe needs more than the {STACK_SIZE} bytes of BPF stack (strings and tuples use stack; try a shorter string length: USTRACE_STRLEN or BPFTRACE_STRLEN)"
                 ),
             ));
         }

@@ -15,6 +15,8 @@ use crate::program::*;
 use crate::usdt_args;
 use crate::CompileError;
 
+#[path = "map_full.rs"]
+mod map_full;
 #[path = "maps.rs"]
 mod maps;
 
@@ -1981,10 +1983,11 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                 "printf()'s first argument must be a string literal",
             ));
         };
-        let wanted = match ustrace_lang::printf::parse_format(fmt) {
-            Ok(f) => f.arg_count(),
+        let format = match ustrace_lang::printf::parse_format(fmt) {
+            Ok(f) => f,
             Err(e) => return Err(CompileError::new(fmt_expr.span, e.to_string())),
         };
+        let wanted = format.arg_count();
         if wanted != args.len() - 1 {
             return Err(CompileError::new(
                 span,
@@ -2015,6 +2018,11 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
                     ))
                 }
             };
+            if let Some(conv) = format.conversions().nth(fields.len()) {
+                if let Some(msg) = crate::printf_types::mismatch(conv, &f) {
+                    return Err(CompileError::new(a.span, msg));
+                }
+            }
             vals.push(v);
             fields.push(f);
         }

@@ -24,6 +24,7 @@ pub mod builder;
 mod compile;
 pub mod disasm;
 pub mod insn;
+mod printf_types;
 pub mod program;
 mod usdt_args;
 

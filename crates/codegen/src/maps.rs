@@ -238,7 +238,9 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::mov64_imm(R4, BPF_NOEXIST));
         self.b.emit(insn::call(helper::MAP_UPDATE_ELEM));
         self.lookup(map, key.slot);
-        self.b.jmp_imm(JmpOp::Jeq, R0, 0, fail);
+        self.b.jmp_imm(JmpOp::Jne, R0, 0, have);
+        self.count_failed_update(map, span)?;
+        self.b.goto(fail);
         self.b.bind(have);
         self.b.emit(insn::mov64_reg(R7, R0));
         Ok(())
@@ -290,6 +292,10 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::alu64_imm(AluOp::Add, R3, vslot as i32));
         self.b.emit(insn::mov64_imm(R4, 0));
         self.b.emit(insn::call(helper::MAP_UPDATE_ELEM));
+        let stored = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, stored);
+        self.count_failed_update(map, span)?;
+        self.b.bind(stored);
         Ok(())
     }
 

@@ -133,6 +133,9 @@ pub enum MapRole {
     /// One 8-byte `CLOCK_MONOTONIC` timestamp of the session's start,
     /// written by the runtime before any program runs (`elapsed`).
     StartTime,
+    /// Per map (indexed by [`MapId`](crate::builder::MapId)), per CPU:
+    /// updates that failed because the map was full.
+    DroppedUpdates,
     /// A script map `@name`.
     User(UserMap),
 }

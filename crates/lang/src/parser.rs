@@ -32,6 +32,8 @@ pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
         prev_end: 0,
         no_div: false,
         depth: 0,
+        chained: 0,
+        in_expr: false,
     };
     let e = p.expr()?;
     if p.tok.kind != TokenKind::Eof {
@@ -43,6 +45,11 @@ pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
 /// How deeply expressions and blocks may nest before we refuse (keeps the
 /// recursive descent far from the stack limit).
 const MAX_DEPTH: usize = 100;
+
+/// How many operators, indexes and field accesses one expression may chain
+/// (`1 + 1 + ... + 1` builds a tree as deep as its length; the compiler
+/// walks it recursively, so a limit keeps it far from the stack's end).
+pub const MAX_CHAINED: usize = 1000;
 
 /// Attach point types ustrace supports (for suggestions).
 const ATTACH_TYPES: &[&str] = &[
@@ -103,6 +110,12 @@ struct Parser<'a> {
     no_div: bool,
     /// Current nesting depth.
     depth: usize,
+    /// Nodes built by loops (operator chains, `[i]`, `.f`, `++`) in the
+    /// current outermost expression: each makes the tree one deeper
+    /// without a recursive call, so [`MAX_CHAINED`] bounds it.
+    chained: usize,
+    /// Inside an expression (so `chained` is not reset).
+    in_expr: bool,
 }
 
 fn int_type(name: &str) -> Option<IntType> {
@@ -177,6 +190,8 @@ impl<'a> Parser<'a> {
             prev_end: 0,
             no_div: false,
             depth: 0,
+            chained: 0,
+            in_expr: false,
         })
     }
 
@@ -235,6 +250,21 @@ impl<'a> Parser<'a> {
                     "at most {MAX_DEPTH} levels of nested expressions and blocks"
                 )),
             );
+        }
+        Ok(())
+    }
+
+    /// Counts one node built by a loop (see [`Parser::chained`]).
+    fn chain(&mut self, span: Span) -> Result<(), Diagnostic> {
+        self.chained += 1;
+        if self.chained > MAX_CHAINED {
+            return Err(Diagnostic::error(
+                span,
+                format!("expression too deep (limit {MAX_CHAINED})"),
+            )
+            .with_note(format!(
+                "at most {MAX_CHAINED} chained operators, indexes and fields in one expression: split it with variables"
+            )));
         }
         Ok(())
     }
@@ -501,6 +531,20 @@ impl<'a> Parser<'a> {
     /// A full expression (ternary level).
     fn expr(&mut self) -> Result<Expr, Diagnostic> {
         self.enter(self.tok.span)?;
+        let outermost = !self.in_expr;
+        if outermost {
+            self.in_expr = true;
+            self.chained = 0;
+        }
+        let result = self.ternary();
+        if outermost {
+            self.in_expr = false;
+        }
+        self.leave();
+        result
+    }
+
+    fn ternary(&mut self) -> Result<Expr, Diagnostic> {
         let cond = self.binary(1)?;
         let result = if self.at(&TokenKind::Question) {
             self.bump()?;
@@ -519,7 +563,6 @@ impl<'a> Parser<'a> {
         } else {
             cond
         };
-        self.leave();
         Ok(result)
     }
 
@@ -530,7 +573,8 @@ impl<'a> Parser<'a> {
             if prec < min_prec || (self.no_div && op == BinaryOp::Div) {
                 break;
             }
-            self.bump()?;
+            let op_span = self.bump()?.span;
+            self.chain(op_span)?;
             let rhs = self.binary(prec + 1)?;
             lhs = binary_node(op, lhs, rhs);
         }
@@ -614,6 +658,16 @@ impl<'a> Parser<'a> {
     fn postfix(&mut self) -> Result<Expr, Diagnostic> {
         let mut e = self.primary()?;
         loop {
+            if matches!(
+                self.tok.kind,
+                TokenKind::PlusPlus
+                    | TokenKind::MinusMinus
+                    | TokenKind::LBracket
+                    | TokenKind::Dot
+                    | TokenKind::Arrow
+            ) {
+                self.chain(self.tok.span)?;
+            }
             e = match self.tok.kind {
                 TokenKind::PlusPlus | TokenKind::MinusMinus => self.postfix_incdec(e)?,
                 TokenKind::LBracket => self.index(e)?,

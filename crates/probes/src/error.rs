@@ -20,6 +20,14 @@ pub enum ProbeError {
         /// The directory.
         path: PathBuf,
     },
+    /// The path is a device, FIFO or socket, not a file.
+    #[error("{}: not a regular file ({kind}), not an ELF file", .path.display())]
+    NotRegular {
+        /// The path.
+        path: PathBuf,
+        /// What it is instead ("a FIFO", ...).
+        kind: &'static str,
+    },
     /// The file exists but cannot be read.
     #[error("{}: permission denied", .path.display())]
     PermissionDenied {

@@ -205,13 +205,52 @@ pub fn read_usdt_probes(path: &Path) -> Result<UsdtFile, ProbeError> {
 }
 
 /// Reads a whole file, turning I/O errors into one-line [`ProbeError`]s.
+/// Only regular files: the file is opened without blocking (a FIFO would
+/// block `open` forever) and read no further than its size (a device like
+/// `/dev/zero` never ends).
 pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ProbeError> {
-    if path.is_dir() {
+    use std::io::Read;
+    let (file, len) = open_regular(path)?;
+    let mut data = Vec::with_capacity(len as usize);
+    file.take(len)
+        .read_to_end(&mut data)
+        .map_err(|e| ProbeError::from_io(path, &e))?;
+    Ok(data)
+}
+
+/// Opens `path` for reading if it is a regular file; returns it and its size.
+pub(crate) fn open_regular(path: &Path) -> Result<(std::fs::File, u64), ProbeError> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| ProbeError::from_io(path, &e))?;
+    let meta = file.metadata().map_err(|e| ProbeError::from_io(path, &e))?;
+    let t = meta.file_type();
+    if t.is_dir() {
         return Err(ProbeError::IsDirectory {
             path: path.to_path_buf(),
         });
     }
-    std::fs::read(path).map_err(|e| ProbeError::from_io(path, &e))
+    if !t.is_file() {
+        let kind = if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_socket() {
+            "a socket"
+        } else {
+            "special file"
+        };
+        return Err(ProbeError::NotRegular {
+            path: path.to_path_buf(),
+            kind,
+        });
+    }
+    Ok((file, meta.len()))
 }
 
 /// Like [`read_usdt_probes`], on the bytes of a file; `path` is only used in

@@ -85,9 +85,10 @@ pub fn host_path(root: &Path, path: &Path) -> PathBuf {
 /// True when the file starts with the ELF magic.
 fn is_elf(path: &Path) -> bool {
     let mut magic = [0u8; 4];
-    std::fs::File::open(path)
-        .and_then(|mut f| f.read_exact(&mut magic))
-        .is_ok()
+    crate::notes::open_regular(path)
+        .ok()
+        .and_then(|(mut f, _)| f.read_exact(&mut magic).ok())
+        .is_some()
         && &magic == b"\x7fELF"
 }
 

@@ -53,7 +53,7 @@ pub fn functions_from_bytes(
     collect_functions(path, &elf, data, pattern, &mut found)?;
     if !has_section_type(&elf, data, elf::SHT_SYMTAB) {
         if let Some(debug) = debug_file(path, &elf, data) {
-            if let Ok(bytes) = std::fs::read(&debug) {
+            if let Ok(bytes) = read_file(&debug) {
                 // A broken debug file only loses its extra names.
                 let _ = collect_functions(&debug, &elf, &bytes, pattern, &mut found);
             }

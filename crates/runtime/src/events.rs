@@ -46,18 +46,47 @@ impl Ring {
         Ok(Ring { rb, queue })
     }
 
-    /// Waits up to `timeout_ms` and returns the records received.
+    /// Waits up to `timeout_ms` for records and returns at most
+    /// [`MAX_RECORDS_PER_POLL`] of them. The bound keeps user-space memory
+    /// small under overload: records the kernel cannot place while we are
+    /// behind are dropped there and counted as lost, instead of piling up
+    /// here (libbpf's `ring_buffer__poll` consumes for as long as
+    /// producers keep up).
     pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<Vec<u8>>, RuntimeError> {
-        // SAFETY: rb is live.
-        let r = unsafe { sys::ring_buffer__poll(self.rb, timeout_ms) };
+        self.consume()?;
+        if self.queue.records.is_empty() && timeout_ms != 0 {
+            // SAFETY: rb is live; its epoll fd stays owned by libbpf.
+            let epfd = unsafe { sys::ring_buffer__epoll_fd(self.rb) };
+            let mut event = libc::epoll_event { events: 0, u64: 0 };
+            // SAFETY: waiting on a valid epoll fd with room for one event.
+            let r = unsafe { libc::epoll_wait(epfd, &mut event, 1, timeout_ms) };
+            if r < 0 {
+                let e = std::io::Error::last_os_error();
+                if e.raw_os_error() != Some(libc::EINTR) {
+                    return Err(RuntimeError::RingBuffer(e));
+                }
+            }
+            self.consume()?;
+        }
+        Ok(self.queue.records.drain(..).collect())
+    }
+
+    /// Moves up to [`MAX_RECORDS_PER_POLL`] records into the queue.
+    fn consume(&mut self) -> Result<(), RuntimeError> {
+        let room = MAX_RECORDS_PER_POLL.saturating_sub(self.queue.records.len());
+        // SAFETY: rb is live; the callback appends to our queue.
+        let r = unsafe { sys::ring_buffer__consume_n(self.rb, room as sys::size_t) };
         if r < 0 && r != -libc::EINTR {
             return Err(RuntimeError::RingBuffer(std::io::Error::from_raw_os_error(
                 -r,
             )));
         }
-        Ok(self.queue.records.drain(..).collect())
+        Ok(())
     }
 }
+
+/// Most records one [`Ring::poll`] returns.
+pub const MAX_RECORDS_PER_POLL: usize = 4096;
 
 impl Drop for Ring {
     fn drop(&mut self) {

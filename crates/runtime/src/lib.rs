@@ -12,6 +12,7 @@
 #![deny(missing_docs)]
 
 mod events;
+pub mod refused;
 pub mod sys;
 
 use std::os::fd::{AsRawFd, OwnedFd};
@@ -19,6 +20,8 @@ use std::path::Path;
 
 use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
+pub use events::MAX_RECORDS_PER_POLL;
+pub use refused::RefusedSite;
 pub use sys::{LoadedProgram, ProgramAttach};
 pub use ustrace_codegen::program::UprobeSite;
 
@@ -50,6 +53,15 @@ pub enum RuntimeError {
         target: String,
         /// The kernel's answer.
         source: std::io::Error,
+    },
+    /// The kernel refused a uprobe on every site of a file (error 524,
+    /// ENOTSUPP: it cannot handle the instruction there).
+    #[error("cannot attach to {target}: the kernel cannot place a uprobe on {what} (error 524 ENOTSUPP: instruction not supported)")]
+    Refused {
+        /// The file.
+        target: String,
+        /// Which sites ("offset 0x1234", "any of the 3 sites").
+        what: String,
     },
     /// The ring buffer could not be set up or read.
     #[error("ring buffer: {0}")]
@@ -90,11 +102,15 @@ pub struct Session {
     perf_events: Vec<OwnedFd>,
     ring: events::Ring,
     lost_counter_fd: i32,
+    /// Failed updates per map (`MapRole::DroppedUpdates`), -1 if none.
+    dropped_updates_fd: i32,
     begin_ids: Vec<u64>,
     end_ids: Vec<u64>,
     intervals: Vec<(u64, u64)>,
     /// Index of the `ustack` stack trace map, if the script has one.
     stack_map: Option<usize>,
+    /// Sites the kernel would not place a uprobe on (the rest attached).
+    refused: Vec<RefusedSite>,
 }
 
 impl Session {
@@ -108,6 +124,7 @@ impl Session {
                 MapRole::LostCounter => "lost".to_string(),
                 MapRole::StartTime => "start_time".to_string(),
                 MapRole::StackTraces => "ustacks".to_string(),
+                MapRole::DroppedUpdates => "dropped".to_string(),
                 MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
             let name = if name.is_empty() {
@@ -133,6 +150,12 @@ impl Session {
             .get(script.lost_counter.0)
             .map(|f| f.as_raw_fd())
             .unwrap_or(-1);
+        let dropped_updates_fd = script
+            .maps
+            .iter()
+            .position(|m| m.role == MapRole::DroppedUpdates)
+            .and_then(|i| maps.get(i))
+            .map_or(-1, |f| f.as_raw_fd());
         let ring = events::Ring::new(ring_fd)?;
         for (m, fd) in script.maps.iter().zip(&maps) {
             if m.role == MapRole::StartTime {
@@ -162,6 +185,7 @@ impl Session {
             perf_events: Vec::new(),
             ring,
             lost_counter_fd,
+            dropped_updates_fd,
             begin_ids: Vec::new(),
             end_ids: Vec::new(),
             intervals: Vec::new(),
@@ -169,6 +193,7 @@ impl Session {
                 .maps
                 .iter()
                 .position(|m| m.role == MapRole::StackTraces),
+            refused: Vec::new(),
         };
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();
@@ -198,7 +223,7 @@ impl Session {
                             // uprobe_multi refused (an older kernel, a policy):
                             // reload the program for perf-event uprobes, one
                             // per site, and use them for this and later files.
-                            Err(_) if !perf => {
+                            Err(e) if !perf && !matches!(e, RuntimeError::Refused { .. }) => {
                                 perf = true;
                                 loaded = sys::load_program(
                                     &prog.name,
@@ -247,21 +272,51 @@ impl Session {
         is_return: bool,
         use_perf: bool,
     ) -> Result<(), RuntimeError> {
+        let mut refused = Vec::new();
         if !use_perf {
-            match sys::attach_uprobe_multi(prog, path, sites, pid.unwrap_or(0), is_return) {
-                Ok(link) => {
-                    self.links.push(link);
-                    return Ok(());
+            let (links, r) = refused::attach_multi_around_refusals(
+                prog,
+                path,
+                sites,
+                pid.unwrap_or(0),
+                is_return,
+            )?;
+            self.links.extend(links);
+            refused = r;
+        } else {
+            for &site in sites {
+                match sys::attach_uprobe_perf(
+                    prog,
+                    path,
+                    site,
+                    pid.map_or(-1, |p| p as i32),
+                    is_return,
+                ) {
+                    Ok((p, l)) => {
+                        self.perf_events.push(p);
+                        self.links.push(l);
+                    }
+                    Err(e) if refused::is_site_refusal(&e) => refused.push(RefusedSite {
+                        path: path.to_path_buf(),
+                        offset: site.offset,
+                        cookie: site.cookie,
+                    }),
+                    Err(e) => return Err(e),
                 }
-                Err(e) => return Err(e),
             }
         }
-        for &site in sites {
-            let (p, l) =
-                sys::attach_uprobe_perf(prog, path, site, pid.map_or(-1, |p| p as i32), is_return)?;
-            self.perf_events.push(p);
-            self.links.push(l);
+        if !sites.is_empty() && refused.len() == sites.len() {
+            // Nothing of this file could be attached: an error, as before.
+            return Err(RuntimeError::Refused {
+                target: path.display().to_string(),
+                what: if sites.len() == 1 {
+                    format!("offset {:#x}", sites[0].offset)
+                } else {
+                    format!("any of its {} sites", sites.len())
+                },
+            });
         }
+        self.refused.extend(refused);
         Ok(())
     }
 
@@ -305,30 +360,37 @@ impl Session {
         }
     }
 
-    /// Waits up to `timeout_ms` for events and returns the raw records.
+    /// Waits up to `timeout_ms` for events and returns the raw records (at
+    /// most [`MAX_RECORDS_PER_POLL`]).
     pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<Vec<u8>>, RuntimeError> {
         self.ring.poll(timeout_ms)
     }
 
-    /// Takes every record already in the ring buffer, without waiting.
+    /// Takes records already in the ring buffer (at most
+    /// [`MAX_RECORDS_PER_POLL`]), without waiting.
     pub fn drain(&mut self) -> Result<Vec<Vec<u8>>, RuntimeError> {
         self.ring.poll(0)
     }
 
+    /// Sites the kernel refused a uprobe on while the rest of their file
+    /// attached (see [`refused`]).
+    pub fn refused_sites(&self) -> &[RefusedSite] {
+        &self.refused
+    }
+
     /// Events dropped because the ring buffer was full, summed over CPUs.
     pub fn lost_events(&self) -> Result<u64, RuntimeError> {
-        if self.lost_counter_fd < 0 {
-            return Ok(0);
-        }
-        let ncpu = sys::possible_cpus();
-        let mut values = vec![0u8; 8 * ncpu];
-        // Index 0 of a per-CPU array always exists; a failed lookup means
-        // nothing was ever counted.
-        if !sys::map_lookup(self.lost_counter_fd, &0u32.to_ne_bytes(), &mut values) {
-            return Ok(0);
-        }
-        let counts = ustrace_abi::words(&values, "lost-event counter")?;
-        Ok(counts.into_iter().fold(0u64, u64::wrapping_add))
+        sum_per_cpu_counter(self.lost_counter_fd, 0, "lost-event counter")
+    }
+
+    /// Updates of map `index` that failed because it was full, summed
+    /// over CPUs.
+    pub fn dropped_updates(&self, index: usize) -> Result<u64, RuntimeError> {
+        sum_per_cpu_counter(
+            self.dropped_updates_fd,
+            index as u32,
+            "dropped-update counter",
+        )
     }
 
     /// Detaches every probe (programs and maps stay until drop).
@@ -420,4 +482,19 @@ fn monotonic_ns() -> u64 {
     // SAFETY: clock_gettime writes one timespec we own.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// The sum over CPUs of slot `key` of a per-CPU array of u64 counters (0
+/// when `fd` is -1, or when the slot was never written).
+fn sum_per_cpu_counter(fd: i32, key: u32, name: &str) -> Result<u64, RuntimeError> {
+    if fd < 0 {
+        return Ok(0);
+    }
+    let ncpu = sys::possible_cpus();
+    let mut values = vec![0u8; 8 * ncpu];
+    if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut values) {
+        return Ok(0);
+    }
+    let counts = ustrace_abi::words(&values, name)?;
+    Ok(counts.into_iter().fold(0u64, u64::wrapping_add))
 }

@@ -97,6 +97,7 @@ mod host;
 mod listing;
 mod maps;
 mod record;
+mod refused;
 mod resolve;
 pub mod sink;
 mod stacks;
@@ -107,7 +108,7 @@ mod values;
 pub use error::Error;
 pub use listing::list_probes;
 pub use record::Record;
-pub use tracer::Tracer;
+pub use tracer::{FullMap, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
@@ -176,7 +177,13 @@ pub struct ScriptOptions {
     pub force_perf_attach: bool,
     /// Allow `system()` (`--unsafe`).
     pub allow_unsafe: bool,
+    /// Most keys a `@map` holds (bpftrace's `max_map_keys`); updates of
+    /// new keys into a full map fail, and [`Tracer::full_maps`] tells.
+    pub max_map_keys: u32,
 }
+
+/// The default of [`ScriptOptions::max_map_keys`] (bpftrace's too).
+pub const DEFAULT_MAX_MAP_KEYS: u32 = 4096;
 
 impl Default for ScriptOptions {
     fn default() -> Self {
@@ -188,6 +195,7 @@ impl Default for ScriptOptions {
             verifier_log: false,
             force_perf_attach: false,
             allow_unsafe: false,
+            max_map_keys: DEFAULT_MAX_MAP_KEYS,
         }
     }
 }
@@ -251,11 +259,22 @@ impl ScriptOptionsBuilder {
         self
     }
 
+    /// Most keys a `@map` may hold.
+    pub fn max_map_keys(mut self, keys: u32) -> Self {
+        self.options.max_map_keys = keys;
+        self
+    }
+
     /// The options.
     pub fn build(self) -> ScriptOptions {
         self.options
     }
 }
+
+/// Stack size of the thread [`Script::compile`] runs on. Address space
+/// only: pages are touched as deep as a script needs (a 1,000-operator
+/// chain takes about 8 MiB in a debug build).
+pub const COMPILE_STACK_BYTES: usize = 64 << 20;
 
 /// A compiled script: programs ready to load, and what they need to print.
 ///
@@ -290,7 +309,27 @@ impl Script {
     /// Parses, resolves attach points against files and processes, checks
     /// types and generates code. Errors point into `source`, named
     /// `source_name` in messages.
+    ///
+    /// The work runs on a thread of its own with a [`COMPILE_STACK_BYTES`]
+    /// stack: the passes are recursive, and the parser's limits on nesting
+    /// and chaining are sized for that stack, not for the caller's.
     pub fn compile(
+        source: &str,
+        source_name: &str,
+        options: &ScriptOptions,
+    ) -> Result<Script, Error> {
+        std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .name("ustrace-compile".into())
+                .stack_size(COMPILE_STACK_BYTES)
+                .spawn_scoped(scope, || Script::compile_here(source, source_name, options))
+                .map_err(|e| Error::Internal(format!("cannot start the compiler thread: {e}")))?
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+        })
+    }
+
+    fn compile_here(
         source: &str,
         source_name: &str,
         options: &ScriptOptions,
@@ -308,13 +347,18 @@ impl Script {
             uaddr,
             ..Default::default()
         };
-        let compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
+        let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
             Error::script(
                 source_name,
                 source,
                 ustrace_lang::Diagnostic::error(e.span, e.message),
             )
         })?;
+        for map in &mut compiled.maps {
+            if matches!(map.role, ustrace_codegen::program::MapRole::User(_)) {
+                map.max_entries = options.max_map_keys.max(1);
+            }
+        }
         Ok(Script {
             source: source.to_string(),
             source_name: source_name.to_string(),

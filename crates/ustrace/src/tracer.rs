@@ -4,6 +4,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ustrace_abi::{Decoder, Event, PrintfKind};
+use ustrace_codegen::program::MapRole;
 use ustrace_output::Value;
 use ustrace_runtime::Session;
 
@@ -12,6 +13,17 @@ use crate::host::{local_time, run_system};
 use crate::stacks::StackFormatter;
 use crate::values::{Namer, Place};
 use crate::{Error, Record, Script};
+
+/// A `@map` that reached its key limit (see [`Tracer::full_maps`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FullMap {
+    /// The map's name, with `@`.
+    pub name: String,
+    /// Its key limit ([`crate::ScriptOptions::max_map_keys`]).
+    pub max_keys: u32,
+    /// Updates that failed because it was full (counted in BPF).
+    pub dropped_updates: u64,
+}
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
 ///
@@ -104,17 +116,40 @@ impl Tracer {
         Ok(out)
     }
 
+    /// Detaches the probes: no new events arrive; those in the buffer are
+    /// still returned by [`Tracer::poll`] (call it until it returns
+    /// nothing to take them in bounded batches) and by [`Tracer::end`].
+    pub fn detach(&mut self) {
+        self.session.detach();
+    }
+
     /// Detaches the probes, runs END, and returns what is left in the
     /// buffer (END's output included).
     pub fn end(&mut self) -> Result<Vec<Record>, Error> {
         self.session.detach();
-        let raw = self.session.drain().map_err(from_session)?;
-        let mut out = self.decode(raw)?;
+        let mut out = self.drain_all()?;
         self.exited = None;
         self.session.run_end();
-        let raw = self.session.drain().map_err(from_session)?;
-        out.extend(self.decode(raw)?);
+        out.extend(self.drain_all()?);
         Ok(out)
+    }
+
+    /// Every record left in the buffer, taken in bounded batches.
+    fn drain_all(&mut self) -> Result<Vec<Record>, Error> {
+        let mut out = Vec::new();
+        loop {
+            let raw = self.session.drain().map_err(from_session)?;
+            if raw.is_empty() {
+                return Ok(out);
+            }
+            out.extend(self.decode(raw)?);
+        }
+    }
+
+    /// Functions (or `file+offset` sites) of wildcards that the kernel
+    /// refused a uprobe on; the rest of their probes are attached.
+    pub fn refused_probes(&self) -> Vec<String> {
+        crate::refused::names(self.session.refused_sites())
     }
 
     /// Events dropped so far because the ring buffer was full.
@@ -136,6 +171,26 @@ impl Tracer {
     /// (call after [`Tracer::end`]).
     pub fn final_maps(&self) -> Result<Vec<Record>, Error> {
         self.namer().final_maps()
+    }
+
+    /// The `@maps` that were full: updates that needed a new key failed
+    /// (counted in BPF), or they hold as many keys as they may now.
+    pub fn full_maps(&self) -> Result<Vec<FullMap>, Error> {
+        let mut full = Vec::new();
+        for (i, m) in self.script.compiled.maps.iter().enumerate() {
+            let MapRole::User(u) = &m.role else {
+                continue;
+            };
+            let dropped_updates = self.session.dropped_updates(i).map_err(from_session)?;
+            if dropped_updates > 0 || self.session.read_map(i).len() >= m.max_entries as usize {
+                full.push(FullMap {
+                    name: u.name.clone(),
+                    max_keys: m.max_entries,
+                    dropped_updates,
+                });
+            }
+        }
+        Ok(full)
     }
 
     fn namer(&self) -> Namer<'_> {
