@@ -12,6 +12,7 @@ apt-get install -y -qq \
     gcc g++ make pkg-config binutils \
     libelf-dev zlib1g-dev systemtap-sdt-dev \
     bpftrace python3.11 openjdk-17-jdk-headless postgresql-15 \
+    prometheus golang-go \
     >/dev/null
 if ! command -v cargo >/dev/null; then
     echo "install-deps.sh: cargo (Rust >= 1.95) is required and was not found" >&2

@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use libbpf_sys as sys;
 
+mod metrics;
 mod overload;
 
 /// One benchmark section.
@@ -53,7 +54,7 @@ fn main() {
     let mut bpftrace = PathBuf::from("/usr/bin/bpftrace");
     let mut quick = false;
     // `--only SECTION` (startup, attach, jvm, hits, rust, throughput,
-    // overload, footprint) runs one section.
+    // overload, metrics, footprint) runs one section.
     let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -84,7 +85,7 @@ fn main() {
     };
     b.build_programs();
     let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
-    let sections: [(&str, Section); 8] = [
+    let sections: [(&str, Section); 9] = [
         ("startup", Bench::startup),
         ("attach", Bench::attach_many),
         ("jvm", Bench::attach_jvm),
@@ -92,6 +93,7 @@ fn main() {
         ("rust", Bench::rust_probe_costs),
         ("throughput", Bench::throughput),
         ("overload", Bench::overload),
+        ("metrics", Bench::metrics),
         ("footprint", Bench::footprint),
     ];
     for (name, section) in sections {

@@ -3,8 +3,10 @@
 //! flags, the child process of `-c`, signals, output and exit codes.
 
 mod child;
+mod graphs;
 mod input;
 mod list;
+mod metrics;
 mod output_file;
 mod settings;
 mod signals;
@@ -15,7 +17,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
-use ustrace::sink::{FoldedSink, JsonSink, Sink, TextSink};
+use ustrace::sink::{FoldedSink, JsonSink, Picture, PictureSink, Sink, TextSink};
 use ustrace::{Record, Script, ScriptOptions};
 
 /// Trace user-space programs with eBPF: USDT probes and uprobes, in
@@ -56,6 +58,11 @@ struct Cli {
     #[arg(short = 'o', value_name = "FILE")]
     output: Option<PathBuf>,
 
+    /// While tracing, serve the maps at http://ADDR:PORT/metrics for
+    /// Prometheus (bind to 127.0.0.1 unless the port is firewalled).
+    #[arg(long = "metrics", value_name = "ADDR:PORT")]
+    metrics: Option<String>,
+
     /// Allow unsafe builtins (system()).
     #[arg(long = "unsafe")]
     allow_unsafe: bool,
@@ -79,15 +86,34 @@ enum Format {
     Json,
     /// Maps as folded stacks for flame graphs; printf output unchanged.
     Folded,
+    /// Each map keyed by ustack as a flame graph (SVG); printf output to
+    /// stderr.
+    Svg,
+    /// Each map keyed by ustack as a gzipped pprof profile; printf output
+    /// to stderr.
+    Pprof,
 }
 
 impl Format {
-    /// The sink that writes this format to `out`.
-    fn sink(self, out: Box<dyn Write>) -> Box<dyn Sink> {
+    /// The sink that writes this format to `out`; pictures are titled
+    /// `title`, and go to files named after `per_map` when there are
+    /// several.
+    fn sink(self, out: Box<dyn Write>, title: &str, per_map: Option<PathBuf>) -> Box<dyn Sink> {
         match self {
             Format::Text => Box::new(TextSink::new(out)),
             Format::Json => Box::new(JsonSink::new(out)),
             Format::Folded => Box::new(FoldedSink::new(out)),
+            Format::Svg => Box::new(PictureSink::new(out, Picture::Svg, title, per_map)),
+            Format::Pprof => Box::new(PictureSink::new(out, Picture::Pprof, title, per_map)),
+        }
+    }
+
+    /// The picture this format draws, if it is one.
+    fn picture(self) -> Option<Picture> {
+        match self {
+            Format::Svg => Some(Picture::Svg),
+            Format::Pprof => Some(Picture::Pprof),
+            Format::Text | Format::Json | Format::Folded => None,
         }
     }
 }
@@ -115,6 +141,11 @@ fn main() {
 }
 
 fn run(cli: Cli) -> Result<i32> {
+    // Bound before anything is attached: a bad or busy address fails first.
+    let endpoint = match (&cli.metrics, cli.list) {
+        (Some(addr), false) => Some(metrics::Endpoint::bind(addr)?),
+        _ => None,
+    };
     let script_file = match (&cli.program, cli.list) {
         (None, false) => cli.rest.first().map(Path::new),
         _ => None,
@@ -164,7 +195,23 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let options = options.build();
     let script = Script::compile(&source, &name, &options)?;
-    let mut sink = cli.format.sink(Box::new(out.clone()));
+    let exposed = endpoint.as_ref().map(|_| {
+        let (kept, warnings) = metrics::exposable(script.maps());
+        for w in warnings {
+            signals::report(&format!("WARNING: {w}"));
+        }
+        kept
+    });
+    let per_map = match cli.format.picture() {
+        Some(p) => graphs::check(&script, p, cli.output.as_deref())?,
+        None => None,
+    };
+    let title = if cli.program.is_some() {
+        &source
+    } else {
+        &name
+    };
+    let mut sink = cli.format.sink(Box::new(out.clone()), title, per_map);
     if cli.debug {
         sink.text(&format!("AST:\n{:#?}\n", script.ast()))?;
         for p in &script.compiled().programs {
@@ -199,6 +246,16 @@ fn run(cli: Cli) -> Result<i32> {
         c.release()?;
     }
     tracer.begin();
+    let _serving = match (endpoint, exposed) {
+        (Some(endpoint), Some(maps)) => {
+            signals::report(&format!(
+                "Serving metrics at http://{}/metrics",
+                endpoint.addr()
+            ));
+            Some(endpoint.serve(tracer.map_reader()?, maps))
+        }
+        _ => None,
+    };
     let mut exit_code = 0i32;
     loop {
         let records = tracer.poll(POLL_PERIOD)?;
@@ -234,6 +291,11 @@ fn run(cli: Cli) -> Result<i32> {
     emit(sink.as_mut(), &records)?;
     sink.trace_ended()?;
     emit(sink.as_mut(), &tracer.final_maps()?)?;
+    if sink.wants_profiles() {
+        for profile in tracer.stack_profiles()? {
+            sink.profile(&profile)?;
+        }
+    }
     let lost = tracer.lost_events()?;
     if lost > 0 {
         sink.lost_events(lost)?;

@@ -28,7 +28,12 @@
 pub mod folded;
 pub mod json;
 pub mod map;
+pub mod metrics;
+pub mod pprof;
+mod pprof_proto;
 pub mod printf;
+pub mod profile;
+pub mod svg;
 
 pub use map::{
     hist_bucket, lhist_bucket, lhist_inner_buckets, rank, render_map, render_map_with_kind,

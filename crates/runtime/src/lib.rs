@@ -11,6 +11,7 @@
 
 #![deny(missing_docs)]
 
+mod access;
 mod events;
 pub mod refused;
 pub mod sys;
@@ -20,6 +21,7 @@ use std::path::Path;
 
 use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
+pub use access::MapAccess;
 pub use events::MAX_RECORDS_PER_POLL;
 pub use refused::RefusedSite;
 pub use sys::{LoadedProgram, ProgramAttach};
@@ -402,43 +404,26 @@ impl Session {
     /// Every entry of map `index`: the key bytes and the value bytes, one
     /// value per possible CPU for per-CPU maps (one otherwise).
     pub fn read_map(&self, index: usize) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
-        let (Some(fd), Some(&(ksize, vsize, per_cpu))) =
-            (self.map_fd(index), self.map_shapes.get(index))
-        else {
-            return Vec::new();
-        };
-        let ncpu = if per_cpu { sys::possible_cpus() } else { 1 };
-        let stride = if per_cpu { (vsize + 7) & !7 } else { vsize };
-        let mut out = Vec::new();
-        for key in sys::map_keys(fd, ksize) {
-            let mut buf = vec![0u8; stride * ncpu];
-            if sys::map_lookup(fd, &key, &mut buf) {
-                let values = buf
-                    .chunks(stride.max(1))
-                    .map(|c| c[..vsize.min(c.len())].to_vec())
-                    .collect();
-                out.push((key, values));
-            }
+        match (self.map_fd(index), self.map_shapes.get(index)) {
+            (Some(fd), Some(&shape)) => access::read_map(fd, shape),
+            _ => Vec::new(),
         }
-        out
     }
 
     /// The return addresses of user stack `id` (innermost first), from the
     /// script's stack map; empty when the id is invalid (the kernel could
     /// not take the stack) or the stack was evicted.
     pub fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError> {
-        let Ok(key) = u32::try_from(id) else {
-            return Ok(Vec::new());
-        };
-        let Some(fd) = self.stack_map.and_then(|index| self.map_fd(index)) else {
-            return Ok(Vec::new());
-        };
-        let depth = usize::from(ustrace_abi::USTACK_MAX_DEPTH);
-        let mut buf = vec![0u8; depth * 8];
-        if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut buf) {
-            return Ok(Vec::new());
+        match self.stack_map.and_then(|i| self.map_fd(i)) {
+            Some(fd) => access::read_stack(fd, id),
+            None => Ok(Vec::new()),
         }
-        Ok(ustrace_abi::stack_frames(&buf)?)
+    }
+
+    /// A handle that reads these maps from another thread, without
+    /// touching the session (see [`MapAccess`]).
+    pub fn map_access(&self) -> std::io::Result<MapAccess> {
+        MapAccess::new(&self.maps, &self.map_shapes, self.stack_map)
     }
 
     /// Deletes every entry of map `index` (`clear()`).

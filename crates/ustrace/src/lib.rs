@@ -95,7 +95,9 @@
 mod error;
 mod host;
 mod listing;
+mod map_reader;
 mod maps;
+mod profile;
 mod record;
 mod refused;
 mod resolve;
@@ -107,6 +109,8 @@ mod values;
 
 pub use error::Error;
 pub use listing::list_probes;
+pub use map_reader::{MapInfo, MapReader};
+pub use profile::StackProfile;
 pub use record::Record;
 pub use tracer::{FullMap, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};

@@ -1,22 +1,17 @@
-//! Reading a script's maps back from the kernel: decoded by the ABI
-//! crate's decoder, named by [`Namer`], rendered the way bpftrace prints
-//! them.
+//! Reading a script's maps back from the kernel while it runs: decoded by
+//! the ABI crate's decoder, named by [`Namer`], rendered the way bpftrace
+//! prints them.
 
-use ustrace_abi::{Bytes, Decoder, FieldValue, UserMap};
+use ustrace_abi::{Bytes, FieldKind, FieldValue, UserMap};
 use ustrace_codegen::program::MapRole;
-use ustrace_output::{MapEntry, MapValue};
+use ustrace_output::MapValue;
 
 use crate::error::from_session;
-use crate::values::{Namer, Place};
-use crate::{Error, Record};
+use crate::{Error, Record, Tracer};
 
-impl Namer<'_> {
-    fn decoder(&self) -> Decoder<'_> {
-        let c = &self.script.compiled;
-        Decoder::new(&c.printfs, c.probe_names.len())
-    }
-
-    fn user_map(&self, index: usize) -> Option<&UserMap> {
+impl Tracer {
+    /// The layout of map `index` when it is a script map.
+    pub(crate) fn user_map(&self, index: usize) -> Option<&UserMap> {
         match &self.script.compiled.maps.get(index)?.role {
             MapRole::User(map) => Some(map),
             _ => None,
@@ -36,18 +31,7 @@ impl Namer<'_> {
             return Ok(None);
         };
         let raw = self.session.read_map(index);
-        let mut entries = Vec::new();
-        for e in self.decoder().map(map, &raw)? {
-            let key = e
-                .key
-                .into_iter()
-                .map(|f| self.value(f, Place::MapKey))
-                .collect::<Result<_, _>>()?;
-            entries.push(MapEntry {
-                key,
-                value: e.value,
-            });
-        }
+        let mut entries = self.namer().entries(map, &raw)?;
         if div > 1 {
             for e in &mut entries {
                 divide(&mut e.value, div);
@@ -67,8 +51,9 @@ impl Namer<'_> {
         }))
     }
 
-    /// Every script map, in name order, as bpftrace prints them at exit.
-    pub(crate) fn final_maps(&self) -> Result<Vec<Record>, Error> {
+    /// Every script map, in name order, as bpftrace prints them at exit
+    /// (call after [`Tracer::end`]).
+    pub fn final_maps(&self) -> Result<Vec<Record>, Error> {
         let mut indices: Vec<(usize, &str)> = (0..self.script.compiled.maps.len())
             .filter_map(|i| self.user_map(i).map(|m| (i, m.name.as_str())))
             .collect();
@@ -84,27 +69,26 @@ impl Namer<'_> {
     /// processes are alive (a map is printed at exit, maybe after they are
     /// gone).
     pub(crate) fn remember_stacks(&self) -> Result<(), Error> {
+        let namer = self.namer();
         for index in 0..self.script.compiled.maps.len() {
             let Some(map) = self.user_map(index) else {
                 continue;
             };
-            let has_names = map.key.iter().any(|f| {
-                matches!(
-                    f,
-                    ustrace_abi::FieldKind::UStack(_) | ustrace_abi::FieldKind::USym
-                )
-            });
+            let has_names = map
+                .key
+                .iter()
+                .any(|f| matches!(f, FieldKind::UStack(_) | FieldKind::USym));
             if !has_names {
                 continue;
             }
             let name = format!("map {} key", map.name);
             for (key, _) in self.session.read_map(index) {
-                for field in self.decoder().fields(&map.key, Bytes::new(&key, &name))? {
+                for field in namer.decoder().fields(&map.key, Bytes::new(&key, &name))? {
                     match field {
                         FieldValue::UStack { id, pid, .. } => {
                             let failed = std::cell::RefCell::new(None);
                             self.stacks
-                                .remember(pid, id, || self.stack_addrs(id, &failed));
+                                .remember(pid, id, || namer.stack_addrs(id, &failed));
                             if let Some(e) = failed.into_inner() {
                                 return Err(from_session(e));
                             }

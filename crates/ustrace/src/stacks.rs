@@ -17,6 +17,7 @@
 use std::cell::RefCell;
 use std::collections::HashMap;
 
+use blazesym::normalize::{Normalizer, UserMeta};
 use blazesym::symbolize::source::{Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::Pid;
@@ -28,8 +29,29 @@ struct Frame {
     addr: u64,
     /// `symbol+offset`, or `0xADDR` when unknown.
     text: String,
-    /// The file the address is in, when known.
+    /// The function's name alone, when known.
+    function: Option<String>,
+    /// The file the symbolizer named (shown by `ustack(perf)`).
     module: Option<String>,
+    /// The file the address is in per /proc/PID/maps, when known.
+    file: Option<String>,
+    /// The address's offset in that file, when known.
+    file_offset: Option<u64>,
+    /// The file's GNU build id, when it has one.
+    build_id: Option<Vec<u8>>,
+}
+
+impl Frame {
+    /// The frame as the output layer's profile frame.
+    fn to_profile(&self) -> ustrace_output::profile::Frame {
+        ustrace_output::profile::Frame {
+            address: self.addr,
+            function: self.function.clone(),
+            file: self.file.clone().or_else(|| self.module.clone()),
+            file_offset: self.file_offset,
+            build_id: self.build_id.clone(),
+        }
+    }
 }
 
 /// Where a stack is printed, which decides its indentation.
@@ -46,6 +68,7 @@ pub(crate) enum StackPlace {
 /// process that has since exited still print with names.
 pub(crate) struct StackFormatter {
     symbolizer: Symbolizer,
+    normalizer: Normalizer,
     named: RefCell<HashMap<(u32, i64), Vec<Frame>>>,
     symbols: RefCell<HashMap<(u32, u64), String>>,
 }
@@ -54,6 +77,7 @@ impl StackFormatter {
     pub(crate) fn new() -> StackFormatter {
         StackFormatter {
             symbolizer: Symbolizer::new(),
+            normalizer: Normalizer::builder().enable_build_ids(true).build(),
             named: RefCell::new(HashMap::new()),
             symbols: RefCell::new(HashMap::new()),
         }
@@ -97,6 +121,21 @@ impl StackFormatter {
         layout(&frames, mode, place)
     }
 
+    /// The frames of stack `id` (innermost first) with their files, file
+    /// offsets and build ids, from the remembered names when there are
+    /// some.
+    pub(crate) fn profile_frames(
+        &self,
+        pid: u32,
+        id: i64,
+        addrs: impl FnOnce() -> Vec<u64>,
+        depth: usize,
+    ) -> Vec<ustrace_output::profile::Frame> {
+        let remembered = self.named.borrow().get(&(pid, id)).cloned();
+        let frames = remembered.unwrap_or_else(|| self.name_frames(pid, id, &addrs()));
+        frames.iter().take(depth).map(Frame::to_profile).collect()
+    }
+
     /// `usym(addr)`: the name of the function holding `addr` in process
     /// `pid` (no offset, as bpftrace prints it), or the address in hex.
     /// Names found are remembered, for when the process is gone.
@@ -134,23 +173,60 @@ impl StackFormatter {
                 })
                 .collect(),
         };
+        let files = self.files(pid, addrs);
         addrs
             .iter()
             .enumerate()
-            .map(|(i, &addr)| match symbolized.get(i) {
-                Some(Symbolized::Sym(sym)) => Frame {
-                    addr,
-                    text: format!("{}+{}", sym.name, sym.offset),
-                    module: sym
-                        .module
-                        .as_ref()
-                        .map(|m| m.to_string_lossy().into_owned()),
-                },
-                _ => Frame {
-                    addr,
-                    text: format!("0x{addr:x}"),
-                    module: None,
-                },
+            .map(|(i, &addr)| {
+                let (path, file_offset, build_id) = files.get(i).cloned().unwrap_or_default();
+                match symbolized.get(i) {
+                    Some(Symbolized::Sym(sym)) => Frame {
+                        addr,
+                        text: format!("{}+{}", sym.name, sym.offset),
+                        function: Some(sym.name.to_string()),
+                        module: sym
+                            .module
+                            .as_ref()
+                            .map(|m| m.to_string_lossy().into_owned()),
+                        file: path,
+                        file_offset,
+                        build_id,
+                    },
+                    _ => Frame {
+                        addr,
+                        text: format!("0x{addr:x}"),
+                        function: None,
+                        module: None,
+                        file: path,
+                        file_offset,
+                        build_id,
+                    },
+                }
+            })
+            .collect()
+    }
+
+    /// For each address: its file, file offset and build id, as far as
+    /// `/proc/PID/maps` and the file tell (nothing when the process is
+    /// gone).
+    #[allow(clippy::type_complexity)]
+    fn files(
+        &self,
+        pid: u32,
+        addrs: &[u64],
+    ) -> Vec<(Option<String>, Option<u64>, Option<Vec<u8>>)> {
+        let Ok(out) = self.normalizer.normalize_user_addrs(Pid::from(pid), addrs) else {
+            return Vec::new();
+        };
+        out.outputs
+            .iter()
+            .map(|&(offset, meta)| match out.meta.get(meta) {
+                Some(UserMeta::Elf(elf)) => (
+                    Some(elf.path.to_string_lossy().into_owned()),
+                    Some(offset),
+                    elf.build_id.as_ref().map(|b| b.to_vec()),
+                ),
+                _ => (None, None, None),
             })
             .collect()
     }

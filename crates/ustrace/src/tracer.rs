@@ -47,11 +47,11 @@ pub struct FullMap {
 /// # Ok::<(), ustrace::Error>(())
 /// ```
 pub struct Tracer {
-    script: Arc<Script>,
-    session: Session,
+    pub(crate) script: Arc<Script>,
+    pub(crate) session: Session,
     next_interval: Vec<(u64, Duration, Instant)>,
     exited: Option<i64>,
-    stacks: StackFormatter,
+    pub(crate) stacks: StackFormatter,
     next_stack_scan: Instant,
 }
 
@@ -97,7 +97,7 @@ impl Tracer {
         let mut out = self.decode(raw)?;
         let now = Instant::now();
         if now >= self.next_stack_scan {
-            self.namer().remember_stacks()?;
+            self.remember_stacks()?;
             self.next_stack_scan = now + STACK_SCAN_PERIOD;
         }
         let mut fired = false;
@@ -167,12 +167,6 @@ impl Tracer {
         self.session.verifier_logs().map(str::to_string).collect()
     }
 
-    /// Every script map, in name order, as bpftrace prints them at exit
-    /// (call after [`Tracer::end`]).
-    pub fn final_maps(&self) -> Result<Vec<Record>, Error> {
-        self.namer().final_maps()
-    }
-
     /// The `@maps` that were full: updates that needed a new key failed
     /// (counted in BPF), or they hold as many keys as they may now.
     pub fn full_maps(&self) -> Result<Vec<FullMap>, Error> {
@@ -193,11 +187,11 @@ impl Tracer {
         Ok(full)
     }
 
-    fn namer(&self) -> Namer<'_> {
+    pub(crate) fn namer(&self) -> Namer<'_> {
         Namer {
             script: &self.script,
-            session: &self.session,
             stacks: &self.stacks,
+            source: &self.session,
         }
     }
 
@@ -236,9 +230,7 @@ impl Tracer {
                     self.exited = Some(code);
                     out.push(Record::Exit { code });
                 }
-                Event::PrintMap { map, top, div } => {
-                    out.extend(self.namer().map_record(map, top, div)?)
-                }
+                Event::PrintMap { map, top, div } => out.extend(self.map_record(map, top, div)?),
                 Event::ClearMap { map } => self.session.clear_map(map),
                 Event::ZeroMap { map } => self.session.zero_map(map),
             }

@@ -4,9 +4,9 @@
 
 use std::cell::RefCell;
 
-use ustrace_abi::FieldValue;
-use ustrace_output::Value;
-use ustrace_runtime::{RuntimeError, Session};
+use ustrace_abi::{Decoder, FieldValue, UserMap};
+use ustrace_output::{MapEntry, Value};
+use ustrace_runtime::{MapAccess, RuntimeError, Session};
 
 use crate::host::wall_time;
 use crate::stacks::{StackFormatter, StackPlace};
@@ -21,14 +21,60 @@ pub(crate) enum Place {
     MapKey,
 }
 
-/// Names what the decoder left as numbers, for one script's session.
+/// Where the frames of a stack id are read: the session, or a
+/// [`MapAccess`] on another thread.
+pub(crate) trait StackSource {
+    /// The return addresses of stack `id` (see `Session::read_stack`).
+    fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError>;
+}
+
+impl StackSource for Session {
+    fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError> {
+        Session::read_stack(self, id)
+    }
+}
+
+impl StackSource for MapAccess {
+    fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError> {
+        MapAccess::read_stack(self, id)
+    }
+}
+
+/// Names what the decoder left as numbers, for one script's maps.
 pub(crate) struct Namer<'a> {
     pub(crate) script: &'a Script,
-    pub(crate) session: &'a Session,
     pub(crate) stacks: &'a StackFormatter,
+    pub(crate) source: &'a dyn StackSource,
 }
 
 impl Namer<'_> {
+    /// The decoder for this script's layouts.
+    pub(crate) fn decoder(&self) -> Decoder<'_> {
+        let c = &self.script.compiled;
+        Decoder::new(&c.printfs, c.probe_names.len())
+    }
+
+    /// The raw `(key, per-CPU values)` pairs of `map`, decoded and named.
+    pub(crate) fn entries(
+        &self,
+        map: &UserMap,
+        raw: &[(Vec<u8>, Vec<Vec<u8>>)],
+    ) -> Result<Vec<MapEntry>, Error> {
+        let mut entries = Vec::new();
+        for e in self.decoder().map(map, raw)? {
+            let key = e
+                .key
+                .into_iter()
+                .map(|f| self.value(f, Place::MapKey))
+                .collect::<Result<_, _>>()?;
+            entries.push(MapEntry {
+                key,
+                value: e.value,
+            });
+        }
+        Ok(entries)
+    }
+
     /// The printable form of `field`.
     pub(crate) fn value(&self, field: FieldValue, place: Place) -> Result<Value, Error> {
         Ok(match field {
@@ -85,7 +131,7 @@ impl Namer<'_> {
     /// Stack `id`'s addresses; an error is kept in `failed` for the caller
     /// (the stack formatter wants plain addresses).
     pub(crate) fn stack_addrs(&self, id: i64, failed: &RefCell<Option<RuntimeError>>) -> Vec<u64> {
-        match self.session.read_stack(id) {
+        match self.source.read_stack(id) {
             Ok(addrs) => addrs,
             Err(e) => {
                 *failed.borrow_mut() = Some(e);

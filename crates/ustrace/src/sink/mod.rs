@@ -13,7 +13,9 @@
 //!    each batch;
 //! 3. [`Sink::trace_ended`] once the probes are detached, then
 //!    [`Sink::record`] for each map of [`Tracer::final_maps`](crate::Tracer::final_maps);
-//! 4. [`Sink::lost_events`] if the ring buffer overflowed, and a last
+//! 4. for a sink that [`Sink::wants_profiles`], [`Sink::profile`] for each
+//!    map keyed by `ustack` ([`Tracer::stack_profiles`](crate::Tracer::stack_profiles));
+//! 5. [`Sink::lost_events`] if the ring buffer overflowed, and a last
 //!    [`Sink::flush`].
 //!
 //! [`Sink::text`] may come at any point (the `-d` debug dump).
@@ -35,15 +37,17 @@
 
 mod folded;
 mod json;
+mod picture;
 mod text;
 
 use std::io;
 
 pub use folded::FoldedSink;
 pub use json::JsonSink;
+pub use picture::{Picture, PictureSink};
 pub use text::TextSink;
 
-use crate::Record;
+use crate::{Record, StackProfile};
 
 /// A consumer of a trace's output. Every method returns the error of the
 /// underlying writer (a closed pipe, a full disk), which ends the trace.
@@ -74,6 +78,21 @@ pub trait Sink {
     /// instructions and verifier logs. The default drops it.
     fn text(&mut self, text: &str) -> io::Result<()> {
         let _ = text;
+        Ok(())
+    }
+
+    /// True for sinks that draw stack-keyed maps from their frames
+    /// ([`Sink::profile`]) rather than from the text of map records. The
+    /// default is false.
+    fn wants_profiles(&self) -> bool {
+        false
+    }
+
+    /// One stack-keyed map with its frames (files, file offsets, build
+    /// ids), at the end of the trace; called only when
+    /// [`Sink::wants_profiles`]. The default drops it.
+    fn profile(&mut self, profile: &StackProfile) -> io::Result<()> {
+        let _ = profile;
         Ok(())
     }
 
