@@ -16,6 +16,7 @@ use libbpf_sys as sys;
 
 mod metrics;
 mod overload;
+mod unwind;
 
 /// One benchmark section.
 type Section = fn(&mut Bench);
@@ -54,7 +55,7 @@ fn main() {
     let mut bpftrace = PathBuf::from("/usr/bin/bpftrace");
     let mut quick = false;
     // `--only SECTION` (startup, attach, jvm, hits, rust, throughput,
-    // overload, metrics, footprint) runs one section.
+    // overload, metrics, unwind, footprint) runs one section.
     let mut only: Option<String> = None;
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -85,7 +86,7 @@ fn main() {
     };
     b.build_programs();
     let want = |s: &str| only.as_deref().is_none_or(|o| o == s);
-    let sections: [(&str, Section); 9] = [
+    let sections: [(&str, Section); 10] = [
         ("startup", Bench::startup),
         ("attach", Bench::attach_many),
         ("jvm", Bench::attach_jvm),
@@ -93,6 +94,7 @@ fn main() {
         ("rust", Bench::rust_probe_costs),
         ("throughput", Bench::throughput),
         ("overload", Bench::overload),
+        ("unwind", Bench::stack_walks),
         ("metrics", Bench::metrics),
         ("footprint", Bench::footprint),
     ];

@@ -259,6 +259,11 @@ fn run(cli: Cli) -> Result<i32> {
     let mut exit_code = 0i32;
     loop {
         let records = tracer.poll(POLL_PERIOD)?;
+        if cli.debug {
+            for line in tracer.table_loads() {
+                eprintln!("{line}");
+            }
+        }
         let exited = emit(sink.as_mut(), &records)?;
         sink.flush()?;
         if let Some(code) = exited {

@@ -20,6 +20,10 @@ pub const STACK_SIZE: i32 = 512;
 /// relocations and `(index, span)` markers.
 pub type Finished = (Vec<Insn>, Vec<(usize, MapId)>, Vec<(usize, Span)>);
 
+/// A subprogram waiting to be appended: name, instructions, map
+/// relocations.
+type Subprogram = (&'static str, Vec<Insn>, Vec<(usize, MapId)>);
+
 /// Builds one program.
 #[derive(Debug, Default)]
 pub struct Builder {
@@ -38,6 +42,11 @@ pub struct Builder {
     dead: bool,
     /// How many live jumps target each label.
     label_refs: Vec<usize>,
+    /// Subprograms (`bpf_loop` callbacks), appended after the main code by
+    /// [`Builder::finish`]: name, instructions, map relocations.
+    funcs: Vec<Subprogram>,
+    /// (`ld_imm64` index, subprogram index) references to patch.
+    func_refs: Vec<(usize, usize)>,
 }
 
 impl Builder {
@@ -85,6 +94,30 @@ impl Builder {
         }
         self.map_relocs.push((self.insns.len(), map));
         self.emit2(insn::ld_map_fd(dst, -1));
+    }
+
+    /// The index of subprogram `name`, if added already.
+    pub fn func(&self, name: &str) -> Option<usize> {
+        self.funcs.iter().position(|f| f.0 == name)
+    }
+
+    /// Adds subprogram `name` (a finished builder's instructions and map
+    /// relocations; it must not reference subprograms itself); returns its
+    /// index for [`Builder::load_func`].
+    pub fn add_func(&mut self, name: &'static str, body: Finished) -> usize {
+        self.funcs.push((name, body.0, body.1));
+        self.funcs.len() - 1
+    }
+
+    /// `dst = &subprogram` (`BPF_PSEUDO_FUNC`), e.g. a `bpf_loop` callback.
+    pub fn load_func(&mut self, dst: Reg, func: usize) {
+        if self.dead {
+            return;
+        }
+        self.func_refs.push((self.insns.len(), func));
+        let mut ld = insn::ld_imm64(dst, 0);
+        ld[0].src = insn::BPF_PSEUDO_FUNC;
+        self.emit2(ld);
     }
 
     /// Records that the following instructions come from `span`.
@@ -203,6 +236,19 @@ impl Builder {
                 ));
             }
             self.insns[at].off = delta as i16;
+        }
+        let mut starts = Vec::with_capacity(self.funcs.len());
+        for (_, body, relocs) in std::mem::take(&mut self.funcs) {
+            let base = self.insns.len();
+            starts.push(base);
+            self.insns.extend(body);
+            self.map_relocs
+                .extend(relocs.into_iter().map(|(at, m)| (at + base, m)));
+        }
+        for &(at, func) in &self.func_refs {
+            if let (Some(&start), Some(ld)) = (starts.get(func), self.insns.get_mut(at)) {
+                ld.imm = (start as i64 - at as i64 - 1) as i32;
+            }
         }
         Ok((self.insns, self.map_relocs, self.spans))
     }

@@ -38,6 +38,9 @@ pub struct CompileOptions {
     /// `uaddr("name")`: link-time addresses of the symbols the script asks
     /// for, found in its probed files by the resolve layer.
     pub uaddr: HashMap<String, u64>,
+    /// Walk `ustack` by frame pointers (the kernel's `bpf_get_stackid`)
+    /// instead of unwind tables.
+    pub frame_pointer_stacks: bool,
 }
 
 impl Default for CompileOptions {
@@ -50,6 +53,7 @@ impl Default for CompileOptions {
             ringbuf_bytes: 8 << 20,
             allow_unsafe: false,
             uaddr: HashMap::new(),
+            frame_pointer_stacks: false,
         }
     }
 }
@@ -293,6 +297,25 @@ impl Globals<'_> {
             max_entries: 4096,
             role: MapRole::StackTraces,
         })
+    }
+
+    /// The maps of the unwind-table stack walker, created on first use.
+    fn unwind_maps(&mut self) -> crate::unwind::UnwindMaps {
+        let ids: Vec<MapId> = crate::unwind::map_defs()
+            .into_iter()
+            .map(
+                |def| match self.out.maps.iter().position(|m| m.role == def.role) {
+                    Some(i) => MapId(i),
+                    None => self.add_map(def),
+                },
+            )
+            .collect();
+        crate::unwind::UnwindMaps {
+            stacks: ids[0],
+            rows: ids[1],
+            mappings: ids[2],
+            scratch: ids[3],
+        }
     }
 
     /// The map holding the session's start time, created on first use.
@@ -1521,8 +1544,14 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     /// BPF_F_USER_STACK) and the pid its addresses belong to.
     fn ustack(&mut self, mode: StackMode, span: Span) -> Result<Val, CompileError> {
         const BPF_F_USER_STACK: i32 = 1 << 8;
-        let map = self.g.stack_map();
         let slot = self.alloc_tmp(16, span)?;
+        if !self.g.opts.frame_pointer_stacks {
+            let maps = self.g.unwind_maps();
+            let state = self.alloc_tmp(crate::unwind::STATE_SIZE, span)?;
+            crate::unwind::emit_ustack(&mut self.b, &maps, R6, mode.depth, state, slot);
+            return Ok(Val::UStack(slot, mode));
+        }
+        let map = self.g.stack_map();
         self.b.emit(insn::mov64_reg(R1, R6));
         self.b.load_map(R2, map);
         self.b.emit(insn::mov64_imm(R3, BPF_F_USER_STACK));

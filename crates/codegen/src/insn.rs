@@ -94,6 +94,9 @@ pub const BPF_K: u8 = 0x00;
 pub const BPF_X: u8 = 0x08;
 /// `src_reg` of an `ld_imm64` whose immediate is a map fd.
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;
+/// `src_reg` of an `ld_imm64` whose immediate is the distance (in
+/// instructions, from the next one) to a subprogram.
+pub const BPF_PSEUDO_FUNC: u8 = 4;
 
 /// ALU operations (the high nibble of the opcode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -210,6 +213,12 @@ pub mod helper {
     pub const KTIME_GET_BOOT_NS: i32 = 125;
     /// `long bpf_send_signal(sig)`
     pub const SEND_SIGNAL: i32 = 109;
+    /// bpf_loop(nr, callback, ctx, flags)
+    pub const LOOP: i32 = 181;
+    /// bpf_get_current_task_btf()
+    pub const GET_CURRENT_TASK_BTF: i32 = 158;
+    /// bpf_task_pt_regs(task)
+    pub const TASK_PT_REGS: i32 = 175;
 }
 
 /// `dst op= src` on 64 bits.
@@ -271,6 +280,17 @@ pub fn neg64(dst: Reg) -> Insn {
         src: 0,
         off: 0,
         imm: 0,
+    }
+}
+
+/// `dst = htobe64(dst)` (a byte swap on x86-64).
+pub fn to_be64(dst: Reg) -> Insn {
+    Insn {
+        code: BPF_ALU | 0xd0 | 0x08,
+        dst: dst.0,
+        src: 0,
+        off: 0,
+        imm: 64,
     }
 }
 

@@ -26,6 +26,7 @@ pub mod disasm;
 pub mod insn;
 mod printf_types;
 pub mod program;
+pub mod unwind;
 mod usdt_args;
 
 pub use compile::{compile, CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};

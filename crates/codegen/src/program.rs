@@ -118,6 +118,8 @@ pub enum MapKind {
     RingBuf,
     /// Stack traces, keyed by the id `bpf_get_stackid` returns.
     StackTrace,
+    /// Longest-prefix-match trie (created with `BPF_F_NO_PREALLOC`).
+    LpmTrie,
 }
 
 /// What a map is for.
@@ -127,12 +129,25 @@ pub enum MapRole {
     Events,
     /// Lost-event counter.
     LostCounter,
-    /// User stacks captured by `ustack` (`BPF_MAP_TYPE_STACK_TRACE`,
-    /// [`USTACK_MAX_DEPTH`] frames per entry).
+    /// User stacks captured by `ustack` through the kernel's frame-pointer
+    /// walk (`BPF_MAP_TYPE_STACK_TRACE`, [`USTACK_MAX_DEPTH`] frames per
+    /// entry).
     StackTraces,
     /// One 8-byte `CLOCK_MONOTONIC` timestamp of the session's start,
     /// written by the runtime before any program runs (`elapsed`).
     StartTime,
+    /// User stacks walked by unwind tables: a hash keyed by the u64 id
+    /// (crates/codegen/src/unwind.rs), [`USTACK_MAX_DEPTH`] frames,
+    /// zero-terminated.
+    WalkedStacks,
+    /// Unwind table rows (see crates/codegen/src/unwind.rs), filled by
+    /// the runtime.
+    UnwindRows,
+    /// Executable mappings of traced processes (LPM trie), filled by the
+    /// runtime.
+    UnwindMappings,
+    /// Per-CPU frame buffer of the stack walker.
+    UnwindScratch,
     /// Per map (indexed by [`MapId`](crate::builder::MapId)), per CPU:
     /// updates that failed because the map was full.
     DroppedUpdates,

@@ -168,6 +168,13 @@ pub fn debug_file(path: &Path, elf: &ElfView<'_>, data: &[u8]) -> Option<std::pa
     candidates.into_iter().find(|c| c.is_file() && c != path)
 }
 
+/// [`debug_file`] for the file `path` whose contents are `data`; `None`
+/// when it is not an x86-64 ELF file or has no separate debug file.
+pub fn separate_debug_file(path: &Path, data: &[u8]) -> Option<std::path::PathBuf> {
+    let elf = ElfView::parse(path, data).ok()?;
+    debug_file(path, &elf, data)
+}
+
 /// The demangled form of a C++ (Itanium ABI) symbol, `None` for others.
 pub fn demangle(name: &str) -> Option<String> {
     if !name.starts_with("_Z") {

@@ -17,6 +17,7 @@ pub struct MapAccess {
     maps: Vec<OwnedFd>,
     shapes: Vec<MapShape>,
     stack_map: Option<usize>,
+    walked_map: Option<usize>,
 }
 
 impl MapAccess {
@@ -24,6 +25,7 @@ impl MapAccess {
         maps: &[OwnedFd],
         shapes: &[MapShape],
         stack_map: Option<usize>,
+        walked_map: Option<usize>,
     ) -> std::io::Result<MapAccess> {
         let maps = maps
             .iter()
@@ -33,6 +35,7 @@ impl MapAccess {
             maps,
             shapes: shapes.to_vec(),
             stack_map,
+            walked_map,
         })
     }
 
@@ -47,10 +50,8 @@ impl MapAccess {
     /// The frames of user stack `id`, as [`crate::Session::read_stack`]
     /// gives them.
     pub fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError> {
-        match self.stack_map.and_then(|i| self.maps.get(i)) {
-            Some(fd) => read_stack(fd.as_raw_fd(), id),
-            None => Ok(Vec::new()),
-        }
+        let fd = |i: Option<usize>| i.and_then(|i| self.maps.get(i)).map(|f| f.as_raw_fd());
+        read_stack(fd(self.stack_map), fd(self.walked_map), id)
     }
 }
 
@@ -74,16 +75,29 @@ pub(crate) fn read_map(fd: RawFd, shape: MapShape) -> Vec<(Vec<u8>, Vec<Vec<u8>>
     out
 }
 
-/// The return addresses of stack `id` in the stack-trace map behind `fd`
-/// (innermost first, decoded by `ustrace_abi::stack_frames`); empty when
-/// the id is invalid (the kernel could not take the stack) or was evicted.
-pub(crate) fn read_stack(fd: RawFd, id: i64) -> Result<Vec<u64>, RuntimeError> {
-    let Ok(key) = u32::try_from(id) else {
+/// The return addresses of stack `id` (innermost first, decoded by
+/// `ustrace_abi::stack_frames`): from the stack-trace map behind
+/// `stack_fd` for a `bpf_get_stackid` id, from the walked-stacks map behind
+/// `walked_fd` for an id with [`ustrace_codegen::unwind::WALKED_ID_BIT`];
+/// empty when the id is invalid (the kernel could not take the stack) or
+/// was evicted.
+pub(crate) fn read_stack(
+    stack_fd: Option<RawFd>,
+    walked_fd: Option<RawFd>,
+    id: i64,
+) -> Result<Vec<u64>, RuntimeError> {
+    let walked = id >= 0 && (id as u64) & ustrace_codegen::unwind::WALKED_ID_BIT != 0;
+    let (fd, key) = match (walked, u32::try_from(id)) {
+        (true, _) => (walked_fd, id.to_ne_bytes().to_vec()),
+        (false, Ok(k)) => (stack_fd, k.to_ne_bytes().to_vec()),
+        (false, Err(_)) => return Ok(Vec::new()),
+    };
+    let Some(fd) = fd else {
         return Ok(Vec::new());
     };
     let depth = usize::from(ustrace_abi::USTACK_MAX_DEPTH);
     let mut buf = vec![0u8; depth * 8];
-    if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut buf) {
+    if !sys::map_lookup(fd, &key, &mut buf) {
         return Ok(Vec::new());
     }
     Ok(ustrace_abi::stack_frames(&buf)?)

@@ -12,9 +12,11 @@
 #![deny(missing_docs)]
 
 mod access;
+mod btf;
 mod events;
 pub mod refused;
 pub mod sys;
+mod unwind;
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::Path;
@@ -25,6 +27,7 @@ pub use access::MapAccess;
 pub use events::MAX_RECORDS_PER_POLL;
 pub use refused::RefusedSite;
 pub use sys::{LoadedProgram, ProgramAttach};
+pub use unwind::{parse_exec_mappings, Mapping, UnwindLoad};
 pub use ustrace_codegen::program::UprobeSite;
 
 /// Errors from talking to the kernel.
@@ -90,6 +93,10 @@ pub struct SessionOptions {
     pub verifier_log: bool,
     /// Never use uprobe_multi (test the perf-event fallback).
     pub force_perf_attach: bool,
+    /// Load this running process's unwind tables before attaching, so its
+    /// first stacks are walked by tables (`-p`; not a child held before
+    /// exec, which still has the tracer's mappings).
+    pub tables_for: Option<u32>,
 }
 
 /// A loaded, attached script.
@@ -111,6 +118,10 @@ pub struct Session {
     intervals: Vec<(u64, u64)>,
     /// Index of the `ustack` stack trace map, if the script has one.
     stack_map: Option<usize>,
+    /// Index of the map of stacks walked by unwind tables, if any.
+    walked_map: Option<usize>,
+    /// The unwind-table walker's maps, when `ustack` walks by tables.
+    unwind: Option<unwind::UnwindMaps>,
     /// Sites the kernel would not place a uprobe on (the rest attached).
     refused: Vec<RefusedSite>,
 }
@@ -126,6 +137,10 @@ impl Session {
                 MapRole::LostCounter => "lost".to_string(),
                 MapRole::StartTime => "start_time".to_string(),
                 MapRole::StackTraces => "ustacks".to_string(),
+                MapRole::WalkedStacks => "walked_stacks".to_string(),
+                MapRole::UnwindRows => "unwind_rows".to_string(),
+                MapRole::UnwindMappings => "unwind_maps".to_string(),
+                MapRole::UnwindScratch => "unwind_frames".to_string(),
                 MapRole::DroppedUpdates => "dropped".to_string(),
                 MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
@@ -140,6 +155,7 @@ impl Session {
                 m.key_size,
                 m.value_size,
                 m.max_entries,
+                m.role == MapRole::UnwindRows,
             )?);
         }
         let ring_fd = maps
@@ -195,8 +211,41 @@ impl Session {
                 .maps
                 .iter()
                 .position(|m| m.role == MapRole::StackTraces),
+            walked_map: script
+                .maps
+                .iter()
+                .position(|m| m.role == MapRole::WalkedStacks),
+            unwind: None,
             refused: Vec::new(),
         };
+        let fd_of = |role: MapRole, maps: &[OwnedFd]| {
+            script
+                .maps
+                .iter()
+                .position(|m| m.role == role)
+                .and_then(|i| maps.get(i))
+                .map(|f| f.as_raw_fd())
+        };
+        if let (Some(rows), Some(mappings)) = (
+            fd_of(MapRole::UnwindRows, &session.maps),
+            fd_of(MapRole::UnwindMappings, &session.maps),
+        ) {
+            let rows = sys::MappedArray::new(
+                rows,
+                ustrace_codegen::unwind::ROW_SIZE as usize,
+                ustrace_codegen::unwind::MAX_ROWS as usize,
+            )
+            .map_err(|source| RuntimeError::MapCreate {
+                name: "unwind_rows".to_string(),
+                source,
+            })?;
+            let mut u = unwind::UnwindMaps::new(rows, mappings);
+            if let Some(pid) = opts.tables_for {
+                // A process that is already gone has no stacks to walk.
+                let _ = u.load(pid);
+            }
+            session.unwind = Some(u);
+        }
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();
             for &(at, map) in &prog.map_relocs {
@@ -411,19 +460,102 @@ impl Session {
     }
 
     /// The return addresses of user stack `id` (innermost first), from the
-    /// script's stack map; empty when the id is invalid (the kernel could
+    /// script's stack maps; empty when the id is invalid (the kernel could
     /// not take the stack) or the stack was evicted.
     pub fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError> {
-        match self.stack_map.and_then(|i| self.map_fd(i)) {
-            Some(fd) => access::read_stack(fd, id),
-            None => Ok(Vec::new()),
-        }
+        access::read_stack(
+            self.stack_map.and_then(|i| self.map_fd(i)),
+            self.walked_map.and_then(|i| self.map_fd(i)),
+            id,
+        )
     }
 
     /// A handle that reads these maps from another thread, without
     /// touching the session (see [`MapAccess`]).
     pub fn map_access(&self) -> std::io::Result<MapAccess> {
-        MapAccess::new(&self.maps, &self.map_shapes, self.stack_map)
+        MapAccess::new(
+            &self.maps,
+            &self.map_shapes,
+            self.stack_map,
+            self.walked_map,
+        )
+    }
+
+    /// True when `ustack` walks by unwind tables (see
+    /// [`Session::load_process_tables`]).
+    pub fn walks_by_tables(&self) -> bool {
+        self.unwind.is_some()
+    }
+
+    /// Builds (or takes from the cache) the unwind tables of every
+    /// executable mapping of `pid` and loads them for the stack walker.
+    /// Without tables, the walker falls back to frame pointers for `pid`.
+    pub fn load_process_tables(&mut self, pid: u32) -> Result<UnwindLoad, RuntimeError> {
+        let Some(u) = self.unwind.as_mut() else {
+            return Ok(UnwindLoad::default());
+        };
+        u.load(pid).map_err(|source| RuntimeError::MapCreate {
+            name: format!("unwind tables of pid {pid}"),
+            source,
+        })
+    }
+
+    /// Watches `pid` (a child held before `exec`): its tables are loaded by
+    /// [`Session::refresh_process_tables`] once it has exec'd.
+    pub fn watch_process(&mut self, pid: u32) {
+        if let Some(u) = self.unwind.as_mut() {
+            u.watch(pid);
+        }
+    }
+
+    /// How often [`Session::refresh_process_tables`] looks for changes;
+    /// poll at least this often to load tables promptly.
+    pub fn table_refresh_period(&self) -> Option<std::time::Duration> {
+        self.unwind.as_ref().map(|u| u.period())
+    }
+
+    /// Reloads the tables of processes whose mappings changed (exec,
+    /// dlopen); rate-limited, cheap to call on every poll.
+    pub fn refresh_process_tables(&mut self) {
+        if let Some(u) = self.unwind.as_mut() {
+            u.refresh();
+        }
+    }
+
+    /// Processes whose loaded mappings changed since the last call (to
+    /// hand [`Session::process_mappings`] on).
+    pub fn take_changed_processes(&mut self) -> Vec<u32> {
+        self.unwind
+            .as_mut()
+            .map(|u| u.take_changed())
+            .unwrap_or_default()
+    }
+
+    /// Table loads that changed something since the last call (pid, what
+    /// was done and how long it took), for `-d`.
+    pub fn take_table_loads(&mut self) -> Vec<(u32, UnwindLoad)> {
+        self.unwind
+            .as_mut()
+            .map(|u| u.take_reports())
+            .unwrap_or_default()
+    }
+
+    /// Loads `pid`'s tables unless it has some (or had: it exited) or
+    /// `limit` processes have tables already. For processes discovered
+    /// from their stacks (all-process tracing, forks).
+    pub fn load_new_process_tables(&mut self, pid: u32, limit: usize) {
+        let Some(u) = self.unwind.as_mut() else {
+            return;
+        };
+        if pid != 0 && !u.knows(pid) && u.process_count() < limit {
+            let _ = u.load(pid);
+        }
+    }
+
+    /// The executable mappings of `pid` as last loaded, kept after the
+    /// process exits so its stacks can still be named.
+    pub fn process_mappings(&self, pid: u32) -> Option<&[Mapping]> {
+        self.unwind.as_ref().and_then(|u| u.mappings(pid))
     }
 
     /// Deletes every entry of map `index` (`clear()`).

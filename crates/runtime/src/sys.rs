@@ -24,6 +24,7 @@ fn raw_map_type(kind: MapKind) -> sys::bpf_map_type {
         MapKind::PerCpuArray => sys::BPF_MAP_TYPE_PERCPU_ARRAY,
         MapKind::RingBuf => sys::BPF_MAP_TYPE_RINGBUF,
         MapKind::StackTrace => sys::BPF_MAP_TYPE_STACK_TRACE,
+        MapKind::LpmTrie => sys::BPF_MAP_TYPE_LPM_TRIE,
     }
 }
 
@@ -41,12 +42,15 @@ fn libbpf_error(ret: i32) -> std::io::Error {
 }
 
 /// Creates a map. `name` is truncated to the kernel's 15 characters.
+/// `mmapable` asks for an array user space can map
+/// ([`MappedArray`]).
 pub fn create_map(
     kind: MapKind,
     name: &str,
     key_size: u32,
     value_size: u32,
     max_entries: u32,
+    mmapable: bool,
 ) -> Result<OwnedFd, RuntimeError> {
     let short: String = name
         .chars()
@@ -54,7 +58,17 @@ pub fn create_map(
         .take(15)
         .collect();
     let cname = CString::new(short).unwrap_or_default();
-    // SAFETY: the name is a valid C string; opts may be null.
+    // An LPM trie must be created without preallocation.
+    let opts = sys::bpf_map_create_opts {
+        sz: std::mem::size_of::<sys::bpf_map_create_opts>() as _,
+        map_flags: match kind {
+            MapKind::LpmTrie => sys::BPF_F_NO_PREALLOC,
+            MapKind::Array if mmapable => sys::BPF_F_MMAPABLE,
+            _ => 0,
+        },
+        ..Default::default()
+    };
+    // SAFETY: the name is a valid C string; opts is initialized with its size.
     let fd = unsafe {
         sys::bpf_map_create(
             raw_map_type(kind),
@@ -62,7 +76,7 @@ pub fn create_map(
             key_size,
             value_size,
             max_entries,
-            std::ptr::null(),
+            &opts,
         )
     };
     if fd < 0 {
@@ -119,12 +133,19 @@ pub fn load_program(
         ProgramAttach::Sampling => (sys::BPF_PROG_TYPE_PERF_EVENT, 0),
         ProgramAttach::TestRun => (sys::BPF_PROG_TYPE_RAW_TRACEPOINT, 0),
     };
+    let funcs = crate::btf::func_info(insns);
     let attempt = |log: Option<&mut Vec<u8>>| -> (i32, String) {
         let mut opts = sys::bpf_prog_load_opts {
             sz: std::mem::size_of::<sys::bpf_prog_load_opts>() as _,
             expected_attach_type: expected,
             ..Default::default()
         };
+        if let Some(f) = &funcs {
+            opts.prog_btf_fd = f.btf.as_raw_fd() as _;
+            opts.func_info = f.records.as_ptr() as *const _;
+            opts.func_info_cnt = f.records.len() as _;
+            opts.func_info_rec_size = crate::btf::FUNC_INFO_SIZE;
+        }
         let has_log = log.is_some();
         let mut buf_ptr = std::ptr::null_mut();
         let mut buf_len = 0usize;
@@ -471,4 +492,60 @@ pub fn run_program(prog: &OwnedFd) -> std::io::Result<()> {
         return Err(std::io::Error::from_raw_os_error(-r));
     }
     Ok(())
+}
+
+/// An array map created mmapable, mapped into this process: its values are
+/// written in place, without a system call per element.
+pub struct MappedArray {
+    ptr: *mut u8,
+    len: usize,
+}
+
+impl MappedArray {
+    /// Maps `value_size * max_entries` bytes of array map `fd` (created
+    /// with `mmapable`) for reading and writing.
+    pub fn new(fd: RawFd, value_size: usize, max_entries: usize) -> std::io::Result<MappedArray> {
+        let len = value_size
+            .checked_mul(max_entries)
+            .ok_or_else(|| std::io::Error::from_raw_os_error(libc::EINVAL))?;
+        // SAFETY: a shared mapping of a map fd; the kernel checks len.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED,
+                fd,
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(last_os_error());
+        }
+        Ok(MappedArray {
+            ptr: ptr as *mut u8,
+            len,
+        })
+    }
+
+    /// Copies `bytes` to byte offset `at`; false when it does not fit.
+    pub fn write(&mut self, at: usize, bytes: &[u8]) -> bool {
+        match at.checked_add(bytes.len()) {
+            Some(end) if end <= self.len => {
+                // SAFETY: [at, end) lies inside the mapping, which we own.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(bytes.as_ptr(), self.ptr.add(at), bytes.len())
+                };
+                true
+            }
+            _ => false,
+        }
+    }
+}
+
+impl Drop for MappedArray {
+    fn drop(&mut self) {
+        // SAFETY: unmapping exactly what new() mapped.
+        unsafe { libc::munmap(self.ptr as *mut libc::c_void, self.len) };
+    }
 }

@@ -184,6 +184,32 @@ pub struct ScriptOptions {
     /// Most keys a `@map` holds (bpftrace's `max_map_keys`); updates of
     /// new keys into a full map fail, and [`Tracer::full_maps`] tells.
     pub max_map_keys: u32,
+    /// How `ustack` walks user stacks. The default comes from the
+    /// environment variable `USTRACE_STACK_MODE` (`fp` for frame pointers;
+    /// anything else, or unset, for unwind tables).
+    pub stack_walk: StackWalk,
+}
+
+/// How `ustack` walks user stacks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StackWalk {
+    /// With unwind tables built from `.eh_frame`, frame pointers only where
+    /// a pc has no table row (the default).
+    Tables,
+    /// By frame pointers only (the kernel's `bpf_get_stackid`), like
+    /// bpftrace 0.17: cheaper, but loses frames of code built without them.
+    FramePointer,
+}
+
+impl StackWalk {
+    /// The mode `USTRACE_STACK_MODE` asks for (`fp` or `frame-pointer`:
+    /// [`StackWalk::FramePointer`]; otherwise [`StackWalk::Tables`]).
+    pub fn from_env() -> StackWalk {
+        match std::env::var("USTRACE_STACK_MODE").as_deref() {
+            Ok("fp") | Ok("frame-pointer") | Ok("frame_pointer") => StackWalk::FramePointer,
+            _ => StackWalk::Tables,
+        }
+    }
 }
 
 /// The default of [`ScriptOptions::max_map_keys`] (bpftrace's too).
@@ -200,6 +226,7 @@ impl Default for ScriptOptions {
             force_perf_attach: false,
             allow_unsafe: false,
             max_map_keys: DEFAULT_MAX_MAP_KEYS,
+            stack_walk: StackWalk::from_env(),
         }
     }
 }
@@ -260,6 +287,12 @@ impl ScriptOptionsBuilder {
     /// Allow `system()` (`--unsafe`).
     pub fn allow_unsafe(mut self, on: bool) -> Self {
         self.options.allow_unsafe = on;
+        self
+    }
+
+    /// How `ustack` walks user stacks.
+    pub fn stack_walk(mut self, walk: StackWalk) -> Self {
+        self.options.stack_walk = walk;
         self
     }
 
@@ -349,6 +382,7 @@ impl Script {
             child_pid: options.child_pid,
             allow_unsafe: options.allow_unsafe,
             uaddr,
+            frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {
@@ -394,9 +428,16 @@ impl Script {
             pid: self.options.pid.or(self.options.child_pid),
             verifier_log: self.options.verifier_log,
             force_perf_attach: self.options.force_perf_attach,
+            tables_for: self.options.pid,
         };
-        let session = ustrace_runtime::Session::load(&self.compiled, &opts)
+        let mut session = ustrace_runtime::Session::load(&self.compiled, &opts)
             .map_err(|e| Error::from_runtime(e, self))?;
+        if self.options.pid.is_none() {
+            if let Some(pid) = self.options.child_pid {
+                // Held before exec: its tables load once it has exec'd.
+                session.watch_process(pid);
+            }
+        }
         Ok(Tracer::new(std::sync::Arc::new(self.clone()), session))
     }
 

@@ -174,6 +174,7 @@ impl MapReader {
                 script: &inner.script,
                 stacks,
                 source: &inner.access,
+                seen_pids: None,
             };
             namer.entries(user, &raw)
         })

@@ -86,6 +86,7 @@ impl Tracer {
                 for field in namer.decoder().fields(&map.key, Bytes::new(&key, &name))? {
                     match field {
                         FieldValue::UStack { id, pid, .. } => {
+                            self.stack_pids.borrow_mut().insert(pid);
                             let failed = std::cell::RefCell::new(None);
                             self.stacks
                                 .remember(pid, id, || namer.stack_addrs(id, &failed));

@@ -11,17 +11,21 @@
 //!                             ]: 17
 //! ```
 //!
-//! A frame that cannot be symbolized (the process is gone, the binary is
-//! stripped) prints as its address, `0x401136`.
+//! A frame is named from the live process first; when that fails (the
+//! process has exited), from the file and file offset of the executable
+//! mapping it was in, as recorded when the process's unwind tables were
+//! loaded. A frame that cannot be symbolized either way prints as its
+//! address, `0x401136`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 use blazesym::normalize::{Normalizer, UserMeta};
-use blazesym::symbolize::source::{Process, Source};
+use blazesym::symbolize::source::{Elf, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::Pid;
 use ustrace_codegen::program::StackMode;
+use ustrace_runtime::Mapping;
 
 /// One frame after symbolization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +75,9 @@ pub(crate) struct StackFormatter {
     normalizer: Normalizer,
     named: RefCell<HashMap<(u32, i64), Vec<Frame>>>,
     symbols: RefCell<HashMap<(u32, u64), String>>,
+    /// Executable mappings of traced processes, for naming frames from
+    /// their files once the processes are gone.
+    mappings: RefCell<HashMap<u32, Vec<Mapping>>>,
 }
 
 impl StackFormatter {
@@ -80,6 +87,41 @@ impl StackFormatter {
             normalizer: Normalizer::builder().enable_build_ids(true).build(),
             named: RefCell::new(HashMap::new()),
             symbols: RefCell::new(HashMap::new()),
+            mappings: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Records `pid`'s executable mappings (from its unwind-table load).
+    pub(crate) fn set_mappings(&self, pid: u32, mappings: &[Mapping]) {
+        let mut all = self.mappings.borrow_mut();
+        if all.get(&pid).is_none_or(|m| m.as_slice() != mappings) {
+            all.insert(pid, mappings.to_vec());
+        }
+    }
+
+    /// Names `addr` from the file of its recorded mapping in `pid`.
+    fn frame_from_file(&self, pid: u32, addr: u64) -> Option<Frame> {
+        let all = self.mappings.borrow();
+        let m = all
+            .get(&pid)?
+            .iter()
+            .find(|m| addr >= m.start && addr < m.end)?;
+        let offset = addr - m.start + m.offset;
+        let src = Source::Elf(Elf::new(&m.path));
+        match self
+            .symbolizer
+            .symbolize_single(&src, Input::FileOffset(offset))
+        {
+            Ok(Symbolized::Sym(sym)) => Some(Frame {
+                addr,
+                text: format!("{}+{}", sym.name, sym.offset),
+                function: Some(sym.name.to_string()),
+                module: Some(m.path.to_string_lossy().into_owned()),
+                file: Some(m.path.to_string_lossy().into_owned()),
+                file_offset: Some(offset),
+                build_id: None,
+            }),
+            _ => None,
         }
     }
 
@@ -192,7 +234,7 @@ impl StackFormatter {
                         file_offset,
                         build_id,
                     },
-                    _ => Frame {
+                    _ => self.frame_from_file(pid, addr).unwrap_or(Frame {
                         addr,
                         text: format!("0x{addr:x}"),
                         function: None,
@@ -200,7 +242,7 @@ impl StackFormatter {
                         file: path,
                         file_offset,
                         build_id,
-                    },
+                    }),
                 }
             })
             .collect()
@@ -275,6 +317,24 @@ mod tests {
     #[inline(never)]
     fn marker_function() -> u64 {
         marker_function as *const () as u64
+    }
+
+    #[test]
+    fn names_frames_from_recorded_mappings_when_the_process_is_gone() {
+        let f = StackFormatter::new();
+        let addr = marker_function() + 1;
+        let text = std::fs::read_to_string("/proc/self/maps").unwrap_or_default();
+        let maps = ustrace_runtime::parse_exec_mappings(&text);
+        assert!(maps.iter().any(|m| addr >= m.start && addr < m.end));
+        // A pid that cannot exist: only the recorded mappings can name it.
+        let gone = u32::MAX - 1;
+        f.set_mappings(gone, &maps);
+        let mode = StackMode {
+            perf: false,
+            depth: 127,
+        };
+        let text = f.render(gone, &[addr], mode, StackPlace::Printf);
+        assert!(text.contains("marker_function+1"), "{text}");
     }
 
     #[test]

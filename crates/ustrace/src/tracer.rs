@@ -53,7 +53,15 @@ pub struct Tracer {
     exited: Option<i64>,
     pub(crate) stacks: StackFormatter,
     next_stack_scan: Instant,
+    /// Processes seen in `ustack` values since the last poll.
+    pub(crate) stack_pids: std::cell::RefCell<std::collections::BTreeSet<u32>>,
+    /// Every process seen in `ustack` values (its tables were asked for).
+    stack_pids_seen: std::collections::HashSet<u32>,
 }
+
+/// Processes discovered from their stacks that get unwind tables (the
+/// traced process of -p/-c always does).
+const MAX_TABLE_PROCESSES: usize = 1024;
 
 /// How often the stacks in map keys are named while their processes live.
 const STACK_SCAN_PERIOD: Duration = Duration::from_millis(250);
@@ -76,6 +84,8 @@ impl Tracer {
             exited: None,
             stacks: StackFormatter::new(),
             next_stack_scan: now,
+            stack_pids: Default::default(),
+            stack_pids_seen: Default::default(),
         }
     }
 
@@ -89,12 +99,18 @@ impl Tracer {
     /// records are dropped, as bpftrace does.
     pub fn poll(&mut self, timeout: Duration) -> Result<Vec<Record>, Error> {
         let mut timeout = timeout;
+        if let Some(period) = self.session.table_refresh_period() {
+            // Wake up to load unwind tables of processes that exec or dlopen.
+            timeout = timeout.min(period);
+        }
         if let Some(next) = self.next_interval.iter().map(|i| i.2).min() {
             timeout = timeout.min(next.saturating_duration_since(Instant::now()));
         }
         let millis = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX);
         let raw = self.session.poll(millis).map_err(from_session)?;
+        self.session.refresh_process_tables();
         let mut out = self.decode(raw)?;
+        self.load_discovered_tables();
         let now = Instant::now();
         if now >= self.next_stack_scan {
             self.remember_stacks()?;
@@ -162,6 +178,29 @@ impl Tracer {
         self.exited
     }
 
+    /// One line per unwind-table load since the last call (`-d`): the
+    /// process, its executable mappings, files built now, rows, time, and
+    /// files that could not be read.
+    pub fn table_loads(&mut self) -> Vec<String> {
+        self.session
+            .take_table_loads()
+            .into_iter()
+            .map(|(pid, l)| {
+                let mut line = format!(
+                    "unwind tables: pid {pid}: {} mappings, {} files built, {} rows, {:.1} ms",
+                    l.mappings,
+                    l.files_built,
+                    l.rows_added,
+                    l.elapsed.as_secs_f64() * 1e3
+                );
+                for f in &l.failures {
+                    line.push_str(&format!("; {f}"));
+                }
+                line
+            })
+            .collect()
+    }
+
     /// Verifier logs of the loaded programs (with `verifier_log`).
     pub fn verifier_logs(&self) -> Vec<String> {
         self.session.verifier_logs().map(str::to_string).collect()
@@ -192,6 +231,26 @@ impl Tracer {
             script: &self.script,
             stacks: &self.stacks,
             source: &self.session,
+            seen_pids: Some(&self.stack_pids),
+        }
+    }
+
+    /// Loads unwind tables for processes whose stacks showed up (their
+    /// next stacks are walked by tables), and hands the mappings of every
+    /// process with tables to the stack namer.
+    fn load_discovered_tables(&mut self) {
+        let new: Vec<u32> = std::mem::take(&mut *self.stack_pids.borrow_mut())
+            .into_iter()
+            .filter(|pid| self.stack_pids_seen.insert(*pid))
+            .collect();
+        for pid in new {
+            self.session
+                .load_new_process_tables(pid, MAX_TABLE_PROCESSES);
+        }
+        for pid in self.session.take_changed_processes() {
+            if let Some(m) = self.session.process_mappings(pid) {
+                self.stacks.set_mappings(pid, m);
+            }
         }
     }
 

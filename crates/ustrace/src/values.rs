@@ -3,6 +3,7 @@
 //! `strftime()` times formatted.
 
 use std::cell::RefCell;
+use std::collections::BTreeSet;
 
 use ustrace_abi::{Decoder, FieldValue, UserMap};
 use ustrace_output::{MapEntry, Value};
@@ -45,6 +46,9 @@ pub(crate) struct Namer<'a> {
     pub(crate) script: &'a Script,
     pub(crate) stacks: &'a StackFormatter,
     pub(crate) source: &'a dyn StackSource,
+    /// Where the processes seen in stacks are noted (their unwind tables
+    /// get loaded); `None` off the event loop.
+    pub(crate) seen_pids: Option<&'a RefCell<BTreeSet<u32>>>,
 }
 
 impl Namer<'_> {
@@ -109,6 +113,9 @@ impl Namer<'_> {
                 Value::Str(wall_time(fmt, ns).into_bytes())
             }
             FieldValue::UStack { id, pid, mode } => {
+                if let Some(seen) = self.seen_pids {
+                    seen.borrow_mut().insert(pid);
+                }
                 let failed = RefCell::new(None);
                 let text = self.stacks.render_id(
                     pid,

@@ -1,0 +1,431 @@
+//! `ustack` walked with unwind tables (.eh_frame) in BPF: code built
+//! without frame pointers, checked against gdb's `bt`; stacks named after
+//! the process exits; Debian's python3.11 under `profile`.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use common::*;
+
+fn deep() -> PathBuf {
+    static P: OnceLock<PathBuf> = OnceLock::new();
+    P.get_or_init(|| {
+        build_c(
+            "unwind_deep",
+            "tests/c/unwind_deep.c",
+            &["-O2", "-g", "-fomit-frame-pointer"],
+        )
+    })
+    .clone()
+}
+
+/// Function names of gdb's `bt` at probe deep:here (innermost first).
+fn gdb_backtrace(bin: &Path) -> Vec<String> {
+    let out = Command::new("gdb")
+        .args([
+            "-batch",
+            "-nx",
+            "-ex",
+            "break -probe-stap deep:here",
+            "-ex",
+            "run",
+            "-ex",
+            "bt",
+            "--args",
+        ])
+        .arg(bin)
+        .args(["0", "0"])
+        .output()
+        .expect("running gdb (Debian package gdb)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let names: Vec<String> = text
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .filter_map(|l| {
+            // "#0  level5 (x=2) at f.c:6" or "#1  0x... in level4 (x=3) at ..."
+            let rest = l.split_once("  ")?.1;
+            let rest = rest.split_once(" in ").map_or(rest, |(_, r)| r);
+            Some(rest.split(' ').next()?.to_string())
+        })
+        .collect();
+    assert!(!names.is_empty(), "no backtrace from gdb:\n{text}");
+    names
+}
+
+/// The frames of the first `stack:...|` block of `out`, as names.
+fn first_stack(out: &str) -> Vec<String> {
+    out.split("stack:")
+        .nth(1)
+        .and_then(|s| s.split('|').next())
+        .unwrap_or_default()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .map(|l| l.split('+').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn trace_deep(args: &str, env_fp: bool) -> String {
+    let bin = deep();
+    let mut cmd = ustrace();
+    if env_fp {
+        cmd.env("USTRACE_STACK_MODE", "fp");
+    }
+    cmd.args([
+        "-e",
+        &format!(
+            r#"usdt:{b}:deep:here {{ printf("stack:%s|\n", ustack); @[ustack(3)] = count(); @p[ustack(perf, 1)] = count(); }}"#,
+            b = bin.display()
+        ),
+        "-c",
+        &format!("{} {args}", bin.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    stdout(&out)
+}
+
+#[test]
+fn stack_without_frame_pointers_equals_gdb_backtrace() {
+    if !bpf_available("stack_without_frame_pointers_equals_gdb_backtrace") {
+        return;
+    }
+    let expected = gdb_backtrace(&deep());
+    assert_eq!(
+        expected,
+        ["level5", "level4", "level3", "level2", "level1", "main"],
+        "gdb's view of the test program changed"
+    );
+    // The probe fires 300 ms after exec (tables load within ~50 ms of it);
+    // the process lives on for 500 ms, or exits right after the probe.
+    for (args, case) in [("300 500", "alive"), ("300 0", "exits right after")] {
+        let out = trace_deep(args, false);
+        let got = first_stack(&out);
+        let until_main: Vec<String> = got
+            .iter()
+            .take_while(|n| n.as_str() != "main")
+            .chain(std::iter::once(&"main".to_string()))
+            .cloned()
+            .collect();
+        assert_eq!(until_main, expected, "{case}:\n{out}");
+        // Below main: libc's start-up code, named too, and nothing else.
+        assert!(
+            got.iter().all(|n| !n.starts_with("0x")),
+            "{case}: raw frames:\n{out}"
+        );
+        assert_eq!(got.last().map(String::as_str), Some("_start"), "{out}");
+        // As map keys (named at exit, maybe after the process is gone),
+        // cut to n frames, and in perf form with the file.
+        assert!(
+            out.contains("@[\n    level5+0\n    level4+") && out.contains("]: 1\n"),
+            "{case}: map key:\n{out}"
+        );
+        assert!(
+            out.contains(&format!(" level5+0 ({})\n", deep().display())),
+            "{case}: perf form:\n{out}"
+        );
+    }
+    // The frame-pointer walk stays selectable, and loses the frames.
+    let fp = first_stack(&trace_deep("300 0", true));
+    assert_ne!(fp, expected, "frame-pointer walk unexpectedly complete");
+}
+
+#[test]
+fn python_samples_reach_the_interpreter_entry() {
+    if !bpf_available("python_samples_reach_the_interpreter_entry") {
+        return;
+    }
+    let python = Path::new("/usr/bin/python3.11");
+    if !python.exists() {
+        assert!(std::env::var("CI").is_err(), "python3.11 is required in CI");
+        eprintln!("skipping: no python3.11");
+        return;
+    }
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let script = dir.join("unwind_loop.py");
+    std::fs::write(
+        &script,
+        "import time\n\
+         def work(n):\n    t = 0\n    for i in range(n):\n        t += i * i % 7\n    return t\n\
+         def main():\n    end = time.monotonic() + 2.0\n    while time.monotonic() < end:\n        work(10000)\n\
+         time.sleep(0.3)\nmain()\n",
+    )
+    .expect("writing the Python script");
+    let mut cmd = ustrace();
+    cmd.args([
+        "-f",
+        "folded",
+        "-e",
+        "profile:hz:199 /pid == cpid/ { @[ustack] = count(); }",
+        "-c",
+        &format!("{} {}", python.display(), script.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let text_range = executable_range(python);
+    let (mut total, mut complete) = (0u64, 0u64);
+    for line in text.lines() {
+        let (frames, n) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("bad line {line:?}"));
+        let n: u64 = n.parse().unwrap_or(0);
+        total += n;
+        let frames: Vec<&str> = frames.split(';').collect();
+        // Debian's python3.11 `main` tail-calls Py_BytesMain (a `jmp`), so
+        // no unwinder sees `main` itself: its caller and callee stand in.
+        if !frames.starts_with(&[
+            "_start",
+            "__libc_start_main_impl",
+            "__libc_start_call_main",
+            "Py_BytesMain",
+        ]) {
+            // Taken before the tables loaded (frame-pointer walk).
+            continue;
+        }
+        complete += n;
+        // Unnamed frames are real code of python3.11 (static functions of
+        // a binary without symbols), never garbage.
+        for f in frames.iter().filter(|f| f.starts_with("0x")) {
+            let addr = u64::from_str_radix(&f[2..], 16).unwrap_or(0);
+            assert!(
+                text_range.contains(&addr),
+                "frame {f} outside python3.11's code:\n{text}"
+            );
+        }
+    }
+    assert!(total >= 20, "only {total} samples:\n{text}");
+    assert!(
+        complete * 10 >= total * 9,
+        "{complete} of {total} samples reach the entry:\n{text}"
+    );
+}
+
+/// The link-time addresses of the executable segment of a non-PIE binary.
+fn executable_range(path: &Path) -> std::ops::Range<u64> {
+    use object::read::elf::{FileHeader, ProgramHeader};
+    let data = std::fs::read(path).expect("reading the binary");
+    let header = object::elf::FileHeader64::<object::Endianness>::parse(&*data).expect("ELF");
+    let endian = header.endian().expect("ELF endianness");
+    let phdrs = header
+        .program_headers(endian, &*data)
+        .expect("program headers");
+    phdrs
+        .iter()
+        .find(|p| {
+            p.p_type(endian) == object::elf::PT_LOAD && p.p_flags(endian) & object::elf::PF_X != 0
+        })
+        .map(|p| p.p_vaddr(endian)..p.p_vaddr(endian) + p.p_memsz(endian))
+        .expect("an executable segment")
+}
+
+#[test]
+fn cxx_throw_stack_reaches_the_thrower_and_main() {
+    if !bpf_available("cxx_throw_stack_reaches_the_thrower_and_main") {
+        return;
+    }
+    let Some(libstdcxx) = ["/usr/lib/x86_64-linux-gnu/libstdc++.so.6"]
+        .into_iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+    else {
+        assert!(std::env::var("CI").is_err(), "libstdc++ is required in CI");
+        eprintln!("skipping: no libstdc++");
+        return;
+    };
+    let bin = build_c(
+        "unwind_throw",
+        "tests/c/unwind_throw.cpp",
+        &["-O2", "-g", "-fomit-frame-pointer", "-lstdc++"],
+    );
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        &format!(
+            r#"usdt:{}:libstdcxx:throw {{ printf("stack:%s|\n", ustack); }}"#,
+            libstdcxx.display()
+        ),
+        "-c",
+        &format!("{} 300", bin.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let names = first_stack(&text);
+    let pos = |name: &str| names.iter().position(|n| n == name);
+    let (Some(throw), Some(thrower), Some(middle), Some(main)) = (
+        pos("__cxa_throw"),
+        pos("thrower(int)"),
+        pos("middle(int)"),
+        pos("main"),
+    ) else {
+        panic!("frames missing:\n{text}");
+    };
+    assert!(
+        throw < thrower && thrower < middle && middle < main,
+        "{text}"
+    );
+}
+
+#[test]
+fn stack_deeper_than_the_limit_stops_at_127_frames() {
+    if !bpf_available("stack_deeper_than_the_limit_stops_at_127_frames") {
+        return;
+    }
+    let bin = deep();
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        &format!(
+            r#"usdt:{}:deep:bottom {{ printf("stack:%s|\n", ustack); exit(); }}"#,
+            bin.display()
+        ),
+        "-c",
+        &format!("{} 300 200 200", bin.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let names = first_stack(&text);
+    assert_eq!(names.len(), 127, "{text}");
+    assert!(names.iter().all(|n| n == "recurse"), "{text}");
+}
+
+#[test]
+fn file_without_unwind_information_falls_back_to_frame_pointers() {
+    if !bpf_available("file_without_unwind_information_falls_back_to_frame_pointers") {
+        return;
+    }
+    let built = build_c(
+        "unwind_deep_fp",
+        "tests/c/unwind_deep.c",
+        &["-O2", "-g", "-fno-omit-frame-pointer"],
+    );
+    let bin = built.with_file_name("unwind_deep_no_eh_frame");
+    let status = Command::new("objcopy")
+        .args([
+            "--remove-section",
+            ".eh_frame",
+            "--remove-section",
+            ".eh_frame_hdr",
+            "--remove-section",
+            ".debug_frame",
+        ])
+        .arg(&built)
+        .arg(&bin)
+        .status()
+        .expect("running objcopy (Debian package binutils)");
+    assert!(status.success());
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        &format!(
+            r#"usdt:{}:deep:here {{ printf("stack:%s|\n", ustack); }}"#,
+            bin.display()
+        ),
+        "-c",
+        &format!("{} 300 0", bin.display()),
+    ]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    let text = stdout(&out);
+    let names = first_stack(&text);
+    // The probe sits before level5 pushes rbp, so the frame-pointer step
+    // from level5 lands in level3 (the kernel's walk does the same); the
+    // rest of the chain and libc's frames (which have tables) follow.
+    assert_eq!(names.first().map(String::as_str), Some("level5"), "{text}");
+    let pos = |name: &str| names.iter().position(|n| n == name);
+    assert!(
+        pos("level1") < pos("main") && pos("level1").is_some(),
+        "{text}"
+    );
+    assert_eq!(names.last().map(String::as_str), Some("_start"), "{text}");
+    assert!(names.iter().all(|n| !n.starts_with("0x")), "{text}");
+}
+
+#[test]
+fn postgres_query_stack_reaches_postgres_main() {
+    if !bpf_available("postgres_query_stack_reaches_postgres_main") {
+        return;
+    }
+    let bin = Path::new("/usr/lib/postgresql/15/bin");
+    if !bin.join("postgres").exists() {
+        assert!(
+            std::env::var("CI").is_err(),
+            "postgresql-15 is required in CI"
+        );
+        eprintln!("skipping: postgresql-15 is not installed");
+        return;
+    }
+    // A fresh cluster, owned by the postgres user (postgres refuses root),
+    // queried through a single-user backend: one process, no server.
+    let data =
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("pgdata-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    std::fs::create_dir_all(&data).expect("creating the data directory");
+    let as_postgres = ["--reuid=postgres", "--regid=postgres", "--init-groups"];
+    let chown = Command::new("chown")
+        .args(["postgres:postgres"])
+        .arg(&data)
+        .status()
+        .expect("running chown");
+    assert!(chown.success());
+    let initdb = Command::new("setpriv")
+        .args(as_postgres)
+        .arg(bin.join("initdb"))
+        .args(["-A", "trust", "-U", "postgres", "--no-sync", "-D"])
+        .arg(&data)
+        .output()
+        .expect("running initdb");
+    assert!(initdb.status.success(), "initdb: {}", stderr(&initdb));
+    let backend = format!(
+        "setpriv {} {} --single -D {} postgres",
+        as_postgres.join(" "),
+        bin.join("postgres").display(),
+        data.display()
+    );
+    let mut cmd = ustrace();
+    cmd.args([
+        "-e",
+        &format!(
+            r#"usdt:{}:postgresql:query__start {{ printf("stack:%s|\n", ustack); }}"#,
+            bin.join("postgres").display()
+        ),
+        "-c",
+        &backend,
+    ])
+    .stdin(std::process::Stdio::piped());
+    let mut g = spawn(cmd);
+    // The query comes once the backend has started (and its tables loaded).
+    std::thread::sleep(Duration::from_millis(1500));
+    if let Some(mut input) = g.0.stdin.take() {
+        use std::io::Write;
+        let _ = input.write_all(b"select 1;\n");
+    }
+    let out = run_until_exit(g, Duration::from_secs(30));
+    let _ = std::fs::remove_dir_all(&data);
+    let text = stdout(&out);
+    let names = first_stack(&text);
+    let pos = |name: &str| names.iter().position(|n| n == name);
+    assert!(
+        pos("PostgresMain").is_some() && pos("PostgresMain") < pos("main"),
+        "stderr: {}\n{text}",
+        stderr(&out)
+    );
+}
+
+/// Waits for `g` to exit by itself (its stdin closed), up to `limit`.
+fn run_until_exit(mut g: Guard, limit: Duration) -> std::process::Output {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if let Ok(Some(_)) = g.0.try_wait() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    interrupt_after(g, Duration::ZERO)
+}
