@@ -85,7 +85,7 @@ impl Ring {
     }
 }
 
-/// Most records one [`Ring::poll`] returns.
+/// Most records one `Session::poll` returns.
 pub const MAX_RECORDS_PER_POLL: usize = 4096;
 
 impl Drop for Ring {
