@@ -750,8 +750,13 @@ fn traced(
         std::thread::sleep(Duration::from_millis(20));
     }
     let result = work();
+    // Only the programs this tracer holds: others may load BPF meanwhile.
+    let held = prog_ids_held_by(child.id());
     let (mut cnt, mut ns, mut insns) = (0u64, 0u64, 0u64);
-    for id in prog_ids().difference(&before) {
+    for id in prog_ids()
+        .difference(&before)
+        .filter(|id| held.contains(id))
+    {
         if let Some((c, n, i)) = prog_stats(*id) {
             cnt += c;
             ns += n;
@@ -792,6 +797,26 @@ fn prog_ids() -> BTreeSet<u32> {
         }
         ids.insert(next);
         id = next;
+    }
+    ids
+}
+
+/// Ids of the BPF programs process `pid` holds open (`prog_id:` lines of
+/// /proc/PID/fdinfo).
+fn prog_ids_held_by(pid: u32) -> BTreeSet<u32> {
+    let mut ids = BTreeSet::new();
+    let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fdinfo")) else {
+        return ids;
+    };
+    for entry in dir.flatten() {
+        let text = std::fs::read_to_string(entry.path()).unwrap_or_default();
+        for line in text.lines() {
+            if let Some(id) = line.strip_prefix("prog_id:") {
+                if let Ok(id) = id.trim().parse() {
+                    ids.insert(id);
+                }
+            }
+        }
     }
     ids
 }

@@ -42,6 +42,9 @@ pub struct Builder {
     dead: bool,
     /// How many live jumps target each label.
     label_refs: Vec<usize>,
+    /// The index of the last label bound: code there may be reached by a
+    /// jump, so it never reuses what the previous instruction left.
+    barrier: usize,
     /// Subprograms (`bpf_loop` callbacks), appended after the main code by
     /// [`Builder::finish`]: name, instructions, map relocations.
     funcs: Vec<Subprogram>,
@@ -60,6 +63,14 @@ impl Builder {
         if self.dead {
             return;
         }
+        // A value stored to a stack slot and read straight back: take it
+        // from the register that still holds it.
+        if let Some(src) = self.just_stored(&i) {
+            if src != i.dst {
+                self.insns.push(insn::mov64_reg(Reg(i.dst), Reg(src)));
+            }
+            return;
+        }
         self.insns.push(i);
         if i == insn::exit() {
             self.dead = true;
@@ -71,6 +82,43 @@ impl Builder {
         if !self.dead {
             self.insns.extend(i);
         }
+    }
+
+    /// For an 8-byte load from the stack right after an 8-byte store to the
+    /// same slot (with no jump target between): the stored register.
+    fn just_stored(&self, i: &Insn) -> Option<u8> {
+        let load = insn::ldx(8, insn::R0, insn::R10, 0);
+        let store = insn::stx(8, insn::R10, 0, insn::R0);
+        let last = self.insns.last()?;
+        let reload = i.code == load.code
+            && i.src == insn::R10.0
+            && last.code == store.code
+            && last.dst == insn::R10.0
+            && last.off == i.off
+            && self.barrier < self.insns.len();
+        reload.then_some(last.src)
+    }
+
+    /// Removes the last instruction when it is an 8-byte store of a register
+    /// to the stack slot `off` (with no jump target after it) and returns
+    /// that register: the caller uses the value from it instead.
+    pub fn take_last_store(&mut self, off: i16) -> Option<Reg> {
+        let store = insn::stx(8, insn::R10, 0, insn::R0);
+        let last = *self.insns.last()?;
+        let take = !self.dead
+            && last.code == store.code
+            && last.dst == insn::R10.0
+            && last.off == off
+            && self.barrier < self.insns.len();
+        if !take {
+            return None;
+        }
+        self.insns.pop();
+        let end = self.insns.len();
+        self.spans
+            .iter_mut()
+            .for_each(|(at, _)| *at = (*at).min(end));
+        Some(Reg(last.src))
     }
 
     /// True when the next instruction could run (see `dead`).
@@ -94,6 +142,16 @@ impl Builder {
         }
         self.map_relocs.push((self.insns.len(), map));
         self.emit2(insn::ld_map_fd(dst, -1));
+    }
+
+    /// `dst = &value + offset` of a one-entry array map, with no lookup
+    /// (patched with the map's fd at load time like [`Builder::load_map`]).
+    pub fn load_map_value(&mut self, dst: Reg, map: MapId, offset: i32) {
+        if self.dead {
+            return;
+        }
+        self.map_relocs.push((self.insns.len(), map));
+        self.emit2(insn::ld_map_value(dst, -1, offset));
     }
 
     /// The index of subprogram `name`, if added already.
@@ -134,7 +192,23 @@ impl Builder {
 
     /// Binds `l` to the next instruction.
     pub fn bind(&mut self, l: Label) {
+        // `goto l` right before `l`: falling through does the same (unless
+        // another label is already bound after the jump).
+        if self.fixups.last() == Some(&(self.insns.len().wrapping_sub(1), l))
+            && self.insns.last() == Some(&insn::ja(0))
+            && self.barrier != self.insns.len()
+        {
+            self.fixups.pop();
+            self.insns.pop();
+            self.label_refs[l.0] -= 1;
+            self.dead = false;
+            let end = self.insns.len();
+            self.spans
+                .iter_mut()
+                .for_each(|(at, _)| *at = (*at).min(end));
+        }
         self.labels[l.0] = Some(self.insns.len());
+        self.barrier = self.insns.len();
         if self.label_refs[l.0] > 0 {
             self.dead = false;
         }

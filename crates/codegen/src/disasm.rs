@@ -112,6 +112,8 @@ fn render(insns: &[Insn], i: usize) -> (String, usize) {
             let v = (x.imm as u32 as u64) | (hi << 32);
             if s == BPF_PSEUDO_MAP_FD {
                 (format!("r{d} = map[fd {}]", x.imm), 2)
+            } else if s == BPF_PSEUDO_MAP_VALUE {
+                (format!("r{d} = &map[fd {}][0] + {}", x.imm, hi), 2)
             } else {
                 (format!("r{d} = {v:#x} ll"), 2)
             }

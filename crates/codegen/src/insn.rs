@@ -94,6 +94,10 @@ pub const BPF_K: u8 = 0x00;
 pub const BPF_X: u8 = 0x08;
 /// `src_reg` of an `ld_imm64` whose immediate is a map fd.
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;
+/// `src_reg` of an `ld_imm64` whose immediate is a map file descriptor and
+/// whose second slot is an offset into the map's (single) value: the
+/// instruction loads that address directly, with no lookup.
+pub const BPF_PSEUDO_MAP_VALUE: u8 = 2;
 /// `src_reg` of an `ld_imm64` whose immediate is the distance (in
 /// instructions, from the next one) to a subprogram.
 pub const BPF_PSEUDO_FUNC: u8 = 4;
@@ -325,6 +329,22 @@ pub fn ld_map_fd(dst: Reg, fd: i32) -> [Insn; 2] {
             imm: fd,
         },
         Insn::default(),
+    ]
+}
+
+/// The two slots of `dst = &map_value[offset]` for the one-entry array map
+/// with file descriptor `fd`.
+pub fn ld_map_value(dst: Reg, fd: i32, offset: i32) -> [Insn; 2] {
+    let [first, _] = ld_map_fd(dst, fd);
+    [
+        Insn {
+            src: BPF_PSEUDO_MAP_VALUE,
+            ..first
+        },
+        Insn {
+            imm: offset,
+            ..Insn::default()
+        },
     ]
 }
 

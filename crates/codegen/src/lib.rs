@@ -18,18 +18,26 @@
 //! Events reach user space through one ring buffer; each record starts with
 //! an 8-byte tag: a printf id (whose layout is in
 //! [`program::CompiledScript::printfs`]) or [`program::TAG_EXIT`]. A
-//! reservation that fails bumps a per-CPU lost-event counter.
+//! reservation that fails bumps the lost-event counter.
 
 pub mod builder;
-mod compile;
+mod builtins;
 pub mod disasm;
+mod driver;
+mod emit;
+mod fold;
 pub mod insn;
+mod options;
 mod printf_types;
+mod probes;
 pub mod program;
+mod sema;
 pub mod unwind;
 mod usdt_args;
 
-pub use compile::{compile, CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
+pub use builtins::markdown_table as builtin_reference;
+pub use driver::compile;
+pub use options::{CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
 
 use ustrace_lang::ast::Span;
 

@@ -148,8 +148,8 @@ pub enum MapRole {
     UnwindMappings,
     /// Per-CPU frame buffer of the stack walker.
     UnwindScratch,
-    /// Per map (indexed by [`MapId`](crate::builder::MapId)), per CPU:
-    /// updates that failed because the map was full.
+    /// Updates that failed because the map was full: one entry of u64
+    /// counters indexed by [`MapId`](crate::builder::MapId).
     DroppedUpdates,
     /// A script map `@name`.
     User(UserMap),

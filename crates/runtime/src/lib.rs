@@ -104,8 +104,11 @@ pub struct Session {
     maps: Vec<OwnedFd>,
     /// (key size, value size, per-CPU) of each map.
     map_shapes: Vec<(usize, usize, bool)>,
-    /// Loaded programs in the compiled order, with their verifier logs.
-    programs: Vec<LoadedProgram>,
+    /// Loaded programs in the compiled order; a BEGIN program is dropped
+    /// (unloaded) once it ran.
+    programs: Vec<Option<LoadedProgram>>,
+    /// The verifier log of each program, in the same order.
+    logs: Vec<String>,
     links: Vec<OwnedFd>,
     /// Perf events backing fallback links.
     perf_events: Vec<OwnedFd>,
@@ -113,6 +116,8 @@ pub struct Session {
     lost_counter_fd: i32,
     /// Failed updates per map (`MapRole::DroppedUpdates`), -1 if none.
     dropped_updates_fd: i32,
+    /// Bytes of its one value: a u64 counter per map id.
+    dropped_updates_size: usize,
     begin_ids: Vec<u64>,
     end_ids: Vec<u64>,
     intervals: Vec<(u64, u64)>,
@@ -168,12 +173,14 @@ impl Session {
             .get(script.lost_counter.0)
             .map(|f| f.as_raw_fd())
             .unwrap_or(-1);
-        let dropped_updates_fd = script
+        let dropped = script
             .maps
             .iter()
-            .position(|m| m.role == MapRole::DroppedUpdates)
+            .position(|m| m.role == MapRole::DroppedUpdates);
+        let dropped_updates_fd = dropped
             .and_then(|i| maps.get(i))
             .map_or(-1, |f| f.as_raw_fd());
+        let dropped_updates_size = dropped.map_or(0, |i| script.maps[i].value_size as usize);
         let ring = events::Ring::new(ring_fd)?;
         for (m, fd) in script.maps.iter().zip(&maps) {
             if m.role == MapRole::StartTime {
@@ -199,11 +206,13 @@ impl Session {
             maps,
             map_shapes,
             programs: Vec::new(),
+            logs: Vec::new(),
             links: Vec::new(),
             perf_events: Vec::new(),
             ring,
             lost_counter_fd,
             dropped_updates_fd,
+            dropped_updates_size,
             begin_ids: Vec::new(),
             end_ids: Vec::new(),
             intervals: Vec::new(),
@@ -309,7 +318,8 @@ impl Session {
                     }
                 }
             }
-            session.programs.push(loaded);
+            session.logs.push(std::mem::take(&mut loaded.log));
+            session.programs.push(Some(loaded));
         }
         Ok(session)
     }
@@ -373,13 +383,19 @@ impl Session {
 
     /// The verifier logs of the loaded programs (with `verifier_log`).
     pub fn verifier_logs(&self) -> impl Iterator<Item = &str> {
-        self.programs.iter().map(|p| p.log.as_str())
+        self.logs.iter().map(String::as_str)
     }
 
-    /// Runs the BEGIN programs, in order.
-    pub fn run_begin(&self) {
+    /// Runs the BEGIN programs, in order, then unloads them: they never
+    /// run again (bpftrace drops its BEGIN probes the same way).
+    pub fn run_begin(&mut self) {
         for &id in &self.begin_ids {
             self.run_program(id);
+        }
+        for &id in &self.begin_ids {
+            if let Some(p) = self.programs.get_mut(id as usize) {
+                *p = None;
+            }
         }
     }
 
@@ -404,7 +420,7 @@ impl Session {
     /// kernel that lacks raw-tracepoint test runs, which `load` already
     /// required; it is reported on stderr rather than stopping the trace.
     fn run_program(&self, id: u64) {
-        if let Some(p) = self.programs.get(id as usize) {
+        if let Some(Some(p)) = self.programs.get(id as usize) {
             if let Err(e) = sys::run_program(&p.fd) {
                 eprintln!("ERROR: BEGIN/END/interval program {id}: {e}");
             }
@@ -429,19 +445,23 @@ impl Session {
         &self.refused
     }
 
-    /// Events dropped because the ring buffer was full, summed over CPUs.
+    /// Events dropped because the ring buffer was full (one counter; read
+    /// with a per-CPU-sized buffer, which a plain array fills with one u64).
     pub fn lost_events(&self) -> Result<u64, RuntimeError> {
         sum_per_cpu_counter(self.lost_counter_fd, 0, "lost-event counter")
     }
 
-    /// Updates of map `index` that failed because it was full, summed
-    /// over CPUs.
+    /// Updates of map `index` that failed because it was full.
     pub fn dropped_updates(&self, index: usize) -> Result<u64, RuntimeError> {
-        sum_per_cpu_counter(
-            self.dropped_updates_fd,
-            index as u32,
-            "dropped-update counter",
-        )
+        if self.dropped_updates_fd < 0 {
+            return Ok(0);
+        }
+        let mut counters = vec![0u8; self.dropped_updates_size];
+        if !sys::map_lookup(self.dropped_updates_fd, &0u32.to_ne_bytes(), &mut counters) {
+            return Ok(0);
+        }
+        let name = "dropped-update counters";
+        Ok(ustrace_abi::Bytes::new(&counters, name).u64_at(8 * index, "map counter")?)
     }
 
     /// Detaches every probe (programs and maps stay until drop).

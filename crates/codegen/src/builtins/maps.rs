@@ -1,0 +1,162 @@
+//! Map functions: the aggregations (`@m[k] = count()`, ...) and the
+//! functions on map elements and whole maps.
+
+use super::{aggregation_emit, aggregation_value, Aggregation, Builtin, Call, Form};
+use crate::emit::{ProgramCompiler, Val};
+use crate::program::{ValueKind, TAG_CLEAR_MAP, TAG_ZERO_MAP};
+use crate::sema::{Type, Typed};
+use crate::CompileError;
+
+/// An aggregation entry.
+const fn aggregation(
+    name: &'static str,
+    args: usize,
+    doc: &'static str,
+    example: &'static str,
+    value: fn(&[i64]) -> Result<ValueKind, String>,
+) -> Builtin {
+    Builtin {
+        name,
+        form: Form::Aggregation(Aggregation { name, args, value }),
+        arity: (args, args),
+        usage: "",
+        doc,
+        example,
+        check: aggregation_value,
+        emit: aggregation_emit,
+    }
+}
+
+/// A function taking a whole map (`clear(@m)`), sent to user space.
+const fn map_command(
+    name: &'static str,
+    usage: &'static str,
+    doc: &'static str,
+    example: &'static str,
+    emit: super::EmitFn,
+) -> Builtin {
+    Builtin {
+        name,
+        form: Form::Function,
+        arity: (1, 1),
+        usage,
+        doc,
+        example,
+        check: |c, call| {
+            c.map_command(call.args, call.span)?;
+            Ok(Typed::of(Type::Void))
+        },
+        emit,
+    }
+}
+
+pub(super) const ENTRIES: &[Builtin] = &[
+    aggregation(
+        "count",
+        0,
+        "Counts the times the probe fired (per key).",
+        "@[comm] = count();",
+        |_| Ok(ValueKind::Count),
+    ),
+    aggregation("sum", 1, "Sums an integer.", "@bytes = sum(arg2);", |_| {
+        Ok(ValueKind::Sum)
+    }),
+    aggregation(
+        "min",
+        1,
+        "Keeps the smallest integer seen.",
+        "@least = min(arg0);",
+        |_| Ok(ValueKind::Min),
+    ),
+    aggregation(
+        "max",
+        1,
+        "Keeps the largest integer seen.",
+        "@most = max(arg0);",
+        |_| Ok(ValueKind::Max),
+    ),
+    aggregation(
+        "avg",
+        1,
+        "Averages an integer.",
+        "@mean = avg(arg0);",
+        |_| Ok(ValueKind::Avg),
+    ),
+    aggregation(
+        "stats",
+        1,
+        "Count, average and total of an integer.",
+        "@s = stats(arg0);",
+        |_| Ok(ValueKind::Stats),
+    ),
+    aggregation(
+        "hist",
+        1,
+        "A power-of-two histogram of an integer.",
+        "@h = hist(arg1);",
+        |_| Ok(ValueKind::Hist),
+    ),
+    aggregation(
+        "lhist",
+        4,
+        "A linear histogram: `lhist(value, min, max, step)` with constant bounds.",
+        "@l = lhist(arg0, 0, 100, 10);",
+        lhist_value,
+    ),
+    Builtin {
+        name: "delete",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "delete() takes one map element: delete(@m[key])",
+        doc: "Removes one element from a map.",
+        example: "delete(@start[tid]);",
+        check: |c, call| {
+            c.map_delete(&call.args[0], call.span)?;
+            Ok(Typed::of(Type::Void))
+        },
+        emit: |pc, call| {
+            pc.map_delete(&call.args[0], call.span)?;
+            Ok(Val::Void)
+        },
+    },
+    Builtin {
+        name: "has_key",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "has_key() takes one map element: has_key(@m[key])",
+        doc: "1 when the map holds the key, else 0.",
+        example: "if (has_key(@start[tid])) { @seen++; }",
+        check: |c, call| c.map_has_key(&call.args[0]),
+        emit: |pc, call| pc.map_has_key(&call.args[0], call.span),
+    },
+    map_command(
+        "clear",
+        "clear() takes one map: clear(@m)",
+        "Removes every element of a map.",
+        "clear(@counts);",
+        |pc, call| emit_command(pc, call, TAG_CLEAR_MAP),
+    ),
+    map_command(
+        "zero",
+        "zero() takes one map: zero(@m)",
+        "Sets every value of a map to zero.",
+        "zero(@counts);",
+        |pc, call| emit_command(pc, call, TAG_ZERO_MAP),
+    ),
+];
+
+fn lhist_value(c: &[i64]) -> Result<ValueKind, String> {
+    let [min, max, step] = [c[0], c[1], c[2]];
+    if step <= 0 || max <= min || (max - min) / step > 1000 {
+        return Err(
+            "lhist(value, min, max, step) needs min < max, step > 0 and at most 1000 buckets"
+                .into(),
+        );
+    }
+    Ok(ValueKind::Lhist { min, max, step })
+}
+
+fn emit_command(pc: &mut ProgramCompiler, call: &Call, tag: u64) -> Result<Val, CompileError> {
+    pc.map_command(tag, call.args, call.span)?;
+    Ok(Val::Void)
+}

@@ -1,0 +1,123 @@
+//! Reading the traced process's memory: `str()`, `buf()`.
+
+use ustrace_lang::ast::ExprKind;
+
+use super::{Builtin, Call, Form};
+use crate::emit::{ProgramCompiler, Val};
+use crate::insn::{self, helper, AluOp, JmpOp, R1, R10, R2, R3};
+use crate::program::FieldKind;
+use crate::sema::{Checker, Type, Typed};
+use crate::CompileError;
+
+pub(super) const ENTRIES: &[Builtin] = &[
+    Builtin {
+        name: "str",
+        form: Form::Function,
+        arity: (1, 2),
+        usage: "str() needs a pointer argument: str(ptr[, len])",
+        doc: "The NUL-terminated string at a user address, at most `len` bytes (default: the string length, 64).",
+        example: "printf(\"%s\\n\", str(arg0));",
+        check: check_str,
+        emit: emit_str,
+    },
+    Builtin {
+        name: "buf",
+        form: Form::Function,
+        arity: (2, 2),
+        usage: "buf() takes a pointer and a length: buf(arg0, 16)",
+        doc: "Up to `n` bytes at a user address (at most 256), printed with `%r` as hex escapes.",
+        example: "printf(\"%r\\n\", buf(arg0, 16));",
+        check: |c, call| {
+            c.int_operand(&call.args[0])?;
+            c.int_operand(&call.args[1])?;
+            Ok(Typed::of(Type::Buffer(buf_capacity(call, c.opts.str_len))))
+        },
+        emit: emit_buf,
+    },
+];
+
+/// The buffer size of `str(p[, len])`: a constant length (clamped to the
+/// default string length), else the default.
+fn str_capacity(call: &Call, default_len: usize) -> usize {
+    match call.args.get(1).map(|e| &e.kind) {
+        Some(ExprKind::Integer(n)) => (*n as usize).clamp(1, default_len.max(1)),
+        _ => default_len,
+    }
+}
+
+/// True when `str()`'s length is computed at run time.
+fn runtime_len(call: &Call) -> bool {
+    call.args
+        .get(1)
+        .is_some_and(|e| !matches!(e.kind, ExprKind::Integer(_)))
+}
+
+fn check_str(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
+    let len = str_capacity(call, c.opts.str_len);
+    c.int_operand(&call.args[0])?;
+    if runtime_len(call) {
+        c.int_operand(&call.args[1])?;
+    }
+    Ok(Typed::of(Type::Str(len)))
+}
+
+fn emit_str(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    let len = str_capacity(call, pc.g.opts.str_len);
+    let p = pc.int_operand(&call.args[0])?;
+    let buf = pc.alloc_tmp(len.max(8), call.span)?;
+    pc.b.zero_stack(buf, (len.max(8) + 7) & !7);
+    pc.load(&p, R3);
+    if runtime_len(call) {
+        // Runtime length: clamp into [1, len].
+        let lv = pc.int_operand(&call.args[1])?;
+        pc.load(&lv, R2);
+        pc.b.emit(insn::alu64_imm(AluOp::Add, R2, 1));
+        let ok = pc.b.label();
+        pc.b.jmp_imm(JmpOp::Jle, R2, len as i32, ok);
+        pc.b.emit(insn::mov64_imm(R2, len as i32));
+        pc.b.bind(ok);
+        let ok2 = pc.b.label();
+        pc.b.jmp_imm(JmpOp::Jge, R2, 1, ok2);
+        pc.b.emit(insn::mov64_imm(R2, 1));
+        pc.b.bind(ok2);
+        pc.load(&p, R3);
+    } else {
+        pc.b.emit(insn::mov64_imm(R2, len as i32));
+    }
+    pc.b.emit(insn::mov64_reg(R1, R10));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R1, buf as i32));
+    pc.b.emit(insn::call(helper::PROBE_READ_USER_STR));
+    Ok(Val::Buf(buf, len))
+}
+
+/// The most bytes `buf(p, n)` keeps: a constant `n` (1..=256), else the
+/// default string length.
+fn buf_capacity(call: &Call, default_len: usize) -> usize {
+    match &call.args[1].kind {
+        ExprKind::Integer(n) => usize::try_from(*n).unwrap_or(usize::MAX).clamp(1, 256),
+        _ => default_len,
+    }
+}
+
+/// `buf(ptr, n)`: up to `n` bytes of user memory after an 8-byte length.
+fn emit_buf(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    let cap = buf_capacity(call, pc.g.opts.str_len);
+    let p = pc.int_operand(&call.args[0])?;
+    let n = pc.int_operand(&call.args[1])?;
+    let size = FieldKind::Buffer(cap).size();
+    let slot = pc.alloc_tmp(size, call.span)?;
+    pc.b.zero_stack(slot, size);
+    // r2 = min(n, cap), unsigned, so the verifier sees the bound.
+    pc.load(&n, R2);
+    let within = pc.b.label();
+    pc.b.jmp_imm(JmpOp::Jle, R2, cap as i32, within);
+    pc.b.emit(insn::mov64_imm(R2, cap as i32));
+    pc.b.bind(within);
+    pc.b.emit(insn::stx(8, R10, slot, R2));
+    pc.load(&p, R3);
+    pc.b.emit(insn::mov64_reg(R1, R10));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R1, (slot + 8) as i32));
+    pc.b.emit(insn::call(helper::PROBE_READ_USER));
+    // A failed read leaves zeroes; keep the length so it prints as such.
+    Ok(Val::Bytes(slot, cap))
+}

@@ -1,0 +1,177 @@
+//! The entry point, in passes: plan the programs (one per probe block and
+//! attach kind, [`crate::probes`]), check them ([`crate::sema`]: types,
+//! scopes, map layouts), then emit each once ([`crate::emit`]) into the
+//! [`CompiledScript`] the runtime loads.
+
+use std::collections::HashMap;
+
+use ustrace_lang::ast::Script;
+
+use crate::builder::MapId;
+use crate::emit::ProgramCompiler;
+use crate::options::*;
+use crate::probes::plan_programs;
+use crate::program::*;
+use crate::sema;
+use crate::CompileError;
+
+/// Most entries a script map holds (bpftrace's default).
+const MAP_MAX_ENTRIES: u32 = 4096;
+
+/// Ring buffer size for scripts that never call printf.
+const SMALL_RINGBUF_BYTES: u32 = 64 << 10;
+
+/// Compiles `script`. `resolved[i][j]` is attach point `j` of probe block `i`.
+pub fn compile(
+    script: &Script,
+    resolved: &[Vec<ResolvedAttach>],
+    opts: &CompileOptions,
+) -> Result<CompiledScript, CompileError> {
+    let mut out = CompiledScript::default();
+    let plans = plan_programs(script, resolved, &mut out)?;
+    let analysis = sema::analyze(&plans, opts, &out.probe_names)?;
+    let mut g = Globals {
+        out,
+        opts,
+        user_maps: HashMap::new(),
+    };
+    g.out.ringbuf = g.add_map(MapDef {
+        kind: MapKind::RingBuf,
+        key_size: 0,
+        value_size: 0,
+        max_entries: opts.ringbuf_bytes,
+        role: MapRole::Events,
+    });
+    // One counter for all CPUs, incremented atomically on the (rare) full
+    // ring buffer path and read by the runtime like a per-CPU one.
+    g.out.lost_counter = g.add_map(MapDef {
+        kind: MapKind::Array,
+        key_size: 4,
+        value_size: 8,
+        max_entries: 1,
+        role: MapRole::LostCounter,
+    });
+    for map in analysis.maps {
+        let name = map.name.clone();
+        let id = g.add_map(user_map_def(map));
+        g.user_maps.insert(name, id);
+    }
+    for plan in plans {
+        if plan.does_nothing() {
+            continue;
+        }
+        let program = ProgramCompiler::new(&mut g, plan.ctx, plan.pid_filter).compile(
+            plan.probe,
+            plan.name,
+            plan.target,
+        )?;
+        g.out.programs.push(program);
+    }
+    let mut out = g.out;
+    // Without printf the ring buffer only carries rare control records
+    // (exit, print, clear); a small one keeps the memory footprint small
+    // (the kernel maps every page of it into our address space).
+    if out.printfs.is_empty() {
+        if let Some(ring) = out.maps.get_mut(out.ringbuf.0) {
+            ring.max_entries = ring.max_entries.min(SMALL_RINGBUF_BYTES);
+        }
+    }
+    Ok(out)
+}
+
+/// The kernel map of a script map: a hash map for assigned values, a
+/// per-CPU hash map for aggregations; histograms add a bucket to the key.
+fn user_map_def(map: UserMap) -> MapDef {
+    let key_body: usize = if map.key.is_empty() {
+        8
+    } else {
+        map.key.iter().map(|f| f.size()).sum()
+    };
+    let key_size = key_body + if map.value.is_histogram() { 8 } else { 0 };
+    MapDef {
+        kind: if map.value.per_cpu() {
+            MapKind::PerCpuHash
+        } else {
+            MapKind::Hash
+        },
+        key_size: key_size as u32,
+        value_size: map.value.size() as u32,
+        max_entries: MAP_MAX_ENTRIES,
+        role: MapRole::User(map),
+    }
+}
+
+/// State shared by all programs of a script.
+pub(crate) struct Globals<'a> {
+    /// The script compiled so far.
+    pub(crate) out: CompiledScript,
+    /// Compile settings.
+    pub(crate) opts: &'a CompileOptions,
+    /// Script maps by name (with `@`).
+    pub(crate) user_maps: HashMap<String, MapId>,
+}
+
+impl Globals<'_> {
+    /// Adds a map; returns its id.
+    pub(crate) fn add_map(&mut self, def: MapDef) -> MapId {
+        self.out.maps.push(def);
+        MapId(self.out.maps.len() - 1)
+    }
+
+    /// The stack trace map of `ustack`, created on first use.
+    pub(crate) fn stack_map(&mut self) -> MapId {
+        if let Some(i) = self
+            .out
+            .maps
+            .iter()
+            .position(|m| m.role == MapRole::StackTraces)
+        {
+            return MapId(i);
+        }
+        self.add_map(MapDef {
+            kind: MapKind::StackTrace,
+            key_size: 4,
+            value_size: 8 * USTACK_MAX_DEPTH as u32,
+            max_entries: 4096,
+            role: MapRole::StackTraces,
+        })
+    }
+
+    /// The maps of the unwind-table stack walker, created on first use.
+    pub(crate) fn unwind_maps(&mut self) -> crate::unwind::UnwindMaps {
+        let ids: Vec<MapId> = crate::unwind::map_defs()
+            .into_iter()
+            .map(
+                |def| match self.out.maps.iter().position(|m| m.role == def.role) {
+                    Some(i) => MapId(i),
+                    None => self.add_map(def),
+                },
+            )
+            .collect();
+        crate::unwind::UnwindMaps {
+            stacks: ids[0],
+            rows: ids[1],
+            mappings: ids[2],
+            scratch: ids[3],
+        }
+    }
+
+    /// The map holding the session's start time, created on first use.
+    pub(crate) fn start_time_map(&mut self) -> MapId {
+        if let Some(i) = self
+            .out
+            .maps
+            .iter()
+            .position(|m| m.role == MapRole::StartTime)
+        {
+            return MapId(i);
+        }
+        self.add_map(MapDef {
+            kind: MapKind::Array,
+            key_size: 4,
+            value_size: 8,
+            max_entries: 1,
+            role: MapRole::StartTime,
+        })
+    }
+}

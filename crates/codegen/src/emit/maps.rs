@@ -1,0 +1,469 @@
+//! Script maps (`@name[keys]`): key building, assignment, reads, and the
+//! aggregation functions (count, sum, min, max, avg, stats, hist, lhist).
+//!
+//! Plain assignments live in a hash map; aggregations in a per-CPU hash map
+//! that user space sums over CPUs when printing, so that hot probes on
+//! several CPUs never contend. Histograms append the bucket index to the
+//! key. The semantic pass decided every map's key layout and value kind
+//! before emission, so every program agrees.
+
+use ustrace_lang::ast::{Expr, ExprKind, Span};
+
+use super::{internal, ProgramCompiler, Val};
+use crate::builtins::Aggregation;
+
+use crate::builder::MapId;
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R4, R7, R8};
+use crate::program::*;
+use crate::CompileError;
+
+/// `BPF_NOEXIST`: create only.
+const BPF_NOEXIST: i32 = 1;
+
+/// A map key computed into a stack buffer.
+pub(super) struct Key {
+    pub slot: i16,
+    pub size: usize,
+}
+
+impl ProgramCompiler<'_, '_> {
+    /// Size of string fields in maps (keys and values): one size for all,
+    /// so every use of a map agrees on its layout.
+    pub(super) fn map_str_len(&self) -> usize {
+        (self.g.opts.str_len.max(16) + 7) & !7
+    }
+
+    /// Evaluates key expressions into a buffer (with `extra` bytes at the
+    /// end for a histogram's bucket, which the caller writes).
+    pub(super) fn build_key(
+        &mut self,
+        keys: &[Expr],
+        extra: usize,
+        span: Span,
+    ) -> Result<Key, CompileError> {
+        let mut vals = Vec::new();
+        for k in keys {
+            let v = self.expr(k)?;
+            let Some(f) = v.ty().key_field(self.map_str_len()) else {
+                return Err(internal(k.span));
+            };
+            vals.push((v, f));
+        }
+        // A single integer key just spilled to a temporary: store it from
+        // the register straight into the key (the temporary is never read).
+        let mut in_register = None;
+        if let [(Val::Slot(s, _), FieldKind::Int { .. })] = vals.as_slice() {
+            if i32::from(*s) >= -self.b.stack_mark() {
+                in_register = self.b.take_last_store(*s);
+            }
+        }
+        let fields: Vec<FieldKind> = vals.iter().map(|(_, f)| *f).collect();
+        let body: usize = if fields.is_empty() {
+            8
+        } else {
+            fields.iter().map(|f| f.size()).sum()
+        };
+        let size = body + extra;
+        let slot = self.alloc_tmp(size, span)?;
+        let mut off = slot;
+        if fields.is_empty() {
+            self.b.emit(insn::st_imm(8, R10, off, 0));
+        }
+        for (v, f) in &vals {
+            match (f, v) {
+                (FieldKind::Str(n), _) => self.copy_string(v, off, *n),
+                (FieldKind::UStack(_), Val::UStack(src, _)) | (FieldKind::USym, Val::USym(src)) => {
+                    self.copy_words(*src, R10, off, 16)
+                }
+                (FieldKind::Buffer(_), Val::Bytes(src, _)) => {
+                    self.copy_words(*src, R10, off, f.size())
+                }
+                _ => match in_register {
+                    Some(r) => self.b.emit(insn::stx(8, R10, off, r)),
+                    None => {
+                        self.load(v, R0);
+                        self.b.emit(insn::stx(8, R10, off, R0));
+                    }
+                },
+            }
+            off += f.size() as i16;
+        }
+        Ok(Key { slot, size })
+    }
+
+    /// The map `name`, whose layout the semantic pass decided.
+    pub(super) fn map_id(&self, name: &str, span: Span) -> Result<MapId, CompileError> {
+        self.g
+            .user_maps
+            .get(&format!("@{name}"))
+            .copied()
+            .ok_or_else(|| CompileError::new(span, format!("undefined map @{name}")))
+    }
+
+    /// The map's current definition, if any use defined it already.
+    pub(super) fn map_kind(&self, name: &str) -> Option<(MapId, UserMap)> {
+        let id = *self.g.user_maps.get(&format!("@{name}"))?;
+        match &self.g.out.maps[id.0].role {
+            MapRole::User(u) => Some((id, u.clone())),
+            _ => None,
+        }
+    }
+
+    /// `r0 = lookup(map, key)`.
+    fn lookup(&mut self, map: MapId, key_slot: i16) {
+        self.b.load_map(R1, map);
+        self.b.emit(insn::mov64_reg(R2, R10));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R2, key_slot as i32));
+        self.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+    }
+
+    /// Leaves in r0 a pointer to the value for `key`, creating a zeroed
+    /// entry first when absent; jumps to `fail` when the map is full. The
+    /// map and key pointers live in r7 and r8 across the helper calls.
+    fn lookup_or_init(
+        &mut self,
+        map: MapId,
+        key: &Key,
+        value_size: usize,
+        fail: crate::builder::Label,
+        span: Span,
+    ) -> Result<(), CompileError> {
+        let have = self.b.label();
+        self.b.load_map(R7, map);
+        self.b.emit(insn::mov64_reg(R8, R10));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R8, key.slot as i32));
+        let lookup = |c: &mut Self| {
+            c.b.emit(insn::mov64_reg(R1, R7));
+            c.b.emit(insn::mov64_reg(R2, R8));
+            c.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+        };
+        lookup(self);
+        self.b.jmp_imm(JmpOp::Jne, R0, 0, have);
+        let zero = self.alloc_tmp(value_size, span)?;
+        self.b.zero_stack(zero, (value_size + 7) & !7);
+        self.b.emit(insn::mov64_reg(R1, R7));
+        self.b.emit(insn::mov64_reg(R2, R8));
+        self.b.emit(insn::mov64_reg(R3, R10));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R3, zero as i32));
+        self.b.emit(insn::mov64_imm(R4, BPF_NOEXIST));
+        self.b.emit(insn::call(helper::MAP_UPDATE_ELEM));
+        lookup(self);
+        self.b.jmp_imm(JmpOp::Jne, R0, 0, have);
+        self.count_failed_update(map, span)?;
+        self.b.goto(fail);
+        self.b.bind(have);
+        Ok(())
+    }
+
+    /// `@name[keys] = value` (value already computed).
+    pub(super) fn map_store(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        v: Val,
+        span: Span,
+    ) -> Result<(), CompileError> {
+        let value_kind = v
+            .ty()
+            .map_value(self.map_str_len())
+            .map_err(|_| internal(span))?;
+        let key = self.build_key(keys, 0, span)?;
+        let map = self.map_id(name, span)?;
+        let vsize = value_kind.size();
+        let vslot = self.alloc_tmp(vsize, span)?;
+        match value_kind {
+            ValueKind::Str(n) => self.copy_string(&v, vslot, n),
+            _ => {
+                self.load(&v, R0);
+                self.b.emit(insn::stx(8, R10, vslot, R0));
+            }
+        }
+        self.b.load_map(R1, map);
+        self.b.emit(insn::mov64_reg(R2, R10));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
+        self.b.emit(insn::mov64_reg(R3, R10));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R3, vslot as i32));
+        self.b.emit(insn::mov64_imm(R4, 0));
+        self.b.emit(insn::call(helper::MAP_UPDATE_ELEM));
+        let stored = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, stored);
+        self.count_failed_update(map, span)?;
+        self.b.bind(stored);
+        Ok(())
+    }
+
+    /// Reads `@name[keys]`: the value, or 0 / "" when absent.
+    pub(super) fn map_read(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let Some((map, def)) = self.map_kind(name) else {
+            return Err(CompileError::new(
+                span,
+                format!("undefined map @{name}: it is never assigned"),
+            ));
+        };
+        let key = self.build_key(keys, 0, span)?;
+        // An 8-byte integer value: assigned ints and count/sum/min/max
+        // (this CPU's share only; bpftrace has the same limitation).
+        let scalar = match def.value {
+            ValueKind::Int { signed } => Some(signed),
+            ValueKind::Count => Some(false),
+            ValueKind::Sum | ValueKind::Min | ValueKind::Max => Some(true),
+            _ => None,
+        };
+        if let Some(signed) = scalar {
+            let slot = self.alloc_tmp(8, span)?;
+            self.b.emit(insn::st_imm(8, R10, slot, 0));
+            self.lookup(map, key.slot);
+            let absent = self.b.label();
+            self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
+            self.b.emit(insn::ldx(8, R1, R0, 0));
+            self.b.emit(insn::stx(8, R10, slot, R1));
+            self.b.bind(absent);
+            return Ok(Val::Slot(slot, signed));
+        }
+        match def.value {
+            ValueKind::Str(n) => {
+                let slot = self.alloc_tmp(n, span)?;
+                self.b.zero_stack(slot, n);
+                self.lookup(map, key.slot);
+                let absent = self.b.label();
+                self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
+                for w in 0..n / 8 {
+                    let o = (w * 8) as i16;
+                    self.b.emit(insn::ldx(8, R1, R0, o));
+                    self.b.emit(insn::stx(8, R10, slot + o, R1));
+                }
+                self.b.bind(absent);
+                Ok(Val::Buf(slot, n))
+            }
+            _ => Err(internal(span)),
+        }
+    }
+
+    /// `@m[k] = count()` and the other aggregations.
+    pub(crate) fn aggregate(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        agg: &Aggregation,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<(), CompileError> {
+        let mut consts = Vec::new();
+        for a in args.iter().skip(1) {
+            match self.expr(a)? {
+                Val::Const(v, _) => consts.push(v),
+                _ => return Err(internal(a.span)),
+            }
+        }
+        let value_kind = (agg.value)(&consts).map_err(|m| CompileError::new(span, m))?;
+        let x = match args.first() {
+            Some(a) => Some(self.int_operand(a)?),
+            None => None,
+        };
+        // The value (an integer: constant, slot or context field) stays
+        // where it is; the key is built after it.
+        let extra = if value_kind.is_histogram() { 8 } else { 0 };
+        let key = self.build_key(keys, extra, span)?;
+        let map = self.map_id(name, span)?;
+        if let (Some(v), true) = (&x, value_kind.is_histogram()) {
+            self.load(v, R1);
+            match value_kind {
+                ValueKind::Lhist { min, max, step } => self.lhist_bucket(min, max, step),
+                _ => self.log2_bucket(),
+            }
+            self.b
+                .emit(insn::stx(8, R10, key.slot + (key.size - 8) as i16, R0));
+        }
+        let done = self.b.label();
+        self.lookup_or_init(map, &key, value_kind.size(), done, span)?;
+        // r0 points at this CPU's value; r1 holds the sample when the
+        // update needs it.
+        let counts_only = matches!(
+            value_kind,
+            ValueKind::Count | ValueKind::Hist | ValueKind::Lhist { .. }
+        );
+        if let (Some(v), false) = (&x, counts_only) {
+            self.load(v, R1);
+        }
+        match value_kind {
+            ValueKind::Count | ValueKind::Hist | ValueKind::Lhist { .. } => {
+                self.b.emit(insn::ldx(8, R2, R0, 0));
+                self.b.emit(insn::alu64_imm(AluOp::Add, R2, 1));
+                self.b.emit(insn::stx(8, R0, 0, R2));
+            }
+            ValueKind::Sum => {
+                self.b.emit(insn::ldx(8, R2, R0, 0));
+                self.b.emit(insn::alu64_reg(AluOp::Add, R2, R1));
+                self.b.emit(insn::stx(8, R0, 0, R2));
+            }
+            ValueKind::Avg | ValueKind::Stats => {
+                self.b.emit(insn::ldx(8, R2, R0, 0));
+                self.b.emit(insn::alu64_imm(AluOp::Add, R2, 1));
+                self.b.emit(insn::stx(8, R0, 0, R2));
+                self.b.emit(insn::ldx(8, R2, R0, 8));
+                self.b.emit(insn::alu64_reg(AluOp::Add, R2, R1));
+                self.b.emit(insn::stx(8, R0, 8, R2));
+            }
+            ValueKind::Min | ValueKind::Max => {
+                // {value, set}: store when unset or better.
+                let store = self.b.label();
+                self.b.emit(insn::ldx(8, R2, R0, 8));
+                self.b.jmp_imm(JmpOp::Jeq, R2, 0, store);
+                self.b.emit(insn::ldx(8, R2, R0, 0));
+                let op = if value_kind == ValueKind::Min {
+                    JmpOp::Jslt
+                } else {
+                    JmpOp::Jsgt
+                };
+                self.b.jmp_reg(op, R1, R2, store);
+                self.b.goto(done);
+                self.b.bind(store);
+                self.b.emit(insn::stx(8, R0, 0, R1));
+                self.b.emit(insn::st_imm(8, R0, 8, 1));
+            }
+            ValueKind::Int { .. } | ValueKind::Str(_) => {}
+        }
+        self.b.bind(done);
+        Ok(())
+    }
+
+    /// r0 = log2 histogram bucket of the signed value in r1:
+    /// 0 for negative, 1 for 0, and 2 + floor(log2(v)) for v >= 1.
+    fn log2_bucket(&mut self) {
+        let done = self.b.label();
+        self.b.emit(insn::mov64_imm(R0, 0));
+        self.b.jmp_imm(JmpOp::Jslt, R1, 0, done);
+        self.b.emit(insn::mov64_imm(R0, 1));
+        self.b.jmp_imm(JmpOp::Jeq, R1, 0, done);
+        self.b.emit(insn::mov64_imm(R0, 2));
+        // Binary search for the top bit: v >= 2^s means v >> s != 0.
+        let skip = self.b.label();
+        self.b.emit(insn::mov64_reg(R2, R1));
+        self.b.emit(insn::alu64_imm(AluOp::Rsh, R2, 32));
+        self.b.jmp_imm(JmpOp::Jeq, R2, 0, skip);
+        self.b.emit(insn::mov64_reg(R1, R2));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R0, 32));
+        self.b.bind(skip);
+        for shift in [16, 8, 4, 2, 1] {
+            let skip = self.b.label();
+            self.b.jmp_imm(JmpOp::Jlt, R1, 1 << shift, skip);
+            self.b.emit(insn::alu64_imm(AluOp::Rsh, R1, shift));
+            self.b.emit(insn::alu64_imm(AluOp::Add, R0, shift));
+            self.b.bind(skip);
+        }
+        self.b.bind(done);
+    }
+
+    /// r0 = linear histogram bucket of the signed value in r1: 0 below
+    /// `min`, 1 + (v - min) / step inside, 1 + (max - min) / step at or above `max`.
+    fn lhist_bucket(&mut self, min: i64, max: i64, step: i64) {
+        let done = self.b.label();
+        let inside = self.b.label();
+        let nbuckets = (max - min) / step;
+        self.b.mov_imm(R2, min);
+        self.b.emit(insn::mov64_imm(R0, 0));
+        self.b.jmp_reg(JmpOp::Jslt, R1, R2, done);
+        self.b.mov_imm(R2, max);
+        self.b.mov_imm(R0, nbuckets + 1);
+        self.b.jmp_reg(JmpOp::Jsge, R1, R2, done);
+        self.b.goto(inside);
+        self.b.bind(inside);
+        self.b.mov_imm(R2, min);
+        self.b.emit(insn::mov64_reg(R0, R1));
+        self.b.emit(insn::alu64_reg(AluOp::Sub, R0, R2));
+        self.b.mov_imm(R2, step);
+        self.b.emit(insn::alu64_reg(AluOp::Div, R0, R2));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
+        self.b.bind(done);
+    }
+
+    /// `delete(@m[k])`.
+    pub(crate) fn map_delete(&mut self, target: &Expr, span: Span) -> Result<(), CompileError> {
+        let ExprKind::Map { name, keys } = &target.kind else {
+            return Err(CompileError::new(
+                target.span,
+                "delete() takes a map element: delete(@m[key])",
+            ));
+        };
+        let map = self.map_id(name, target.span)?;
+        let key = self.build_key(keys, 0, span)?;
+        self.b.load_map(R1, map);
+        self.b.emit(insn::mov64_reg(R2, R10));
+        self.b
+            .emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
+        self.b.emit(insn::call(helper::MAP_DELETE_ELEM));
+        Ok(())
+    }
+
+    /// `has_key(@m[k])`: 1 when present.
+    pub(crate) fn map_has_key(&mut self, target: &Expr, span: Span) -> Result<Val, CompileError> {
+        let ExprKind::Map { name, keys } = &target.kind else {
+            return Err(CompileError::new(
+                target.span,
+                "has_key() takes a map element: has_key(@m[key])",
+            ));
+        };
+        let map = self.map_id(name, target.span)?;
+        let key = self.build_key(keys, 0, span)?;
+        self.lookup(map, key.slot);
+        let slot = self.alloc_tmp(8, span)?;
+        self.b.emit(insn::mov64_imm(R1, 0));
+        let absent = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
+        self.b.emit(insn::mov64_imm(R1, 1));
+        self.b.bind(absent);
+        self.b.emit(insn::stx(8, R10, slot, R1));
+        Ok(Val::Slot(slot, false))
+    }
+
+    /// `print(@m)`, `clear(@m)`, `zero(@m)`: asks user space to do it.
+    pub(crate) fn map_command(
+        &mut self,
+        tag: u64,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<(), CompileError> {
+        let Some(first) = args.first() else {
+            return Err(CompileError::new(
+                span,
+                "this function needs a map argument",
+            ));
+        };
+        let ExprKind::Map { name, keys } = &first.kind else {
+            return Err(CompileError::new(first.span, "expected a map (@name)"));
+        };
+        if !keys.is_empty() {
+            return Err(CompileError::new(
+                first.span,
+                "give the whole map (@name), not an element",
+            ));
+        }
+        let id = self.map_id(name, first.span)?.0 as i64;
+        let mut extra = [0i64; 2];
+        for (i, a) in args[1..].iter().enumerate().take(2) {
+            extra[i] = match self.expr(a)? {
+                Val::Const(v, _) => v,
+                _ => return Err(CompileError::new(a.span, "expected an integer constant")),
+            };
+        }
+        self.emit_record(span, 32, move |c, rec| {
+            c.b.mov_imm(R1, tag as i64);
+            c.b.emit(insn::stx(8, rec, 0, R1));
+            c.b.mov_imm(R1, id);
+            c.b.emit(insn::stx(8, rec, 8, R1));
+            c.b.mov_imm(R1, extra[0]);
+            c.b.emit(insn::stx(8, rec, 16, R1));
+            c.b.mov_imm(R1, extra[1]);
+            c.b.emit(insn::stx(8, rec, 24, R1));
+        })?;
+        Ok(())
+    }
+}

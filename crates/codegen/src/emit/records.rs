@@ -1,0 +1,144 @@
+//! Ring buffer records: printf, print, time, system, exit.
+
+use ustrace_lang::ast::{Expr, Span};
+
+use super::*;
+use crate::insn::{self, helper, JmpOp, Reg, R0, R1, R10, R2, R3};
+use crate::program::*;
+use crate::CompileError;
+
+impl ProgramCompiler<'_, '_> {
+    /// Reserves a ring buffer record of `size` bytes, lets `fill` write it
+    /// through the register it is given, and submits it; counts a lost event
+    /// when the buffer is full.
+    pub(crate) fn emit_record(
+        &mut self,
+        _span: Span,
+        size: usize,
+        fill: impl FnOnce(&mut Self, Reg),
+    ) -> Result<(), CompileError> {
+        let rb = self.g.out.ringbuf;
+        let lost = self.g.out.lost_counter;
+        self.b.load_map(R1, rb);
+        self.b.emit(insn::mov64_imm(R2, size as i32));
+        self.b.emit(insn::mov64_imm(R3, 0));
+        self.b.emit(insn::call(helper::RINGBUF_RESERVE));
+        let full = self.b.label();
+        let done = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, full);
+        // The fill code calls no helper: the record pointer stays in r0.
+        fill(self, R0);
+        self.b.emit(insn::mov64_reg(R1, R0));
+        self.b.emit(insn::mov64_imm(R2, 0));
+        self.b.emit(insn::call(helper::RINGBUF_SUBMIT));
+        self.b.goto(done);
+        self.b.bind(full);
+        // lost += 1, addressed directly (a one-entry array: no lookup).
+        self.b.load_map_value(R1, lost, 0);
+        self.b.emit(insn::mov64_imm(R2, 1));
+        self.b.emit(insn::atomic_add64(R1, 0, R2));
+        self.b.bind(done);
+        Ok(())
+    }
+
+    /// printf() and system(): a format and its arguments, as one record.
+    pub(crate) fn formatted(
+        &mut self,
+        args: &[Expr],
+        kind: PrintfKind,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let call = crate::builtins::Call::function("printf", args, span, span);
+        let fmt = crate::builtins::printf_format(args, &call)?.to_string();
+        // Evaluate every argument first (helpers may run), then copy them
+        // into the record in one go.
+        let mut vals = Vec::new();
+        let mut fields = Vec::new();
+        for a in &args[1..] {
+            let v = self.expr(a)?;
+            let Some(f) = v.ty().record_field() else {
+                return Err(internal(a.span));
+            };
+            vals.push(v);
+            fields.push(f);
+        }
+        self.emit_printf(fmt, vals, fields, kind, span)
+    }
+
+    /// `print(value)`: the value and a newline, as a printf record.
+    pub(crate) fn print_value(&mut self, arg: &Expr, span: Span) -> Result<Val, CompileError> {
+        let v = self.expr(arg)?;
+        let Some(field) = v.ty().record_field() else {
+            return Err(internal(arg.span));
+        };
+        let fmt = match field {
+            FieldKind::Int { signed: true } => "%ld\n",
+            FieldKind::Int { signed: false } => "%lu\n",
+            FieldKind::Buffer(_) => "%r\n",
+            _ => "%s\n",
+        };
+        self.emit_printf(
+            fmt.to_string(),
+            vec![v],
+            vec![field],
+            PrintfKind::Printf,
+            span,
+        )
+    }
+
+    /// Emits the ring buffer record of a printf whose arguments are already
+    /// evaluated.
+    pub(crate) fn emit_printf(
+        &mut self,
+        fmt: String,
+        vals: Vec<Val>,
+        fields: Vec<FieldKind>,
+        kind: PrintfKind,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let def = PrintfDef::new(fmt, fields.clone(), kind)
+            .map_err(|e| CompileError::new(span, e.to_string()))?;
+        let id = match self.g.out.printfs.iter().position(|p| *p == def) {
+            Some(i) => i,
+            None => {
+                self.g.out.printfs.push(def.clone());
+                self.g.out.printfs.len() - 1
+            }
+        };
+        let size = def.record_size();
+        self.emit_record(span, size, |c, rec| {
+            c.b.emit(insn::st_imm(8, rec, 0, id as i32));
+            let mut off = 8i16;
+            for (v, f) in vals.iter().zip(&fields) {
+                match (v, f) {
+                    (Val::StrConst(s), FieldKind::Str(n)) => {
+                        let bytes = s.as_bytes();
+                        let padded = (*n + 7) & !7;
+                        for w in 0..padded / 8 {
+                            c.b.emit(insn::st_imm(8, rec, off + (w * 8) as i16, 0));
+                        }
+                        c.store_bytes(rec, off, &bytes[..bytes.len().min(n.saturating_sub(1))]);
+                    }
+                    (Val::Buf(src, _), FieldKind::Str(n)) => {
+                        for w in 0..(*n).div_ceil(8) {
+                            let o = (w * 8) as i16;
+                            c.b.emit(insn::ldx(8, R1, R10, src + o));
+                            c.b.emit(insn::stx(8, rec, off + o, R1));
+                        }
+                    }
+                    (Val::UStack(src, _), FieldKind::UStack(_))
+                    | (Val::USym(src), FieldKind::USym) => c.copy_words(*src, rec, off, 16),
+                    (Val::Bytes(src, _), FieldKind::Buffer(_)) => {
+                        c.copy_words(*src, rec, off, f.size())
+                    }
+                    _ => {
+                        c.load(v, R1);
+                        c.b.emit(insn::stx(8, rec, off, R1));
+                    }
+                }
+                off += f.size() as i16;
+            }
+        })?;
+        Ok(Val::Void)
+    }
+}

@@ -1,0 +1,113 @@
+//! What the code generator is given besides the script: settings and the
+//! attach points as the resolve layer found them in files and processes.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+
+use ustrace_probes::ArgSpec;
+
+/// Settings that change the generated code.
+#[derive(Debug, Clone)]
+pub struct CompileOptions {
+    /// Only events of this process (`-p`, `-c`).
+    pub pid: Option<u32>,
+    /// Bytes read by `str()` by default (bpftrace's BPFTRACE_STRLEN, 64).
+    pub str_len: usize,
+    /// Positional parameters `$1`, `$2`, ...
+    pub positional: Vec<String>,
+    /// The child's pid for `cpid` (`-c`).
+    pub child_pid: Option<u32>,
+    /// Ring buffer size in bytes (a power of two, multiple of the page size).
+    pub ringbuf_bytes: u32,
+    /// Allow `system()` (`--unsafe`).
+    pub allow_unsafe: bool,
+    /// `uaddr("name")`: link-time addresses of the symbols the script asks
+    /// for, found in its probed files by the resolve layer.
+    pub uaddr: HashMap<String, u64>,
+    /// Walk `ustack` by frame pointers (the kernel's `bpf_get_stackid`)
+    /// instead of unwind tables.
+    pub frame_pointer_stacks: bool,
+}
+
+impl Default for CompileOptions {
+    fn default() -> Self {
+        CompileOptions {
+            pid: None,
+            str_len: 64,
+            positional: Vec::new(),
+            child_pid: None,
+            ringbuf_bytes: 8 << 20,
+            allow_unsafe: false,
+            uaddr: HashMap::new(),
+            frame_pointer_stacks: false,
+        }
+    }
+}
+
+/// An attach point after resolution against files and processes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ResolvedAttach {
+    /// `BEGIN`.
+    Begin,
+    /// `END`.
+    End,
+    /// `interval:...`.
+    Interval {
+        /// Period in nanoseconds.
+        period_ns: u64,
+    },
+    /// The USDT probes an attach point matched.
+    Usdt(Vec<UsdtTarget>),
+    /// The functions a `uprobe`/`uretprobe` attach point matched.
+    Uprobe(Vec<UprobeFunction>),
+    /// `profile:hz:N` (Some(N)) or `profile:us:N` etc. (period in ns).
+    Profile {
+        /// Samples per second per CPU.
+        hz: Option<u64>,
+        /// Sampling period in nanoseconds, when `hz` is `None`.
+        period_ns: u64,
+    },
+}
+
+/// One function (or address) to place a uprobe on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UprobeFunction {
+    /// The file to attach to (host path).
+    pub path: PathBuf,
+    /// The path as the user should see it (in `probe`).
+    pub display_path: String,
+    /// The function's name (or the address as written).
+    pub function: String,
+    /// File offset of the instruction to probe.
+    pub file_offset: u64,
+    /// True for `uretprobe` (fires on return).
+    pub is_return: bool,
+}
+
+/// One USDT probe in one file, with all of its locations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsdtTarget {
+    /// The file to attach to (host path).
+    pub path: PathBuf,
+    /// The path as the user should see it (in `probe`).
+    pub display_path: String,
+    /// Provider name.
+    pub provider: String,
+    /// Probe name.
+    pub name: String,
+    /// Each location.
+    pub sites: Vec<UsdtSite>,
+}
+
+/// One location of a USDT probe.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UsdtSite {
+    /// File offset to attach the uprobe at.
+    pub file_offset: u64,
+    /// File offset of the semaphore, 0 if none.
+    pub semaphore_offset: u64,
+    /// Link-time address of the site (for static operands).
+    pub pc: u64,
+    /// Parsed argument specs; an `Err` holds why the argument is unreadable.
+    pub args: Vec<Result<ArgSpec, String>>,
+}

@@ -1,0 +1,373 @@
+//! Probe kinds: which programs a script needs. Every attach point of a
+//! block is turned into a [`ProgramPlan`]: a trigger program (BEGIN, END,
+//! interval), a profile sampler, or one program for all USDT or uprobe
+//! sites of the block, told apart by cookie. The plan's [`Context`] tells
+//! the semantic pass and the emitter what `argN`, `probe`, `func` and
+//! `retval` mean there.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use ustrace_lang::ast::{Probe, Script};
+use ustrace_probes::{ArgLocation, ArgSpec, Register, RegisterOperand};
+
+use crate::options::*;
+use crate::program::*;
+use crate::CompileError;
+
+/// What kind of program is being compiled (decides what `argN` means).
+pub(crate) enum Context {
+    /// BEGIN, END, interval, profile: `probe` is constant, no arguments.
+    Trigger { probe_id: usize },
+    /// A USDT program or uprobe program; sites indexed by cookie. For
+    /// uprobes, each site's "specs" are the calling convention's argument
+    /// registers, and `on_return` tells whether `retval` exists.
+    Usdt {
+        sites: Vec<SiteInfo>,
+        on_return: Option<bool>,
+    },
+}
+
+/// One attach site of a USDT or uprobe program.
+pub(crate) struct SiteInfo {
+    /// The site's probe name (index into the probe name table).
+    pub(crate) probe_id: usize,
+    /// The traced function's name in the string table (uprobes; `func`).
+    pub(crate) func_id: Option<usize>,
+    /// Link-time address of the site (static USDT operands).
+    pub(crate) pc: u64,
+    /// Argument specs; an `Err` says why the argument is unreadable.
+    pub(crate) args: Vec<Result<ArgSpec, String>>,
+}
+
+/// One program to generate: a probe block in one attach context.
+pub(crate) struct ProgramPlan<'s> {
+    /// The block.
+    pub(crate) probe: &'s Probe,
+    /// What the block's builtins mean here.
+    pub(crate) ctx: Context,
+    /// A short program name (shown by bpftool).
+    pub(crate) name: String,
+    /// Where the program attaches.
+    pub(crate) target: ProgramTarget,
+    /// True when the program itself must compare the pid with `-p`'s:
+    /// samplers see every task. uprobe links filter by pid in the kernel,
+    /// and trigger programs run in ustrace's own process.
+    pub(crate) pid_filter: bool,
+}
+
+/// The System V x86-64 integer argument registers, in order.
+const ARG_REGISTERS: [Register; 6] = [
+    Register::Rdi,
+    Register::Rsi,
+    Register::Rdx,
+    Register::Rcx,
+    Register::R8,
+    Register::R9,
+];
+
+/// The programs of `script` in load order; registers probe names in
+/// `out.probe_names` and counts attach points in `out.attach_count`.
+pub(crate) fn plan_programs<'s>(
+    script: &'s Script,
+    resolved: &[Vec<ResolvedAttach>],
+    out: &mut CompiledScript,
+) -> Result<Vec<ProgramPlan<'s>>, CompileError> {
+    let mut plans = Vec::new();
+    for (pi, probe) in script.probes.iter().enumerate() {
+        let Some(res) = resolved.get(pi) else {
+            return Err(CompileError::new(
+                probe.span,
+                "internal error: probe not resolved",
+            ));
+        };
+        let mut usdt: Vec<&UsdtTarget> = Vec::new();
+        let mut entries: Vec<&UprobeFunction> = Vec::new();
+        let mut returns: Vec<&UprobeFunction> = Vec::new();
+        for (ai, ap) in probe.attach_points.iter().enumerate() {
+            let trigger = |out: &mut CompiledScript, name: &str, prog: &str, target| {
+                out.attach_count += 1;
+                ProgramPlan {
+                    probe,
+                    ctx: Context::Trigger {
+                        probe_id: probe_id(out, name),
+                    },
+                    name: prog.to_string(),
+                    target,
+                    pid_filter: false,
+                }
+            };
+            match res.get(ai) {
+                Some(ResolvedAttach::Begin) => {
+                    plans.push(trigger(out, "BEGIN", "BEGIN", ProgramTarget::Begin))
+                }
+                Some(ResolvedAttach::End) => {
+                    plans.push(trigger(out, "END", "END", ProgramTarget::End))
+                }
+                Some(ResolvedAttach::Interval { period_ns }) => plans.push(trigger(
+                    out,
+                    &ap.raw,
+                    "interval",
+                    ProgramTarget::Interval {
+                        period_ns: *period_ns,
+                    },
+                )),
+                Some(ResolvedAttach::Profile { hz, period_ns }) => {
+                    let target = ProgramTarget::Profile {
+                        hz: *hz,
+                        period_ns: *period_ns,
+                    };
+                    let mut plan = trigger(out, &ap.raw, "profile", target);
+                    // Samples every task: filtered by -p in the program.
+                    plan.pid_filter = true;
+                    plans.push(plan);
+                }
+                Some(ResolvedAttach::Usdt(targets)) => {
+                    out.attach_count += targets.len();
+                    usdt.extend(targets.iter());
+                }
+                Some(ResolvedAttach::Uprobe(functions)) => {
+                    out.attach_count += functions.len();
+                    for f in functions {
+                        if f.is_return {
+                            returns.push(f);
+                        } else {
+                            entries.push(f);
+                        }
+                    }
+                }
+                None => {
+                    return Err(CompileError::new(
+                        ap.span,
+                        "internal error: attach point not resolved",
+                    ))
+                }
+            }
+        }
+        if !usdt.is_empty() {
+            plans.push(plan_usdt(out, probe, &usdt));
+        }
+        if !entries.is_empty() {
+            plans.push(plan_uprobe(out, probe, &entries, false));
+        }
+        if !returns.is_empty() {
+            plans.push(plan_uprobe(out, probe, &returns, true));
+        }
+    }
+    Ok(plans)
+}
+
+/// The index of `name` in the probe name table, added when new.
+fn probe_id(out: &mut CompiledScript, name: &str) -> usize {
+    if let Some(i) = out.probe_names.iter().position(|n| n == name) {
+        return i;
+    }
+    out.probe_names.push(name.to_string());
+    out.probe_names.len() - 1
+}
+
+/// All USDT probes of a block: one program, one site per probe location.
+fn plan_usdt<'s>(
+    out: &mut CompiledScript,
+    probe: &'s Probe,
+    targets: &[&UsdtTarget],
+) -> ProgramPlan<'s> {
+    let mut sites = Vec::new();
+    let mut files: BTreeMap<PathBuf, Vec<UprobeSite>> = BTreeMap::new();
+    for t in targets {
+        let probe_name = format!("usdt:{}:{}:{}", t.display_path, t.provider, t.name);
+        let probe_id = probe_id(out, &probe_name);
+        for s in &t.sites {
+            let cookie = sites.len() as u64;
+            sites.push(SiteInfo {
+                probe_id,
+                func_id: None,
+                pc: s.pc,
+                args: s.args.clone(),
+            });
+            files.entry(t.path.clone()).or_default().push(UprobeSite {
+                offset: s.file_offset,
+                ref_ctr_offset: s.semaphore_offset,
+                cookie,
+            });
+        }
+    }
+    let name = targets
+        .first()
+        .map(|t| t.name.clone())
+        .unwrap_or_else(|| "usdt".to_string());
+    plan_sites(probe, name, files, sites, None)
+}
+
+/// The program of a block's USDT or uprobe sites: one uprobe_multi target
+/// per file, sites told apart by cookie. `on_return` is `None` for USDT,
+/// else whether the uprobes fire on return. The link filters by pid.
+fn plan_sites<'s>(
+    probe: &'s Probe,
+    name: String,
+    files: BTreeMap<PathBuf, Vec<UprobeSite>>,
+    sites: Vec<SiteInfo>,
+    on_return: Option<bool>,
+) -> ProgramPlan<'s> {
+    let target = ProgramTarget::Uprobe {
+        files: files
+            .into_iter()
+            .map(|(path, sites)| UprobeFile { path, sites })
+            .collect(),
+        is_return: on_return == Some(true),
+    };
+    ProgramPlan {
+        probe,
+        ctx: Context::Usdt { sites, on_return },
+        name,
+        target,
+        pid_filter: false,
+    }
+}
+
+/// `uprobe`/`uretprobe`: one program for all functions of a block, the
+/// site told apart by cookie (for `probe`). `argN` reads the argument
+/// registers at entry; `retval` reads `%rax` on return.
+fn plan_uprobe<'s>(
+    out: &mut CompiledScript,
+    probe: &'s Probe,
+    functions: &[&UprobeFunction],
+    is_return: bool,
+) -> ProgramPlan<'s> {
+    let entry_args: Vec<Result<ArgSpec, String>> = ARG_REGISTERS
+        .iter()
+        .map(|&reg| {
+            Ok(ArgSpec {
+                size: 8,
+                signed: false,
+                location: ArgLocation::Register(RegisterOperand {
+                    reg,
+                    width: 8,
+                    high_byte: false,
+                }),
+            })
+        })
+        .collect();
+    let mut sites = Vec::new();
+    let mut files: BTreeMap<PathBuf, Vec<UprobeSite>> = BTreeMap::new();
+    for f in functions {
+        let kind = if is_return { "uretprobe" } else { "uprobe" };
+        let site_id = probe_id(out, &format!("{kind}:{}:{}", f.display_path, f.function));
+        let cookie = sites.len() as u64;
+        let args = if is_return {
+            vec![Err(
+                "arguments are not available in a uretprobe (use retval)".to_string(),
+            )]
+        } else {
+            entry_args.clone()
+        };
+        let func_id = Some(probe_id(out, &f.function));
+        sites.push(SiteInfo {
+            probe_id: site_id,
+            func_id,
+            pc: 0,
+            args,
+        });
+        files.entry(f.path.clone()).or_default().push(UprobeSite {
+            offset: f.file_offset,
+            ref_ctr_offset: 0,
+            cookie,
+        });
+    }
+    let name = functions
+        .first()
+        .map(|f| f.function.clone())
+        .unwrap_or_else(|| "uprobe".to_string());
+    plan_sites(probe, name, files, sites, Some(is_return))
+}
+
+impl Context {
+    /// Per site: the spec of `argN` and the pc static operands are
+    /// relative to (0 for the others, so that equal specs share code);
+    /// or why `argN` cannot be read here.
+    pub(crate) fn arg_specs(
+        &self,
+        n: usize,
+        probe_names: &[String],
+    ) -> Result<Vec<(ArgSpec, u64)>, String> {
+        let Context::Usdt { sites, .. } = self else {
+            return Err(format!("`arg{n}` is not available in this probe"));
+        };
+        let mut specs = Vec::new();
+        for s in sites {
+            let spec = match s.args.get(n) {
+                Some(Ok(spec)) => spec.clone(),
+                Some(Err(why)) => return Err(format!("cannot read `arg{n}`: {why}")),
+                None => {
+                    let name = probe_names.get(s.probe_id).cloned().unwrap_or_default();
+                    let why = match s.args.len() {
+                        0 => format!("{name} has no arguments"),
+                        1 => format!("{name} has only 1 argument (arg0)"),
+                        count => {
+                            format!("{name} has only {count} arguments (arg0..arg{})", count - 1)
+                        }
+                    };
+                    return Err(format!("cannot read `arg{n}`: {why}"));
+                }
+            };
+            let pc = if matches!(spec.location, ArgLocation::Static { .. }) {
+                s.pc
+            } else {
+                0
+            };
+            specs.push((spec, pc));
+        }
+        Ok(specs)
+    }
+
+    /// Per site: the probe name's id.
+    pub(crate) fn probe_ids(&self) -> Vec<usize> {
+        match self {
+            Context::Trigger { probe_id } => vec![*probe_id],
+            Context::Usdt { sites, .. } => sites.iter().map(|s| s.probe_id).collect(),
+        }
+    }
+
+    /// Per site: the traced function's name id (`func`), uprobes only.
+    pub(crate) fn func_ids(&self) -> Result<Vec<usize>, &'static str> {
+        let ids: Option<Vec<usize>> = match self {
+            Context::Usdt { sites, .. } => sites.iter().map(|s| s.func_id).collect(),
+            Context::Trigger { .. } => None,
+        };
+        match ids {
+            Some(ids) if !ids.is_empty() => Ok(ids),
+            _ => Err("`func` is only available in uprobe and uretprobe probes"),
+        }
+    }
+
+    /// True in uprobe and USDT programs (registers can be read).
+    pub(crate) fn has_registers(&self) -> bool {
+        matches!(self, Context::Usdt { .. })
+    }
+
+    /// True in uretprobe programs (`retval`).
+    pub(crate) fn on_return(&self) -> bool {
+        matches!(
+            self,
+            Context::Usdt {
+                on_return: Some(true),
+                ..
+            }
+        )
+    }
+}
+
+impl ProgramPlan<'_> {
+    /// True for a BEGIN, END or interval block with no statement and no
+    /// predicate: its program would do nothing, so none is loaded (the
+    /// attach point still counts in `Attaching N probes`). Probes on
+    /// processes are kept: attaching them is what a `{ }` block asks for
+    /// (USDT semaphores, `-c` accounting).
+    pub(crate) fn does_nothing(&self) -> bool {
+        matches!(
+            self.target,
+            ProgramTarget::Begin | ProgramTarget::End | ProgramTarget::Interval { .. }
+        ) && self.probe.predicate.is_none()
+            && self.probe.body.stmts.is_empty()
+    }
+}

@@ -1,0 +1,214 @@
+//! The types of expressions, with constants folded as the emitter folds
+//! them (signedness depends on which operands are constants).
+
+use ustrace_lang::ast::{BinaryOp, Expr, ExprKind, Span, UnaryOp};
+
+use super::{Checker, Type, Typed};
+use crate::builtins::{self, Call};
+use crate::fold::{fold, fold_cast, is_comparison, parse_int};
+use crate::CompileError;
+
+impl Checker<'_> {
+    /// The type (and constant value) of `e`.
+    pub(crate) fn expr(&mut self, e: &Expr) -> Result<Typed, CompileError> {
+        match &e.kind {
+            ExprKind::Integer(v) => Ok(Typed::int_const(*v as i64, false)),
+            ExprKind::String(s) => Ok(Typed::of(Type::Str(s.len() + 1))),
+            ExprKind::Builtin(name) => {
+                let call = Call::variable(name, e.span);
+                match builtins::variable(name) {
+                    Some(b) => (b.check)(self, &call),
+                    None => Err(CompileError::new(
+                        e.span,
+                        format!("unknown builtin `{name}`"),
+                    )),
+                }
+            }
+            ExprKind::Positional(n) => {
+                Ok(match self.opts.positional.get(n.wrapping_sub(1)) {
+                    Some(t) => match parse_int(t) {
+                        Some(v) => Typed::int_const(v, true),
+                        None => Typed::of(Type::Str(t.len() + 1)),
+                    },
+                    None => Typed::int_const(0, true),
+                })
+            }
+            ExprKind::PositionalCount => Ok(Typed::int_const(
+                self.opts.positional.len() as i64,
+                false,
+            )),
+            ExprKind::Variable(name) => self.var_type(name, e.span),
+            ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
+            ExprKind::Call {
+                name,
+                args,
+                name_span,
+            } => {
+                let call = Call::function(name, args, e.span, *name_span);
+                builtins::check_call(self, &call)
+            }
+            ExprKind::Unary { op, operand } => self.unary(*op, operand),
+            ExprKind::Binary { op, lhs, rhs } => {
+                if matches!(op, BinaryOp::And | BinaryOp::Or) {
+                    let l = self.expr(lhs)?;
+                    self.truth(&l, lhs.span)?;
+                    let r = self.expr(rhs)?;
+                    self.truth(&r, rhs.span)?;
+                    return Ok(Typed::int(false));
+                }
+                let l = self.expr(lhs)?;
+                let r = self.expr(rhs)?;
+                self.binary(*op, l, r, e.span, lhs.span, rhs.span)
+            }
+            ExprKind::Ternary {
+                cond,
+                then_expr,
+                else_expr,
+            } => {
+                let c = self.expr(cond)?;
+                self.truth(&c, cond.span)?;
+                let a = self.expr(then_expr)?.ty;
+                let b = self.expr(else_expr)?.ty;
+                match (&a, &b) {
+                    (Type::Int { signed: s1, .. }, Type::Int { signed: s2, .. }) => {
+                        Ok(Typed::int(*s1 || *s2))
+                    }
+                    (Type::Str(_), Type::Str(_)) => Ok(Typed::of(Type::Str(self.opts.str_len))),
+                    _ => Err(CompileError::new(
+                        e.span,
+                        format!(
+                            "the two branches of `?:` differ in type ({} and {})",
+                            a.name(),
+                            b.name()
+                        ),
+                    )),
+                }
+            }
+            ExprKind::Cast { ty, operand } => {
+                let v = self.int_operand(operand)?;
+                Ok(match v.konst {
+                    Some(c) => Typed::int_const(fold_cast(c, *ty), ty.signed),
+                    None => Typed::of(Type::Int {
+                        bits: ty.size.saturating_mul(8),
+                        signed: ty.signed,
+                    }),
+                })
+            }
+            ExprKind::Tuple(_) => Err(CompileError::new(
+                e.span,
+                "tuples are not supported yet by this version of ustrace",
+            )),
+            ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
+            ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
+                e.span,
+                "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
+            )),
+        }
+    }
+
+    /// `x++`, `--@m[k]`: an integer variable or map element.
+    fn inc_dec(&mut self, target: &Expr, span: Span) -> Result<Typed, CompileError> {
+        if let ExprKind::Map { name, keys } = &target.kind {
+            let cur = self.map_read(name, keys, target.span)?;
+            if !cur.ty.is_int() || cur.konst.is_some() {
+                if self.lenient {
+                    self.map_store(name, keys, &Type::int(false), span)?;
+                    return Ok(Typed::int_const(0, false));
+                }
+                return Err(CompileError::new(
+                    target.span,
+                    "`++`/`--` need an integer map value",
+                ));
+            }
+            self.map_store(name, keys, &cur.ty, span)?;
+            return Ok(Typed::int(cur.ty.is_signed()));
+        }
+        let ExprKind::Variable(name) = &target.kind else {
+            return Err(CompileError::new(
+                target.span,
+                "`++`/`--` need a $variable or an @map element",
+            ));
+        };
+        let cur = self.var_type(name, target.span)?;
+        if !cur.ty.is_int() {
+            return Err(CompileError::new(
+                target.span,
+                "`++`/`--` need an integer variable",
+            ));
+        }
+        Ok(Typed::int(cur.ty.is_signed()))
+    }
+
+    /// An expression that must be an integer.
+    pub(crate) fn int_operand(&mut self, e: &Expr) -> Result<Typed, CompileError> {
+        let v = self.expr(e)?;
+        if v.ty.is_int() {
+            return Ok(v);
+        }
+        Err(CompileError::new(
+            e.span,
+            format!("expected an integer here, found a {}", v.ty.name()),
+        ))
+    }
+
+    fn unary(&mut self, op: UnaryOp, operand: &Expr) -> Result<Typed, CompileError> {
+        let v = self.int_operand(operand)?;
+        let signed = v.ty.is_signed();
+        Ok(match (op, v.konst) {
+            (UnaryOp::Neg, Some(c)) => Typed::int_const(c.wrapping_neg(), true),
+            (UnaryOp::Not, Some(c)) => Typed::int_const((c == 0) as i64, false),
+            (UnaryOp::BitNot, Some(c)) => Typed::int_const(!c, signed),
+            (UnaryOp::Neg, None) => Typed::int(true),
+            (UnaryOp::BitNot, None) => Typed::int(signed),
+            (UnaryOp::Not, None) => Typed::int(false),
+            // `*ptr` reads 8 bytes of user memory.
+            (UnaryOp::Deref, _) => Typed::int(true),
+        })
+    }
+
+    /// The type of `l op r` (not `&&`/`||`).
+    pub(crate) fn binary(
+        &mut self,
+        op: BinaryOp,
+        l: Typed,
+        r: Typed,
+        span: Span,
+        lspan: Span,
+        rspan: Span,
+    ) -> Result<Typed, CompileError> {
+        if let (Type::Str(_), Type::Str(_)) = (&l.ty, &r.ty) {
+            return match op {
+                BinaryOp::Eq | BinaryOp::Ne => Ok(Typed::int(false)),
+                _ => Err(CompileError::new(
+                    span,
+                    format!("operator {op:?} is not defined on strings"),
+                )),
+            };
+        }
+        for (t, s) in [(&l.ty, lspan), (&r.ty, rspan)] {
+            if !t.is_int() {
+                return Err(CompileError::new(
+                    s,
+                    format!(
+                        "type mismatch: this operand is a {} but the operator needs integers",
+                        t.name()
+                    ),
+                ));
+            }
+        }
+        let signed = binary_signedness(&l, &r);
+        if let (Some(a), Some(b)) = (l.konst, r.konst) {
+            if let Some(v) = fold(op, a, b, signed) {
+                return Ok(Typed::int_const(v, !is_comparison(op) && signed));
+            }
+        }
+        Ok(Typed::int(!is_comparison(op) && signed))
+    }
+}
+
+/// Signed when both sides are, or when a constant meets a signed side.
+pub(crate) fn binary_signedness(l: &Typed, r: &Typed) -> bool {
+    let (ls, rs) = (l.ty.is_signed(), r.ty.is_signed());
+    let (lc, rc) = (l.konst.is_some(), r.konst.is_some());
+    (ls || lc) && (rs || rc) && (ls || rs)
+}

@@ -1,0 +1,340 @@
+//! Map layouts: the key fields and value kind of every `@map`, fixed by
+//! its first use and checked at every other.
+
+use ustrace_lang::ast::{Expr, ExprKind, Span};
+
+use super::types::MapValueError;
+use super::{Checker, Type, Typed};
+use crate::builtins::Aggregation;
+use crate::program::{FieldKind, UserMap, ValueKind};
+use crate::CompileError;
+
+impl Checker<'_> {
+    /// The key fields of `@m[keys]`.
+    pub(crate) fn key_fields(&mut self, keys: &[Expr]) -> Result<Vec<FieldKind>, CompileError> {
+        let str_len = self.map_str_len();
+        let mut fields = Vec::new();
+        for k in keys {
+            let t = self.expr(k)?;
+            match t.ty.key_field(str_len) {
+                Some(f) => fields.push(f),
+                None => {
+                    return Err(CompileError::new(
+                        k.span,
+                        "this expression has no value to use as a map key",
+                    ))
+                }
+            }
+        }
+        Ok(fields)
+    }
+
+    /// The layout of `@name` so far.
+    pub(crate) fn map_layout(&self, name: &str) -> Option<&UserMap> {
+        let full = format!("@{name}");
+        self.maps.maps.iter().find(|m| m.name == full)
+    }
+
+    /// `@name[keys] = value`.
+    pub(crate) fn map_store(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        ty: &Type,
+        span: Span,
+    ) -> Result<(), CompileError> {
+        let value = match ty.map_value(self.map_str_len()) {
+            Ok(v) => v,
+            Err(MapValueError::Unsupported) => {
+                return Err(CompileError::new(
+                    span,
+                    format!(
+                        "storing `{}` in a map is not supported; use it as a key",
+                        ty.name()
+                    ),
+                ))
+            }
+            Err(MapValueError::Void) => {
+                return Err(CompileError::new(
+                    span,
+                    "this expression has no value to store",
+                ))
+            }
+        };
+        let key = self.key_fields(keys)?;
+        self.define_map(name, &key, value, span)
+    }
+
+    /// Reads `@name[keys]`: an integer or a string.
+    pub(crate) fn map_read(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        span: Span,
+    ) -> Result<Typed, CompileError> {
+        let Some(def) = self.map_layout(name).cloned() else {
+            if self.lenient {
+                return Ok(Typed::int_const(0, false));
+            }
+            return Err(CompileError::new(
+                span,
+                format!("undefined map @{name}: it is never assigned"),
+            ));
+        };
+        let key = self.key_fields(keys)?;
+        if !same_key_shape(&key, &def.key) {
+            return Err(CompileError::new(
+                span,
+                format!(
+                    "map @{name} has keys [{}] but is read here with [{}]",
+                    describe_key(&def.key),
+                    describe_key(&key)
+                ),
+            ));
+        }
+        // An 8-byte integer value: assigned ints and count/sum/min/max
+        // (this CPU's share only; bpftrace has the same limitation).
+        match def.value {
+            ValueKind::Int { signed } => Ok(Typed::int(signed)),
+            ValueKind::Count => Ok(Typed::int(false)),
+            ValueKind::Sum | ValueKind::Min | ValueKind::Max => Ok(Typed::int(true)),
+            ValueKind::Str(n) => Ok(Typed::of(Type::Str(n))),
+            other => Err(CompileError::new(
+                span,
+                format!(
+                    "map @{name} holds {} which cannot be read in a probe",
+                    describe_value(other)
+                ),
+            )),
+        }
+    }
+
+    /// `@m[k] = count()` and the other aggregations.
+    pub(crate) fn aggregate(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        agg: &Aggregation,
+        args: &[Expr],
+        span: Span,
+    ) -> Result<(), CompileError> {
+        if args.len() != agg.args {
+            return Err(CompileError::new(
+                span,
+                format!(
+                    "{}() takes {} argument(s), {} given",
+                    agg.name,
+                    agg.args,
+                    args.len()
+                ),
+            ));
+        }
+        let mut consts = Vec::new();
+        for a in args.iter().skip(1) {
+            match self.expr(a)?.konst {
+                Some(v) => consts.push(v),
+                None => {
+                    return Err(CompileError::new(
+                        a.span,
+                        format!("{}() bounds and step must be integer constants", agg.name),
+                    ))
+                }
+            }
+        }
+        let value = (agg.value)(&consts).map_err(|m| CompileError::new(span, m))?;
+        if let Some(a) = args.first() {
+            let t = self.expr(a)?;
+            if !t.ty.is_int() {
+                return Err(CompileError::new(
+                    a.span,
+                    format!("{}() needs an integer, not a {}", agg.name, t.ty.name()),
+                ));
+            }
+        }
+        let key = self.key_fields(keys)?;
+        self.define_map(name, &key, value, span)
+    }
+
+    /// The map a `delete()`/`has_key()`/`print()` names, which must exist
+    /// (after the first walk).
+    pub(crate) fn existing_map(
+        &self,
+        name: &str,
+        span: Span,
+    ) -> Result<Option<UserMap>, CompileError> {
+        match self.map_layout(name) {
+            Some(m) => Ok(Some(m.clone())),
+            None if self.lenient => Ok(None),
+            None => Err(CompileError::new(span, format!("undefined map @{name}"))),
+        }
+    }
+
+    /// `delete(@m[k])`.
+    pub(crate) fn map_delete(&mut self, target: &Expr, span: Span) -> Result<(), CompileError> {
+        let ExprKind::Map { name, keys } = &target.kind else {
+            return Err(CompileError::new(
+                target.span,
+                "delete() takes a map element: delete(@m[key])",
+            ));
+        };
+        let Some(def) = self.existing_map(name, target.span)? else {
+            return Ok(());
+        };
+        if def.value.is_histogram() {
+            return Err(CompileError::new(
+                span,
+                "delete() of a histogram element is not supported; use clear()",
+            ));
+        }
+        let key = self.key_fields(keys)?;
+        if !same_key_shape(&key, &def.key) {
+            return Err(CompileError::new(
+                target.span,
+                format!("map @{name} has keys [{}]", describe_key(&def.key)),
+            ));
+        }
+        Ok(())
+    }
+
+    /// `has_key(@m[k])`.
+    pub(crate) fn map_has_key(&mut self, target: &Expr) -> Result<Typed, CompileError> {
+        let ExprKind::Map { name, keys } = &target.kind else {
+            return Err(CompileError::new(
+                target.span,
+                "has_key() takes a map element: has_key(@m[key])",
+            ));
+        };
+        if self.existing_map(name, target.span)?.is_none() {
+            return Ok(Typed::int_const(0, false));
+        }
+        self.key_fields(keys)?;
+        Ok(Typed::int(false))
+    }
+
+    /// `print(@m[, top[, div]])`, `clear(@m)`, `zero(@m)`: a whole map and
+    /// constant integers.
+    pub(crate) fn map_command(&mut self, args: &[Expr], span: Span) -> Result<(), CompileError> {
+        let Some(first) = args.first() else {
+            return Err(CompileError::new(
+                span,
+                "this function needs a map argument",
+            ));
+        };
+        let ExprKind::Map { name, keys } = &first.kind else {
+            return Err(CompileError::new(first.span, "expected a map (@name)"));
+        };
+        if !keys.is_empty() {
+            return Err(CompileError::new(
+                first.span,
+                "give the whole map (@name), not an element",
+            ));
+        }
+        self.existing_map(name, first.span)?;
+        for a in args[1..].iter().take(2) {
+            if self.expr(a)?.konst.is_none() {
+                return Err(CompileError::new(a.span, "expected an integer constant"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Finds or creates the map `name` with this layout; a different layout
+    /// than an earlier use is a type error.
+    pub(crate) fn define_map(
+        &mut self,
+        name: &str,
+        key: &[FieldKind],
+        value: ValueKind,
+        span: Span,
+    ) -> Result<(), CompileError> {
+        let full = format!("@{name}");
+        let Some(existing) = self.maps.maps.iter_mut().find(|m| m.name == full) else {
+            self.maps.maps.push(UserMap {
+                name: full,
+                key: key.to_vec(),
+                value,
+            });
+            return Ok(());
+        };
+        if !same_key_shape(&existing.key, key) {
+            return Err(CompileError::new(
+                span,
+                format!(
+                    "map {full} is used with different key types: first [{}], here [{}]",
+                    describe_key(&existing.key),
+                    describe_key(key)
+                ),
+            ));
+        }
+        // Integer fields unify whatever their signedness (literals are
+        // unsigned here, bpftrace's are int64); signed wins.
+        for (a, b) in existing.key.iter_mut().zip(key) {
+            if let (FieldKind::Int { signed: x }, FieldKind::Int { signed: y }) = (&*a, b) {
+                *a = FieldKind::Int { signed: *x || *y };
+            }
+        }
+        let same = match (existing.value, value) {
+            (ValueKind::Int { .. }, ValueKind::Int { .. }) => true,
+            (a, b) => a == b,
+        };
+        if !same {
+            return Err(CompileError::new(
+                span,
+                format!(
+                    "map {full} holds {} but is used here as {}",
+                    describe_value(existing.value),
+                    describe_value(value)
+                ),
+            ));
+        }
+        if let (ValueKind::Int { signed: false }, ValueKind::Int { signed: true }) =
+            (existing.value, value)
+        {
+            existing.value = ValueKind::Int { signed: true };
+        }
+        Ok(())
+    }
+}
+
+/// `int64, string` for messages.
+pub(crate) fn describe_key(k: &[FieldKind]) -> String {
+    k.iter()
+        .map(|f| match f {
+            FieldKind::Int { signed: true } => "int64",
+            FieldKind::Int { signed: false } => "uint64",
+            FieldKind::Str(_) => "string",
+            FieldKind::ProbeName => "probe",
+            FieldKind::UStack(_) => "ustack",
+            FieldKind::USym => "usym",
+            FieldKind::Buffer(_) => "buffer",
+            FieldKind::Strftime(_) => "timestamp",
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `an integer`, `count()`, ... for messages.
+pub(crate) fn describe_value(v: ValueKind) -> String {
+    match v {
+        ValueKind::Int { .. } => "an integer".into(),
+        ValueKind::Str(_) => "a string".into(),
+        ValueKind::Count => "count()".into(),
+        ValueKind::Sum => "sum()".into(),
+        ValueKind::Min => "min()".into(),
+        ValueKind::Max => "max()".into(),
+        ValueKind::Avg => "avg()".into(),
+        ValueKind::Stats => "stats()".into(),
+        ValueKind::Hist => "hist()".into(),
+        ValueKind::Lhist { .. } => "lhist()".into(),
+    }
+}
+
+/// True when two key layouts agree, integers matching whatever their
+/// signedness (bpftrace treats every integer key as 64-bit).
+pub(crate) fn same_key_shape(a: &[FieldKind], b: &[FieldKind]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|(x, y)| match (x, y) {
+            (FieldKind::Int { .. }, FieldKind::Int { .. }) => true,
+            _ => x == y,
+        })
+}

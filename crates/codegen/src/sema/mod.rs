@@ -1,0 +1,108 @@
+//! The semantic pass: names, scopes and the type of every expression, and
+//! the layout of every map, decided once before any code is emitted.
+//!
+//! The pass walks each planned program (a probe block in one attach
+//! context) the way the emitter will, computing types instead of code.
+//! Scratch variables (`$x`) are scoped to one program and take the type of
+//! their first assignment. Maps are global: the first use fixes a map's
+//! key and value kinds, later uses must agree (integers unify, signed
+//! wins). A map may be read in a block that comes before the one that
+//! assigns it, so the walk repeats until the map table stops changing (two
+//! walks for most scripts); reads of a map no walk ever assigns are errors.
+//!
+//! Every type error of the compiler comes from here, with the span of the
+//! offending text. The emitter then trusts the types and the map table.
+
+pub(crate) mod expr;
+mod maps;
+mod stmt;
+pub(crate) mod types;
+
+use std::collections::HashMap;
+
+use crate::options::CompileOptions;
+use crate::probes::{Context, ProgramPlan};
+use crate::program::UserMap;
+use crate::CompileError;
+pub(crate) use types::{Type, Typed};
+
+/// The most walks before map layouts must have settled.
+const MAX_WALKS: usize = 8;
+
+/// What the semantic pass decided for the whole script.
+#[derive(Debug, Default)]
+pub(crate) struct Analysis {
+    /// Every script map with its final layout, in order of first use.
+    pub(crate) maps: Vec<UserMap>,
+}
+
+/// Checks every planned program; returns the map table the emitter uses.
+pub(crate) fn analyze(
+    plans: &[ProgramPlan],
+    opts: &CompileOptions,
+    probe_names: &[String],
+) -> Result<Analysis, CompileError> {
+    let mut maps = MapTable::default();
+    for walk in 0..MAX_WALKS {
+        let before = maps.clone();
+        for plan in plans {
+            let mut c = Checker {
+                opts,
+                ctx: &plan.ctx,
+                probe_names,
+                maps: &mut maps,
+                lenient: walk == 0,
+                vars: HashMap::new(),
+                loop_depth: 0,
+            };
+            c.program(plan)?;
+        }
+        if walk > 0 && maps == before {
+            break;
+        }
+    }
+    Ok(Analysis { maps: maps.maps })
+}
+
+/// Script maps by name (with `@`), in order of first use.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct MapTable {
+    pub(crate) maps: Vec<UserMap>,
+    /// strftime formats, by index (as the emitter numbers them).
+    pub(crate) strftime_formats: Vec<String>,
+}
+
+/// The checker of one program.
+pub(crate) struct Checker<'a> {
+    /// Compile settings (positional parameters, `-c`, `--unsafe`, ...).
+    pub(crate) opts: &'a CompileOptions,
+    /// Where the program runs.
+    pub(crate) ctx: &'a Context,
+    /// Probe names, for messages about arguments.
+    pub(crate) probe_names: &'a [String],
+    /// Every map's layout so far.
+    pub(crate) maps: &'a mut MapTable,
+    /// True in the first walk, when a map read before the block that
+    /// assigns it is not yet an error.
+    pub(crate) lenient: bool,
+    /// The program's scratch variables and their types.
+    pub(crate) vars: HashMap<String, Type>,
+    /// Nesting of `while`/`unroll` (for `break`/`continue`).
+    pub(crate) loop_depth: usize,
+}
+
+impl Checker<'_> {
+    fn program(&mut self, plan: &ProgramPlan) -> Result<(), CompileError> {
+        if let Some(pred) = &plan.probe.predicate {
+            let t = self.expr(pred)?;
+            self.truth(&t, pred.span)?;
+        }
+        self.block(&plan.probe.body)
+    }
+
+    /// Size of string fields in maps (keys and values): one size for all,
+    /// so every use of a map agrees on its layout.
+    pub(crate) fn map_str_len(&self) -> usize {
+        (self.opts.str_len.max(16) + 7) & !7
+    }
+}

@@ -1,0 +1,179 @@
+//! Statements and scratch variables.
+
+use ustrace_lang::ast::{BinaryOp, Block, Expr, ExprKind, Span, Stmt, StmtKind};
+
+use super::{Checker, Type, Typed};
+use crate::builtins;
+use crate::CompileError;
+
+impl Checker<'_> {
+    pub(crate) fn block(&mut self, block: &Block) -> Result<(), CompileError> {
+        for stmt in &block.stmts {
+            self.stmt(stmt)?;
+        }
+        Ok(())
+    }
+
+    fn stmt(&mut self, stmt: &Stmt) -> Result<(), CompileError> {
+        match &stmt.kind {
+            StmtKind::Expr(e) => {
+                self.expr(e)?;
+            }
+            StmtKind::Assign { target, op, value } => self.assign(target, *op, value, stmt.span)?,
+            StmtKind::If {
+                cond,
+                then_block,
+                else_block,
+            } => {
+                let t = self.expr(cond)?;
+                self.truth(&t, cond.span)?;
+                self.block(then_block)?;
+                if let Some(eb) = else_block {
+                    self.block(eb)?;
+                }
+            }
+            StmtKind::While { cond, body } => {
+                let t = self.expr(cond)?;
+                self.truth(&t, cond.span)?;
+                self.loop_body(body)?;
+            }
+            StmtKind::Unroll { count, body } => {
+                if *count == 0 || *count > 100 {
+                    return Err(CompileError::new(
+                        stmt.span,
+                        "unroll count must be between 1 and 100",
+                    ));
+                }
+                // A second copy sees the variables the first defined.
+                for _ in 0..(*count).min(2) {
+                    self.loop_body(body)?;
+                }
+            }
+            StmtKind::Break | StmtKind::Continue => {
+                if self.loop_depth == 0 {
+                    return Err(CompileError::new(
+                        stmt.span,
+                        "`break` and `continue` are only valid inside a loop",
+                    ));
+                }
+            }
+            StmtKind::Return => {}
+        }
+        Ok(())
+    }
+
+    fn loop_body(&mut self, body: &Block) -> Result<(), CompileError> {
+        self.loop_depth += 1;
+        let r = self.block(body);
+        self.loop_depth -= 1;
+        r
+    }
+
+    fn assign(
+        &mut self,
+        target: &Expr,
+        op: Option<BinaryOp>,
+        value: &Expr,
+        span: Span,
+    ) -> Result<(), CompileError> {
+        match &target.kind {
+            ExprKind::Variable(name) => {
+                let v = match op {
+                    None => self.expr(value)?,
+                    Some(op) => {
+                        let cur = self.var_type(name, target.span)?;
+                        let rhs = self.expr(value)?;
+                        self.binary(op, cur, rhs, span, target.span, value.span)?
+                    }
+                };
+                self.store_var(name, v.ty, value.span)
+            }
+            ExprKind::Map { name, keys } => {
+                if let (
+                    None,
+                    ExprKind::Call {
+                        name: func, args, ..
+                    },
+                ) = (op, &value.kind)
+                {
+                    if let Some(agg) = builtins::aggregation(func) {
+                        return self.aggregate(name, keys, agg, args, value.span);
+                    }
+                }
+                let v = match op {
+                    None => self.expr(value)?,
+                    Some(op) => {
+                        let cur = self.map_read(name, keys, target.span)?;
+                        let rhs = self.expr(value)?;
+                        self.binary(op, cur, rhs, span, target.span, value.span)?
+                    }
+                };
+                self.map_store(name, keys, &v.ty, span)
+            }
+            _ => Err(CompileError::new(
+                target.span,
+                "can only assign to a $variable or an @map",
+            )),
+        }
+    }
+
+    /// The type of `$name`, which must be assigned before.
+    pub(crate) fn var_type(&mut self, name: &str, span: Span) -> Result<Typed, CompileError> {
+        match self.vars.get(name) {
+            Some(t) => Ok(Typed::of(t.clone())),
+            None => Err(CompileError::new(
+                span,
+                format!("undefined variable `${name}`: assign it before use"),
+            )),
+        }
+    }
+
+    /// `$name = value`: the first assignment fixes the type; strings get a
+    /// buffer of at least the default string length.
+    fn store_var(&mut self, name: &str, ty: Type, vspan: Span) -> Result<(), CompileError> {
+        if ty == Type::Void {
+            return Err(CompileError::new(
+                vspan,
+                "this expression has no value to assign",
+            ));
+        }
+        match self.vars.get(name) {
+            Some(held) => {
+                let compatible = match (held, &ty) {
+                    (Type::Int { .. }, Type::Int { .. }) => true,
+                    (Type::Str(a), Type::Str(b)) => b <= a,
+                    (a, b) => a == b,
+                };
+                if !compatible {
+                    return Err(CompileError::new(
+                        vspan,
+                        format!(
+                            "type mismatch for `${name}`: it holds {} but this is {}",
+                            held.name(),
+                            ty.name()
+                        ),
+                    ));
+                }
+            }
+            None => {
+                let ty = match ty {
+                    Type::Str(n) => Type::Str(n.max(self.opts.str_len)),
+                    t => t,
+                };
+                self.vars.insert(name.to_string(), ty);
+            }
+        }
+        Ok(())
+    }
+
+    /// A condition must be an integer.
+    pub(crate) fn truth(&self, t: &Typed, span: Span) -> Result<(), CompileError> {
+        if t.ty.is_int() {
+            return Ok(());
+        }
+        Err(CompileError::new(
+            span,
+            format!("a condition must be an integer, not a {}", t.ty.name()),
+        ))
+    }
+}
