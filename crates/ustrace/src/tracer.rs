@@ -32,7 +32,7 @@ pub struct FullMap {
 /// use ustrace::{Record, Script, ScriptOptions};
 ///
 /// let script = Script::compile(
-///     "interval:ms:100 { @ticks = count(); if (@ticks == 5) { exit(); } }",
+///     "interval:ms:100 { @ticks++; if (@ticks == 5) { exit(); } }",
 ///     "ticks.bt",
 ///     &ScriptOptions::default(),
 /// )?;
