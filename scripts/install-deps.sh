@@ -10,7 +10,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq \
     gcc g++ make pkg-config binutils \
-    libelf-dev zlib1g-dev systemtap-sdt-dev \
+    libelf-dev zlib1g-dev systemtap-sdt-dev libc6-dbg dwz \
     bpftrace python3.11 openjdk-17-jdk-headless postgresql-15 gdb \
     prometheus golang-go \
     >/dev/null

@@ -28,7 +28,7 @@ pub fn compile(
     opts: &CompileOptions,
 ) -> Result<CompiledScript, CompileError> {
     let mut out = CompiledScript::default();
-    let plans = plan_programs(script, resolved, &mut out)?;
+    let plans = plan_programs(script, resolved, opts, &mut out)?;
     let analysis = sema::analyze(&plans, opts, &out.probe_names)?;
     let mut g = Globals {
         out,

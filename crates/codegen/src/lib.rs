@@ -37,7 +37,7 @@ mod usdt_args;
 
 pub use builtins::markdown_table as builtin_reference;
 pub use driver::compile;
-pub use options::{CompileOptions, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
+pub use options::{CompileOptions, NamedArg, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
 
 use ustrace_lang::ast::Span;
 

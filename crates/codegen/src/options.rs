@@ -27,6 +27,22 @@ pub struct CompileOptions {
     /// Walk `ustack` by frame pointers (the kernel's `bpf_get_stackid`)
     /// instead of unwind tables.
     pub frame_pointer_stacks: bool,
+    /// `args.NAME` in uprobes: the parameters of each probed function, by
+    /// (file, file offset), from the file's debug information; an `Err`
+    /// says why there are none (no DWARF). Filled by the resolve layer
+    /// only when the script uses `args`.
+    pub uprobe_params: HashMap<(PathBuf, u64), Result<Vec<NamedArg>, String>>,
+}
+
+/// A function parameter by name, and where a uprobe at the function's
+/// first instruction reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamedArg {
+    /// The parameter's name.
+    pub name: String,
+    /// Where its value is; an `Err` says why it cannot be read (its type,
+    /// an `%xmm` register, ...).
+    pub spec: Result<ArgSpec, String>,
 }
 
 impl Default for CompileOptions {
@@ -40,6 +56,7 @@ impl Default for CompileOptions {
             allow_unsafe: false,
             uaddr: HashMap::new(),
             frame_pointer_stacks: false,
+            uprobe_params: HashMap::new(),
         }
     }
 }

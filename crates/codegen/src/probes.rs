@@ -38,6 +38,9 @@ pub(crate) struct SiteInfo {
     pub(crate) pc: u64,
     /// Argument specs; an `Err` says why the argument is unreadable.
     pub(crate) args: Vec<Result<ArgSpec, String>>,
+    /// Uprobes: the function's parameters by name (`args.NAME`), or why
+    /// there are none; `None` where `args` means nothing.
+    pub(crate) params: Option<Result<Vec<NamedArg>, String>>,
 }
 
 /// One program to generate: a probe block in one attach context.
@@ -71,6 +74,7 @@ const ARG_REGISTERS: [Register; 6] = [
 pub(crate) fn plan_programs<'s>(
     script: &'s Script,
     resolved: &[Vec<ResolvedAttach>],
+    opts: &CompileOptions,
     out: &mut CompiledScript,
 ) -> Result<Vec<ProgramPlan<'s>>, CompileError> {
     let mut plans = Vec::new();
@@ -148,10 +152,10 @@ pub(crate) fn plan_programs<'s>(
             plans.push(plan_usdt(out, probe, &usdt));
         }
         if !entries.is_empty() {
-            plans.push(plan_uprobe(out, probe, &entries, false));
+            plans.push(plan_uprobe(out, probe, &entries, false, opts));
         }
         if !returns.is_empty() {
-            plans.push(plan_uprobe(out, probe, &returns, true));
+            plans.push(plan_uprobe(out, probe, &returns, true, opts));
         }
     }
     Ok(plans)
@@ -184,6 +188,7 @@ fn plan_usdt<'s>(
                 func_id: None,
                 pc: s.pc,
                 args: s.args.clone(),
+                params: None,
             });
             files.entry(t.path.clone()).or_default().push(UprobeSite {
                 offset: s.file_offset,
@@ -233,6 +238,7 @@ fn plan_uprobe<'s>(
     probe: &'s Probe,
     functions: &[&UprobeFunction],
     is_return: bool,
+    opts: &CompileOptions,
 ) -> ProgramPlan<'s> {
     let entry_args: Vec<Result<ArgSpec, String>> = ARG_REGISTERS
         .iter()
@@ -262,11 +268,24 @@ fn plan_uprobe<'s>(
             entry_args.clone()
         };
         let func_id = Some(probe_id(out, &f.function));
+        let params = if is_return {
+            Some(Err(
+                "arguments are not available in a uretprobe (use retval)".to_string(),
+            ))
+        } else {
+            Some(
+                opts.uprobe_params
+                    .get(&(f.path.clone(), f.file_offset))
+                    .cloned()
+                    .unwrap_or_else(|| Err(format!("no parameters known for {}", f.function))),
+            )
+        };
         sites.push(SiteInfo {
             probe_id: site_id,
             func_id,
             pc: 0,
             args,
+            params,
         });
         files.entry(f.path.clone()).or_default().push(UprobeSite {
             offset: f.file_offset,
@@ -282,6 +301,37 @@ fn plan_uprobe<'s>(
 }
 
 impl Context {
+    /// Per site: the spec of parameter `name` (`args.NAME`), or why it
+    /// cannot be read here.
+    pub(crate) fn named_arg_specs(&self, name: &str) -> Result<Vec<(ArgSpec, u64)>, String> {
+        let Context::Usdt { sites, .. } = self else {
+            return Err("`args` is only available in uprobe probes".to_string());
+        };
+        let mut specs = Vec::new();
+        for s in sites {
+            let params = match &s.params {
+                None => return Err("`args` is only available in uprobe probes".to_string()),
+                Some(Err(why)) => return Err(why.clone()),
+                Some(Ok(p)) => p,
+            };
+            let Some(param) = params.iter().find(|p| p.name == name) else {
+                let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
+                return Err(match names.as_slice() {
+                    [] => format!("the function has no parameter `{name}` (it has none)"),
+                    _ => format!(
+                        "the function has no parameter `{name}` (it has: {})",
+                        names.join(", ")
+                    ),
+                });
+            };
+            match &param.spec {
+                Ok(spec) => specs.push((spec.clone(), 0)),
+                Err(why) => return Err(why.clone()),
+            }
+        }
+        Ok(specs)
+    }
+
     /// Per site: the spec of `argN` and the pc static operands are
     /// relative to (0 for the others, so that equal specs share code);
     /// or why `argN` cannot be read here.

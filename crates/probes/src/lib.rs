@@ -27,11 +27,12 @@ pub use error::ProbeError;
 pub use libpath::resolve_library;
 pub use listing::{describe_probe, list_lines, probe_line};
 pub use notes::{
-    attach_offset, from_bytes, read_usdt_probes, NopKind, UsdtFile, UsdtLocation, UsdtProbe,
+    attach_offset, from_bytes, read_file, read_usdt_probes, NopKind, UsdtFile, UsdtLocation,
+    UsdtProbe,
 };
 pub use pattern::{find_usdt_probes, glob_match, FoundProbe, UsdtPattern};
 pub use process::{mapped_objects, MappedObject};
 pub use spec::{
     parse_arg_spec, split_args, ArgLocation, ArgSpec, ArgSpecError, Register, RegisterOperand,
 };
-pub use symbols::{address_to_offset, find_functions, FunctionSymbol};
+pub use symbols::{address_to_offset, find_functions, separate_debug_file, FunctionSymbol};

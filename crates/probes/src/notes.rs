@@ -208,7 +208,7 @@ pub fn read_usdt_probes(path: &Path) -> Result<UsdtFile, ProbeError> {
 /// Only regular files: the file is opened without blocking (a FIFO would
 /// block `open` forever) and read no further than its size (a device like
 /// `/dev/zero` never ends).
-pub(crate) fn read_file(path: &Path) -> Result<Vec<u8>, ProbeError> {
+pub fn read_file(path: &Path) -> Result<Vec<u8>, ProbeError> {
     use std::io::Read;
     let (file, len) = open_regular(path)?;
     let mut data = Vec::with_capacity(len as usize);

@@ -176,11 +176,18 @@ pub fn separate_debug_file(path: &Path, data: &[u8]) -> Option<std::path::PathBu
 }
 
 /// The demangled form of a C++ (Itanium ABI) symbol, `None` for others.
+/// Template instances lose the return type the mangling carries
+/// (`shop::largest<int>(int, int)`, not `int shop::largest<int>(int, int)`),
+/// so they match by name like any other function.
 pub fn demangle(name: &str) -> Option<String> {
     if !name.starts_with("_Z") {
         return None;
     }
-    cpp_demangle::Symbol::new(name).ok()?.demangle().ok()
+    let options = cpp_demangle::DemangleOptions::new().no_return_type();
+    cpp_demangle::Symbol::new(name)
+        .ok()?
+        .demangle_with_options(&options)
+        .ok()
 }
 
 /// `ns::f(int) const` -> `ns::f` (the name before the parameter list).
@@ -337,6 +344,10 @@ mod tests {
             Some("ns::Class::method(int)")
         );
         assert_eq!(demangle("main"), None);
+        assert_eq!(
+            demangle("_ZN4shop7largestIiEET_S1_S1_").as_deref(),
+            Some("shop::largest<int>(int, int)")
+        );
         assert_eq!(
             without_parameters("ns::Class::method(int)"),
             "ns::Class::method"

@@ -23,6 +23,10 @@ pub enum Error {
     /// Discovery failed (a file, a pid, a pattern).
     #[error("{0}")]
     Probe(#[from] ProbeError),
+    /// Debug information could not answer (none installed, an unknown
+    /// function or type, a corrupt file).
+    #[error("{0}")]
+    Dwarf(#[from] ustrace_dwarf::DwarfError),
     /// The kernel refused something.
     #[error("{message}")]
     Kernel {

@@ -101,6 +101,7 @@ mod profile;
 mod record;
 mod refused;
 mod resolve;
+mod signatures;
 pub mod sink;
 mod stacks;
 mod tracer;
@@ -108,7 +109,7 @@ mod usdt;
 mod values;
 
 pub use error::Error;
-pub use listing::list_probes;
+pub use listing::{list_probes, list_probes_with_warnings, Listing};
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
 pub use record::Record;
@@ -375,6 +376,7 @@ impl Script {
         let resolved =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
+        let uprobe_params = signatures::uprobe_params(&ast, &resolved);
         let opts = ustrace_codegen::CompileOptions {
             pid: options.pid.or(options.child_pid),
             str_len: options.str_len,
@@ -383,6 +385,7 @@ impl Script {
             allow_unsafe: options.allow_unsafe,
             uaddr,
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
+            uprobe_params,
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {

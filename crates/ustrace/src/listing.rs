@@ -1,14 +1,35 @@
 //! `-l`: which probes a pattern names, as the lines bpftrace prints.
 
+use ustrace_dwarf::{DebugInfo, TypeTable};
 use ustrace_probes::{describe_probe, find_usdt_probes, list_lines, ProbeError, UsdtPattern};
 
 use crate::Error;
 
+/// What `-l` prints: lines for standard output, and warnings (a file
+/// without debug information under `-lv`) for standard error.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Listing {
+    /// The probe lines (and under `-v`, their details).
+    pub lines: Vec<String>,
+    /// One line each; the listing is still complete without them.
+    pub warnings: Vec<String>,
+}
+
 /// Lists the USDT probes matching `pattern` (`usdt:PATH:PROVIDER:NAME`,
 /// wildcards allowed; a bare `PATH` means every probe in it), searching the
 /// objects of process `pid` when given. With `verbose`, each probe is
-/// followed by its locations, semaphores and argument specs.
+/// followed by its locations, semaphores and argument specs, and each
+/// uprobe function by its parameters (see [`list_probes_with_warnings`]).
 pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec<String>, Error> {
+    Ok(list_probes_with_warnings(pattern, pid, verbose)?.lines)
+}
+
+/// [`list_probes`], with the warnings to show beside the lines.
+pub fn list_probes_with_warnings(
+    pattern: &str,
+    pid: Option<u32>,
+    verbose: bool,
+) -> Result<Listing, Error> {
     let trimmed = pattern.trim();
     for kind in ["uprobe:", "uretprobe:", "u:", "ur:"] {
         if let Some(rest) = trimmed.strip_prefix(kind) {
@@ -18,7 +39,10 @@ pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec
     let pattern = usdt_pattern(pattern)?;
     let found = find_usdt_probes(&pattern, pid)?;
     if !verbose {
-        return Ok(list_lines(&found));
+        return Ok(Listing {
+            lines: list_lines(&found),
+            warnings: Vec::new(),
+        });
     }
     let mut sorted: Vec<_> = found.iter().collect();
     sorted.sort_by(|a, b| {
@@ -28,7 +52,10 @@ pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec
             &b.probe.name,
         ))
     });
-    Ok(sorted.into_iter().flat_map(describe_probe).collect())
+    Ok(Listing {
+        lines: sorted.into_iter().flat_map(describe_probe).collect(),
+        warnings: Vec::new(),
+    })
 }
 
 /// Reads what the user gave `-l`: `usdt:...`, or just a path (every probe).
@@ -71,14 +98,15 @@ fn usdt_pattern(text: &str) -> Result<UsdtPattern, Error> {
     })
 }
 
-/// `-l 'uprobe:PATH:PATTERN'`: the functions a uprobe could attach to
-/// (`-v` adds each one's address and file offset).
+/// `-l 'uprobe:PATH:PATTERN'`: the functions a uprobe could attach to.
+/// `-v` adds, as bpftrace does, one `    TYPE NAME` line per parameter
+/// from the file's debug information (for a uretprobe, `    TYPE retval`).
 fn list_functions(
     kind: &str,
     rest: &str,
     pid: Option<u32>,
     verbose: bool,
-) -> Result<Vec<String>, Error> {
+) -> Result<Listing, Error> {
     let kind = match kind {
         "u:" => "uprobe:",
         "ur:" => "uretprobe:",
@@ -96,17 +124,50 @@ fn list_functions(
     };
     let display = file.to_string_lossy().into_owned();
     let found = ustrace_probes::find_functions(&file, if func.is_empty() { "*" } else { func })?;
-    Ok(found
-        .into_iter()
-        .map(|f| {
-            if verbose {
-                format!(
-                    "{kind}{display}:{}\n    address {:#x}, file offset {:#x}",
-                    f.name, f.address, f.file_offset
-                )
-            } else {
-                format!("{kind}{display}:{}", f.name)
+    let mut listing = Listing::default();
+    let debug = match verbose && !found.is_empty() {
+        false => None,
+        // Without usable debug information the functions are still
+        // listed; the warning says why their parameters are not.
+        true => match DebugInfo::open(&file) {
+            Ok(info) => Some(info),
+            Err(e) => {
+                listing
+                    .warnings
+                    .push(format!("{e}; parameters are not listed"));
+                None
             }
-        })
-        .collect())
+        },
+    };
+    let retprobe = kind == "uretprobe:";
+    for f in found {
+        listing.lines.push(format!("{kind}{display}:{}", f.name));
+        if let Some(info) = &debug {
+            listing
+                .lines
+                .extend(signature_lines(info, f.address, retprobe));
+        }
+    }
+    Ok(listing)
+}
+
+/// Under a uprobe, `    TYPE NAME` for each parameter of the function at
+/// `address`; under a uretprobe, `    TYPE retval` (nothing for `void`).
+/// Functions without debug information get no lines, as in bpftrace.
+fn signature_lines(info: &DebugInfo, address: u64, retprobe: bool) -> Vec<String> {
+    let mut types = TypeTable::new();
+    let Ok(function) = info.function_at(address, &mut types) else {
+        return Vec::new();
+    };
+    if retprobe {
+        return match types.get(function.return_type) {
+            ustrace_dwarf::Type::Void => Vec::new(),
+            _ => vec![format!("    {} retval", types.name(function.return_type))],
+        };
+    }
+    function
+        .params
+        .iter()
+        .map(|p| format!("    {} {}", types.name(p.ty), p.name))
+        .collect()
 }

@@ -101,6 +101,9 @@ impl ProgramCompiler<'_, '_> {
                 self.b.emit(insn::stx(8, R10, slot, R0));
                 Ok(if *prefix { Val::Slot(slot, signed) } else { old })
             }
+            ExprKind::Field { base, field } if crate::sema::expr::is_args(base) => {
+                self.named_arg(field, e.span)
+            }
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,
                 "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",

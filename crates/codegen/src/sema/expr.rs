@@ -99,6 +99,20 @@ impl Checker<'_> {
                 "tuples are not supported yet by this version of ustrace",
             )),
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
+            ExprKind::Field { base, field } if is_args(base) => {
+                // `args.NAME`: a parameter, typed by its argument spec.
+                let specs = self
+                    .ctx
+                    .named_arg_specs(field)
+                    .map_err(|m| CompileError::new(e.span, format!("cannot read `args.{field}`: {m}")))?;
+                let signed = specs.iter().any(|(s, _)| s.signed);
+                let bits = specs
+                    .iter()
+                    .map(|(s, _)| s.size.saturating_mul(8))
+                    .max()
+                    .unwrap_or(64);
+                Ok(Typed::of(Type::Int { bits, signed }))
+            }
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,
                 "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
@@ -211,4 +225,9 @@ pub(crate) fn binary_signedness(l: &Typed, r: &Typed) -> bool {
     let (ls, rs) = (l.ty.is_signed(), r.ty.is_signed());
     let (lc, rc) = (l.konst.is_some(), r.konst.is_some());
     (ls || lc) && (rs || rc) && (ls || rs)
+}
+
+/// True for the `args` builtin (the base of `args.NAME`).
+pub(crate) fn is_args(e: &Expr) -> bool {
+    matches!(&e.kind, ExprKind::Builtin(name) if name == "args")
 }
