@@ -11,7 +11,7 @@ apt-get update -qq
 apt-get install -y -qq \
     gcc g++ make pkg-config binutils \
     libelf-dev zlib1g-dev systemtap-sdt-dev libc6-dbg dwz \
-    bpftrace python3.11 openjdk-17-jdk-headless postgresql-15 gdb \
+    bpftrace python3.11 python3-venv openjdk-17-jdk-headless postgresql-15 gdb \
     prometheus golang-go \
     >/dev/null
 if ! command -v cargo >/dev/null; then

@@ -9,3 +9,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -q -- -D warnings
 cargo build --workspace --release -q
 cargo test --workspace -q 2>&1
+
+# The Python package: `pip install` of crates/python into a fresh virtualenv
+# (maturin comes from PyPI as the build backend; one release build of the
+# extension, sharing target/ with the build above), then its pytest tests.
+bash scripts/test-python.sh

@@ -57,6 +57,7 @@ fn resolve(script: &ustrace_lang::ast::Script) -> Vec<Vec<ResolvedAttach>> {
             file_offset: 0x1040,
             is_return: *is_return,
         }]),
+        AttachKind::Label { name } => panic!("block label `{name}` reached the compiler"),
     };
     script
         .probes

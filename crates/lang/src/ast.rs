@@ -84,6 +84,12 @@ pub enum AttachKind {
         /// The period in nanoseconds.
         period_ns: u64,
     },
+    /// A bare name labelling a block (`handler { ... }`), only from
+    /// [`crate::parse_labelled`]; the caller binds it to probes.
+    Label {
+        /// The name.
+        name: String,
+    },
     /// `profile:hz:N` (also `profile:s/ms/us:N`).
     Profile {
         /// The sampling frequency or period.

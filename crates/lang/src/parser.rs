@@ -21,6 +21,22 @@ pub fn parse(source: &str) -> Result<Script, Diagnostic> {
     p.script()
 }
 
+/// Parses a script in which a block may also be labelled with a bare name
+/// (`handler { ... }`) instead of an attach point: the name becomes an
+/// [`AttachKind::Label`], which the caller binds to real probes (the
+/// Python API's `enable_probe(fn_name=...)`).
+///
+/// ```
+/// use ustrace_lang::ast::AttachKind;
+/// let s = ustrace_lang::parse_labelled("on_hit { exit(); }").unwrap();
+/// assert_eq!(s.probes[0].attach_points[0].kind, AttachKind::Label { name: "on_hit".into() });
+/// ```
+pub fn parse_labelled(source: &str) -> Result<Script, Diagnostic> {
+    let mut p = Parser::new(source)?;
+    p.labels = true;
+    p.script()
+}
+
 /// Parses a single expression (handy for tests and tools).
 pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
     // Lex as if inside a body.
@@ -32,6 +48,7 @@ pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
         prev_end: 0,
         no_div: false,
         depth: 0,
+        labels: false,
         chained: 0,
         in_expr: false,
     };
@@ -110,6 +127,8 @@ struct Parser<'a> {
     no_div: bool,
     /// Current nesting depth.
     depth: usize,
+    /// A bare name may label a block ([`parse_labelled`]).
+    labels: bool,
     /// Nodes built by loops (operator chains, `[i]`, `.f`, `++`) in the
     /// current outermost expression: each makes the tree one deeper
     /// without a recursive call, so [`MAX_CHAINED`] bounds it.
@@ -190,6 +209,7 @@ impl<'a> Parser<'a> {
             prev_end: 0,
             no_div: false,
             depth: 0,
+            labels: false,
             chained: 0,
             in_expr: false,
         })
@@ -294,7 +314,14 @@ impl<'a> Parser<'a> {
             match &self.tok.kind {
                 TokenKind::AttachPoint { .. } => {
                     let t = self.bump()?;
-                    attach_points.push(attach_point(t)?);
+                    attach_points.push(match block_label(&t) {
+                        Some(name) if self.labels => AttachPoint {
+                            raw: name.clone(),
+                            kind: AttachKind::Label { name },
+                            span: t.span,
+                        },
+                        _ => attach_point(t)?,
+                    });
                 }
                 TokenKind::LBrace if attach_points.is_empty() => {
                     return Err(Diagnostic::error(self.tok.span, "empty probe list")
@@ -897,6 +924,23 @@ fn attach_point(tok: Token) -> Result<AttachPoint, Diagnostic> {
         kind,
         span: tok.span,
     })
+}
+
+/// The name of a block label: a lone identifier that is not `BEGIN`/`END`.
+fn block_label(tok: &Token) -> Option<String> {
+    let TokenKind::AttachPoint { fields, .. } = &tok.kind else {
+        return None;
+    };
+    let [only] = fields.as_slice() else {
+        return None;
+    };
+    let name = only.text.as_str();
+    let mut chars = name.chars();
+    let starts_ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_');
+    let ident = starts_ok && chars.all(|c| c.is_ascii_alphanumeric() || c == '_');
+    (ident && name != "BEGIN" && name != "END").then(|| name.to_string())
 }
 
 fn field_err(f: &AttachField, msg: impl Into<String>) -> Diagnostic {

@@ -614,3 +614,32 @@ fn spans() {
     };
     assert_eq!(lhs.span, Span::new(0, 7));
 }
+
+#[test]
+fn labelled_blocks_only_with_parse_labelled() {
+    let s = crate::parse_labelled("trace_udst { exit(); } BEGIN { } usdt:/x:p:n, h2 { }").unwrap();
+    let kinds: Vec<_> = s
+        .probes
+        .iter()
+        .flat_map(|p| p.attach_points.iter().map(|a| a.kind.clone()))
+        .collect();
+    assert_eq!(
+        kinds[0],
+        AttachKind::Label {
+            name: "trace_udst".into()
+        }
+    );
+    assert_eq!(kinds[1], AttachKind::Begin);
+    assert!(matches!(kinds[2], AttachKind::Usdt { .. }));
+    assert_eq!(kinds[3], AttachKind::Label { name: "h2".into() });
+    assert_eq!(s.probes[0].attach_points[0].span, Span::new(0, 10));
+    // Without labels a bare name stays an unknown attach point.
+    let d = err("trace_udst { exit(); }");
+    assert!(
+        d.message.contains("unknown attach point `trace_udst`"),
+        "{}",
+        d.message
+    );
+    // Not an identifier: still an attach-point error.
+    assert!(crate::parse_labelled("9abc { }").is_err());
+}

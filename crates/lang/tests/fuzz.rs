@@ -13,6 +13,7 @@ const CORPUS: &[&str] = &[
     "interval:s:1 { print(@x); } profile:hz:99 /pid == $1/ { @c[comm, tid]++; }",
     "BEGIN { $i = 0; while ($i < 10) { if ($i % 2 == 0) { $i += 1; continue } else if ($i > 5) { break } $i++ } }",
     "BEGIN { unroll(4) { @x = (uint8)-1 + (int32)arg0 * 0x10 >> 2; } $t = (1, \"a\"); return; }",
+    "trace_udst { printf(\"%d\\n\", arg0); } h1, usdt:/b:p:n /1/ { }",
     "usdt:/bin/x:n /(arg0 / 2) > 1 && arg1 != 0 ? 1 : 0/ { @m[probe] = ~*$p[1] | !$#; }",
 ];
 
@@ -25,7 +26,15 @@ fn floor(s: &str, i: usize) -> usize {
 }
 
 fn check(src: &str) {
-    match ustrace_lang::parse(src) {
+    check_with(src, ustrace_lang::parse);
+    check_with(src, ustrace_lang::parse_labelled);
+}
+
+fn check_with(
+    src: &str,
+    parse: fn(&str) -> Result<ustrace_lang::ast::Script, ustrace_lang::Diagnostic>,
+) {
+    match parse(src) {
         Ok(script) => {
             for p in &script.probes {
                 assert!(within(src, p.span), "probe span {:?} in {src:?}", p.span);
@@ -130,7 +139,7 @@ fn apply(src: &str, m: &Mutation) -> String {
 #[test]
 fn corpus_parses() {
     for src in CORPUS {
-        if let Err(d) = ustrace_lang::parse(src) {
+        if let Err(d) = ustrace_lang::parse_labelled(src) {
             panic!("{}", d.render("corpus", src));
         }
     }

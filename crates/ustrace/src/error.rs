@@ -39,6 +39,10 @@ pub enum Error {
     /// them (a record cut short, an unknown tag).
     #[error("malformed data from the kernel: {0}")]
     Decode(#[from] ustrace_abi::DecodeError),
+    /// A block binding that does not fit the script (a `fn_name` with no
+    /// block of that label).
+    #[error("{0}")]
+    Binding(String),
     /// A bug in ustrace.
     #[error("internal error: {0}")]
     Internal(String),

@@ -92,8 +92,10 @@
 
 #![deny(missing_docs)]
 
+mod context;
 mod error;
 mod host;
+mod labels;
 mod listing;
 mod map_reader;
 mod maps;
@@ -108,7 +110,9 @@ mod tracer;
 mod usdt;
 mod values;
 
+pub use context::EventContext;
 pub use error::Error;
+pub use labels::BlockBinding;
 pub use listing::{list_probes, list_probes_with_warnings, Listing};
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
@@ -182,6 +186,12 @@ pub struct ScriptOptions {
     pub force_perf_attach: bool,
     /// Allow `system()` (`--unsafe`).
     pub allow_unsafe: bool,
+    /// Give every printf record its [`EventContext`] (task name, pid, tid,
+    /// CPU, timestamp, probe) in [`Record::Printf::context`].
+    pub event_context: bool,
+    /// `Some`: blocks may be labelled with a bare name (`handler { }`),
+    /// and these bindings give each label its probes (BCC's `fn_name`).
+    pub block_bindings: Option<Vec<BlockBinding>>,
     /// Most keys a `@map` holds (bpftrace's `max_map_keys`); updates of
     /// new keys into a full map fail, and [`Tracer::full_maps`] tells.
     pub max_map_keys: u32,
@@ -226,6 +236,8 @@ impl Default for ScriptOptions {
             verifier_log: false,
             force_perf_attach: false,
             allow_unsafe: false,
+            event_context: false,
+            block_bindings: None,
             max_map_keys: DEFAULT_MAX_MAP_KEYS,
             stack_walk: StackWalk::from_env(),
         }
@@ -288,6 +300,18 @@ impl ScriptOptionsBuilder {
     /// Allow `system()` (`--unsafe`).
     pub fn allow_unsafe(mut self, on: bool) -> Self {
         self.options.allow_unsafe = on;
+        self
+    }
+
+    /// Give every printf record its [`EventContext`].
+    pub fn event_context(mut self, on: bool) -> Self {
+        self.options.event_context = on;
+        self
+    }
+
+    /// Let blocks be labelled with a bare name, bound to probes here.
+    pub fn block_bindings(mut self, bindings: Vec<BlockBinding>) -> Self {
+        self.options.block_bindings = Some(bindings);
         self
     }
 
@@ -372,7 +396,17 @@ impl Script {
         source_name: &str,
         options: &ScriptOptions,
     ) -> Result<Script, Error> {
-        let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
+        let parsed = match options.block_bindings {
+            Some(_) => ustrace_lang::parse_labelled(source),
+            None => ustrace_lang::parse(source),
+        };
+        let mut ast = parsed.map_err(|d| Error::script(source_name, source, d))?;
+        if let Some(bindings) = &options.block_bindings {
+            labels::bind(&mut ast, bindings).map_err(|e| e.with_source(source_name, source))?;
+        }
+        if options.event_context {
+            context::add_context(&mut ast);
+        }
         let resolved =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);

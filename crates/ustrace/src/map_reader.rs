@@ -27,6 +27,9 @@ pub struct MapInfo {
     pub metric: Option<MetricType>,
     /// True when a key field is a user stack (a flame graph / profile).
     pub stack_keyed: bool,
+    /// Key fields: 0 for a scalar map (`@x = 1`), 1 for `@x[k]`, 2 and
+    /// more for tuple keys.
+    pub key_fields: usize,
     pub(crate) index: usize,
 }
 
@@ -45,6 +48,7 @@ impl Script {
                     help: lines.get(&u.name).cloned().unwrap_or_default(),
                     metric: metric_type(u.value),
                     stack_keyed: u.key.iter().any(|f| matches!(f, FieldKind::UStack(_))),
+                    key_fields: u.key.len(),
                     index,
                 }),
                 _ => None,

@@ -65,6 +65,38 @@ impl Tracer {
         Ok(out)
     }
 
+    /// The script's maps, in name order (as [`crate::Script::maps`] lists
+    /// them).
+    pub fn maps(&self) -> Vec<crate::MapInfo> {
+        self.script.maps()
+    }
+
+    /// Reads map `name` (with `@`) now, while tracing or after
+    /// [`Tracer::end`]: a [`Record::Map`], or `None` for an unknown name.
+    pub fn read_map(&self, name: &str) -> Result<Option<Record>, Error> {
+        match self.map_index(name) {
+            Some(i) => self.map_record(i, 0, 0),
+            None => Ok(None),
+        }
+    }
+
+    /// Deletes every entry of map `name` (with `@`), as `clear(@name)`
+    /// does; false for an unknown name.
+    pub fn clear_map(&self, name: &str) -> bool {
+        match self.map_index(name) {
+            Some(i) => {
+                self.session.clear_map(i);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn map_index(&self, name: &str) -> Option<usize> {
+        (0..self.script.compiled.maps.len())
+            .find(|&i| self.user_map(i).is_some_and(|m| m.name == name))
+    }
+
     /// Names the user stacks and symbols found in map keys now, while their
     /// processes are alive (a map is printed at exit, maybe after they are
     /// gone).

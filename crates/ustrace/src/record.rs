@@ -13,6 +13,9 @@ pub enum Record {
         format: String,
         /// The arguments.
         args: Vec<Value>,
+        /// Who printed it, where and when (with
+        /// [`crate::ScriptOptions::event_context`]).
+        context: Option<crate::EventContext>,
     },
     /// A map to show: from `print(@m)`, or each non-empty map at the end.
     Map {

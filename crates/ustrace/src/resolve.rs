@@ -83,6 +83,13 @@ pub(crate) fn resolve(
                 } => {
                     ResolvedAttach::Uprobe(resolve_uprobe(path, target, *is_return, pid, ap.span)?)
                 }
+                AttachKind::Label { name } => {
+                    // `labels::bind` replaces every label before resolving.
+                    return Err(ResolveError::At(
+                        ap.span,
+                        format!("block label `{name}` is bound to no probe"),
+                    ));
+                }
                 AttachKind::Profile { rate } => match rate {
                     ProfileRate::Hz(0) | ProfileRate::PeriodNs(0) => {
                         return Err(ResolveError::At(

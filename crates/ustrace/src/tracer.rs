@@ -272,17 +272,28 @@ impl Tracer {
                     let def = compiled.printfs.get(id).ok_or_else(|| {
                         Error::Internal(format!("printf id {id} out of range after decoding"))
                     })?;
+                    // With event context, the compiler put hidden leading
+                    // arguments and a prefix in the format (see context.rs).
+                    let (context, values, user_format, format) =
+                        match crate::context::user_format(&def.format) {
+                            Some(user) => {
+                                let (ctx, rest) = crate::context::split(values);
+                                (ctx, rest, user, crate::context::user_segments(&def.parsed))
+                            }
+                            None => (None, values, def.format.as_str(), def.parsed.clone()),
+                        };
                     let text = match def.kind {
                         PrintfKind::Time => local_time(&def.format),
                         PrintfKind::System => {
-                            run_system(&ustrace_output::render_printf(&def.parsed, &values))
+                            run_system(&ustrace_output::render_printf(&format, &values))
                         }
-                        PrintfKind::Printf => ustrace_output::render_printf(&def.parsed, &values),
+                        PrintfKind::Printf => ustrace_output::render_printf(&format, &values),
                     };
                     out.push(Record::Printf {
                         text,
-                        format: def.format.clone(),
+                        format: user_format.to_string(),
                         args: values,
+                        context,
                     });
                 }
                 Event::Exit { code } => {

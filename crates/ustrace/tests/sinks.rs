@@ -22,6 +22,7 @@ fn drive(sink: &mut dyn Sink) -> std::io::Result<()> {
         text: "x=1\n".to_string(),
         format: "x=%d\n".to_string(),
         args: vec![Value::Int(1)],
+        context: None,
     })?;
     sink.record(&map)?;
     sink.record(&Record::Exit { code: 0 })?;

@@ -147,3 +147,78 @@ fn traces_the_seed_test_server() {
     assert!(values[0] >= 2958, "{values:?}");
     assert!(values.windows(2).all(|w| w[1] == w[0] + 1), "{values:?}");
 }
+
+#[inline(never)]
+fn fire_labelled(i: u64) {
+    ustrace_usdt::probe!(ustrace_api_test, labelled, i);
+}
+
+/// BCC's `fn_name`: a labelled block bound to a probe; every printf carries
+/// its context; maps read and cleared while the probes stay attached.
+#[test]
+fn labelled_block_with_event_context_and_live_maps() {
+    if !ustrace_testkit::bpf_available("labelled_block_with_event_context_and_live_maps") {
+        return;
+    }
+    use ustrace::{BlockBinding, Record, Script, ScriptOptions};
+    let me = std::process::id();
+    let probe = Usdt::for_pid(me)
+        .enable_probe("ustrace_api_test:labelled")
+        .expect("enabling")
+        .enabled()[0]
+        .clone();
+    let options = ScriptOptions::builder()
+        .pid(me)
+        .event_context(true)
+        .block_bindings(vec![BlockBinding {
+            label: "on_hit".into(),
+            probes: vec![ustrace::ast::AttachKind::Usdt {
+                path: probe.path.clone(),
+                provider: Some(probe.provider.clone()),
+                name: probe.name.clone(),
+            }],
+        }])
+        .build();
+    let src = "on_hit { printf(\"i=%d\\n\", arg0); @n[arg0 % 2] = count(); }";
+    let script = Script::compile(src, "t", &options).expect("compiling");
+    let mut tracer = script.start().expect("attaching");
+    for i in 1..=3 {
+        fire_labelled(i);
+    }
+    let mut printed = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while printed.len() < 3 && Instant::now() < deadline {
+        for r in tracer.poll(Duration::from_millis(100)).expect("polling") {
+            if let Record::Printf {
+                text,
+                args,
+                context,
+                format,
+            } = r
+            {
+                let ctx = context.expect("printf context");
+                assert_eq!((ctx.pid, ctx.tid), (me, unsafe { libc::gettid() } as u32));
+                assert!(ctx.nsecs > 0);
+                assert!(ctx.probe.ends_with(":ustrace_api_test:labelled"), "{ctx:?}");
+                let comm = std::fs::read_to_string("/proc/thread-self/comm").unwrap();
+                assert_eq!(ctx.comm, comm.trim_end());
+                assert_eq!(format, "i=%d\n");
+                assert_eq!(args.len(), 1);
+                printed.push(text);
+            }
+        }
+    }
+    assert_eq!(printed, ["i=1\n", "i=2\n", "i=3\n"]);
+    let Some(Record::Map { name, entries, .. }) = tracer.read_map("@n").expect("reading @n") else {
+        panic!("no map @n")
+    };
+    assert_eq!(name, "@n");
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    assert_eq!(tracer.maps()[0].key_fields, 1);
+    assert!(tracer.clear_map("@n"));
+    let Some(Record::Map { entries, .. }) = tracer.read_map("@n").expect("reading @n") else {
+        panic!("no map @n")
+    };
+    assert!(entries.is_empty());
+    assert!(tracer.read_map("@nope").expect("reading").is_none());
+}
