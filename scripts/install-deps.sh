@@ -9,7 +9,7 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq \
-    gcc g++ make pkg-config binutils \
+    gcc g++ make pkg-config binutils mount util-linux \
     libelf-dev zlib1g-dev systemtap-sdt-dev libc6-dbg dwz \
     bpftrace python3.11 python3-venv openjdk-17-jdk-headless postgresql-15 gdb \
     prometheus golang-go \

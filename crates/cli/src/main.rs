@@ -3,13 +3,16 @@
 //! flags, the child process of `-c`, signals, output and exit codes.
 
 mod child;
+mod flags;
 mod graphs;
+mod info;
 mod input;
 mod list;
 mod metrics;
 mod output_file;
 mod settings;
 mod signals;
+mod tools;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -71,6 +74,10 @@ struct Cli {
     #[arg(long = "perf-attach", hide = true)]
     perf_attach: bool,
 
+    /// bpftrace's run-control flags (-q, -B, --dry-run, --info, ...).
+    #[command(flatten)]
+    run: flags::RunFlags,
+
     /// Script file (when -e is not given), then positional parameters
     /// ($1, $2, ...). With -l: the probe pattern.
     #[arg(value_name = "FILE|PATTERN")]
@@ -92,6 +99,9 @@ enum Format {
     /// Each map keyed by ustack as a gzipped pprof profile; printf output
     /// to stderr.
     Pprof,
+    /// BCC's layout, for `ustrace tool NAME` (set by the tool).
+    #[value(hide = true)]
+    Bcc,
 }
 
 impl Format {
@@ -105,6 +115,7 @@ impl Format {
             Format::Folded => Box::new(FoldedSink::new(out)),
             Format::Svg => Box::new(PictureSink::new(out, Picture::Svg, title, per_map)),
             Format::Pprof => Box::new(PictureSink::new(out, Picture::Pprof, title, per_map)),
+            Format::Bcc => tools::sink(out),
         }
     }
 
@@ -113,7 +124,7 @@ impl Format {
         match self {
             Format::Svg => Some(Picture::Svg),
             Format::Pprof => Some(Picture::Pprof),
-            Format::Text | Format::Json | Format::Folded => None,
+            Format::Text | Format::Json | Format::Folded | Format::Bcc => None,
         }
     }
 }
@@ -123,7 +134,16 @@ impl Format {
 const POLL_PERIOD: Duration = Duration::from_millis(100);
 
 fn main() {
-    let cli = Cli::parse();
+    let cli = match tools::command_line(std::env::args_os().collect()) {
+        Ok(tools::CommandLine::Plain(args) | tools::CommandLine::Tool(args)) => {
+            Cli::parse_from(args)
+        }
+        Ok(tools::CommandLine::Done(code)) => std::process::exit(code),
+        Err(e) => {
+            signals::report(&format!("ERROR: {e:#}"));
+            std::process::exit(1);
+        }
+    };
     match run(cli) {
         Ok(code) => std::process::exit(code),
         // The reader went away (`| head`): end quietly, as Unix tools do.
@@ -152,10 +172,24 @@ fn run(cli: Cli) -> Result<i32> {
     };
     // Created (truncated) only once the script is attached.
     let mut out = output_file::Output::new(cli.output.as_deref(), script_file)?;
-    if cli.list {
-        let pattern = cli.program.clone().or_else(|| cli.rest.first().cloned());
+    cli.run.warn_about_flags();
+    if cli.run.info {
         out.commit()?;
-        list::list(&mut out, pattern.as_deref(), cli.pid, cli.verbose)?;
+        info::print(&mut out)?;
+        out.flush()?;
+        return Ok(0);
+    }
+    if cli.list {
+        out.commit()?;
+        let pattern = cli.rest.first().map(String::as_str);
+        list::list(
+            &mut out,
+            cli.program.as_deref(),
+            pattern,
+            cli.pid,
+            cli.verbose,
+            &cli.run,
+        )?;
         out.flush()?;
         return Ok(0);
     }
@@ -169,6 +203,8 @@ fn run(cli: Cli) -> Result<i32> {
             (text, file.clone(), cli.rest[1..].to_vec())
         }
     };
+    // `uprobe:$1:$2`: parameters in attach points, as bpftrace expands them.
+    let source = tools::attach_positionals(&source, &positional)?;
     if let Some(pid) = cli.pid {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             bail!("process {pid} does not exist");
@@ -195,10 +231,13 @@ fn run(cli: Cli) -> Result<i32> {
     }
     let options = options.build();
     let script = Script::compile(&source, &name, &options)?;
+    for w in script.warnings() {
+        cli.run.warn(w);
+    }
     let exposed = endpoint.as_ref().map(|_| {
         let (kept, warnings) = metrics::exposable(script.maps());
         for w in warnings {
-            signals::report(&format!("WARNING: {w}"));
+            cli.run.warn(&w);
         }
         kept
     });
@@ -211,7 +250,8 @@ fn run(cli: Cli) -> Result<i32> {
     } else {
         &name
     };
-    let mut sink = cli.format.sink(Box::new(out.clone()), title, per_map);
+    let buffered = flags::Buffered::new(out.clone(), cli.run.buffering);
+    let mut sink = cli.format.sink(Box::new(buffered), title, per_map);
     if cli.debug {
         sink.text(&format!("AST:\n{:#?}\n", script.ast()))?;
         for p in &script.compiled().programs {
@@ -224,14 +264,16 @@ fn run(cli: Cli) -> Result<i32> {
         }
     }
     ustrace::check_privileges()?;
-    sink.begin(script.attach_count())?;
+    if !cli.run.quiet {
+        sink.begin(script.attach_count())?;
+    }
     sink.flush()?;
     let mut tracer = script.start()?;
     out.commit()?;
     let refused = tracer.refused_probes();
     if !refused.is_empty() {
-        signals::report(&format!(
-            "WARNING: the kernel refused uprobes on {} function(s), attached the rest: {}",
+        cli.run.warn(&format!(
+            "the kernel refused uprobes on {} function(s), attached the rest: {}",
             refused.len(),
             refused.join(", ")
         ));
@@ -240,6 +282,13 @@ fn run(cli: Cli) -> Result<i32> {
         for log in tracer.verifier_logs() {
             sink.text(&format!("\nVerifier log:\n{log}\n"))?;
         }
+    }
+    if cli.run.dry_run {
+        // Loaded and attached: that was the check. BEGIN never runs.
+        if let Some(c) = child.as_mut() {
+            c.terminate(|| true);
+        }
+        return Ok(0);
     }
     signals::install();
     if let Some(c) = child.as_mut() {
@@ -307,8 +356,8 @@ fn run(cli: Cli) -> Result<i32> {
     }
     sink.flush()?;
     for full in tracer.full_maps()? {
-        signals::report(&format!(
-            "WARNING: map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
+        cli.run.warn(&format!(
+            "map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
             full.name, full.max_keys, full.dropped_updates
         ));
     }

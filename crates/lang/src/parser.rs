@@ -72,6 +72,8 @@ pub const MAX_CHAINED: usize = 1000;
 const ATTACH_TYPES: &[&str] = &[
     "BEGIN",
     "END",
+    "begin",
+    "end",
     "usdt",
     "uprobe",
     "uretprobe",
@@ -957,12 +959,15 @@ fn attach_kind(raw: &str, span: Span, fields: &[AttachField]) -> Result<AttachKi
             .with_note(format!("expected `{form}`"))
     };
     match ty.text.as_str() {
-        "BEGIN" | "END" if args.is_empty() => Ok(if ty.text == "BEGIN" {
-            AttachKind::Begin
-        } else {
-            AttachKind::End
-        }),
-        "BEGIN" | "END" => Err(Diagnostic::error(
+        // Today's bpftrace spells them lowercase; 0.17's uppercase.
+        "BEGIN" | "END" | "begin" | "end" if args.is_empty() => {
+            Ok(if ty.text.eq_ignore_ascii_case("begin") {
+                AttachKind::Begin
+            } else {
+                AttachKind::End
+            })
+        }
+        "BEGIN" | "END" | "begin" | "end" => Err(Diagnostic::error(
             span,
             format!("`{}` takes no arguments", ty.text),
         )),
@@ -976,11 +981,9 @@ fn attach_kind(raw: &str, span: Span, fields: &[AttachField]) -> Result<AttachKi
                 return Err(field_err(name, "missing usdt probe name")
                     .with_note("expected `usdt:PATH:[PROVIDER:]NAME`"));
             }
-            if let Some(p) = provider {
-                if p.text.is_empty() {
-                    return Err(field_err(p, "empty usdt provider"));
-                }
-            }
+            // `usdt:PATH::NAME` and `usdt:::NAME`: an empty provider means
+            // any provider, as in bpftrace.
+            let provider = provider.filter(|p| !p.text.is_empty());
             Ok(AttachKind::Usdt {
                 path: path.text.clone(),
                 provider: provider.map(|p| p.text.clone()),

@@ -253,6 +253,11 @@ fn attach_kinds() {
     };
     assert_eq!(kind("BEGIN"), AttachKind::Begin);
     assert_eq!(kind("END"), AttachKind::End);
+    assert_eq!(kind("begin"), AttachKind::Begin);
+    assert_eq!(kind("end"), AttachKind::End);
+    assert_eq!(kind("usdt:./app::probe2"), usdt("./app", None, "probe2"));
+    assert_eq!(kind("usdt:::probe2"), usdt("", None, "probe2"));
+    assert_eq!(kind("usdt:./bin/app*::*"), usdt("./bin/app*", None, "*"));
     assert_eq!(
         kind("usdt:/bin/x:prov:name"),
         usdt("/bin/x", Some("prov"), "name")
@@ -448,7 +453,8 @@ fn parse_errors() {
         ("BEGIN /x { }", "expected `/` after predicate, found `{`"),
         ("BEGIN / / { }", "empty predicate"),
         ("usd:/bin/x:p:n { }", "unknown attach point type `usd`"),
-        ("begin { }", "unknown attach point `begin`"),
+        ("beginn { }", "unknown attach point `beginn`"),
+        ("begin:x { }", "`begin` takes no arguments"),
         (
             "kprobe:do_sys_open { }",
             "attach point type `kprobe` is not supported",
@@ -544,7 +550,7 @@ fn parse_errors() {
         Some("did you mean `interval`?")
     );
     assert_eq!(
-        err("begin { }").label.as_deref(),
+        err("BEGlN { }").label.as_deref(),
         Some("did you mean `BEGIN`?")
     );
 }

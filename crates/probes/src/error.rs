@@ -138,6 +138,15 @@ pub enum ProbeError {
         /// The text after `usdt:`.
         pattern: String,
     },
+    /// The file part `*` (or empty) means every object of a process, and no
+    /// process was given.
+    #[error(
+        "`{file}` as the file means every object a process maps: give the process with -p PID"
+    )]
+    AnyObjectNeedsPid {
+        /// The file part as given.
+        file: String,
+    },
     /// The pattern is fine but matches no probe.
     #[error("no USDT probe matches `usdt:{pattern}`{}", if .searched.is_empty() { String::new() } else { format!(" (searched {})", .searched) })]
     NoMatch {

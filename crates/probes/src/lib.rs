@@ -8,6 +8,8 @@
 //! - [`notes`]: reading `.note.stapsdt` notes into probes and file offsets.
 //! - [`process`]: the ELF objects a process has mapped.
 //! - [`libpath`]: finding a library by name, as the dynamic linker does.
+//! - [`objects`]: the file part of an attach point (path, glob, library,
+//!   `*`) to files, in the process's mount namespace with a pid.
 //! - [`pattern`]: `usdt:PATH:PROVIDER:NAME` patterns and wildcard search.
 //! - [`symbols`]: function symbols and their file offsets, for uprobes.
 //! - [`listing`]: the lines `-l` and `-lv` print.
@@ -18,6 +20,7 @@ pub mod error;
 pub mod libpath;
 pub mod listing;
 pub mod notes;
+pub mod objects;
 pub mod pattern;
 pub mod process;
 pub mod spec;
@@ -30,6 +33,7 @@ pub use notes::{
     attach_offset, from_bytes, read_file, read_usdt_probes, NopKind, UsdtFile, UsdtLocation,
     UsdtProbe,
 };
+pub use objects::{find_objects, ObjectFile, ObjectFiles};
 pub use pattern::{find_usdt_probes, glob_match, FoundProbe, UsdtPattern};
 pub use process::{mapped_objects, MappedObject};
 pub use spec::{

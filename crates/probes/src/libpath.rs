@@ -3,7 +3,8 @@
 //! A name without `/` (`libc`, `libstdc++`, `libc.so.6`, or `c`) is looked
 //! up, in order:
 //!
-//! 1. with a pid, among the objects that process has mapped;
+//! 1. with a pid, among the objects that process has mapped, then in the
+//!    process's own `/etc/ld.so.cache` (through `/proc/PID/root`);
 //! 2. in `/etc/ld.so.cache` (x86-64 entries);
 //! 3. in the standard directories `/lib/x86_64-linux-gnu`,
 //!    `/usr/lib/x86_64-linux-gnu`, `/lib64`, `/usr/lib64`, `/lib`, `/usr/lib`.
@@ -17,7 +18,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::error::ProbeError;
-use crate::process::mapped_objects;
+use crate::process::{host_path, mapped_objects};
 
 /// Where ld.so.cache lives.
 pub const LD_SO_CACHE: &str = "/etc/ld.so.cache";
@@ -69,14 +70,17 @@ pub fn resolve_library_in(name: &str, pid: Option<u32>) -> Result<PathBuf, Probe
             }
         }
     }
-    if let Ok(data) = std::fs::read(LD_SO_CACHE) {
-        if let Some(entries) = parse_ld_so_cache(&data) {
-            for (key, value) in entries {
-                if library_name_matches(name, &key) && Path::new(&value).exists() {
-                    return Ok(PathBuf::from(value));
-                }
-            }
+    // The process's own cache: in a container, its libraries are not ours.
+    if let Some(pid) = pid {
+        let root = PathBuf::from(format!("/proc/{pid}/root"));
+        if let Some(found) = lookup_cache(&host_path(&root, Path::new(LD_SO_CACHE)), name, |v| {
+            host_path(&root, Path::new(v))
+        }) {
+            return Ok(found);
         }
+    }
+    if let Some(found) = lookup_cache(Path::new(LD_SO_CACHE), name, |v| PathBuf::from(v)) {
+        return Ok(found);
     }
     for dir in LIBRARY_DIRS {
         let Ok(read) = std::fs::read_dir(dir) else {
@@ -96,6 +100,17 @@ pub fn resolve_library_in(name: &str, pid: Option<u32>) -> Result<PathBuf, Probe
         name: name.to_string(),
         pid,
     })
+}
+
+/// The first entry of the ld.so.cache at `cache` matching `name`, as the
+/// path `locate` makes of the entry's path, if that file exists.
+fn lookup_cache(cache: &Path, name: &str, locate: impl Fn(&str) -> PathBuf) -> Option<PathBuf> {
+    let data = std::fs::read(cache).ok()?;
+    parse_ld_so_cache(&data)?
+        .into_iter()
+        .filter(|(key, _)| library_name_matches(name, key))
+        .map(|(_, value)| locate(&value))
+        .find(|p| p.exists())
 }
 
 const NEW_MAGIC: &[u8] = b"glibc-ld.so.cache1.1";

@@ -1,24 +1,17 @@
 //! `usdt:` probe patterns and the search that turns them into probes.
 //!
 //! The text after `usdt:` is, as in bpftrace, `PATH:PROVIDER:NAME` or
-//! `PATH:NAME` (any provider). PATH may be
-//!
-//! - a file path, absolute or relative (`/usr/bin/python3.11`, `./a.out`);
-//! - a glob over paths (`./bin*`, `/usr/bin/python3*`);
-//! - a library or program name without `/` (`libc`, `libstdc++.so.6`),
-//!   found as the dynamic linker would (see [`crate::libpath`]), or in `PATH`;
-//! - `*` or empty: with a pid, every object the process has mapped.
-//!
-//! With a pid, paths are first matched against the objects the process has
-//! mapped, and those are read through `/proc/PID/root` (so containers work).
+//! `PATH:NAME` (any provider; so is an empty PROVIDER, `PATH::NAME`). PATH
+//! is a path, a glob over paths, a library name or `*` (every object of
+//! the process), as [`crate::objects`] describes; with a pid it is looked
+//! up in the process's objects and mount namespace first.
 //! PROVIDER and NAME may contain the wildcards `*` and `?`.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::ProbeError;
-use crate::libpath::{library_name_matches, resolve_library_in};
 use crate::notes::{read_usdt_probes, UsdtProbe};
-use crate::process::{mapped_objects, MappedObject};
+use crate::objects::find_objects;
 
 /// A parsed `usdt:` attach point.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -164,12 +157,6 @@ pub fn expand_path_glob(pattern: &str) -> Vec<PathBuf> {
     current
 }
 
-/// Where to look: files and whether a file's read error should be reported.
-struct Candidate {
-    host: PathBuf,
-    display: String,
-}
-
 /// Finds every probe matching `pattern`, searching process `pid`'s objects
 /// when given. A pattern that matches nothing is [`ProbeError::NoMatch`].
 /// When the pattern names one file, that file's read errors are returned;
@@ -180,10 +167,16 @@ pub fn find_usdt_probes(
     pid: Option<u32>,
 ) -> Result<Vec<FoundProbe>, ProbeError> {
     let text = pattern.to_string();
-    let (candidates, single) = candidates(pattern, pid, &text)?;
+    let objects = find_objects(&pattern.path, pid).map_err(|e| match e {
+        ProbeError::AnyObjectNeedsPid { .. } => ProbeError::PidRequired {
+            pattern: text.clone(),
+        },
+        other => other,
+    })?;
+    let (candidates, single) = (objects.files, objects.exact);
     let mut found = Vec::new();
     for c in &candidates {
-        let file = match read_usdt_probes(&c.host) {
+        let file = match read_usdt_probes(&c.host_path) {
             Ok(f) => f,
             Err(e) if single => return Err(e),
             Err(_) => continue,
@@ -191,8 +184,8 @@ pub fn find_usdt_probes(
         for probe in file.probes {
             if pattern.matches_probe(&probe) {
                 found.push(FoundProbe {
-                    host_path: c.host.clone(),
-                    display_path: c.display.clone(),
+                    host_path: c.host_path.clone(),
+                    display_path: c.display_path.clone(),
                     probe,
                 });
             }
@@ -201,7 +194,7 @@ pub fn find_usdt_probes(
     if found.is_empty() {
         let searched = match candidates.as_slice() {
             [] => "no files matched the path".to_string(),
-            [one] => one.display.clone(),
+            [one] => one.display_path.clone(),
             many => format!("{} files", many.len()),
         };
         return Err(ProbeError::NoMatch {
@@ -210,114 +203,6 @@ pub fn find_usdt_probes(
         });
     }
     Ok(found)
-}
-
-fn from_mapped(o: MappedObject) -> Candidate {
-    Candidate {
-        display: o.path.to_string_lossy().into_owned(),
-        host: o.host_path,
-    }
-}
-
-fn from_path(p: PathBuf) -> Candidate {
-    Candidate {
-        display: p.to_string_lossy().into_owned(),
-        host: p,
-    }
-}
-
-/// The files a pattern's path designates, and whether it is exactly one
-/// file named by the user (whose errors are reported).
-fn candidates(
-    pattern: &UsdtPattern,
-    pid: Option<u32>,
-    text: &str,
-) -> Result<(Vec<Candidate>, bool), ProbeError> {
-    let path = pattern.path.as_str();
-    let mapped = match pid {
-        Some(pid) => Some(mapped_objects(pid)?),
-        None => None,
-    };
-    if path.is_empty() || path == "*" {
-        return match mapped {
-            Some(objs) => Ok((objs.into_iter().map(from_mapped).collect(), false)),
-            None => Err(ProbeError::PidRequired {
-                pattern: text.to_string(),
-            }),
-        };
-    }
-    let wild = has_wildcard(path);
-    if path.contains('/') {
-        if let Some(objs) = &mapped {
-            let matching: Vec<Candidate> = objs
-                .iter()
-                .filter(|o| glob_match(path, &o.path.to_string_lossy()))
-                .cloned()
-                .map(from_mapped)
-                .collect();
-            if !matching.is_empty() {
-                let single = !wild && matching.len() == 1;
-                return Ok((matching, single));
-            }
-        }
-        if wild {
-            return Ok((
-                expand_path_glob(path).into_iter().map(from_path).collect(),
-                false,
-            ));
-        }
-        return Ok((vec![from_path(PathBuf::from(path))], true));
-    }
-    // A bare name: a library, a program, or a glob over names.
-    if let Some(objs) = &mapped {
-        let matching: Vec<Candidate> = objs
-            .iter()
-            .filter(|o| {
-                let f = o
-                    .path
-                    .file_name()
-                    .map(|f| f.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                if wild {
-                    glob_match(path, &f)
-                } else {
-                    f == path || library_name_matches(path, &f)
-                }
-            })
-            .cloned()
-            .map(from_mapped)
-            .collect();
-        if !matching.is_empty() {
-            return Ok((matching, false));
-        }
-    }
-    if wild {
-        return Ok((
-            expand_path_glob(path).into_iter().map(from_path).collect(),
-            false,
-        ));
-    }
-    match resolve_library_in(path, None) {
-        Ok(p) => Ok((vec![from_path(p)], true)),
-        Err(e) => match find_in_path(path) {
-            Some(p) => Ok((vec![from_path(p)], true)),
-            None => Err(match pid {
-                Some(pid) => ProbeError::LibraryNotFound {
-                    name: path.to_string(),
-                    pid: Some(pid),
-                },
-                None => e,
-            }),
-        },
-    }
-}
-
-/// Looks a program name up in `$PATH`.
-fn find_in_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 #[cfg(test)]

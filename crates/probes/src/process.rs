@@ -20,6 +20,12 @@ pub struct MappedObject {
 /// first mapping (the executable first). Skips anonymous and special
 /// mappings (`[vdso]`, `[heap]`), deleted files and non-ELF files (locale
 /// archives, fonts).
+///
+/// The host path is `/proc/PID/root/PATH` (a process in another mount
+/// namespace, as in a container, shows paths of its own namespace). For a
+/// chrooted process in our namespace the kernel shows host paths instead;
+/// the device and inode of the maps line tell which of the two is the
+/// mapped file.
 pub fn mapped_objects(pid: u32) -> Result<Vec<MappedObject>, ProbeError> {
     let maps_path = format!("/proc/{pid}/maps");
     let text = std::fs::read_to_string(&maps_path).map_err(|e| match e.kind() {
@@ -30,12 +36,28 @@ pub fn mapped_objects(pid: u32) -> Result<Vec<MappedObject>, ProbeError> {
         },
     })?;
     let root = PathBuf::from(format!("/proc/{pid}/root"));
+    // Where a chroot puts the process's `/` (`/` itself otherwise).
+    let chroot = std::fs::read_link(&root).ok();
     let mut out: Vec<MappedObject> = Vec::new();
-    for path in parse_maps(&text) {
-        if out.iter().any(|o| o.path == path) {
+    let mut seen: Vec<PathBuf> = Vec::new();
+    for entry in parse_maps_entries(&text) {
+        if seen.contains(&entry.path) {
             continue;
         }
-        let host_path = host_path(&root, &path);
+        seen.push(entry.path.clone());
+        let inside = host_path(&root, &entry.path);
+        let (host_path, path) = if entry.is_file(&inside) || !entry.is_file(&entry.path) {
+            (inside, entry.path)
+        } else {
+            // A chroot: the kernel showed our path; the process sees it
+            // without the chroot's prefix.
+            let seen_inside = chroot
+                .as_ref()
+                .and_then(|c| entry.path.strip_prefix(c).ok())
+                .map(|rest| Path::new("/").join(rest))
+                .unwrap_or_else(|| entry.path.clone());
+            (entry.path, seen_inside)
+        };
         if !is_elf(&host_path) {
             continue;
         }
@@ -44,34 +66,74 @@ pub fn mapped_objects(pid: u32) -> Result<Vec<MappedObject>, ProbeError> {
     Ok(out)
 }
 
+/// One file-backed line of `/proc/PID/maps`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapsEntry {
+    /// The path as the kernel shows it.
+    pub path: PathBuf,
+    /// The device's major number.
+    pub major: u64,
+    /// The device's minor number.
+    pub minor: u64,
+    /// The inode number.
+    pub inode: u64,
+}
+
+impl MapsEntry {
+    /// True when `candidate` is the mapped file (same device and inode).
+    pub fn is_file(&self, candidate: &Path) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        std::fs::metadata(candidate).is_ok_and(|m| {
+            let dev = m.dev();
+            let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+            let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+            m.ino() == self.inode && major == self.major && minor == self.minor
+        })
+    }
+}
+
 /// The file paths of a `/proc/PID/maps` text, one per file-backed line, in
 /// order and with repeats. Lines for deleted files and `[special]` or
 /// anonymous mappings are left out.
 pub fn parse_maps(text: &str) -> Vec<PathBuf> {
+    parse_maps_entries(text)
+        .into_iter()
+        .map(|e| e.path)
+        .collect()
+}
+
+/// Like [`parse_maps`], with each line's device and inode.
+pub fn parse_maps_entries(text: &str) -> Vec<MapsEntry> {
     let mut out = Vec::new();
     for line in text.lines() {
         // address perms offset dev inode path: the path starts after the
         // fifth field and may contain spaces.
         let mut rest = line;
-        let mut ok = true;
+        let mut fields = Vec::with_capacity(5);
         for _ in 0..5 {
             rest = rest.trim_start();
             match rest.find(' ') {
-                Some(i) => rest = &rest[i..],
-                None => {
-                    ok = false;
-                    break;
+                Some(i) => {
+                    fields.push(&rest[..i]);
+                    rest = &rest[i..];
                 }
+                None => break,
             }
         }
-        if !ok {
+        let [_, _, _, dev, inode] = fields.as_slice() else {
             continue;
-        }
+        };
         let path = rest.trim_start();
         if !path.starts_with('/') || path.ends_with(" (deleted)") {
             continue;
         }
-        out.push(PathBuf::from(path));
+        let (major, minor) = dev.split_once(':').unwrap_or(("", ""));
+        out.push(MapsEntry {
+            path: PathBuf::from(path),
+            major: u64::from_str_radix(major, 16).unwrap_or(0),
+            minor: u64::from_str_radix(minor, 16).unwrap_or(0),
+            inode: inode.parse().unwrap_or(0),
+        });
     }
     out
 }
@@ -118,6 +180,28 @@ mod tests {
                 PathBuf::from("/tmp/my lib.so"),
             ]
         );
+    }
+
+    #[test]
+    fn maps_entries_carry_device_and_inode() {
+        let e = parse_maps_entries(
+            "55d0c8a00000-55d0c8a02000 r--p 00000000 fd:01 1234   /usr/bin/cat\n",
+        );
+        assert_eq!(
+            e,
+            vec![MapsEntry {
+                path: PathBuf::from("/usr/bin/cat"),
+                major: 0xfd,
+                minor: 1,
+                inode: 1234
+            }]
+        );
+        let me = std::fs::read_link("/proc/self/exe").unwrap();
+        let text = std::fs::read_to_string("/proc/self/maps").unwrap();
+        let own = parse_maps_entries(&text);
+        let exe = own.iter().find(|e| e.path == me).unwrap();
+        assert!(exe.is_file(&me));
+        assert!(!exe.is_file(Path::new("/proc/self/maps")));
     }
 
     #[test]

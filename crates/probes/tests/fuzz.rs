@@ -8,7 +8,8 @@ use std::sync::OnceLock;
 
 use proptest::prelude::*;
 use ustrace_probes::libpath::parse_ld_so_cache;
-use ustrace_probes::process::parse_maps;
+use ustrace_probes::objects::absolute_pattern;
+use ustrace_probes::process::{parse_maps, parse_maps_entries};
 use ustrace_probes::symbols::functions_from_bytes;
 use ustrace_probes::{from_bytes, parse_arg_spec, split_args, UsdtPattern};
 
@@ -65,6 +66,28 @@ proptest! {
     #[test]
     fn maps_text_never_panics(text in "(.{0,80}\n){0,8}") {
         let _ = parse_maps(&text);
+        let _ = parse_maps_entries(&text);
+    }
+
+    #[test]
+    fn maps_like_lines_keep_their_path(
+        dev in "[0-9a-fz]{1,3}:[0-9a-fz]{1,3}",
+        inode in "[0-9x]{1,12}",
+        path in "/[a-z ./]{0,20}",
+    ) {
+        let line = format!("7f00-7f01 r-xp 00000000 {dev} {inode}   {path}\n");
+        let got = parse_maps_entries(&line);
+        if !path.ends_with(" (deleted)") {
+            prop_assert_eq!(got.len(), 1);
+            prop_assert_eq!(got[0].path.to_string_lossy(), path.trim_start());
+        }
+    }
+
+    #[test]
+    fn absolute_patterns_are_absolute(text in "[a-z./*?]{0,30}") {
+        let abs = absolute_pattern(&text);
+        prop_assert!(abs.starts_with('/'));
+        prop_assert!(!abs.split('/').any(|c| c == "." || c == ".."));
     }
 
     #[test]

@@ -14,6 +14,7 @@
 mod access;
 mod btf;
 mod events;
+pub mod features;
 pub mod refused;
 pub mod sys;
 mod unwind;

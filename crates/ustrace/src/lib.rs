@@ -113,7 +113,9 @@ mod values;
 pub use context::EventContext;
 pub use error::Error;
 pub use labels::BlockBinding;
-pub use listing::{list_probes, list_probes_with_warnings, Listing};
+pub use listing::{
+    list_probes, list_probes_with_warnings, list_process_probes, list_script_probes, Listing,
+};
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
 pub use record::Record;
@@ -121,6 +123,8 @@ pub use tracer::{FullMap, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
+/// What this kernel offers (`ustrace --info`): each feature tried for real.
+pub use ustrace_runtime::features::{kernel_release, probe_features, Feature};
 
 // Types that public functions return or take, so users need not depend on
 // the inner crates.
@@ -365,6 +369,7 @@ pub struct Script {
     ast: ast::Script,
     compiled: CompiledScript,
     options: ScriptOptions,
+    warnings: Vec<String>,
 }
 
 impl Script {
@@ -407,7 +412,7 @@ impl Script {
         if options.event_context {
             context::add_context(&mut ast);
         }
-        let resolved =
+        let (resolved, warnings) =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
         let uprobe_params = signatures::uprobe_params(&ast, &resolved);
@@ -440,7 +445,14 @@ impl Script {
             ast,
             compiled,
             options: options.clone(),
+            warnings,
         })
+    }
+
+    /// Warnings about the resolved attach points (one line each, e.g. a
+    /// file the traced process cannot see), for the caller to show.
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
     }
 
     /// How many probes will be attached, as bpftrace counts them.

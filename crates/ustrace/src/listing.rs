@@ -3,6 +3,8 @@
 use ustrace_dwarf::{DebugInfo, TypeTable};
 use ustrace_probes::{describe_probe, find_usdt_probes, list_lines, ProbeError, UsdtPattern};
 
+use ustrace_lang::ast::AttachKind;
+
 use crate::Error;
 
 /// What `-l` prints: lines for standard output, and warnings (a file
@@ -15,11 +17,14 @@ pub struct Listing {
     pub warnings: Vec<String>,
 }
 
-/// Lists the USDT probes matching `pattern` (`usdt:PATH:PROVIDER:NAME`,
-/// wildcards allowed; a bare `PATH` means every probe in it), searching the
-/// objects of process `pid` when given. With `verbose`, each probe is
-/// followed by its locations, semaphores and argument specs, and each
-/// uprobe function by its parameters (see [`list_probes_with_warnings`]).
+/// Lists the probes matching `pattern`, as bpftrace's `-l` does:
+/// `usdt:PATH:PROVIDER:NAME` (USDT probes), `uprobe:PATH:FUNCTION`
+/// (functions), `*:PATH:...` (both), or a bare `PATH` (every USDT probe
+/// in it). PATH may be a glob, a library name, or `*` for every object
+/// process `pid` maps; wildcards are allowed everywhere. With `verbose`,
+/// each probe is followed by its locations, semaphores and argument specs,
+/// and each uprobe function by its parameters (see
+/// [`list_probes_with_warnings`]).
 pub fn list_probes(pattern: &str, pid: Option<u32>, verbose: bool) -> Result<Vec<String>, Error> {
     Ok(list_probes_with_warnings(pattern, pid, verbose)?.lines)
 }
@@ -36,7 +41,79 @@ pub fn list_probes_with_warnings(
             return list_functions(kind, rest, pid, verbose);
         }
     }
-    let pattern = usdt_pattern(pattern)?;
+    if let Some(rest) = trimmed.strip_prefix("*:") {
+        return list_every_kind(rest, pid, verbose);
+    }
+    list_usdt(usdt_pattern(pattern)?, pid, verbose)
+}
+
+/// `-l` with a script (`-l -e '...'`, `-l script.bt`): the probes its
+/// attach points name, each expanded as [`list_probes`] does, in order
+/// and once each; `BEGIN`, `END`, `interval` and `profile` as written.
+/// An attach point that names nothing is an error at its place.
+pub fn list_script_probes(
+    source: &str,
+    source_name: &str,
+    pid: Option<u32>,
+    verbose: bool,
+) -> Result<Listing, Error> {
+    let ast = ustrace_lang::parse(source).map_err(|d| Error::script(source_name, source, d))?;
+    let mut listing = Listing::default();
+    for ap in ast.probes.iter().flat_map(|p| &p.attach_points) {
+        let found = match &ap.kind {
+            AttachKind::Usdt { .. } | AttachKind::Uprobe { .. } => {
+                list_probes_with_warnings(&ap.raw, pid, verbose).map_err(|e| {
+                    let d = ustrace_lang::Diagnostic::error(ap.span, e.to_string());
+                    Error::script(source_name, source, d)
+                })?
+            }
+            _ => Listing {
+                lines: vec![ap.raw.clone()],
+                warnings: Vec::new(),
+            },
+        };
+        for line in found.lines {
+            if !listing.lines.contains(&line) {
+                listing.lines.push(line);
+            }
+        }
+        listing.warnings.extend(found.warnings);
+    }
+    Ok(listing)
+}
+
+/// Every probe of process `pid`: the USDT probes and functions of every
+/// object it maps (`-l -p PID` without a pattern).
+pub fn list_process_probes(pid: u32, verbose: bool) -> Result<Listing, Error> {
+    list_every_kind("*:*", Some(pid), verbose)
+}
+
+/// `-l '*:PATH:...'`: the functions, then the USDT probes, that the rest
+/// of the pattern names. Each kind may find nothing; an error is reported
+/// only when both fail.
+fn list_every_kind(rest: &str, pid: Option<u32>, verbose: bool) -> Result<Listing, Error> {
+    let functions = list_functions("uprobe:", rest, pid, verbose);
+    let usdt = match UsdtPattern::parse(rest) {
+        Ok(pattern) => match list_usdt(pattern, pid, verbose) {
+            Err(Error::Probe(ProbeError::NoMatch { .. })) => Ok(Listing::default()),
+            other => other,
+        },
+        Err(e) => Err(Error::Probe(e)),
+    };
+    match (functions, usdt) {
+        (Err(e), Err(_)) => Err(e),
+        (f, u) => {
+            let mut listing = f.unwrap_or_default();
+            let u = u.unwrap_or_default();
+            listing.lines.extend(u.lines);
+            listing.warnings.extend(u.warnings);
+            Ok(listing)
+        }
+    }
+}
+
+/// The USDT probes `pattern` names, as `-l` (or `-lv`) prints them.
+fn list_usdt(pattern: UsdtPattern, pid: Option<u32>, verbose: bool) -> Result<Listing, Error> {
     let found = find_usdt_probes(&pattern, pid)?;
     if !verbose {
         return Ok(Listing {
@@ -87,7 +164,7 @@ fn usdt_pattern(text: &str) -> Result<UsdtPattern, Error> {
         return Err(Error::Probe(ProbeError::BadPattern {
             pattern: text.to_string(),
             reason: format!(
-                "listing `{kind}` probes is not supported; use usdt:PATH:PROVIDER:NAME"
+                "listing `{kind}` probes is not supported; use usdt:PATH:PROVIDER:NAME, uprobe:PATH:FUNCTION or *:PATH:*"
             ),
         }));
     }
@@ -117,35 +194,42 @@ fn list_functions(
         Some((p, f)) => (p, f.trim_matches('"')),
         None => (rest, "*"),
     };
-    let file = if path.contains('/') {
-        std::path::PathBuf::from(path)
-    } else {
-        ustrace_probes::libpath::resolve_library_in(path, pid)?
-    };
-    let display = file.to_string_lossy().into_owned();
-    let found = ustrace_probes::find_functions(&file, if func.is_empty() { "*" } else { func })?;
-    let mut listing = Listing::default();
-    let debug = match verbose && !found.is_empty() {
-        false => None,
-        // Without usable debug information the functions are still
-        // listed; the warning says why their parameters are not.
-        true => match DebugInfo::open(&file) {
-            Ok(info) => Some(info),
-            Err(e) => {
-                listing
-                    .warnings
-                    .push(format!("{e}; parameters are not listed"));
-                None
-            }
-        },
-    };
+    let func = if func.is_empty() { "*" } else { func };
+    let objects = ustrace_probes::find_objects(path, pid)?;
     let retprobe = kind == "uretprobe:";
-    for f in found {
-        listing.lines.push(format!("{kind}{display}:{}", f.name));
-        if let Some(info) = &debug {
-            listing
-                .lines
-                .extend(signature_lines(info, f.address, retprobe));
+    let mut listing = Listing::default();
+    for file in &objects.files {
+        let found = match ustrace_probes::find_functions(&file.host_path, func) {
+            Ok(found) => found,
+            Err(e) if objects.exact => return Err(e.into()),
+            // Among many files, a broken or non-ELF one is skipped.
+            Err(_) => continue,
+        };
+        let debug = match verbose && !found.is_empty() {
+            false => None,
+            // Without usable debug information the functions are still
+            // listed; the warning says why their parameters are not (for
+            // a file named alone: among many, most libraries have none).
+            true => match DebugInfo::open(&file.host_path) {
+                Ok(info) => Some(info),
+                Err(e) => {
+                    if objects.exact {
+                        listing
+                            .warnings
+                            .push(format!("{e}; parameters are not listed"));
+                    }
+                    None
+                }
+            },
+        };
+        let display = &file.display_path;
+        for f in found {
+            listing.lines.push(format!("{kind}{display}:{}", f.name));
+            if let Some(info) = &debug {
+                listing
+                    .lines
+                    .extend(signature_lines(info, f.address, retprobe));
+            }
         }
     }
     Ok(listing)

@@ -10,8 +10,56 @@ use ustrace_probes as probes;
 use crate::error::ResolveError;
 use crate::ScriptOptions;
 
-/// Resolves every attach point of every probe block.
+/// Resolves every attach point of every probe block; also returns
+/// warnings about what was resolved (see [`outside_process`]).
 pub(crate) fn resolve(
+    script: &Script,
+    options: &ScriptOptions,
+) -> Result<(Vec<Vec<ResolvedAttach>>, Vec<String>), ResolveError> {
+    let resolved = resolve_all(script, options)?;
+    let pid = options.pid.or(options.child_pid);
+    let warnings = outside_process(&resolved, pid);
+    Ok((resolved, warnings))
+}
+
+/// With a pid: one warning per file that the process neither maps nor can
+/// see in its mount namespace (found on the host only, e.g. a host path
+/// given for a program in a container). Its probes fire only in processes
+/// that map that file, so probably never in this one.
+fn outside_process(resolved: &[Vec<ResolvedAttach>], pid: Option<u32>) -> Vec<String> {
+    let Some(pid) = pid else {
+        return Vec::new();
+    };
+    let root = PathBuf::from(format!("/proc/{pid}/root"));
+    let mapped: Vec<PathBuf> = probes::mapped_objects(pid)
+        .map(|objs| objs.into_iter().map(|o| o.host_path).collect())
+        .unwrap_or_default();
+    let mut files: Vec<(&PathBuf, &str)> = Vec::new();
+    for r in resolved.iter().flatten() {
+        match r {
+            ResolvedAttach::Usdt(targets) => {
+                files.extend(targets.iter().map(|t| (&t.path, t.display_path.as_str())))
+            }
+            ResolvedAttach::Uprobe(functions) => {
+                files.extend(functions.iter().map(|f| (&f.path, f.display_path.as_str())))
+            }
+            _ => {}
+        }
+    }
+    files.dedup();
+    files
+        .into_iter()
+        .filter(|(path, _)| !path.starts_with(&root) && !mapped.contains(path))
+        .map(|(_, shown)| {
+            format!(
+                "{shown} is neither mapped by process {pid} nor in its mount namespace: its probes fire only in processes that map it"
+            )
+        })
+        .collect()
+}
+
+/// Resolves every attach point of every probe block.
+fn resolve_all(
     script: &Script,
     options: &ScriptOptions,
 ) -> Result<Vec<Vec<ResolvedAttach>>, ResolveError> {
@@ -39,6 +87,7 @@ pub(crate) fn resolve(
                     provider,
                     name,
                 } => {
+                    check_any_object(path, options, ap.span)?;
                     let pattern = probes::UsdtPattern {
                         path: path.clone(),
                         provider: provider.clone(),
@@ -81,6 +130,7 @@ pub(crate) fn resolve(
                     target,
                     is_return,
                 } => {
+                    check_any_object(path, options, ap.span)?;
                     ResolvedAttach::Uprobe(resolve_uprobe(path, target, *is_return, pid, ap.span)?)
                 }
                 AttachKind::Label { name } => {
@@ -114,8 +164,23 @@ pub(crate) fn resolve(
     Ok(out)
 }
 
-/// A `uprobe:PATH:FUNCTION` attach point: the file (a library may be named
-/// without a path) and the offset of every matching function.
+/// `*` (every object of the process) cannot be resolved for `-c` alone:
+/// the command is held before exec, so its process still maps ustrace's
+/// own image. Refused with the way out.
+fn check_any_object(path: &str, options: &ScriptOptions, span: Span) -> Result<(), ResolveError> {
+    let any_object = path.is_empty() || path == "*";
+    if any_object && options.pid.is_none() && options.child_pid.is_some() {
+        return Err(ResolveError::At(
+            span,
+            "`*` as the file needs a running process: with -c the command has not started when probes are resolved; name the file or library, or use -p PID".to_string(),
+        ));
+    }
+    Ok(())
+}
+
+/// A `uprobe:PATH:FUNCTION` attach point: the file(s) PATH designates (a
+/// path, a glob, a library name, or `*` for every object of the process)
+/// and the offset of every matching function in each.
 fn resolve_uprobe(
     path: &str,
     target: &UprobeTarget,
@@ -123,45 +188,70 @@ fn resolve_uprobe(
     pid: Option<u32>,
     span: Span,
 ) -> Result<Vec<UprobeFunction>, ResolveError> {
-    let file = if path.contains('/') {
-        PathBuf::from(path)
-    } else {
-        probes::libpath::resolve_library_in(path, pid)
-            .map_err(|e| ResolveError::At(span, e.to_string()))?
+    let at = |message: String| ResolveError::At(span, message);
+    let objects = probes::find_objects(path, pid).map_err(|e| at(e.to_string()))?;
+    if objects.files.is_empty() {
+        return Err(at(format!("no file matches `{path}`")));
+    }
+    let mut out = Vec::new();
+    for file in &objects.files {
+        match functions_in(file, target, is_return) {
+            Ok(found) => out.extend(found),
+            // With many files, one without the function (or unreadable)
+            // is expected.
+            Err(e) if objects.exact => return Err(at(e)),
+            Err(_) => {}
+        }
+    }
+    if out.is_empty() {
+        let wanted = match target {
+            UprobeTarget::Address(addr) => format!("{addr:#x}"),
+            UprobeTarget::Symbol { name, .. } => name.clone(),
+        };
+        return Err(at(format!(
+            "no function matches `{wanted}` in the {} files `{path}` names",
+            objects.files.len()
+        )));
+    }
+    let UprobeTarget::Symbol { name, offset } = target else {
+        return Ok(out);
     };
-    let display_path = file.to_string_lossy().into_owned();
+    if *offset != 0 && out.len() > 1 {
+        return Err(at(format!(
+            "`{name}+{offset}` matches {} functions; an offset needs exactly one",
+            out.len()
+        )));
+    }
+    Ok(out)
+}
+
+/// The functions of one file that a uprobe target names; the message
+/// says why there are none.
+fn functions_in(
+    file: &probes::ObjectFile,
+    target: &UprobeTarget,
+    is_return: bool,
+) -> Result<Vec<UprobeFunction>, String> {
     let make = |function: String, file_offset: u64| UprobeFunction {
-        path: file.clone(),
-        display_path: display_path.clone(),
+        path: file.host_path.clone(),
+        display_path: file.display_path.clone(),
         function,
         file_offset,
         is_return,
     };
     match target {
         UprobeTarget::Address(addr) => {
-            let off = probes::address_to_offset(&file, *addr)
-                .map_err(|e| ResolveError::At(span, e.to_string()))?;
+            let off =
+                probes::address_to_offset(&file.host_path, *addr).map_err(|e| e.to_string())?;
             Ok(vec![make(format!("{addr:#x}"), off)])
         }
         UprobeTarget::Symbol { name, offset } => {
-            let found = probes::find_functions(&file, name)
-                .map_err(|e| ResolveError::At(span, e.to_string()))?;
+            let found = probes::find_functions(&file.host_path, name).map_err(|e| e.to_string())?;
             if found.is_empty() {
-                return Err(ResolveError::At(
-                    span,
-                    format!(
-                        "no function matches `{name}` in {display_path}{}",
-                        suggest_function(&file, name)
-                    ),
-                ));
-            }
-            if *offset != 0 && found.len() > 1 {
-                return Err(ResolveError::At(
-                    span,
-                    format!(
-                        "`{name}+{offset}` matches {} functions; an offset needs exactly one",
-                        found.len()
-                    ),
+                return Err(format!(
+                    "no function matches `{name}` in {}{}",
+                    file.display_path,
+                    suggest_function(&file.host_path, name)
                 ));
             }
             Ok(found
