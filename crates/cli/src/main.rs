@@ -16,6 +16,7 @@ mod tools;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
@@ -128,6 +129,10 @@ impl Format {
     }
 }
 
+/// How long one poll waits for events before checking signals and the
+/// traced process.
+const POLL_PERIOD: Duration = Duration::from_millis(100);
+
 fn main() {
     let cli = match tools::command_line(std::env::args_os().collect()) {
         Ok(tools::CommandLine::Plain(args) | tools::CommandLine::Tool(args)) => {
@@ -211,17 +216,20 @@ fn run(cli: Cli) -> Result<i32> {
     };
     let str_len = settings::str_len()?;
     let max_map_keys = settings::max_map_keys()?;
-    let options = ScriptOptions {
-        pid: cli.pid,
-        child_pid: child.as_ref().map(|c| c.pid()),
-        str_len,
-        positional,
-        verifier_log: cli.debug,
-        force_perf_attach: cli.perf_attach,
-        allow_unsafe: cli.allow_unsafe,
-        max_map_keys,
-        ..Default::default()
-    };
+    let mut options = ScriptOptions::builder()
+        .str_len(str_len)
+        .max_map_keys(max_map_keys)
+        .positional(positional)
+        .verifier_log(cli.debug)
+        .force_perf_attach(cli.perf_attach)
+        .allow_unsafe(cli.allow_unsafe);
+    if let Some(pid) = cli.pid {
+        options = options.pid(pid);
+    }
+    if let Some(c) = &child {
+        options = options.child_pid(c.pid());
+    }
+    let options = options.build();
     let script = Script::compile(&source, &name, &options)?;
     for w in script.warnings() {
         cli.run.warn(w);
@@ -299,7 +307,7 @@ fn run(cli: Cli) -> Result<i32> {
     };
     let mut exit_code = 0i32;
     loop {
-        let records = tracer.poll(100)?;
+        let records = tracer.poll(POLL_PERIOD)?;
         if cli.debug {
             for line in tracer.table_loads() {
                 eprintln!("{line}");
@@ -330,24 +338,24 @@ fn run(cli: Cli) -> Result<i32> {
         c.terminate(|| signals::received() >= 2);
     }
     // Take what is left in bounded batches before END (memory stays small).
-    while let records @ [_, ..] = &tracer.poll(0)?[..] {
+    while let records @ [_, ..] = &tracer.poll(Duration::ZERO)?[..] {
         emit(sink.as_mut(), records)?;
     }
     let records = tracer.end()?;
     emit(sink.as_mut(), &records)?;
     sink.trace_ended()?;
-    emit(sink.as_mut(), &tracer.final_maps())?;
+    emit(sink.as_mut(), &tracer.final_maps()?)?;
     if sink.wants_profiles() {
-        for profile in tracer.stack_profiles() {
+        for profile in tracer.stack_profiles()? {
             sink.profile(&profile)?;
         }
     }
-    let lost = tracer.lost_events();
+    let lost = tracer.lost_events()?;
     if lost > 0 {
         sink.lost_events(lost)?;
     }
     sink.flush()?;
-    for full in tracer.full_maps() {
+    for full in tracer.full_maps()? {
         cli.run.warn(&format!(
             "map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
             full.name, full.max_keys, full.dropped_updates

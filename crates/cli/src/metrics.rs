@@ -214,9 +214,16 @@ pub fn exposable(maps: Vec<MapInfo>) -> (Vec<MapInfo>, Vec<String>) {
     (kept, warnings)
 }
 
-/// The body of one scrape.
-pub fn scrape(reader: &MapReader, maps: &[MapInfo], format: Exposition) -> String {
-    let entries: Vec<_> = maps.iter().map(|m| reader.read(m)).collect();
+/// The body of one scrape; an error when a map's bytes do not decode.
+pub fn scrape(
+    reader: &MapReader,
+    maps: &[MapInfo],
+    format: Exposition,
+) -> Result<String, ustrace::Error> {
+    let entries = maps
+        .iter()
+        .map(|m| reader.read(m))
+        .collect::<Result<Vec<_>, _>>()?;
     let metric_maps: Vec<MetricMap<'_>> = maps
         .iter()
         .zip(&entries)
@@ -229,7 +236,7 @@ pub fn scrape(reader: &MapReader, maps: &[MapInfo], format: Exposition) -> Strin
             })
         })
         .collect();
-    metrics::render(&metric_maps, format)
+    Ok(metrics::render(&metric_maps, format))
 }
 
 /// A parsed request head: method, path (without the query) and `Accept`.
@@ -300,7 +307,15 @@ fn answer(mut stream: TcpStream, shared: &Shared) {
             let body = shared
                 .scrapes
                 .run(|| scrape(&shared.reader, &shared.maps, format));
-            ("200 OK", format.content_type(), body, h.method == "HEAD")
+            match body {
+                Ok(body) => ("200 OK", format.content_type(), body, h.method == "HEAD"),
+                Err(e) => (
+                    "500 Internal Server Error",
+                    "text/plain",
+                    format!("cannot read the maps: {e}\n"),
+                    h.method == "HEAD",
+                ),
+            }
         }
     };
     let mut response = format!(

@@ -108,9 +108,12 @@ fn missing_argument_names_the_probe_and_its_arguments() {
 
 #[test]
 fn unprivileged_user_gets_one_line() {
-    // SAFETY: geteuid has no preconditions.
-    if unsafe { libc::geteuid() } != 0 || !std::path::Path::new("/usr/sbin/runuser").exists() {
-        eprintln!("skipping unprivileged_user_gets_one_line: needs root and runuser");
+    let test = "unprivileged_user_gets_one_line";
+    if !root(test) {
+        return;
+    }
+    if !std::path::Path::new("/usr/sbin/runuser").exists() {
+        unavailable(test, "/usr/sbin/runuser is missing");
         return;
     }
     // A copy nobody can execute, outside the (maybe private) target dir.

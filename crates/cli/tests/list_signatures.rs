@@ -152,11 +152,10 @@ fn glibc_getaddrinfo_from_libc6_dbg() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !installed {
-        assert!(
-            std::env::var("CI").is_err(),
-            "libc6-dbg is required in CI (scripts/install-deps.sh)"
+        unavailable(
+            "glibc_getaddrinfo_from_libc6_dbg",
+            "libc6-dbg is not installed (scripts/install-deps.sh)",
         );
-        eprintln!("skipping: libc6-dbg is not installed");
         return;
     }
     let pattern = format!("uprobe:{}:getaddrinfo", libc.display());

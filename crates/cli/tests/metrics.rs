@@ -62,20 +62,7 @@ fn wait_for<T>(limit: Duration, mut f: impl FnMut() -> Option<T>) -> Option<T> {
 }
 
 fn prometheus_available(test: &str) -> bool {
-    let ok = Command::new("prometheus")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "{test}: prometheus is required in CI (scripts/install-deps.sh)"
-        );
-        eprintln!("skipping {test}: prometheus is not installed");
-    }
-    ok
+    tool_available(test, "prometheus", &["--version"])
 }
 
 /// The value of the first sample of an instant query's JSON answer

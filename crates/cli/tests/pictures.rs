@@ -20,23 +20,6 @@ fn dir() -> PathBuf {
     d
 }
 
-fn tool_available(test: &str, program: &str, args: &[&str]) -> bool {
-    let ok = Command::new(program)
-        .args(args)
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
-        assert!(
-            !ci,
-            "{test}: {program} is required in CI (scripts/install-deps.sh)"
-        );
-        eprintln!("skipping {test}: {program} is not installed");
-    }
-    ok
-}
-
 /// Profiles python3.11 running a loop for 1.5 s with `-f format -o out`.
 fn profile_python(format: &str, out: &Path) {
     let script = dir().join(format!("loop-{format}.py"));

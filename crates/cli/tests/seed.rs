@@ -88,9 +88,6 @@ fn seed_with_command_exits_with_the_child() {
         "usdt:{}:test_grp:test_idx {{ printf(\"%d\\n\", arg0); if (arg0 == 7) {{ exit(); }} }}",
         server_path.display()
     );
-    let mut cmd = ustrace();
-    cmd.args(["-e", &script, "-c", &format!("{} 4", server_path.display())]);
-    let out = run_with_timeout(cmd, Duration::from_secs(20));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    assert_eq!(stdout(&out), "Attaching 1 probe...\n5\n6\n7\n\n\n");
+    let out = trace_command(&script, &format!("{} 4", server_path.display()));
+    assert_eq!(out, "Attaching 1 probe...\n5\n6\n7\n\n\n");
 }

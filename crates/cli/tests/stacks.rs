@@ -5,7 +5,6 @@ mod common;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use common::*;
 
@@ -19,14 +18,6 @@ fn stacks() -> PathBuf {
         )
     })
     .clone()
-}
-
-fn run(script: &str, command: &str) -> String {
-    let mut cmd = ustrace();
-    cmd.args(["-e", script, "-c", command]);
-    let out = run_with_timeout(cmd, Duration::from_secs(30));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    stdout(&out)
 }
 
 /// The function names of a stack's lines (`level3+64` -> `level3`).
@@ -49,7 +40,7 @@ fn ustack_lists_the_call_chain_in_order() {
         r#"uprobe:{b}:leaf {{ printf("stack:%s|\n", ustack(5)); @[ustack(3)] = count(); @p[ustack(perf, 1)] = count(); }}"#,
         b = bin.display()
     );
-    let out = run(&script, &format!("{} 2", bin.display()));
+    let out = trace_command(&script, &format!("{} 2", bin.display()));
     let first = out
         .split("stack:")
         .nth(1)
@@ -86,7 +77,7 @@ fn profile_with_ustack_finds_the_hot_function() {
         return;
     }
     let bin = stacks();
-    let out = run(
+    let out = trace_command(
         "profile:hz:99 /pid == cpid/ { @[ustack(4)] = count(); }",
         &format!("{} 2 spin", bin.display()),
     );
@@ -113,17 +104,11 @@ fn folded_output_feeds_flame_graphs() {
         return;
     }
     let bin = stacks();
-    let mut cmd = ustrace();
-    cmd.args([
-        "-f",
-        "folded",
-        "-e",
+    let out = trace_command_with(
+        &["-f", "folded"],
         "profile:hz:99 /pid == cpid/ { @[ustack(4)] = count(); }",
-        "-c",
         &format!("{} 2 spin", bin.display()),
-    ]);
-    let out = run_with_timeout(cmd, Duration::from_secs(30));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
+    );
     let text = stdout(&out);
     // Every line is `frames count`; nothing else on stdout.
     for line in text.lines() {
@@ -154,7 +139,7 @@ fn usym_and_reg_name_the_function() {
         r#"uprobe:{b}:level2 {{ printf("%s %s\n", usym(reg("ip")), func); @[usym(reg("ip"))] = count(); }}"#,
         b = bin.display()
     );
-    let out = run(&script, &format!("{} 2", bin.display()));
+    let out = trace_command(&script, &format!("{} 2", bin.display()));
     let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("level2 ")).collect();
     assert_eq!(lines, ["level2 level2", "level2 level2"], "{out}");
     // Named while the process lived, so still named at exit.
@@ -188,7 +173,7 @@ fn uaddr_gives_the_symbols_link_time_address() {
         r#"uprobe:{}:level2 {{ printf("%lx %lx\n", uaddr("level2"), uaddr("spin")); exit(); }}"#,
         bin.display()
     );
-    let out = run(&script, &format!("{} 1", bin.display()));
+    let out = trace_command(&script, &format!("{} 1", bin.display()));
     let want = format!("{:x} {:x}", addr("level2"), addr("spin"));
     assert!(out.lines().any(|l| l == want), "want {want} in:\n{out}");
     // An unknown symbol is a compile error at its string.

@@ -32,11 +32,7 @@ fn uprobe_arguments_and_uretprobe_return_values() {
 uretprobe:{b}:add {{ printf("ret %d\n", retval); }}
 uprobe:{b}:scal* {{ @calls[probe] = count(); }}"#
     );
-    let mut cmd = ustrace();
-    cmd.args(["-e", &script, "-c", &format!("{b} 3")]);
-    let out = run_with_timeout(cmd, Duration::from_secs(30));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let text = stdout(&out);
+    let text = trace_command(&script, &format!("{b} 3"));
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("add") || l.starts_with("ret"))
@@ -71,16 +67,10 @@ fn uprobe_on_a_library_by_name() {
     // `libc` is found through ld.so.cache; python calls getpid() for real
     // (glibc does not cache it).
     let script = r#"uprobe:libc:getpid /pid == cpid/ { @n = count(); }"#;
-    let mut cmd = ustrace();
-    cmd.args([
-        "-e",
+    let text = trace_command(
         script,
-        "-c",
         "/usr/bin/python3 -c 'import os; [os.getpid() for _ in range(5)]'",
-    ]);
-    let out = run_with_timeout(cmd, Duration::from_secs(30));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let text = stdout(&out);
+    );
     let n: u64 = text
         .lines()
         .find_map(|l| l.strip_prefix("@n: "))
@@ -117,11 +107,7 @@ fn func_names_the_traced_function_and_elapsed_counts_up() {
     let script = format!(
         r#"uprobe:{b}:add,uprobe:{b}:scale {{ printf("%s %d %d\n", func, arg0, elapsed > 0); }}"#
     );
-    let mut cmd = ustrace();
-    cmd.args(["-e", &script, "-c", &format!("{b} 2")]);
-    let out = run_with_timeout(cmd, Duration::from_secs(30));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let text = stdout(&out);
+    let text = trace_command(&script, &format!("{b} 2"));
     let lines: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("add") || l.starts_with("scale"))
@@ -158,16 +144,10 @@ fn counts_a_programs_malloc_calls_in_libc() {
         return;
     }
     let bin = build_c("mallocs", "tests/c/mallocs.c", &["-O1", "-g"]);
-    let mut cmd = ustrace();
-    cmd.args([
-        "-e",
+    let text = trace_command(
         "uprobe:libc:malloc /arg0 == 12345/ { @calls = count(); } uretprobe:libc:malloc /pid == cpid/ { @returned = count(); }",
-        "-c",
         &format!("{} 42", bin.display()),
-    ]);
-    let out = run_with_timeout(cmd, Duration::from_secs(30));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let text = stdout(&out);
+    );
     assert!(text.contains("@calls: 42\n"), "output:\n{text}");
     let returned: u64 = text
         .lines()
@@ -205,11 +185,7 @@ fn cpp_methods_by_demangled_name() {
     );
     // Attach by the name without parameters, quoted as bpftrace wants.
     let script = format!(r#"uprobe:{b}:"ns::Counter::add" {{ printf("%s %d\n", func, arg1); }}"#);
-    let mut cmd = ustrace();
-    cmd.args(["-e", &script, "-c", &format!("{b} 3")]);
-    let out = run_with_timeout(cmd, Duration::from_secs(30));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let text = stdout(&out);
+    let text = trace_command(&script, &format!("{b} 3"));
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("ns::")).collect();
     assert_eq!(
         lines,
@@ -274,11 +250,7 @@ fn stripped_binary_uses_its_separate_debug_file() {
         r#"uprobe:{}:add {{ printf("add %d\n", arg0); }}"#,
         bin.display()
     );
-    let mut cmd = ustrace();
-    cmd.args(["-e", &script, "-c", &format!("{} 2", bin.display())]);
-    let out = run_with_timeout(cmd, Duration::from_secs(30));
-    assert!(out.status.success(), "stderr: {}", stderr(&out));
-    let text = stdout(&out);
+    let text = trace_command(&script, &format!("{} 2", bin.display()));
     let lines: Vec<&str> = text.lines().filter(|l| l.starts_with("add ")).collect();
     assert_eq!(lines, ["add 0", "add 1"], "{text}");
 }

@@ -72,25 +72,42 @@ impl Insn {
 }
 
 // Instruction classes.
+/// Instruction class: load (64-bit immediates).
 pub const BPF_LD: u8 = 0x00;
+/// Instruction class: load from memory into a register.
 pub const BPF_LDX: u8 = 0x01;
+/// Instruction class: store an immediate to memory.
 pub const BPF_ST: u8 = 0x02;
+/// Instruction class: store a register to memory (and atomics).
 pub const BPF_STX: u8 = 0x03;
+/// Instruction class: 32-bit arithmetic.
 pub const BPF_ALU: u8 = 0x04;
+/// Instruction class: 64-bit jumps, calls and exit.
 pub const BPF_JMP: u8 = 0x05;
+/// Instruction class: 32-bit compare-and-jump.
 pub const BPF_JMP32: u8 = 0x06;
+/// Instruction class: 64-bit arithmetic.
 pub const BPF_ALU64: u8 = 0x07;
 // Sizes.
+/// Access size: 4 bytes.
 pub const BPF_W: u8 = 0x00;
+/// Access size: 2 bytes.
 pub const BPF_H: u8 = 0x08;
+/// Access size: 1 byte.
 pub const BPF_B: u8 = 0x10;
+/// Access size: 8 bytes.
 pub const BPF_DW: u8 = 0x18;
 // Modes.
+/// Mode: immediate (`ld_imm64`).
 pub const BPF_IMM: u8 = 0x00;
+/// Mode: memory at register + offset.
 pub const BPF_MEM: u8 = 0x60;
+/// Mode: atomic read-modify-write.
 pub const BPF_ATOMIC: u8 = 0xc0;
 // Sources.
+/// Operand source: the immediate.
 pub const BPF_K: u8 = 0x00;
+/// Operand source: the source register.
 pub const BPF_X: u8 = 0x08;
 /// `src_reg` of an `ld_imm64` whose immediate is a map fd.
 pub const BPF_PSEUDO_MAP_FD: u8 = 1;

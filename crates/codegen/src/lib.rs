@@ -20,6 +20,8 @@
 //! [`program::CompiledScript::printfs`]) or [`program::TAG_EXIT`]. A
 //! reservation that fails bumps the lost-event counter.
 
+#![deny(missing_docs)]
+
 pub mod builder;
 mod builtins;
 pub mod disasm;

@@ -361,8 +361,7 @@ fn dwz_supplementary_files() {
         .output()
         .is_ok_and(|o| o.status.success());
     if !has_dwz {
-        assert!(std::env::var("CI").is_err(), "dwz is required in CI");
-        eprintln!("skipping: dwz is not installed");
+        ustrace_testkit::unavailable("dwz_supplementary_files", "dwz is not installed");
         return;
     }
     let a = program(&["-g", "-O0"], "types-dwz-a");

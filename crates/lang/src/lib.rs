@@ -36,6 +36,8 @@
 //! );
 //! ```
 
+#![deny(missing_docs)]
+
 pub mod ast;
 pub mod diag;
 pub mod lexer;

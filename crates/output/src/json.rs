@@ -18,10 +18,8 @@
 
 use std::fmt::Write;
 
-use crate::map::{
-    average, hist_counts, lhist_counts, lhist_inner_buckets, sort_for_output, MapStyle,
-};
-use crate::{until_nul, MapEntry, MapValue, Value};
+use crate::map::{average, hist_counts, lhist_counts, lhist_inner_buckets, sort_for_output};
+use crate::{until_nul, MapEntry, MapStyle, MapValue, Value};
 
 /// A JSON string literal for `s` (quotes included).
 pub fn json_string(s: &str) -> String {

@@ -44,7 +44,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::{until_nul, Value};
+use crate::{until_nul, MapEntry, MapStyle, MapValue, Value};
 
 /// What bpftrace prints at exit before the maps (two newlines).
 pub const EXIT_PREAMBLE: &str = "\n\n";
@@ -56,86 +56,6 @@ pub const HIST_BUCKETS: usize = 65;
 /// more than this; a map with more (which only a hand-built [`MapValue`]
 /// can have) prints only its non-empty buckets.
 pub const LHIST_MAX_BUCKETS: u64 = 1000;
-
-/// The value of one map entry, already combined across CPUs.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MapValue {
-    /// A signed integer (`@x = -5`).
-    Int(i64),
-    /// An unsigned integer.
-    UInt(u64),
-    /// A string; printed up to its first NUL.
-    Str(Vec<u8>),
-    /// `count()`.
-    Count(u64),
-    /// `sum()`.
-    Sum(i64),
-    /// `min()`.
-    Min(i64),
-    /// `max()`.
-    Max(i64),
-    /// `avg()`: printed as `sum / count` (truncated toward zero; 0 when
-    /// `count` is 0).
-    Avg {
-        /// Number of values.
-        count: u64,
-        /// Their total.
-        sum: i64,
-    },
-    /// `stats()`: printed as `count C, average A, total S`.
-    Stats {
-        /// Number of values.
-        count: u64,
-        /// Their total.
-        sum: i64,
-    },
-    /// hist(): (bucket index, count) pairs, bucket index as returned by hist_bucket().
-    /// Indices above 64 are ignored; repeated indices are added up.
-    Hist(Vec<(u64, u64)>),
-    /// lhist(): (bucket index, count), bucket index as returned by lhist_bucket().
-    /// Indices above the top bucket are ignored; repeated indices are added up.
-    Lhist {
-        /// Lower bound (`lhist`'s second argument).
-        min: i64,
-        /// Upper bound (third argument).
-        max: i64,
-        /// Bucket width (fourth argument).
-        step: i64,
-        /// Non-empty buckets.
-        buckets: Vec<(u64, u64)>,
-    },
-}
-
-/// One map entry: its key fields (empty for a scalar map) and value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MapEntry {
-    /// The key fields, in order.
-    pub key: Vec<Value>,
-    /// The value.
-    pub value: MapValue,
-}
-
-/// How a map is laid out and sorted, decided by its value type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum MapStyle {
-    /// Ints, strings, `count`, `sum`, `min`, `max`.
-    Plain,
-    /// `avg`, `stats`: a blank line after the map.
-    Stats,
-    /// `hist`, `lhist`: a blank line after each entry.
-    Hist,
-}
-
-impl MapStyle {
-    /// The kind of map a value belongs to.
-    pub fn of(value: &MapValue) -> MapStyle {
-        match value {
-            MapValue::Avg { .. } | MapValue::Stats { .. } => MapStyle::Stats,
-            MapValue::Hist(_) | MapValue::Lhist { .. } => MapStyle::Hist,
-            _ => MapStyle::Plain,
-        }
-    }
-}
 
 /// Renders one map the way bpftrace 0.17 prints it at exit / for print(@m), including the trailing blank line bpftrace emits after each map.
 ///

@@ -14,6 +14,8 @@
 //! - [`symbols`]: function symbols and their file offsets, for uprobes.
 //! - [`listing`]: the lines `-l` and `-lv` print.
 
+#![deny(missing_docs)]
+
 pub mod error;
 pub mod libpath;
 pub mod listing;

@@ -71,13 +71,17 @@ impl NativeTracer {
                 )));
             }
         }
-        let options = ScriptOptions {
-            pid,
-            child_pid,
-            event_context: true,
-            block_bindings,
-            ..Default::default()
-        };
+        let mut options = ScriptOptions::builder().event_context(true);
+        if let Some(p) = pid {
+            options = options.pid(p);
+        }
+        if let Some(p) = child_pid {
+            options = options.child_pid(p);
+        }
+        if let Some(b) = block_bindings {
+            options = options.block_bindings(b);
+        }
+        let options = options.build();
         let source = script.to_string();
         let name = source_name.to_string();
         let started = py.detach(move || {
@@ -103,12 +107,12 @@ impl NativeTracer {
     /// text)` or `("exit", code)`. A pending signal (Ctrl-C) raises.
     fn poll(&mut self, py: Python<'_>, timeout: f64) -> PyResult<Vec<Py<PyAny>>> {
         let tracer = self.live()?;
-        let ms = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0)).as_millis() as i32;
+        let wait = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
         let wrapped = OnThisThread(tracer);
         let polled = py
             .detach(move || {
                 let w = wrapped;
-                OnThisThread(w.0.poll(ms))
+                OnThisThread(w.0.poll(wait))
             })
             .0;
         py.check_signals()?;
@@ -159,7 +163,8 @@ impl NativeTracer {
             .into_iter()
             .find(|m| m.name == name)
             .map(|m| m.key_fields);
-        match (key_fields, tracer.read_map(name)) {
+        let read = tracer.read_map(name).map_err(|e| to_py_err(&e))?;
+        match (key_fields, read) {
             (Some(k), Some(Record::Map { entries, .. })) => convert::map_entries(py, k, &entries),
             _ => Err(pyo3::exceptions::PyKeyError::new_err(name.to_string())),
         }
@@ -167,7 +172,7 @@ impl NativeTracer {
 
     /// The map as bpftrace prints it. KeyError for an unknown map.
     fn map_text(&mut self, name: &str) -> PyResult<String> {
-        match self.live()?.read_map(name) {
+        match self.live()?.read_map(name).map_err(|e| to_py_err(&e))? {
             Some(Record::Map { text, .. }) => Ok(text),
             _ => Err(pyo3::exceptions::PyKeyError::new_err(name.to_string())),
         }
@@ -184,7 +189,7 @@ impl NativeTracer {
 
     /// Events dropped because the ring buffer was full.
     fn lost_events(&mut self) -> PyResult<u64> {
-        Ok(self.live()?.lost_events())
+        self.live()?.lost_events().map_err(|e| to_py_err(&e))
     }
 }
 

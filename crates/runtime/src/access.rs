@@ -5,7 +5,7 @@
 
 use std::os::fd::{AsRawFd, OwnedFd, RawFd};
 
-use crate::sys;
+use crate::{sys, RuntimeError};
 
 /// (key size, value size, per-CPU) of one map.
 pub(crate) type MapShape = (usize, usize, bool);
@@ -49,7 +49,7 @@ impl MapAccess {
 
     /// The frames of user stack `id`, as [`crate::Session::read_stack`]
     /// gives them.
-    pub fn read_stack(&self, id: i64) -> Vec<u64> {
+    pub fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError> {
         let fd = |i: Option<usize>| i.and_then(|i| self.maps.get(i)).map(|f| f.as_raw_fd());
         read_stack(fd(self.stack_map), fd(self.walked_map), id)
     }
@@ -75,28 +75,30 @@ pub(crate) fn read_map(fd: RawFd, shape: MapShape) -> Vec<(Vec<u8>, Vec<Vec<u8>>
     out
 }
 
-/// The return addresses of stack `id` (innermost first): from the
-/// stack-trace map behind `stack_fd` for a `bpf_get_stackid` id, from the
-/// walked-stacks map behind `walked_fd` for an id with
-/// [`ustrace_codegen::unwind::WALKED_ID_BIT`]; empty when the id is invalid
-/// or was evicted.
-pub(crate) fn read_stack(stack_fd: Option<RawFd>, walked_fd: Option<RawFd>, id: i64) -> Vec<u64> {
+/// The return addresses of stack `id` (innermost first, decoded by
+/// `ustrace_abi::stack_frames`): from the stack-trace map behind
+/// `stack_fd` for a `bpf_get_stackid` id, from the walked-stacks map behind
+/// `walked_fd` for an id with [`ustrace_codegen::unwind::WALKED_ID_BIT`];
+/// empty when the id is invalid (the kernel could not take the stack) or
+/// was evicted.
+pub(crate) fn read_stack(
+    stack_fd: Option<RawFd>,
+    walked_fd: Option<RawFd>,
+    id: i64,
+) -> Result<Vec<u64>, RuntimeError> {
     let walked = id >= 0 && (id as u64) & ustrace_codegen::unwind::WALKED_ID_BIT != 0;
     let (fd, key) = match (walked, u32::try_from(id)) {
         (true, _) => (walked_fd, id.to_ne_bytes().to_vec()),
         (false, Ok(k)) => (stack_fd, k.to_ne_bytes().to_vec()),
-        (false, Err(_)) => return Vec::new(),
+        (false, Err(_)) => return Ok(Vec::new()),
     };
     let Some(fd) = fd else {
-        return Vec::new();
+        return Ok(Vec::new());
     };
-    let depth = usize::from(ustrace_codegen::program::USTACK_MAX_DEPTH);
+    let depth = usize::from(ustrace_abi::USTACK_MAX_DEPTH);
     let mut buf = vec![0u8; depth * 8];
     if !sys::map_lookup(fd, &key, &mut buf) {
-        return Vec::new();
+        return Ok(Vec::new());
     }
-    buf.chunks_exact(8)
-        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-        .take_while(|&a| a != 0)
-        .collect()
+    Ok(ustrace_abi::stack_frames(&buf)?)
 }

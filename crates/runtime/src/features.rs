@@ -9,7 +9,8 @@ use std::path::Path;
 use ustrace_codegen::insn::{self, helper, Insn, R0};
 use ustrace_codegen::program::MapKind;
 
-use crate::sys::{self, ProgramAttach, UprobeSite};
+use crate::sys::{self, ProgramAttach};
+use crate::UprobeSite;
 
 /// One line of `--info`: a feature and whether this kernel has it.
 #[derive(Debug, Clone, PartialEq, Eq)]

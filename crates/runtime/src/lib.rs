@@ -9,6 +9,8 @@
 //! `synchronize_rcu` of tens of milliseconds to detach, which would be most
 //! of ustrace's start-up time.)
 
+#![deny(missing_docs)]
+
 mod access;
 mod btf;
 mod events;
@@ -23,10 +25,11 @@ use std::path::Path;
 use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 
 pub use access::MapAccess;
-pub use events::{Arg, Event, MAX_RECORDS_PER_POLL};
+pub use events::MAX_RECORDS_PER_POLL;
 pub use refused::RefusedSite;
-pub use sys::{LoadedProgram, ProgramAttach, UprobeSite};
+pub use sys::{LoadedProgram, ProgramAttach};
 pub use unwind::{parse_exec_mappings, Mapping, UnwindLoad};
+pub use ustrace_codegen::program::UprobeSite;
 
 /// Errors from talking to the kernel.
 #[derive(Debug, thiserror::Error)]
@@ -69,6 +72,9 @@ pub enum RuntimeError {
     /// The ring buffer could not be set up or read.
     #[error("ring buffer: {0}")]
     RingBuffer(std::io::Error),
+    /// Bytes read from a map do not match their layout.
+    #[error(transparent)]
+    Decode(#[from] ustrace_abi::DecodeError),
     /// A BEGIN, END or interval program could not be run.
     #[error("cannot run BPF program {name}: {source}")]
     Run {
@@ -270,17 +276,9 @@ impl Session {
                 ProgramTarget::Uprobe { files, is_return } => {
                     let mut perf = use_perf;
                     for file in files {
-                        let sites: Vec<UprobeSite> = file
-                            .sites
-                            .iter()
-                            .map(|s| UprobeSite {
-                                offset: s.offset,
-                                ref_ctr_offset: s.ref_ctr_offset,
-                                cookie: s.cookie,
-                            })
-                            .collect();
+                        let sites = &file.sites;
                         let attached = session
-                            .attach(&loaded.fd, &file.path, &sites, opts.pid, *is_return, perf);
+                            .attach(&loaded.fd, &file.path, sites, opts.pid, *is_return, perf);
                         match attached {
                             Ok(()) => {}
                             // uprobe_multi refused (an older kernel, a policy):
@@ -295,7 +293,7 @@ impl Session {
                                     opts.verifier_log,
                                 )?;
                                 session.attach(
-                                    &loaded.fd, &file.path, &sites, opts.pid, *is_return, true,
+                                    &loaded.fd, &file.path, sites, opts.pid, *is_return, true,
                                 )?;
                             }
                             Err(e) => return Err(e),
@@ -450,23 +448,21 @@ impl Session {
 
     /// Events dropped because the ring buffer was full (one counter; read
     /// with a per-CPU-sized buffer, which a plain array fills with one u64).
-    pub fn lost_events(&self) -> u64 {
-        sum_per_cpu_counter(self.lost_counter_fd, 0)
+    pub fn lost_events(&self) -> Result<u64, RuntimeError> {
+        sum_per_cpu_counter(self.lost_counter_fd, 0, "lost-event counter")
     }
 
     /// Updates of map `index` that failed because it was full.
-    pub fn dropped_updates(&self, index: usize) -> u64 {
+    pub fn dropped_updates(&self, index: usize) -> Result<u64, RuntimeError> {
         if self.dropped_updates_fd < 0 {
-            return 0;
+            return Ok(0);
         }
         let mut counters = vec![0u8; self.dropped_updates_size];
         if !sys::map_lookup(self.dropped_updates_fd, &0u32.to_ne_bytes(), &mut counters) {
-            return 0;
+            return Ok(0);
         }
-        counters
-            .get(8 * index..8 * index + 8)
-            .and_then(|c| c.try_into().ok())
-            .map_or(0, u64::from_ne_bytes)
+        let name = "dropped-update counters";
+        Ok(ustrace_abi::Bytes::new(&counters, name).u64_at(8 * index, "map counter")?)
     }
 
     /// Detaches every probe (programs and maps stay until drop).
@@ -485,8 +481,9 @@ impl Session {
     }
 
     /// The return addresses of user stack `id` (innermost first), from the
-    /// script's stack map; empty when the id is invalid or was evicted.
-    pub fn read_stack(&self, id: i64) -> Vec<u64> {
+    /// script's stack maps; empty when the id is invalid (the kernel could
+    /// not take the stack) or the stack was evicted.
+    pub fn read_stack(&self, id: i64) -> Result<Vec<u64>, RuntimeError> {
         access::read_stack(
             self.stack_map.and_then(|i| self.map_fd(i)),
             self.walked_map.and_then(|i| self.map_fd(i)),
@@ -614,11 +611,6 @@ impl Session {
     }
 }
 
-/// Decodes a raw ring buffer record with the script's layouts.
-pub fn decode(script: &CompiledScript, record: &[u8]) -> Option<Event> {
-    events::decode(script, record)
-}
-
 /// `CLOCK_MONOTONIC` in nanoseconds: the clock of `bpf_ktime_get_ns`.
 fn monotonic_ns() -> u64 {
     let mut ts = libc::timespec {
@@ -631,18 +623,16 @@ fn monotonic_ns() -> u64 {
 }
 
 /// The sum over CPUs of slot `key` of a per-CPU array of u64 counters (0
-/// when `fd` is -1).
-fn sum_per_cpu_counter(fd: i32, key: u32) -> u64 {
+/// when `fd` is -1, or when the slot was never written).
+fn sum_per_cpu_counter(fd: i32, key: u32, name: &str) -> Result<u64, RuntimeError> {
     if fd < 0 {
-        return 0;
+        return Ok(0);
     }
     let ncpu = sys::possible_cpus();
     let mut values = vec![0u8; 8 * ncpu];
     if !sys::map_lookup(fd, &key.to_ne_bytes(), &mut values) {
-        return 0;
+        return Ok(0);
     }
-    values
-        .chunks_exact(8)
-        .map(|c| u64::from_ne_bytes(c.try_into().unwrap_or([0; 8])))
-        .sum()
+    let counts = ustrace_abi::words(&values, name)?;
+    Ok(counts.into_iter().fold(0u64, u64::wrapping_add))
 }

@@ -14,8 +14,9 @@
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
-use crate::sys::{self, UprobeSite};
+use crate::sys;
 use crate::RuntimeError;
+use crate::UprobeSite;
 
 /// The kernel's ENOTSUPP (not in libc: a kernel-internal errno that
 /// reaches user space from uprobe registration).

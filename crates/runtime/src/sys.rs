@@ -11,7 +11,7 @@ use std::path::Path;
 
 use libbpf_sys as sys;
 use ustrace_codegen::insn::Insn;
-use ustrace_codegen::program::MapKind;
+use ustrace_codegen::program::{MapKind, UprobeSite};
 
 use crate::RuntimeError;
 
@@ -204,18 +204,6 @@ pub fn load_program(
         source: err,
         log,
     })
-}
-
-/// One probe location to attach to: a file offset, its semaphore's file
-/// offset (0 = none) and the cookie the program reads back.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct UprobeSite {
-    /// File offset of the instruction to probe.
-    pub offset: u64,
-    /// File offset of the USDT semaphore, or 0.
-    pub ref_ctr_offset: u64,
-    /// Value of `bpf_get_attach_cookie()` when this site fires.
-    pub cookie: u64,
 }
 
 /// Attaches `prog` to every site of `path` through one uprobe_multi link.

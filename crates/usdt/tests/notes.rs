@@ -981,7 +981,10 @@ fn example_probes() {
         .map(|d| d.join("examples/probe_demo"))
         .unwrap();
     if !demo.exists() {
-        eprintln!("skipped: {} not built", demo.display());
+        ustrace_testkit::unavailable(
+            "example_probes",
+            &format!("{} is not built (cargo test builds it)", demo.display()),
+        );
         return;
     }
     let file = read_usdt_probes(&demo).unwrap();

@@ -30,7 +30,7 @@ fn run(pid: u32) -> Result<(), ustrace::Error> {
     let mut tracer = script.start()?;
     // Stop when the process is gone.
     while std::path::Path::new(&format!("/proc/{pid}")).exists() {
-        for hit in tracer.poll(200)? {
+        for hit in tracer.poll(std::time::Duration::from_millis(200))? {
             let idx = hit.args.first().copied().unwrap_or_default() as i64;
             println!("test_idx={idx} tracepoint caught");
         }

@@ -10,6 +10,7 @@
 //! decodes the record. The code generator needs no change.
 
 use ustrace_lang::ast::{Block, Expr, ExprKind, Script, StmtKind};
+use ustrace_lang::printf::{FormatString, Segment};
 use ustrace_output::Value;
 
 /// The conversions of the hidden arguments, and a separator no user
@@ -100,6 +101,22 @@ pub(crate) fn user_format(format: &str) -> Option<&str> {
     format.strip_prefix(PREFIX)
 }
 
+/// The user's part of a parsed format that starts with [`PREFIX`]: the
+/// compiler parsed the whole format once; this drops the prefix's
+/// conversions and its separator instead of parsing the rest again.
+pub(crate) fn user_segments(parsed: &FormatString) -> FormatString {
+    let mut segments: Vec<Segment> = parsed.segments.iter().skip(HIDDEN.len()).cloned().collect();
+    if let Some(Segment::Literal(text)) = segments.first_mut() {
+        if let Some(rest) = text.strip_prefix('\u{1f}') {
+            *text = rest.to_string();
+        }
+        if text.is_empty() {
+            segments.remove(0);
+        }
+    }
+    FormatString { segments }
+}
+
 /// Splits the hidden leading values off a record's arguments.
 pub(crate) fn split(mut values: Vec<Value>) -> (Option<EventContext>, Vec<Value>) {
     if values.len() < HIDDEN.len() {
@@ -132,6 +149,7 @@ pub(crate) fn split(mut values: Vec<Value>) -> (Option<EventContext>, Vec<Value>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use ustrace_lang::printf::parse_format;
 
     #[test]
     fn printf_statements_get_hidden_arguments() {
@@ -182,5 +200,9 @@ mod tests {
         assert_eq!(ctx.probe, "usdt:/x:p:n");
         assert_eq!(rest, vec![Value::Int(-3)]);
         assert_eq!(user_format(&format!("{PREFIX}a")), Some("a"));
+        for user in ["a%d\n", "%s x", ""] {
+            let whole = parse_format(&format!("{PREFIX}{user}")).expect("parses");
+            assert_eq!(user_segments(&whole), parse_format(user).expect("parses"));
+        }
     }
 }

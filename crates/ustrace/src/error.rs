@@ -35,6 +35,10 @@ pub enum Error {
         /// Extra lines: the verifier log tail, the script line at fault.
         details: String,
     },
+    /// Bytes from the kernel do not match the layout the compiler gave
+    /// them (a record cut short, an unknown tag).
+    #[error("malformed data from the kernel: {0}")]
+    Decode(#[from] ustrace_abi::DecodeError),
     /// A block binding that does not fit the script (a `fn_name` with no
     /// block of that label).
     #[error("{0}")]
@@ -42,6 +46,18 @@ pub enum Error {
     /// A bug in ustrace.
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+/// A failure of a running session: a malformed read is [`Error::Decode`],
+/// anything else the kernel's refusal.
+pub(crate) fn from_session(e: RuntimeError) -> Error {
+    match e {
+        RuntimeError::Decode(d) => Error::Decode(d),
+        other => Error::Kernel {
+            message: other.to_string(),
+            details: String::new(),
+        },
+    }
 }
 
 impl Error {

@@ -4,41 +4,104 @@
 //! counterpart of BCC's Python USDT API. It offers:
 //!
 //! - **probe discovery**: [`probes`] re-exports the discovery layer (USDT
-//!   notes, argument specs, process maps, library lookup);
+//!   notes, argument specs, process maps, library lookup), and
+//!   [`list_probes`] lists what a pattern matches;
 //! - **scripts**: [`Script::compile`] turns bpftrace-language source into
 //!   eBPF programs (no LLVM), [`Script::start`] loads and attaches them, and
 //!   the returned [`Tracer`] delivers each event as a [`Record`];
+//! - **output**: a [`sink::Sink`] writes records as text, JSON or folded
+//!   stacks, exactly as the `ustrace` command does;
 //! - **the BCC-style USDT API**: [`Usdt`] lists a process's probes,
 //!   enables some, and yields each hit's arguments as numbers.
 //!
+//! Loading BPF needs root (or CAP_BPF and CAP_PERFMON): the examples below
+//! compile as tests but are not run by them.
+//!
+//! # A script and its tracer
+//!
 //! ```no_run
-//! use ustrace::{Script, ScriptOptions, Record};
-//! let opts = ScriptOptions { pid: Some(1234), ..Default::default() };
+//! use std::time::Duration;
+//! use ustrace::{Record, Script, ScriptOptions};
+//!
+//! let options = ScriptOptions::builder().pid(1234).build();
 //! let script = Script::compile(
-//!     r#"usdt:/usr/bin/test-server:test_grp:test_idx { printf("%d\n", arg0); }"#,
-//!     "-e",
-//!     &opts,
+//!     r#"usdt:/usr/bin/test-server:test_grp:test_idx { printf("%d\n", arg0); @n = count(); }"#,
+//!     "example.bt",
+//!     &options,
 //! )?;
 //! let mut tracer = script.start()?;
 //! tracer.begin();
-//! loop {
-//!     for record in tracer.poll(100)? {
+//! for _ in 0..50 {
+//!     for record in tracer.poll(Duration::from_millis(100))? {
 //!         if let Record::Printf { text, .. } = record {
 //!             print!("{text}");
 //!         }
 //!     }
 //! }
+//! tracer.end()?;
+//! for map in tracer.final_maps()? {
+//!     if let Record::Map { text, .. } = map {
+//!         print!("{text}");
+//!     }
+//! }
 //! # Ok::<(), ustrace::Error>(())
 //! ```
+//!
+//! # The same, written by a sink
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use ustrace::sink::{JsonSink, Sink};
+//! use ustrace::{Script, ScriptOptions};
+//!
+//! let script = Script::compile(
+//!     r#"uprobe:/bin/bash:readline { @[comm] = count(); }"#,
+//!     "example.bt",
+//!     &ScriptOptions::default(),
+//! )?;
+//! let mut sink = JsonSink::new(std::io::stdout());
+//! sink.begin(script.attach_count())?;
+//! let mut tracer = script.start()?;
+//! tracer.begin();
+//! std::thread::sleep(Duration::from_secs(5));
+//! for record in tracer.poll(Duration::ZERO)?.iter().chain(&tracer.end()?) {
+//!     sink.record(record)?;
+//! }
+//! sink.trace_ended()?;
+//! for map in tracer.final_maps()? {
+//!     sink.record(&map)?;
+//! }
+//! sink.flush()?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! # USDT probes, BCC style
+//!
+//! ```no_run
+//! use std::time::Duration;
+//!
+//! let usdt = ustrace::Usdt::for_pid(1234).enable_probe("test_grp:test_idx")?;
+//! let mut tracer = usdt.compile()?.start()?;
+//! for _ in 0..50 {
+//!     for hit in tracer.poll(Duration::from_millis(100))? {
+//!         println!("pid {} {}: {:?}", hit.pid, hit.probe, hit.args);
+//!     }
+//! }
+//! # Ok::<(), ustrace::Error>(())
+//! ```
+
+#![deny(missing_docs)]
 
 mod config;
 mod context;
 mod error;
+mod host;
 mod labels;
 mod listing;
 mod map_reader;
 mod maps;
 mod profile;
+mod record;
 mod refused;
 mod resolve;
 mod signatures;
@@ -46,6 +109,7 @@ pub mod sink;
 mod stacks;
 mod tracer;
 mod usdt;
+mod values;
 
 pub use context::EventContext;
 pub use error::Error;
@@ -55,12 +119,23 @@ pub use listing::{
 };
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
-pub use tracer::{FullMap, Record, Tracer};
+pub use record::Record;
+pub use tracer::{FullMap, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
 pub use ustrace_probes as probes;
 /// What this kernel offers (`ustrace --info`): each feature tried for real.
 pub use ustrace_runtime::features::{kernel_release, probe_features, Feature};
+
+// Types that public functions return or take, so users need not depend on
+// the inner crates.
+pub use ustrace_abi::DecodeError;
+pub use ustrace_codegen::insn::Insn;
+pub use ustrace_codegen::program;
+pub use ustrace_codegen::program::CompiledScript;
+pub use ustrace_lang::ast;
+pub use ustrace_output::{MapEntry, MapStyle, MapValue, Value};
+pub use ustrace_probes::ProbeError;
 
 /// Checks that this process may load BPF programs and attach uprobes:
 /// root, or the capabilities CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN).
@@ -86,15 +161,20 @@ pub fn check_privileges() -> Result<(), Error> {
 }
 
 /// Renders eBPF instructions in the verifier's notation (for `-d`).
-pub fn disassemble(insns: &[ustrace_codegen::insn::Insn]) -> String {
+pub fn disassemble(insns: &[Insn]) -> String {
     ustrace_codegen::disasm::disassemble(insns)
 }
 
-use ustrace_codegen::program::CompiledScript;
-pub use ustrace_lang::ast;
-
-/// Settings for compiling and running a script.
+/// Settings for compiling and running a script. Build one with
+/// [`ScriptOptions::builder`] (new settings may be added, so it cannot be
+/// written as a struct literal outside this crate):
+///
+/// ```
+/// let options = ustrace::ScriptOptions::builder().pid(1234).str_len(32).build();
+/// assert_eq!(options.pid, Some(1234));
+/// ```
 #[derive(Debug, Clone)]
+#[non_exhaustive]
 pub struct ScriptOptions {
     /// Trace only this process (`-p`); its mapped libraries are searched for
     /// attach points given by name.
@@ -169,19 +249,126 @@ impl Default for ScriptOptions {
     }
 }
 
+impl ScriptOptions {
+    /// A builder starting from the defaults (all processes, `str()` length
+    /// 64, no positional parameters, nothing unsafe).
+    pub fn builder() -> ScriptOptionsBuilder {
+        ScriptOptionsBuilder {
+            options: ScriptOptions::default(),
+        }
+    }
+}
+
+/// Builds [`ScriptOptions`]; each method sets one setting.
+#[derive(Debug, Clone)]
+pub struct ScriptOptionsBuilder {
+    options: ScriptOptions,
+}
+
+impl ScriptOptionsBuilder {
+    /// Trace only process `pid` (`-p`).
+    pub fn pid(mut self, pid: u32) -> Self {
+        self.options.pid = Some(pid);
+        self
+    }
+
+    /// The process started for `-c`: traced only, and its pid is `cpid`.
+    pub fn child_pid(mut self, pid: u32) -> Self {
+        self.options.child_pid = Some(pid);
+        self
+    }
+
+    /// Default `str()` length in bytes.
+    pub fn str_len(mut self, len: usize) -> Self {
+        self.options.str_len = len;
+        self
+    }
+
+    /// Positional parameters `$1`, `$2`...
+    pub fn positional(mut self, params: Vec<String>) -> Self {
+        self.options.positional = params;
+        self
+    }
+
+    /// Keep the verifier logs of accepted programs (`-d`).
+    pub fn verifier_log(mut self, on: bool) -> Self {
+        self.options.verifier_log = on;
+        self
+    }
+
+    /// Attach with one perf-event uprobe per site instead of uprobe_multi.
+    pub fn force_perf_attach(mut self, on: bool) -> Self {
+        self.options.force_perf_attach = on;
+        self
+    }
+
+    /// Allow `system()` (`--unsafe`).
+    pub fn allow_unsafe(mut self, on: bool) -> Self {
+        self.options.allow_unsafe = on;
+        self
+    }
+
+    /// Give every printf record its [`EventContext`].
+    pub fn event_context(mut self, on: bool) -> Self {
+        self.options.event_context = on;
+        self
+    }
+
+    /// Let blocks be labelled with a bare name, bound to probes here.
+    pub fn block_bindings(mut self, bindings: Vec<BlockBinding>) -> Self {
+        self.options.block_bindings = Some(bindings);
+        self
+    }
+
+    /// How `ustack` walks user stacks.
+    pub fn stack_walk(mut self, walk: StackWalk) -> Self {
+        self.options.stack_walk = walk;
+        self
+    }
+
+    /// Most keys a `@map` may hold.
+    pub fn max_map_keys(mut self, keys: u32) -> Self {
+        self.options.max_map_keys = keys;
+        self
+    }
+
+    /// The options.
+    pub fn build(self) -> ScriptOptions {
+        self.options
+    }
+}
+
 /// Stack size of the thread [`Script::compile`] runs on. Address space
 /// only: pages are touched as deep as a script needs (a 1,000-operator
 /// chain takes about 8 MiB in a debug build).
 pub const COMPILE_STACK_BYTES: usize = 64 << 20;
 
 /// A compiled script: programs ready to load, and what they need to print.
+///
+/// Compiling needs no privileges; [`Script::start`] does.
+///
+/// ```
+/// use ustrace::{Script, ScriptOptions};
+///
+/// let script = Script::compile(
+///     r#"BEGIN { printf("hello\n"); exit(); }"#,
+///     "hello.bt",
+///     &ScriptOptions::default(),
+/// )?;
+/// assert_eq!(script.attach_count(), 1);
+/// // A mistake is an error pointing at the script text.
+/// let err = Script::compile("BEGIN { @x = nosuch(); }", "bad.bt", &ScriptOptions::default())
+///     .err()
+///     .expect("an unknown function");
+/// assert!(err.to_string().starts_with("bad.bt:1:"), "{err}");
+/// # Ok::<(), ustrace::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Script {
     source: String,
     source_name: String,
     ast: ast::Script,
     compiled: CompiledScript,
-    formats: Vec<ustrace_lang::printf::FormatString>,
     options: ScriptOptions,
     warnings: Vec<String>,
 }
@@ -257,27 +444,11 @@ impl Script {
                 map.max_entries = options.max_map_keys.max(1);
             }
         }
-        let mut formats = Vec::new();
-        for p in &compiled.printfs {
-            if p.kind == ustrace_codegen::program::PrintfKind::Time {
-                // strftime formats are not printf formats; kept as one literal.
-                formats.push(ustrace_lang::printf::FormatString {
-                    segments: vec![ustrace_lang::printf::Segment::Literal(p.format.clone())],
-                });
-                continue;
-            }
-            // The code generator validated every format; a failure here is a bug.
-            let user = context::user_format(&p.format).unwrap_or(&p.format);
-            let f = ustrace_lang::printf::parse_format(user)
-                .map_err(|e| Error::Internal(format!("printf format {:?}: {e}", p.format)))?;
-            formats.push(f);
-        }
         Ok(Script {
             source: source.to_string(),
             source_name: source_name.to_string(),
             ast,
             compiled,
-            formats,
             options: options.clone(),
             warnings,
         })

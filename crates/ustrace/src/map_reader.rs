@@ -6,13 +6,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ustrace_codegen::program::{FieldKind, MapRole, StackMode, UserMap, ValueKind};
+use ustrace_codegen::program::{FieldKind, MapRole, ValueKind};
 use ustrace_lang::ast::{self, Block, ExprKind, StmtKind};
 use ustrace_output::metrics::MetricType;
 use ustrace_output::MapEntry;
 use ustrace_runtime::MapAccess;
 
-use crate::stacks::{StackFormatter, StackPlace};
+use crate::stacks::StackFormatter;
+use crate::values::Namer;
 use crate::{Error, Script, Tracer};
 
 /// What is known about one of a script's maps before it runs.
@@ -165,34 +166,23 @@ impl MapReader {
     }
 
     /// The entries of one map now (unsorted), combined across CPUs.
-    pub fn read(&self, map: &MapInfo) -> Vec<MapEntry> {
+    pub fn read(&self, map: &MapInfo) -> Result<Vec<MapEntry>, Error> {
         let inner = &self.inner;
         let Some(MapRole::User(user)) = inner.script.compiled.maps.get(map.index).map(|m| &m.role)
         else {
-            return Vec::new();
+            return Ok(Vec::new());
         };
         let raw = inner.access.read_map(map.index);
-        STACKS.with(|stacks| decode(&inner.script, user, &raw, stacks, &inner.access))
+        STACKS.with(|stacks| {
+            let namer = Namer {
+                script: &inner.script,
+                stacks,
+                source: &inner.access,
+                seen_pids: None,
+            };
+            namer.entries(user, &raw)
+        })
     }
-}
-
-fn decode(
-    script: &Script,
-    map: &UserMap,
-    raw: &[(Vec<u8>, Vec<Vec<u8>>)],
-    stacks: &StackFormatter,
-    access: &MapAccess,
-) -> Vec<MapEntry> {
-    let stack_text = |id: i64, pid: u32, mode: StackMode| {
-        stacks.render_id(pid, id, || access.read_stack(id), mode, StackPlace::MapKey)
-    };
-    crate::maps::decode_entries(
-        map,
-        raw,
-        &script.compiled.probe_names,
-        &stack_text,
-        &|addr, pid| stacks.symbol(pid, addr),
-    )
 }
 
 #[cfg(test)]

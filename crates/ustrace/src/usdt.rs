@@ -12,7 +12,7 @@
 //! let script = usdt.compile()?;
 //! let mut tracer = script.start()?;
 //! loop {
-//!     for hit in tracer.poll(100)? {
+//!     for hit in tracer.poll(std::time::Duration::from_millis(100))? {
 //!         println!("{} {} {:?}", hit.pid, hit.probe, hit.args);
 //!     }
 //! }
@@ -187,10 +187,11 @@ impl Usdt {
             Target::Pid(p) => Some(p),
             Target::Path(_) => None,
         };
-        let options = ScriptOptions {
-            pid,
-            ..Default::default()
-        };
+        let options = match pid {
+            Some(pid) => ScriptOptions::builder().pid(pid),
+            None => ScriptOptions::builder(),
+        }
+        .build();
         let script = Script::compile(&self.script_text(), "usdt", &options)?;
         Ok(UsdtScript { script })
     }
@@ -216,18 +217,18 @@ pub struct UsdtTracer {
 }
 
 impl UsdtTracer {
-    /// Waits up to `timeout_ms` and returns the hits that arrived, in order.
-    pub fn poll(&mut self, timeout_ms: i32) -> Result<Vec<UsdtEvent>, Error> {
+    /// Waits up to `timeout` and returns the hits that arrived, in order.
+    pub fn poll(&mut self, timeout: std::time::Duration) -> Result<Vec<UsdtEvent>, Error> {
         Ok(self
             .tracer
-            .poll(timeout_ms)?
+            .poll(timeout)?
             .into_iter()
             .filter_map(to_event)
             .collect())
     }
 
     /// Hits dropped because the buffer was full.
-    pub fn lost_events(&self) -> u64 {
+    pub fn lost_events(&self) -> Result<u64, Error> {
         self.tracer.lost_events()
     }
 }

@@ -122,10 +122,9 @@ fn script() -> impl Strategy<Value = String> {
 }
 
 fn compile(src: &str) {
-    let opts = ScriptOptions {
-        positional: vec!["7".to_string()],
-        ..Default::default()
-    };
+    let opts = ScriptOptions::builder()
+        .positional(vec!["7".to_string()])
+        .build();
     match Script::compile(src, "fuzz.bt", &opts) {
         Ok(_) => {}
         Err(Error::Script { summary, .. }) => {
@@ -153,19 +152,6 @@ proptest! {
     }
 }
 
-fn root() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI must run as root"
-        );
-        eprintln!("skipping the kernel half of the compiler fuzz: not root");
-    }
-    root
-}
-
 /// What compiles must also pass the kernel's verifier and run: 150
 /// generated scripts are compiled; each that compiles is loaded, BEGIN and
 /// END run and its maps read. Most must get that far, or the test proves
@@ -174,15 +160,14 @@ fn root() -> bool {
 fn compiled_scripts_pass_the_verifier() {
     use proptest::strategy::ValueTree;
     use proptest::test_runner::TestRunner;
-    if !root() {
+    if !ustrace_testkit::bpf_available("compiled_scripts_pass_the_verifier") {
         return;
     }
     let mut runner = TestRunner::deterministic();
     let strategy = script();
-    let opts = ScriptOptions {
-        positional: vec!["7".to_string()],
-        ..Default::default()
-    };
+    let opts = ScriptOptions::builder()
+        .positional(vec!["7".to_string()])
+        .build();
     let mut loaded = 0;
     for _ in 0..150 {
         let src = strategy
@@ -200,9 +185,9 @@ fn compiled_scripts_pass_the_verifier() {
             ),
         };
         tracer.begin();
-        tracer.poll(0).expect("polling");
+        tracer.poll(std::time::Duration::ZERO).expect("polling");
         tracer.end().expect("ending");
-        let _ = tracer.final_maps();
+        tracer.final_maps().expect("reading maps");
         loaded += 1;
     }
     assert!(

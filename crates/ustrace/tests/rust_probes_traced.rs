@@ -15,19 +15,6 @@ use std::time::{Duration, Instant};
 
 use ustrace::{Record, Script, ScriptOptions, Usdt, UsdtEvent};
 
-fn bpf_available() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    if !root {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "BPF tests need root in CI"
-        );
-        eprintln!("skipping: not root, cannot load BPF");
-    }
-    root
-}
-
 fn me() -> u32 {
     std::process::id()
 }
@@ -41,7 +28,7 @@ fn wait_events(tracer: &mut ustrace::UsdtTracer, probe: &str, want: usize) -> Ve
     while events.len() < want && Instant::now() < deadline {
         events.extend(
             tracer
-                .poll(100)
+                .poll(Duration::from_millis(100))
                 .expect("polling")
                 .into_iter()
                 .filter(|e| e.probe.ends_with(&suffix)),
@@ -75,7 +62,7 @@ fn fire_widths(p: *const u8) {
 
 #[test]
 fn every_width_arrives_with_its_exact_bits() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("every_width_arrives_with_its_exact_bits") {
         return;
     }
     let target = 0x5au8;
@@ -123,16 +110,13 @@ fn fire_text(c: &CStr, s: &str) {
 
 #[test]
 fn strings_are_read_from_the_pointers() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("strings_are_read_from_the_pointers") {
         return;
     }
     let script = Script::compile(
         r#"usdt:*:rust_traced:text { printf("%s|%s\n", str(arg0), str(arg1, arg2)); }"#,
         "text.bt",
-        &ScriptOptions {
-            pid: Some(me()),
-            ..Default::default()
-        },
+        &ScriptOptions::builder().pid(me()).build(),
     )
     .expect("compiling");
     let mut tracer = script.start().expect("attaching");
@@ -143,7 +127,7 @@ fn strings_are_read_from_the_pointers() {
     let mut texts = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     while texts.is_empty() && Instant::now() < deadline {
-        for r in tracer.poll(100).expect("polling") {
+        for r in tracer.poll(Duration::from_millis(100)).expect("polling") {
             if let Record::Printf { text, .. } = r {
                 texts.push(text);
             }
@@ -180,7 +164,7 @@ fn guarded_enabled() -> bool {
 
 #[test]
 fn shared_semaphore_is_raised_while_traced() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("shared_semaphore_is_raised_while_traced") {
         return;
     }
     assert!(!guarded_enabled(), "semaphore must be 0 untraced");
@@ -220,11 +204,10 @@ fn shared_semaphore_is_raised_while_traced() {
     let script = Script::compile(
         "usdt:*:rust_traced:guarded { @n = count(); }",
         "guarded.bt",
-        &ScriptOptions {
-            pid: Some(me()),
-            force_perf_attach: true,
-            ..Default::default()
-        },
+        &ScriptOptions::builder()
+            .pid(me())
+            .force_perf_attach(true)
+            .build(),
     )
     .expect("compiling");
     let mut tracer = script.start().expect("attaching with perf events");
@@ -234,6 +217,7 @@ fn shared_semaphore_is_raised_while_traced() {
     tracer.end().expect("ending");
     let maps: Vec<String> = tracer
         .final_maps()
+        .expect("reading maps")
         .into_iter()
         .filter_map(|r| match r {
             Record::Map { text, .. } => Some(text),
@@ -341,7 +325,7 @@ fn the_leaf_keeps_its_array_in_the_red_zone() {
 
 #[test]
 fn traced_red_zone_leaf_computes_the_untraced_result() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("traced_red_zone_leaf_computes_the_untraced_result") {
         return;
     }
     const ROUNDS: u64 = 1_000_000;
@@ -349,19 +333,17 @@ fn traced_red_zone_leaf_computes_the_untraced_result() {
     let script = Script::compile(
         "usdt:*:rust_traced:red_zone { @c = count(); }",
         "red_zone.bt",
-        &ScriptOptions {
-            pid: Some(me()),
-            ..Default::default()
-        },
+        &ScriptOptions::builder().pid(me()).build(),
     )
     .expect("compiling");
     let mut tracer = script.start().expect("attaching");
     tracer.begin();
     let traced = rust_red_zone_leaf(ROUNDS);
-    tracer.poll(100).expect("polling");
+    tracer.poll(Duration::from_millis(100)).expect("polling");
     tracer.end().expect("ending");
     let maps: Vec<String> = tracer
         .final_maps()
+        .expect("reading maps")
         .into_iter()
         .filter_map(|r| match r {
             Record::Map { text, .. } => Some(text),

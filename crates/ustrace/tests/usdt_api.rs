@@ -21,17 +21,6 @@ fn fire_guarded(i: u64) -> bool {
     evaluated
 }
 
-fn bpf_available() -> bool {
-    // SAFETY: geteuid has no preconditions.
-    let root = unsafe { libc::geteuid() } == 0;
-    let ci = std::env::var("CI").map(|v| v == "true").unwrap_or(false);
-    if !root {
-        assert!(!ci, "BPF tests need root in CI");
-        eprintln!("skipping: not root, cannot load BPF");
-    }
-    root
-}
-
 #[test]
 fn lists_own_probes() {
     let probes = Usdt::for_pid(std::process::id())
@@ -60,7 +49,7 @@ fn enable_probe_rejects_unknown_names() {
 
 #[test]
 fn receives_hits_with_arguments_and_raises_semaphores() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("receives_hits_with_arguments_and_raises_semaphores") {
         return;
     }
     let me = std::process::id();
@@ -78,7 +67,7 @@ fn receives_hits_with_arguments_and_raises_semaphores() {
     let mut events: Vec<UsdtEvent> = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     while events.len() < 4 && Instant::now() < deadline {
-        events.extend(tracer.poll(100).expect("polling"));
+        events.extend(tracer.poll(Duration::from_millis(100)).expect("polling"));
     }
     let tid = unsafe { libc::gettid() } as u32;
     let hits: Vec<&UsdtEvent> = events
@@ -104,7 +93,7 @@ fn receives_hits_with_arguments_and_raises_semaphores() {
 /// The seed's C test-server traced through the API: values increase by one.
 #[test]
 fn traces_the_seed_test_server() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("traces_the_seed_test_server") {
         return;
     }
     let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("api-seed");
@@ -144,7 +133,7 @@ fn traces_the_seed_test_server() {
         let mut values = Vec::new();
         let deadline = Instant::now() + Duration::from_secs(6);
         while values.len() < 3 && Instant::now() < deadline {
-            for e in tracer.poll(100).expect("polling") {
+            for e in tracer.poll(Duration::from_millis(100)).expect("polling") {
                 assert_eq!(e.pid, pid);
                 values.push(e.args[0] as i64);
             }
@@ -168,7 +157,7 @@ fn fire_labelled(i: u64) {
 /// its context; maps read and cleared while the probes stay attached.
 #[test]
 fn labelled_block_with_event_context_and_live_maps() {
-    if !bpf_available() {
+    if !ustrace_testkit::bpf_available("labelled_block_with_event_context_and_live_maps") {
         return;
     }
     use ustrace::{BlockBinding, Record, Script, ScriptOptions};
@@ -178,19 +167,18 @@ fn labelled_block_with_event_context_and_live_maps() {
         .expect("enabling")
         .enabled()[0]
         .clone();
-    let options = ScriptOptions {
-        pid: Some(me),
-        event_context: true,
-        block_bindings: Some(vec![BlockBinding {
+    let options = ScriptOptions::builder()
+        .pid(me)
+        .event_context(true)
+        .block_bindings(vec![BlockBinding {
             label: "on_hit".into(),
             probes: vec![ustrace::ast::AttachKind::Usdt {
                 path: probe.path.clone(),
                 provider: Some(probe.provider.clone()),
                 name: probe.name.clone(),
             }],
-        }]),
-        ..Default::default()
-    };
+        }])
+        .build();
     let src = "on_hit { printf(\"i=%d\\n\", arg0); @n[arg0 % 2] = count(); }";
     let script = Script::compile(src, "t", &options).expect("compiling");
     let mut tracer = script.start().expect("attaching");
@@ -200,7 +188,7 @@ fn labelled_block_with_event_context_and_live_maps() {
     let mut printed = Vec::new();
     let deadline = Instant::now() + Duration::from_secs(5);
     while printed.len() < 3 && Instant::now() < deadline {
-        for r in tracer.poll(100).expect("polling") {
+        for r in tracer.poll(Duration::from_millis(100)).expect("polling") {
             if let Record::Printf {
                 text,
                 args,
@@ -221,16 +209,16 @@ fn labelled_block_with_event_context_and_live_maps() {
         }
     }
     assert_eq!(printed, ["i=1\n", "i=2\n", "i=3\n"]);
-    let Some(Record::Map { name, entries, .. }) = tracer.read_map("@n") else {
+    let Some(Record::Map { name, entries, .. }) = tracer.read_map("@n").expect("reading @n") else {
         panic!("no map @n")
     };
     assert_eq!(name, "@n");
     assert_eq!(entries.len(), 2, "{entries:?}");
     assert_eq!(tracer.maps()[0].key_fields, 1);
     assert!(tracer.clear_map("@n"));
-    let Some(Record::Map { entries, .. }) = tracer.read_map("@n") else {
+    let Some(Record::Map { entries, .. }) = tracer.read_map("@n").expect("reading @n") else {
         panic!("no map @n")
     };
     assert!(entries.is_empty());
-    assert!(tracer.read_map("@nope").is_none());
+    assert!(tracer.read_map("@nope").expect("reading").is_none());
 }

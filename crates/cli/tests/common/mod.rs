@@ -1,7 +1,7 @@
 //! Shared by the CLI's end-to-end tests: building the C programs, running
-//! `ustrace` (and bpftrace, for comparisons), and deciding whether BPF can
-//! run here. In CI (`CI=true`) a test that cannot load BPF fails; elsewhere
-//! it is skipped with a printed reason.
+//! `ustrace` (and bpftrace, for comparisons). Whether BPF can run here is
+//! decided by `ustrace_testkit` (in CI a test that cannot load BPF fails;
+//! elsewhere it is skipped with a printed reason).
 #![allow(dead_code)]
 
 use std::io::Read;
@@ -15,54 +15,14 @@ pub fn ustrace() -> Command {
     Command::new(env!("CARGO_BIN_EXE_ustrace"))
 }
 
-fn in_ci() -> bool {
-    std::env::var("CI")
-        .map(|v| v == "true" || v == "1")
-        .unwrap_or(false)
-}
-
-/// True when BPF programs can be loaded here. Outside CI, prints why a test
-/// is skipped; in CI, panics instead.
-pub fn bpf_available(test: &str) -> bool {
-    static REASON: OnceLock<Option<String>> = OnceLock::new();
-    let reason = REASON.get_or_init(|| {
-        // SAFETY: geteuid has no preconditions.
-        if unsafe { libc::geteuid() } != 0 {
-            return Some("not running as root".to_string());
-        }
-        let out = ustrace().args(["-e", "BEGIN { exit(); }"]).output();
-        match out {
-            Ok(o) if o.status.success() => None,
-            Ok(o) => Some(format!(
-                "ustrace cannot load BPF: {}",
-                String::from_utf8_lossy(&o.stderr).trim()
-            )),
-            Err(e) => Some(format!("cannot run ustrace: {e}")),
-        }
-    });
-    match reason {
-        None => true,
-        Some(r) if in_ci() => panic!("{test}: BPF is required in CI but unavailable: {r}"),
-        Some(r) => {
-            eprintln!("skipping {test}: {r}");
-            false
-        }
-    }
-}
+// Not every test binary uses every helper.
+#[allow(unused_imports)]
+pub use ustrace_testkit::{bpf_available, in_ci, root, tool_available, unavailable};
 
 /// True when bpftrace is installed (needed for side-by-side comparisons; in
 /// CI it must be).
 pub fn bpftrace_available(test: &str) -> bool {
-    let ok = Command::new("bpftrace")
-        .arg("--version")
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false);
-    if !ok {
-        assert!(!in_ci(), "{test}: bpftrace is required in CI");
-        eprintln!("skipping {test}: bpftrace is not installed");
-    }
-    ok
+    tool_available(test, "bpftrace", &["--version"])
 }
 
 /// The repository root.
@@ -197,4 +157,25 @@ pub fn stdout(o: &Output) -> String {
 /// Stderr as text.
 pub fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// Runs `ustrace EXTRA... -e SCRIPT -c COMMAND` to completion (30 s at
+/// most) and returns its output; the test fails with ustrace's stderr if
+/// it did not exit successfully.
+pub fn trace_command_with(extra: &[&str], script: &str, command: &str) -> Output {
+    let mut cmd = ustrace();
+    cmd.args(extra).args(["-e", script, "-c", command]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(
+        out.status.success(),
+        "ustrace -e {script:?} -c {command:?} failed: {}",
+        stderr(&out)
+    );
+    out
+}
+
+/// [`trace_command_with`] without extra flags, returning stdout as text:
+/// the usual "trace a program started with -c, collect what it printed".
+pub fn trace_command(script: &str, command: &str) -> String {
+    stdout(&trace_command_with(&[], script, command))
 }

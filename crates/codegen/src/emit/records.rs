@@ -96,11 +96,8 @@ impl ProgramCompiler<'_, '_> {
         kind: PrintfKind,
         span: Span,
     ) -> Result<Val, CompileError> {
-        let def = PrintfDef {
-            format: fmt,
-            args: fields.clone(),
-            kind,
-        };
+        let def = PrintfDef::new(fmt, fields.clone(), kind)
+            .map_err(|e| CompileError::new(span, e.to_string()))?;
         let id = match self.g.out.printfs.iter().position(|p| *p == def) {
             Some(i) => i,
             None => {

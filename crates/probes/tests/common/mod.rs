@@ -87,23 +87,16 @@ pub fn built() -> &'static Built {
     })
 }
 
-/// True when `path` exists. Otherwise prints why the test is skipped and
-/// returns false, or panics when the environment variable `CI` is `true`.
+/// True when `path` exists. Otherwise the test is skipped with a printed
+/// reason, or fails in CI (`ustrace_testkit::unavailable`).
 pub fn require(path: &Path, package: &str) -> bool {
-    if path.exists() {
-        return true;
-    }
-    if std::env::var("CI").as_deref() == Ok("true") {
-        panic!(
-            "{} is missing (install the Debian package {package}); CI=true so this is a failure",
-            path.display()
-        );
-    }
-    eprintln!(
-        "SKIPPED: {} is missing (Debian package {package})",
-        path.display()
-    );
-    false
+    // The test harness names each test's thread after the test.
+    let thread = std::thread::current();
+    path.exists()
+        || ustrace_testkit::unavailable(
+            thread.name().unwrap_or("this test"),
+            &format!("{} is missing (Debian package {package})", path.display()),
+        )
 }
 
 /// One stapsdt note as `readelf -n` prints it.

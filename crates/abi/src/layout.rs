@@ -1,0 +1,220 @@
+//! The layouts of what BPF programs write for user space: ring buffer
+//! records (a tag, then fields) and map keys and values. The code generator
+//! decides them; [`crate::decode`] reads bytes with them.
+
+use ustrace_lang::printf::{parse_format, FormatError, FormatString, Segment};
+
+use crate::MapStyle;
+
+/// The layout of one field of a record or key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// An 8-byte integer.
+    Int {
+        /// Signedness (for printing).
+        signed: bool,
+    },
+    /// A NUL-padded string of this many bytes.
+    Str(usize),
+    /// An 8-byte probe id, printed as the probe's name.
+    ProbeName,
+    /// A user stack: the 8-byte id from `bpf_get_stackid` (negative when
+    /// it failed) and the 8-byte pid whose addresses it holds.
+    UStack(StackMode),
+    /// `usym(addr)`: the 8-byte address and the 8-byte pid it belongs to,
+    /// printed as the symbol's name.
+    USym,
+    /// `buf(p, n)`: an 8-byte length, then up to this many bytes.
+    Buffer(usize),
+    /// `strftime(fmt, ns)`: 8 bytes of `CLOCK_MONOTONIC` nanoseconds, printed
+    /// as wall-clock time with format `CompiledScript::strftime_formats[i]`.
+    Strftime(usize),
+}
+
+/// How a `ustack` prints: bpftrace's default form or `perf`'s, and how many
+/// frames at most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StackMode {
+    /// `ustack(perf)`: `\tADDR SYMBOL+OFF (MODULE)` lines.
+    pub perf: bool,
+    /// At most this many frames are shown.
+    pub depth: u8,
+}
+
+/// The frames the kernel keeps per stack (its default
+/// `kernel.perf_event_max_stack`).
+pub const USTACK_MAX_DEPTH: u8 = 127;
+
+impl FieldKind {
+    /// Size in bytes.
+    pub fn size(self) -> usize {
+        match self {
+            FieldKind::Int { .. } | FieldKind::ProbeName => 8,
+            FieldKind::UStack(_) | FieldKind::USym => 16,
+            FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
+            FieldKind::Strftime(_) => 8,
+            FieldKind::Str(n) => (n + 7) & !7,
+        }
+    }
+}
+
+/// Record tag (first 8 bytes of every ring buffer record) for `exit()`.
+pub const TAG_EXIT: u64 = 0xffff_0001;
+/// Record tag for `print(@map[, top[, div]])`: then map id, top, div.
+pub const TAG_PRINT_MAP: u64 = 0xffff_0002;
+/// Record tag for `clear(@map)`: then map id.
+pub const TAG_CLEAR_MAP: u64 = 0xffff_0003;
+/// Record tag for `zero(@map)`: then map id.
+pub const TAG_ZERO_MAP: u64 = 0xffff_0004;
+/// Record tag for `print(value)`: then a printf-like layout id.
+pub const TAG_PRINT_VALUE: u64 = 0xffff_0005;
+/// Record tag for `time(fmt)`: then a printf-like layout id.
+pub const TAG_TIME: u64 = 0xffff_0006;
+/// Record tags below this are printf ids.
+pub const TAG_PRINTF_LIMIT: u64 = 0xffff_0000;
+
+/// A printf call site: its format and argument layout (after the 8-byte tag).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintfDef {
+    /// The format string (escapes decoded).
+    pub format: String,
+    /// The format, parsed once by the compiler (for `time()`, whose format
+    /// is strftime's, one literal segment).
+    pub parsed: FormatString,
+    /// Argument fields in order.
+    pub args: Vec<FieldKind>,
+    /// What user space does with the record.
+    pub kind: PrintfKind,
+}
+
+/// What a printf-like record is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PrintfKind {
+    /// `printf(fmt, ...)`: print the formatted text.
+    Printf,
+    /// `time(fmt)`: the format is strftime's, applied to the wall-clock
+    /// time the record is printed.
+    Time,
+    /// `system(fmt, ...)`: run the formatted text with `/bin/sh -c` and
+    /// print what it writes (only with `--unsafe`).
+    System,
+}
+
+impl PrintfDef {
+    /// The layout of a printf-like call: parses `format` (a printf format,
+    /// or strftime's for [`PrintfKind::Time`], kept as one literal).
+    pub fn new(
+        format: String,
+        args: Vec<FieldKind>,
+        kind: PrintfKind,
+    ) -> Result<PrintfDef, FormatError> {
+        let parsed = match kind {
+            PrintfKind::Time => FormatString {
+                segments: vec![Segment::Literal(format.clone())],
+            },
+            PrintfKind::Printf | PrintfKind::System => parse_format(&format)?,
+        };
+        Ok(PrintfDef {
+            format,
+            parsed,
+            args,
+            kind,
+        })
+    }
+
+    /// Total record size, tag included.
+    pub fn record_size(&self) -> usize {
+        8 + self.args.iter().map(|a| a.size()).sum::<usize>()
+    }
+}
+
+/// A script-level map: its name and the layout of keys and values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserMap {
+    /// The name including `@`.
+    pub name: String,
+    /// Key fields (empty for a scalar map, whose key is 8 zero bytes).
+    pub key: Vec<FieldKind>,
+    /// What the value holds.
+    pub value: ValueKind,
+}
+
+/// How a map's value is interpreted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A plain integer (assigned).
+    Int {
+        /// Signedness.
+        signed: bool,
+    },
+    /// A string of this many bytes (assigned).
+    Str(usize),
+    /// `count()`: per-CPU u64, summed.
+    Count,
+    /// `sum(x)`: per-CPU i64, summed.
+    Sum,
+    /// `min(x)`: per-CPU {value, set flag}; the minimum of the set ones.
+    Min,
+    /// `max(x)`: per-CPU {value, set flag}; the maximum of the set ones.
+    Max,
+    /// `avg(x)`: per-CPU {count, sum}.
+    Avg,
+    /// `stats(x)`: per-CPU {count, sum}.
+    Stats,
+    /// `hist(x)`: the key gets an extra 8-byte bucket index
+    /// (`ustrace_output::hist_bucket`); the value is a per-CPU count.
+    Hist,
+    /// `lhist(x, min, max, step)`: like `Hist` with linear buckets.
+    Lhist {
+        /// Lower bound.
+        min: i64,
+        /// Upper bound.
+        max: i64,
+        /// Bucket width.
+        step: i64,
+    },
+}
+
+impl ValueKind {
+    /// Bytes of one value (per CPU for per-CPU kinds).
+    pub fn size(self) -> usize {
+        match self {
+            ValueKind::Str(n) => (n + 7) & !7,
+            ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
+            _ => 8,
+        }
+    }
+
+    /// True when the map is per-CPU (aggregations).
+    pub fn per_cpu(self) -> bool {
+        !matches!(self, ValueKind::Int { .. } | ValueKind::Str(_))
+    }
+
+    /// True for histograms, whose keys end with a bucket index.
+    pub fn is_histogram(self) -> bool {
+        matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
+    }
+}
+
+impl UserMap {
+    /// Bytes of the key before a histogram's bucket index: the key fields,
+    /// or 8 zero bytes for a scalar map.
+    pub fn key_body_size(&self) -> usize {
+        if self.key.is_empty() {
+            8
+        } else {
+            self.key.iter().map(|f| f.size()).sum()
+        }
+    }
+}
+
+impl ValueKind {
+    /// How a map with values of this kind prints.
+    pub fn style(self) -> MapStyle {
+        match self {
+            ValueKind::Avg | ValueKind::Stats => MapStyle::Stats,
+            ValueKind::Hist | ValueKind::Lhist { .. } => MapStyle::Hist,
+            _ => MapStyle::Plain,
+        }
+    }
+}
