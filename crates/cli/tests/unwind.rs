@@ -432,3 +432,33 @@ fn run_until_exit(mut g: Guard, limit: Duration) -> std::process::Output {
     }
     interrupt_after(g, Duration::ZERO)
 }
+
+/// JIT code (an anonymous executable mapping) is stepped through with its
+/// frame pointer and named from the process's perf map (/tmp/perf-PID.map,
+/// read by blazesym while the process lives), between frames unwound with
+/// tables in code built without frame pointers.
+#[test]
+fn jit_frames_are_named_from_the_perf_map() {
+    if !bpf_available("jit_frames_are_named_from_the_perf_map") {
+        return;
+    }
+    let bin = build_c(
+        "jit_perfmap",
+        "tests/c/jit_perfmap.c",
+        &["-O2", "-g", "-fomit-frame-pointer"],
+    );
+    let out = trace_command(
+        &format!(
+            r#"usdt:{b}:jit:here {{ printf("stack:%s|\n", ustack); }}"#,
+            b = bin.display()
+        ),
+        &format!("{} 300 1", bin.display()),
+    );
+    let got = first_stack(&out);
+    assert_eq!(
+        got.iter().take(3).map(String::as_str).collect::<Vec<_>>(),
+        ["probe_here", "jitted_trampoline", "main"],
+        "{out}"
+    );
+    assert_eq!(got.last().map(String::as_str), Some("_start"), "{out}");
+}

@@ -1,0 +1,50 @@
+/* A tiny "JIT": main copies a trampoline into an anonymous executable page,
+ * names it in /tmp/perf-PID.map (the perf map JITs such as `python3.12 -X
+ * perf` and perf-map-agent write), and calls through it into a function
+ * with a USDT probe. A tracer's stack at the probe shows
+ * probe_here <- jitted_trampoline <- main when it reads the perf map.
+ * Usage: jit_perfmap DELAY_MS COUNT */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/sdt.h>
+#include <unistd.h>
+
+__attribute__((noinline)) void probe_here(long v)
+{
+    DTRACE_PROBE1(jit, here, v);
+    __asm__ volatile("" ::: "memory");
+}
+
+int main(int argc, char **argv)
+{
+    int delay_ms = argc > 1 ? atoi(argv[1]) : 300;
+    int count = argc > 2 ? atoi(argv[2]) : 1;
+    /* push %rbp; mov %rsp,%rbp; movabs $probe_here,%rax; call *%rax;
+     * pop %rbp; ret -- a frame-pointer frame, as JITs emit them. */
+    unsigned char code[] = {0x55, 0x48, 0x89, 0xe5, 0x48, 0xb8, 0, 0, 0, 0, 0, 0,
+                            0,    0,    0xff, 0xd0, 0x5d, 0xc3};
+    void (*target)(long) = probe_here;
+    memcpy(code + 6, &target, sizeof target);
+    unsigned char *page = mmap(NULL, 4096, PROT_READ | PROT_WRITE | PROT_EXEC,
+                               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (page == MAP_FAILED)
+        return 1;
+    memcpy(page, code, sizeof code);
+    char path[64];
+    snprintf(path, sizeof path, "/tmp/perf-%d.map", (int)getpid());
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return 1;
+    fprintf(f, "%lx %zx jitted_trampoline\n", (unsigned long)page, sizeof code);
+    fclose(f);
+    void (*jitted)(long) = (void (*)(long))page;
+    usleep(delay_ms * 1000);
+    for (int i = 0; i < count; i++) {
+        jitted(i);
+        usleep(100 * 1000);
+    }
+    unlink(path);
+    return 0;
+}
