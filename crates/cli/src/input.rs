@@ -8,6 +8,7 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
+use ustrace::probes::file_kind;
 
 /// The text of the script file `path`.
 pub fn read_script(path: &Path) -> Result<String> {
@@ -30,23 +31,4 @@ pub fn read_script(path: &Path) -> Result<String> {
         .read_to_end(&mut bytes)
         .with_context(what)?;
     String::from_utf8(bytes).with_context(|| format!("script {} is not UTF-8", path.display()))
-}
-
-/// "a directory", "a FIFO", ... for messages.
-pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
-    use std::os::unix::fs::FileTypeExt;
-    let t = meta.file_type();
-    if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "not a regular file"
-    }
 }

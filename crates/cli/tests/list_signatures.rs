@@ -13,19 +13,7 @@ use common::*;
 /// Builds `src` with `compiler` (g++ or rustc) into the test directory.
 fn build_with(compiler: &str, name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-dwarf");
-    std::fs::create_dir_all(&dir).expect("creating the build directory");
-    let out = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let status = Command::new(compiler)
-        .arg(repo().join(src))
-        .args(flags)
-        .arg("-o")
-        .arg(&tmp)
-        .status()
-        .unwrap_or_else(|e| panic!("running {compiler}: {e}"));
-    assert!(status.success(), "{compiler} failed on {src}");
-    std::fs::rename(&tmp, &out).expect("moving the built program in place");
-    out
+    ustrace_testkit::build_program(compiler, &repo().join(src), &dir, name, flags)
 }
 
 fn c_types() -> &'static PathBuf {

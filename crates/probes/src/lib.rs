@@ -30,8 +30,8 @@ pub use error::ProbeError;
 pub use libpath::resolve_library;
 pub use listing::{describe_probe, list_lines, probe_line};
 pub use notes::{
-    attach_offset, from_bytes, read_file, read_usdt_probes, NopKind, UsdtFile, UsdtLocation,
-    UsdtProbe,
+    attach_offset, file_kind, from_bytes, read_file, read_usdt_probes, NopKind, UsdtFile,
+    UsdtLocation, UsdtProbe,
 };
 pub use objects::{find_objects, ObjectFile, ObjectFiles};
 pub use pattern::{find_usdt_probes, glob_match, FoundProbe, UsdtPattern};

@@ -220,37 +220,47 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>, ProbeError> {
 
 /// Opens `path` for reading if it is a regular file; returns it and its size.
 pub(crate) fn open_regular(path: &Path) -> Result<(std::fs::File, u64), ProbeError> {
-    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    use std::os::unix::fs::OpenOptionsExt;
     let file = std::fs::OpenOptions::new()
         .read(true)
         .custom_flags(libc::O_NONBLOCK)
         .open(path)
         .map_err(|e| ProbeError::from_io(path, &e))?;
     let meta = file.metadata().map_err(|e| ProbeError::from_io(path, &e))?;
-    let t = meta.file_type();
-    if t.is_dir() {
+    if meta.is_dir() {
         return Err(ProbeError::IsDirectory {
             path: path.to_path_buf(),
         });
     }
-    if !t.is_file() {
-        let kind = if t.is_fifo() {
-            "a FIFO"
-        } else if t.is_char_device() {
-            "a character device"
-        } else if t.is_block_device() {
-            "a block device"
-        } else if t.is_socket() {
-            "a socket"
-        } else {
-            "special file"
-        };
+    if !meta.is_file() {
         return Err(ProbeError::NotRegular {
             path: path.to_path_buf(),
-            kind,
+            kind: file_kind(&meta),
         });
     }
     Ok((file, meta.len()))
+}
+
+/// What kind of file `meta` describes ("a directory", "a FIFO", ...), for
+/// messages that refuse anything but a regular file.
+pub fn file_kind(meta: &std::fs::Metadata) -> &'static str {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else if t.is_file() {
+        "a regular file"
+    } else {
+        "special file"
+    }
 }
 
 /// Like [`read_usdt_probes`], on the bytes of a file; `path` is only used in

@@ -103,3 +103,32 @@ pub fn root(test: &str) -> bool {
     let euid = unsafe { libc::geteuid() };
     euid == 0 || unavailable(test, "not running as root")
 }
+
+/// Compiles `src` with `compiler` (gcc, g++, rustc) and `flags` into
+/// `dir/name` and returns that path. The output is written under a name
+/// unique to the call and renamed into place, so tests of one binary that
+/// build the same program in parallel threads never see half a file.
+pub fn build_program(
+    compiler: &str,
+    src: &std::path::Path,
+    dir: &std::path::Path,
+    name: &str,
+    flags: &[&str],
+) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEQ: AtomicUsize = AtomicUsize::new(0);
+    std::fs::create_dir_all(dir).expect("creating the build directory");
+    let out = dir.join(name);
+    let seq = SEQ.fetch_add(1, Ordering::Relaxed);
+    let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
+    let status = Command::new(compiler)
+        .arg(src)
+        .args(flags)
+        .arg("-o")
+        .arg(&tmp)
+        .status()
+        .unwrap_or_else(|e| panic!("running {compiler} (see scripts/install-deps.sh): {e}"));
+    assert!(status.success(), "{compiler} failed on {}", src.display());
+    std::fs::rename(&tmp, &out).expect("moving the built program in place");
+    out
+}

@@ -34,22 +34,7 @@ pub fn repo() -> PathBuf {
 /// test's temporary directory, once per test binary and name.
 pub fn build_c(name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("cli-c");
-    std::fs::create_dir_all(&dir).expect("creating the C build directory");
-    let out = dir.join(name);
-    // Unique per call: tests of one binary run in parallel threads.
-    static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-    let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let tmp = dir.join(format!(".{name}.{}.{seq}.tmp", std::process::id()));
-    let status = Command::new("gcc")
-        .arg(repo().join(src))
-        .args(flags)
-        .arg("-o")
-        .arg(&tmp)
-        .status()
-        .expect("running gcc (Debian packages gcc and systemtap-sdt-dev are needed)");
-    assert!(status.success(), "gcc failed on {src}");
-    std::fs::rename(&tmp, &out).expect("moving the built program in place");
-    out
+    ustrace_testkit::build_program("gcc", &repo().join(src), &dir, name, flags)
 }
 
 /// The reference test-server, built exactly as the README says.

@@ -431,22 +431,8 @@ impl ProgramCompiler<'_, '_> {
         args: &[Expr],
         span: Span,
     ) -> Result<(), CompileError> {
-        let Some(first) = args.first() else {
-            return Err(CompileError::new(
-                span,
-                "this function needs a map argument",
-            ));
-        };
-        let ExprKind::Map { name, keys } = &first.kind else {
-            return Err(CompileError::new(first.span, "expected a map (@name)"));
-        };
-        if !keys.is_empty() {
-            return Err(CompileError::new(
-                first.span,
-                "give the whole map (@name), not an element",
-            ));
-        }
-        let id = self.map_id(name, first.span)?.0 as i64;
+        let (name, first_span) = crate::sema::whole_map_argument(args, span)?;
+        let id = self.map_id(name, first_span)?.0 as i64;
         let mut extra = [0i64; 2];
         for (i, a) in args[1..].iter().enumerate().take(2) {
             extra[i] = match self.expr(a)? {

@@ -220,22 +220,8 @@ impl Checker<'_> {
     /// `print(@m[, top[, div]])`, `clear(@m)`, `zero(@m)`: a whole map and
     /// constant integers.
     pub(crate) fn map_command(&mut self, args: &[Expr], span: Span) -> Result<(), CompileError> {
-        let Some(first) = args.first() else {
-            return Err(CompileError::new(
-                span,
-                "this function needs a map argument",
-            ));
-        };
-        let ExprKind::Map { name, keys } = &first.kind else {
-            return Err(CompileError::new(first.span, "expected a map (@name)"));
-        };
-        if !keys.is_empty() {
-            return Err(CompileError::new(
-                first.span,
-                "give the whole map (@name), not an element",
-            ));
-        }
-        self.existing_map(name, first.span)?;
+        let (name, first) = whole_map_argument(args, span)?;
+        self.existing_map(name, first)?;
         for a in args[1..].iter().take(2) {
             if self.expr(a)?.konst.is_none() {
                 return Err(CompileError::new(a.span, "expected an integer constant"));
@@ -343,4 +329,26 @@ pub(crate) fn same_key_shape(a: &[FieldKind], b: &[FieldKind]) -> bool {
             (FieldKind::Int { .. }, FieldKind::Int { .. }) => true,
             _ => x == y,
         })
+}
+
+/// The first argument of `print(@m)`, `clear(@m)`, `zero(@m)`: a whole map
+/// (`@name`, no keys). Returns its name and span. Used by the semantic pass
+/// and by the emitter, which reads the same argument.
+pub(crate) fn whole_map_argument(args: &[Expr], span: Span) -> Result<(&str, Span), CompileError> {
+    let Some(first) = args.first() else {
+        return Err(CompileError::new(
+            span,
+            "this function needs a map argument",
+        ));
+    };
+    let ExprKind::Map { name, keys } = &first.kind else {
+        return Err(CompileError::new(first.span, "expected a map (@name)"));
+    };
+    if !keys.is_empty() {
+        return Err(CompileError::new(
+            first.span,
+            "give the whole map (@name), not an element",
+        ));
+    }
+    Ok((name, first.span))
 }

@@ -2,7 +2,6 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 /// The repository root.
 pub fn repo() -> PathBuf {
@@ -13,17 +12,5 @@ pub fn repo() -> PathBuf {
 /// writing `name` in the test's temporary directory.
 pub fn build(compiler: &str, name: &str, src: &str, flags: &[&str]) -> PathBuf {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dwarf-programs");
-    std::fs::create_dir_all(&dir).expect("creating the build directory");
-    let out = dir.join(name);
-    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
-    let status = Command::new(compiler)
-        .arg(repo().join(src))
-        .args(flags)
-        .arg("-o")
-        .arg(&tmp)
-        .status()
-        .unwrap_or_else(|e| panic!("running {compiler}: {e}"));
-    assert!(status.success(), "{compiler} failed on {src}");
-    std::fs::rename(&tmp, &out).expect("moving the built program in place");
-    out
+    ustrace_testkit::build_program(compiler, &repo().join(src), &dir, name, flags)
 }
