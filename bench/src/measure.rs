@@ -128,6 +128,55 @@ pub(crate) struct Traced {
     pub(crate) xlated_insns: u64,
 }
 
+/// Starts `tool -e script -o out` and waits until it is ready: BEGIN's
+/// "ready" line is in `out`, or, for bpftrace (which buffers its -o output
+/// until exit), one quiet second after "Attaching" (attachment is done
+/// before BEGIN runs). A tracer that exits or takes more than 30 s is
+/// stopped; with `stderr` piped its last error line is printed.
+pub(crate) fn start_until_ready(
+    tool: &Path,
+    script: &str,
+    out: &Path,
+    stderr: Stdio,
+) -> Option<Child> {
+    let mut child: Child = Command::new(tool)
+        .args(["-e", script, "-o"])
+        .arg(out)
+        .stdout(Stdio::null())
+        .stderr(stderr)
+        .spawn()
+        .ok()?;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut attaching_since: Option<Instant> = None;
+    loop {
+        let text = std::fs::read_to_string(out).unwrap_or_default();
+        if text.contains("ready") {
+            return Some(child);
+        }
+        if text.contains("Attaching")
+            && attaching_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(1)
+        {
+            return Some(child);
+        }
+        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
+            // Stop it before reading stderr, or the read never ends.
+            let _ = child.kill();
+            let _ = child.wait();
+            let mut err = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut err);
+                eprintln!(
+                    "  tracer {} did not start: {}",
+                    tool.display(),
+                    err.lines().last().unwrap_or("")
+                );
+            }
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 /// Starts a tracer writing to `out`, waits for its BEGIN's "ready", runs
 /// `work`, reads the BPF stats of the programs it loaded, and stops it.
 pub(crate) fn traced(
@@ -138,46 +187,7 @@ pub(crate) fn traced(
 ) -> Option<Traced> {
     let before = prog_ids();
     let _ = std::fs::remove_file(out);
-    let mut child: Child = Command::new(tool)
-        .args(["-e", script, "-o"])
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
-    // Ready when BEGIN's "ready" line is in the file. bpftrace buffers its
-    // -o output until exit, so for it "Attaching" plus one quiet second
-    // (attachment is done before BEGIN runs) is the sign.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut attaching_since: Option<Instant> = None;
-    loop {
-        let text = std::fs::read_to_string(out).unwrap_or_default();
-        if text.contains("ready") {
-            break;
-        }
-        if text.contains("Attaching") {
-            let since = *attaching_since.get_or_insert_with(Instant::now);
-            if since.elapsed() > Duration::from_secs(1) {
-                break;
-            }
-        }
-        if Instant::now() > deadline || matches!(child.try_wait(), Ok(Some(_))) {
-            // Stop it before reading stderr, or the read never ends.
-            let _ = child.kill();
-            let _ = child.wait();
-            let mut err = String::new();
-            if let Some(mut e) = child.stderr.take() {
-                let _ = e.read_to_string(&mut err);
-            }
-            eprintln!(
-                "  tracer {} did not start: {}",
-                tool.display(),
-                err.lines().last().unwrap_or("")
-            );
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = start_until_ready(tool, script, out, Stdio::piped())?;
     let result = work();
     // Only the programs this tracer holds: others may load BPF meanwhile.
     let held = prog_ids_held_by(child.id());

@@ -6,6 +6,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::start_until_ready;
+
 /// What one overload run measured.
 pub struct Overload {
     /// Events sent by the producers.
@@ -46,34 +48,7 @@ pub fn run(
         "usdt:{}:bench:hit {{ printf(\"%d %d\\n\", arg0, arg1); }} BEGIN {{ printf(\"ready\\n\"); }}",
         hits.display()
     );
-    let mut tracer = Command::new(tool)
-        .args(["-e", &script, "-o"])
-        .arg(out)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    // Ready at "ready" (ustrace) or one quiet second after "Attaching"
-    // (bpftrace buffers -o output until exit).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let mut attaching_since: Option<Instant> = None;
-    loop {
-        let text = std::fs::read_to_string(out).unwrap_or_default();
-        if text.contains("ready") {
-            break;
-        }
-        if text.contains("Attaching")
-            && attaching_since.get_or_insert_with(Instant::now).elapsed() > Duration::from_secs(1)
-        {
-            break;
-        }
-        if Instant::now() > deadline || matches!(tracer.try_wait(), Ok(Some(_))) {
-            let _ = tracer.kill();
-            let _ = tracer.wait();
-            return None;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut tracer = start_until_ready(tool, &script, out, Stdio::null())?;
     let pid = tracer.id();
     let start = Instant::now();
     let mut running: Vec<_> = (0..producers)
