@@ -31,6 +31,12 @@ const UTHREADS_JAVA: &str = include_str!("../../../../tools/uthreads_java.bt");
 const UTHREADS_C: &str = include_str!("../../../../tools/uthreads_c.bt");
 const USTAT: &str = include_str!("../../../../tools/ustat.bt");
 
+/// A script text built for the one run a process starts, kept for the
+/// rest of it (sections chosen at run time).
+fn leak(text: String) -> &'static str {
+    Box::leak(text.into_boxed_str())
+}
+
 /// The optional positional PID of the u* tools.
 fn pid_positional(parsed: &Parsed) -> Result<Option<&str>> {
     match parsed.positional.as_slice() {
@@ -119,6 +125,9 @@ pub fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
     let latency = parsed.has('L');
     let source = match lang {
         Lang::Java => UCALLS_JAVA,
+        // Ruby's return probes only for latencies: their probe path is the
+        // one that crashes Ruby 3.1 most (docs/tools.md).
+        Lang::Ruby if !latency => leak(sections::keep(UCALLS_RUBY, &[])),
         Lang::Ruby => UCALLS_RUBY,
         Lang::Php => UCALLS_PHP,
         Lang::Python | Lang::C => UCALLS,
@@ -299,8 +308,7 @@ pub fn plan_ustat(parsed: &Parsed) -> Result<Invocation> {
     positional.push(count.to_string());
     let text = sections::keep(USTAT, &present);
     Ok(Invocation {
-        // Built once per process, for the one run it starts.
-        source: Box::leak(text.into_boxed_str()),
+        source: leak(text),
         positional,
         target: Target::All,
         layout: Layout::Rates {
