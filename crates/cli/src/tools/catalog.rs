@@ -284,6 +284,8 @@ pub const TOOLS: &[Tool] = &[
         ],
         plan: plan_ustat,
     },
+    super::spec_tools::ARGDIST,
+    super::spec_tools::TRACE,
 ];
 
 /// The tool called `name`.

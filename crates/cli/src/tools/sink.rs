@@ -9,6 +9,8 @@ use ustrace::output::{MapEntry, MapValue, Value};
 use ustrace::sink::Sink;
 use ustrace::Record;
 
+use super::spec::argdist::{render as render_distribution, Distribution};
+
 /// How a tool's records are laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
@@ -57,6 +59,16 @@ pub enum Layout {
         /// Print at most this many processes, busiest first.
         max_rows: usize,
     },
+    /// argdist: each specifier's counts or histogram, after the time the
+    /// script prints every interval.
+    Distributions {
+        /// How each map prints.
+        dists: Vec<Distribution>,
+        /// Print only the N largest counts (BCC's `-T`).
+        top: Option<usize>,
+    },
+    /// trace: the script's lines as they are.
+    Lines,
 }
 
 /// Writes records in BCC's layout.
@@ -122,6 +134,11 @@ impl<W: Write> BccSink<W> {
                 }
                 return Ok(());
             }
+            Layout::Distributions { dists, top } => match dists.iter().find(|d| d.map == name) {
+                Some(d) => render_distribution(d, entries, *top),
+                None => String::new(),
+            },
+            Layout::Lines => String::new(),
             Layout::Flow | Layout::Slower | Layout::Collections { .. } => {
                 counts_table(entries, "KEY", 36, "COUNT", None)
             }
