@@ -242,7 +242,7 @@ fn trace_options_time_cpu_max_and_name() {
         &cmd,
         &probe,
     ]);
-    let text = stdout(&out);
+    let text = tool_text(&stdout(&out));
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(text.starts_with("TIME     PID "), "{text}");
     assert!(!text.contains(" take "), "{text}");

@@ -20,6 +20,10 @@ pub enum Name<'a> {
     Entry(&'a str),
 }
 
+/// Resolves a name met in an expression (at a span of the specifier) to
+/// ustrace source.
+pub type Resolver<'r> = dyn FnMut(Name<'_>, Range<usize>) -> Result<String, SpecError> + 'r;
+
 /// The C type of a cast or of argdist's type column.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CType {
@@ -203,7 +207,7 @@ pub fn translate(
     spec: &str,
     text: &str,
     base: usize,
-    resolve: &mut dyn FnMut(Name<'_>, Range<usize>) -> Result<String, SpecError>,
+    resolve: &mut Resolver<'_>,
 ) -> Result<String, SpecError> {
     let toks = tokens(spec, text, base)?;
     if toks.is_empty() {
@@ -352,7 +356,7 @@ fn strcmp(
     toks: &[(Tok<'_>, Range<usize>)],
     i: usize,
     name: Range<usize>,
-    resolve: &mut dyn FnMut(Name<'_>, Range<usize>) -> Result<String, SpecError>,
+    resolve: &mut Resolver<'_>,
 ) -> Result<(String, usize), SpecError> {
     let usage = || SpecError::new(spec, name.clone(), "expected STRCMP(\"text\", expr)");
     let (Some((Tok::Punct("("), _)), Some((Tok::Str(lit), _)), Some((Tok::Punct(","), comma))) =

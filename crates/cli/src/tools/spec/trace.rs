@@ -286,7 +286,7 @@ fn resolve(
 fn action(
     text: &str,
     at: usize,
-    resolve: &mut dyn FnMut(Name<'_>, Range<usize>) -> Result<String, SpecError>,
+    resolve: &mut cexpr::Resolver<'_>,
 ) -> Result<(String, Vec<String>), SpecError> {
     if !text[at..].starts_with('"') {
         return Err(SpecError::new(
@@ -571,7 +571,7 @@ mod tests {
     proptest! {
         #[test]
         fn never_panics(text in r#"[pru:c/a-z0-9 ()"%,$>=*+]{0,30}"#) {
-            if let Err(e) = script(&[text.clone()], &opts()) {
+            if let Err(e) = script(std::slice::from_ref(&text), &opts()) {
                 prop_assert!(e.span.end <= text.len());
                 let _ = e.to_string();
             }
