@@ -52,6 +52,8 @@ const PID: Flag = flag('p', Some("PID"), "trace only this process");
 const CMD: Flag = flag('c', Some("CMD"), "run this command and trace it");
 const HELP: Flag = flag('h', None, "show this help");
 const DURATION: Flag = flag('d', Some("SECS"), "stop after this many seconds");
+/// BCC's `-S` (system calls): kernel probes, refused in one line.
+const SYSCALLS: Flag = flag('S', None, "system calls: refused, they need kernel probes");
 const fn lang(help: &'static str) -> Flag {
     flag('l', Some("LANG"), help)
 }
@@ -88,12 +90,19 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "funclatency",
         summary: "time functions from entry to return, as a histogram (BCC funclatency)",
-        usage: "[-p PID | -c CMD] [-u | -m] [-d SECS] [LIB:]PATTERN",
+        usage: "[-p PID | -c CMD] [-u | -m] [-F] [-i SECS [-T]] [-d SECS] [LIB:]PATTERN",
         flags: &[
             PID,
             CMD,
             flag('u', None, "microseconds"),
             flag('m', None, "milliseconds"),
+            flag('F', None, "one histogram per function (and process)"),
+            flag(
+                'i',
+                Some("SECS"),
+                "print and clear the histograms every SECS",
+            ),
+            flag('T', None, "print the time before each interval's output"),
             DURATION,
             HELP,
         ],
@@ -105,6 +114,10 @@ pub const TOOLS: &[Tool] = &[
             (
                 "ustrace tool funclatency -m -p 181 c:nanosleep",
                 "in milliseconds, PID 181 only",
+            ),
+            (
+                "ustrace tool funclatency -F -i 5 -T 'c:*printf'",
+                "a histogram per function, every 5 s",
             ),
         ],
         plan: plan_funclatency,
@@ -120,6 +133,7 @@ pub const TOOLS: &[Tool] = &[
             flag('L', None, "also the total time in each function"),
             flag('m', None, "times in milliseconds (default microseconds)"),
             flag('T', Some("N"), "only the N most called"),
+            SYSCALLS,
             HELP,
         ],
         examples: &[
@@ -153,11 +167,21 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "uflow",
         summary: "print the flow of a language's function calls and returns (BCC uflow)",
-        usage: "[-l python|java|ruby|php] [-c CMD] [PID]",
+        usage: "[-l python|java|ruby|php] [-M METHOD] [-C CLASS] [-c CMD] [PID]",
         flags: &[
             lang("python, java, ruby or php (default python)"),
             PID,
             CMD,
+            flag(
+                'M',
+                Some("METHOD"),
+                "only functions whose name starts with METHOD",
+            ),
+            flag(
+                'C',
+                Some("CLASS"),
+                "only functions of classes (Python: files) starting with CLASS",
+            ),
             HELP,
         ],
         examples: &[
@@ -172,6 +196,10 @@ pub const TOOLS: &[Tool] = &[
             (
                 "ustrace tool uflow -l php -c 'php8.2 app.php'",
                 "PHP calls and returns of app.php",
+            ),
+            (
+                "ustrace tool uflow -M handle_ 181",
+                "only functions named handle_*",
             ),
         ],
         plan: plan_uflow,
@@ -257,8 +285,15 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "stackcount",
         summary: "count the user stacks that call functions matching a pattern (BCC stackcount)",
-        usage: "[-p PID | -c CMD] [-d SECS] [LIB:]PATTERN",
-        flags: &[PID, CMD, DURATION, HELP],
+        usage: "[-p PID | -c CMD] [-P] [-i SECS] [-d SECS] [LIB:]PATTERN",
+        flags: &[
+            PID,
+            CMD,
+            flag('P', None, "count each process's stacks apart"),
+            flag('i', Some("SECS"), "print and clear the counts every SECS"),
+            DURATION,
+            HELP,
+        ],
         examples: &[
             (
                 "ustrace tool stackcount -p 181 c:malloc",
@@ -267,6 +302,10 @@ pub const TOOLS: &[Tool] = &[
             (
                 "ustrace tool stackcount -c ./app work",
                 "the stacks reaching work() in ./app",
+            ),
+            (
+                "ustrace tool stackcount -P -i 10 c:malloc",
+                "per process, every 10 seconds",
             ),
         ],
         plan: plan_stackcount,
@@ -359,6 +398,8 @@ pub const TOOLS: &[Tool] = &[
         ],
         plan: plan_ustat,
     },
+    super::spec_tools::ARGDIST,
+    super::spec_tools::TRACE,
 ];
 
 /// The tool called `name`.
@@ -424,6 +465,10 @@ fn plan_funccount(parsed: &Parsed) -> Result<Invocation> {
 fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, None)?;
     let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
+    let interval = parsed.number('i', 0)?;
+    if parsed.has('T') && interval == 0 {
+        bail!("-T prints the time of each interval: give -i SECS");
+    }
     let (divisor, unit) = match (parsed.has('u'), parsed.has('m')) {
         (true, true) => bail!("give -u or -m, not both"),
         (true, false) => (1_000, "usecs"),
@@ -437,6 +482,9 @@ fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
             func,
             divisor.to_string(),
             parsed.number('d', 0)?.to_string(),
+            interval.to_string(),
+            u8::from(parsed.has('F')).to_string(),
+            u8::from(parsed.has('T')).to_string(),
         ],
         target,
         layout: Layout::Hist {
@@ -451,7 +499,13 @@ fn plan_stackcount(parsed: &Parsed) -> Result<Invocation> {
     let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
     Ok(Invocation {
         source: STACKCOUNT,
-        positional: vec![file, func, parsed.number('d', 0)?.to_string()],
+        positional: vec![
+            file,
+            func,
+            parsed.number('d', 0)?.to_string(),
+            parsed.number('i', 0)?.to_string(),
+            u8::from(parsed.has('P')).to_string(),
+        ],
         target,
         layout: Layout::Stacks,
     })

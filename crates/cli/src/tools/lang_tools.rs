@@ -90,6 +90,9 @@ fn prepare(lang: Lang, target: &Target, methods: bool) -> Result<String> {
 
 /// `ucalls`.
 pub fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
+    if parsed.has('S') {
+        bail!("-S (system calls) needs kernel probes (raw_syscalls tracepoints): ustrace traces user space only");
+    }
     let (lang, target) = lang_and_target(
         parsed,
         &[Lang::Python, Lang::Java, Lang::Ruby, Lang::Php, Lang::C],
@@ -158,9 +161,20 @@ pub fn plan_uflow(parsed: &Parsed) -> Result<Invocation> {
         Lang::Php => UFLOW_PHP,
         Lang::Python | Lang::C => UFLOW,
     };
+    // BCC's -M and -C: prefixes of the method and class names, with their
+    // lengths (strncmp's length is a constant of the script).
+    let method = parsed.value('M').unwrap_or("");
+    let class = parsed.value('C').unwrap_or("");
     Ok(Invocation {
         source,
-        positional: vec![prepare(lang, &target, true)?, target_pid(&target)],
+        positional: vec![
+            prepare(lang, &target, true)?,
+            target_pid(&target),
+            method.to_string(),
+            method.len().to_string(),
+            class.to_string(),
+            class.len().to_string(),
+        ],
         target,
         layout: Layout::Flow,
     })
