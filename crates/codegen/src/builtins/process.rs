@@ -1,10 +1,13 @@
 //! The current task and the clock: `pid`, `tid`, `uid`, `gid`, `comm`,
-//! `cpu`, `rand`, `cpid`, `nsecs`, `elapsed`.
+//! `cpu`, `rand`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
+//! it: `signal()`, `signal_thread()`.
+
+use ustrace_lang::ast::{Expr, ExprKind};
 
 use super::{Builtin, Call, Form};
 use crate::emit::{ProgramCompiler, Val};
 use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2};
-use crate::sema::{Type, Typed};
+use crate::sema::{Checker, Type, Typed};
 use crate::CompileError;
 
 /// A builtin variable holding an unsigned integer computed at run time.
@@ -77,13 +80,43 @@ pub(super) const ENTRIES: &[Builtin] = &[
     ),
     Builtin {
         name: "cpid",
-        form: Form::Variable,
+        form: Form::VariableOrFunction,
         arity: (0, 0),
-        usage: "",
-        doc: "Pid of the child started with `-c`.",
+        usage: "cpid takes no argument",
+        doc: "Pid of the child started with `-c` (0, with a warning, without `-c`).",
         example: "printf(\"%d\\n\", cpid);",
-        check: |c, call| child_pid(c.opts.child_pid, call).map(|p| Typed::int_const(p, false)),
-        emit: |pc, call| child_pid(pc.g.opts.child_pid, call).map(|p| Val::Const(p, false)),
+        check: |c, _| Ok(Typed::int_const(child_pid(c.opts.child_pid), false)),
+        emit: |pc, _| Ok(Val::Const(child_pid(pc.g.opts.child_pid), false)),
+    },
+    Builtin {
+        name: "has_cpid",
+        form: Form::VariableOrFunction,
+        arity: (0, 0),
+        usage: "has_cpid takes no argument",
+        doc: "1 when ustrace started a child with `-c` (so `cpid` has a value), else 0.",
+        example: "if (has_cpid) { printf(\"%d\\n\", cpid); }",
+        check: |c, _| Ok(Typed::int_const(i64::from(c.opts.child_pid.is_some()), false)),
+        emit: |pc, _| Ok(Val::Const(i64::from(pc.g.opts.child_pid.is_some()), false)),
+    },
+    Builtin {
+        name: "signal",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "signal() takes a signal name or number: signal(\"SIGUSR1\")",
+        doc: "Sends a signal (`\"SIGKILL\"`, `\"KILL\"` or a number) to the current process (needs `--unsafe`; uprobe, usdt, profile).",
+        example: "signal(\"SIGUSR1\");",
+        check: check_signal,
+        emit: |pc, call| emit_signal(pc, call, helper::SEND_SIGNAL),
+    },
+    Builtin {
+        name: "signal_thread",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "signal_thread() takes a signal name or number: signal_thread(\"SIGUSR1\")",
+        doc: "Sends a signal to the current thread only (needs `--unsafe`; uprobe, usdt, profile).",
+        example: "signal_thread(10);",
+        check: check_signal,
+        emit: |pc, call| emit_signal(pc, call, helper::SEND_SIGNAL_THREAD),
     },
     Builtin {
         name: "ncpus",
@@ -134,9 +167,140 @@ fn helper_u64(
     pc.spill(false, call.span)
 }
 
-fn child_pid(pid: Option<u32>, call: &Call) -> Result<i64, CompileError> {
-    pid.map(i64::from)
-        .ok_or_else(|| CompileError::new(call.span, "`cpid` needs a child started with -c"))
+/// `cpid`: the child's pid; 0 without `-c` (the library warns).
+fn child_pid(pid: Option<u32>) -> i64 {
+    pid.map_or(0, i64::from)
+}
+
+/// Linux's signal numbers (x86-64), by name without `SIG`.
+const SIGNALS: &[(&str, i64)] = &[
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+];
+
+/// The highest signal number (SIGRTMAX).
+const MAX_SIGNAL: i64 = 64;
+
+/// The signal a literal names (`"SIGKILL"`, `"KILL"`), or a number.
+enum SignalArg {
+    Number(i64),
+    Runtime,
+}
+
+fn signal_arg(e: &Expr, konst: Option<i64>, is_int: bool) -> Result<SignalArg, CompileError> {
+    if let ExprKind::String(name) = &e.kind {
+        let bare = name.strip_prefix("SIG").unwrap_or(name);
+        return SIGNALS
+            .iter()
+            .find(|(n, _)| *n == bare)
+            .map(|(_, num)| SignalArg::Number(*num))
+            .ok_or_else(|| {
+                CompileError::new(
+                    e.span,
+                    format!(
+                        "unknown signal `{name}` (e.g. \"SIGTERM\", \"KILL\" or a number 1-64)"
+                    ),
+                )
+            });
+    }
+    if !is_int {
+        return Err(CompileError::new(
+            e.span,
+            "expected a signal name literal (\"SIGTERM\") or an integer",
+        ));
+    }
+    match konst {
+        Some(n) if (1..=MAX_SIGNAL).contains(&n) => Ok(SignalArg::Number(n)),
+        Some(n) => Err(CompileError::new(
+            e.span,
+            format!("signal {n} is out of range: signals are 1-{MAX_SIGNAL}"),
+        )),
+        None => Ok(SignalArg::Runtime),
+    }
+}
+
+/// The probe kinds a signal can be sent from: where the current task is
+/// the traced one.
+fn signal_context(kind: &str, call: &Call) -> Result<(), CompileError> {
+    match kind {
+        "uprobe" | "uretprobe" | "usdt" | "profile" => Ok(()),
+        other => Err(CompileError::new(
+            call.span,
+            format!(
+                "{}() cannot be used in {other} probes (only uprobe, uretprobe, usdt and profile: the current task must be the traced one)",
+                call.name
+            ),
+        )),
+    }
+}
+
+fn check_signal(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
+    super::output::unsafe_allowed(c.opts.allow_unsafe, call, "sends signals")?;
+    let kind = super::probe::probe_type(&c.ctx.probe_ids(), c.probe_names, call)?;
+    signal_context(&kind, call)?;
+    let arg = &call.args[0];
+    let (konst, is_int) = match &arg.kind {
+        ExprKind::String(_) => (None, false),
+        _ => {
+            let t = c.expr(arg)?;
+            (t.konst, t.ty.is_int())
+        }
+    };
+    signal_arg(arg, konst, is_int)?;
+    Ok(Typed::of(Type::Void))
+}
+
+/// `signal(SIG)` / `signal_thread(SIG)`: bpf_send_signal[_thread].
+fn emit_signal(pc: &mut ProgramCompiler, call: &Call, helper: i32) -> Result<Val, CompileError> {
+    super::output::unsafe_allowed(pc.g.opts.allow_unsafe, call, "sends signals")?;
+    let arg = &call.args[0];
+    let number = match &arg.kind {
+        ExprKind::String(_) => signal_arg(arg, None, false)?,
+        _ => {
+            let v = pc.int_operand(arg)?;
+            match v {
+                Val::Const(n, _) => signal_arg(arg, Some(n), true)?,
+                other => {
+                    pc.load(&other, R1);
+                    SignalArg::Runtime
+                }
+            }
+        }
+    };
+    if let SignalArg::Number(n) = number {
+        pc.b.mov_imm(R1, n);
+    }
+    pc.b.emit(insn::call(helper));
+    Ok(Val::Void)
 }
 
 /// `elapsed`: nsecs minus the start time the runtime stored in a 1-entry
