@@ -185,3 +185,32 @@ fn misuse_is_one_line_with_a_caret() {
         assert_eq!(stderr(&out), want, "{args:?}");
     }
 }
+
+#[test]
+fn ppid_is_the_parent_process() {
+    if !bpf_available("ppid_is_the_parent_process") {
+        return;
+    }
+    // BEGIN runs in ustrace: its parent is this test. The traced child's
+    // parent is ustrace (-c forks it).
+    let bin = build_c("signal_target", "tests/c/signal_target.c", &["-O1", "-g"]);
+    let script = format!(
+        r#"BEGIN {{ printf("begin %d %d\n", pid, ppid); }} uprobe:{b}:ping /arg0 == 1/ {{ printf("child %d %d\n", ppid, ppid()); }}"#,
+        b = bin.display()
+    );
+    let text = stdout(&trace_command_with(
+        &[],
+        &script,
+        &bin.display().to_string(),
+    ));
+    let begin = text
+        .lines()
+        .find_map(|l| l.strip_prefix("begin "))
+        .unwrap_or_else(|| panic!("no begin line in {text:?}"));
+    let (ustrace_pid, parent) = begin.split_once(' ').expect("two numbers");
+    assert_eq!(parent, std::process::id().to_string(), "{text}");
+    assert!(
+        text.contains(&format!("child {ustrace_pid} {ustrace_pid}\n")),
+        "{text}"
+    );
+}

@@ -3,7 +3,7 @@
 //! and misuse as one error pointing at the offending text.
 
 use ustrace_codegen::program::{CompiledScript, FieldKind, PrintfKind};
-use ustrace_codegen::{compile, CompileOptions, ResolvedAttach};
+use ustrace_codegen::{compile, CompileOptions, ResolvedAttach, TaskParentOffsets};
 use ustrace_lang::ast::AttachKind;
 
 /// Compiles `src` with every block a BEGIN/END, or a profile probe.
@@ -167,5 +167,46 @@ fn signal_needs_unsafe_a_known_signal_and_a_traced_task() {
     assert_eq!(
         err(r#"profile:hz:99 { signal(); }"#).0,
         "signal() takes a signal name or number: signal(\"SIGUSR1\")"
+    );
+}
+
+#[test]
+fn ppid_reads_the_offsets_the_kernels_btf_gave() {
+    let src = r#"BEGIN { printf("%d %d\n", ppid, ppid()); }"#;
+    assert_eq!(
+        error(src),
+        (
+            "ppid needs task_struct's layout from the kernel's BTF: the kernel's type information was not read".into(),
+            "ppid".into()
+        )
+    );
+    let opts = CompileOptions {
+        task_parent: Ok(TaskParentOffsets {
+            real_parent: 2456,
+            tgid: 2348,
+        }),
+        ..CompileOptions::default()
+    };
+    let c = build_with(src, &opts).expect("compiles");
+    // `r3 += offset`: the source address of each bpf_probe_read_kernel.
+    let adds: Vec<i32> = c.programs[0]
+        .insns
+        .iter()
+        .filter(|i| i.code == 0x07 && i.dst == 3)
+        .map(|i| i.imm)
+        .collect();
+    let reads = c.programs[0]
+        .insns
+        .iter()
+        .filter(|i| i.code == 0x85 && i.imm == 113)
+        .count();
+    assert_eq!(reads, 4);
+    assert_eq!(adds, vec![2456, 2348, 2456, 2348]);
+    assert_eq!(
+        build_with(r#"BEGIN { $p = ppid(curtask); }"#, &opts)
+            .map(|_| ())
+            .expect_err("ppid(task)")
+            .0,
+        "ppid takes no argument (`ppid(task)` needs kernel struct types, which ustrace does not read)"
     );
 }

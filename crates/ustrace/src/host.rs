@@ -121,3 +121,23 @@ pub(crate) fn cpid_without_child(
     });
     out
 }
+
+/// The `task_struct` offsets `ppid` needs, read from the kernel's BTF only
+/// when the script uses `ppid`.
+pub(crate) fn task_parent_offsets(
+    script: &ustrace_lang::ast::Script,
+) -> Result<ustrace_codegen::TaskParentOffsets, String> {
+    use ustrace_lang::ast::ExprKind;
+    let mut uses_ppid = false;
+    ustrace_lang::ast::visit_exprs(script, &mut |e| {
+        uses_ppid |= match &e.kind {
+            ExprKind::Builtin(n) => n == "ppid",
+            ExprKind::Call { name, .. } => name == "ppid",
+            _ => false,
+        };
+    });
+    if !uses_ppid {
+        return Err("the script does not use ppid".to_string());
+    }
+    ustrace_runtime::kernel_types::task_parent_offsets().map_err(|e| e.to_string())
+}

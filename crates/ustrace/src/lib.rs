@@ -433,6 +433,7 @@ impl Script {
             uprobe_params,
             ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
             perf_stacks: ast.config.stack_mode == Some(ustrace_lang::ast::StackModeSetting::Perf),
+            task_parent: host::task_parent_offsets(&ast),
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {

@@ -1,12 +1,13 @@
 //! The current task and the clock: `pid`, `tid`, `uid`, `gid`, `comm`,
-//! `cpu`, `rand`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
+//! `cpu`, `rand`, `ppid`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
 //! it: `signal()`, `signal_thread()`.
 
 use ustrace_lang::ast::{Expr, ExprKind};
 
 use super::{Builtin, Call, Form};
 use crate::emit::{ProgramCompiler, Val};
-use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2};
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3};
+use crate::options::TaskParentOffsets;
 use crate::sema::{Checker, Type, Typed};
 use crate::CompileError;
 
@@ -87,6 +88,19 @@ pub(super) const ENTRIES: &[Builtin] = &[
         example: "printf(\"%d\\n\", cpid);",
         check: |c, _| Ok(Typed::int_const(child_pid(c.opts.child_pid), false)),
         emit: |pc, _| Ok(Val::Const(child_pid(pc.g.opts.child_pid), false)),
+    },
+    Builtin {
+        name: "ppid",
+        form: Form::VariableOrFunction,
+        arity: (0, 0),
+        usage: "ppid takes no argument (`ppid(task)` needs kernel struct types, which ustrace does not read)",
+        doc: "Process id of the current task's parent (`real_parent->tgid`, at offsets from the kernel's BTF).",
+        example: "printf(\"%d -> %d\\n\", ppid, pid);",
+        check: |c, call| {
+            parent_offsets(&c.opts.task_parent, call)?;
+            Ok(Typed::int(false))
+        },
+        emit: emit_ppid,
     },
     Builtin {
         name: "has_cpid",
@@ -326,6 +340,45 @@ fn emit_elapsed(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileErr
     pc.b.emit(insn::ldx(8, R1, R10, key));
     pc.b.emit(insn::alu64_reg(AluOp::Sub, R0, R1));
     pc.spill(false, call.span)
+}
+
+fn parent_offsets(
+    offsets: &Result<TaskParentOffsets, String>,
+    call: &Call,
+) -> Result<TaskParentOffsets, CompileError> {
+    offsets.clone().map_err(|why| {
+        CompileError::new(
+            call.span,
+            format!("ppid needs task_struct's layout from the kernel's BTF: {why}"),
+        )
+    })
+}
+
+/// `ppid`: `bpf_get_current_task()->real_parent->tgid`, two kernel reads
+/// at the offsets the kernel's BTF gave (a failed read gives 0).
+fn emit_ppid(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    let offsets = parent_offsets(&pc.g.opts.task_parent, call)?;
+    let slot = pc.alloc_tmp(8, call.span)?;
+    pc.b.emit(insn::call(helper::GET_CURRENT_TASK));
+    // slot = task->real_parent
+    pc.b.emit(insn::mov64_reg(R3, R0));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R3, offsets.real_parent as i32));
+    read_kernel(pc, slot, 8);
+    // slot = (u32) real_parent->tgid
+    pc.b.emit(insn::ldx(8, R3, R10, slot));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R3, offsets.tgid as i32));
+    pc.b.emit(insn::st_imm(8, R10, slot, 0));
+    read_kernel(pc, slot, 4);
+    pc.b.emit(insn::ldx(4, R0, R10, slot));
+    pc.spill(false, call.span)
+}
+
+/// `bpf_probe_read_kernel(fp + slot, size, r3)`.
+fn read_kernel(pc: &mut ProgramCompiler, slot: i16, size: i32) {
+    pc.b.emit(insn::mov64_reg(R1, R10));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R1, i32::from(slot)));
+    pc.b.emit(insn::mov64_imm(R2, size));
+    pc.b.emit(insn::call(helper::PROBE_READ_KERNEL));
 }
 
 /// `comm`: bpf_get_current_comm into a 16-byte buffer.
