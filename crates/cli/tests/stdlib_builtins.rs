@@ -193,7 +193,7 @@ fn ppid_is_the_parent_process() {
     }
     // BEGIN runs in ustrace: its parent is this test. The traced child's
     // parent is ustrace (-c forks it).
-    let bin = build_c("signal_target", "tests/c/signal_target.c", &["-O1", "-g"]);
+    let bin = build_c("ppid_target", "tests/c/signal_target.c", &["-O1", "-g"]);
     let script = format!(
         r#"BEGIN {{ printf("begin %d %d\n", pid, ppid); }} uprobe:{b}:ping /arg0 == 1/ {{ printf("child %d %d\n", ppid, ppid()); }}"#,
         b = bin.display()
