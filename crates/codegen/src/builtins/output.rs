@@ -225,7 +225,7 @@ pub(super) fn unsafe_allowed(
 /// `exit([code])`: an exit record, then the program ends.
 fn emit_exit(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let code = match call.args.first() {
-        Some(a) => pc.int_operand(a)?,
+        Some(a) => pc.expr(a)?,
         None => Val::Const(0, false),
     };
     exit_with(pc, &code, call.span)?;
@@ -277,7 +277,7 @@ fn format_index(formats: &mut Vec<String>, fmt: &str) -> usize {
 fn emit_strftime(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let fmt = strftime_format(call)?;
     let index = format_index(&mut pc.g.out.strftime_formats, fmt);
-    let v = pc.int_operand(&call.args[1])?;
+    let v = pc.expr(&call.args[1])?;
     let slot = pc.alloc_tmp(8, call.span)?;
     pc.load(&v, R0);
     pc.b.emit(insn::stx(8, R10, slot, R0));
