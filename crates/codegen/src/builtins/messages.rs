@@ -81,7 +81,7 @@ fn check_assert(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
 /// `errorf("assert failed: %s", msg); exit(1);`.
 fn emit_assert(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let cond = pc.expr(&call.args[0])?;
-    pc.truth(&cond, call.args[0].span)?;
+    pc.truth(&cond);
     let holds = pc.b.label();
     pc.b.jmp_imm(JmpOp::Jne, R0, 0, holds);
     let msg = pc.expr(&call.args[1])?;

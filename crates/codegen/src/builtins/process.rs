@@ -300,7 +300,7 @@ fn emit_signal(pc: &mut ProgramCompiler, call: &Call, helper: i32) -> Result<Val
     let number = match &arg.kind {
         ExprKind::String(_) => signal_arg(arg, None, false)?,
         _ => {
-            let v = pc.int_operand(arg)?;
+            let v = pc.expr(arg)?;
             match v {
                 Val::Const(n, _) => signal_arg(arg, Some(n), true)?,
                 other => {
