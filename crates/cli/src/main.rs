@@ -291,10 +291,12 @@ fn run(cli: Cli) -> Result<i32> {
         return Ok(0);
     }
     signals::install();
+    // BEGIN first, so that its output (a tool's heading) comes before
+    // anything the released child makes the probes print.
+    tracer.begin();
     if let Some(c) = child.as_mut() {
         c.release()?;
     }
-    tracer.begin();
     let _serving = match (endpoint, exposed) {
         (Some(endpoint), Some(maps)) => {
             signals::report(&format!(
