@@ -302,6 +302,7 @@ impl<W: Write> Sink for BccSink<W> {
             }
             Record::Map { name, entries, .. } => self.map(name, entries),
             Record::Exit { .. } => Ok(()),
+            Record::Message { text, .. } => io::stderr().write_all(text.as_bytes()),
         }
     }
 
