@@ -14,6 +14,11 @@ pub use ustrace_abi::{
     TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME, TAG_ZERO_MAP, USTACK_MAX_DEPTH,
 };
 
+/// In the [`MapRole::DroppedUpdates`] counters, after one counter per map
+/// id: the reads of user memory by typed expressions (`args.r->id`) that
+/// failed and left zeros, reported at exit.
+pub const FAILED_READS_SLOT: u32 = 1024;
+
 /// A whole compiled script.
 #[derive(Debug, Clone, Default)]
 pub struct CompiledScript {

@@ -301,6 +301,14 @@ pub enum ExprKind {
         /// The operand.
         operand: Box<Expr>,
     },
+    /// `(struct req *)expr`, `(req_t *)expr`: a cast to a type of the
+    /// traced program (named in its debug information).
+    TypeCast {
+        /// The type as written.
+        ty: TypeName,
+        /// The operand.
+        operand: Box<Expr>,
+    },
     /// `(a, b, c)`: a tuple (two or more elements).
     Tuple(Vec<Expr>),
     /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
@@ -326,6 +334,25 @@ pub enum ExprKind {
         /// The index.
         index: Box<Expr>,
     },
+}
+
+/// A type of the traced program as a script writes it: `struct req *`,
+/// `union u`, `enum color`, `req_t **`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypeName {
+    /// The name with its keyword, if any: `struct req`, `req_t`.
+    pub name: String,
+    /// The number of `*` after it.
+    pub pointers: u8,
+    /// Where the name is written.
+    pub span: Span,
+}
+
+impl TypeName {
+    /// The type as C writes it: `struct req*`, `req_t**`.
+    pub fn display(&self) -> String {
+        format!("{}{}", self.name, "*".repeat(self.pointers as usize))
+    }
 }
 
 /// Prefix operators.
@@ -436,7 +463,9 @@ fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     match &e.kind {
         ExprKind::Map { keys, .. } => keys.iter().for_each(|k| visit_expr(k, f)),
         ExprKind::Call { args, .. } => args.iter().for_each(|a| visit_expr(a, f)),
-        ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => visit_expr(operand, f),
+        ExprKind::Unary { operand, .. }
+        | ExprKind::Cast { operand, .. }
+        | ExprKind::TypeCast { operand, .. } => visit_expr(operand, f),
         ExprKind::Binary { lhs, rhs, .. } => {
             visit_expr(lhs, f);
             visit_expr(rhs, f);

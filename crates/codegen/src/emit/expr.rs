@@ -13,6 +13,11 @@ use crate::CompileError;
 
 impl ProgramCompiler<'_, '_> {
     pub(crate) fn expr(&mut self, e: &Expr) -> Result<Val, CompileError> {
+        if crate::typed::may_be_typed(e) {
+            if let Some(v) = self.typed_expr(e)? {
+                return Ok(v);
+            }
+        }
         match &e.kind {
             ExprKind::Integer(v) => Ok(Val::Const(*v as i64, false)),
             ExprKind::String(s) => Ok(Val::StrConst(s.clone())),
@@ -75,6 +80,7 @@ impl ProgramCompiler<'_, '_> {
                 let v = self.int_operand(operand)?;
                 self.cast(v, *ty, e.span)
             }
+            ExprKind::TypeCast { .. } => Err(internal(e.span)),
             ExprKind::Tuple(_) => Err(CompileError::new(e.span, "tuples are not supported yet by this version of ustrace")),
             ExprKind::IncDec { target, increment, prefix } => {
                 if let ExprKind::Map { name, keys } = &target.kind {
@@ -100,9 +106,6 @@ impl ProgramCompiler<'_, '_> {
                 self.b.emit(insn::alu64_imm(AluOp::Add, R0, if *increment { 1 } else { -1 }));
                 self.b.emit(insn::stx(8, R10, slot, R0));
                 Ok(if *prefix { Val::Slot(slot, signed) } else { old })
-            }
-            ExprKind::Field { base, field } if crate::sema::expr::is_args(base) => {
-                self.named_arg(field, e.span)
             }
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,

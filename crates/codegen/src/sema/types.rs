@@ -35,9 +35,9 @@ pub(crate) enum Type {
     /// DWARF-typed arguments).
     #[allow(dead_code)]
     Pointer(Box<Type>),
-    /// A record (struct) read from DWARF, by name (reserved).
-    #[allow(dead_code)]
-    Record(String),
+    /// A struct, union or array of the traced program (from its debug
+    /// information), read whole for printing.
+    Record(crate::typed::DType),
     /// `buf()` bytes: a length, then this many bytes at most.
     Buffer(usize),
     /// `strftime()`: nanoseconds with a format (index into the script's

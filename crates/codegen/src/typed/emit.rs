@@ -1,0 +1,314 @@
+//! The emitter's walk of a typed chain: address arithmetic at compile
+//! time where it can, one `bpf_probe_read_user` per pointer followed and
+//! one for the object read at the end. A failed read leaves zeros and
+//! adds one to the failed-reads counter user space reports at exit.
+
+use ustrace_dwarf::Bitfield;
+use ustrace_lang::ast::{Expr, ExprKind, Span, UnaryOp};
+
+use super::check::{char_array_buffer, check_cast_target, field_span};
+use super::{deref_step, field_step, index_step, DType, Kind, Root, RootLoc};
+use crate::emit::{internal, ProgramCompiler, Val};
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3};
+use crate::sema::expr::is_args;
+use crate::usdt_args;
+use crate::CompileError;
+
+/// A typed expression, before it is read.
+#[derive(Debug, Clone)]
+pub(crate) enum TVal {
+    /// A value the program holds.
+    Value {
+        /// Its type.
+        ty: DType,
+        /// The value.
+        val: Val,
+    },
+    /// An object at `addr + offset` in the traced process's memory.
+    Place {
+        /// Its type.
+        ty: DType,
+        /// The address the offset is relative to.
+        addr: Val,
+        /// Bytes after `addr`.
+        offset: i64,
+        /// For bitfields: the bits, counted from `offset`.
+        bitfield: Option<Bitfield>,
+    },
+}
+
+impl TVal {
+    fn ty(&self) -> &DType {
+        match self {
+            TVal::Value { ty, .. } | TVal::Place { ty, .. } => ty,
+        }
+    }
+}
+
+impl ProgramCompiler<'_, '_> {
+    /// The value of `e` when it is a typed chain; `None` when it is not.
+    pub(crate) fn typed_expr(&mut self, e: &Expr) -> Result<Option<Val>, CompileError> {
+        let Some(t) = self.tval(e)? else {
+            return Ok(None);
+        };
+        self.read_tval(t, e.span).map(Some)
+    }
+
+    fn tval(&mut self, e: &Expr) -> Result<Option<TVal>, CompileError> {
+        let span = e.span;
+        match &e.kind {
+            ExprKind::Field { base, field } if is_args(base) => {
+                let root = self.ctx.param_root(field).map_err(|m| {
+                    CompileError::new(span, format!("cannot read `args.{field}`: {m}"))
+                })?;
+                self.root_tval(root, span).map(Some)
+            }
+            ExprKind::Builtin(name) if name == "retval" => match self.ctx.return_root() {
+                Some(root) => self.root_tval(root, span).map(Some),
+                None => Ok(None),
+            },
+            ExprKind::TypeCast { ty, operand } => {
+                let v = self.int_operand(operand)?;
+                let d = self
+                    .ctx
+                    .named_type(&ty.display(), &self.g.opts.program_types)
+                    .map_err(|m| CompileError::new(ty.span, m))?;
+                check_cast_target(&d).map_err(|m| CompileError::new(ty.span, m))?;
+                let val = match d.kind() {
+                    Kind::Int { size, signed, .. } if size < 8 => {
+                        self.load(&v, R0);
+                        usdt_args::extend(&mut self.b, R0, size, signed);
+                        self.spill(signed, span)?
+                    }
+                    _ => v,
+                };
+                Ok(Some(TVal::Value { ty: d, val }))
+            }
+            ExprKind::Field { base, field } => {
+                let Some(b) = self.tval(base)? else {
+                    return Ok(None);
+                };
+                let step = field_step(b.ty(), field)
+                    .map_err(|m| CompileError::new(field_span(base, span), m))?;
+                let b = if step.deref {
+                    self.follow_pointer(b, step.ty.clone(), span)?
+                } else {
+                    b
+                };
+                let TVal::Place { addr, offset, .. } = b else {
+                    return Err(internal(span));
+                };
+                Ok(Some(TVal::Place {
+                    ty: step.ty,
+                    addr,
+                    offset: offset.saturating_add(step.offset as i64),
+                    bitfield: step.bitfield,
+                }))
+            }
+            ExprKind::Index { base, index } => {
+                let Some(b) = self.tval(base)? else {
+                    return Ok(None);
+                };
+                let step = index_step(b.ty()).map_err(|m| CompileError::new(span, m))?;
+                let b = if step.deref {
+                    self.follow_pointer(b, step.element.clone(), span)?
+                } else {
+                    b
+                };
+                let TVal::Place { addr, offset, .. } = b else {
+                    return Err(internal(span));
+                };
+                let i = self.int_operand(index)?;
+                let size = step.size as i64;
+                if let Val::Const(c, _) = i {
+                    return Ok(Some(TVal::Place {
+                        ty: step.element,
+                        addr,
+                        offset: offset.saturating_add(c.saturating_mul(size)),
+                        bitfield: None,
+                    }));
+                }
+                // A run-time index: the element's address in a new slot.
+                self.load(&i, R0);
+                self.b.mov_imm(R1, size);
+                self.b.emit(insn::alu64_reg(AluOp::Mul, R0, R1));
+                self.load(&addr, R1);
+                self.b.emit(insn::alu64_reg(AluOp::Add, R0, R1));
+                self.b.mov_imm(R1, offset);
+                self.b.emit(insn::alu64_reg(AluOp::Add, R0, R1));
+                let addr = self.spill(false, span)?;
+                Ok(Some(TVal::Place {
+                    ty: step.element,
+                    addr,
+                    offset: 0,
+                    bitfield: None,
+                }))
+            }
+            ExprKind::Unary {
+                op: UnaryOp::Deref,
+                operand,
+            } => {
+                let Some(b) = self.tval(operand)? else {
+                    return Ok(None);
+                };
+                let ty = deref_step(b.ty()).map_err(|m| CompileError::new(span, m))?;
+                self.follow_pointer(b, ty, span).map(Some)
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// A parameter or return value where the calling convention put it.
+    fn root_tval(&mut self, root: Root, span: Span) -> Result<TVal, CompileError> {
+        Ok(match root.loc {
+            RootLoc::Specs(specs) => TVal::Value {
+                ty: root.ty,
+                val: self.read_arg_specs(specs, span)?,
+            },
+            RootLoc::Memory { reg, offset } => TVal::Place {
+                ty: root.ty,
+                addr: Val::Ctx(reg, false),
+                offset: offset as i64,
+                bitfield: None,
+            },
+        })
+    }
+
+    /// The object of type `pointee` a pointer value or object points to.
+    fn follow_pointer(
+        &mut self,
+        pointer: TVal,
+        pointee: DType,
+        span: Span,
+    ) -> Result<TVal, CompileError> {
+        let addr = match pointer {
+            TVal::Value { val, .. } => val,
+            place @ TVal::Place { .. } => self.read_tval(place, span)?,
+        };
+        Ok(TVal::Place {
+            ty: pointee,
+            addr,
+            offset: 0,
+            bitfield: None,
+        })
+    }
+
+    /// Reads a typed expression into a script value.
+    pub(crate) fn read_tval(&mut self, t: TVal, span: Span) -> Result<Val, CompileError> {
+        let (ty, addr, offset, bitfield) = match t {
+            TVal::Value { val, .. } => return Ok(val),
+            TVal::Place {
+                ty,
+                addr,
+                offset,
+                bitfield,
+            } => (ty, addr, offset, bitfield),
+        };
+        match ty.kind() {
+            Kind::Int { size, signed, .. } => match bitfield {
+                Some(bits) => self.read_bitfield(&addr, offset, bits, signed, span),
+                None => {
+                    let slot = self.alloc_tmp(8, span)?;
+                    self.b.emit(insn::st_imm(8, R10, slot, 0));
+                    self.read_user(slot, size as i32, &addr, offset)?;
+                    if signed && size < 8 {
+                        self.b.emit(insn::ldx(8, R0, R10, slot));
+                        usdt_args::extend(&mut self.b, R0, size, true);
+                        self.b.emit(insn::stx(8, R10, slot, R0));
+                    }
+                    Ok(Val::Slot(slot, signed))
+                }
+            },
+            Kind::Pointer { .. } => {
+                let slot = self.alloc_tmp(8, span)?;
+                self.b.emit(insn::st_imm(8, R10, slot, 0));
+                self.read_user(slot, 8, &addr, offset)?;
+                Ok(Val::Slot(slot, false))
+            }
+            Kind::CharArray { len } => {
+                let n = char_array_buffer(len, self.g.opts.str_len);
+                let slot = self.alloc_tmp(n, span)?;
+                self.b.zero_stack(slot, (n + 7) & !7);
+                if n > 1 {
+                    self.read_user(slot, (n - 1) as i32, &addr, offset)?;
+                }
+                Ok(Val::Buf(slot, n))
+            }
+            Kind::Aggregate { .. } => Err(CompileError::new(
+                span,
+                format!(
+                    "a whole `{}` can only be printed (print(), printf(\"%s\")): use one of its fields",
+                    ty.name()
+                ),
+            )),
+            Kind::Unsupported(why) => Err(CompileError::new(span, why)),
+        }
+    }
+
+    /// A bitfield: the bytes that hold it, shifted and masked (and sign
+    /// extended for signed fields).
+    fn read_bitfield(
+        &mut self,
+        addr: &Val,
+        offset: i64,
+        bits: Bitfield,
+        signed: bool,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let end = bits.bit_offset.saturating_add(bits.bit_size);
+        if bits.bit_size == 0 || end > 64 {
+            return Err(CompileError::new(
+                span,
+                format!(
+                    "this bitfield ({} bits at bit {}) spans more than 8 bytes, which is not supported",
+                    bits.bit_size, bits.bit_offset
+                ),
+            ));
+        }
+        let slot = self.alloc_tmp(8, span)?;
+        self.b.emit(insn::st_imm(8, R10, slot, 0));
+        self.read_user(slot, end.div_ceil(8) as i32, addr, offset)?;
+        self.b.emit(insn::ldx(8, R0, R10, slot));
+        let left = (64 - end) as i32;
+        if left > 0 {
+            self.b.emit(insn::alu64_imm(AluOp::Lsh, R0, left));
+        }
+        let right = (64 - bits.bit_size) as i32;
+        if right > 0 {
+            let op = if signed { AluOp::Arsh } else { AluOp::Rsh };
+            self.b.emit(insn::alu64_imm(op, R0, right));
+        }
+        self.b.emit(insn::stx(8, R10, slot, R0));
+        Ok(Val::Slot(slot, signed))
+    }
+
+    /// `bpf_probe_read_user(r10 + dst, size, addr + offset)`, counting a
+    /// failure.
+    pub(crate) fn read_user(
+        &mut self,
+        dst: i16,
+        size: i32,
+        addr: &Val,
+        offset: i64,
+    ) -> Result<(), CompileError> {
+        self.load(addr, R3);
+        if offset != 0 {
+            match i32::try_from(offset) {
+                Ok(o) => self.b.emit(insn::alu64_imm(AluOp::Add, R3, o)),
+                Err(_) => {
+                    self.b.mov_imm(R1, offset);
+                    self.b.emit(insn::alu64_reg(AluOp::Add, R3, R1));
+                }
+            }
+        }
+        self.b.emit(insn::mov64_reg(R1, R10));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R1, dst as i32));
+        self.b.emit(insn::mov64_imm(R2, size));
+        self.b.emit(insn::call(helper::PROBE_READ_USER));
+        let ok = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, ok);
+        self.count_failed_read();
+        self.b.bind(ok);
+        Ok(())
+    }
+}
