@@ -1,7 +1,8 @@
 //! Typed expressions from the program's DWARF, loaded into the kernel and
 //! run on a real process: `->` and `.` through nested structs, unions,
 //! bitfields, arrays (constant and run-time indices), pointers to
-//! pointers, typedefs and qualifiers; casts to program types; `str()` of
+//! pointers, typedefs and qualifiers, structs and unions passed by value
+//! in registers; casts to program types; `str()` of
 //! `char *` and `char[N]` fields; `retval` typed by the return type
 //! (a struct returned in memory); and reads that fault (zeros, counted).
 
@@ -52,10 +53,12 @@ fn fields_arrays_bitfields_and_pointers() {
          str(args.names[0]), str(args.names[$i]), (*args.r).id);
   printf("cast=%d typedef=%d\n", ((struct req *)arg0)->hdr.len, ((req_t *)arg0)->next->id);
 }}
-uprobe:{b}:mixed {{ printf("cv=%d\n", *args.cv); }}
+uprobe:{b}:mixed {{
+  printf("cv=%d h=%d/%d/%d/%d\n", *args.cv, args.h.len, args.h.flags, args.h.kind, args.h.level);
+}}
 uprobe:{b}:inspect {{
-  printf("rows=%d h=%d colors=%d,%d list=%d/%s\n", args.rows[1][2], args.h->len,
-         args.colors[0], args.colors[1], args.list[1]->id, args.list[0]->name);
+  printf("rows=%d h=%d colors=%d,%d list=%d/%s v=%d\n", args.rows[1][2], args.h->len,
+         args.colors[0], args.colors[1], args.list[1]->id, args.list[0]->name, args.v.i);
 }}
 uretprobe:{b}:make_req {{ printf("made=%d/%s\n", retval.id, retval.name); }}"#
         );
@@ -65,9 +68,9 @@ uretprobe:{b}:make_req {{ printf("made=%d/%s\n", retval.id, retval.name); }}"#
             "next=next/8 value=1234 color=5 m=12 m2=12",
             "pp=7/first names=alpha,beta deref=7",
             "cast=42 typedef=8",
-            "cv=9",
+            "cv=9 h=42/5/17/-3",
             "made=3/made",
-            "rows=12 h=42 colors=6,0 list=8/first",
+            "rows=12 h=42 colors=6,0 list=8/first v=1234",
         ];
         let mut expected: Vec<&str> = round.iter().chain(round.iter()).copied().collect();
         if flags.contains(&"-O2") {
@@ -130,8 +133,8 @@ fn bad_fields_and_types_are_one_line_errors_with_a_caret() {
             "^",
         ),
         (
-            format!(r#"uprobe:{b}:mixed {{ printf("%d\n", args.h.len); }}"#),
-            "cannot read `args.h`: parameter `h` is a `struct hdr` passed by value in registers, which is not supported yet",
+            format!(r#"uprobe:{b}:mixed {{ printf("%d\n", args.d); }}"#),
+            "cannot read `args.d`: parameter `d` of `mixed` (double) cannot be read: passed in %xmm0, which uprobes cannot read",
             "^^^^^^",
         ),
         (

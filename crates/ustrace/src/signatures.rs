@@ -4,7 +4,7 @@
 //! file that the code generator walks (`args.r->hdr.len`).
 
 use std::collections::{BTreeSet, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ustrace_codegen::{ProgramTypes, ResolvedAttach};
@@ -71,7 +71,7 @@ pub(crate) fn program_types(
 }
 
 /// The functions at `offsets` and the script's type names, in one table.
-fn read_file(info: &DebugInfo, path: &PathBuf, offsets: &[u64], needs: &Needs) -> ProgramTypes {
+fn read_file(info: &DebugInfo, path: &Path, offsets: &[u64], needs: &Needs) -> ProgramTypes {
     let mut table = TypeTable::new();
     // File offset -> link-time address, from the symbol tables.
     let addresses: HashMap<u64, u64> = ustrace_probes::find_functions(path, "*")

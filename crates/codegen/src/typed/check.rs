@@ -35,7 +35,7 @@ impl Shape {
 pub(crate) fn root_shape(root: Root) -> Shape {
     match root.loc {
         RootLoc::Specs(_) => Shape::Value(root.ty),
-        RootLoc::Memory { .. } => Shape::Place {
+        RootLoc::Memory { .. } | RootLoc::Registers { .. } => Shape::Place {
             ty: root.ty,
             bitfield: None,
         },

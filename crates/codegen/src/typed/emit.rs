@@ -9,7 +9,7 @@ use ustrace_lang::ast::{Expr, ExprKind, Span, UnaryOp};
 use super::check::{char_array_buffer, check_cast_target, field_span};
 use super::{deref_step, field_step, index_step, DType, Kind, Root, RootLoc};
 use crate::emit::{internal, ProgramCompiler, Val};
-use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3};
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R6};
 use crate::sema::expr::is_args;
 use crate::usdt_args;
 use crate::CompileError;
@@ -35,12 +35,49 @@ pub(crate) enum TVal {
         /// For bitfields: the bits, counted from `offset`.
         bitfield: Option<Bitfield>,
     },
+    /// An object copied to the BPF stack (an aggregate passed by value in
+    /// registers), at `slot + offset`.
+    Stack {
+        /// Its type.
+        ty: DType,
+        /// The copy's stack slot.
+        slot: i16,
+        /// Bytes after the slot's start.
+        offset: i64,
+        /// For bitfields: the bits, counted from `offset`.
+        bitfield: Option<Bitfield>,
+    },
 }
 
 impl TVal {
     fn ty(&self) -> &DType {
         match self {
-            TVal::Value { ty, .. } | TVal::Place { ty, .. } => ty,
+            TVal::Value { ty, .. } | TVal::Place { ty, .. } | TVal::Stack { ty, .. } => ty,
+        }
+    }
+
+    /// The same object moved `by` bytes on, as type `ty`.
+    fn member(
+        self,
+        ty: DType,
+        by: i64,
+        bitfield: Option<Bitfield>,
+        span: Span,
+    ) -> Result<TVal, CompileError> {
+        match self {
+            TVal::Place { addr, offset, .. } => Ok(TVal::Place {
+                ty,
+                addr,
+                offset: offset.saturating_add(by),
+                bitfield,
+            }),
+            TVal::Stack { slot, offset, .. } => Ok(TVal::Stack {
+                ty,
+                slot,
+                offset: offset.saturating_add(by),
+                bitfield,
+            }),
+            TVal::Value { .. } => Err(internal(span)),
         }
     }
 }
@@ -95,15 +132,8 @@ impl ProgramCompiler<'_, '_> {
                 } else {
                     b
                 };
-                let TVal::Place { addr, offset, .. } = b else {
-                    return Err(internal(span));
-                };
-                Ok(Some(TVal::Place {
-                    ty: step.ty,
-                    addr,
-                    offset: offset.saturating_add(step.offset as i64),
-                    bitfield: step.bitfield,
-                }))
+                b.member(step.ty, step.offset as i64, step.bitfield, span)
+                    .map(Some)
             }
             ExprKind::Index { base, index } => {
                 let Some(b) = self.tval(base)? else {
@@ -115,20 +145,19 @@ impl ProgramCompiler<'_, '_> {
                 } else {
                     b
                 };
-                let TVal::Place { addr, offset, .. } = b else {
-                    return Err(internal(span));
-                };
                 let i = self.int_operand(index)?;
                 let size = step.size as i64;
                 if let Val::Const(c, _) = i {
-                    return Ok(Some(TVal::Place {
-                        ty: step.element,
-                        addr,
-                        offset: offset.saturating_add(c.saturating_mul(size)),
-                        bitfield: None,
-                    }));
+                    return b
+                        .member(step.element, c.saturating_mul(size), None, span)
+                        .map(Some);
                 }
-                // A run-time index: the element's address in a new slot.
+                let TVal::Place { addr, offset, .. } = b else {
+                    return Err(CompileError::new(
+                        index.span,
+                        "an array passed by value in registers takes only constant indices",
+                    ));
+                }; // A run-time index: the element's address in a new slot.
                 self.load(&i, R0);
                 self.b.mov_imm(R1, size);
                 self.b.emit(insn::alu64_reg(AluOp::Mul, R0, R1));
@@ -171,6 +200,23 @@ impl ProgramCompiler<'_, '_> {
                 offset: offset as i64,
                 bitfield: None,
             },
+            RootLoc::Registers { size, parts } => {
+                // A stack copy, 8 bytes longer so bitfield loads stay in it.
+                let bytes = ((size as usize + 7) & !7) + 8;
+                let slot = self.alloc_tmp(bytes, span)?;
+                self.b.zero_stack(slot, bytes);
+                for p in parts {
+                    self.b.emit(insn::ldx(8, R0, R6, p.reg));
+                    self.b
+                        .emit(insn::stx(p.size, R10, slot + p.offset as i16, R0));
+                }
+                TVal::Stack {
+                    ty: root.ty,
+                    slot,
+                    offset: 0,
+                    bitfield: None,
+                }
+            }
         })
     }
 
@@ -183,7 +229,7 @@ impl ProgramCompiler<'_, '_> {
     ) -> Result<TVal, CompileError> {
         let addr = match pointer {
             TVal::Value { val, .. } => val,
-            place @ TVal::Place { .. } => self.read_tval(place, span)?,
+            place => self.read_tval(place, span)?,
         };
         Ok(TVal::Place {
             ty: pointee,
@@ -197,6 +243,12 @@ impl ProgramCompiler<'_, '_> {
     pub(crate) fn read_tval(&mut self, t: TVal, span: Span) -> Result<Val, CompileError> {
         let (ty, addr, offset, bitfield) = match t {
             TVal::Value { val, .. } => return Ok(val),
+            TVal::Stack {
+                ty,
+                slot,
+                offset,
+                bitfield,
+            } => return self.read_stack_copy(ty, slot, offset as i16, bitfield, span),
             TVal::Place {
                 ty,
                 addr,
@@ -245,12 +297,64 @@ impl ProgramCompiler<'_, '_> {
         }
     }
 
-    /// A bitfield: the bytes that hold it, shifted and masked (and sign
-    /// extended for signed fields).
-    fn read_bitfield(
+    /// Reads a member of a stack copy at `at`.
+    fn read_stack_copy(
         &mut self,
-        addr: &Val,
-        offset: i64,
+        ty: DType,
+        slot: i16,
+        offset: i16,
+        bitfield: Option<Bitfield>,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let at = slot + offset;
+        match (ty.kind(), bitfield) {
+            (Kind::Int { signed, .. }, Some(bits)) => {
+                // The stack allows aligned loads only: the 8-byte word
+                // holding the field's first byte.
+                let within = offset & 7;
+                self.b.emit(insn::ldx(8, R0, R10, at - within));
+                let bits = Bitfield {
+                    bit_offset: bits.bit_offset + 8 * within as u64,
+                    bit_size: bits.bit_size,
+                };
+                self.extract_bits(bits, signed, span)
+            }
+            (Kind::Int { size, signed, .. }, None) => {
+                self.b.emit(insn::ldx(size, R0, R10, at));
+                if signed && size < 8 {
+                    usdt_args::extend(&mut self.b, R0, size, true);
+                }
+                self.spill(signed, span)
+            }
+            (Kind::Pointer { .. }, _) => {
+                self.b.emit(insn::ldx(8, R0, R10, at));
+                self.spill(false, span)
+            }
+            (Kind::CharArray { len }, _) => {
+                let n = char_array_buffer(len, self.g.opts.str_len);
+                let slot = self.alloc_tmp(n, span)?;
+                self.b.zero_stack(slot, (n + 7) & !7);
+                for i in 0..(n - 1) as i16 {
+                    self.b.emit(insn::ldx(1, R0, R10, at + i));
+                    self.b.emit(insn::stx(1, R10, slot + i, R0));
+                }
+                Ok(Val::Buf(slot, n))
+            }
+            (Kind::Aggregate { .. }, _) => Err(CompileError::new(
+                span,
+                format!(
+                    "a whole `{}` can only be printed (print(), printf(\"%s\")): use one of its fields",
+                    ty.name()
+                ),
+            )),
+            (Kind::Unsupported(why), _) => Err(CompileError::new(span, why)),
+        }
+    }
+
+    /// r0 holds the 8 bytes starting at a bitfield's byte: keeps its bits
+    /// (sign extended when signed) in a new slot.
+    fn extract_bits(
+        &mut self,
         bits: Bitfield,
         signed: bool,
         span: Span,
@@ -265,10 +369,6 @@ impl ProgramCompiler<'_, '_> {
                 ),
             ));
         }
-        let slot = self.alloc_tmp(8, span)?;
-        self.b.emit(insn::st_imm(8, R10, slot, 0));
-        self.read_user(slot, end.div_ceil(8) as i32, addr, offset)?;
-        self.b.emit(insn::ldx(8, R0, R10, slot));
         let left = (64 - end) as i32;
         if left > 0 {
             self.b.emit(insn::alu64_imm(AluOp::Lsh, R0, left));
@@ -278,8 +378,25 @@ impl ProgramCompiler<'_, '_> {
             let op = if signed { AluOp::Arsh } else { AluOp::Rsh };
             self.b.emit(insn::alu64_imm(op, R0, right));
         }
-        self.b.emit(insn::stx(8, R10, slot, R0));
-        Ok(Val::Slot(slot, signed))
+        self.spill(signed, span)
+    }
+
+    /// A bitfield: the bytes that hold it, shifted and masked (and sign
+    /// extended for signed fields).
+    fn read_bitfield(
+        &mut self,
+        addr: &Val,
+        offset: i64,
+        bits: Bitfield,
+        signed: bool,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let end = bits.bit_offset.saturating_add(bits.bit_size).min(64);
+        let slot = self.alloc_tmp(8, span)?;
+        self.b.emit(insn::st_imm(8, R10, slot, 0));
+        self.read_user(slot, end.div_ceil(8) as i32, addr, offset)?;
+        self.b.emit(insn::ldx(8, R0, R10, slot));
+        self.extract_bits(bits, signed, span)
     }
 
     /// `bpf_probe_read_user(r10 + dst, size, addr + offset)`, counting a

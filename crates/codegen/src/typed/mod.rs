@@ -304,6 +304,26 @@ pub(crate) enum RootLoc {
         /// Bytes after its value.
         offset: u64,
     },
+    /// A small aggregate passed by value in registers: each register's
+    /// bytes belong at an offset of the object (the emitter stores them
+    /// into a stack copy of it).
+    Registers {
+        /// The object's size in bytes.
+        size: u64,
+        /// Per register: where its bytes go.
+        parts: Vec<RegisterPart>,
+    },
+}
+
+/// One register of an aggregate passed by value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct RegisterPart {
+    /// The register's offset in `pt_regs`.
+    pub(crate) reg: i16,
+    /// Where its bytes go in the object.
+    pub(crate) offset: u64,
+    /// How many of its (low) bytes: 1, 2, 4 or 8.
+    pub(crate) size: u8,
 }
 
 /// A parameter or return value: its type and where it is.
@@ -349,13 +369,52 @@ fn root_loc(ty: &DType, loc: &ParamLocation, what: &str) -> Result<RootLoc, Stri
             offset: *offset,
         }),
         ParamLocation::Unsupported(why) => Err(why.clone()),
-        ParamLocation::Register(_)
-        | ParamLocation::RegisterPair(..)
-        | ParamLocation::FieldPair(..) => Err(format!(
-            "{what} is a `{}` passed by value in registers, which is not supported yet",
-            ty.name()
-        )),
+        ParamLocation::Register(r) => registers(ty, vec![(*r, 0, 8)]),
+        ParamLocation::RegisterPair(a, b) => registers(ty, vec![(*a, 0, 8), (*b, 8, 8)]),
+        ParamLocation::FieldPair(a, b) => {
+            // One field per register, wherever the fields are in memory.
+            let t = ty.table();
+            let fields = match t.get(t.resolve(ty.id)) {
+                DwarfType::Record(r) if r.members.len() == 2 => r
+                    .members
+                    .iter()
+                    .map(|m| (m.offset, t.size_of(m.ty).unwrap_or(0)))
+                    .collect::<Vec<_>>(),
+                _ => Vec::new(),
+            };
+            match fields.as_slice() {
+                [(o1, s1), (o2, s2)] if [*s1, *s2].iter().all(|s| matches!(s, 1 | 2 | 4 | 8)) => {
+                    registers(ty, vec![(*a, *o1, *s1 as u8), (*b, *o2, *s2 as u8)])
+                }
+                _ => Err(format!(
+                    "{what} is a `{}` passed as two registers in a way that is not supported",
+                    ty.name()
+                )),
+            }
+        }
     }
+}
+
+/// An aggregate of at most 16 bytes in registers.
+fn registers(
+    ty: &DType,
+    parts: Vec<(ustrace_probes::Register, u64, u8)>,
+) -> Result<RootLoc, String> {
+    let size = match ty.kind() {
+        Kind::Aggregate { size } | Kind::CharArray { len: size } if size <= 16 => size,
+        _ => return Err(format!("a `{}` in registers is not supported", ty.name())),
+    };
+    Ok(RootLoc::Registers {
+        size,
+        parts: parts
+            .into_iter()
+            .map(|(r, offset, size)| RegisterPart {
+                reg: r.pt_regs_offset() as i16,
+                offset,
+                size,
+            })
+            .collect(),
+    })
 }
 
 /// Merges the roots of several sites: the same type name everywhere, and
@@ -375,8 +434,7 @@ fn merge_roots(roots: Vec<Root>, what: &str) -> Result<Root, String> {
         }
         match (&mut first.loc, r.loc) {
             (RootLoc::Specs(a), RootLoc::Specs(b)) => a.extend(b),
-            (a @ RootLoc::Memory { .. }, b @ RootLoc::Memory { .. })
-                if format!("{a:?}") == format!("{b:?}") => {}
+            (a, b) if !matches!(a, RootLoc::Specs(_)) && format!("{a:?}") == format!("{b:?}") => {}
             _ => {
                 return Err(format!(
                     "{what} is passed differently in the probed functions"
@@ -444,7 +502,10 @@ impl Context {
                     reg: reg.pt_regs_offset() as i16,
                     offset: 0,
                 },
-                other => RootLoc::Specs(vec![(other.arg_spec(ty.table(), ty.id)?, 0)]),
+                other => match other.arg_spec(ty.table(), ty.id) {
+                    Some(spec) => RootLoc::Specs(vec![(spec, 0)]),
+                    None => root_loc(&ty, other, "retval").ok()?,
+                },
             };
             roots.push(Root { ty, loc });
         }
