@@ -160,3 +160,69 @@ fn bad_fields_and_types_are_one_line_errors_with_a_caret() {
         assert!(err.contains(caret), "a caret under the text: {err}");
     }
 }
+
+/// Addresses differ from run to run: `0x7ffd3fea9730` -> `0xADDR`.
+fn mask_addresses(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 2..]
+            .chars()
+            .take_while(|c| c.is_ascii_hexdigit())
+            .count();
+        out.push_str(if digits > 0 && &rest[at..at + 2 + digits] != "0x0" {
+            "0xADDR"
+        } else {
+            &rest[at..at + 2 + digits]
+        });
+        rest = &rest[at + 2 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn whole_structs_unions_arrays_and_args_print_as_bpftrace_records() {
+    if !bpf_available("whole_structs_unions_arrays_and_args_print_as_bpftrace_records") {
+        return;
+    }
+    let bin = program(&["-g", "-O0"], "typed-fields-print");
+    let b = bin.display();
+    let script = format!(
+        r#"uprobe:{b}:handle {{
+  print(*args.r);
+  printf("hdr=%s matrix=%s\n", args.r->hdr, args.r->matrix);
+  print(args.r->value);
+  print(args);
+}}
+uprobe:{b}:many {{ print(args); }}
+uprobe:{b}:mixed {{ printf("h=%s\n", args.h); }}
+uretprobe:{b}:make_req {{ print(retval); }}"#
+    );
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script, "-c", &format!("{b} 1")]);
+    let out = run_with_timeout(cmd, Duration::from_secs(30));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let lines: Vec<String> = stdout(&out)
+        .lines()
+        .filter(|l| l.contains('='))
+        .map(mask_addresses)
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "{ .id = 7, .name = first, .hdr = { .len = 42, .flags = 5, .kind = 17, .level = -3 }, \
+             .next = 0xADDR, .value = { .i = 1234, .d = 6.097e-321, .bytes = \\xd2\\x04 }, \
+             .color = GREEN, .matrix = [[0,0,0],[0,0,12]] }",
+            "hdr={ .len = 42, .flags = 5, .kind = 17, .level = -3 } matrix=[[0,0,0],[0,0,12]]",
+            "{ .i = 1234, .d = 6.097e-321, .bytes = \\xd2\\x04 }",
+            "{ .r = 0xADDR, .names = 0xADDR, .pp = 0xADDR, .c = BLUE, .n = 99 }",
+            "h={ .len = 42, .flags = 5, .kind = 17, .level = -3 }",
+            "{ .a = 1, .b = 2, .c = 3, .d = 4, .e = 5, .f = 6, .g = 7, .h = 8 }",
+            "{ .id = 3, .name = made, .hdr = { .len = 0, .flags = 0, .kind = 0, .level = 0 }, \
+             .next = 0x0, .value = { .i = 0, .d = 0.0, .bytes =  }, .color = RED, \
+             .matrix = [[0,0,0],[0,0,0]] }",
+        ]
+    );
+}

@@ -50,6 +50,10 @@ pub struct ProgramTypes {
     pub types: TypeTable,
     /// Each probed function by file offset, or why it has no entry.
     pub functions: HashMap<u64, Result<Function, String>>,
+    /// `args` as a whole, by function file offset: a struct whose
+    /// members are the parameters, each at an 8-byte-aligned offset (the
+    /// layout `print(args)` fills), or why there is none.
+    pub args_records: HashMap<u64, Result<TypeId, String>>,
     /// The type names the script writes, as [`ustrace_lang::ast::TypeName::display`]
     /// spells them (`struct req*`, `struct req`), or why the file has none
     /// by that name (with suggestions).

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ustrace_codegen::{ProgramTypes, ResolvedAttach};
-use ustrace_dwarf::{DebugInfo, Type, TypeTable};
+use ustrace_dwarf::{DebugInfo, Function, Member, Record, RecordKind, Type, TypeId, TypeTable};
 use ustrace_lang::ast::{Expr, ExprKind, Script};
 
 /// What the script asks of program types.
@@ -87,6 +87,14 @@ fn read_file(info: &DebugInfo, path: &Path, offsets: &[u64], needs: &Needs) -> P
         };
         functions.insert(offset, function);
     }
+    let mut args_records = HashMap::new();
+    if needs.args {
+        for (&offset, function) in &functions {
+            if let Ok(f) = function {
+                args_records.insert(offset, args_record(f, &mut table));
+            }
+        }
+    }
     let mut named = HashMap::new();
     for name in &needs.type_names {
         named.insert(name.clone(), named_type(info, name, &mut table));
@@ -94,8 +102,50 @@ fn read_file(info: &DebugInfo, path: &Path, offsets: &[u64], needs: &Needs) -> P
     ProgramTypes {
         types: table,
         functions,
+        args_records,
         named,
     }
+}
+
+/// The struct `print(args)` prints: the parameters a uprobe can read
+/// (not those in `%xmm` registers), in order, each at the next 8-byte
+/// boundary.
+fn args_record(function: &Function, table: &mut TypeTable) -> Result<TypeId, String> {
+    let mut members = Vec::new();
+    let mut offset = 0u64;
+    let readable = function
+        .params
+        .iter()
+        .filter(|p| function.readable_param(&p.name, table).is_ok());
+    for p in readable {
+        let size = table.size_of(p.ty).ok_or_else(|| {
+            format!(
+                "parameter `{}` is a `{}`, whose size is unknown",
+                p.name,
+                table.name(p.ty)
+            )
+        })?;
+        members.push(Member {
+            name: p.name.clone(),
+            ty: p.ty,
+            offset,
+            bitfield: None,
+            is_base: false,
+        });
+        offset = offset.saturating_add(size.max(1).div_ceil(8) * 8);
+    }
+    let language = function.language;
+    Ok(table.add(
+        Type::Record(Record {
+            kind: RecordKind::Struct,
+            name: None,
+            size: Some(offset),
+            members,
+            variant_part: None,
+            pass_by_reference: false,
+        }),
+        language,
+    ))
 }
 
 /// `struct req**` -> the id of `struct req`, wrapped in two pointers.

@@ -42,6 +42,10 @@ pub(crate) fn root_shape(root: Root) -> Shape {
     }
 }
 
+/// The largest program value printed whole (`print(*args.r)`): it is
+/// copied through the 512-byte BPF stack.
+pub(crate) const PRINTED_RECORD_MAX: u64 = 256;
+
 /// The bytes of the string buffer that holds a `char[len]`: at most the
 /// script's string length, NUL included.
 pub(crate) fn char_array_buffer(len: u64, str_len: usize) -> usize {
@@ -70,7 +74,16 @@ pub(crate) fn read_type(shape: &Shape, str_len: usize) -> Result<Type, String> {
         (Kind::CharArray { len }, Shape::Place { .. }) => {
             Type::Str(char_array_buffer(len, str_len))
         }
-        (Kind::CharArray { .. } | Kind::Aggregate { .. }, _) => Type::Record(shape.ty().clone()),
+        (Kind::CharArray { .. } | Kind::Aggregate { .. }, _) => {
+            let size = shape.ty().size();
+            if size > PRINTED_RECORD_MAX {
+                return Err(format!(
+                    "a whole `{}` is {size} bytes; printing one is limited to {PRINTED_RECORD_MAX} bytes: print its fields",
+                    shape.ty().name()
+                ));
+            }
+            Type::Record(shape.ty().clone())
+        }
         (Kind::Unsupported(why), _) => return Err(why),
     })
 }
@@ -96,6 +109,21 @@ impl Checker<'_> {
     /// The type of `e` when it is a typed chain; `None` when it is not
     /// one (then the caller checks it as usual).
     pub(crate) fn typed_expr(&mut self, e: &Expr) -> Result<Option<Typed>, CompileError> {
+        if let ExprKind::Builtin(name) = &e.kind {
+            if name == "args" {
+                let (record, _) = self
+                    .ctx
+                    .args_root()
+                    .map_err(|m| CompileError::new(e.span, format!("cannot read `args`: {m}")))?;
+                let shape = Shape::Place {
+                    ty: record,
+                    bitfield: None,
+                };
+                let ty = read_type(&shape, self.opts.str_len)
+                    .map_err(|m| CompileError::new(e.span, format!("cannot print `args`: {m}")))?;
+                return Ok(Some(Typed::of(ty)));
+            }
+        }
         let Some(shape) = self.shape(e)? else {
             return Ok(None);
         };

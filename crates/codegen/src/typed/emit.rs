@@ -6,10 +6,11 @@
 use ustrace_dwarf::Bitfield;
 use ustrace_lang::ast::{Expr, ExprKind, Span, UnaryOp};
 
-use super::check::{char_array_buffer, check_cast_target, field_span};
+use super::check::{char_array_buffer, check_cast_target, field_span, PRINTED_RECORD_MAX};
 use super::{deref_step, field_step, index_step, DType, Kind, Root, RootLoc};
 use crate::emit::{internal, ProgramCompiler, Val};
 use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R6};
+use crate::program::{FieldKind, RecordType};
 use crate::sema::expr::is_args;
 use crate::usdt_args;
 use crate::CompileError;
@@ -85,6 +86,9 @@ impl TVal {
 impl ProgramCompiler<'_, '_> {
     /// The value of `e` when it is a typed chain; `None` when it is not.
     pub(crate) fn typed_expr(&mut self, e: &Expr) -> Result<Option<Val>, CompileError> {
+        if matches!(&e.kind, ExprKind::Builtin(name) if name == "args") {
+            return self.whole_args(e.span).map(Some);
+        }
         let Some(t) = self.tval(e)? else {
             return Ok(None);
         };
@@ -187,6 +191,40 @@ impl ProgramCompiler<'_, '_> {
         }
     }
 
+    /// `args` as a whole: every parameter copied into one record.
+    fn whole_args(&mut self, span: Span) -> Result<Val, CompileError> {
+        let (record, params) = self
+            .ctx
+            .args_root()
+            .map_err(|m| CompileError::new(span, format!("cannot read `args`: {m}")))?;
+        let size = record.size();
+        let buffer = self.record_buffer(&record, size, span)?;
+        for (name, root) in params {
+            let Some(member) = record.table().member(record.id, &name) else {
+                return Err(internal(span));
+            };
+            let at = buffer + member.offset as i16;
+            match self.root_tval(root, span)? {
+                TVal::Value { val, .. } => {
+                    self.load(&val, R0);
+                    self.b.emit(insn::stx(8, R10, at, R0));
+                }
+                TVal::Place {
+                    ty, addr, offset, ..
+                } => self.read_user(at, ty.size() as i32, &addr, offset)?,
+                TVal::Stack {
+                    ty, slot, offset, ..
+                } => {
+                    for i in 0..ty.size() as i16 {
+                        self.b.emit(insn::ldx(1, R0, R10, slot + offset as i16 + i));
+                        self.b.emit(insn::stx(1, R10, at + i, R0));
+                    }
+                }
+            }
+        }
+        Ok(Val::Record(buffer, record))
+    }
+
     /// A parameter or return value where the calling convention put it.
     fn root_tval(&mut self, root: Root, span: Span) -> Result<TVal, CompileError> {
         Ok(match root.loc {
@@ -286,15 +324,57 @@ impl ProgramCompiler<'_, '_> {
                 }
                 Ok(Val::Buf(slot, n))
             }
-            Kind::Aggregate { .. } => Err(CompileError::new(
-                span,
-                format!(
-                    "a whole `{}` can only be printed (print(), printf(\"%s\")): use one of its fields",
-                    ty.name()
-                ),
-            )),
+            Kind::Aggregate { size } => {
+                let bytes = self.record_buffer(&ty, size, span)?;
+                self.read_user(bytes, size as i32, &addr, offset)?;
+                Ok(Val::Record(bytes, ty))
+            }
             Kind::Unsupported(why) => Err(CompileError::new(span, why)),
         }
+    }
+
+    /// A zeroed stack buffer for a whole value of `size` bytes.
+    fn record_buffer(&mut self, ty: &DType, size: u64, span: Span) -> Result<i16, CompileError> {
+        if size > PRINTED_RECORD_MAX {
+            return Err(CompileError::new(
+                span,
+                format!(
+                    "a whole `{}` is {size} bytes; printing one is limited to {PRINTED_RECORD_MAX} bytes: print its fields",
+                    ty.name()
+                ),
+            ));
+        }
+        let rounded = (size as usize + 7) & !7;
+        let slot = self.alloc_tmp(rounded.max(8), span)?;
+        self.b.zero_stack(slot, rounded.max(8));
+        Ok(slot)
+    }
+
+    /// The printf field of `v`: for a whole program value, its type is
+    /// numbered in the script's record types.
+    pub(crate) fn printable_field(&mut self, v: &Val) -> Option<FieldKind> {
+        let field = v.ty().record_field()?;
+        let Val::Record(_, d) = v else {
+            return Some(field);
+        };
+        let types = &mut self.g.out.record_types;
+        let index = match types
+            .iter()
+            .position(|r| std::sync::Arc::ptr_eq(&r.types, &d.prog) && r.ty == d.id)
+        {
+            Some(i) => i,
+            None => {
+                types.push(RecordType {
+                    types: d.prog.clone(),
+                    ty: d.id,
+                });
+                types.len() - 1
+            }
+        };
+        Some(FieldKind::Record {
+            index,
+            size: d.size() as usize,
+        })
     }
 
     /// Reads a member of a stack copy at `at`.
@@ -340,13 +420,14 @@ impl ProgramCompiler<'_, '_> {
                 }
                 Ok(Val::Buf(slot, n))
             }
-            (Kind::Aggregate { .. }, _) => Err(CompileError::new(
-                span,
-                format!(
-                    "a whole `{}` can only be printed (print(), printf(\"%s\")): use one of its fields",
-                    ty.name()
-                ),
-            )),
+            (Kind::Aggregate { size }, _) => {
+                let bytes = self.record_buffer(&ty, size, span)?;
+                for i in 0..size as i16 {
+                    self.b.emit(insn::ldx(1, R0, R10, at + i));
+                    self.b.emit(insn::stx(1, R10, bytes + i, R0));
+                }
+                Ok(Val::Record(bytes, ty))
+            }
             (Kind::Unsupported(why), _) => Err(CompileError::new(span, why)),
         }
     }

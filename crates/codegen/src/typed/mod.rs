@@ -41,7 +41,7 @@ pub(crate) fn may_be_typed(e: &ustrace_lang::ast::Expr) -> bool {
     match &e.kind {
         ExprKind::Field { .. } | ExprKind::Index { .. } | ExprKind::TypeCast { .. } => true,
         ExprKind::Unary { op, .. } => *op == UnaryOp::Deref,
-        ExprKind::Builtin(name) => name == "retval",
+        ExprKind::Builtin(name) => name == "retval" || name == "args",
         _ => false,
     }
 }
@@ -81,6 +81,11 @@ impl DType {
             prog: self.prog.clone(),
             id,
         }
+    }
+
+    /// Its size in bytes (0 when unknown).
+    pub(crate) fn size(&self) -> u64 {
+        self.table().size_of(self.id).unwrap_or(0)
     }
 
     /// The type as C writes it (`struct req*`).
@@ -474,6 +479,37 @@ impl Context {
             roots.push(Root { ty, loc });
         }
         merge_roots(roots, &format!("parameter `{name}`"))
+    }
+
+    /// `args` as a whole: the record type of the first site's parameters
+    /// and each parameter's name and where it is at every site.
+    pub(crate) fn args_root(&self) -> Result<(DType, Vec<(String, Root)>), String> {
+        let first = match self {
+            Context::Usdt { sites, on_return } if *on_return != Some(true) => sites.first(),
+            Context::Usdt { .. } => {
+                return Err("arguments are not available in a uretprobe (use retval)".to_string())
+            }
+            Context::Trigger { .. } => None,
+        };
+        let Some(debug) = first.and_then(|s| s.debug.as_ref()) else {
+            return Err("`args` is only available in uprobe probes".to_string());
+        };
+        let (prog, function) = debug.function()?;
+        let record = match prog.args_records.get(&debug.file_offset) {
+            Some(Ok(id)) => DType {
+                prog: prog.clone(),
+                id: *id,
+            },
+            Some(Err(why)) => return Err(why.clone()),
+            None => return Err("no parameters were read for this function".to_string()),
+        };
+        let mut params = Vec::new();
+        for p in &function.params {
+            if record.table().member(record.id, &p.name).is_some() {
+                params.push((p.name.clone(), self.param_root(&p.name)?));
+            }
+        }
+        Ok((record, params))
     }
 
     /// `retval` typed by the functions' return type; `None` where it is
