@@ -674,3 +674,20 @@ fn casts_to_program_types() {
         ("struct req", 1, Span::new(1, 12))
     );
 }
+
+#[test]
+fn number_exprs_gives_every_node_its_own_id() {
+    let mut s =
+        parse("BEGIN /pid > 1/ { @m[1, comm] = count(); if ($x) { printf(\"%d\\n\", -$x + 2); } }")
+            .unwrap();
+    let mut before = Vec::new();
+    crate::ast::visit_exprs(&s, &mut |e| before.push(e.id));
+    assert!(before
+        .iter()
+        .all(|id| *id == crate::ast::ExprId::UNNUMBERED));
+    let n = crate::ast::number_exprs(&mut s);
+    let mut ids = Vec::new();
+    crate::ast::visit_exprs(&s, &mut |e| ids.push(e.id.0));
+    assert_eq!(ids, (0..n).collect::<Vec<_>>());
+    assert_eq!(n, 14);
+}

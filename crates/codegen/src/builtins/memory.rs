@@ -78,7 +78,7 @@ fn emit_str(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> 
     pc.load(&p, R3);
     if runtime_len(call) {
         // Runtime length: clamp into [1, len].
-        let lv = pc.int_operand(&call.args[1])?;
+        let lv = pc.expr(&call.args[1])?;
         pc.load(&lv, R2);
         pc.b.emit(insn::alu64_imm(AluOp::Add, R2, 1));
         let ok = pc.b.label();
@@ -111,8 +111,8 @@ fn buf_capacity(call: &Call, default_len: usize) -> usize {
 /// `buf(ptr, n)`: up to `n` bytes of user memory after an 8-byte length.
 fn emit_buf(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let cap = buf_capacity(call, pc.g.opts.str_len);
-    let p = pc.int_operand(&call.args[0])?;
-    let n = pc.int_operand(&call.args[1])?;
+    let p = pc.expr(&call.args[0])?;
+    let n = pc.expr(&call.args[1])?;
     let size = FieldKind::Buffer(cap).size();
     let slot = pc.alloc_tmp(size, call.span)?;
     pc.b.zero_stack(slot, size);

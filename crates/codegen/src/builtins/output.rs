@@ -205,7 +205,7 @@ fn allowed(allow_unsafe: bool, call: &Call) -> Result<(), CompileError> {
 /// `exit([code])`: an exit record, then the program ends.
 fn emit_exit(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let code = match call.args.first() {
-        Some(a) => pc.int_operand(a)?,
+        Some(a) => pc.expr(a)?,
         None => Val::Const(0, false),
     };
     pc.load(&code, R7);
@@ -247,7 +247,7 @@ fn format_index(formats: &mut Vec<String>, fmt: &str) -> usize {
 fn emit_strftime(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let fmt = strftime_format(call)?;
     let index = format_index(&mut pc.g.out.strftime_formats, fmt);
-    let v = pc.int_operand(&call.args[1])?;
+    let v = pc.expr(&call.args[1])?;
     let slot = pc.alloc_tmp(8, call.span)?;
     pc.load(&v, R0);
     pc.b.emit(insn::stx(8, R10, slot, R0));

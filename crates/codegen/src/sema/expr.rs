@@ -9,8 +9,14 @@ use crate::fold::{fold, fold_cast, is_comparison, parse_int};
 use crate::CompileError;
 
 impl Checker<'_> {
-    /// The type (and constant value) of `e`.
+    /// The type (and constant value) of `e`, recorded for the emitter.
     pub(crate) fn expr(&mut self, e: &Expr) -> Result<Typed, CompileError> {
+        let t = self.expr_kind(e)?;
+        self.types.record(e.id, &t);
+        Ok(t)
+    }
+
+    fn expr_kind(&mut self, e: &Expr) -> Result<Typed, CompileError> {
         if crate::typed::may_be_typed(e) {
             if let Some(t) = self.typed_expr(e)? {
                 return Ok(t);
@@ -116,7 +122,7 @@ impl Checker<'_> {
     /// `x++`, `--@m[k]`: an integer variable or map element.
     fn inc_dec(&mut self, target: &Expr, span: Span) -> Result<Typed, CompileError> {
         if let ExprKind::Map { name, keys } = &target.kind {
-            let cur = self.map_read(name, keys, target.span)?;
+            let cur = self.expr(target)?;
             if !cur.ty.is_int() || cur.konst.is_some() {
                 if self.lenient {
                     self.map_store(name, keys, &Type::int(false), span)?;
@@ -130,13 +136,13 @@ impl Checker<'_> {
             self.map_store(name, keys, &cur.ty, span)?;
             return Ok(Typed::int(cur.ty.is_signed()));
         }
-        let ExprKind::Variable(name) = &target.kind else {
+        if !matches!(target.kind, ExprKind::Variable(_)) {
             return Err(CompileError::new(
                 target.span,
                 "`++`/`--` need a $variable or an @map element",
             ));
-        };
-        let cur = self.var_type(name, target.span)?;
+        }
+        let cur = self.expr(target)?;
         if !cur.ty.is_int() {
             return Err(CompileError::new(
                 target.span,

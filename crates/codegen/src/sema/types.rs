@@ -121,6 +121,16 @@ impl Type {
         })
     }
 
+    /// Bytes of the stack slot a scratch variable of this type takes.
+    pub(crate) fn slot_size(&self) -> usize {
+        match self {
+            Type::Str(n) => *n,
+            Type::Stack(_) | Type::Symbol => 16,
+            Type::Buffer(n) => FieldKind::Buffer(*n).size(),
+            _ => 8,
+        }
+    }
+
     /// The value kind of a map assigned a value of this type.
     pub(crate) fn map_value(&self, str_len: usize) -> Result<ValueKind, MapValueError> {
         match self {

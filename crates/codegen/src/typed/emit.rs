@@ -109,7 +109,7 @@ impl ProgramCompiler<'_, '_> {
                 None => Ok(None),
             },
             ExprKind::TypeCast { ty, operand } => {
-                let v = self.int_operand(operand)?;
+                let v = self.expr(operand)?;
                 let d = self
                     .ctx
                     .named_type(&ty.display(), &self.g.opts.program_types)
@@ -149,7 +149,7 @@ impl ProgramCompiler<'_, '_> {
                 } else {
                     b
                 };
-                let i = self.int_operand(index)?;
+                let i = self.expr(index)?;
                 let size = step.size as i64;
                 if let Val::Const(c, _) = i {
                     return b

@@ -73,14 +73,14 @@ impl<'a> Parser<'a> {
             self.expect(&TokenKind::Colon, "in `?:` expression")?;
             let else_expr = self.expr()?;
             let span = cond.span.to(else_expr.span);
-            Expr {
-                kind: ExprKind::Ternary {
+            Expr::new(
+                ExprKind::Ternary {
                     cond: Box::new(cond),
                     then_expr: Box::new(then_expr),
                     else_expr: Box::new(else_expr),
                 },
                 span,
-            }
+            )
         } else {
             cond
         };
@@ -126,13 +126,13 @@ impl<'a> Parser<'a> {
         let operand = self.unary()?;
         self.leave();
         let span = start.to(operand.span);
-        Ok(Expr {
-            kind: ExprKind::Unary {
+        Ok(Expr::new(
+            ExprKind::Unary {
                 op,
                 operand: Box::new(operand),
             },
             span,
-        })
+        ))
     }
 
     pub(super) fn prefix_incdec(&mut self) -> Result<Expr, Diagnostic> {
@@ -143,14 +143,14 @@ impl<'a> Parser<'a> {
         self.leave();
         check_incdec_target(&target, &op_tok)?;
         let span = op_tok.span.to(target.span);
-        Ok(Expr {
-            kind: ExprKind::IncDec {
+        Ok(Expr::new(
+            ExprKind::IncDec {
                 target: Box::new(target),
                 increment,
                 prefix: true,
             },
             span,
-        })
+        ))
     }
 
     /// At `(`: the type if this is a cast `(type)`.
@@ -170,13 +170,13 @@ impl<'a> Parser<'a> {
         let operand = self.unary()?;
         self.leave();
         let span = start.to(operand.span);
-        Ok(Expr {
-            kind: ExprKind::Cast {
+        Ok(Expr::new(
+            ExprKind::Cast {
                 ty,
                 operand: Box::new(operand),
             },
             span,
-        })
+        ))
     }
 
     /// At `(`: the number of tokens up to and including `)` when this is
@@ -225,8 +225,8 @@ impl<'a> Parser<'a> {
         let operand = self.unary()?;
         self.leave();
         let span = start.to(operand.span);
-        Ok(Expr {
-            kind: ExprKind::TypeCast {
+        Ok(Expr::new(
+            ExprKind::TypeCast {
                 ty: TypeName {
                     name: words.join(" "),
                     pointers,
@@ -235,7 +235,7 @@ impl<'a> Parser<'a> {
                 operand: Box::new(operand),
             },
             span,
-        })
+        ))
     }
 
     pub(super) fn postfix(&mut self) -> Result<Expr, Diagnostic> {
@@ -265,14 +265,14 @@ impl<'a> Parser<'a> {
         let op_tok = self.bump()?;
         check_incdec_target(&e, &op_tok)?;
         let span = e.span.to(op_tok.span);
-        Ok(Expr {
-            kind: ExprKind::IncDec {
+        Ok(Expr::new(
+            ExprKind::IncDec {
                 target: Box::new(e),
                 increment,
                 prefix: false,
             },
             span,
-        })
+        ))
     }
 
     pub(super) fn index(&mut self, base: Expr) -> Result<Expr, Diagnostic> {
@@ -283,13 +283,13 @@ impl<'a> Parser<'a> {
         let index = index?;
         let close = self.expect(&TokenKind::RBracket, "after index")?;
         let span = base.span.to(close.span);
-        Ok(Expr {
-            kind: ExprKind::Index {
+        Ok(Expr::new(
+            ExprKind::Index {
                 base: Box::new(base),
                 index: Box::new(index),
             },
             span,
-        })
+        ))
     }
 
     pub(super) fn field(&mut self, base: Expr) -> Result<Expr, Diagnostic> {
@@ -302,13 +302,13 @@ impl<'a> Parser<'a> {
         let field = name.clone();
         let t = self.bump()?;
         let span = base.span.to(t.span);
-        Ok(Expr {
-            kind: ExprKind::Field {
+        Ok(Expr::new(
+            ExprKind::Field {
                 base: Box::new(base),
                 field,
             },
             span,
-        })
+        ))
     }
 
     /// `expr, expr, ...` up to (not including) `close`; may be empty.
@@ -358,7 +358,7 @@ impl<'a> Parser<'a> {
             _ => return Err(self.unexpected("expression")),
         };
         let t = self.bump()?;
-        Ok(Expr { kind, span: t.span })
+        Ok(Expr::new(kind, t.span))
     }
 
     pub(super) fn map(&mut self) -> Result<Expr, Diagnostic> {
@@ -367,13 +367,13 @@ impl<'a> Parser<'a> {
             return Err(Diagnostic::error(t.span, "expected a map"));
         };
         if !self.at(&TokenKind::LBracket) {
-            return Ok(Expr {
-                kind: ExprKind::Map {
+            return Ok(Expr::new(
+                ExprKind::Map {
                     name,
                     keys: Vec::new(),
                 },
-                span: t.span,
-            });
+                t.span,
+            ));
         }
         let open = self.bump()?;
         let keys = self.expr_list(&TokenKind::RBracket, "map key")?;
@@ -385,10 +385,10 @@ impl<'a> Parser<'a> {
             );
         }
         let close = self.bump()?;
-        Ok(Expr {
-            kind: ExprKind::Map { name, keys },
-            span: t.span.to(close.span),
-        })
+        Ok(Expr::new(
+            ExprKind::Map { name, keys },
+            t.span.to(close.span),
+        ))
     }
 
     pub(super) fn ident(&mut self) -> Result<Expr, Diagnostic> {
@@ -410,22 +410,19 @@ impl<'a> Parser<'a> {
             .with_note(format!("to cast, write `({name})expr`")));
         }
         if !self.at(&TokenKind::LParen) {
-            return Ok(Expr {
-                kind: ExprKind::Builtin(name),
-                span: t.span,
-            });
+            return Ok(Expr::new(ExprKind::Builtin(name), t.span));
         }
         self.bump()?;
         let args = self.expr_list(&TokenKind::RParen, "call arguments")?;
         let close = self.bump()?;
-        Ok(Expr {
-            kind: ExprKind::Call {
+        Ok(Expr::new(
+            ExprKind::Call {
                 name,
                 args,
                 name_span: t.span,
             },
-            span: t.span.to(close.span),
-        })
+            t.span.to(close.span),
+        ))
     }
 
     pub(super) fn paren(&mut self) -> Result<Expr, Diagnostic> {
@@ -445,24 +442,21 @@ impl<'a> Parser<'a> {
                 }
                 None => Err(Diagnostic::error(span, "empty parentheses")),
             },
-            _ => Ok(Expr {
-                kind: ExprKind::Tuple(items),
-                span,
-            }),
+            _ => Ok(Expr::new(ExprKind::Tuple(items), span)),
         }
     }
 }
 
 fn binary_node(op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
     let span = lhs.span.to(rhs.span);
-    Expr {
-        kind: ExprKind::Binary {
+    Expr::new(
+        ExprKind::Binary {
             op,
             lhs: Box::new(lhs),
             rhs: Box::new(rhs),
         },
         span,
-    }
+    )
 }
 
 fn check_incdec_target(target: &Expr, op: &Token) -> Result<(), Diagnostic> {
