@@ -41,7 +41,8 @@ mod usdt_args;
 pub use builtins::markdown_table as builtin_reference;
 pub use driver::compile;
 pub use options::{
-    CompileOptions, ProgramTypes, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget,
+    CompileOptions, ProgramTypes, ResolvedAttach, TaskParentOffsets, UprobeFunction, UsdtSite,
+    UsdtTarget,
 };
 
 use ustrace_lang::ast::Span;

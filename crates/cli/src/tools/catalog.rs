@@ -54,6 +54,8 @@ const PID: Flag = flag('p', Some("PID"), "trace only this process");
 const CMD: Flag = flag('c', Some("CMD"), "run this command and trace it");
 const HELP: Flag = flag('h', None, "show this help");
 const DURATION: Flag = flag('d', Some("SECS"), "stop after this many seconds");
+/// BCC's `-S` (system calls): kernel probes, refused in one line.
+const SYSCALLS: Flag = flag('S', None, "system calls: refused, they need kernel probes");
 const LANG: Flag = flag(
     'l',
     Some("LANG"),
@@ -92,12 +94,19 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "funclatency",
         summary: "time functions from entry to return, as a histogram (BCC funclatency)",
-        usage: "[-p PID | -c CMD] [-u | -m] [-d SECS] [LIB:]PATTERN",
+        usage: "[-p PID | -c CMD] [-u | -m] [-F] [-i SECS [-T]] [-d SECS] [LIB:]PATTERN",
         flags: &[
             PID,
             CMD,
             flag('u', None, "microseconds"),
             flag('m', None, "milliseconds"),
+            flag('F', None, "one histogram per function (and process)"),
+            flag(
+                'i',
+                Some("SECS"),
+                "print and clear the histograms every SECS",
+            ),
+            flag('T', None, "print the time before each interval's output"),
             DURATION,
             HELP,
         ],
@@ -109,6 +118,10 @@ pub const TOOLS: &[Tool] = &[
             (
                 "ustrace tool funclatency -m -p 181 c:nanosleep",
                 "in milliseconds, PID 181 only",
+            ),
+            (
+                "ustrace tool funclatency -F -i 5 -T 'c:*printf'",
+                "a histogram per function, every 5 s",
             ),
         ],
         plan: plan_funclatency,
@@ -124,6 +137,7 @@ pub const TOOLS: &[Tool] = &[
             flag('L', None, "also the total time in each function"),
             flag('m', None, "times in milliseconds (default microseconds)"),
             flag('T', Some("N"), "only the N most called"),
+            SYSCALLS,
             HELP,
         ],
         examples: &[
@@ -145,8 +159,23 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "uflow",
         summary: "print the flow of a language's function calls and returns (BCC uflow)",
-        usage: "[-l python] [-c CMD] [PID]",
-        flags: &[LANG, PID, CMD, HELP],
+        usage: "[-l python] [-M METHOD] [-C CLASS] [-c CMD] [PID]",
+        flags: &[
+            LANG,
+            PID,
+            CMD,
+            flag(
+                'M',
+                Some("METHOD"),
+                "only functions whose name starts with METHOD",
+            ),
+            flag(
+                'C',
+                Some("CLASS"),
+                "only functions of files (Python's classes) starting with CLASS",
+            ),
+            HELP,
+        ],
         examples: &[
             (
                 "ustrace tool uflow -l python 181",
@@ -155,6 +184,10 @@ pub const TOOLS: &[Tool] = &[
             (
                 "ustrace tool uflow -c 'python3.11 app.py'",
                 "running app.py",
+            ),
+            (
+                "ustrace tool uflow -M handle_ 181",
+                "only functions named handle_*",
             ),
         ],
         plan: plan_uflow,
@@ -186,8 +219,15 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "stackcount",
         summary: "count the user stacks that call functions matching a pattern (BCC stackcount)",
-        usage: "[-p PID | -c CMD] [-d SECS] [LIB:]PATTERN",
-        flags: &[PID, CMD, DURATION, HELP],
+        usage: "[-p PID | -c CMD] [-P] [-i SECS] [-d SECS] [LIB:]PATTERN",
+        flags: &[
+            PID,
+            CMD,
+            flag('P', None, "count each process's stacks apart"),
+            flag('i', Some("SECS"), "print and clear the counts every SECS"),
+            DURATION,
+            HELP,
+        ],
         examples: &[
             (
                 "ustrace tool stackcount -p 181 c:malloc",
@@ -196,6 +236,10 @@ pub const TOOLS: &[Tool] = &[
             (
                 "ustrace tool stackcount -c ./app work",
                 "the stacks reaching work() in ./app",
+            ),
+            (
+                "ustrace tool stackcount -P -i 10 c:malloc",
+                "per process, every 10 seconds",
             ),
         ],
         plan: plan_stackcount,
@@ -284,6 +328,8 @@ pub const TOOLS: &[Tool] = &[
         ],
         plan: plan_ustat,
     },
+    super::spec_tools::ARGDIST,
+    super::spec_tools::TRACE,
 ];
 
 /// The tool called `name`.
@@ -349,6 +395,10 @@ fn plan_funccount(parsed: &Parsed) -> Result<Invocation> {
 fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, None)?;
     let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
+    let interval = parsed.number('i', 0)?;
+    if parsed.has('T') && interval == 0 {
+        bail!("-T prints the time of each interval: give -i SECS");
+    }
     let (divisor, unit) = match (parsed.has('u'), parsed.has('m')) {
         (true, true) => bail!("give -u or -m, not both"),
         (true, false) => (1_000, "usecs"),
@@ -362,6 +412,9 @@ fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
             func,
             divisor.to_string(),
             parsed.number('d', 0)?.to_string(),
+            interval.to_string(),
+            u8::from(parsed.has('F')).to_string(),
+            u8::from(parsed.has('T')).to_string(),
         ],
         target,
         layout: Layout::Hist {
@@ -465,6 +518,9 @@ fn python_file(target: &Target) -> Result<String> {
 }
 
 fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
+    if parsed.has('S') {
+        bail!("-S (system calls) needs kernel probes (raw_syscalls tracepoints): ustrace traces user space only");
+    }
     let lang = language(parsed, &["python", "java", "c"])?;
     let target = Target::from(parsed, pid_positional(parsed)?)?;
     let top = match parsed.value('T') {
@@ -531,9 +587,18 @@ fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
 fn plan_uflow(parsed: &Parsed) -> Result<Invocation> {
     language(parsed, &["python"])?;
     let target = Target::from(parsed, pid_positional(parsed)?)?;
+    let method = parsed.value('M').unwrap_or("");
+    let class = parsed.value('C').unwrap_or("");
     Ok(Invocation {
         source: UFLOW,
-        positional: vec![python_file(&target)?, target_pid(&target)],
+        positional: vec![
+            python_file(&target)?,
+            target_pid(&target),
+            method.to_string(),
+            method.len().to_string(),
+            class.to_string(),
+            class.len().to_string(),
+        ],
         target,
         layout: Layout::Flow,
     })
@@ -557,7 +622,13 @@ fn plan_stackcount(parsed: &Parsed) -> Result<Invocation> {
     let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
     Ok(Invocation {
         source: STACKCOUNT,
-        positional: vec![file, func, parsed.number('d', 0)?.to_string()],
+        positional: vec![
+            file,
+            func,
+            parsed.number('d', 0)?.to_string(),
+            parsed.number('i', 0)?.to_string(),
+            u8::from(parsed.has('P')).to_string(),
+        ],
         target,
         layout: Layout::Stacks,
     })

@@ -7,6 +7,8 @@ mod catalog;
 mod expand;
 mod options;
 mod sink;
+mod spec;
+mod spec_tools;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -62,6 +64,9 @@ pub fn command_line(args: Vec<OsString>) -> Result<CommandLine> {
         return Ok(CommandLine::Done(0));
     }
     let run = (tool.plan)(&parsed).map_err(|e| anyhow::anyhow!("{name}: {e:#}"))?;
+    if parsed.has('v') && tool.flags.iter().any(|f| f.short == 'v') {
+        println!("{}", run.source);
+    }
     let _ = LAYOUT.set(run.layout);
     let mut argv: Vec<OsString> = vec![args[0].clone(), "-f".into(), "bcc".into()];
     match run.target {

@@ -9,6 +9,8 @@ use ustrace::output::{MapEntry, MapValue, Value};
 use ustrace::sink::Sink;
 use ustrace::Record;
 
+use super::spec::argdist::{render as render_distribution, Distribution};
+
 /// How a tool's records are laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
@@ -57,6 +59,16 @@ pub enum Layout {
         /// Print at most this many processes, busiest first.
         max_rows: usize,
     },
+    /// argdist: each specifier's counts or histogram, after the time the
+    /// script prints every interval.
+    Distributions {
+        /// How each map prints.
+        dists: Vec<Distribution>,
+        /// Print only the N largest counts (BCC's `-T`).
+        top: Option<usize>,
+    },
+    /// trace: the script's lines as they are.
+    Lines,
 }
 
 /// Writes records in BCC's layout.
@@ -94,7 +106,19 @@ impl<W: Write> BccSink<W> {
             Layout::Hist { label, average } => match (name, average) {
                 ("@stats", Some(unit)) => average_line(entries, unit),
                 ("@stats", None) => String::new(),
-                _ => entries.iter().map(|e| log2_hist(&e.value, label)).collect(),
+                _ => entries
+                    .iter()
+                    .map(|e| match e.key.as_slice() {
+                        // funclatency -F: BCC's section per function.
+                        [func, pid] => format!(
+                            "\nFunction = {} [{}]\n{}",
+                            func.to_text(),
+                            pid.to_text(),
+                            log2_hist(&e.value, label)
+                        ),
+                        _ => log2_hist(&e.value, label),
+                    })
+                    .collect(),
             },
             Layout::Calls { time_heading, top } => {
                 if name == "@calls" && time_heading.is_some() {
@@ -122,6 +146,11 @@ impl<W: Write> BccSink<W> {
                 }
                 return Ok(());
             }
+            Layout::Distributions { dists, top } => match dists.iter().find(|d| d.map == name) {
+                Some(d) => render_distribution(d, entries, *top),
+                None => String::new(),
+            },
+            Layout::Lines => String::new(),
             Layout::Flow | Layout::Slower | Layout::Collections { .. } => {
                 counts_table(entries, "KEY", 36, "COUNT", None)
             }
@@ -215,6 +244,7 @@ impl<W: Write> Sink for BccSink<W> {
             }
             Record::Map { name, entries, .. } => self.map(name, entries),
             Record::Exit { .. } => Ok(()),
+            Record::Message { text, .. } => io::stderr().write_all(text.as_bytes()),
         }
     }
 
@@ -459,17 +489,25 @@ fn rates_table(calls: &[MapEntry], gcs: &[MapEntry], interval: u64, max_rows: us
     out
 }
 
-/// stackcount: each stack's frames indented by two, then the count by
-/// four, ascending by count.
+/// stackcount: each stack's frames indented by two, with -P the process
+/// (`    COMM [PID]`), then the count by four, ascending by count.
 fn stacks(entries: &[MapEntry]) -> String {
     let mut rows: Vec<(&MapEntry, u64)> = entries.iter().map(|e| (e, scalar(&e.value))).collect();
     rows.sort_by_key(|&(_, c)| c);
     let mut out = String::new();
     for (entry, count) in rows {
-        for field in &entry.key {
-            for frame in field.to_text().lines().filter(|l| !l.trim().is_empty()) {
+        let (stack, process) = match entry.key.as_slice() {
+            [stack, comm, pid] => (Some(stack), Some((comm, pid))),
+            [stack, ..] => (Some(stack), None),
+            [] => (None, None),
+        };
+        if let Some(stack) = stack {
+            for frame in stack.to_text().lines().filter(|l| !l.trim().is_empty()) {
                 out.push_str(&format!("  {}\n", frame.trim()));
             }
+        }
+        if let Some((comm, pid)) = process {
+            out.push_str(&format!("    {} [{}]\n", comm.to_text(), pid.to_text()));
         }
         out.push_str(&format!("    {count}\n\n"));
     }
