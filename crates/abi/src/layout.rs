@@ -98,6 +98,25 @@ pub enum PrintfKind {
     /// `system(fmt, ...)`: run the formatted text with `/bin/sh -c` and
     /// print what it writes (only with `--unsafe`).
     System,
+    /// `cat(fmt, ...)`: print the contents of the file the formatted text
+    /// names.
+    Cat,
+    /// `errorf(fmt, ...)` (and a failed `assert`): the formatted text as an
+    /// error message on standard error, after the source location of the
+    /// call (byte offsets `start..end` of the script).
+    Error {
+        /// First byte of the call in the script.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
+    /// `warnf(fmt, ...)`: like [`PrintfKind::Error`], as a warning.
+    Warning {
+        /// First byte of the call in the script.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
 }
 
 impl PrintfDef {
@@ -112,7 +131,11 @@ impl PrintfDef {
             PrintfKind::Time => FormatString {
                 segments: vec![Segment::Literal(format.clone())],
             },
-            PrintfKind::Printf | PrintfKind::System => parse_format(&format)?,
+            PrintfKind::Printf
+            | PrintfKind::System
+            | PrintfKind::Cat
+            | PrintfKind::Error { .. }
+            | PrintfKind::Warning { .. } => parse_format(&format)?,
         };
         Ok(PrintfDef {
             format,

@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
 use ustrace::sink::{FoldedSink, JsonSink, Picture, PictureSink, Sink, TextSink};
-use ustrace::{Record, Script, ScriptOptions};
+use ustrace::{MessageLevel, Record, Script, ScriptOptions};
 
 /// Trace user-space programs with eBPF: USDT probes and uprobes, in
 /// bpftrace's language, with no LLVM.
@@ -312,6 +312,7 @@ fn run(cli: Cli) -> Result<i32> {
         }
         _ => None,
     };
+    let warnings = !cli.run.no_warnings;
     let mut exit_code = 0i32;
     loop {
         let records = tracer.poll(POLL_PERIOD)?;
@@ -320,7 +321,7 @@ fn run(cli: Cli) -> Result<i32> {
                 eprintln!("{line}");
             }
         }
-        let exited = emit(sink.as_mut(), &records)?;
+        let exited = emit(sink.as_mut(), warnings, &records)?;
         sink.flush()?;
         if let Some(code) = exited {
             exit_code = code as i32;
@@ -346,12 +347,12 @@ fn run(cli: Cli) -> Result<i32> {
     }
     // Take what is left in bounded batches before END (memory stays small).
     while let records @ [_, ..] = &tracer.poll(Duration::ZERO)?[..] {
-        emit(sink.as_mut(), records)?;
+        emit(sink.as_mut(), warnings, records)?;
     }
     let records = tracer.end()?;
-    emit(sink.as_mut(), &records)?;
+    emit(sink.as_mut(), warnings, &records)?;
     sink.trace_ended()?;
-    emit(sink.as_mut(), &tracer.final_maps()?)?;
+    emit(sink.as_mut(), warnings, &tracer.final_maps()?)?;
     if sink.wants_profiles() {
         for profile in tracer.stack_profiles()? {
             sink.profile(&profile)?;
@@ -372,9 +373,21 @@ fn run(cli: Cli) -> Result<i32> {
 }
 
 /// Writes records; returns the exit code when the script called exit().
-fn emit(sink: &mut dyn Sink, records: &[Record]) -> Result<Option<i64>> {
+/// `warnf()` messages are dropped unless `warnings` (`--no-warnings`).
+fn emit(sink: &mut dyn Sink, warnings: bool, records: &[Record]) -> Result<Option<i64>> {
     let mut exited = None;
     for r in records {
+        if !warnings
+            && matches!(
+                r,
+                Record::Message {
+                    level: MessageLevel::Warning,
+                    ..
+                }
+            )
+        {
+            continue;
+        }
         sink.record(r)?;
         if let Record::Exit { code } = r {
             exited = Some(*code);

@@ -39,7 +39,10 @@ mod usdt_args;
 
 pub use builtins::markdown_table as builtin_reference;
 pub use driver::compile;
-pub use options::{CompileOptions, NamedArg, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
+pub use options::{
+    CompileOptions, NamedArg, ResolvedAttach, TaskParentOffsets, UprobeFunction, UsdtSite,
+    UsdtTarget,
+};
 
 use ustrace_lang::ast::Span;
 

@@ -38,6 +38,19 @@ pub struct CompileOptions {
     /// `ustack` without a mode prints as perf does (`config = {
     /// stack_mode = perf }`).
     pub perf_stacks: bool,
+    /// Where the running kernel's `task_struct` keeps the fields `ppid`
+    /// reads (from its BTF, filled by the library when a script uses
+    /// `ppid`); the error says why they are unknown.
+    pub task_parent: Result<TaskParentOffsets, String>,
+}
+
+/// Byte offsets in the kernel's `struct task_struct` (from its BTF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskParentOffsets {
+    /// `struct task_struct *real_parent`.
+    pub real_parent: u32,
+    /// `pid_t tgid` (the process id).
+    pub tgid: u32,
 }
 
 /// A function parameter by name, and where a uprobe at the function's
@@ -65,6 +78,7 @@ impl Default for CompileOptions {
             uprobe_params: HashMap::new(),
             ncpus: 1,
             perf_stacks: false,
+            task_parent: Err("the kernel's type information was not read".to_string()),
         }
     }
 }
