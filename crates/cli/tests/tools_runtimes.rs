@@ -104,6 +104,17 @@ fn ruby_calls_flow_objects_and_collections() {
     let indent = |l: &str| l.find("->").unwrap_or(0);
     assert_eq!(indent(leaf), indent(mid) + 2, "{text}");
 
+    // -M: only methods whose name starts with "lea" (BCC's uflow -M).
+    let out = tool(&["tool", "uflow", "-l", "ruby", "-M", "lea", "-c", &cmd]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let flow: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains(" -> ") || l.contains(" <- "))
+        .collect();
+    assert_eq!(flow.len(), 20, "{text}");
+    assert!(flow.iter().all(|l| l.ends_with("Object.leaf")), "{text}");
+
     let out = tool(&["tool", "uobjnew", "-l", "ruby", "-c", &cmd]);
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));

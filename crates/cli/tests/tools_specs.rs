@@ -305,9 +305,12 @@ fn verbose_prints_the_generated_script() {
     );
     // The library then reports the missing function with the script line.
     assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("nosuchfunction_xyz"), "{err}");
     assert!(
-        stderr(&out).contains("nosuchfunction_xyz"),
-        "{}",
-        stderr(&out)
+        err.ends_with(
+            "note: `ustrace tool trace` wrote this script from its probe specifiers; -v prints it\n"
+        ),
+        "{err}"
     );
 }

@@ -12,6 +12,11 @@ const fn flag(short: char, value: Option<&'static str>, help: &'static str) -> F
     Flag { short, value, help }
 }
 
+/// True for the tools whose script is written from specifiers.
+pub fn writes_its_script(name: &str) -> bool {
+    name == ARGDIST.name || name == TRACE.name
+}
+
 /// A generated script, kept for the rest of the run (a tool runs once per
 /// process).
 fn keep(script: String) -> &'static str {
