@@ -29,6 +29,15 @@ pub enum FieldKind {
     /// `strftime(fmt, ns)`: 8 bytes of `CLOCK_MONOTONIC` nanoseconds, printed
     /// as wall-clock time with format `CompiledScript::strftime_formats[i]`.
     Strftime(usize),
+    /// A struct, union or array of the traced program: its bytes, printed
+    /// as bpftrace prints records (`{ .id = 7, ... }`) with the type
+    /// `CompiledScript::record_types[index]`.
+    Record {
+        /// Index of its type.
+        index: usize,
+        /// Its size in bytes.
+        size: usize,
+    },
 }
 
 /// How a `ustack` prints: bpftrace's default form or `perf`'s, and how many
@@ -53,7 +62,7 @@ impl FieldKind {
             FieldKind::UStack(_) | FieldKind::USym => 16,
             FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
             FieldKind::Strftime(_) => 8,
-            FieldKind::Str(n) => (n + 7) & !7,
+            FieldKind::Str(n) | FieldKind::Record { size: n, .. } => (n + 7) & !7,
         }
     }
 }

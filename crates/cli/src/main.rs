@@ -364,6 +364,12 @@ fn run(cli: Cli) -> Result<i32> {
             full.name, full.max_keys, full.dropped_updates
         ));
     }
+    let failed_reads = tracer.failed_reads()?;
+    if failed_reads > 0 {
+        cli.run.warn(&format!(
+            "{failed_reads} read(s) of user memory failed and gave zeros (an address not mapped, or a page not yet loaded)"
+        ));
+    }
     Ok(exit_code)
 }
 

@@ -331,6 +331,14 @@ pub enum ExprKind {
         /// The operand.
         operand: Box<Expr>,
     },
+    /// `(struct req *)expr`, `(req_t *)expr`: a cast to a type of the
+    /// traced program (named in its debug information).
+    TypeCast {
+        /// The type as written.
+        ty: TypeName,
+        /// The operand.
+        operand: Box<Expr>,
+    },
     /// `(a, b, c)`: a tuple (two or more elements).
     Tuple(Vec<Expr>),
     /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
@@ -356,6 +364,25 @@ pub enum ExprKind {
         /// The index.
         index: Box<Expr>,
     },
+}
+
+/// A type of the traced program as a script writes it: `struct req *`,
+/// `union u`, `enum color`, `req_t **`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypeName {
+    /// The name with its keyword, if any: `struct req`, `req_t`.
+    pub name: String,
+    /// The number of `*` after it.
+    pub pointers: u8,
+    /// Where the name is written.
+    pub span: Span,
+}
+
+impl TypeName {
+    /// The type as C writes it: `struct req*`, `req_t**`.
+    pub fn display(&self) -> String {
+        format!("{}{}", self.name, "*".repeat(self.pointers as usize))
+    }
 }
 
 /// Prefix operators.
@@ -480,7 +507,9 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
         ExprKind::Map { keys, .. } => keys.iter().collect(),
         ExprKind::Call { args, .. } => args.iter().collect(),
         ExprKind::Tuple(items) => items.iter().collect(),
-        ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => vec![operand],
+        ExprKind::Unary { operand, .. }
+        | ExprKind::Cast { operand, .. }
+        | ExprKind::TypeCast { operand, .. } => vec![operand],
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
@@ -504,7 +533,9 @@ fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
         ExprKind::Map { keys, .. } => keys.iter_mut().collect(),
         ExprKind::Call { args, .. } => args.iter_mut().collect(),
         ExprKind::Tuple(items) => items.iter_mut().collect(),
-        ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => vec![operand],
+        ExprKind::Unary { operand, .. }
+        | ExprKind::Cast { operand, .. }
+        | ExprKind::TypeCast { operand, .. } => vec![operand],
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],

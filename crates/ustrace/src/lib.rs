@@ -421,7 +421,7 @@ impl Script {
             warnings.extend(host::cpid_without_child(&ast, source_name, source));
         }
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
-        let uprobe_params = signatures::uprobe_params(&ast, &resolved);
+        let program_types = signatures::program_types(&ast, &resolved);
         let opts = ustrace_codegen::CompileOptions {
             pid: options.pid.or(options.child_pid),
             str_len: options.str_len,
@@ -430,7 +430,7 @@ impl Script {
             allow_unsafe: options.allow_unsafe,
             uaddr,
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
-            uprobe_params,
+            program_types,
             ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
             perf_stacks: ast.config.stack_mode == Some(ustrace_lang::ast::StackModeSetting::Perf),
             task_parent: host::task_parent_offsets(&ast),

@@ -226,6 +226,14 @@ impl Tracer {
         Ok(full)
     }
 
+    /// Reads of user memory by typed expressions (`args.r->name`) that
+    /// failed (an address not mapped, or a page not yet loaded): each
+    /// left zeros in its value.
+    pub fn failed_reads(&self) -> Result<u64, Error> {
+        let slot = ustrace_codegen::program::FAILED_READS_SLOT as usize;
+        self.session.dropped_updates(slot).map_err(from_session)
+    }
+
     pub(crate) fn namer(&self) -> Namer<'_> {
         Namer {
             script: &self.script,

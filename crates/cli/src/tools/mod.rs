@@ -5,7 +5,11 @@
 
 mod catalog;
 mod expand;
+mod lang_tools;
 mod options;
+mod rates;
+mod runtimes;
+mod sections;
 mod sink;
 mod spec;
 mod spec_tools;
@@ -119,7 +123,7 @@ fn help(tool: &catalog::Tool) -> String {
     }
     let _ = writeln!(
         out,
-        "\nThe script: tools/{}.bt (runnable as `ustrace tools/{}.bt ARGS`, see its header).",
+        "\nThe script: tools/{}.bt, or tools/{}_LANG.bt per language (runnable as `ustrace tools/FILE.bt ARGS`, see its header).",
         tool.name, tool.name
     );
     out

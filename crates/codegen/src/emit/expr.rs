@@ -15,6 +15,11 @@ impl ProgramCompiler<'_, '_> {
     /// The code of `e`; a constant the semantic pass folded is emitted
     /// where it is used.
     pub(crate) fn expr(&mut self, e: &Expr) -> Result<Val, CompileError> {
+        if crate::typed::may_be_typed(e) {
+            if let Some(v) = self.typed_expr(e)? {
+                return Ok(v);
+            }
+        }
         let t = self.typed(e)?;
         if let (Some(c), Type::Int { signed, .. }) = (t.konst, &t.ty) {
             return Ok(Val::Const(c, *signed));
@@ -117,13 +122,12 @@ impl ProgramCompiler<'_, '_> {
                     old
                 })
             }
-            ExprKind::Field { base, field } if crate::sema::expr::is_args(base) => {
-                self.named_arg(field, e.span)
-            }
-            // Constants were returned above; the semantic pass refused the rest.
+            // Constants were returned above; the semantic pass refused the
+            // rest, and typed chains were emitted by `typed_expr`.
             ExprKind::Integer(_)
             | ExprKind::PositionalCount
             | ExprKind::Tuple(_)
+            | ExprKind::TypeCast { .. }
             | ExprKind::Field { .. }
             | ExprKind::Index { .. } => Err(internal(e.span)),
         }

@@ -51,6 +51,9 @@ pub(crate) enum Val {
     Bytes(i16, usize),
     /// `strftime()` nanoseconds in an 8-byte slot, with the format index.
     Timestamp(i16, usize),
+    /// A program value (struct, union, array) copied to a stack buffer
+    /// of its size, rounded up to 8 bytes.
+    Record(i16, crate::typed::DType),
     /// Nothing.
     Void,
 }
@@ -78,6 +81,7 @@ impl Val {
             Val::USym(_) => Type::Symbol,
             Val::Bytes(_, n) => Type::Buffer(*n),
             Val::Timestamp(_, i) => Type::Timestamp(*i),
+            Val::Record(_, d) => Type::Record(d.clone()),
             Val::Void => Type::Void,
         }
     }
@@ -269,9 +273,12 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
             Val::USym(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
-            Val::Buf(..) | Val::StrConst(_) | Val::UStack(..) | Val::Bytes(..) | Val::Void => {
-                self.b.mov_imm(r, 0)
-            }
+            Val::Buf(..)
+            | Val::StrConst(_)
+            | Val::UStack(..)
+            | Val::Bytes(..)
+            | Val::Record(..)
+            | Val::Void => self.b.mov_imm(r, 0),
         }
     }
 

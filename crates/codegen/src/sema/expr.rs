@@ -17,6 +17,11 @@ impl Checker<'_> {
     }
 
     fn expr_kind(&mut self, e: &Expr) -> Result<Typed, CompileError> {
+        if crate::typed::may_be_typed(e) {
+            if let Some(t) = self.typed_expr(e)? {
+                return Ok(t);
+            }
+        }
         match &e.kind {
             ExprKind::Integer(v) => Ok(Typed::int_const(*v as i64, false)),
             ExprKind::String(s) => Ok(Typed::of(Type::Str(s.len() + 1))),
@@ -105,20 +110,8 @@ impl Checker<'_> {
                 "tuples are not supported yet by this version of ustrace",
             )),
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
-            ExprKind::Field { base, field } if is_args(base) => {
-                // `args.NAME`: a parameter, typed by its argument spec.
-                let specs = self
-                    .ctx
-                    .named_arg_specs(field)
-                    .map_err(|m| CompileError::new(e.span, format!("cannot read `args.{field}`: {m}")))?;
-                let signed = specs.iter().any(|(s, _)| s.signed);
-                let bits = specs
-                    .iter()
-                    .map(|(s, _)| s.size.saturating_mul(8))
-                    .max()
-                    .unwrap_or(64);
-                Ok(Typed::of(Type::Int { bits, signed }))
-            }
+            ExprKind::Field { base, .. } if is_args(base) => Err(internal_typed(e.span)),
+            ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,
                 "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
@@ -231,6 +224,11 @@ pub(crate) fn binary_signedness(l: &Typed, r: &Typed) -> bool {
     let (ls, rs) = (l.ty.is_signed(), r.ty.is_signed());
     let (lc, rc) = (l.konst.is_some(), r.konst.is_some());
     (ls || lc) && (rs || rc) && (ls || rs)
+}
+
+/// A typed chain the typed walk should have taken.
+fn internal_typed(span: Span) -> CompileError {
+    CompileError::new(span, "internal error: a typed expression was not typed")
 }
 
 /// True for the `args` builtin (the base of `args.NAME`).
