@@ -151,7 +151,12 @@ fn main() {
         Err(e) => {
             match e.downcast_ref::<ustrace::Error>() {
                 // Already `NAME:LINE:COL: error: ...` with the source line.
-                Some(u @ ustrace::Error::Script { .. }) => signals::report(&u.render()),
+                Some(u @ ustrace::Error::Script { .. }) => {
+                    signals::report(&u.render());
+                    if let Some(note) = tools::script_note() {
+                        signals::report(&note);
+                    }
+                }
                 Some(u) => signals::report(&format!("ERROR: {}", u.render())),
                 None => signals::report(&format!("ERROR: {e:#}")),
             }

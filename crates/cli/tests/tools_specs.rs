@@ -249,6 +249,40 @@ fn trace_options_time_cpu_max_and_name() {
 }
 
 #[test]
+fn trace_user_stacks_follow_each_line() {
+    if !bpf_available("trace_user_stacks_follow_each_line") {
+        return;
+    }
+    let p = work();
+    let out = run(&[
+        "tool",
+        "trace",
+        "-U",
+        "-c",
+        &format!("{p} 1"),
+        &format!("p:{p}:twice \"%d\", arg1"),
+    ]);
+    let text = tool_text(&stdout(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Each of the 4 events: its line, its frames (8 spaces in, as BCC),
+    // an empty line.
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    let events: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains(" twice "))
+        .collect();
+    assert_eq!(events.len(), 4, "{text}");
+    for (n, &at) in events.iter().enumerate() {
+        assert!(lines[at].ends_with(&format!(" {n}")), "{text}");
+        let frames = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("        ") && l.len() > 8)
+            .count();
+        assert!(frames >= 1, "{text}");
+        assert_eq!(lines.get(at + 1 + frames), Some(&""), "{text}");
+    }
+}
+
+#[test]
 fn bad_specifiers_fail_with_a_caret() {
     let cases: &[(&[&str], &str)] = &[
         (
@@ -305,9 +339,12 @@ fn verbose_prints_the_generated_script() {
     );
     // The library then reports the missing function with the script line.
     assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("nosuchfunction_xyz"), "{err}");
     assert!(
-        stderr(&out).contains("nosuchfunction_xyz"),
-        "{}",
-        stderr(&out)
+        err.ends_with(
+            "note: `ustrace tool trace` wrote this script from its probe specifiers; -v prints it\n"
+        ),
+        "{err}"
     );
 }

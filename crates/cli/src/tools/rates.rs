@@ -24,7 +24,8 @@ struct RateRow {
 
 /// ustat's table: the time and load average, then one row per process
 /// (`PID CMDLINE METHOD/s GC/s OBJNEW/s CLOAD/s EXC/s THR/s`) from the
-/// interval's maps (`held`, by name), busiest first. A runtime without
+/// interval's maps (`held`, by name), busiest first, the command line cut
+/// to 20 characters as BCC does. A runtime without
 /// probes for a column (Python's allocations, ...) leaves it 0.
 pub fn rates_table(held: &[(String, Vec<MapEntry>)], interval: u64, max_rows: usize) -> String {
     let interval = interval.max(1);
@@ -79,6 +80,8 @@ pub fn rates_table(held: &[(String, Vec<MapEntry>)], interval: u64, max_rows: us
             })
             .filter(|c| !c.is_empty())
             .unwrap_or(row.comm);
+        // BCC prints the first 20 characters.
+        let cmdline: String = cmdline.chars().take(20).collect();
         out.push_str(&format!("{:<6} {:<20}", row.pid, cmdline));
         for (count, (_, _, width)) in row.counts.iter().zip(RATE_COLUMNS) {
             out.push_str(&format!(" {:<width$}", count / interval));

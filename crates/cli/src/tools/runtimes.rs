@@ -305,7 +305,7 @@ pub fn command_environment(lang: Lang, ruby_methods: bool) -> Result<Vec<(String
     match lang {
         Lang::Php => Ok(vec![("USE_ZEND_DTRACE".into(), "1".into())]),
         Lang::Ruby if ruby_methods => {
-            let file = std::env::temp_dir().join("ustrace-ruby-tracepoint.rb");
+            let file = private_dir()?.join("ruby-tracepoint.rb");
             std::fs::write(&file, RUBY_TRACEPOINT)
                 .map_err(|e| anyhow::anyhow!("writing {}: {e}", file.display()))?;
             let mut opt = format!("-r{}", file.display());
@@ -318,6 +318,31 @@ pub fn command_environment(lang: Lang, ruby_methods: bool) -> Result<Vec<(String
         }
         _ => Ok(Vec::new()),
     }
+}
+
+/// ustrace's own directory in the temporary directory
+/// (`ustrace-EUID`, mode 0700), created when missing and refused unless
+/// it is a directory of ours that nobody else may write: a file written
+/// there by root cannot be redirected by another user's symbolic link.
+fn private_dir() -> Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    // SAFETY: geteuid has no preconditions.
+    let euid = unsafe { libc::geteuid() };
+    let dir = std::env::temp_dir().join(format!("ustrace-{euid}"));
+    match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => bail!("creating {}: {e}", dir.display()),
+    }
+    let meta = std::fs::symlink_metadata(&dir)
+        .map_err(|e| anyhow::anyhow!("reading {}: {e}", dir.display()))?;
+    if !meta.is_dir() || meta.uid() != euid || meta.mode() & 0o077 != 0 {
+        bail!(
+            "{} is not a private directory of user {euid}: remove it",
+            dir.display()
+        );
+    }
+    Ok(dir)
 }
 
 /// Checks that a running PHP process has `USE_ZEND_DTRACE=1` in its
@@ -336,7 +361,7 @@ pub fn check_php_process(target: &Target) -> Result<()> {
 }
 
 /// The warning printed before tracing Ruby's method probes.
-pub const RUBY_METHOD_WARNING: &str = "warning: while Ruby 3.1's method probes are traced, Ruby runs its own rb_dtrace_setup() on every call, which crashes it in a few percent of runs (Ruby's bug, reproduced without ustrace: see docs/tools.md)";
+pub const RUBY_METHOD_WARNING: &str = "warning: while Ruby 3.1's method probes are traced, Ruby runs its own rb_dtrace_setup() on every call, which crashes some runs during RubyGems' start-up (Ruby's bug, reproduced without ustrace; `ruby --disable-gems` avoids it: see docs/tools.md)";
 
 #[cfg(test)]
 mod tests {
