@@ -350,6 +350,18 @@ impl ProgramCompiler<'_, '_> {
         Ok(slot)
     }
 
+    /// `v`, the value of `e`, as a record of its enum type when `e` is an
+    /// enum of the traced program (so that it prints by name); else `v`.
+    pub(crate) fn enum_by_name(&mut self, e: &Expr, v: Val) -> Result<Val, CompileError> {
+        let Some(d) = super::enum_type(&self.ctx, self.g.opts, e) else {
+            return Ok(v);
+        };
+        let slot = self.alloc_tmp(8, e.span)?;
+        self.load(&v, R0);
+        self.b.emit(insn::stx(8, R10, slot, R0));
+        Ok(Val::Record(slot, d))
+    }
+
     /// The printf field of `v`: for a whole program value, its type is
     /// numbered in the script's record types.
     pub(crate) fn printable_field(&mut self, v: &Val) -> Option<FieldKind> {
