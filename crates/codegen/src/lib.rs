@@ -41,7 +41,7 @@ mod usdt_args;
 pub use builtins::markdown_table as builtin_reference;
 pub use driver::compile;
 pub use options::{
-    CompileOptions, ProgramTypes, ResolvedAttach, TaskParentOffsets, UprobeFunction, UsdtSite,
+    CompileOptions, ResolvedAttach, TaskParentOffsets, TracedTypes, UprobeFunction, UsdtSite,
     UsdtTarget,
 };
 
