@@ -26,7 +26,30 @@ pub use config::CONFIG_KEYS;
 /// assert_eq!(s.probes.len(), 1);
 /// ```
 pub fn parse(source: &str) -> Result<Script, Diagnostic> {
-    let mut p = Parser::new(source)?;
+    parse_with(source, &ParseOptions::default())
+}
+
+/// What a script is read with, besides its text.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// A block may be labelled with a bare name (see [`parse_labelled`]).
+    pub labels: bool,
+    /// The positional parameters (`$1` is the first): attach points get
+    /// them as text (`uprobe:$1:$2`), as bpftrace expands them.
+    pub positional: Vec<String>,
+}
+
+/// Parses a whole script with [`ParseOptions`].
+///
+/// ```
+/// use ustrace_lang::parser::{parse_with, ParseOptions};
+/// let options = ParseOptions { positional: vec!["/bin/ls".into()], ..Default::default() };
+/// let s = parse_with("uprobe:$1:main { }", &options).unwrap();
+/// assert_eq!(s.probes[0].attach_points[0].raw, "uprobe:/bin/ls:main");
+/// ```
+pub fn parse_with(source: &str, options: &ParseOptions) -> Result<Script, Diagnostic> {
+    let mut p = Parser::new(source, &options.positional)?;
+    p.labels = options.labels;
     p.script()
 }
 
@@ -41,9 +64,13 @@ pub fn parse(source: &str) -> Result<Script, Diagnostic> {
 /// assert_eq!(s.probes[0].attach_points[0].kind, AttachKind::Label { name: "on_hit".into() });
 /// ```
 pub fn parse_labelled(source: &str) -> Result<Script, Diagnostic> {
-    let mut p = Parser::new(source)?;
-    p.labels = true;
-    p.script()
+    parse_with(
+        source,
+        &ParseOptions {
+            labels: true,
+            ..Default::default()
+        },
+    )
 }
 
 /// Parses a single expression (handy for tests and tools).
@@ -61,6 +88,7 @@ pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
         chained: 0,
         in_expr: false,
         scopes: scope::Scopes::default(),
+        positional: &[],
     };
     let e = p.expr()?;
     if p.tok.kind != TokenKind::Eof {
@@ -149,6 +177,8 @@ struct Parser<'a> {
     in_expr: bool,
     /// `let` declarations of the probe being read.
     scopes: scope::Scopes,
+    /// Positional parameters, for `$N` in attach points.
+    positional: &'a [String],
 }
 
 fn assign_op(kind: &TokenKind) -> Option<Option<BinaryOp>> {
@@ -174,7 +204,7 @@ fn is_lvalue(e: &Expr) -> bool {
 }
 
 impl<'a> Parser<'a> {
-    fn new(source: &'a str) -> Result<Parser<'a>, Diagnostic> {
+    fn new(source: &'a str, positional: &'a [String]) -> Result<Parser<'a>, Diagnostic> {
         let mut lexer = Lexer::new(source);
         let tok = lexer.next_token()?;
         Ok(Parser {
@@ -187,6 +217,7 @@ impl<'a> Parser<'a> {
             chained: 0,
             in_expr: false,
             scopes: scope::Scopes::default(),
+            positional,
         })
     }
 
@@ -301,7 +332,7 @@ impl<'a> Parser<'a> {
                             kind: AttachKind::Label { name },
                             span: t.span,
                         },
-                        _ => attach_point(t)?,
+                        _ => attach_point(t, self.positional)?,
                     });
                 }
                 TokenKind::LBrace if attach_points.is_empty() => {

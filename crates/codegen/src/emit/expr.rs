@@ -20,7 +20,7 @@ impl ProgramCompiler<'_, '_> {
                 let call = Call::variable(name, e.span);
                 match builtins::variable(name) {
                     Some(b) => (b.emit)(self, &call),
-                    None => Err(CompileError::new(e.span, format!("unknown builtin `{name}`"))),
+                    None => Err(builtins::unknown(name, e.span, "builtin")),
                 }
             }
             ExprKind::Positional(n) => {

@@ -18,10 +18,7 @@ impl Checker<'_> {
                 let call = Call::variable(name, e.span);
                 match builtins::variable(name) {
                     Some(b) => (b.check)(self, &call),
-                    None => Err(CompileError::new(
-                        e.span,
-                        format!("unknown builtin `{name}`"),
-                    )),
+                    None => Err(builtins::unknown(name, e.span, "builtin")),
                 }
             }
             ExprKind::Positional(n) => {

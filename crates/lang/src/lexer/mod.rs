@@ -21,6 +21,52 @@ mod token;
 
 pub use token::{AttachField, Token, TokenKind};
 
+/// What the suffix of an integer literal multiplies it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    /// No suffix, or C's `u`/`l`/`ul`/`ll`/`ull` (no size meaning).
+    One,
+    /// A duration suffix (`ns` .. `d`): nanoseconds per unit.
+    Times(u64),
+    /// Scientific notation `MeN`: times 10 to the N.
+    PowerOfTen(u32),
+}
+
+/// Splits a literal's digits (underscores removed) into the number and
+/// what its suffix means, as bpftrace reads them: `2e3` (scientific, base
+/// 10 only), `1ms` and the other duration suffixes (to nanoseconds), C's
+/// `123UL`. `None`: no suffix of these kinds.
+fn literal_suffix(text: &str, radix: u32) -> Option<(&str, Scale)> {
+    let split = text.find(|c: char| !c.is_digit(radix))?;
+    let (body, suffix) = text.split_at(split);
+    if body.is_empty() {
+        return None;
+    }
+    if radix == 10 {
+        if let Some(exp) = suffix.strip_prefix(['e', 'E']) {
+            if !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit()) {
+                return Some((body, Scale::PowerOfTen(exp.parse().ok()?)));
+            }
+        }
+        const UNITS: &[(&str, u64)] = &[
+            ("ns", 1),
+            ("us", 1_000),
+            ("ms", 1_000_000),
+            ("s", 1_000_000_000),
+            ("m", 60_000_000_000),
+            ("h", 3_600_000_000_000),
+            ("d", 86_400_000_000_000),
+        ];
+        if let Some((_, f)) = UNITS.iter().find(|(u, _)| *u == suffix) {
+            return Some((body, Scale::Times(*f)));
+        }
+    }
+    let c_suffix = ["u", "l", "ul", "lu", "ll", "ull", "llu"];
+    c_suffix
+        .contains(&suffix.to_ascii_lowercase().as_str())
+        .then_some((body, Scale::One))
+}
+
 /// Where the lexer is in the script structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -307,6 +353,10 @@ impl<'a> Lexer<'a> {
         if cleaned.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
             return Err(invalid(format!("invalid integer literal `{text}`")));
         }
+        let (cleaned, scale) = match literal_suffix(&cleaned, radix) {
+            Some((body, scale)) => (body.to_string(), scale),
+            None => (cleaned, Scale::One),
+        };
         if let Some(bad) = cleaned.chars().find(|c| !c.is_digit(radix)) {
             let what = match radix {
                 16 => "a hexadecimal",
@@ -321,12 +371,20 @@ impl<'a> Lexer<'a> {
                 d
             });
         }
-        u64::from_str_radix(&cleaned, radix)
+        let too_large = || {
+            invalid(format!("integer literal `{text}` is too large"))
+                .with_label("does not fit in 64 bits")
+        };
+        let value = u64::from_str_radix(&cleaned, radix).map_err(|_| too_large())?;
+        let factor = match scale {
+            Scale::One => 1,
+            Scale::Times(f) => f,
+            Scale::PowerOfTen(e) => 10u64.checked_pow(e).ok_or_else(too_large)?,
+        };
+        value
+            .checked_mul(factor)
             .map(TokenKind::Int)
-            .map_err(|_| {
-                invalid(format!("integer literal `{text}` is too large"))
-                    .with_label("does not fit in 64 bits")
-            })
+            .ok_or_else(too_large)
     }
 
     fn string(&mut self) -> Result<TokenKind, Diagnostic> {
