@@ -14,7 +14,9 @@ mod attach;
 
 use attach::{attach_point, block_label};
 mod config;
+mod expand;
 mod expr;
+mod items;
 mod scope;
 
 pub use config::CONFIG_KEYS;
@@ -308,14 +310,29 @@ impl<'a> Parser<'a> {
             Config::default()
         };
         let mut probes = Vec::new();
+        let mut map_decls = Vec::new();
+        let mut macros = Vec::new();
         while !self.at(&TokenKind::Eof) {
-            probes.push(self.probe()?);
+            if self.at_top_level_word("macro") {
+                macros.push(self.macro_def()?);
+            } else if self.at_top_level_word("let") {
+                map_decls.push(self.map_decl(&map_decls)?);
+            } else {
+                probes.push(self.probe()?);
+            }
         }
         if probes.is_empty() {
             return Err(Diagnostic::error(self.tok.span, "script has no probes")
                 .with_note("a probe looks like `usdt:/path/to/bin:provider:name { ... }`"));
         }
-        Ok(Script { probes, config })
+        let mut script = Script {
+            probes,
+            config,
+            map_decls,
+            macros,
+        };
+        expand::expand_macros(&mut script)?;
+        Ok(script)
     }
 
     fn probe(&mut self) -> Result<Probe, Diagnostic> {
@@ -393,6 +410,12 @@ impl<'a> Parser<'a> {
     // ---- statements -------------------------------------------------------
 
     fn block(&mut self) -> Result<Block, Diagnostic> {
+        self.block_with_value().map(|(block, _)| block)
+    }
+
+    /// A block, and whether its last statement is an expression not
+    /// followed by `;` (the block's value when used as an expression).
+    fn block_with_value(&mut self) -> Result<(Block, bool), Diagnostic> {
         let open = if self.at(&TokenKind::LBrace) {
             self.bump()?
         } else {
@@ -401,8 +424,12 @@ impl<'a> Parser<'a> {
         self.enter(open.span)?;
         self.scopes.open();
         let mut stmts = Vec::new();
+        let mut valued = false;
         loop {
-            while self.eat(&TokenKind::Semi)? {}
+            if self.eat(&TokenKind::Semi)? {
+                valued = false;
+                while self.eat(&TokenKind::Semi)? {}
+            }
             if self.at(&TokenKind::RBrace) {
                 break;
             }
@@ -413,8 +440,13 @@ impl<'a> Parser<'a> {
                 )));
             }
             let (stmt, compound) = self.stmt()?;
+            valued = !compound && matches!(stmt.kind, StmtKind::Expr(_));
             stmts.push(stmt);
-            if compound || self.eat(&TokenKind::Semi)? || self.at(&TokenKind::RBrace) {
+            if compound || self.eat(&TokenKind::Semi)? {
+                valued = false;
+                continue;
+            }
+            if self.at(&TokenKind::RBrace) {
                 continue;
             }
             return Err(self.unexpected("`;` or `}` after statement"));
@@ -422,10 +454,11 @@ impl<'a> Parser<'a> {
         let close = self.bump()?;
         self.scopes.close();
         self.leave();
-        Ok(Block {
+        let block = Block {
             stmts,
             span: open.span.to(close.span),
-        })
+        };
+        Ok((block, valued))
     }
 
     fn lexer_source(&self) -> &'a str {

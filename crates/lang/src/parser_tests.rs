@@ -42,6 +42,7 @@ fn sx(e: &Expr) -> String {
             )
         }
         K::Tuple(items) => format!("(tuple {})", list(items)),
+        K::Block { stmts, value } => format!("(block {} {})", stmts.len(), sx(value)),
         K::IncDec {
             target,
             increment,

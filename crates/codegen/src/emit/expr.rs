@@ -75,6 +75,12 @@ impl ProgramCompiler<'_, '_> {
                 let v = self.int_operand(operand)?;
                 self.cast(v, *ty, e.span)
             }
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                self.expr(value)
+            }
             ExprKind::Tuple(_) => Err(CompileError::new(e.span, "tuples are not supported yet by this version of ustrace")),
             ExprKind::IncDec { target, increment, prefix } => {
                 if let ExprKind::Map { name, keys } = &target.kind {

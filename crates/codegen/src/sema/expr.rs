@@ -91,6 +91,12 @@ impl Checker<'_> {
                     }),
                 })
             }
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                self.expr(value)
+            }
             ExprKind::Tuple(_) => Err(CompileError::new(
                 e.span,
                 "tuples are not supported yet by this version of ustrace",

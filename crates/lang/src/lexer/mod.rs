@@ -76,6 +76,8 @@ enum Mode {
     Predicate,
     /// Inside a body, at this brace depth (>= 1).
     Body(usize),
+    /// In a top-level declaration (`let @m = hash(10);`) until its `;`.
+    Declaration,
 }
 
 /// The lexer. Cheap to clone (the parser clones it to look ahead).
@@ -131,6 +133,20 @@ impl<'a> Lexer<'a> {
             pos: 0,
             mode: Mode::Body(1),
         }
+    }
+
+    /// Lexes what follows as code up to a body's `{` (a macro's header
+    /// `name($a, b) {`), as after a predicate's `/`. Call it when the
+    /// last token returned was the `macro` keyword.
+    pub fn begin_header(&mut self) {
+        self.mode = Mode::Predicate;
+    }
+
+    /// Lexes what follows as code up to a `;`, then returns to top level
+    /// (a map declaration `let @m = hash(10);`). Call it when the last
+    /// token returned was the `let` keyword at top level.
+    pub fn begin_declaration(&mut self) {
+        self.mode = Mode::Declaration;
     }
 
     /// The source being lexed.
@@ -241,6 +257,7 @@ impl<'a> Lexer<'a> {
         };
         match (&kind, self.mode) {
             (TokenKind::LBrace, Mode::Predicate) => self.mode = Mode::Body(1),
+            (TokenKind::Semi, Mode::Declaration) => self.mode = Mode::TopLevel,
             (TokenKind::LBrace, Mode::Body(d)) => self.mode = Mode::Body(d.saturating_add(1)),
             (TokenKind::RBrace, Mode::Body(d)) => {
                 self.mode = if d <= 1 {
