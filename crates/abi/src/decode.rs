@@ -45,6 +45,13 @@ pub enum FieldValue {
         /// Nanoseconds (the clock of `nsecs`).
         ns: u64,
     },
+    /// The bytes of a program type's value and the index of its type.
+    Record {
+        /// Index of its type (`CompiledScript::record_types`).
+        index: usize,
+        /// Its bytes.
+        bytes: Vec<u8>,
+    },
     /// A user stack: its id in the stack map (negative when the kernel
     /// could not take it), the pid its addresses belong to, and how to
     /// print it.
@@ -219,6 +226,10 @@ impl<'a> Decoder<'a> {
             FieldKind::Strftime(format) => FieldValue::Strftime {
                 format,
                 ns: bytes.u64_at(at, "strftime nanoseconds")?,
+            },
+            FieldKind::Record { index, size } => FieldValue::Record {
+                index,
+                bytes: bytes.slice(at, size, "record")?.to_vec(),
             },
             FieldKind::UStack(mode) => FieldValue::UStack {
                 id: bytes.u64_at(at, "stack id")? as i64,

@@ -29,6 +29,15 @@ pub enum FieldKind {
     /// `strftime(fmt, ns)`: 8 bytes of `CLOCK_MONOTONIC` nanoseconds, printed
     /// as wall-clock time with format `CompiledScript::strftime_formats[i]`.
     Strftime(usize),
+    /// A struct, union or array of the traced program: its bytes, printed
+    /// as bpftrace prints records (`{ .id = 7, ... }`) with the type
+    /// `CompiledScript::record_types[index]`.
+    Record {
+        /// Index of its type.
+        index: usize,
+        /// Its size in bytes.
+        size: usize,
+    },
 }
 
 /// How a `ustack` prints: bpftrace's default form or `perf`'s, and how many
@@ -53,7 +62,7 @@ impl FieldKind {
             FieldKind::UStack(_) | FieldKind::USym => 16,
             FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
             FieldKind::Strftime(_) => 8,
-            FieldKind::Str(n) => (n + 7) & !7,
+            FieldKind::Str(n) | FieldKind::Record { size: n, .. } => (n + 7) & !7,
         }
     }
 }
@@ -98,6 +107,25 @@ pub enum PrintfKind {
     /// `system(fmt, ...)`: run the formatted text with `/bin/sh -c` and
     /// print what it writes (only with `--unsafe`).
     System,
+    /// `cat(fmt, ...)`: print the contents of the file the formatted text
+    /// names.
+    Cat,
+    /// `errorf(fmt, ...)` (and a failed `assert`): the formatted text as an
+    /// error message on standard error, after the source location of the
+    /// call (byte offsets `start..end` of the script).
+    Error {
+        /// First byte of the call in the script.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
+    /// `warnf(fmt, ...)`: like [`PrintfKind::Error`], as a warning.
+    Warning {
+        /// First byte of the call in the script.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
 }
 
 impl PrintfDef {
@@ -112,7 +140,11 @@ impl PrintfDef {
             PrintfKind::Time => FormatString {
                 segments: vec![Segment::Literal(format.clone())],
             },
-            PrintfKind::Printf | PrintfKind::System => parse_format(&format)?,
+            PrintfKind::Printf
+            | PrintfKind::System
+            | PrintfKind::Cat
+            | PrintfKind::Error { .. }
+            | PrintfKind::Warning { .. } => parse_format(&format)?,
         };
         Ok(PrintfDef {
             format,

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use ustrace_lang::ast::Script;
+use ustrace_lang::ast::{number_exprs, Script};
 
 use crate::builder::MapId;
 use crate::emit::ProgramCompiler;
@@ -27,10 +27,13 @@ pub fn compile(
     resolved: &[Vec<ResolvedAttach>],
     opts: &CompileOptions,
 ) -> Result<CompiledScript, CompileError> {
+    // Every expression gets its own id: the passes key their types by it.
+    let mut script = script.clone();
+    number_exprs(&mut script);
     let mut out = CompiledScript::default();
-    let plans = plan_programs(script, resolved, opts, &mut out)?;
+    let plans = plan_programs(&script, resolved, opts, &mut out)?;
     let analysis =
-        sema::analyze(&plans, opts, &out.probe_names).map_err(|e| mention_macros(e, script))?;
+        sema::analyze(&plans, opts, &out.probe_names).map_err(|e| mention_macros(e, &script))?;
     let mut g = Globals {
         out,
         opts,
@@ -52,16 +55,17 @@ pub fn compile(
         max_entries: 1,
         role: MapRole::LostCounter,
     });
-    for map in analysis.maps {
+    let maps = analysis.maps;
+    for map in maps {
         let name = map.name.clone();
         let id = g.add_map(user_map_def(map));
         g.user_maps.insert(name, id);
     }
-    for plan in plans {
+    for (plan, types) in plans.into_iter().zip(analysis.programs) {
         if plan.does_nothing() {
             continue;
         }
-        let program = ProgramCompiler::new(&mut g, plan.ctx, plan.pid_filter).compile(
+        let program = ProgramCompiler::new(&mut g, plan.ctx, plan.pid_filter, types).compile(
             plan.probe,
             plan.name,
             plan.target,

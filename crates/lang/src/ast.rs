@@ -332,6 +332,36 @@ pub struct Expr {
     pub kind: ExprKind,
     /// Where it is.
     pub span: Span,
+    /// Its number in the script, given by [`number_exprs`]; the compiler's
+    /// passes key their per-expression facts (types) by it.
+    pub id: ExprId,
+}
+
+impl Expr {
+    /// A new, not yet numbered expression.
+    pub fn new(kind: ExprKind, span: Span) -> Expr {
+        Expr {
+            kind,
+            span,
+            id: ExprId::UNNUMBERED,
+        }
+    }
+}
+
+/// The number of one expression node of a script ([`number_exprs`] gives
+/// every node its own). A clone keeps the number of its original.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ExprId(pub u32);
+
+impl ExprId {
+    /// The id of a node [`number_exprs`] has not numbered (yet).
+    pub const UNNUMBERED: ExprId = ExprId(u32::MAX);
+}
+
+impl Default for ExprId {
+    fn default() -> Self {
+        ExprId::UNNUMBERED
+    }
 }
 
 /// The expression forms.
@@ -403,6 +433,14 @@ pub enum ExprKind {
         /// The operand.
         operand: Box<Expr>,
     },
+    /// `(struct req *)expr`, `(req_t *)expr`: a cast to a type of the
+    /// traced program (named in its debug information).
+    TypeCast {
+        /// The type as written.
+        ty: TypeName,
+        /// The operand.
+        operand: Box<Expr>,
+    },
     /// `(a, b, c)`: a tuple (two or more elements).
     Tuple(Vec<Expr>),
     /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
@@ -437,6 +475,25 @@ pub enum ExprKind {
         /// The last expression, not followed by `;`.
         value: Box<Expr>,
     },
+}
+
+/// A type of the traced program as a script writes it: `struct req *`,
+/// `union u`, `enum color`, `req_t **`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypeName {
+    /// The name with its keyword, if any: `struct req`, `req_t`.
+    pub name: String,
+    /// The number of `*` after it.
+    pub pointers: u8,
+    /// Where the name is written.
+    pub span: Span,
+}
+
+impl TypeName {
+    /// The type as C writes it: `struct req*`, `req_t**`.
+    pub fn display(&self) -> String {
+        format!("{}{}", self.name, "*".repeat(self.pointers as usize))
+    }
 }
 
 /// Prefix operators.
@@ -502,6 +559,123 @@ pub struct IntType {
     pub signed: bool,
 }
 
+/// Gives every expression of `script` its own [`ExprId`], 0, 1, 2, ... in
+/// visiting order; returns how many there are.
+pub fn number_exprs(script: &mut Script) -> u32 {
+    let mut next = 0u32;
+    let mut number = |e: &mut Expr| {
+        e.id = ExprId(next);
+        next += 1;
+    };
+    for probe in &mut script.probes {
+        if let Some(p) = &mut probe.predicate {
+            visit_expr_mut(p, &mut number);
+        }
+        visit_block_mut(&mut probe.body, &mut number);
+    }
+    next
+}
+
+fn visit_block_mut(block: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
+    visit_stmts_mut(&mut block.stmts, f)
+}
+
+fn visit_stmts_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr)) {
+    for stmt in stmts {
+        match &mut stmt.kind {
+            StmtKind::Expr(e) => visit_expr_mut(e, f),
+            StmtKind::Assign { target, value, .. } => {
+                visit_expr_mut(target, f);
+                visit_expr_mut(value, f);
+            }
+            StmtKind::If {
+                cond,
+                then_block,
+                else_block,
+            } => {
+                visit_expr_mut(cond, f);
+                visit_block_mut(then_block, f);
+                if let Some(b) = else_block {
+                    visit_block_mut(b, f);
+                }
+            }
+            StmtKind::While { cond, body } => {
+                visit_expr_mut(cond, f);
+                visit_block_mut(body, f);
+            }
+            StmtKind::Unroll { body, .. } => visit_block_mut(body, f),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
+        }
+    }
+}
+
+fn visit_expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
+    f(e);
+    if let ExprKind::Block { stmts, .. } = &mut e.kind {
+        visit_stmts_mut(stmts, f);
+    }
+    for child in children_mut(&mut e.kind) {
+        visit_expr_mut(child, f);
+    }
+}
+
+/// The direct sub-expressions of an expression, in source order (of a
+/// block expression, its value: its statements are not expressions).
+pub fn children(kind: &ExprKind) -> Vec<&Expr> {
+    match kind {
+        ExprKind::Block { value, .. } => vec![value],
+        ExprKind::Map { keys, .. } => keys.iter().collect(),
+        ExprKind::Call { args, .. } => args.iter().collect(),
+        ExprKind::Tuple(items) => items.iter().collect(),
+        ExprKind::Unary { operand, .. }
+        | ExprKind::Cast { operand, .. }
+        | ExprKind::TypeCast { operand, .. } => vec![operand],
+        ExprKind::IncDec { target, .. } => vec![target],
+        ExprKind::Field { base, .. } => vec![base],
+        ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+        ExprKind::Index { base, index } => vec![base, index],
+        ExprKind::Ternary {
+            cond,
+            then_expr,
+            else_expr,
+        } => vec![cond, then_expr, else_expr],
+        ExprKind::Integer(_)
+        | ExprKind::String(_)
+        | ExprKind::Builtin(_)
+        | ExprKind::Positional(_)
+        | ExprKind::PositionalCount
+        | ExprKind::Variable(_) => Vec::new(),
+    }
+}
+
+/// [`children`], to change them.
+pub fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
+    match kind {
+        ExprKind::Block { value, .. } => vec![value],
+        ExprKind::Map { keys, .. } => keys.iter_mut().collect(),
+        ExprKind::Call { args, .. } => args.iter_mut().collect(),
+        ExprKind::Tuple(items) => items.iter_mut().collect(),
+        ExprKind::Unary { operand, .. }
+        | ExprKind::Cast { operand, .. }
+        | ExprKind::TypeCast { operand, .. } => vec![operand],
+        ExprKind::IncDec { target, .. } => vec![target],
+        ExprKind::Field { base, .. } => vec![base],
+        ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
+        ExprKind::Index { base, index } => vec![base, index],
+        ExprKind::Ternary {
+            cond,
+            then_expr,
+            else_expr,
+        } => vec![cond, then_expr, else_expr],
+        ExprKind::Integer(_)
+        | ExprKind::String(_)
+        | ExprKind::Builtin(_)
+        | ExprKind::Positional(_)
+        | ExprKind::PositionalCount
+        | ExprKind::Variable(_) => Vec::new(),
+    }
+}
+
 /// Calls `f` on every expression of `script` (predicates, statements,
 /// nested sub-expressions), outermost first.
 pub fn visit_exprs(script: &Script, f: &mut dyn FnMut(&Expr)) {
@@ -548,39 +722,10 @@ fn visit_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
 
 fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
-    match &e.kind {
-        ExprKind::Map { keys, .. } => keys.iter().for_each(|k| visit_expr(k, f)),
-        ExprKind::Call { args, .. } => args.iter().for_each(|a| visit_expr(a, f)),
-        ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => visit_expr(operand, f),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            visit_expr(lhs, f);
-            visit_expr(rhs, f);
-        }
-        ExprKind::Ternary {
-            cond,
-            then_expr,
-            else_expr,
-        } => {
-            visit_expr(cond, f);
-            visit_expr(then_expr, f);
-            visit_expr(else_expr, f);
-        }
-        ExprKind::Tuple(items) => items.iter().for_each(|i| visit_expr(i, f)),
-        ExprKind::IncDec { target, .. } => visit_expr(target, f),
-        ExprKind::Field { base, .. } => visit_expr(base, f),
-        ExprKind::Index { base, index } => {
-            visit_expr(base, f);
-            visit_expr(index, f);
-        }
-        ExprKind::Block { stmts, value } => {
-            visit_stmts(stmts, f);
-            visit_expr(value, f);
-        }
-        ExprKind::Integer(_)
-        | ExprKind::String(_)
-        | ExprKind::Builtin(_)
-        | ExprKind::Positional(_)
-        | ExprKind::PositionalCount
-        | ExprKind::Variable(_) => {}
+    if let ExprKind::Block { stmts, .. } = &e.kind {
+        visit_stmts(stmts, f);
+    }
+    for child in children(&e.kind) {
+        visit_expr(child, f);
     }
 }

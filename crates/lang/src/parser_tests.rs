@@ -41,6 +41,7 @@ fn sx(e: &Expr) -> String {
                 sx(operand)
             )
         }
+        K::TypeCast { ty, operand } => format!("(cast<{}> {})", ty.display(), sx(operand)),
         K::Tuple(items) => format!("(tuple {})", list(items)),
         K::Block { stmts, value } => format!("(block {} {})", stmts.len(), sx(value)),
         K::IncDec {
@@ -649,4 +650,45 @@ fn labelled_blocks_only_with_parse_labelled() {
     );
     // Not an identifier: still an attach-point error.
     assert!(crate::parse_labelled("9abc { }").is_err());
+}
+
+#[test]
+fn casts_to_program_types() {
+    assert_eq!(ex("(struct req *)arg0"), "(cast<struct req*> arg0)");
+    assert_eq!(
+        ex("((struct req *)arg0)->hdr.len"),
+        "(. (. (cast<struct req*> arg0) hdr) len)"
+    );
+    assert_eq!(ex("(union value **)$p"), "(cast<union value**> $p)");
+    assert_eq!(ex("(enum color)arg1"), "(cast<enum color> arg1)");
+    assert_eq!(ex("(req_t *)arg0"), "(cast<req_t*> arg0)");
+    assert_eq!(ex("(struct req)arg0"), "(cast<struct req> arg0)");
+    // Not casts: a product in parentheses, a parenthesized name.
+    assert_eq!(ex("(a * b)"), "(Mul a b)");
+    assert_eq!(ex("(a) * b"), "(Mul a b)");
+    let e = parse_expr("(struct  req *)arg0").expect("parses");
+    let ExprKind::TypeCast { ty, .. } = &e.kind else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (ty.name.as_str(), ty.pointers, ty.span),
+        ("struct req", 1, Span::new(1, 12))
+    );
+}
+
+#[test]
+fn number_exprs_gives_every_node_its_own_id() {
+    let mut s =
+        parse("BEGIN /pid > 1/ { @m[1, comm] = count(); if ($x) { printf(\"%d\\n\", -$x + 2); } }")
+            .unwrap();
+    let mut before = Vec::new();
+    crate::ast::visit_exprs(&s, &mut |e| before.push(e.id));
+    assert!(before
+        .iter()
+        .all(|id| *id == crate::ast::ExprId::UNNUMBERED));
+    let n = crate::ast::number_exprs(&mut s);
+    let mut ids = Vec::new();
+    crate::ast::visit_exprs(&s, &mut |e| ids.push(e.id.0));
+    assert_eq!(ids, (0..n).collect::<Vec<_>>());
+    assert_eq!(n, 14);
 }

@@ -15,7 +15,9 @@ mod access;
 mod btf;
 mod events;
 pub mod features;
+pub mod kernel_types;
 pub mod refused;
+mod shared_semaphores;
 pub mod sys;
 mod unwind;
 
@@ -68,6 +70,28 @@ pub enum RuntimeError {
         target: String,
         /// Which sites ("offset 0x1234", "any of the 3 sites").
         what: String,
+    },
+    /// The kernel answered EINVAL to a uprobe: at one of the addresses it
+    /// already has a uprobe with another semaphore (see
+    /// [`shared_semaphores`]), most often another tracer's.
+    #[error("cannot attach to {target} at {sites}: Invalid argument (os error 22); the kernel allows one USDT semaphore (ref_ctr_offset) per probe address, so another tracer probably has a uprobe or USDT probe at one of these addresses with a different semaphore (or none)")]
+    SemaphoreMismatch {
+        /// The file.
+        target: String,
+        /// The file offsets tried (`offset 0x113b`, `3 offsets from 0x1139`).
+        sites: String,
+    },
+    /// Two semaphores guard probes at one address of a file.
+    #[error("cannot attach to {target}: two USDT semaphores (file offsets {first:#x} and {second:#x}) guard probes at offset {offset:#x}, and the kernel allows one per address")]
+    SemaphoreConflict {
+        /// The file.
+        target: String,
+        /// The file offset of the probe address.
+        offset: u64,
+        /// The semaphore seen first.
+        first: u64,
+        /// The other one.
+        second: u64,
     },
     /// The ring buffer could not be set up or read.
     #[error("ring buffer: {0}")]
@@ -256,6 +280,7 @@ impl Session {
             }
             session.unwind = Some(u);
         }
+        let semaphores = shared_semaphores::SharedSemaphores::of(script)?;
         for (index, prog) in script.programs.iter().enumerate() {
             let mut insns = prog.insns.clone();
             for &(at, map) in &prog.map_relocs {
@@ -276,7 +301,7 @@ impl Session {
                 ProgramTarget::Uprobe { files, is_return } => {
                     let mut perf = use_perf;
                     for file in files {
-                        let sites = &file.sites;
+                        let sites = &semaphores.apply(&file.path, &file.sites);
                         let attached = session
                             .attach(&loaded.fd, &file.path, sites, opts.pid, *is_return, perf);
                         match attached {
@@ -325,7 +350,32 @@ impl Session {
         Ok(session)
     }
 
+    /// Attaches `prog` to `sites` of `path`; an EINVAL from the kernel
+    /// becomes [`RuntimeError::SemaphoreMismatch`], which explains it.
     fn attach(
+        &mut self,
+        prog: &OwnedFd,
+        path: &Path,
+        sites: &[UprobeSite],
+        pid: Option<u32>,
+        is_return: bool,
+        use_perf: bool,
+    ) -> Result<(), RuntimeError> {
+        let attached = self.attach_sites(prog, path, sites, pid, is_return, use_perf);
+        attached.map_err(|e| match e {
+            RuntimeError::Attach { target, source }
+                if source.raw_os_error() == Some(libc::EINVAL) =>
+            {
+                RuntimeError::SemaphoreMismatch {
+                    target,
+                    sites: shared_semaphores::describe_sites(sites),
+                }
+            }
+            e => e,
+        })
+    }
+
+    fn attach_sites(
         &mut self,
         prog: &OwnedFd,
         path: &Path,

@@ -84,14 +84,12 @@ fn rewrite_printf(e: &mut Expr) {
     }
     let format = format!("{PREFIX}{format}");
     let mut new_args = Vec::with_capacity(args.len() + HIDDEN.len());
-    new_args.push(Expr {
-        kind: ExprKind::String(format),
-        span: args[0].span,
-    });
-    new_args.extend(HIDDEN.iter().map(|b| Expr {
-        kind: ExprKind::Builtin((*b).to_string()),
-        span,
-    }));
+    new_args.push(Expr::new(ExprKind::String(format), args[0].span));
+    new_args.extend(
+        HIDDEN
+            .iter()
+            .map(|b| Expr::new(ExprKind::Builtin((*b).to_string()), span)),
+    );
     new_args.extend(args.drain(1..));
     *args = new_args;
 }

@@ -119,7 +119,7 @@ pub use listing::{
 };
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
-pub use record::Record;
+pub use record::{MessageLevel, Record};
 pub use tracer::{FullMap, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
@@ -416,10 +416,13 @@ impl Script {
         }
         let configured = config::apply(&ast.config, options);
         let options = &configured;
-        let (resolved, warnings) =
+        let (resolved, mut warnings) =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
+        if options.child_pid.is_none() {
+            warnings.extend(host::cpid_without_child(&ast, source_name, source));
+        }
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
-        let uprobe_params = signatures::uprobe_params(&ast, &resolved);
+        let program_types = signatures::program_types(&ast, &resolved);
         let opts = ustrace_codegen::CompileOptions {
             pid: options.pid.or(options.child_pid),
             str_len: options.str_len,
@@ -428,9 +431,10 @@ impl Script {
             allow_unsafe: options.allow_unsafe,
             uaddr,
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
-            uprobe_params,
+            program_types,
             ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
             perf_stacks: ast.config.stack_mode == Some(ustrace_lang::ast::StackModeSetting::Perf),
+            task_parent: host::task_parent_offsets(&ast),
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {

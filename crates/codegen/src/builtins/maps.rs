@@ -192,11 +192,11 @@ fn element<'a>(call: &Call<'a>) -> Result<Cow<'a, Expr>, CompileError> {
         ExprKind::Tuple(items) => items.clone(),
         _ => vec![key.clone()],
     };
-    Ok(Cow::Owned(Expr {
-        kind: ExprKind::Map {
+    Ok(Cow::Owned(Expr::new(
+        ExprKind::Map {
             name: name.clone(),
             keys,
         },
-        span: map.span.to(key.span),
-    }))
+        map.span.to(key.span),
+    )))
 }

@@ -54,6 +54,10 @@ fn runtime_len(call: &Call) -> bool {
 
 fn check_str(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
     let len = str_capacity(call, c.opts.str_len);
+    // `str()` of a string (a `char[N]` field of a program type) is itself.
+    if let Type::Str(n) = c.expr(&call.args[0])?.ty {
+        return Ok(Typed::of(Type::Str(n)));
+    }
     c.int_operand(&call.args[0])?;
     if runtime_len(call) {
         c.int_operand(&call.args[1])?;
@@ -63,13 +67,18 @@ fn check_str(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
 
 fn emit_str(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let len = str_capacity(call, pc.g.opts.str_len);
-    let p = pc.int_operand(&call.args[0])?;
+    let p = pc.expr(&call.args[0])?;
+    match p.ty() {
+        Type::Str(_) => return Ok(p),
+        Type::Int { .. } => {}
+        _ => return Err(crate::emit::internal(call.args[0].span)),
+    }
     let buf = pc.alloc_tmp(len.max(8), call.span)?;
     pc.b.zero_stack(buf, (len.max(8) + 7) & !7);
     pc.load(&p, R3);
     if runtime_len(call) {
         // Runtime length: clamp into [1, len].
-        let lv = pc.int_operand(&call.args[1])?;
+        let lv = pc.expr(&call.args[1])?;
         pc.load(&lv, R2);
         pc.b.emit(insn::alu64_imm(AluOp::Add, R2, 1));
         let ok = pc.b.label();
@@ -102,8 +111,8 @@ fn buf_capacity(call: &Call, default_len: usize) -> usize {
 /// `buf(ptr, n)`: up to `n` bytes of user memory after an 8-byte length.
 fn emit_buf(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let cap = buf_capacity(call, pc.g.opts.str_len);
-    let p = pc.int_operand(&call.args[0])?;
-    let n = pc.int_operand(&call.args[1])?;
+    let p = pc.expr(&call.args[0])?;
+    let n = pc.expr(&call.args[1])?;
     let size = FieldKind::Buffer(cap).size();
     let slot = pc.alloc_tmp(size, call.span)?;
     pc.b.zero_stack(slot, size);

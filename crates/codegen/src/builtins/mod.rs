@@ -13,7 +13,9 @@
 //! - [`strings`]: string and byte functions (`strlen()`, `strstr()`,
 //!   `strcontains()`, `strncmp()`, `bswap()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
-//!   `time()`, `system()`, `exit()`, `strftime()`)
+//!   `time()`, `system()`, `cat()`, `exit()`, `strftime()`)
+//! - [`messages`]: standard-error messages with the script location
+//!   (`errorf()`, `warnf()`, `assert()`)
 //! - [`maps`]: aggregations and whole-map functions (`count()`, `hist()`,
 //!   `delete()`, `clear()`, ...)
 //!
@@ -22,6 +24,7 @@
 
 mod maps;
 mod memory;
+mod messages;
 pub(crate) mod output;
 mod probe;
 mod process;
@@ -135,6 +138,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(memory::ENTRIES)
         .chain(strings::ENTRIES)
         .chain(output::ENTRIES)
+        .chain(messages::ENTRIES)
         .chain(maps::ENTRIES)
 }
 

@@ -1,5 +1,5 @@
 //! Records sent to user space: `printf()`, `print()`, `time()`,
-//! `system()`, `exit()`, and `strftime()` values.
+//! `system()`, `cat()`, `exit()`, and `strftime()` values.
 
 use ustrace_lang::ast::{Expr, ExprKind};
 
@@ -61,13 +61,23 @@ pub(super) const ENTRIES: &[Builtin] = &[
         doc: "Runs a formatted command with `/bin/sh -c` and prints its output (needs `--unsafe`).",
         example: "system(\"ps -p %d\", pid);",
         check: |c, call| {
-            allowed(c.opts.allow_unsafe, call)?;
+            unsafe_allowed(c.opts.allow_unsafe, call, "runs commands")?;
             check_format(c, call.args, call)
         },
         emit: |pc, call| {
-            allowed(pc.g.opts.allow_unsafe, call)?;
+            unsafe_allowed(pc.g.opts.allow_unsafe, call, "runs commands")?;
             pc.formatted(call.args, PrintfKind::System, call.span)
         },
+    },
+    Builtin {
+        name: "cat",
+        form: Form::Function,
+        arity: (1, MANY),
+        usage: "cat() needs a file name format: cat(\"/proc/%d/status\", pid)",
+        doc: "Prints the contents of the file a printf-like format names (read by ustrace when the record arrives).",
+        example: "cat(\"/proc/%d/comm\", pid);",
+        check: |c, call| check_format(c, call.args, call),
+        emit: |pc, call| pc.formatted(call.args, PrintfKind::Cat, call.span),
     },
     Builtin {
         name: "exit",
@@ -104,7 +114,11 @@ pub(super) const ENTRIES: &[Builtin] = &[
 
 /// printf()/system(): a literal format whose conversions match the
 /// arguments, each of which has a value.
-fn check_format(c: &mut Checker, args: &[Expr], call: &Call) -> Result<Typed, CompileError> {
+pub(super) fn check_format(
+    c: &mut Checker,
+    args: &[Expr],
+    call: &Call,
+) -> Result<Typed, CompileError> {
     let fmt = printf_format(args, call)?;
     let format = ustrace_lang::printf::parse_format(fmt)
         .map_err(|e| CompileError::new(args[0].span, e.to_string()))?;
@@ -192,31 +206,47 @@ fn time_format(call: &Call) -> Result<String, CompileError> {
     }
 }
 
-fn allowed(allow_unsafe: bool, call: &Call) -> Result<(), CompileError> {
+/// An unsafe function (`system()`, `signal()`) is refused without
+/// `--unsafe`; `what` says what it does.
+pub(super) fn unsafe_allowed(
+    allow_unsafe: bool,
+    call: &Call,
+    what: &str,
+) -> Result<(), CompileError> {
     if allow_unsafe {
         return Ok(());
     }
     Err(CompileError::new(
         call.name_span,
-        "system() runs commands; it needs the --unsafe flag",
+        format!("{}() {what}; it needs the --unsafe flag", call.name),
     ))
 }
 
 /// `exit([code])`: an exit record, then the program ends.
 fn emit_exit(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let code = match call.args.first() {
-        Some(a) => pc.int_operand(a)?,
+        Some(a) => pc.expr(a)?,
         None => Val::Const(0, false),
     };
-    pc.load(&code, R7);
-    pc.emit_record(call.span, 16, |c, rec| {
+    exit_with(pc, &code, call.span)?;
+    Ok(Val::Void)
+}
+
+/// An exit record with `code`, then the end of the program.
+pub(super) fn exit_with(
+    pc: &mut ProgramCompiler,
+    code: &Val,
+    span: ustrace_lang::ast::Span,
+) -> Result<(), CompileError> {
+    pc.load(code, R7);
+    pc.emit_record(span, 16, |c, rec| {
         c.b.mov_imm(R1, TAG_EXIT as i64);
         c.b.emit(insn::stx(8, rec, 0, R1));
         c.b.emit(insn::stx(8, rec, 8, R7));
     })?;
     let l = pc.exit_label;
     pc.b.goto(l);
-    Ok(Val::Void)
+    Ok(())
 }
 
 fn strftime_format<'a>(call: &Call<'a>) -> Result<&'a String, CompileError> {
@@ -247,7 +277,7 @@ fn format_index(formats: &mut Vec<String>, fmt: &str) -> usize {
 fn emit_strftime(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let fmt = strftime_format(call)?;
     let index = format_index(&mut pc.g.out.strftime_formats, fmt);
-    let v = pc.int_operand(&call.args[1])?;
+    let v = pc.expr(&call.args[1])?;
     let slot = pc.alloc_tmp(8, call.span)?;
     pc.load(&v, R0);
     pc.b.emit(insn::stx(8, R10, slot, R0));

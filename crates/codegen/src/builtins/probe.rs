@@ -178,6 +178,7 @@ fn register(call: &Call, has_registers: bool) -> Result<Register, CompileError> 
     let [Expr {
         kind: ExprKind::String(r),
         span: rspan,
+        ..
     }] = call.args
     else {
         return Err(CompileError::new(
@@ -224,6 +225,7 @@ fn symbol_address(opts: &crate::CompileOptions, call: &Call) -> Result<i64, Comp
     let [Expr {
         kind: ExprKind::String(sym),
         span: sym_span,
+        ..
     }] = call.args
     else {
         return Err(CompileError::new(
@@ -242,7 +244,7 @@ fn symbol_address(opts: &crate::CompileOptions, call: &Call) -> Result<i64, Comp
 
 /// `usym(addr)`: the address and the pid, in a 16-byte slot.
 fn emit_usym(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
-    let v = pc.int_operand(&call.args[0])?;
+    let v = pc.expr(&call.args[0])?;
     let slot = pc.alloc_tmp(16, call.span)?;
     pc.load(&v, R0);
     pc.b.emit(insn::stx(8, R10, slot, R0));
@@ -312,7 +314,11 @@ impl ProgramCompiler<'_, '_> {
 
 /// `probetype`: the attach kind of a program's probes, from their names
 /// (every site of one program has the same kind).
-fn probe_type(ids: &[usize], names: &[String], call: &Call) -> Result<String, CompileError> {
+pub(super) fn probe_type(
+    ids: &[usize],
+    names: &[String],
+    call: &Call,
+) -> Result<String, CompileError> {
     let kind_of = |id: &usize| {
         let name = names.get(*id).map(String::as_str).unwrap_or("");
         let prefix = name.split(':').next().unwrap_or("");

@@ -265,7 +265,7 @@ fn emit_search(pc: &mut ProgramCompiler, call: &Call, found: Found) -> Result<Va
 /// a swap on little-endian x86-64).
 fn emit_bswap(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let bits = bswap_bits(&call.args[0]);
-    let v = pc.int_operand(&call.args[0])?;
+    let v = pc.expr(&call.args[0])?;
     pc.load(&v, R0);
     if bits > 8 {
         pc.b.emit(insn::Insn {

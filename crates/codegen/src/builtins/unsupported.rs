@@ -17,18 +17,14 @@ const KERNEL: &str = "reads kernel objects: ustrace traces user space and reads 
 
 /// The names, alphabetically.
 pub const UNSUPPORTED: &[Unsupported] = &[
-    Unsupported { name: "assert", reason: "needs an error record printed to stderr with the source location; not implemented yet" },
-    Unsupported { name: "cat", reason: NOT_YET },
     Unsupported { name: "cgroup", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "cgroup_path", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "cgroupid", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "curtask", reason: KERNEL },
-    Unsupported { name: "errorf", reason: "needs an error record printed to stderr with the source location; not implemented yet" },
     Unsupported { name: "fail", reason: NOT_YET },
     Unsupported { name: "find", reason: NOT_YET },
     Unsupported { name: "getopt", reason: "named parameters (`-- --name=value`) are not read by ustrace's command line" },
     Unsupported { name: "globmatch", reason: NOT_YET },
-    Unsupported { name: "has_cpid", reason: NOT_YET },
     Unsupported { name: "jiffies", reason: "a kernel clock; use nsecs" },
     Unsupported { name: "join", reason: NOT_YET },
     Unsupported { name: "kaddr", reason: KERNEL },
@@ -45,22 +41,17 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "path", reason: KERNEL },
     Unsupported { name: "pcomm", reason: KERNEL },
     Unsupported { name: "percpu_kaddr", reason: KERNEL },
-    Unsupported { name: "ppid", reason: "BPF has no helper for it: it reads task_struct->real_parent, i.e. kernel BTF offsets" },
     Unsupported { name: "pton", reason: NOT_YET },
-    Unsupported { name: "signal", reason: NOT_YET },
-    Unsupported { name: "signal_thread", reason: NOT_YET },
     Unsupported { name: "sizeof", reason: NOT_YET },
     Unsupported { name: "skboutput", reason: KERNEL },
     Unsupported { name: "socket_cookie", reason: KERNEL },
     Unsupported { name: "static_assert", reason: NOT_YET },
-    Unsupported { name: "str_concat", reason: NOT_YET },
     Unsupported { name: "strerror", reason: NOT_YET },
     Unsupported { name: "tseries", reason: NOT_YET },
     Unsupported { name: "typeof", reason: NOT_YET },
     Unsupported { name: "unwatch", reason: "watchpoints are not supported by ustrace" },
     Unsupported { name: "uptr", reason: "every pointer ustrace reads is a user pointer already" },
     Unsupported { name: "username", reason: NOT_YET },
-    Unsupported { name: "warnf", reason: "needs a warning record printed to stderr with the source location; not implemented yet" },
 ];
 
 /// The entry of `name`, when bpftrace knows it and ustrace refuses it.

@@ -12,33 +12,39 @@ use crate::usdt_args;
 use crate::CompileError;
 
 impl ProgramCompiler<'_, '_> {
+    /// The code of `e`; a constant the semantic pass folded is emitted
+    /// where it is used.
     pub(crate) fn expr(&mut self, e: &Expr) -> Result<Val, CompileError> {
+        if crate::typed::may_be_typed(e) {
+            if let Some(v) = self.typed_expr(e)? {
+                return Ok(v);
+            }
+        }
+        let t = self.typed(e)?;
+        if let (Some(c), Type::Int { signed, .. }) = (t.konst, &t.ty) {
+            return Ok(Val::Const(c, *signed));
+        }
         match &e.kind {
-            ExprKind::Integer(v) => Ok(Val::Const(*v as i64, false)),
             ExprKind::String(s) => Ok(Val::StrConst(s.clone())),
             ExprKind::Builtin(name) => {
                 let call = Call::variable(name, e.span);
                 match builtins::variable(name) {
                     Some(b) => (b.emit)(self, &call),
-                    None => Err(builtins::unknown(name, e.span, "builtin")),
+                    None => Err(internal(e.span)),
                 }
             }
-            ExprKind::Positional(n) => {
-                let text = self.g.opts.positional.get(n.wrapping_sub(1)).cloned();
-                match text {
-                    Some(t) => match parse_int(&t) {
-                        Some(v) => Ok(Val::Const(v, true)),
-                        None => Ok(Val::StrConst(t)),
-                    },
-                    None => Ok(Val::Const(0, true)),
-                }
-            }
-            ExprKind::PositionalCount => Ok(Val::Const(self.g.opts.positional.len() as i64, false)),
-            ExprKind::Variable(name) => self.var_value(name, e.span),
-            ExprKind::Map { name, keys } => self.map_read(name, keys, e.span),
-            ExprKind::Call { name, args, name_span } => {
-                builtins::emit_call(self, &Call::function(name, args, e.span, *name_span))
-            }
+            // A positional parameter that is not an integer is a string.
+            ExprKind::Positional(n) => match self.g.opts.positional.get(n.wrapping_sub(1)) {
+                Some(t) => Ok(Val::StrConst(t.clone())),
+                None => Err(internal(e.span)),
+            },
+            ExprKind::Variable(_) => self.var_value(e),
+            ExprKind::Map { .. } => self.map_read(e),
+            ExprKind::Call {
+                name,
+                args,
+                name_span,
+            } => builtins::emit_call(self, &Call::function(name, args, e.span, *name_span)),
             ExprKind::Unary { op, operand } => self.unary(*op, operand, e.span),
             ExprKind::Binary { op, lhs, rhs } => {
                 if matches!(op, BinaryOp::And | BinaryOp::Or) {
@@ -48,31 +54,30 @@ impl ProgramCompiler<'_, '_> {
                 let r = self.expr(rhs)?;
                 self.binary(*op, l, r, e.span)
             }
-            ExprKind::Ternary { cond, then_expr, else_expr } => {
+            ExprKind::Ternary {
+                cond,
+                then_expr,
+                else_expr,
+            } => {
                 let c = self.expr(cond)?;
-                self.truth(&c, cond.span)?;
+                self.truth(&c);
                 let else_l = self.b.label();
                 let end_l = self.b.label();
-                // Both arms must be integers or strings of a common size.
+                // Both arms are integers or strings (the semantic pass
+                // checked it); the result slot fits either.
                 let result = self.alloc_tmp(8.max(self.g.opts.str_len), e.span)?;
                 self.b.jmp_imm(JmpOp::Jeq, R0, 0, else_l);
                 let a = self.expr(then_expr)?;
-                let ta = a.ty();
                 self.store_result(&a, result)?;
                 self.b.goto(end_l);
                 self.b.bind(else_l);
                 let bv = self.expr(else_expr)?;
-                let tb = bv.ty();
                 self.store_result(&bv, result)?;
                 self.b.bind(end_l);
-                // The semantic pass made both arms integers or both strings.
-                match (ta, tb) {
-                    (Type::Int { signed: s1, .. }, Type::Int { signed: s2, .. }) => Ok(Val::Slot(result, s1 || s2)),
-                    _ => Ok(Val::Buf(result, self.g.opts.str_len)),
-                }
+                val_in_slot(result, &t.ty, e.span)
             }
             ExprKind::Cast { ty, operand } => {
-                let v = self.int_operand(operand)?;
+                let v = self.expr(operand)?;
                 self.cast(v, *ty, e.span)
             }
             ExprKind::Block { stmts, value } => {
@@ -81,46 +86,60 @@ impl ProgramCompiler<'_, '_> {
                 }
                 self.expr(value)
             }
-            ExprKind::Tuple(_) => Err(CompileError::new(e.span, "tuples are not supported yet by this version of ustrace")),
-            ExprKind::IncDec { target, increment, prefix } => {
+            ExprKind::IncDec {
+                target,
+                increment,
+                prefix,
+            } => {
                 if let ExprKind::Map { name, keys } = &target.kind {
-                    let cur = self.map_read(name, keys, target.span)?;
+                    let cur = self.map_read(target)?;
                     let Val::Slot(old_slot, signed) = cur else {
                         return Err(internal(target.span));
                     };
                     self.b.emit(insn::ldx(8, R0, R10, old_slot));
-                    self.b.emit(insn::alu64_imm(AluOp::Add, R0, if *increment { 1 } else { -1 }));
+                    self.b.emit(insn::alu64_imm(
+                        AluOp::Add,
+                        R0,
+                        if *increment { 1 } else { -1 },
+                    ));
                     let new = self.spill(signed, e.span)?;
                     self.map_store(name, keys, new.clone(), e.span)?;
-                    return Ok(if *prefix { new } else { Val::Slot(old_slot, signed) });
+                    return Ok(if *prefix {
+                        new
+                    } else {
+                        Val::Slot(old_slot, signed)
+                    });
                 }
-                let ExprKind::Variable(name) = &target.kind else {
-                    return Err(CompileError::new(target.span, "`++`/`--` need a $variable or an @map element"));
-                };
-                let cur = self.var_value(name, target.span)?;
+                let cur = self.var_value(target)?;
                 let Val::Slot(slot, signed) = cur else {
                     return Err(internal(target.span));
                 };
                 self.b.emit(insn::ldx(8, R0, R10, slot));
                 let old = self.spill(signed, e.span)?;
-                self.b.emit(insn::alu64_imm(AluOp::Add, R0, if *increment { 1 } else { -1 }));
+                self.b.emit(insn::alu64_imm(
+                    AluOp::Add,
+                    R0,
+                    if *increment { 1 } else { -1 },
+                ));
                 self.b.emit(insn::stx(8, R10, slot, R0));
-                Ok(if *prefix { Val::Slot(slot, signed) } else { old })
+                Ok(if *prefix {
+                    Val::Slot(slot, signed)
+                } else {
+                    old
+                })
             }
-            ExprKind::Field { base, field } if crate::sema::expr::is_args(base) => {
-                self.named_arg(field, e.span)
-            }
-            ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
-                e.span,
-                "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
-            )),
+            // Constants were returned above; the semantic pass refused the
+            // rest, and typed chains were emitted by `typed_expr`.
+            ExprKind::Integer(_)
+            | ExprKind::PositionalCount
+            | ExprKind::Tuple(_)
+            | ExprKind::TypeCast { .. }
+            | ExprKind::Field { .. }
+            | ExprKind::Index { .. } => Err(internal(e.span)),
         }
     }
 
     pub(crate) fn cast(&mut self, v: Val, ty: IntType, span: Span) -> Result<Val, CompileError> {
-        if let Val::Const(c, _) = v {
-            return Ok(Val::Const(fold_cast(c, ty), ty.signed));
-        }
         self.load(&v, R0);
         usdt_args::extend(&mut self.b, R0, ty.size, ty.signed);
         self.spill(ty.signed, span)
@@ -136,7 +155,7 @@ impl ProgramCompiler<'_, '_> {
         let slot = self.alloc_tmp(8, span)?;
         let done = self.b.label();
         let l = self.expr(lhs)?;
-        self.truth(&l, lhs.span)?;
+        self.truth(&l);
         self.b
             .emit(insn::mov64_imm(R1, if op == BinaryOp::And { 0 } else { 1 }));
         self.b.emit(insn::stx(8, R10, slot, R1));
@@ -147,7 +166,7 @@ impl ProgramCompiler<'_, '_> {
         };
         self.b.jmp_imm(jop, R0, 0, done);
         let r = self.expr(rhs)?;
-        self.truth(&r, rhs.span)?;
+        self.truth(&r);
         self.b.emit(insn::mov64_imm(R1, 0));
         let skip = self.b.label();
         self.b.jmp_imm(JmpOp::Jeq, R0, 0, skip);
@@ -164,15 +183,7 @@ impl ProgramCompiler<'_, '_> {
         operand: &Expr,
         span: Span,
     ) -> Result<Val, CompileError> {
-        let v = self.int_operand(operand)?;
-        if let Val::Const(c, s) = v {
-            return Ok(match op {
-                UnaryOp::Neg => Val::Const(c.wrapping_neg(), true),
-                UnaryOp::Not => Val::Const((c == 0) as i64, false),
-                UnaryOp::BitNot => Val::Const(!c, s),
-                UnaryOp::Deref => return self.deref(v, span),
-            });
-        }
+        let v = self.expr(operand)?;
         let signed = v.ty().is_signed();
         match op {
             UnaryOp::Neg => {

@@ -10,12 +10,12 @@ use super::ProgramCompiler;
 use crate::builder::MapId;
 use crate::driver::Globals;
 use crate::insn::{self, R1, R2};
-use crate::program::{MapDef, MapKind, MapRole};
+use crate::program::{MapDef, MapKind, MapRole, FAILED_READS_SLOT};
 use crate::CompileError;
 
 /// How many maps the counters have room for (a map with a higher id is
 /// not counted).
-pub(crate) const DROPPED_UPDATES_SLOTS: u32 = 1024;
+pub(crate) const DROPPED_UPDATES_SLOTS: u32 = FAILED_READS_SLOT;
 
 impl Globals<'_> {
     /// The failed-update counters, created on first use.
@@ -31,7 +31,7 @@ impl Globals<'_> {
         self.add_map(MapDef {
             kind: MapKind::Array,
             key_size: 4,
-            value_size: 8 * DROPPED_UPDATES_SLOTS,
+            value_size: 8 * (DROPPED_UPDATES_SLOTS + 1),
             max_entries: 1,
             role: MapRole::DroppedUpdates,
         })
@@ -54,5 +54,15 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::mov64_imm(R2, 1));
         self.b.emit(insn::atomic_add64(R1, 0, R2));
         Ok(())
+    }
+
+    /// Emits `counters[FAILED_READS_SLOT] += 1` (for the path where a read
+    /// of user memory failed). Clobbers r1 and r2.
+    pub(crate) fn count_failed_read(&mut self) {
+        let counters = self.g.dropped_updates_map();
+        self.b
+            .load_map_value(R1, counters, 8 * FAILED_READS_SLOT as i32);
+        self.b.emit(insn::mov64_imm(R2, 1));
+        self.b.emit(insn::atomic_add64(R1, 0, R2));
     }
 }

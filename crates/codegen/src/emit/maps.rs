@@ -9,8 +9,8 @@
 
 use ustrace_lang::ast::{Expr, ExprKind, Span};
 
-use super::{internal, ProgramCompiler, Val};
-use crate::builtins::Aggregation;
+use super::{internal, val_in_slot, ProgramCompiler, Val};
+use crate::sema::Type;
 
 use crate::builder::MapId;
 use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R4, R7, R8};
@@ -44,7 +44,7 @@ impl ProgramCompiler<'_, '_> {
         let mut vals = Vec::new();
         for k in keys {
             let v = self.expr(k)?;
-            let Some(f) = v.ty().key_field(self.map_str_len()) else {
+            let Some(f) = self.typed(k)?.ty.key_field(self.map_str_len()) else {
                 return Err(internal(k.span));
             };
             vals.push((v, f));
@@ -165,12 +165,11 @@ impl ProgramCompiler<'_, '_> {
         v: Val,
         span: Span,
     ) -> Result<(), CompileError> {
-        let value_kind = v
-            .ty()
-            .map_value(self.map_str_len())
-            .map_err(|_| internal(span))?;
+        let Some((map, def)) = self.map_kind(name) else {
+            return Err(internal(span));
+        };
+        let value_kind = def.value;
         let key = self.build_key(keys, 0, span)?;
-        let map = self.map_id(name, span)?;
         let vsize = value_kind.size();
         let vslot = self.alloc_tmp(vsize, span)?;
         match value_kind {
@@ -195,56 +194,33 @@ impl ProgramCompiler<'_, '_> {
         Ok(())
     }
 
-    /// Reads `@name[keys]`: the value, or 0 / "" when absent.
-    pub(super) fn map_read(
-        &mut self,
-        name: &str,
-        keys: &[Expr],
-        span: Span,
-    ) -> Result<Val, CompileError> {
-        let Some((map, def)) = self.map_kind(name) else {
-            return Err(CompileError::new(
-                span,
-                format!("undefined map @{name}: it is never assigned"),
-            ));
+    /// Reads `@name[keys]` (a [`ExprKind::Map`]): the value, or 0 / ""
+    /// when absent. Assigned integers and count/sum/min/max read as
+    /// integers (this CPU's share only; bpftrace has the same limitation).
+    pub(super) fn map_read(&mut self, target: &Expr) -> Result<Val, CompileError> {
+        let ExprKind::Map { name, keys } = &target.kind else {
+            return Err(internal(target.span));
         };
+        let span = target.span;
+        let ty = self.typed(target)?.ty;
+        let map = self.map_id(name, span)?;
         let key = self.build_key(keys, 0, span)?;
-        // An 8-byte integer value: assigned ints and count/sum/min/max
-        // (this CPU's share only; bpftrace has the same limitation).
-        let scalar = match def.value {
-            ValueKind::Int { signed } => Some(signed),
-            ValueKind::Count => Some(false),
-            ValueKind::Sum | ValueKind::Min | ValueKind::Max => Some(true),
-            _ => None,
+        let size = match ty {
+            Type::Int { .. } | Type::Str(_) => ty.slot_size(),
+            _ => return Err(internal(span)),
         };
-        if let Some(signed) = scalar {
-            let slot = self.alloc_tmp(8, span)?;
-            self.b.emit(insn::st_imm(8, R10, slot, 0));
-            self.lookup(map, key.slot);
-            let absent = self.b.label();
-            self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
-            self.b.emit(insn::ldx(8, R1, R0, 0));
-            self.b.emit(insn::stx(8, R10, slot, R1));
-            self.b.bind(absent);
-            return Ok(Val::Slot(slot, signed));
+        let slot = self.alloc_tmp(size, span)?;
+        self.b.zero_stack(slot, size);
+        self.lookup(map, key.slot);
+        let absent = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
+        for w in 0..size / 8 {
+            let o = (w * 8) as i16;
+            self.b.emit(insn::ldx(8, R1, R0, o));
+            self.b.emit(insn::stx(8, R10, slot + o, R1));
         }
-        match def.value {
-            ValueKind::Str(n) => {
-                let slot = self.alloc_tmp(n, span)?;
-                self.b.zero_stack(slot, n);
-                self.lookup(map, key.slot);
-                let absent = self.b.label();
-                self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
-                for w in 0..n / 8 {
-                    let o = (w * 8) as i16;
-                    self.b.emit(insn::ldx(8, R1, R0, o));
-                    self.b.emit(insn::stx(8, R10, slot + o, R1));
-                }
-                self.b.bind(absent);
-                Ok(Val::Buf(slot, n))
-            }
-            _ => Err(internal(span)),
-        }
+        self.b.bind(absent);
+        val_in_slot(slot, &ty, span)
     }
 
     /// `@m[k] = count()` and the other aggregations.
@@ -252,27 +228,23 @@ impl ProgramCompiler<'_, '_> {
         &mut self,
         name: &str,
         keys: &[Expr],
-        agg: &Aggregation,
         args: &[Expr],
         span: Span,
     ) -> Result<(), CompileError> {
-        let mut consts = Vec::new();
-        for a in args.iter().skip(1) {
-            match self.expr(a)? {
-                Val::Const(v, _) => consts.push(v),
-                _ => return Err(internal(a.span)),
-            }
-        }
-        let value_kind = (agg.value)(&consts).map_err(|m| CompileError::new(span, m))?;
+        // The semantic pass checked the arguments (the value, then
+        // constants) and decided the map's value kind.
+        let Some((map, def)) = self.map_kind(name) else {
+            return Err(internal(span));
+        };
+        let value_kind = def.value;
         let x = match args.first() {
-            Some(a) => Some(self.int_operand(a)?),
+            Some(a) => Some(self.expr(a)?),
             None => None,
         };
         // The value (an integer: constant, slot or context field) stays
         // where it is; the key is built after it.
         let extra = if value_kind.is_histogram() { 8 } else { 0 };
         let key = self.build_key(keys, extra, span)?;
-        let map = self.map_id(name, span)?;
         if let (Some(v), true) = (&x, value_kind.is_histogram()) {
             self.load(v, R1);
             match value_kind {
@@ -435,10 +407,7 @@ impl ProgramCompiler<'_, '_> {
         let id = self.map_id(name, first_span)?.0 as i64;
         let mut extra = [0i64; 2];
         for (i, a) in args[1..].iter().enumerate().take(2) {
-            extra[i] = match self.expr(a)? {
-                Val::Const(v, _) => v,
-                _ => return Err(CompileError::new(a.span, "expected an integer constant")),
-            };
+            extra[i] = self.typed(a)?.konst.ok_or_else(|| internal(a.span))?;
         }
         self.emit_record(span, 32, move |c, rec| {
             c.b.mov_imm(R1, tag as i64);

@@ -21,7 +21,7 @@ use crate::driver::Globals;
 use crate::insn::{self, helper, AluOp, Insn, JmpOp, Reg, R0, R1, R10, R6};
 use crate::probes::Context;
 use crate::program::*;
-use crate::sema::{Type, Typed};
+use crate::sema::{ProgramTypes, Type, Typed};
 use crate::CompileError;
 
 /// A computed value.
@@ -51,6 +51,9 @@ pub(crate) enum Val {
     Bytes(i16, usize),
     /// `strftime()` nanoseconds in an 8-byte slot, with the format index.
     Timestamp(i16, usize),
+    /// A program value (struct, union, array) copied to a stack buffer
+    /// of its size, rounded up to 8 bytes.
+    Record(i16, crate::typed::DType),
     /// Nothing.
     Void,
 }
@@ -78,16 +81,25 @@ impl Val {
             Val::USym(_) => Type::Symbol,
             Val::Bytes(_, n) => Type::Buffer(*n),
             Val::Timestamp(_, i) => Type::Timestamp(*i),
+            Val::Record(_, d) => Type::Record(d.clone()),
             Val::Void => Type::Void,
         }
     }
 }
 
-/// A scratch variable: its slot and type, fixed by its first assignment.
-#[derive(Debug, Clone)]
-pub(crate) struct Var {
-    pub(crate) slot: i16,
-    pub(crate) ty: Type,
+/// The value held in a stack slot of type `ty` (a variable, a map value
+/// read into the stack, a ternary's result).
+pub(crate) fn val_in_slot(slot: i16, ty: &Type, span: Span) -> Result<Val, CompileError> {
+    Ok(match *ty {
+        Type::Int { signed, .. } => Val::Slot(slot, signed),
+        Type::Str(n) => Val::Buf(slot, n),
+        Type::ProbeName => Val::Probe(slot),
+        Type::Stack(m) => Val::UStack(slot, m),
+        Type::Symbol => Val::USym(slot),
+        Type::Buffer(n) => Val::Bytes(slot, n),
+        Type::Timestamp(i) => Val::Timestamp(slot, i),
+        _ => return Err(internal(span)),
+    })
 }
 
 pub(crate) struct ProgramCompiler<'g, 'o> {
@@ -95,7 +107,10 @@ pub(crate) struct ProgramCompiler<'g, 'o> {
     pub(crate) b: Builder,
     pub(crate) ctx: Context,
     pub(crate) pid_filter: bool,
-    pub(crate) vars: HashMap<String, Var>,
+    /// What the semantic pass decided about this program.
+    pub(crate) types: ProgramTypes,
+    /// The stack slot of each scratch variable assigned so far.
+    pub(crate) vars: HashMap<String, i16>,
     /// Bytes used from the bottom of the stack by variables.
     pub(crate) var_bytes: i32,
     pub(crate) cookie_slot: Option<i16>,
@@ -104,7 +119,12 @@ pub(crate) struct ProgramCompiler<'g, 'o> {
 }
 
 impl<'g, 'o> ProgramCompiler<'g, 'o> {
-    pub(crate) fn new(g: &'g mut Globals<'o>, ctx: Context, pid_filter: bool) -> Self {
+    pub(crate) fn new(
+        g: &'g mut Globals<'o>,
+        ctx: Context,
+        pid_filter: bool,
+        types: ProgramTypes,
+    ) -> Self {
         let mut b = Builder::new();
         let exit_label = b.label();
         ProgramCompiler {
@@ -112,6 +132,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             b,
             ctx,
             pid_filter,
+            types,
             vars: HashMap::new(),
             var_bytes: 0,
             cookie_slot: None,
@@ -147,7 +168,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             let mark = self.b.stack_mark();
             self.b.mark(pred.span);
             let v = self.expr(pred)?;
-            self.truth(&v, pred.span)?;
+            self.truth(&v);
             let exit = self.exit_label;
             self.b.jmp_imm(JmpOp::Jeq, R0, 0, exit);
             self.b.release(mark);
@@ -252,9 +273,12 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
             Val::USym(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
-            Val::Buf(..) | Val::StrConst(_) | Val::UStack(..) | Val::Bytes(..) | Val::Void => {
-                self.b.mov_imm(r, 0)
-            }
+            Val::Buf(..)
+            | Val::StrConst(_)
+            | Val::UStack(..)
+            | Val::Bytes(..)
+            | Val::Record(..)
+            | Val::Void => self.b.mov_imm(r, 0),
         }
     }
 
@@ -265,29 +289,15 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         Ok(Val::Slot(slot, signed))
     }
 
-    /// Leaves 1/0 in r0 for the truth of an integer value.
-    pub(crate) fn truth(&mut self, v: &Val, span: Span) -> Result<(), CompileError> {
-        match v.ty() {
-            Type::Int { .. } => {
-                self.load(v, R0);
-                Ok(())
-            }
-            t => Err(CompileError::new(
-                span,
-                format!("a condition must be an integer, not a {}", t.name()),
-            )),
-        }
+    /// Leaves in r0 the truth of a condition (an integer: the semantic
+    /// pass checked it).
+    pub(crate) fn truth(&mut self, v: &Val) {
+        self.load(v, R0);
     }
 
-    pub(crate) fn int_operand(&mut self, e: &Expr) -> Result<Val, CompileError> {
-        let v = self.expr(e)?;
-        match v.ty() {
-            Type::Int { .. } => Ok(v),
-            t => Err(CompileError::new(
-                e.span,
-                format!("expected an integer here, found a {}", t.name()),
-            )),
-        }
+    /// The type the semantic pass decided for `e`.
+    pub(crate) fn typed(&self, e: &Expr) -> Result<Typed, CompileError> {
+        self.types.of(e).cloned()
     }
 
     /// Writes an integer or string into a result slot sized for either.

@@ -56,7 +56,7 @@ impl ProgramCompiler<'_, '_> {
         let mut fields = Vec::new();
         for a in &args[1..] {
             let v = self.expr(a)?;
-            let Some(f) = v.ty().record_field() else {
+            let Some(f) = self.printable_field(&v) else {
                 return Err(internal(a.span));
             };
             vals.push(v);
@@ -68,7 +68,7 @@ impl ProgramCompiler<'_, '_> {
     /// `print(value)`: the value and a newline, as a printf record.
     pub(crate) fn print_value(&mut self, arg: &Expr, span: Span) -> Result<Val, CompileError> {
         let v = self.expr(arg)?;
-        let Some(field) = v.ty().record_field() else {
+        let Some(field) = self.printable_field(&v) else {
             return Err(internal(arg.span));
         };
         let fmt = match field {
@@ -128,6 +128,9 @@ impl ProgramCompiler<'_, '_> {
                     }
                     (Val::UStack(src, _), FieldKind::UStack(_))
                     | (Val::USym(src), FieldKind::USym) => c.copy_words(*src, rec, off, 16),
+                    (Val::Record(src, _), FieldKind::Record { .. }) => {
+                        c.copy_words(*src, rec, off, f.size())
+                    }
                     (Val::Bytes(src, _), FieldKind::Buffer(_)) => {
                         c.copy_words(*src, rec, off, f.size())
                     }

@@ -5,7 +5,6 @@ use ustrace_lang::ast::{BinaryOp, Block, Expr, ExprKind, Span, Stmt, StmtKind};
 use super::*;
 use crate::builtins;
 use crate::insn::{self, JmpOp, R0, R10};
-use crate::program::*;
 use crate::sema::Type;
 use crate::CompileError;
 
@@ -32,7 +31,7 @@ impl ProgramCompiler<'_, '_> {
                 else_block,
             } => {
                 let v = self.expr(cond)?;
-                self.truth(&v, cond.span)?;
+                self.truth(&v);
                 let else_l = self.b.label();
                 let end_l = self.b.label();
                 self.b.jmp_imm(JmpOp::Jeq, R0, 0, else_l);
@@ -50,7 +49,7 @@ impl ProgramCompiler<'_, '_> {
                 self.b.bind(top);
                 let mark = self.b.stack_mark();
                 let v = self.expr(cond)?;
-                self.truth(&v, cond.span)?;
+                self.truth(&v);
                 self.b.release(mark);
                 self.b.jmp_imm(JmpOp::Jeq, R0, 0, end);
                 self.loops.push((top, end));
@@ -110,7 +109,7 @@ impl ProgramCompiler<'_, '_> {
                 let v = match op {
                     None => self.expr(value)?,
                     Some(op) => {
-                        let cur = self.var_value(name, target.span)?;
+                        let cur = self.var_value(target)?;
                         let rhs = self.expr(value)?;
                         self.binary(op, cur, rhs, span)?
                     }
@@ -125,14 +124,14 @@ impl ProgramCompiler<'_, '_> {
                     },
                 ) = (op, &value.kind)
                 {
-                    if let Some(agg) = builtins::aggregation(func) {
-                        return self.aggregate(name, keys, agg, args, value.span);
+                    if builtins::aggregation(func).is_some() {
+                        return self.aggregate(name, keys, args, value.span);
                     }
                 }
                 let v = match op {
                     None => self.expr(value)?,
                     Some(op) => {
-                        let cur = self.map_read(name, keys, target.span)?;
+                        let cur = self.map_read(target)?;
                         let rhs = self.expr(value)?;
                         self.binary(op, cur, rhs, span)?
                     }
@@ -146,67 +145,52 @@ impl ProgramCompiler<'_, '_> {
         }
     }
 
-    /// `$name`, assigned before (the semantic pass checked it).
-    pub(crate) fn var_value(&mut self, name: &str, span: Span) -> Result<Val, CompileError> {
-        let Some(var) = self.vars.get(name) else {
-            return Err(CompileError::new(
-                span,
-                format!("undefined variable `${name}`: assign it before use"),
-            ));
+    /// `$name` (a [`ExprKind::Variable`]), assigned before: the semantic
+    /// pass checked it.
+    pub(crate) fn var_value(&mut self, e: &Expr) -> Result<Val, CompileError> {
+        let ExprKind::Variable(name) = &e.kind else {
+            return Err(internal(e.span));
         };
-        Ok(match var.ty {
-            Type::Int { signed, .. } => Val::Slot(var.slot, signed),
-            Type::Str(n) => Val::Buf(var.slot, n),
-            Type::ProbeName => Val::Probe(var.slot),
-            Type::Stack(m) => Val::UStack(var.slot, m),
-            Type::Symbol => Val::USym(var.slot),
-            Type::Buffer(n) => Val::Bytes(var.slot, n),
-            Type::Timestamp(i) => Val::Timestamp(var.slot, i),
-            _ => return Err(internal(span)),
-        })
+        let slot = *self.vars.get(name).ok_or_else(|| internal(e.span))?;
+        let ty = self.typed(e)?.ty;
+        val_in_slot(slot, &ty, e.span)
     }
 
     /// `$name = v`: the first assignment gives the variable a slot sized
-    /// for its type (the semantic pass checked later ones agree).
+    /// for the type the semantic pass decided.
     pub(crate) fn store_var(
         &mut self,
         name: &str,
         v: Val,
         tspan: Span,
     ) -> Result<(), CompileError> {
-        let var = match self.vars.get(name) {
-            Some(var) => var.clone(),
+        let ty = self
+            .types
+            .vars
+            .get(name)
+            .cloned()
+            .ok_or_else(|| internal(tspan))?;
+        let slot = match self.vars.get(name) {
+            Some(slot) => *slot,
             None => {
-                let ty = v.ty();
-                let size = match ty {
-                    Type::Str(n) => n.max(self.g.opts.str_len),
-                    Type::Stack(_) | Type::Symbol => 16,
-                    Type::Buffer(n) => FieldKind::Buffer(n).size(),
-                    _ => 8,
-                };
-                let slot = self.alloc_var(size, tspan)?;
-                let ty = match ty {
-                    Type::Str(_) => Type::Str(size),
-                    t => t,
-                };
-                let var = Var { slot, ty };
-                self.vars.insert(name.to_string(), var.clone());
-                var
+                let slot = self.alloc_var(ty.slot_size(), tspan)?;
+                self.vars.insert(name.to_string(), slot);
+                slot
             }
         };
-        match (&var.ty, &v) {
-            (Type::Str(n), _) => self.copy_string(&v, var.slot, *n),
+        match (&ty, &v) {
+            (Type::Str(n), _) => self.copy_string(&v, slot, *n),
             (Type::Stack(_), Val::UStack(src, _)) | (Type::Symbol, Val::USym(src)) => {
-                self.copy_words(*src, R10, var.slot, 16)
+                self.copy_words(*src, R10, slot, 16)
             }
-            (Type::Buffer(n), Val::Bytes(src, _)) => {
-                self.copy_words(*src, R10, var.slot, FieldKind::Buffer(*n).size())
+            (Type::Buffer(_), Val::Bytes(src, _)) => {
+                self.copy_words(*src, R10, slot, ty.slot_size())
             }
-            (Type::Timestamp(_), Val::Timestamp(src, _)) => self.copy_words(*src, R10, var.slot, 8),
+            (Type::Timestamp(_), Val::Timestamp(src, _)) => self.copy_words(*src, R10, slot, 8),
             // Integers (and probe names) keep the first assignment's signedness.
             _ => {
                 self.load(&v, R0);
-                self.b.emit(insn::stx(8, R10, var.slot, R0));
+                self.b.emit(insn::stx(8, R10, slot, R0));
             }
         }
         Ok(())

@@ -9,8 +9,19 @@ use crate::fold::{fold, fold_cast, is_comparison, parse_int};
 use crate::CompileError;
 
 impl Checker<'_> {
-    /// The type (and constant value) of `e`.
+    /// The type (and constant value) of `e`, recorded for the emitter.
     pub(crate) fn expr(&mut self, e: &Expr) -> Result<Typed, CompileError> {
+        let t = self.expr_kind(e)?;
+        self.types.record(e.id, &t);
+        Ok(t)
+    }
+
+    fn expr_kind(&mut self, e: &Expr) -> Result<Typed, CompileError> {
+        if crate::typed::may_be_typed(e) {
+            if let Some(t) = self.typed_expr(e)? {
+                return Ok(t);
+            }
+        }
         match &e.kind {
             ExprKind::Integer(v) => Ok(Typed::int_const(*v as i64, false)),
             ExprKind::String(s) => Ok(Typed::of(Type::Str(s.len() + 1))),
@@ -95,27 +106,17 @@ impl Checker<'_> {
                 for s in stmts {
                     self.stmt(s)?;
                 }
-                self.expr(value)
+                // Never a constant: its statements must run.
+                let v = self.expr(value)?;
+                Ok(Typed::of(v.ty))
             }
             ExprKind::Tuple(_) => Err(CompileError::new(
                 e.span,
                 "tuples are not supported yet by this version of ustrace",
             )),
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
-            ExprKind::Field { base, field } if is_args(base) => {
-                // `args.NAME`: a parameter, typed by its argument spec.
-                let specs = self
-                    .ctx
-                    .named_arg_specs(field)
-                    .map_err(|m| CompileError::new(e.span, format!("cannot read `args.{field}`: {m}")))?;
-                let signed = specs.iter().any(|(s, _)| s.signed);
-                let bits = specs
-                    .iter()
-                    .map(|(s, _)| s.size.saturating_mul(8))
-                    .max()
-                    .unwrap_or(64);
-                Ok(Typed::of(Type::Int { bits, signed }))
-            }
+            ExprKind::Field { base, .. } if is_args(base) => Err(internal_typed(e.span)),
+            ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,
                 "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
@@ -126,7 +127,7 @@ impl Checker<'_> {
     /// `x++`, `--@m[k]`: an integer variable or map element.
     fn inc_dec(&mut self, target: &Expr, span: Span) -> Result<Typed, CompileError> {
         if let ExprKind::Map { name, keys } = &target.kind {
-            let cur = self.map_read(name, keys, target.span)?;
+            let cur = self.expr(target)?;
             if !cur.ty.is_int() || cur.konst.is_some() {
                 if self.lenient {
                     self.map_store(name, keys, &Type::int(false), span)?;
@@ -140,13 +141,13 @@ impl Checker<'_> {
             self.map_store(name, keys, &cur.ty, span)?;
             return Ok(Typed::int(cur.ty.is_signed()));
         }
-        let ExprKind::Variable(name) = &target.kind else {
+        if !matches!(target.kind, ExprKind::Variable(_)) {
             return Err(CompileError::new(
                 target.span,
                 "`++`/`--` need a $variable or an @map element",
             ));
-        };
-        let cur = self.var_type(name, target.span)?;
+        }
+        let cur = self.expr(target)?;
         if !cur.ty.is_int() {
             return Err(CompileError::new(
                 target.span,
@@ -228,6 +229,11 @@ pub(crate) fn binary_signedness(l: &Typed, r: &Typed) -> bool {
     let (ls, rs) = (l.ty.is_signed(), r.ty.is_signed());
     let (lc, rc) = (l.konst.is_some(), r.konst.is_some());
     (ls || lc) && (rs || rc) && (ls || rs)
+}
+
+/// A typed chain the typed walk should have taken.
+fn internal_typed(span: Span) -> CompileError {
+    CompileError::new(span, "internal error: a typed expression was not typed")
 }
 
 /// True for the `args` builtin (the base of `args.NAME`).

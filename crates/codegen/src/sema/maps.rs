@@ -300,6 +300,7 @@ pub(crate) fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::USym => "usym",
             FieldKind::Buffer(_) => "buffer",
             FieldKind::Strftime(_) => "timestamp",
+            FieldKind::Record { .. } => "struct",
         })
         .collect::<Vec<_>>()
         .join(", ")

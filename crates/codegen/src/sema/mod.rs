@@ -20,6 +20,8 @@ pub(crate) mod types;
 
 use std::collections::HashMap;
 
+use ustrace_lang::ast::{Expr, ExprId};
+
 use crate::options::CompileOptions;
 use crate::probes::{Context, ProgramPlan};
 use crate::program::UserMap;
@@ -35,6 +37,48 @@ const MAX_WALKS: usize = 8;
 pub(crate) struct Analysis {
     /// Every script map with its final layout, in order of first use.
     pub(crate) maps: Vec<UserMap>,
+    /// The types of each planned program, in the order of the plans.
+    pub(crate) programs: Vec<ProgramTypes>,
+}
+
+/// The types the semantic pass decided for one program: of every
+/// expression (by [`ExprId`]) and of every scratch variable. The emitter
+/// reads them instead of working types out again.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct ProgramTypes {
+    /// Indexed by expression id.
+    exprs: Vec<Option<Typed>>,
+    /// Scratch variables by name (without `$`).
+    pub(crate) vars: HashMap<String, Type>,
+}
+
+impl ProgramTypes {
+    /// Records the type of expression `id` (the last record wins: a
+    /// repeated walk of a loop body sees the final types).
+    fn record(&mut self, id: ExprId, t: &Typed) {
+        if id == ExprId::UNNUMBERED {
+            return;
+        }
+        let at = id.0 as usize;
+        if self.exprs.len() <= at {
+            self.exprs.resize(at + 1, None);
+        }
+        self.exprs[at] = Some(t.clone());
+    }
+
+    /// The type of `e`; an internal error for an expression the semantic
+    /// pass never saw.
+    pub(crate) fn of(&self, e: &Expr) -> Result<&Typed, CompileError> {
+        self.exprs
+            .get(e.id.0 as usize)
+            .and_then(Option::as_ref)
+            .ok_or_else(|| {
+                CompileError::new(
+                    e.span,
+                    "internal error: expression not typed by the semantic pass",
+                )
+            })
+    }
 }
 
 /// Checks every planned program; returns the map table the emitter uses.
@@ -44,8 +88,10 @@ pub(crate) fn analyze(
     probe_names: &[String],
 ) -> Result<Analysis, CompileError> {
     let mut maps = MapTable::default();
+    let mut programs = Vec::new();
     for walk in 0..MAX_WALKS {
         let before = maps.clone();
+        programs.clear();
         for plan in plans {
             let mut c = Checker {
                 opts,
@@ -53,16 +99,20 @@ pub(crate) fn analyze(
                 probe_names,
                 maps: &mut maps,
                 lenient: walk == 0,
-                vars: HashMap::new(),
+                types: ProgramTypes::default(),
                 loop_depth: 0,
             };
             c.program(plan)?;
+            programs.push(c.types);
         }
         if walk > 0 && maps == before {
             break;
         }
     }
-    Ok(Analysis { maps: maps.maps })
+    Ok(Analysis {
+        maps: maps.maps,
+        programs,
+    })
 }
 
 /// Script maps by name (with `@`), in order of first use.
@@ -86,8 +136,8 @@ pub(crate) struct Checker<'a> {
     /// True in the first walk, when a map read before the block that
     /// assigns it is not yet an error.
     pub(crate) lenient: bool,
-    /// The program's scratch variables and their types.
-    pub(crate) vars: HashMap<String, Type>,
+    /// The types decided so far (scratch variables included).
+    pub(crate) types: ProgramTypes,
     /// Nesting of `while`/`unroll` (for `break`/`continue`).
     pub(crate) loop_depth: usize,
 }

@@ -81,7 +81,7 @@ impl Checker<'_> {
                 let v = match op {
                     None => self.expr(value)?,
                     Some(op) => {
-                        let cur = self.var_type(name, target.span)?;
+                        let cur = self.expr(target)?;
                         let rhs = self.expr(value)?;
                         self.binary(op, cur, rhs, span, target.span, value.span)?
                     }
@@ -103,7 +103,7 @@ impl Checker<'_> {
                 let v = match op {
                     None => self.expr(value)?,
                     Some(op) => {
-                        let cur = self.map_read(name, keys, target.span)?;
+                        let cur = self.expr(target)?;
                         let rhs = self.expr(value)?;
                         self.binary(op, cur, rhs, span, target.span, value.span)?
                     }
@@ -119,7 +119,7 @@ impl Checker<'_> {
 
     /// The type of `$name`, which must be assigned before.
     pub(crate) fn var_type(&mut self, name: &str, span: Span) -> Result<Typed, CompileError> {
-        match self.vars.get(name) {
+        match self.types.vars.get(name) {
             Some(t) => Ok(Typed::of(t.clone())),
             None => Err(CompileError::new(
                 span,
@@ -137,7 +137,7 @@ impl Checker<'_> {
                 "this expression has no value to assign",
             ));
         }
-        match self.vars.get(name) {
+        match self.types.vars.get(name) {
             Some(held) => {
                 let compatible = match (held, &ty) {
                     (Type::Int { .. }, Type::Int { .. }) => true,
@@ -160,7 +160,7 @@ impl Checker<'_> {
                     Type::Str(n) => Type::Str(n.max(self.opts.str_len)),
                     t => t,
                 };
-                self.vars.insert(name.to_string(), ty);
+                self.types.vars.insert(name.to_string(), ty);
             }
         }
         Ok(())

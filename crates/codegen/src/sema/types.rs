@@ -35,9 +35,9 @@ pub(crate) enum Type {
     /// DWARF-typed arguments).
     #[allow(dead_code)]
     Pointer(Box<Type>),
-    /// A record (struct) read from DWARF, by name (reserved).
-    #[allow(dead_code)]
-    Record(String),
+    /// A struct, union or array of the traced program (from its debug
+    /// information), read whole for printing.
+    Record(crate::typed::DType),
     /// `buf()` bytes: a length, then this many bytes at most.
     Buffer(usize),
     /// `strftime()`: nanoseconds with a format (index into the script's
@@ -101,9 +101,12 @@ impl Type {
             Type::Symbol => FieldKind::USym,
             Type::Buffer(n) => FieldKind::Buffer(*n),
             Type::Timestamp(i) => FieldKind::Strftime(*i),
-            Type::Void | Type::Bool | Type::Tuple(_) | Type::Pointer(_) | Type::Record(_) => {
-                return None
-            }
+            // The index is the emitter's (`ProgramCompiler::printable_field`).
+            Type::Record(d) => FieldKind::Record {
+                index: usize::MAX,
+                size: d.size() as usize,
+            },
+            Type::Void | Type::Bool | Type::Tuple(_) | Type::Pointer(_) => return None,
         })
     }
 
@@ -113,8 +116,19 @@ impl Type {
         Some(match self {
             Type::Str(_) => FieldKind::Str(str_len),
             Type::Timestamp(_) => FieldKind::Int { signed: false },
+            Type::Record(_) => return None,
             other => other.record_field()?,
         })
+    }
+
+    /// Bytes of the stack slot a scratch variable of this type takes.
+    pub(crate) fn slot_size(&self) -> usize {
+        match self {
+            Type::Str(n) => *n,
+            Type::Stack(_) | Type::Symbol => 16,
+            Type::Buffer(n) => FieldKind::Buffer(*n).size(),
+            _ => 8,
+        }
     }
 
     /// The value kind of a map assigned a value of this type.

@@ -200,51 +200,22 @@ impl Expander {
             *e = if body.is_empty() {
                 value
             } else {
-                Expr {
-                    kind: ExprKind::Block {
+                Expr::new(
+                    ExprKind::Block {
                         stmts: body,
                         value: Box::new(value),
                     },
                     span,
-                }
+                )
             };
             return Ok(());
         }
-        match &mut e.kind {
-            ExprKind::Map { keys: items, .. }
-            | ExprKind::Call { args: items, .. }
-            | ExprKind::Tuple(items) => items.iter_mut().try_for_each(|i| self.expr(i)),
-            ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => self.expr(operand),
-            ExprKind::Binary { lhs, rhs, .. } => {
-                self.expr(lhs)?;
-                self.expr(rhs)
-            }
-            ExprKind::Ternary {
-                cond,
-                then_expr,
-                else_expr,
-            } => {
-                self.expr(cond)?;
-                self.expr(then_expr)?;
-                self.expr(else_expr)
-            }
-            ExprKind::IncDec { target, .. } => self.expr(target),
-            ExprKind::Field { base, .. } => self.expr(base),
-            ExprKind::Index { base, index } => {
-                self.expr(base)?;
-                self.expr(index)
-            }
-            ExprKind::Block { stmts, value } => {
-                self.stmts(stmts)?;
-                self.expr(value)
-            }
-            ExprKind::Integer(_)
-            | ExprKind::String(_)
-            | ExprKind::Builtin(_)
-            | ExprKind::Positional(_)
-            | ExprKind::PositionalCount
-            | ExprKind::Variable(_) => Ok(()),
+        if let ExprKind::Block { stmts, .. } = &mut e.kind {
+            self.stmts(stmts)?;
         }
+        children_mut(&mut e.kind)
+            .into_iter()
+            .try_for_each(|c| self.expr(c))
     }
 
     /// One use of macro `index` with `args`: its statements and value,
@@ -300,10 +271,7 @@ impl Expander {
                 (MacroParamKind::Map, ExprKind::Map { name, keys }) if keys.is_empty() => {
                     Binding::Map(name)
                 }
-                (MacroParamKind::Expr, kind) => Binding::Expr(Expr {
-                    kind,
-                    span: arg.span,
-                }),
+                (MacroParamKind::Expr, kind) => Binding::Expr(Expr::new(kind, arg.span)),
                 (kind, _) => {
                     let what = match kind {
                         MacroParamKind::Variable => "a scratch variable (`$name`)",
@@ -446,39 +414,10 @@ fn walk_expr(e: &mut Expr, f: &mut Visit<'_>) -> Result<(), Diagnostic> {
 /// Calls `f` on each direct sub-expression of `e` (statements of a block
 /// expression walked with [`walk_stmt`]).
 fn walk_children(e: &mut Expr, f: &mut Visit<'_>) -> Result<(), Diagnostic> {
-    match &mut e.kind {
-        ExprKind::Map { keys: items, .. }
-        | ExprKind::Call { args: items, .. }
-        | ExprKind::Tuple(items) => items.iter_mut().try_for_each(|i| f(i).map(|_| ())),
-        ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => f(operand).map(|_| ()),
-        ExprKind::Binary { lhs, rhs, .. } => {
-            f(lhs)?;
-            f(rhs).map(|_| ())
-        }
-        ExprKind::Ternary {
-            cond,
-            then_expr,
-            else_expr,
-        } => {
-            f(cond)?;
-            f(then_expr)?;
-            f(else_expr).map(|_| ())
-        }
-        ExprKind::IncDec { target, .. } => f(target).map(|_| ()),
-        ExprKind::Field { base, .. } => f(base).map(|_| ()),
-        ExprKind::Index { base, index } => {
-            f(base)?;
-            f(index).map(|_| ())
-        }
-        ExprKind::Block { stmts, value } => {
-            stmts.iter_mut().try_for_each(|s| walk_stmt(s, f))?;
-            f(value).map(|_| ())
-        }
-        ExprKind::Integer(_)
-        | ExprKind::String(_)
-        | ExprKind::Builtin(_)
-        | ExprKind::Positional(_)
-        | ExprKind::PositionalCount
-        | ExprKind::Variable(_) => Ok(()),
+    if let ExprKind::Block { stmts, .. } = &mut e.kind {
+        stmts.iter_mut().try_for_each(|s| walk_stmt(s, f))?;
     }
+    children_mut(&mut e.kind)
+        .into_iter()
+        .try_for_each(|c| f(c).map(|_| ()))
 }

@@ -73,14 +73,14 @@ impl<'a> Parser<'a> {
             self.expect(&TokenKind::Colon, "in `?:` expression")?;
             let else_expr = self.expr()?;
             let span = cond.span.to(else_expr.span);
-            Expr {
-                kind: ExprKind::Ternary {
+            Expr::new(
+                ExprKind::Ternary {
                     cond: Box::new(cond),
                     then_expr: Box::new(then_expr),
                     else_expr: Box::new(else_expr),
                 },
                 span,
-            }
+            )
         } else {
             cond
         };
@@ -111,7 +111,10 @@ impl<'a> Parser<'a> {
             TokenKind::PlusPlus | TokenKind::MinusMinus => self.prefix_incdec(),
             TokenKind::LParen => match self.cast_type() {
                 Some(ty) => self.cast(ty),
-                None => self.postfix(),
+                None => match self.program_cast_tokens() {
+                    Some(n) => self.program_cast(n),
+                    None => self.postfix(),
+                },
             },
             _ => self.postfix(),
         }
@@ -123,13 +126,13 @@ impl<'a> Parser<'a> {
         let operand = self.unary()?;
         self.leave();
         let span = start.to(operand.span);
-        Ok(Expr {
-            kind: ExprKind::Unary {
+        Ok(Expr::new(
+            ExprKind::Unary {
                 op,
                 operand: Box::new(operand),
             },
             span,
-        })
+        ))
     }
 
     pub(super) fn prefix_incdec(&mut self) -> Result<Expr, Diagnostic> {
@@ -140,14 +143,14 @@ impl<'a> Parser<'a> {
         self.leave();
         check_incdec_target(&target, &op_tok)?;
         let span = op_tok.span.to(target.span);
-        Ok(Expr {
-            kind: ExprKind::IncDec {
+        Ok(Expr::new(
+            ExprKind::IncDec {
                 target: Box::new(target),
                 increment,
                 prefix: true,
             },
             span,
-        })
+        ))
     }
 
     /// At `(`: the type if this is a cast `(type)`.
@@ -167,13 +170,72 @@ impl<'a> Parser<'a> {
         let operand = self.unary()?;
         self.leave();
         let span = start.to(operand.span);
-        Ok(Expr {
-            kind: ExprKind::Cast {
+        Ok(Expr::new(
+            ExprKind::Cast {
                 ty,
                 operand: Box::new(operand),
             },
             span,
-        })
+        ))
+    }
+
+    /// At `(`: the number of tokens up to and including `)` when this is
+    /// a cast to a program type: `(struct X *...)`, `(union X *)`,
+    /// `(enum X)`, or a typedef pointer `(name *...)`.
+    pub(super) fn program_cast_tokens(&self) -> Option<usize> {
+        let TokenKind::Ident(first) = self.peek(1) else {
+            return None;
+        };
+        let mut at = if matches!(first.as_str(), "struct" | "union" | "enum") {
+            matches!(self.peek(2), TokenKind::Ident(_)).then_some(3)?
+        } else {
+            if KEYWORDS.contains(&first.as_str()) || self.peek(2) != TokenKind::Star {
+                return None;
+            }
+            2
+        };
+        while self.peek(at) == TokenKind::Star {
+            at += 1;
+        }
+        (self.peek(at) == TokenKind::RParen).then_some(at)
+    }
+
+    /// `(struct X *)expr`: `tokens` counts the tokens after `(` up to `)`.
+    pub(super) fn program_cast(&mut self, tokens: usize) -> Result<Expr, Diagnostic> {
+        let start = self.bump()?.span;
+        let mut words = Vec::new();
+        let mut pointers = 0u8;
+        let mut name_span = self.tok.span;
+        for _ in 1..tokens {
+            let t = self.bump()?;
+            match t.kind {
+                TokenKind::Ident(w) => {
+                    name_span = if words.is_empty() {
+                        t.span
+                    } else {
+                        name_span.to(t.span)
+                    };
+                    words.push(w);
+                }
+                _ => pointers = pointers.saturating_add(1),
+            }
+        }
+        self.bump()?;
+        self.enter(start)?;
+        let operand = self.unary()?;
+        self.leave();
+        let span = start.to(operand.span);
+        Ok(Expr::new(
+            ExprKind::TypeCast {
+                ty: TypeName {
+                    name: words.join(" "),
+                    pointers,
+                    span: name_span,
+                },
+                operand: Box::new(operand),
+            },
+            span,
+        ))
     }
 
     pub(super) fn postfix(&mut self) -> Result<Expr, Diagnostic> {
@@ -203,14 +265,14 @@ impl<'a> Parser<'a> {
         let op_tok = self.bump()?;
         check_incdec_target(&e, &op_tok)?;
         let span = e.span.to(op_tok.span);
-        Ok(Expr {
-            kind: ExprKind::IncDec {
+        Ok(Expr::new(
+            ExprKind::IncDec {
                 target: Box::new(e),
                 increment,
                 prefix: false,
             },
             span,
-        })
+        ))
     }
 
     pub(super) fn index(&mut self, base: Expr) -> Result<Expr, Diagnostic> {
@@ -221,13 +283,13 @@ impl<'a> Parser<'a> {
         let index = index?;
         let close = self.expect(&TokenKind::RBracket, "after index")?;
         let span = base.span.to(close.span);
-        Ok(Expr {
-            kind: ExprKind::Index {
+        Ok(Expr::new(
+            ExprKind::Index {
                 base: Box::new(base),
                 index: Box::new(index),
             },
             span,
-        })
+        ))
     }
 
     pub(super) fn field(&mut self, base: Expr) -> Result<Expr, Diagnostic> {
@@ -240,13 +302,13 @@ impl<'a> Parser<'a> {
         let field = name.clone();
         let t = self.bump()?;
         let span = base.span.to(t.span);
-        Ok(Expr {
-            kind: ExprKind::Field {
+        Ok(Expr::new(
+            ExprKind::Field {
                 base: Box::new(base),
                 field,
             },
             span,
-        })
+        ))
     }
 
     /// `expr, expr, ...` up to (not including) `close`; may be empty.
@@ -297,7 +359,7 @@ impl<'a> Parser<'a> {
             _ => return Err(self.unexpected("expression")),
         };
         let t = self.bump()?;
-        Ok(Expr { kind, span: t.span })
+        Ok(Expr::new(kind, t.span))
     }
 
     pub(super) fn map(&mut self) -> Result<Expr, Diagnostic> {
@@ -306,13 +368,13 @@ impl<'a> Parser<'a> {
             return Err(Diagnostic::error(t.span, "expected a map"));
         };
         if !self.at(&TokenKind::LBracket) {
-            return Ok(Expr {
-                kind: ExprKind::Map {
+            return Ok(Expr::new(
+                ExprKind::Map {
                     name,
                     keys: Vec::new(),
                 },
-                span: t.span,
-            });
+                t.span,
+            ));
         }
         let open = self.bump()?;
         let keys = self.expr_list(&TokenKind::RBracket, "map key")?;
@@ -324,10 +386,10 @@ impl<'a> Parser<'a> {
             );
         }
         let close = self.bump()?;
-        Ok(Expr {
-            kind: ExprKind::Map { name, keys },
-            span: t.span.to(close.span),
-        })
+        Ok(Expr::new(
+            ExprKind::Map { name, keys },
+            t.span.to(close.span),
+        ))
     }
 
     pub(super) fn ident(&mut self) -> Result<Expr, Diagnostic> {
@@ -349,22 +411,19 @@ impl<'a> Parser<'a> {
             .with_note(format!("to cast, write `({name})expr`")));
         }
         if !self.at(&TokenKind::LParen) {
-            return Ok(Expr {
-                kind: ExprKind::Builtin(name),
-                span: t.span,
-            });
+            return Ok(Expr::new(ExprKind::Builtin(name), t.span));
         }
         self.bump()?;
         let args = self.expr_list(&TokenKind::RParen, "call arguments")?;
         let close = self.bump()?;
-        Ok(Expr {
-            kind: ExprKind::Call {
+        Ok(Expr::new(
+            ExprKind::Call {
                 name,
                 args,
                 name_span: t.span,
             },
-            span: t.span.to(close.span),
-        })
+            t.span.to(close.span),
+        ))
     }
 
     /// `{ stmts; value }` as an expression (`{ value }` alone is `value`).
@@ -388,13 +447,13 @@ impl<'a> Parser<'a> {
         if block.stmts.is_empty() {
             return Ok(value);
         }
-        Ok(Expr {
-            kind: ExprKind::Block {
+        Ok(Expr::new(
+            ExprKind::Block {
                 stmts: block.stmts,
                 value: Box::new(value),
             },
-            span: block.span,
-        })
+            block.span,
+        ))
     }
 
     pub(super) fn paren(&mut self) -> Result<Expr, Diagnostic> {
@@ -414,24 +473,21 @@ impl<'a> Parser<'a> {
                 }
                 None => Err(Diagnostic::error(span, "empty parentheses")),
             },
-            _ => Ok(Expr {
-                kind: ExprKind::Tuple(items),
-                span,
-            }),
+            _ => Ok(Expr::new(ExprKind::Tuple(items), span)),
         }
     }
 }
 
 fn binary_node(op: BinaryOp, lhs: Expr, rhs: Expr) -> Expr {
     let span = lhs.span.to(rhs.span);
-    Expr {
-        kind: ExprKind::Binary {
+    Expr::new(
+        ExprKind::Binary {
             op,
             lhs: Box::new(lhs),
             rhs: Box::new(rhs),
         },
         span,
-    }
+    )
 }
 
 fn check_incdec_target(target: &Expr, op: &Token) -> Result<(), Diagnostic> {

@@ -130,42 +130,31 @@ impl<'a> Parser<'a> {
         if let Some(b) = self.scopes.blocks.get_mut(current.wrapping_sub(1)) {
             b.insert(name, resolved.clone());
         }
-        let target = Expr {
-            kind: ExprKind::Variable(resolved),
-            span: var_tok.span,
-        };
+        let target = Expr::new(ExprKind::Variable(resolved), var_tok.span);
         let at = let_tok.span.to(var_tok.span);
         let value = match (ty, value) {
-            (Some(Some(it)), Some(v)) => Expr {
-                span: v.span,
-                kind: ExprKind::Cast {
-                    ty: it,
-                    operand: Box::new(v),
-                },
-            },
+            (Some(Some(it)), Some(v)) => {
+                let span = v.span;
+                Expr::new(
+                    ExprKind::Cast {
+                        ty: it,
+                        operand: Box::new(v),
+                    },
+                    span,
+                )
+            }
             (_, Some(v)) => v,
             // A typed declaration starts at zero (or the empty string).
-            (Some(Some(it)), None) => Expr {
-                span: at,
-                kind: ExprKind::Cast {
+            (Some(Some(it)), None) => Expr::new(
+                ExprKind::Cast {
                     ty: it,
-                    operand: Box::new(Expr {
-                        kind: ExprKind::Integer(0),
-                        span: at,
-                    }),
+                    operand: Box::new(Expr::new(ExprKind::Integer(0), at)),
                 },
-            },
-            (Some(None), None) => Expr {
-                kind: ExprKind::String(String::new()),
-                span: at,
-            },
+                at,
+            ),
+            (Some(None), None) => Expr::new(ExprKind::String(String::new()), at),
             // `let $x;`: typed by its first assignment.
-            (None, None) => {
-                return Ok(StmtKind::Expr(Expr {
-                    kind: ExprKind::Integer(0),
-                    span: at,
-                }))
-            }
+            (None, None) => return Ok(StmtKind::Expr(Expr::new(ExprKind::Integer(0), at))),
         };
         Ok(StmtKind::Assign {
             target,
