@@ -226,3 +226,43 @@ uretprobe:{b}:make_req {{ print(retval); }}"#
         ]
     );
 }
+
+#[test]
+fn sizeof_and_offsetof_of_program_types() {
+    if !bpf_available("sizeof_and_offsetof_of_program_types") {
+        return;
+    }
+    let bin = program(&["-g", "-O0"], "typed-fields-sizes");
+    let b = bin.display();
+    // gcc's own sizeof/offsetof of these types: 72, 20, 23 and 16.
+    let script = format!(
+        r#"BEGIN {{ printf("begin=%d\n", sizeof(struct hdr)); }}
+uprobe:{b}:handle {{
+  printf("req=%d req_t=%d ptr=%d u16=%d name=%d r=%d hdr=%d off=%d,%d\n", sizeof(struct req),
+         sizeof(req_t), sizeof(struct hdr *), sizeof(uint16), sizeof(args.r->name),
+         sizeof(args.r), sizeof(*args.r), offsetof(struct req, hdr),
+         offsetof(struct req, hdr.level));
+}}"#
+    );
+    let (lines, _) = run_rounds(&bin, &script);
+    let each = "req=72 req_t=72 ptr=8 u16=2 name=16 r=8 hdr=72 off=20,23";
+    assert_eq!(lines, ["begin=4", each, each]);
+
+    let out = ustrace()
+        .args([
+            "-e",
+            &format!(r#"uprobe:{b}:handle {{ printf("%d\n", offsetof(struct req, nxt)); }}"#),
+        ])
+        .output()
+        .expect("running ustrace");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .ends_with("`struct req` has no field `nxt` (did you mean `next`?)"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -441,6 +441,18 @@ pub enum ExprKind {
         /// The operand.
         operand: Box<Expr>,
     },
+    /// `sizeof(struct req)`, `sizeof(int32)`, `sizeof(req_t)`: the size of
+    /// a type (a bare name may also be a builtin such as `pid`).
+    SizeofType(TypeName),
+    /// `sizeof(expr)`: the size of an expression's type.
+    SizeofExpr(Box<Expr>),
+    /// `offsetof(struct req, hdr.len)`: a member's byte offset.
+    Offsetof {
+        /// The struct or union.
+        ty: TypeName,
+        /// The member, and members of members.
+        fields: Vec<String>,
+    },
     /// `(a, b, c)`: a tuple (two or more elements).
     Tuple(Vec<Expr>),
     /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
@@ -632,6 +644,7 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
         | ExprKind::TypeCast { operand, .. } => vec![operand],
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
+        ExprKind::SizeofExpr(e) => vec![e],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -644,6 +657,8 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
         | ExprKind::Builtin(_)
         | ExprKind::Positional(_)
         | ExprKind::PositionalCount
+        | ExprKind::SizeofType(_)
+        | ExprKind::Offsetof { .. }
         | ExprKind::Variable(_) => Vec::new(),
     }
 }
@@ -660,6 +675,7 @@ pub fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
         | ExprKind::TypeCast { operand, .. } => vec![operand],
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
+        ExprKind::SizeofExpr(e) => vec![e],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -672,7 +688,27 @@ pub fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
         | ExprKind::Builtin(_)
         | ExprKind::Positional(_)
         | ExprKind::PositionalCount
+        | ExprKind::SizeofType(_)
+        | ExprKind::Offsetof { .. }
         | ExprKind::Variable(_) => Vec::new(),
+    }
+}
+
+impl IntType {
+    /// The type called `name`: `int8` ... `int64`, `uint8` ... `uint64`.
+    pub fn from_name(name: &str) -> Option<IntType> {
+        let (signed, bits) = match name.strip_prefix('u') {
+            Some(rest) => (false, rest.strip_prefix("int")?),
+            None => (true, name.strip_prefix("int")?),
+        };
+        let size = match bits {
+            "8" => 1,
+            "16" => 2,
+            "32" => 4,
+            "64" => 8,
+            _ => return None,
+        };
+        Some(IntType { size, signed })
     }
 }
 

@@ -17,6 +17,7 @@ mod config;
 mod expand;
 mod expr;
 mod items;
+mod program_types;
 mod scope;
 
 pub use config::CONFIG_KEYS;
@@ -91,6 +92,7 @@ pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
         in_expr: false,
         scopes: scope::Scopes::default(),
         positional: &[],
+        last_block_valued: false,
     };
     let e = p.expr()?;
     if p.tok.kind != TokenKind::Eof {
@@ -181,6 +183,8 @@ struct Parser<'a> {
     scopes: scope::Scopes,
     /// Positional parameters, for `$N` in attach points.
     positional: &'a [String],
+    /// The block read last ends with an expression without `;`.
+    last_block_valued: bool,
 }
 
 fn assign_op(kind: &TokenKind) -> Option<Option<BinaryOp>> {
@@ -220,6 +224,7 @@ impl<'a> Parser<'a> {
             in_expr: false,
             scopes: scope::Scopes::default(),
             positional,
+            last_block_valued: false,
         })
     }
 
@@ -409,13 +414,11 @@ impl<'a> Parser<'a> {
 
     // ---- statements -------------------------------------------------------
 
+    /// A block; [`Parser::last_block_valued`] tells whether its last
+    /// statement is an expression not followed by `;` (its value when the
+    /// block is used as an expression). One function, not a wrapper: each
+    /// nesting level costs stack.
     fn block(&mut self) -> Result<Block, Diagnostic> {
-        self.block_with_value().map(|(block, _)| block)
-    }
-
-    /// A block, and whether its last statement is an expression not
-    /// followed by `;` (the block's value when used as an expression).
-    fn block_with_value(&mut self) -> Result<(Block, bool), Diagnostic> {
         let open = if self.at(&TokenKind::LBrace) {
             self.bump()?
         } else {
@@ -454,11 +457,11 @@ impl<'a> Parser<'a> {
         let close = self.bump()?;
         self.scopes.close();
         self.leave();
-        let block = Block {
+        self.last_block_valued = valued;
+        Ok(Block {
             stmts,
             span: open.span.to(close.span),
-        };
-        Ok((block, valued))
+        })
     }
 
     fn lexer_source(&self) -> &'a str {

@@ -28,7 +28,13 @@ impl Needs {
         ustrace_lang::ast::visit_exprs(script, &mut |e: &Expr| match &e.kind {
             ExprKind::Builtin(name) if name == "args" => needs.args = true,
             ExprKind::Builtin(name) if name == "retval" => needs.retval = true,
-            ExprKind::TypeCast { ty, .. } => {
+            ExprKind::TypeCast { ty, .. } | ExprKind::Offsetof { ty, .. } => {
+                needs.type_names.insert(ty.display());
+            }
+            // A bare name may be an integer type or a builtin (`pid`):
+            // those are not looked up (an unknown name is an error only
+            // when the compiler asks).
+            ExprKind::SizeofType(ty) if ty.pointers == 0 => {
                 needs.type_names.insert(ty.display());
             }
             _ => {}

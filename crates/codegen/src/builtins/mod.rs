@@ -101,8 +101,9 @@ pub(crate) enum Form {
 pub(crate) struct Aggregation {
     /// Its name.
     pub(crate) name: &'static str,
-    /// How many arguments it takes (the first is the value).
-    pub(crate) args: usize,
+    /// Fewest and most arguments (the first is the value; the others are
+    /// constants).
+    pub(crate) args: (usize, usize),
     /// The map value kind, from the constant arguments after the first.
     pub(crate) value: fn(&[i64]) -> Result<ValueKind, String>,
 }
@@ -235,7 +236,7 @@ pub fn markdown_table() -> String {
                 };
                 format!("{v}function, {}", arity_text(b.arity))
             }
-            Form::Aggregation(a) => format!("aggregation, {}", arity_text((a.args, a.args))),
+            Form::Aggregation(a) => format!("aggregation, {}", arity_text(a.args)),
         };
         s += &format!(
             "| `{}` | {} | {} | `{}` |\n",

@@ -134,6 +134,9 @@ impl ProgramCompiler<'_, '_> {
             | ExprKind::PositionalCount
             | ExprKind::Tuple(_)
             | ExprKind::TypeCast { .. }
+            | ExprKind::SizeofType(_)
+            | ExprKind::SizeofExpr(_)
+            | ExprKind::Offsetof { .. }
             | ExprKind::Field { .. }
             | ExprKind::Index { .. } => Err(internal(e.span)),
         }

@@ -115,6 +115,9 @@ impl Checker<'_> {
                 "tuples are not supported yet by this version of ustrace",
             )),
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
+            ExprKind::SizeofType(ty) => self.sizeof_type(ty, e.span),
+            ExprKind::SizeofExpr(inner) => self.sizeof_expr(inner),
+            ExprKind::Offsetof { ty, fields } => self.offsetof(ty, fields, e.span),
             ExprKind::Field { base, .. } if is_args(base) => Err(internal_typed(e.span)),
             ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(

@@ -21,6 +21,7 @@
 
 pub(crate) mod check;
 pub(crate) mod emit;
+mod sizes;
 
 use std::fmt;
 use std::sync::Arc;

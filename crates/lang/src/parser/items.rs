@@ -61,7 +61,8 @@ impl<'a> Parser<'a> {
             return Err(self.unexpected("`{` opening the macro's body"));
         }
         self.scopes.reset();
-        let (block, valued) = self.block_with_value()?;
+        let block = self.block()?;
+        let valued = self.last_block_valued;
         let mut body = block.stmts;
         let value = match body.pop() {
             Some(Stmt {
