@@ -195,6 +195,7 @@ fn whole_structs_unions_arrays_and_args_print_as_bpftrace_records() {
   printf("hdr=%s matrix=%s\n", args.r->hdr, args.r->matrix);
   print(args.r->value);
   print(args);
+  printf("enums=%s,%s,%s,%d\n", args.c, args.r->color, (enum color)1, args.c);
 }}
 uprobe:{b}:many {{ print(args); }}
 uprobe:{b}:mixed {{ printf("h=%s\n", args.h); }}
@@ -218,6 +219,7 @@ uretprobe:{b}:make_req {{ print(retval); }}"#
             "hdr={ .len = 42, .flags = 5, .kind = 17, .level = -3 } matrix=[[0,0,0],[0,0,12]]",
             "{ .i = 1234, .d = 6.097e-321, .bytes = \\xd2\\x04 }",
             "{ .r = 0xADDR, .names = 0xADDR, .pp = 0xADDR, .c = BLUE, .n = 99 }",
+            "enums=BLUE,GREEN,1,6",
             "h={ .len = 42, .flags = 5, .kind = 17, .level = -3 }",
             "{ .a = 1, .b = 2, .c = 3, .d = 4, .e = 5, .f = 6, .g = 7, .h = 8 }",
             "{ .id = 3, .name = made, .hdr = { .len = 0, .flags = 0, .kind = 0, .level = 0 }, \
@@ -262,6 +264,43 @@ uprobe:{b}:handle {{
             .next()
             .unwrap_or_default()
             .ends_with("`struct req` has no field `nxt` (did you mean `next`?)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn scratch_variables_keep_program_types() {
+    if !bpf_available("scratch_variables_keep_program_types") {
+        return;
+    }
+    let bin = program(&["-g", "-O0"], "typed-fields-vars");
+    let b = bin.display();
+    let script = format!(
+        r#"uprobe:{b}:handle {{
+  $r = args.r; $n = $r->next; $c = args.c;
+  if ($r != 0) {{ $q = (struct req *)arg0; printf("q=%d\n", $q->matrix[1][2]); }}
+  printf("vars=%d %s %s %d\n", $r->id, $n->name, $c, $r->hdr.len + 1);
+}}"#
+    );
+    let (lines, _) = run_rounds(&bin, &script);
+    assert_eq!(
+        lines,
+        ["q=12", "vars=7 next BLUE 43", "q=12", "vars=7 next BLUE 43"]
+    );
+    // A variable also assigned a plain integer is a plain integer.
+    let out = ustrace()
+        .args([
+            "-e",
+            &format!(r#"uprobe:{b}:handle {{ $r = args.r; $r = 5; printf("%d\n", $r->id); }}"#),
+        ])
+        .output()
+        .expect("running ustrace");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).lines().next().unwrap_or_default().ends_with(
+            "`.`, `->` and `[i]` need a value of the traced program's types: args.NAME, retval, a cast such as (struct req *)arg0, or a $variable only ever assigned one"
+        ),
         "{}",
         stderr(&out)
     );
