@@ -177,7 +177,6 @@ fn run(cli: Cli) -> Result<i32> {
     };
     // Created (truncated) only once the script is attached.
     let mut out = output_file::Output::new(cli.output.as_deref(), script_file)?;
-    cli.run.warn_about_flags();
     if cli.run.info {
         out.commit()?;
         info::print(&mut out)?;
@@ -227,7 +226,8 @@ fn run(cli: Cli) -> Result<i32> {
         .positional(positional)
         .verifier_log(cli.debug)
         .force_perf_attach(cli.perf_attach)
-        .allow_unsafe(cli.allow_unsafe);
+        .allow_unsafe(cli.allow_unsafe)
+        .warn_failed_reads(cli.run.helper_errors);
     if let Some(pid) = cli.pid {
         options = options.pid(pid);
     }
@@ -370,7 +370,8 @@ fn run(cli: Cli) -> Result<i32> {
         ));
     }
     let failed_reads = tracer.failed_reads()?;
-    if failed_reads > 0 {
+    // With -k each failure was reported where it happened.
+    if failed_reads > 0 && !cli.run.helper_errors {
         cli.run.warn(&format!(
             "{failed_reads} read(s) of user memory failed and gave zeros (an address not mapped, or a page not yet loaded)"
         ));

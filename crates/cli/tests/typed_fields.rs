@@ -195,6 +195,7 @@ fn whole_structs_unions_arrays_and_args_print_as_bpftrace_records() {
   printf("hdr=%s matrix=%s\n", args.r->hdr, args.r->matrix);
   print(args.r->value);
   print(args);
+  printf("enums=%s,%s,%s,%d\n", args.c, args.r->color, (enum color)1, args.c);
 }}
 uprobe:{b}:many {{ print(args); }}
 uprobe:{b}:mixed {{ printf("h=%s\n", args.h); }}
@@ -218,6 +219,7 @@ uretprobe:{b}:make_req {{ print(retval); }}"#
             "hdr={ .len = 42, .flags = 5, .kind = 17, .level = -3 } matrix=[[0,0,0],[0,0,12]]",
             "{ .i = 1234, .d = 6.097e-321, .bytes = \\xd2\\x04 }",
             "{ .r = 0xADDR, .names = 0xADDR, .pp = 0xADDR, .c = BLUE, .n = 99 }",
+            "enums=BLUE,GREEN,1,6",
             "h={ .len = 42, .flags = 5, .kind = 17, .level = -3 }",
             "{ .a = 1, .b = 2, .c = 3, .d = 4, .e = 5, .f = 6, .g = 7, .h = 8 }",
             "{ .id = 3, .name = made, .hdr = { .len = 0, .flags = 0, .kind = 0, .level = 0 }, \

@@ -34,6 +34,9 @@ pub struct CompileOptions {
     /// why there is none (no DWARF). Filled by the resolve layer only when
     /// the script needs it.
     pub program_types: HashMap<PathBuf, Result<Arc<ProgramTypes>, String>>,
+    /// `-k`: report each failed read of user memory at once, with the
+    /// script location (failures are counted either way).
+    pub warn_failed_reads: bool,
     /// The number of online CPUs, for `ncpus` (filled by the caller; 1 by
     /// default).
     pub ncpus: u32,
@@ -85,6 +88,7 @@ impl Default for CompileOptions {
             uaddr: HashMap::new(),
             frame_pointer_stacks: false,
             program_types: HashMap::new(),
+            warn_failed_reads: false,
             ncpus: 1,
             perf_stacks: false,
             task_parent: Err("the kernel's type information was not read".to_string()),

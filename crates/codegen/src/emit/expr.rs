@@ -215,6 +215,7 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::alu64_imm(AluOp::Add, R1, slot as i32));
         self.b.emit(insn::mov64_imm(R2, 8));
         self.b.emit(insn::call(helper::PROBE_READ_USER));
+        self.check_user_read("probe_read_user", span)?;
         Ok(Val::Slot(slot, true))
     }
 

@@ -6,6 +6,7 @@
 //! ([`crate::builtins`]).
 
 mod expr;
+mod failed_reads;
 mod map_full;
 mod maps;
 mod probe_args;

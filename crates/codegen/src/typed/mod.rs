@@ -47,6 +47,46 @@ pub(crate) fn may_be_typed(e: &ustrace_lang::ast::Expr) -> bool {
     }
 }
 
+/// The program type of a typed chain, worked out without checking or
+/// emitting it: `None` when `e` is not one (or is wrong, which the
+/// semantic pass reports).
+pub(crate) fn chain_type(
+    ctx: &Context,
+    opts: &crate::options::CompileOptions,
+    e: &ustrace_lang::ast::Expr,
+) -> Option<DType> {
+    use ustrace_lang::ast::{ExprKind, UnaryOp};
+    match &e.kind {
+        ExprKind::Field { base, field } if crate::sema::expr::is_args(base) => {
+            ctx.param_root(field).ok().map(|r| r.ty)
+        }
+        ExprKind::Builtin(name) if name == "retval" => ctx.return_root().map(|r| r.ty),
+        ExprKind::TypeCast { ty, .. } => ctx.named_type(&ty.display(), &opts.program_types).ok(),
+        ExprKind::Field { base, field } => field_step(&chain_type(ctx, opts, base)?, field)
+            .ok()
+            .map(|s| s.ty),
+        ExprKind::Index { base, .. } => index_step(&chain_type(ctx, opts, base)?)
+            .ok()
+            .map(|s| s.element),
+        ExprKind::Unary {
+            op: UnaryOp::Deref,
+            operand,
+        } => deref_step(&chain_type(ctx, opts, operand)?).ok(),
+        _ => None,
+    }
+}
+
+/// The enum type of `e` when it is a typed chain whose value is an enum
+/// (printed by name by `printf("%s")` and `print()`, as bpftrace does).
+pub(crate) fn enum_type(
+    ctx: &Context,
+    opts: &crate::options::CompileOptions,
+    e: &ustrace_lang::ast::Expr,
+) -> Option<DType> {
+    let d = chain_type(ctx, opts, e)?;
+    matches!(d.kind(), Kind::Int { is_enum: true, .. }).then_some(d)
+}
+
 /// A type of the traced program: an id in one file's type table.
 #[derive(Clone)]
 pub(crate) struct DType {
