@@ -39,6 +39,7 @@ pub mod unwind;
 mod usdt_args;
 
 pub use builtins::markdown_table as builtin_reference;
+pub use builtins::unsupported::{markdown_table as unsupported_reference, UNSUPPORTED};
 pub use driver::compile;
 pub use options::{
     CompileOptions, ProgramTypes, ResolvedAttach, TaskParentOffsets, UprobeFunction, UsdtSite,

@@ -46,6 +46,7 @@ fn sx(e: &Expr) -> String {
         K::SizeofExpr(e) => format!("(sizeof {})", sx(e)),
         K::Offsetof { ty, fields } => format!("(offsetof<{}> {})", ty.display(), fields.join(".")),
         K::Tuple(items) => format!("(tuple {})", list(items)),
+        K::Block { stmts, value } => format!("(block {} {})", stmts.len(), sx(value)),
         K::IncDec {
             target,
             increment,

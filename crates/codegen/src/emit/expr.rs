@@ -80,6 +80,12 @@ impl ProgramCompiler<'_, '_> {
                 let v = self.expr(operand)?;
                 self.cast(v, *ty, e.span)
             }
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                self.expr(value)
+            }
             ExprKind::IncDec {
                 target,
                 increment,

@@ -29,10 +29,7 @@ impl Checker<'_> {
                 let call = Call::variable(name, e.span);
                 match builtins::variable(name) {
                     Some(b) => (b.check)(self, &call),
-                    None => Err(CompileError::new(
-                        e.span,
-                        format!("unknown builtin `{name}`"),
-                    )),
+                    None => Err(builtins::unknown(name, e.span, "builtin")),
                 }
             }
             ExprKind::Positional(n) => {
@@ -104,6 +101,14 @@ impl Checker<'_> {
                         signed: ty.signed,
                     }),
                 })
+            }
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                // Never a constant: its statements must run.
+                let v = self.expr(value)?;
+                Ok(Typed::of(v.ty))
             }
             ExprKind::Tuple(_) => Err(CompileError::new(
                 e.span,

@@ -286,6 +286,7 @@ impl<'a> Parser<'a> {
             TokenKind::Map(_) => return self.map(),
             TokenKind::Ident(_) => return self.ident(),
             TokenKind::LParen => return self.paren(),
+            TokenKind::LBrace => return self.block_expr(),
             _ => return Err(self.unexpected("expression")),
         };
         let t = self.bump()?;
@@ -356,6 +357,37 @@ impl<'a> Parser<'a> {
                 name_span: t.span,
             },
             t.span.to(close.span),
+        ))
+    }
+
+    /// `{ stmts; value }` as an expression (`{ value }` alone is `value`).
+    pub(super) fn block_expr(&mut self) -> Result<Expr, Diagnostic> {
+        // Statements inside count towards the enclosing expression's
+        // chain limit (`in_expr` stays set): the tree only gets deeper.
+        let mut block = self.block()?;
+        let valued = self.last_block_valued;
+        let value = match block.stmts.pop() {
+            Some(Stmt {
+                kind: StmtKind::Expr(value),
+                ..
+            }) if valued => value,
+            _ => {
+                return Err(
+                    Diagnostic::error(block.span, "this block has no value").with_label(
+                        "a block used as an expression ends with an expression and no `;`",
+                    ),
+                )
+            }
+        };
+        if block.stmts.is_empty() {
+            return Ok(value);
+        }
+        Ok(Expr::new(
+            ExprKind::Block {
+                stmts: block.stmts,
+                value: Box::new(value),
+            },
+            block.span,
         ))
     }
 
