@@ -287,6 +287,7 @@ impl<'a> Decoder<'a> {
                     step,
                     buckets,
                 },
+                ValueKind::FineHist { bits } => MapValue::FineHist { bits, buckets },
                 _ => MapValue::Hist(buckets),
             };
             out.push(DecodedEntry { key, value });
@@ -330,6 +331,10 @@ fn value(kind: ValueKind, per_cpu: &[Vec<u8>], name: &str) -> Result<MapValue, D
             sum: sum_words(per_cpu, 8, name, "sum")? as i64,
         },
         ValueKind::Hist => MapValue::Hist(Vec::new()),
+        ValueKind::FineHist { bits } => MapValue::FineHist {
+            bits,
+            buckets: Vec::new(),
+        },
         ValueKind::Lhist { min, max, step } => MapValue::Lhist {
             min,
             max,

@@ -196,6 +196,12 @@ pub enum ValueKind {
     /// `hist(x)`: the key gets an extra 8-byte bucket index
     /// (`ustrace_output::hist_bucket`); the value is a per-CPU count.
     Hist,
+    /// `hist(x, k)` with `1 <= k <= 5`: like `Hist` with `2^k` buckets per
+    /// power of two (`ustrace_output::fine_hist_bucket`).
+    FineHist {
+        /// `k`.
+        bits: u8,
+    },
     /// `lhist(x, min, max, step)`: like `Hist` with linear buckets.
     Lhist {
         /// Lower bound.
@@ -206,6 +212,9 @@ pub enum ValueKind {
         step: i64,
     },
 }
+
+/// The largest `k` of `hist(x, k)` (bpftrace's limit).
+pub const FINE_HIST_MAX_BITS: u8 = 5;
 
 impl ValueKind {
     /// Bytes of one value (per CPU for per-CPU kinds).
@@ -224,7 +233,10 @@ impl ValueKind {
 
     /// True for histograms, whose keys end with a bucket index.
     pub fn is_histogram(self) -> bool {
-        matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
+        matches!(
+            self,
+            ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. }
+        )
     }
 }
 
@@ -245,7 +257,9 @@ impl ValueKind {
     pub fn style(self) -> MapStyle {
         match self {
             ValueKind::Avg | ValueKind::Stats => MapStyle::Stats,
-            ValueKind::Hist | ValueKind::Lhist { .. } => MapStyle::Hist,
+            ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. } => {
+                MapStyle::Hist
+            }
             _ => MapStyle::Plain,
         }
     }

@@ -30,6 +30,7 @@ fn value_kind() -> impl Strategy<Value = ValueKind> {
         Just(ValueKind::Avg),
         Just(ValueKind::Stats),
         Just(ValueKind::Hist),
+        (1u8..=5).prop_map(|bits| ValueKind::FineHist { bits }),
         Just(ValueKind::Lhist {
             min: 0,
             max: 100,

@@ -151,7 +151,12 @@ fn main() {
         Err(e) => {
             match e.downcast_ref::<ustrace::Error>() {
                 // Already `NAME:LINE:COL: error: ...` with the source line.
-                Some(u @ ustrace::Error::Script { .. }) => signals::report(&u.render()),
+                Some(u @ ustrace::Error::Script { .. }) => {
+                    signals::report(&u.render());
+                    if let Some(note) = tools::script_note() {
+                        signals::report(&note);
+                    }
+                }
                 Some(u) => signals::report(&format!("ERROR: {}", u.render())),
                 None => signals::report(&format!("ERROR: {e:#}")),
             }
@@ -172,7 +177,6 @@ fn run(cli: Cli) -> Result<i32> {
     };
     // Created (truncated) only once the script is attached.
     let mut out = output_file::Output::new(cli.output.as_deref(), script_file)?;
-    cli.run.warn_about_flags();
     if cli.run.info {
         out.commit()?;
         info::print(&mut out)?;
@@ -203,8 +207,6 @@ fn run(cli: Cli) -> Result<i32> {
             (text, file.clone(), cli.rest[1..].to_vec())
         }
     };
-    // `uprobe:$1:$2`: parameters in attach points, as bpftrace expands them.
-    let source = tools::attach_positionals(&source, &positional)?;
     if let Some(pid) = cli.pid {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             bail!("process {pid} does not exist");
@@ -222,7 +224,8 @@ fn run(cli: Cli) -> Result<i32> {
         .positional(positional)
         .verifier_log(cli.debug)
         .force_perf_attach(cli.perf_attach)
-        .allow_unsafe(cli.allow_unsafe);
+        .allow_unsafe(cli.allow_unsafe)
+        .warn_failed_reads(cli.run.helper_errors);
     if let Some(pid) = cli.pid {
         options = options.pid(pid);
     }
@@ -365,7 +368,8 @@ fn run(cli: Cli) -> Result<i32> {
         ));
     }
     let failed_reads = tracer.failed_reads()?;
-    if failed_reads > 0 {
+    // With -k each failure was reported where it happened.
+    if failed_reads > 0 && !cli.run.helper_errors {
         cli.run.warn(&format!(
             "{failed_reads} read(s) of user memory failed and gave zeros (an address not mapped, or a page not yet loaded)"
         ));

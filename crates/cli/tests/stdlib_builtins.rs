@@ -214,3 +214,41 @@ fn ppid_is_the_parent_process() {
         "{text}"
     );
 }
+
+#[test]
+fn hist_with_k_prints_finer_buckets_as_bpftrace() {
+    // Labels from bpftrace's text printer: 2^k buckets per power of two,
+    // starts shifted by whole powers of 1024 with a suffix.
+    let Some(out) = run(
+        "hist_with_k_prints_finer_buckets_as_bpftrace",
+        &[
+            "-e",
+            "BEGIN { @a = hist(224, 2); @a = hist(255, 2); @b = hist(1500, 1); @c = hist(1048576, 1); \
+             @d = hist(100, 3); @e = hist(-3, 2); @e = hist(7, 2); @f = hist(0x7fffffffffffffff, 5); \
+             @g = hist(5, 0); @h[1] = hist(5, 1); @h[1] = hist(3, 1); @h[1] = hist(4, 1); exit(); }",
+        ],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bar = |n: usize| format!("|{}{}|", "@".repeat(n), " ".repeat(52 - n));
+    let want = format!(
+        "Attaching 1 probe...\n\n\n\
+         @a: \n[224, 256)             2 {full}\n\n\
+         @b: \n[1024, 1536)           1 {full}\n\n\
+         @c: \n[1024K, 1536K)         1 {full}\n\n\
+         @d: \n[96, 104)              1 {full}\n\n\
+         @e: \n(..., 0)               1 {full}\n[0]                    0 {empty}\n\
+         [1]                    0 {empty}\n[2]                    0 {empty}\n\
+         [3]                    0 {empty}\n[4]                    0 {empty}\n\
+         [5]                    0 {empty}\n[6]                    0 {empty}\n\
+         [7]                    1 {full}\n\n\
+         @f: \n[8064P, 8192P)         1 {full}\n\n\
+         @g: \n[4, 8)                 1 {full}\n\n\
+         @h[1]: \n[3]                    1 {half}\n[4, 6)                 2 {full}\n\n",
+        full = bar(52),
+        half = bar(26),
+        empty = bar(0)
+    );
+    assert_eq!(stdout(&out), want);
+}

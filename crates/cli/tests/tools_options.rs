@@ -95,7 +95,8 @@ fn funclatency_and_stackcount_print_every_interval() {
     assert!(out.status.success(), "{}", stderr(&out));
     let headings = text.matches("     msecs               : count").count();
     assert!(headings >= 2, "{text}");
-    // Cleared every interval: the counts of all prints add up to the calls.
+    // Cleared every interval: the counts of all prints add up to the calls
+    // exactly (print() then clear() takes the entries, losing none).
     assert_eq!(hist_counts(&text).iter().sum::<u64>(), 1200, "{text}");
     // -T: each interval's output starts with the time.
     let times = text

@@ -405,3 +405,52 @@ fn ustat_finds_the_runtimes_of_running_processes() {
     assert!(ustat_sum(&text, j, 3) >= 1, "java class loads: {text}");
     assert!(ustat_sum(&text, j, 1) >= 2, "java threads: {text}");
 }
+
+#[test]
+fn runtime_errors_are_one_line() {
+    let test = "runtime_errors_are_one_line";
+    if !installed(test, PHP) {
+        return;
+    }
+    // A PHP process without USE_ZEND_DTRACE=1: its probes would never fire.
+    let mut php = Command::new(PHP);
+    php.args(["-r", "sleep(20);"])
+        .env_remove("USE_ZEND_DTRACE")
+        .stdout(Stdio::null());
+    let php = Guard(php.spawn().expect("starting php"));
+    let sleeper = Guard(
+        Command::new("sleep")
+            .arg("20")
+            .spawn()
+            .expect("starting sleep"),
+    );
+    let (php_pid, sleep_pid) = (php.0.id().to_string(), sleeper.0.id().to_string());
+    for (args, expect) in [
+        (
+            vec!["tool", "ucalls", "-l", "php", "-p", &php_pid],
+            format!("process {php_pid} runs without USE_ZEND_DTRACE=1"),
+        ),
+        (
+            vec!["tool", "ucalls", "-l", "ruby", &sleep_pid],
+            format!("process {sleep_pid} maps no ruby runtime with `ruby` USDT probes"),
+        ),
+        (
+            vec!["tool", "uobjnew", "-l", "python"],
+            "-l python: not supported by this tool; supported: java, ruby, c".to_string(),
+        ),
+        (
+            vec!["tool", "ustat", "-x", PHP, "1", "1"],
+            "-x PATH needs -l LANG".to_string(),
+        ),
+        (
+            vec!["tool", "uflow", "-l", "java", "-c", "java App"],
+            "-XX:+ExtendedDTraceProbes".to_string(),
+        ),
+    ] {
+        let out = tool(&args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
+        assert!(err.contains(&expect), "{args:?}: {err}");
+    }
+}

@@ -62,10 +62,11 @@ fn argdist_counts_and_histograms_are_exact() {
     let names = format!("p:{p}:name_len(const char *name):char*:name#names");
     let twice = format!("r:{p}:twice(int x):int,int:$entry(x),$retval");
     let usdt = format!("u:{p}:argwork:item():u64:arg1");
+    let latency = format!("r:{p}:take(unsigned long size, int fd):u64:$latency:$entry(fd)==2");
     let cmd = format!("{p} 2");
     let out = run(&[
         "tool", "argdist", "-i", "100", "-c", &cmd, "-C", &take, "-H", &sizes, "-C", malloc, "-C",
-        &names, "-C", &twice, "-C", &usdt,
+        &names, "-C", &twice, "-C", &usdt, "-H", &latency,
     ]);
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -114,6 +115,22 @@ fn argdist_counts_and_histograms_are_exact() {
     assert_eq!(bucket(32, 63), Some(6), "{text}");
     assert_eq!(bucket(512, 1023), Some(4), "{text}");
     assert_eq!(bucket(64, 127), Some(0), "{text}");
+    // $latency of the calls with fd 2 (3 a round): 6 in the histogram.
+    let latencies: u64 = text
+        .lines()
+        .skip_while(|l| !l.starts_with("     $latency "))
+        .skip(1)
+        .take_while(|l| l.contains(" -> "))
+        .filter_map(|l| {
+            l.split(':')
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse::<u64>()
+                .ok()
+        })
+        .sum();
+    assert_eq!(latencies, 6, "{text}");
     // One print, at the end, with BCC's timestamp line.
     let stamps = text.lines().filter(|l| is_clock_line(l)).count();
     assert_eq!(stamps, 1, "{text}");
@@ -249,6 +266,76 @@ fn trace_options_time_cpu_max_and_name() {
 }
 
 #[test]
+fn trace_attaches_to_a_running_process() {
+    if !bpf_available("trace_attaches_to_a_running_process") {
+        return;
+    }
+    let p = work();
+    // A round every 20 ms for up to 100 s (killed when done).
+    let target = spawn({
+        let mut c = std::process::Command::new(&p);
+        c.args(["5000", "20000"]);
+        c
+    });
+    let pid = target.0.id().to_string();
+    std::thread::sleep(Duration::from_millis(100));
+    let out = run(&[
+        "tool",
+        "trace",
+        "-p",
+        &pid,
+        "-M",
+        "4",
+        &format!("u:{p}:argwork:item \"round %d\", arg1"),
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let rounds: Vec<u64> = text
+        .lines()
+        .filter(|l| l.split_whitespace().next() == Some(pid.as_str()))
+        .filter_map(|l| l.rsplit(' ').next()?.parse().ok())
+        .collect();
+    // Four consecutive rounds of this process.
+    assert_eq!(rounds.len(), 4, "{text}");
+    assert!(rounds.windows(2).all(|w| w[1] == w[0] + 1), "{text}");
+    drop(target);
+}
+
+#[test]
+fn trace_user_stacks_follow_each_line() {
+    if !bpf_available("trace_user_stacks_follow_each_line") {
+        return;
+    }
+    let p = work();
+    let out = run(&[
+        "tool",
+        "trace",
+        "-U",
+        "-c",
+        &format!("{p} 1"),
+        &format!("p:{p}:twice \"%d\", arg1"),
+    ]);
+    let text = tool_text(&stdout(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // Each of the 4 events: its line, its frames (8 spaces in, as BCC),
+    // an empty line.
+    let lines: Vec<&str> = text.lines().skip(1).collect();
+    let events: Vec<usize> = (0..lines.len())
+        .filter(|&i| lines[i].contains(" twice "))
+        .collect();
+    assert_eq!(events.len(), 4, "{text}");
+    for (n, &at) in events.iter().enumerate() {
+        assert!(lines[at].ends_with(&format!(" {n}")), "{text}");
+        let frames = lines[at + 1..]
+            .iter()
+            .take_while(|l| l.starts_with("        ") && l.len() > 8)
+            .count();
+        assert!(frames >= 1, "{text}");
+        assert_eq!(lines.get(at + 1 + frames), Some(&""), "{text}");
+    }
+}
+
+#[test]
 fn bad_specifiers_fail_with_a_caret() {
     let cases: &[(&[&str], &str)] = &[
         (
@@ -305,9 +392,12 @@ fn verbose_prints_the_generated_script() {
     );
     // The library then reports the missing function with the script line.
     assert_eq!(out.status.code(), Some(1));
+    let err = stderr(&out);
+    assert!(err.contains("nosuchfunction_xyz"), "{err}");
     assert!(
-        stderr(&out).contains("nosuchfunction_xyz"),
-        "{}",
-        stderr(&out)
+        err.ends_with(
+            "note: `ustrace tool trace` wrote this script from its probe specifiers; -v prints it\n"
+        ),
+        "{err}"
     );
 }

@@ -195,6 +195,7 @@ fn whole_structs_unions_arrays_and_args_print_as_bpftrace_records() {
   printf("hdr=%s matrix=%s\n", args.r->hdr, args.r->matrix);
   print(args.r->value);
   print(args);
+  printf("enums=%s,%s,%s,%d\n", args.c, args.r->color, (enum color)1, args.c);
 }}
 uprobe:{b}:many {{ print(args); }}
 uprobe:{b}:mixed {{ printf("h=%s\n", args.h); }}
@@ -218,11 +219,89 @@ uretprobe:{b}:make_req {{ print(retval); }}"#
             "hdr={ .len = 42, .flags = 5, .kind = 17, .level = -3 } matrix=[[0,0,0],[0,0,12]]",
             "{ .i = 1234, .d = 6.097e-321, .bytes = \\xd2\\x04 }",
             "{ .r = 0xADDR, .names = 0xADDR, .pp = 0xADDR, .c = BLUE, .n = 99 }",
+            "enums=BLUE,GREEN,1,6",
             "h={ .len = 42, .flags = 5, .kind = 17, .level = -3 }",
             "{ .a = 1, .b = 2, .c = 3, .d = 4, .e = 5, .f = 6, .g = 7, .h = 8 }",
             "{ .id = 3, .name = made, .hdr = { .len = 0, .flags = 0, .kind = 0, .level = 0 }, \
              .next = 0x0, .value = { .i = 0, .d = 0.0, .bytes =  }, .color = RED, \
              .matrix = [[0,0,0],[0,0,0]] }",
         ]
+    );
+}
+
+#[test]
+fn sizeof_and_offsetof_of_program_types() {
+    if !bpf_available("sizeof_and_offsetof_of_program_types") {
+        return;
+    }
+    let bin = program(&["-g", "-O0"], "typed-fields-sizes");
+    let b = bin.display();
+    // gcc's own sizeof/offsetof of these types: 72, 20, 23 and 16.
+    let script = format!(
+        r#"BEGIN {{ printf("begin=%d\n", sizeof(struct hdr)); }}
+uprobe:{b}:handle {{
+  printf("req=%d req_t=%d ptr=%d u16=%d name=%d r=%d hdr=%d off=%d,%d\n", sizeof(struct req),
+         sizeof(req_t), sizeof(struct hdr *), sizeof(uint16), sizeof(args.r->name),
+         sizeof(args.r), sizeof(*args.r), offsetof(struct req, hdr),
+         offsetof(struct req, hdr.level));
+}}"#
+    );
+    let (lines, _) = run_rounds(&bin, &script);
+    let each = "req=72 req_t=72 ptr=8 u16=2 name=16 r=8 hdr=72 off=20,23";
+    assert_eq!(lines, ["begin=4", each, each]);
+
+    let out = ustrace()
+        .args([
+            "-e",
+            &format!(r#"uprobe:{b}:handle {{ printf("%d\n", offsetof(struct req, nxt)); }}"#),
+        ])
+        .output()
+        .expect("running ustrace");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out)
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .ends_with("`struct req` has no field `nxt` (did you mean `next`?)"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn scratch_variables_keep_program_types() {
+    if !bpf_available("scratch_variables_keep_program_types") {
+        return;
+    }
+    let bin = program(&["-g", "-O0"], "typed-fields-vars");
+    let b = bin.display();
+    let script = format!(
+        r#"uprobe:{b}:handle {{
+  $r = args.r; $n = $r->next; $c = args.c;
+  if ($r != 0) {{ $q = (struct req *)arg0; printf("q=%d\n", $q->matrix[1][2]); }}
+  printf("vars=%d %s %s %d\n", $r->id, $n->name, $c, $r->hdr.len + 1);
+}}"#
+    );
+    let (lines, _) = run_rounds(&bin, &script);
+    assert_eq!(
+        lines,
+        ["q=12", "vars=7 next BLUE 43", "q=12", "vars=7 next BLUE 43"]
+    );
+    // A variable also assigned a plain integer is a plain integer.
+    let out = ustrace()
+        .args([
+            "-e",
+            &format!(r#"uprobe:{b}:handle {{ $r = args.r; $r = 5; printf("%d\n", $r->id); }}"#),
+        ])
+        .output()
+        .expect("running ustrace");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).lines().next().unwrap_or_default().ends_with(
+            "`.`, `->` and `[i]` need a value of the traced program's types: args.NAME, retval, a cast such as (struct req *)arg0, or a $variable only ever assigned one"
+        ),
+        "{}",
+        stderr(&out)
     );
 }

@@ -210,3 +210,44 @@ fn ppid_reads_the_offsets_the_kernels_btf_gave() {
         "ppid takes no argument (`ppid(task)` needs kernel struct types, which ustrace does not read)"
     );
 }
+
+#[test]
+fn hist_takes_a_constant_k_from_0_to_5() {
+    use ustrace_codegen::program::{MapRole, ValueKind};
+    let c = build(r#"BEGIN { @a = hist(rand); @b = hist(rand, 0); @c = hist(rand, 3); }"#)
+        .expect("compiles");
+    let kinds: Vec<ValueKind> = c
+        .maps
+        .iter()
+        .filter_map(|m| match &m.role {
+            MapRole::User(u) => Some(u.value),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        vec![
+            ValueKind::Hist,
+            ValueKind::Hist,
+            ValueKind::FineHist { bits: 3 }
+        ]
+    );
+    assert_eq!(
+        error(r#"BEGIN { @h = hist(1, 6); }"#),
+        (
+            "hist(value, k): k is 6, it must be between 0 and 5".into(),
+            "hist(1, 6)".into()
+        )
+    );
+    assert_eq!(
+        error(r#"BEGIN { @h = hist(1, pid); }"#),
+        (
+            "hist()'s k must be an integer constant".into(),
+            "pid".into()
+        )
+    );
+    assert_eq!(
+        error(r#"BEGIN { @h = hist(1, 2, 3); }"#).0,
+        "hist() takes 1 or 2 argument(s), 3 given"
+    );
+}

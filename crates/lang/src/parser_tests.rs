@@ -42,7 +42,11 @@ fn sx(e: &Expr) -> String {
             )
         }
         K::TypeCast { ty, operand } => format!("(cast<{}> {})", ty.display(), sx(operand)),
+        K::SizeofType(ty) => format!("(sizeof<{}>)", ty.display()),
+        K::SizeofExpr(e) => format!("(sizeof {})", sx(e)),
+        K::Offsetof { ty, fields } => format!("(offsetof<{}> {})", ty.display(), fields.join(".")),
         K::Tuple(items) => format!("(tuple {})", list(items)),
+        K::Block { stmts, value } => format!("(block {} {})", stmts.len(), sx(value)),
         K::IncDec {
             target,
             increment,
@@ -690,4 +694,24 @@ fn number_exprs_gives_every_node_its_own_id() {
     crate::ast::visit_exprs(&s, &mut |e| ids.push(e.id.0));
     assert_eq!(ids, (0..n).collect::<Vec<_>>());
     assert_eq!(n, 14);
+}
+
+#[test]
+fn sizeof_and_offsetof_of_types_and_expressions() {
+    assert_eq!(ex("sizeof(struct req)"), "(sizeof<struct req>)");
+    assert_eq!(ex("sizeof(struct req *)"), "(sizeof<struct req*>)");
+    assert_eq!(ex("sizeof(req_t)"), "(sizeof<req_t>)");
+    assert_eq!(ex("sizeof(uint32)"), "(sizeof<uint32>)");
+    assert_eq!(ex("sizeof(args.r->hdr)"), "(sizeof (. (. args r) hdr))");
+    assert_eq!(ex("sizeof(1 + 2) * 2"), "(Mul (sizeof (Add 1 2)) 2)");
+    assert_eq!(
+        ex("offsetof(struct req, hdr)"),
+        "(offsetof<struct req> hdr)"
+    );
+    assert_eq!(ex("offsetof(req_t, hdr.len)"), "(offsetof<req_t> hdr.len)");
+    // A function called sizeof without parentheses is a builtin name.
+    assert_eq!(ex("sizeof"), "sizeof");
+    assert!(parse_expr("offsetof(1, x)").is_err());
+    assert!(parse_expr("offsetof(struct req)").is_err());
+    assert!(parse_expr("offsetof(struct req, )").is_err());
 }

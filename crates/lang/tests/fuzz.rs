@@ -17,6 +17,10 @@ const CORPUS: &[&str] = &[
     "usdt:/bin/x:n /(arg0 / 2) > 1 && arg1 != 0 ? 1 : 0/ { @m[probe] = ~*$p[1] | !$#; }",
     "config = { max_strlen = 32; stack_mode = perf; print_maps_on_exit = false } BEGIN { exit(); }",
     "BEGIN { let $x = 1; if (true) { let $x: uint8 = 2; let $s: string; } let $y; $y = $x; }",
+    "macro one() { 1 }\nmacro add_one(x) { x + 1 }\nmacro bump($a, @b) { $a += 1; @b += 1; }\nmacro add_two(x) { add_one(x) + 1 }\nBEGIN { $a = one; bump($a, @b); print(add_two($a)); }",
+    "macro twice(x) { let $v = x; { let $w = $v; $w * 2 } }\nBEGIN { @x = twice({ printf(\"hi\"); 2 }); }",
+    "let @a = hash(100);\nlet @b = percpulruhash(20);\nBEGIN { @a[1] = 2e3 + 1ms + 123UL + 1_000; @b[tid] = count(); }",
+    "usdt:/b:p:n /$# > 1/ { printf(\"%s\\n\", str($1)); }",
 ];
 
 fn floor(s: &str, i: usize) -> usize {
@@ -30,6 +34,13 @@ fn floor(s: &str, i: usize) -> usize {
 fn check(src: &str) {
     check_with(src, ustrace_lang::parse);
     check_with(src, ustrace_lang::parse_labelled);
+    check_with(src, |s| {
+        let options = ustrace_lang::ParseOptions {
+            positional: vec!["/bin/x".into(), "f$2".into()],
+            ..Default::default()
+        };
+        ustrace_lang::parse_with(s, &options)
+    });
 }
 
 fn check_with(

@@ -75,7 +75,10 @@ fn number(v: &MapValue) -> Option<i128> {
             Some(i128::from(*s))
         }
         MapValue::Avg { count, .. } | MapValue::Stats { count, .. } => Some(i128::from(*count)),
-        MapValue::Hist(_) | MapValue::Lhist { .. } | MapValue::Str(_) => None,
+        MapValue::Hist(_)
+        | MapValue::FineHist { .. }
+        | MapValue::Lhist { .. }
+        | MapValue::Str(_) => None,
     }
 }
 

@@ -191,6 +191,10 @@ pub struct ScriptOptions {
     pub force_perf_attach: bool,
     /// Allow `system()` (`--unsafe`).
     pub allow_unsafe: bool,
+    /// Report every failed read of user memory at once, with the script
+    /// location (bpftrace's `-k`); failures are counted either way
+    /// ([`Tracer::failed_reads`]).
+    pub warn_failed_reads: bool,
     /// Give every printf record its [`EventContext`] (task name, pid, tid,
     /// CPU, timestamp, probe) in [`Record::Printf::context`].
     pub event_context: bool,
@@ -241,6 +245,7 @@ impl Default for ScriptOptions {
             verifier_log: false,
             force_perf_attach: false,
             allow_unsafe: false,
+            warn_failed_reads: false,
             event_context: false,
             block_bindings: None,
             max_map_keys: DEFAULT_MAX_MAP_KEYS,
@@ -305,6 +310,12 @@ impl ScriptOptionsBuilder {
     /// Allow `system()` (`--unsafe`).
     pub fn allow_unsafe(mut self, on: bool) -> Self {
         self.options.allow_unsafe = on;
+        self
+    }
+
+    /// Report every failed read of user memory at once (bpftrace's `-k`).
+    pub fn warn_failed_reads(mut self, on: bool) -> Self {
+        self.options.warn_failed_reads = on;
         self
     }
 
@@ -402,10 +413,11 @@ impl Script {
         source_name: &str,
         options: &ScriptOptions,
     ) -> Result<Script, Error> {
-        let parsed = match options.block_bindings {
-            Some(_) => ustrace_lang::parse_labelled(source),
-            None => ustrace_lang::parse(source),
+        let parse_options = ustrace_lang::ParseOptions {
+            labels: options.block_bindings.is_some(),
+            positional: options.positional.clone(),
         };
+        let parsed = ustrace_lang::parse_with(source, &parse_options);
         let mut ast = parsed.map_err(|d| Error::script(source_name, source, d))?;
         if let Some(bindings) = &options.block_bindings {
             labels::bind(&mut ast, bindings).map_err(|e| e.with_source(source_name, source))?;
@@ -428,6 +440,7 @@ impl Script {
             positional: options.positional.clone(),
             child_pid: options.child_pid,
             allow_unsafe: options.allow_unsafe,
+            warn_failed_reads: options.warn_failed_reads,
             uaddr,
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
             program_types,

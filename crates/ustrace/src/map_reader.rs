@@ -66,7 +66,9 @@ fn metric_type(v: ValueKind) -> Option<MetricType> {
             MetricType::Gauge
         }
         ValueKind::Avg | ValueKind::Stats => MetricType::Summary,
-        ValueKind::Hist | ValueKind::Lhist { .. } => MetricType::Histogram,
+        ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. } => {
+            MetricType::Histogram
+        }
         ValueKind::Str(_) => return None,
     })
 }

@@ -415,12 +415,7 @@ fn split_pattern(pattern: &str, target: &Target) -> Result<(String, String)> {
     }
     match pattern.rsplit_once(':') {
         Some((lib, func)) if !lib.is_empty() && !func.is_empty() => {
-            let file = if lib.contains('/') || lib.starts_with("lib") {
-                lib.to_string()
-            } else {
-                format!("lib{lib}")
-            };
-            Ok((file, func.to_string()))
+            Ok((super::spec::library_file(lib), func.to_string()))
         }
         Some(_) => bail!("pattern `{pattern}`: expected LIB:FUNC"),
         None => match target.executable()? {

@@ -70,15 +70,15 @@ fn prepare(lang: Lang, target: &Target, methods: bool) -> Result<String> {
     match lang {
         Lang::Java if methods => runtimes::check_java_extended(target)?,
         Lang::Php => runtimes::check_php_process(target)?,
-        Lang::Ruby if methods => {
-            eprintln!("{}", runtimes::RUBY_METHOD_WARNING);
-            if let Target::Pid(pid) = target {
-                eprintln!("note: methods written in Ruby are seen only if process {pid} enabled a TracePoint (RUBYOPT=-r a file with `TracePoint.new(:call, :return) {{}}.enable`); C methods always");
-            }
-        }
         _ => {}
     }
     let file = runtimes::runtime_file(lang, target)?;
+    if lang == Lang::Ruby && methods {
+        eprintln!("{}", runtimes::RUBY_METHOD_WARNING);
+        if let Target::Pid(pid) = target {
+            eprintln!("note: methods written in Ruby are seen only if process {pid} enabled a TracePoint (RUBYOPT=-r a file with `TracePoint.new(:call, :return) {{}}.enable`); C methods always");
+        }
+    }
     if let Target::Command(_) = target {
         for (name, value) in runtimes::command_environment(lang, methods)? {
             // Single-threaded here: the command is forked later.

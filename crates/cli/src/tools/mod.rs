@@ -4,7 +4,6 @@
 //! and its output is laid out as BCC prints it.
 
 mod catalog;
-mod expand;
 mod lang_tools;
 mod options;
 mod rates;
@@ -21,12 +20,15 @@ use std::sync::OnceLock;
 
 use anyhow::{bail, Result};
 
-pub use expand::attach_positionals;
 use options::Target;
 use sink::{BccSink, Layout};
 
 /// The layout of the tool being run (set once, by [`command_line`]).
 static LAYOUT: OnceLock<Layout> = OnceLock::new();
+
+/// The tool being run when it wrote its script from specifiers (argdist,
+/// trace).
+static WROTE_SCRIPT: OnceLock<&'static str> = OnceLock::new();
 
 /// What the command line asks for.
 pub enum CommandLine {
@@ -72,6 +74,9 @@ pub fn command_line(args: Vec<OsString>) -> Result<CommandLine> {
         println!("{}", run.source);
     }
     let _ = LAYOUT.set(run.layout);
+    if spec_tools::writes_its_script(tool.name) {
+        let _ = WROTE_SCRIPT.set(tool.name);
+    }
     let mut argv: Vec<OsString> = vec![args[0].clone(), "-f".into(), "bcc".into()];
     match run.target {
         Target::Pid(pid) => argv.extend(["-p".into(), pid.to_string().into()]),
@@ -93,6 +98,16 @@ pub fn sink(out: Box<dyn Write>) -> Box<dyn ustrace::sink::Sink> {
         top: None,
     });
     Box::new(BccSink::new(out, layout))
+}
+
+/// A note for an error in the script of a tool that wrote it from its
+/// specifiers: the error's line is in that script, not in what was typed.
+pub fn script_note() -> Option<String> {
+    WROTE_SCRIPT.get().map(|name| {
+        format!(
+            "note: `ustrace tool {name}` wrote this script from its probe specifiers; -v prints it"
+        )
+    })
 }
 
 /// `ustrace tool list`.

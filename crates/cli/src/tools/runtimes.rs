@@ -361,7 +361,7 @@ pub fn check_php_process(target: &Target) -> Result<()> {
 }
 
 /// The warning printed before tracing Ruby's method probes.
-pub const RUBY_METHOD_WARNING: &str = "warning: while Ruby 3.1's method probes are traced, Ruby runs its own rb_dtrace_setup() on every call, which crashes it in a few percent of runs (Ruby's bug, reproduced without ustrace: see docs/tools.md)";
+pub const RUBY_METHOD_WARNING: &str = "warning: while Ruby 3.1's method probes are traced, Ruby runs its own rb_dtrace_setup() on every call, which crashes some runs during RubyGems' start-up (Ruby's bug, reproduced without ustrace; `ruby --disable-gems` avoids it: see docs/tools.md)";
 
 #[cfg(test)]
 mod tests {

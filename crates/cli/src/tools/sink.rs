@@ -345,7 +345,10 @@ pub(super) fn scalar(v: &MapValue) -> u64 {
         MapValue::Sum(s) | MapValue::Int(s) | MapValue::Min(s) | MapValue::Max(s) => *s as u64,
         MapValue::UInt(u) => *u,
         MapValue::Avg { count, .. } | MapValue::Stats { count, .. } => *count,
-        MapValue::Str(_) | MapValue::Hist(_) | MapValue::Lhist { .. } => 0,
+        MapValue::Str(_)
+        | MapValue::Hist(_)
+        | MapValue::FineHist { .. }
+        | MapValue::Lhist { .. } => 0,
     }
 }
 

@@ -12,6 +12,11 @@ const fn flag(short: char, value: Option<&'static str>, help: &'static str) -> F
     Flag { short, value, help }
 }
 
+/// True for the tools whose script is written from specifiers.
+pub fn writes_its_script(name: &str) -> bool {
+    name == ARGDIST.name || name == TRACE.name
+}
+
 /// A generated script, kept for the rest of the run (a tool runs once per
 /// process).
 fn keep(script: String) -> &'static str {
@@ -142,7 +147,8 @@ fn plan_argdist(parsed: &Parsed) -> Result<Invocation> {
 pub const TRACE: Tool = Tool {
     name: "trace",
     summary: "print a line per call of functions or USDT probes, with a message (BCC trace)",
-    usage: "[-p PID | -c CMD] [-L TID] [-t | -T] [-C] [-n NAME] [-M MAX] [-Z SIZE] [-v] PROBE...",
+    usage:
+        "[-p PID | -c CMD] [-L TID] [-t | -T] [-C] [-U] [-n NAME] [-M MAX] [-Z SIZE] [-v] PROBE...",
     flags: &[
         flag('p', Some("PID"), "trace only this process"),
         flag(
@@ -154,6 +160,7 @@ pub const TRACE: Tool = Tool {
         flag('t', None, "a TIME column: seconds since tracing started"),
         flag('T', None, "a TIME column: the local time (HH:MM:SS)"),
         flag('C', None, "a CPU column"),
+        flag('U', None, "the user stack after each line"),
         flag('n', Some("NAME"), "only processes whose name contains NAME"),
         flag('M', Some("MAX"), "exit after MAX events"),
         flag(
@@ -216,6 +223,7 @@ fn plan_trace(parsed: &Parsed) -> Result<Invocation> {
         name: parsed.value('n').map(str::to_string),
         max_events,
         string_size: string_size(parsed, 'Z')?,
+        user_stack: parsed.has('U'),
     };
     let source = trace::script(&parsed.positional, &options)?;
     Ok(Invocation {

@@ -96,6 +96,7 @@ fn emit_str(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> 
     pc.b.emit(insn::mov64_reg(R1, R10));
     pc.b.emit(insn::alu64_imm(AluOp::Add, R1, buf as i32));
     pc.b.emit(insn::call(helper::PROBE_READ_USER_STR));
+    pc.check_user_read("probe_read_user_str", call.span)?;
     Ok(Val::Buf(buf, len))
 }
 
@@ -127,6 +128,7 @@ fn emit_buf(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> 
     pc.b.emit(insn::mov64_reg(R1, R10));
     pc.b.emit(insn::alu64_imm(AluOp::Add, R1, (slot + 8) as i32));
     pc.b.emit(insn::call(helper::PROBE_READ_USER));
+    pc.check_user_read("probe_read_user", call.span)?;
     // A failed read leaves zeroes; keep the length so it prints as such.
     Ok(Val::Bytes(slot, cap))
 }

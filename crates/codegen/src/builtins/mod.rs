@@ -29,6 +29,7 @@ pub(crate) mod output;
 mod probe;
 mod process;
 mod strings;
+pub mod unsupported;
 
 use ustrace_lang::ast::{Expr, Span};
 
@@ -100,8 +101,9 @@ pub(crate) enum Form {
 pub(crate) struct Aggregation {
     /// Its name.
     pub(crate) name: &'static str,
-    /// How many arguments it takes (the first is the value).
-    pub(crate) args: usize,
+    /// Fewest and most arguments (the first is the value; the others are
+    /// constants).
+    pub(crate) args: (usize, usize),
     /// The map value kind, from the constant arguments after the first.
     pub(crate) value: fn(&[i64]) -> Result<ValueKind, String>,
 }
@@ -170,10 +172,7 @@ fn is_arg(name: &str) -> bool {
 /// exists, is not an aggregation used as a value, and its arguments fit.
 fn callable(call: &Call) -> Result<&'static Builtin, CompileError> {
     let Some(b) = function(call.name) else {
-        return Err(CompileError::new(
-            call.name_span,
-            format!("unknown function `{}`", call.name),
-        ));
+        return Err(unknown(call.name, call.name_span, "function"));
     };
     if let Form::Aggregation(a) = b.form {
         return Err(CompileError::new(
@@ -189,6 +188,16 @@ fn callable(call: &Call) -> Result<&'static Builtin, CompileError> {
         return Err(CompileError::new(call.span, b.usage));
     }
     Ok(b)
+}
+
+/// The error for a name that is no builtin `what` ("function",
+/// "builtin"): bpftrace's names ustrace refuses say why
+/// ([`unsupported::UNSUPPORTED`]).
+pub(crate) fn unknown(name: &str, span: Span, what: &str) -> CompileError {
+    match unsupported::lookup(name) {
+        Some(u) => CompileError::new(span, unsupported::message(u)),
+        None => CompileError::new(span, format!("unknown {what} `{name}`")),
+    }
 }
 
 /// The type of a function call.
@@ -227,7 +236,7 @@ pub fn markdown_table() -> String {
                 };
                 format!("{v}function, {}", arity_text(b.arity))
             }
-            Form::Aggregation(a) => format!("aggregation, {}", arity_text((a.args, a.args))),
+            Form::Aggregation(a) => format!("aggregation, {}", arity_text(a.args)),
         };
         s += &format!(
             "| `{}` | {} | {} | `{}` |\n",

@@ -124,6 +124,12 @@ pub(super) fn check_format(
         .map_err(|e| CompileError::new(args[0].span, e.to_string()))?;
     for (a, conv) in args[1..].iter().zip(format.conversions()) {
         let t = c.expr(a)?;
+        // An enum of the traced program prints by name with %s.
+        if conv.kind == ustrace_lang::printf::ConversionKind::Str
+            && crate::typed::enum_type(c.ctx, c.opts, &c.typed_vars, a).is_some()
+        {
+            continue;
+        }
         let Some(field) = t.ty.record_field() else {
             return Err(CompileError::new(
                 a.span,

@@ -80,6 +80,12 @@ impl ProgramCompiler<'_, '_> {
                 let v = self.expr(operand)?;
                 self.cast(v, *ty, e.span)
             }
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                self.expr(value)
+            }
             ExprKind::IncDec {
                 target,
                 increment,
@@ -128,6 +134,9 @@ impl ProgramCompiler<'_, '_> {
             | ExprKind::PositionalCount
             | ExprKind::Tuple(_)
             | ExprKind::TypeCast { .. }
+            | ExprKind::SizeofType(_)
+            | ExprKind::SizeofExpr(_)
+            | ExprKind::Offsetof { .. }
             | ExprKind::Field { .. }
             | ExprKind::Index { .. } => Err(internal(e.span)),
         }
@@ -212,6 +221,7 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::alu64_imm(AluOp::Add, R1, slot as i32));
         self.b.emit(insn::mov64_imm(R2, 8));
         self.b.emit(insn::call(helper::PROBE_READ_USER));
+        self.check_user_read("probe_read_user", span)?;
         Ok(Val::Slot(slot, true))
     }
 

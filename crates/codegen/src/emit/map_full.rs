@@ -55,14 +55,4 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::atomic_add64(R1, 0, R2));
         Ok(())
     }
-
-    /// Emits `counters[FAILED_READS_SLOT] += 1` (for the path where a read
-    /// of user memory failed). Clobbers r1 and r2.
-    pub(crate) fn count_failed_read(&mut self) {
-        let counters = self.g.dropped_updates_map();
-        self.b
-            .load_map_value(R1, counters, 8 * FAILED_READS_SLOT as i32);
-        self.b.emit(insn::mov64_imm(R2, 1));
-        self.b.emit(insn::atomic_add64(R1, 0, R2));
-    }
 }

@@ -54,8 +54,13 @@ impl ProgramCompiler<'_, '_> {
         // into the record in one go.
         let mut vals = Vec::new();
         let mut fields = Vec::new();
-        for a in &args[1..] {
+        let conversions: Vec<_> = ustrace_lang::printf::parse_format(&fmt)
+            .map(|f| f.conversions().map(|c| c.kind).collect())
+            .unwrap_or_default();
+        for (i, a) in args[1..].iter().enumerate() {
             let v = self.expr(a)?;
+            let by_name = conversions.get(i) == Some(&ustrace_lang::printf::ConversionKind::Str);
+            let v = if by_name { self.enum_by_name(a, v)? } else { v };
             let Some(f) = self.printable_field(&v) else {
                 return Err(internal(a.span));
             };
@@ -68,6 +73,7 @@ impl ProgramCompiler<'_, '_> {
     /// `print(value)`: the value and a newline, as a printf record.
     pub(crate) fn print_value(&mut self, arg: &Expr, span: Span) -> Result<Val, CompileError> {
         let v = self.expr(arg)?;
+        let v = self.enum_by_name(arg, v)?;
         let Some(field) = self.printable_field(&v) else {
             return Err(internal(arg.span));
         };

@@ -29,10 +29,7 @@ impl Checker<'_> {
                 let call = Call::variable(name, e.span);
                 match builtins::variable(name) {
                     Some(b) => (b.check)(self, &call),
-                    None => Err(CompileError::new(
-                        e.span,
-                        format!("unknown builtin `{name}`"),
-                    )),
+                    None => Err(builtins::unknown(name, e.span, "builtin")),
                 }
             }
             ExprKind::Positional(n) => {
@@ -105,16 +102,27 @@ impl Checker<'_> {
                     }),
                 })
             }
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                // Never a constant: its statements must run.
+                let v = self.expr(value)?;
+                Ok(Typed::of(v.ty))
+            }
             ExprKind::Tuple(_) => Err(CompileError::new(
                 e.span,
                 "tuples are not supported yet by this version of ustrace",
             )),
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
+            ExprKind::SizeofType(ty) => self.sizeof_type(ty, e.span),
+            ExprKind::SizeofExpr(inner) => self.sizeof_expr(inner),
+            ExprKind::Offsetof { ty, fields } => self.offsetof(ty, fields, e.span),
             ExprKind::Field { base, .. } if is_args(base) => Err(internal_typed(e.span)),
             ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,
-                "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
+                "`.`, `->` and `[i]` need a value of the traced program's types: args.NAME, retval, a cast such as (struct req *)arg0, or a $variable only ever assigned one",
             )),
         }
     }

@@ -118,13 +118,18 @@ impl Checker<'_> {
         args: &[Expr],
         span: Span,
     ) -> Result<(), CompileError> {
-        if args.len() != agg.args {
+        let (min, max) = agg.args;
+        if args.len() < min || args.len() > max {
+            let wanted = if min == max {
+                min.to_string()
+            } else {
+                format!("{min} or {max}")
+            };
             return Err(CompileError::new(
                 span,
                 format!(
-                    "{}() takes {} argument(s), {} given",
+                    "{}() takes {wanted} argument(s), {} given",
                     agg.name,
-                    agg.args,
                     args.len()
                 ),
             ));
@@ -136,7 +141,10 @@ impl Checker<'_> {
                 None => {
                     return Err(CompileError::new(
                         a.span,
-                        format!("{}() bounds and step must be integer constants", agg.name),
+                        match agg.name {
+                            "hist" => "hist()'s k must be an integer constant".to_string(),
+                            name => format!("{name}() bounds and step must be integer constants"),
+                        },
                     ))
                 }
             }
@@ -318,6 +326,7 @@ pub(crate) fn describe_value(v: ValueKind) -> String {
         ValueKind::Avg => "avg()".into(),
         ValueKind::Stats => "stats()".into(),
         ValueKind::Hist => "hist()".into(),
+        ValueKind::FineHist { bits } => format!("hist(x, {bits})"),
         ValueKind::Lhist { .. } => "lhist()".into(),
     }
 }

@@ -9,7 +9,7 @@ use ustrace_lang::ast::{Expr, ExprKind, Span, UnaryOp};
 use super::check::{char_array_buffer, check_cast_target, field_span, PRINTED_RECORD_MAX};
 use super::{deref_step, field_step, index_step, DType, Kind, Root, RootLoc};
 use crate::emit::{internal, ProgramCompiler, Val};
-use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R6};
+use crate::insn::{self, helper, AluOp, R0, R1, R10, R2, R3, R6};
 use crate::program::{FieldKind, RecordType};
 use crate::sema::expr::is_args;
 use crate::usdt_args;
@@ -103,6 +103,11 @@ impl ProgramCompiler<'_, '_> {
                     CompileError::new(span, format!("cannot read `args.{field}`: {m}"))
                 })?;
                 self.root_tval(root, span).map(Some)
+            }
+            ExprKind::Variable(name) if self.typed_vars.contains_key(name) => {
+                let ty = self.typed_vars[name].clone();
+                let val = self.var_value(e)?;
+                Ok(Some(TVal::Value { ty, val }))
             }
             ExprKind::Builtin(name) if name == "retval" => match self.ctx.return_root() {
                 Some(root) => self.root_tval(root, span).map(Some),
@@ -211,7 +216,7 @@ impl ProgramCompiler<'_, '_> {
                 }
                 TVal::Place {
                     ty, addr, offset, ..
-                } => self.read_user(at, ty.size() as i32, &addr, offset)?,
+                } => self.read_user(at, ty.size() as i32, &addr, offset, span)?,
                 TVal::Stack {
                     ty, slot, offset, ..
                 } => {
@@ -300,7 +305,7 @@ impl ProgramCompiler<'_, '_> {
                 None => {
                     let slot = self.alloc_tmp(8, span)?;
                     self.b.emit(insn::st_imm(8, R10, slot, 0));
-                    self.read_user(slot, size as i32, &addr, offset)?;
+                    self.read_user(slot, size as i32, &addr, offset, span)?;
                     if signed && size < 8 {
                         self.b.emit(insn::ldx(8, R0, R10, slot));
                         usdt_args::extend(&mut self.b, R0, size, true);
@@ -312,7 +317,7 @@ impl ProgramCompiler<'_, '_> {
             Kind::Pointer { .. } => {
                 let slot = self.alloc_tmp(8, span)?;
                 self.b.emit(insn::st_imm(8, R10, slot, 0));
-                self.read_user(slot, 8, &addr, offset)?;
+                self.read_user(slot, 8, &addr, offset, span)?;
                 Ok(Val::Slot(slot, false))
             }
             Kind::CharArray { len } => {
@@ -320,13 +325,13 @@ impl ProgramCompiler<'_, '_> {
                 let slot = self.alloc_tmp(n, span)?;
                 self.b.zero_stack(slot, (n + 7) & !7);
                 if n > 1 {
-                    self.read_user(slot, (n - 1) as i32, &addr, offset)?;
+                    self.read_user(slot, (n - 1) as i32, &addr, offset, span)?;
                 }
                 Ok(Val::Buf(slot, n))
             }
             Kind::Aggregate { size } => {
                 let bytes = self.record_buffer(&ty, size, span)?;
-                self.read_user(bytes, size as i32, &addr, offset)?;
+                self.read_user(bytes, size as i32, &addr, offset, span)?;
                 Ok(Val::Record(bytes, ty))
             }
             Kind::Unsupported(why) => Err(CompileError::new(span, why)),
@@ -348,6 +353,18 @@ impl ProgramCompiler<'_, '_> {
         let slot = self.alloc_tmp(rounded.max(8), span)?;
         self.b.zero_stack(slot, rounded.max(8));
         Ok(slot)
+    }
+
+    /// `v`, the value of `e`, as a record of its enum type when `e` is an
+    /// enum of the traced program (so that it prints by name); else `v`.
+    pub(crate) fn enum_by_name(&mut self, e: &Expr, v: Val) -> Result<Val, CompileError> {
+        let Some(d) = super::enum_type(&self.ctx, self.g.opts, &self.typed_vars, e) else {
+            return Ok(v);
+        };
+        let slot = self.alloc_tmp(8, e.span)?;
+        self.load(&v, R0);
+        self.b.emit(insn::stx(8, R10, slot, R0));
+        Ok(Val::Record(slot, d))
     }
 
     /// The printf field of `v`: for a whole program value, its type is
@@ -475,19 +492,20 @@ impl ProgramCompiler<'_, '_> {
         let end = bits.bit_offset.saturating_add(bits.bit_size).min(64);
         let slot = self.alloc_tmp(8, span)?;
         self.b.emit(insn::st_imm(8, R10, slot, 0));
-        self.read_user(slot, end.div_ceil(8) as i32, addr, offset)?;
+        self.read_user(slot, end.div_ceil(8) as i32, addr, offset, span)?;
         self.b.emit(insn::ldx(8, R0, R10, slot));
         self.extract_bits(bits, signed, span)
     }
 
-    /// `bpf_probe_read_user(r10 + dst, size, addr + offset)`, counting a
-    /// failure.
+    /// `bpf_probe_read_user(r10 + dst, size, addr + offset)`, a failure
+    /// counted (and reported at `span` with `-k`).
     pub(crate) fn read_user(
         &mut self,
         dst: i16,
         size: i32,
         addr: &Val,
         offset: i64,
+        span: Span,
     ) -> Result<(), CompileError> {
         self.load(addr, R3);
         if offset != 0 {
@@ -503,10 +521,6 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::alu64_imm(AluOp::Add, R1, dst as i32));
         self.b.emit(insn::mov64_imm(R2, size));
         self.b.emit(insn::call(helper::PROBE_READ_USER));
-        let ok = self.b.label();
-        self.b.jmp_imm(JmpOp::Jeq, R0, 0, ok);
-        self.count_failed_read();
-        self.b.bind(ok);
-        Ok(())
+        self.check_user_read("probe_read_user", span)
     }
 }

@@ -255,3 +255,32 @@ fn eof_span_is_after_last_text() {
     let toks = tokenize("BEGIN {\n\n  \n").unwrap_or_default();
     assert_eq!(toks.last().map(|t| t.span), Some(Span::new(7, 7)));
 }
+
+#[test]
+fn scientific_duration_and_c_suffixed_literals_as_the_manual_reads_them() {
+    assert_eq!(body("2e3"), vec![Int(2000)]);
+    assert_eq!(body("1e6"), vec![Int(1_000_000)]);
+    assert_eq!(body("1_000_123_000"), vec![Int(1_000_123_000)]);
+    assert_eq!(body("1m"), vec![Int(60_000_000_000)]);
+    assert_eq!(body("5ms"), vec![Int(5_000_000)]);
+    assert_eq!(
+        body("3us 2ns 1s 1h 1d"),
+        vec![
+            Int(3_000),
+            Int(2),
+            Int(1_000_000_000),
+            Int(3_600_000_000_000),
+            Int(86_400_000_000_000)
+        ]
+    );
+    assert_eq!(
+        body("123UL 123U 123LL 0x10ul"),
+        vec![Int(123), Int(123), Int(123), Int(16)]
+    );
+    let d = lex_err("BEGIN { $x = 1e20; }");
+    assert_eq!(d.message, "integer literal `1e20` is too large");
+    let d = lex_err("BEGIN { $x = 1e; }");
+    assert_eq!(d.message, "invalid integer literal `1e`");
+    let d = lex_err("BEGIN { $x = 2xs; }");
+    assert_eq!(d.message, "invalid integer literal `2xs`");
+}

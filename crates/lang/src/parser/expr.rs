@@ -6,19 +6,9 @@ use crate::ast::*;
 use crate::diag::Diagnostic;
 use crate::lexer::{Token, TokenKind};
 
+/// `int8` ... `uint64`.
 pub(super) fn int_type(name: &str) -> Option<IntType> {
-    let (signed, bits) = match name.strip_prefix('u') {
-        Some(rest) => (false, rest.strip_prefix("int")?),
-        None => (true, name.strip_prefix("int")?),
-    };
-    let size = match bits {
-        "8" => 1,
-        "16" => 2,
-        "32" => 4,
-        "64" => 8,
-        _ => return None,
-    };
-    Some(IntType { size, signed })
+    IntType::from_name(name)
 }
 
 fn binary_op(kind: &TokenKind) -> Option<(BinaryOp, u8)> {
@@ -179,65 +169,6 @@ impl<'a> Parser<'a> {
         ))
     }
 
-    /// At `(`: the number of tokens up to and including `)` when this is
-    /// a cast to a program type: `(struct X *...)`, `(union X *)`,
-    /// `(enum X)`, or a typedef pointer `(name *...)`.
-    pub(super) fn program_cast_tokens(&self) -> Option<usize> {
-        let TokenKind::Ident(first) = self.peek(1) else {
-            return None;
-        };
-        let mut at = if matches!(first.as_str(), "struct" | "union" | "enum") {
-            matches!(self.peek(2), TokenKind::Ident(_)).then_some(3)?
-        } else {
-            if KEYWORDS.contains(&first.as_str()) || self.peek(2) != TokenKind::Star {
-                return None;
-            }
-            2
-        };
-        while self.peek(at) == TokenKind::Star {
-            at += 1;
-        }
-        (self.peek(at) == TokenKind::RParen).then_some(at)
-    }
-
-    /// `(struct X *)expr`: `tokens` counts the tokens after `(` up to `)`.
-    pub(super) fn program_cast(&mut self, tokens: usize) -> Result<Expr, Diagnostic> {
-        let start = self.bump()?.span;
-        let mut words = Vec::new();
-        let mut pointers = 0u8;
-        let mut name_span = self.tok.span;
-        for _ in 1..tokens {
-            let t = self.bump()?;
-            match t.kind {
-                TokenKind::Ident(w) => {
-                    name_span = if words.is_empty() {
-                        t.span
-                    } else {
-                        name_span.to(t.span)
-                    };
-                    words.push(w);
-                }
-                _ => pointers = pointers.saturating_add(1),
-            }
-        }
-        self.bump()?;
-        self.enter(start)?;
-        let operand = self.unary()?;
-        self.leave();
-        let span = start.to(operand.span);
-        Ok(Expr::new(
-            ExprKind::TypeCast {
-                ty: TypeName {
-                    name: words.join(" "),
-                    pointers,
-                    span: name_span,
-                },
-                operand: Box::new(operand),
-            },
-            span,
-        ))
-    }
-
     pub(super) fn postfix(&mut self) -> Result<Expr, Diagnostic> {
         let mut e = self.primary()?;
         loop {
@@ -355,6 +286,7 @@ impl<'a> Parser<'a> {
             TokenKind::Map(_) => return self.map(),
             TokenKind::Ident(_) => return self.ident(),
             TokenKind::LParen => return self.paren(),
+            TokenKind::LBrace => return self.block_expr(),
             _ => return Err(self.unexpected("expression")),
         };
         let t = self.bump()?;
@@ -409,6 +341,9 @@ impl<'a> Parser<'a> {
             )
             .with_note(format!("to cast, write `({name})expr`")));
         }
+        if matches!(name.as_str(), "sizeof" | "offsetof") && self.at(&TokenKind::LParen) {
+            return self.size_query(&name, t.span);
+        }
         if !self.at(&TokenKind::LParen) {
             return Ok(Expr::new(ExprKind::Builtin(name), t.span));
         }
@@ -422,6 +357,37 @@ impl<'a> Parser<'a> {
                 name_span: t.span,
             },
             t.span.to(close.span),
+        ))
+    }
+
+    /// `{ stmts; value }` as an expression (`{ value }` alone is `value`).
+    pub(super) fn block_expr(&mut self) -> Result<Expr, Diagnostic> {
+        // Statements inside count towards the enclosing expression's
+        // chain limit (`in_expr` stays set): the tree only gets deeper.
+        let mut block = self.block()?;
+        let valued = self.last_block_valued;
+        let value = match block.stmts.pop() {
+            Some(Stmt {
+                kind: StmtKind::Expr(value),
+                ..
+            }) if valued => value,
+            _ => {
+                return Err(
+                    Diagnostic::error(block.span, "this block has no value").with_label(
+                        "a block used as an expression ends with an expression and no `;`",
+                    ),
+                )
+            }
+        };
+        if block.stmts.is_empty() {
+            return Ok(value);
+        }
+        Ok(Expr::new(
+            ExprKind::Block {
+                stmts: block.stmts,
+                value: Box::new(value),
+            },
+            block.span,
         ))
     }
 

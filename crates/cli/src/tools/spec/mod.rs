@@ -88,13 +88,38 @@ pub fn split_top_level(text: &str, sep: char) -> Vec<(usize, &str)> {
 }
 
 /// The file BCC's library part names: a path as it is, `c` as `libc`,
-/// `pthread` as `libpthread` (a name ustrace finds among the libraries).
+/// `pthread` as `libpthread` (a name ustrace finds among the libraries);
+/// a name with no such library but a program of that name in PATH
+/// (`bash`) is that program, as BCC's `find_exe`.
 pub fn library_file(lib: &str) -> String {
     if lib.contains('/') || lib.starts_with("lib") {
-        lib.to_string()
-    } else {
-        format!("lib{lib}")
+        return lib.to_string();
     }
+    let library = format!("lib{lib}");
+    if library_installed(&library) {
+        return library;
+    }
+    super::options::in_path(lib).unwrap_or(library)
+}
+
+/// True when a `NAME.so*` file is in one of the usual library directories.
+fn library_installed(name: &str) -> bool {
+    const DIRS: [&str; 6] = [
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu",
+        "/lib64",
+        "/usr/lib64",
+        "/usr/lib",
+        "/usr/local/lib",
+    ];
+    let prefix = format!("{name}.so");
+    DIRS.iter().any(|dir| {
+        std::fs::read_dir(dir).is_ok_and(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .any(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+        })
+    })
 }
 
 /// `text` as the inside of a ustrace string literal.
@@ -124,6 +149,17 @@ mod tests {
             e.to_string(),
             "unknown name `foo`\n  p:c:open (foo > 1)\n            ^^^"
         );
+    }
+
+    #[test]
+    fn libraries_and_programs() {
+        assert_eq!(library_file("c"), "libc");
+        assert_eq!(library_file("/bin/app"), "/bin/app");
+        assert_eq!(library_file("libfoo"), "libfoo");
+        // No libsh: the shell in PATH, resolved.
+        let sh = library_file("sh");
+        assert!(sh.starts_with('/') && !sh.contains("libsh"), "{sh}");
+        assert_eq!(library_file("no_such_thing_x"), "libno_such_thing_x");
     }
 
     #[test]

@@ -27,6 +27,8 @@ pub struct Options {
     pub max_events: Option<u64>,
     /// `-Z N`: bytes read for each `%s` (default 80, as BCC).
     pub string_size: u64,
+    /// `-U`: the user stack after each line (and an empty line).
+    pub user_stack: bool,
 }
 
 /// One parsed probe.
@@ -96,6 +98,13 @@ fn block(p: &Probe, options: &Options) -> String {
     if let Some((user_fmt, user_args)) = &p.format {
         fmt.push_str(user_fmt);
         args.extend(user_args.iter().cloned());
+    }
+    if options.user_stack {
+        // ustack prints as `\n` and one `        FRAME\n` per frame: the
+        // frames follow the line, then the format's newline ends the
+        // event with an empty line, as BCC's -U.
+        fmt.push_str("%s");
+        args.push("ustack".into());
     }
     let print = format!("printf(\"{fmt}\\n\", {});", args.join(", "));
     let body = match options.max_events {
