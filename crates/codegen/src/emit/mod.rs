@@ -125,6 +125,8 @@ pub(crate) struct ProgramCompiler<'g, 'o> {
     pub(crate) cookie_slot: Option<i16>,
     pub(crate) exit_label: Label,
     pub(crate) loops: Vec<(Label, Label)>,
+    /// Scratch variables holding a value of a traced program's type.
+    pub(crate) typed_vars: crate::typed::vars::TypedVars,
 }
 
 impl<'g, 'o> ProgramCompiler<'g, 'o> {
@@ -147,6 +149,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             cookie_slot: None,
             exit_label,
             loops: Vec::new(),
+            typed_vars: Default::default(),
         }
     }
 
@@ -156,6 +159,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         name: String,
         target: ProgramTarget,
     ) -> Result<CompiledProgram, CompileError> {
+        self.typed_vars = crate::typed::vars::typed_vars(&self.ctx, self.g.opts, probe);
         self.b.mark(probe.span);
         self.b.emit(insn::mov64_reg(R6, R1));
         if self.pid_filter {
