@@ -26,6 +26,8 @@ pub struct Child {
     release_fd: libc::c_int,
     exec_error_fd: libc::c_int,
     command: String,
+    /// The program it will exec (found on PATH).
+    program: std::path::PathBuf,
     exited: bool,
 }
 /// Splits a command line on whitespace, honouring '...' and "..." quotes
@@ -173,6 +175,7 @@ impl Child {
                 release_fd: release[1],
                 exec_error_fd: exec_error[0],
                 command: words[0].clone(),
+                program: std::path::PathBuf::from(prog.to_string_lossy().into_owned()),
                 exited: false,
             })
         }
@@ -181,6 +184,11 @@ impl Child {
     /// The child's pid.
     pub fn pid(&self) -> u32 {
         self.pid as u32
+    }
+
+    /// The program it will exec.
+    pub fn program(&self) -> &std::path::Path {
+        &self.program
     }
 
     /// Lets the child exec; fails, naming the command, if exec failed.

@@ -230,7 +230,7 @@ fn run(cli: Cli) -> Result<i32> {
         options = options.pid(pid);
     }
     if let Some(c) = &child {
-        options = options.child_pid(c.pid());
+        options = options.child_pid(c.pid()).child_program(c.program());
     }
     let options = options.build();
     let script = Script::compile(&source, &name, &options)?;

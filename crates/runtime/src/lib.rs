@@ -580,6 +580,17 @@ impl Session {
         })
     }
 
+    /// Builds the unwind tables of the files `program` maps when it
+    /// starts (itself, its dynamic linker, its `DT_NEEDED` libraries)
+    /// before it runs, so that its first stacks are walked by tables.
+    /// Reported by [`Session::take_table_loads`] under pid 0.
+    pub fn prebuild_program_tables(&mut self, program: &std::path::Path) {
+        if let Some(u) = self.unwind.as_mut() {
+            let load = u.prebuild(&ustrace_unwind::startup_files(program));
+            u.report(0, load);
+        }
+    }
+
     /// Watches `pid` (a child held before `exec`): its tables are loaded by
     /// [`Session::refresh_process_tables`] once it has exec'd.
     pub fn watch_process(&mut self, pid: u32) {

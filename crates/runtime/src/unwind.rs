@@ -190,6 +190,11 @@ impl UnwindMaps {
         std::mem::take(&mut self.reports)
     }
 
+    /// Records a load for [`UnwindMaps::take_reports`].
+    pub(crate) fn report(&mut self, pid: u32, load: UnwindLoad) {
+        self.reports.push((pid, load));
+    }
+
     /// True when `pid`'s tables were loaded (or tried) already.
     pub(crate) fn knows(&self, pid: u32) -> bool {
         self.procs.contains_key(&pid)
@@ -198,6 +203,30 @@ impl UnwindMaps {
     /// Processes with tables (live or gone).
     pub(crate) fn process_count(&self) -> usize {
         self.procs.len()
+    }
+
+    /// Builds the tables of `files` now (a program about to be started,
+    /// its dynamic linker and libraries), so that the mappings of the
+    /// process only need their trie entries when it execs: its first
+    /// stacks are walked by tables instead of the kernel's frame pointers.
+    pub(crate) fn prebuild(&mut self, files: &[PathBuf]) -> UnwindLoad {
+        use std::os::unix::fs::MetadataExt;
+        let t0 = Instant::now();
+        let mut report = UnwindLoad::default();
+        for path in files {
+            let Ok(meta) = std::fs::metadata(path) else {
+                continue;
+            };
+            // As /proc/PID/maps shows it: major << 32 | minor.
+            let dev = u64::from(libc::major(meta.dev())) << 32 | u64::from(libc::minor(meta.dev()));
+            if self.files.contains_key(&(dev, meta.ino())) {
+                continue;
+            }
+            let f = self.add_file(path, &mut report);
+            self.files.insert((dev, meta.ino()), f);
+        }
+        report.elapsed = t0.elapsed();
+        report
     }
 
     /// Loads (or refreshes) the tables of `pid`'s executable mappings.

@@ -28,9 +28,11 @@
 
 mod build;
 mod file;
+mod startup;
 
 pub use build::{table_from_elf, table_from_sections};
 pub use file::{load_segments, table_for_file, FileTable};
+pub use startup::{interp_and_needed, startup_files};
 
 /// Errors reading unwind information.
 #[derive(Debug, thiserror::Error)]

@@ -181,6 +181,9 @@ pub struct ScriptOptions {
     pub pid: Option<u32>,
     /// The process started by `-c` (its pid is also `cpid`).
     pub child_pid: Option<u32>,
+    /// The program that process will exec (its start-up files' unwind
+    /// tables are built before it runs).
+    pub child_program: Option<std::path::PathBuf>,
     /// Default `str()` length (bpftrace's BPFTRACE_STRLEN).
     pub str_len: usize,
     /// Positional parameters `$1`...
@@ -240,6 +243,7 @@ impl Default for ScriptOptions {
         ScriptOptions {
             pid: None,
             child_pid: None,
+            child_program: None,
             str_len: 64,
             positional: Vec::new(),
             verifier_log: false,
@@ -280,6 +284,13 @@ impl ScriptOptionsBuilder {
     /// The process started for `-c`: traced only, and its pid is `cpid`.
     pub fn child_pid(mut self, pid: u32) -> Self {
         self.options.child_pid = Some(pid);
+        self
+    }
+
+    /// The program the `-c` process will exec: the unwind tables of the
+    /// files it maps at start are built before it is released.
+    pub fn child_program(mut self, program: impl Into<std::path::PathBuf>) -> Self {
+        self.options.child_program = Some(program.into());
         self
     }
 
@@ -505,7 +516,11 @@ impl Script {
             .map_err(|e| Error::from_runtime(e, self))?;
         if self.options.pid.is_none() {
             if let Some(pid) = self.options.child_pid {
-                // Held before exec: its tables load once it has exec'd.
+                // Held before exec: the files it will map get their tables
+                // now, the rest once it has exec'd.
+                if let Some(program) = &self.options.child_program {
+                    session.prebuild_program_tables(program);
+                }
                 session.watch_process(pid);
             }
         }
