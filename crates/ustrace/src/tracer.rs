@@ -346,8 +346,10 @@ impl Tracer {
                     // once, so that no update between the two is lost.
                     let next = raw.get(i + 1).map(|r| decoder.record(r));
                     let take = matches!(next, Some(Ok(Event::ClearMap { map: m })) if m == map);
-                    out.extend(self.map_record(map, top, div, take)?);
-                    taken = take.then_some(map);
+                    let record = self.map_record(map, top, div, take)?;
+                    // Not a script map: nothing was read, the clear stays.
+                    taken = (take && record.is_some()).then_some(map);
+                    out.extend(record);
                 }
                 Event::ClearMap { map } => {
                     if taken.take() != Some(map) {
