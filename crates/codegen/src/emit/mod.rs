@@ -55,6 +55,10 @@ pub(crate) enum Val {
     /// A program value (struct, union, array) copied to a stack buffer
     /// of its size, rounded up to 8 bytes.
     Record(i16, crate::typed::DType),
+    /// `username`: the user id in an 8-byte slot.
+    Username(i16),
+    /// `ntop()`: family and address bytes in a 24-byte slot.
+    Inet(i16),
     /// Nothing.
     Void,
 }
@@ -83,6 +87,8 @@ impl Val {
             Val::Bytes(_, n) => Type::Buffer(*n),
             Val::Timestamp(_, i) => Type::Timestamp(*i),
             Val::Record(_, d) => Type::Record(d.clone()),
+            Val::Username(_) => Type::Username,
+            Val::Inet(_) => Type::Inet,
             Val::Void => Type::Void,
         }
     }
@@ -99,6 +105,8 @@ pub(crate) fn val_in_slot(slot: i16, ty: &Type, span: Span) -> Result<Val, Compi
         Type::Symbol => Val::USym(slot),
         Type::Buffer(n) => Val::Bytes(slot, n),
         Type::Timestamp(i) => Val::Timestamp(slot, i),
+        Type::Username => Val::Username(slot),
+        Type::Inet => Val::Inet(slot),
         _ => return Err(internal(span)),
     })
 }
@@ -277,8 +285,9 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::Ctx(off, _) => self.b.emit(insn::ldx(8, r, R6, *off)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
-            Val::USym(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
+            Val::USym(slot) | Val::Username(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
             Val::Buf(..)
+            | Val::Inet(_)
             | Val::StrConst(_)
             | Val::UStack(..)
             | Val::Bytes(..)
