@@ -80,7 +80,7 @@ pub fn command_line(args: Vec<OsString>) -> Result<CommandLine> {
         Target::Command(cmd) => argv.extend(["-c".into(), cmd.into()]),
         Target::All => {}
     }
-    argv.extend(["-e".into(), run.source.into(), "--".into()]);
+    argv.extend(["-e".into(), run.source.into_owned().into(), "--".into()]);
     argv.extend(run.positional.into_iter().map(OsString::from));
     Ok(CommandLine::Tool(argv))
 }
