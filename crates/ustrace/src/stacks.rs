@@ -88,7 +88,10 @@ pub(crate) struct StackFormatter {
 impl StackFormatter {
     pub(crate) fn new() -> StackFormatter {
         StackFormatter {
-            symbolizer: Symbolizer::new(),
+            // Names only: file and line (DWARF line tables) are never
+            // printed, and parsing them made a first symbolization in
+            // libc (with libc6-dbg) ~40% slower.
+            symbolizer: Symbolizer::builder().enable_code_info(false).build(),
             mangled: std::cell::OnceCell::new(),
             demangle: std::cell::Cell::new(true),
             normalizer: Normalizer::builder().enable_build_ids(true).build(),
@@ -109,8 +112,12 @@ impl StackFormatter {
         if self.demangle.get() {
             &self.symbolizer
         } else {
-            self.mangled
-                .get_or_init(|| Symbolizer::builder().enable_demangling(false).build())
+            self.mangled.get_or_init(|| {
+                Symbolizer::builder()
+                    .enable_code_info(false)
+                    .enable_demangling(false)
+                    .build()
+            })
         }
     }
 
@@ -222,30 +229,32 @@ impl StackFormatter {
     }
 
     fn frames(&self, pid: u32, addrs: &[u64]) -> Vec<Frame> {
-        let src = Source::Process(Process::new(Pid::from(pid)));
-        // One unreadable file must not cost the other frames their names:
-        // on a batch failure, each address is tried alone.
-        let symbolized = match self.symbolizer().symbolize(&src, Input::AbsAddr(addrs)) {
-            Ok(s) => s,
-            Err(_) => addrs
-                .iter()
-                .map(|a| {
-                    self.symbolizer()
-                        .symbolize_single(&src, Input::AbsAddr(*a))
-                        .unwrap_or(Symbolized::Unknown(
-                            blazesym::symbolize::Reason::Unsupported,
-                        ))
-                })
-                .collect(),
-        };
+        // What only the live process can tell is read first: its maps,
+        // then the frames outside its files (JIT code, named from its perf
+        // map, which a JIT usually deletes at exit). Symbolizing a file
+        // can take a few hundred ms the first time (a large debug file),
+        // long enough for a short-lived process to be gone.
         let files = self.files(pid, addrs);
+        let outside_files = |i: usize| files.get(i).is_some_and(|f| f.0.is_none());
+        let (first, rest): (Vec<usize>, Vec<usize>) =
+            (0..addrs.len()).partition(|&i| outside_files(i));
+        let mut symbolized: Vec<Option<Symbolized<'_>>> = addrs.iter().map(|_| None).collect();
+        for batch in [first, rest] {
+            let batch_addrs: Vec<u64> = batch.iter().map(|&i| addrs[i]).collect();
+            for (i, s) in batch
+                .into_iter()
+                .zip(self.symbolize_process(pid, &batch_addrs))
+            {
+                symbolized[i] = Some(s);
+            }
+        }
         addrs
             .iter()
             .enumerate()
             .map(|(i, &addr)| {
                 let (path, file_offset, build_id) = files.get(i).cloned().unwrap_or_default();
                 match symbolized.get(i) {
-                    Some(Symbolized::Sym(sym)) => Frame {
+                    Some(Some(Symbolized::Sym(sym))) => Frame {
                         addr,
                         text: format!("{}+{}", sym.name, sym.offset),
                         function: Some(sym.name.to_string()),
@@ -269,6 +278,29 @@ impl StackFormatter {
                 }
             })
             .collect()
+    }
+
+    /// Symbolizes `addrs` in the live process `pid`. One unreadable file
+    /// must not cost the other frames their names: on a batch failure,
+    /// each address is tried alone.
+    fn symbolize_process(&self, pid: u32, addrs: &[u64]) -> Vec<Symbolized<'_>> {
+        if addrs.is_empty() {
+            return Vec::new();
+        }
+        let src = Source::Process(Process::new(Pid::from(pid)));
+        match self.symbolizer().symbolize(&src, Input::AbsAddr(addrs)) {
+            Ok(s) => s,
+            Err(_) => addrs
+                .iter()
+                .map(|a| {
+                    self.symbolizer()
+                        .symbolize_single(&src, Input::AbsAddr(*a))
+                        .unwrap_or(Symbolized::Unknown(
+                            blazesym::symbolize::Reason::Unsupported,
+                        ))
+                })
+                .collect(),
+        }
     }
 
     /// For each address: its file, file offset and build id, as far as

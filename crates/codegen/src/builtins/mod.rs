@@ -12,6 +12,7 @@
 //! - [`memory`]: reading user memory (`str()`, `buf()`)
 //! - [`strings`]: string and byte functions (`strlen()`, `strstr()`,
 //!   `strcontains()`, `strncmp()`, `bswap()`)
+//! - [`net`]: network addresses (`ntop()`, `pton()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
 //!   `time()`, `system()`, `cat()`, `exit()`, `strftime()`)
 //! - [`messages`]: standard-error messages with the script location
@@ -25,6 +26,7 @@
 mod maps;
 mod memory;
 mod messages;
+mod net;
 pub(crate) mod output;
 mod probe;
 mod process;
@@ -138,6 +140,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(probe::ENTRIES)
         .chain(memory::ENTRIES)
         .chain(strings::ENTRIES)
+        .chain(net::ENTRIES)
         .chain(output::ENTRIES)
         .chain(messages::ENTRIES)
         .chain(maps::ENTRIES)

@@ -34,22 +34,19 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "len", reason: "counting a map in BPF needs bpf_for_each_map_elem with a callback subprogram, which the emitter cannot write yet" },
     Unsupported { name: "macaddr", reason: NOT_YET },
     Unsupported { name: "memcmp", reason: NOT_YET },
-    Unsupported { name: "ntop", reason: NOT_YET },
     Unsupported { name: "numaid", reason: NOT_YET },
     Unsupported { name: "override", reason: "kprobe only: ustrace traces user space" },
     Unsupported { name: "path", reason: KERNEL },
     Unsupported { name: "pcomm", reason: KERNEL },
     Unsupported { name: "percpu_kaddr", reason: KERNEL },
-    Unsupported { name: "pton", reason: NOT_YET },
     Unsupported { name: "skboutput", reason: KERNEL },
     Unsupported { name: "socket_cookie", reason: KERNEL },
     Unsupported { name: "static_assert", reason: NOT_YET },
     Unsupported { name: "strerror", reason: NOT_YET },
     Unsupported { name: "tseries", reason: NOT_YET },
-    Unsupported { name: "typeof", reason: NOT_YET },
+    Unsupported { name: "typeof", reason: "a type operator for declarations (`let $x: typeof(e)`); ustrace's declarations take type names only" },
     Unsupported { name: "unwatch", reason: "watchpoints are not supported by ustrace" },
     Unsupported { name: "uptr", reason: "every pointer ustrace reads is a user pointer already" },
-    Unsupported { name: "username", reason: NOT_YET },
 ];
 
 /// The entry of `name`, when bpftrace knows it and ustrace refuses it.

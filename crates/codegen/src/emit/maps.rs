@@ -75,7 +75,7 @@ impl ProgramCompiler<'_, '_> {
                 (FieldKind::UStack(_), Val::UStack(src, _)) | (FieldKind::USym, Val::USym(src)) => {
                     self.copy_words(*src, R10, off, 16)
                 }
-                (FieldKind::Buffer(_), Val::Bytes(src, _)) => {
+                (FieldKind::Buffer(_), Val::Bytes(src, _)) | (FieldKind::Inet, Val::Inet(src)) => {
                     self.copy_words(*src, R10, off, f.size())
                 }
                 _ => match in_register {

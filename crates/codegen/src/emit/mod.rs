@@ -55,6 +55,10 @@ pub(crate) enum Val {
     /// A program value (struct, union, array) copied to a stack buffer
     /// of its size, rounded up to 8 bytes.
     Record(i16, crate::typed::DType),
+    /// `username`: the user id in an 8-byte slot.
+    Username(i16),
+    /// `ntop()`: family and address bytes in a 24-byte slot.
+    Inet(i16),
     /// Nothing.
     Void,
 }
@@ -83,6 +87,8 @@ impl Val {
             Val::Bytes(_, n) => Type::Buffer(*n),
             Val::Timestamp(_, i) => Type::Timestamp(*i),
             Val::Record(_, d) => Type::Record(d.clone()),
+            Val::Username(_) => Type::Username,
+            Val::Inet(_) => Type::Inet,
             Val::Void => Type::Void,
         }
     }
@@ -99,6 +105,8 @@ pub(crate) fn val_in_slot(slot: i16, ty: &Type, span: Span) -> Result<Val, Compi
         Type::Symbol => Val::USym(slot),
         Type::Buffer(n) => Val::Bytes(slot, n),
         Type::Timestamp(i) => Val::Timestamp(slot, i),
+        Type::Username => Val::Username(slot),
+        Type::Inet => Val::Inet(slot),
         _ => return Err(internal(span)),
     })
 }
@@ -117,6 +125,8 @@ pub(crate) struct ProgramCompiler<'g, 'o> {
     pub(crate) cookie_slot: Option<i16>,
     pub(crate) exit_label: Label,
     pub(crate) loops: Vec<(Label, Label)>,
+    /// Scratch variables holding a value of a traced program's type.
+    pub(crate) typed_vars: crate::typed::vars::TypedVars,
 }
 
 impl<'g, 'o> ProgramCompiler<'g, 'o> {
@@ -139,6 +149,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             cookie_slot: None,
             exit_label,
             loops: Vec::new(),
+            typed_vars: Default::default(),
         }
     }
 
@@ -148,6 +159,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         name: String,
         target: ProgramTarget,
     ) -> Result<CompiledProgram, CompileError> {
+        self.typed_vars = crate::typed::vars::typed_vars(&self.ctx, self.g.opts, probe);
         self.b.mark(probe.span);
         self.b.emit(insn::mov64_reg(R6, R1));
         if self.pid_filter {
@@ -273,8 +285,9 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::Ctx(off, _) => self.b.emit(insn::ldx(8, r, R6, *off)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
-            Val::USym(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
+            Val::USym(slot) | Val::Username(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
             Val::Buf(..)
+            | Val::Inet(_)
             | Val::StrConst(_)
             | Val::UStack(..)
             | Val::Bytes(..)

@@ -186,7 +186,10 @@ impl ProgramCompiler<'_, '_> {
             (Type::Buffer(_), Val::Bytes(src, _)) => {
                 self.copy_words(*src, R10, slot, ty.slot_size())
             }
-            (Type::Timestamp(_), Val::Timestamp(src, _)) => self.copy_words(*src, R10, slot, 8),
+            (Type::Timestamp(_), Val::Timestamp(src, _)) | (Type::Username, Val::Username(src)) => {
+                self.copy_words(*src, R10, slot, 8)
+            }
+            (Type::Inet, Val::Inet(src)) => self.copy_words(*src, R10, slot, ty.slot_size()),
             // Integers (and probe names) keep the first assignment's signedness.
             _ => {
                 self.load(&v, R0);

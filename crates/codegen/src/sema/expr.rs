@@ -122,7 +122,7 @@ impl Checker<'_> {
             ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,
-                "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
+                "`.`, `->` and `[i]` need a value of the traced program's types: args.NAME, retval, a cast such as (struct req *)arg0, or a $variable only ever assigned one",
             )),
         }
     }

@@ -43,6 +43,10 @@ pub(crate) enum Type {
     /// `strftime()`: nanoseconds with a format (index into the script's
     /// strftime formats).
     Timestamp(usize),
+    /// `username`: a user id printed as the user's name.
+    Username,
+    /// `ntop()`: an address family and 16 address bytes, printed as text.
+    Inet,
     /// No value (printf(), exit()).
     Void,
 }
@@ -78,6 +82,8 @@ impl Type {
             Type::Record(_) => "record",
             Type::Buffer(_) => "buffer",
             Type::Timestamp(_) => "timestamp",
+            Type::Username => "username",
+            Type::Inet => "inet",
             Type::Void => "none",
         }
     }
@@ -101,6 +107,8 @@ impl Type {
             Type::Symbol => FieldKind::USym,
             Type::Buffer(n) => FieldKind::Buffer(*n),
             Type::Timestamp(i) => FieldKind::Strftime(*i),
+            Type::Username => FieldKind::Username,
+            Type::Inet => FieldKind::Inet,
             // The index is the emitter's (`ProgramCompiler::printable_field`).
             Type::Record(d) => FieldKind::Record {
                 index: usize::MAX,
@@ -127,6 +135,7 @@ impl Type {
             Type::Str(n) => *n,
             Type::Stack(_) | Type::Symbol => 16,
             Type::Buffer(n) => FieldKind::Buffer(*n).size(),
+            Type::Inet => FieldKind::Inet.size(),
             _ => 8,
         }
     }
