@@ -37,6 +37,14 @@ fn every_key_is_read() {
     let c = config("config={ print_maps_on_exit = 0; stack_mode = bpftrace; }\nBEGIN { }");
     assert_eq!(c.print_maps_on_exit, Some(false));
     assert_eq!(c.stack_mode, Some(StackModeSetting::Bpftrace));
+    for (word, mode) in [
+        ("raw", StackModeSetting::Raw),
+        ("build_id", StackModeSetting::BuildId),
+    ] {
+        let src = format!("config = {{ stack_mode = {word} }} BEGIN {{ }}");
+        let script = ustrace_lang::parse(&src).expect("parses");
+        assert_eq!(script.config.stack_mode, Some(mode), "{src}");
+    }
     assert_eq!(config("config = { } BEGIN { }"), Config::default());
     assert_eq!(config("BEGIN { }"), Config::default());
 }
@@ -75,7 +83,7 @@ fn bad_values_point_at_the_value() {
         ),
         (
             "config = { stack_mode = fast } BEGIN { }",
-            "`stack_mode` takes bpftrace, perf or raw",
+            "`stack_mode` takes bpftrace, perf, raw or build_id",
             "fast",
         ),
         (
@@ -87,11 +95,6 @@ fn bad_values_point_at_the_value() {
             "config = { print_maps_on_exit = 2 } BEGIN { }",
             "`print_maps_on_exit` takes true or false (or 1 or 0)",
             "2",
-        ),
-        (
-            "config = { stack_mode = raw } BEGIN { }",
-            "`stack_mode = raw` is not supported yet: ustack prints as bpftrace or perf",
-            "raw",
         ),
     ] {
         let d = ustrace_lang::parse(src).expect_err(src);

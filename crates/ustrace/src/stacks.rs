@@ -24,7 +24,7 @@ use blazesym::normalize::{Normalizer, UserMeta};
 use blazesym::symbolize::source::{Elf, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::Pid;
-use ustrace_codegen::program::StackMode;
+use ustrace_codegen::program::{StackFormat, StackMode};
 use ustrace_runtime::Mapping;
 
 /// One frame after symbolization.
@@ -348,21 +348,41 @@ fn layout(frames: &[Frame], mode: StackMode, place: StackPlace) -> String {
         let frames = &frames[..frames.len().min(usize::from(mode.depth))];
         let mut out = String::from("\n");
         for f in frames {
-            if mode.perf {
-                let module = f.module.as_deref().unwrap_or("[unknown]");
-                out.push_str(&format!("\t{:x} {} ({module})\n", f.addr, f.text));
-            } else {
-                let indent = match place {
-                    StackPlace::Printf => "        ",
-                    StackPlace::MapKey => "    ",
-                };
-                out.push_str(indent);
-                out.push_str(&f.text);
-                out.push('\n');
+            match mode.format {
+                StackFormat::Perf => {
+                    let module = f.module.as_deref().unwrap_or("[unknown]");
+                    out.push_str(&format!("\t{:x} {} ({module})\n", f.addr, f.text));
+                }
+                StackFormat::Bpftrace => {
+                    let indent = match place {
+                        StackPlace::Printf => "        ",
+                        StackPlace::MapKey => "    ",
+                    };
+                    out.push_str(indent);
+                    out.push_str(&f.text);
+                    out.push('\n');
+                }
+                StackFormat::Raw => out.push_str(&format!("{:x}\n", f.addr)),
+                StackFormat::BuildId => match (&f.build_id, f.file_offset) {
+                    (Some(id), Some(offset)) => {
+                        out.push_str(&build_id_hex(id));
+                        out.push_str(&format!(" 0x{offset:02x}\n"));
+                    }
+                    _ => out.push_str(&format!("{:x}\n", f.addr)),
+                },
             }
         }
         out
     }
+}
+
+/// A build id as the kernel's `bpf_stack_build_id` holds it: 20 bytes
+/// (shorter ids zero-padded), in hex.
+fn build_id_hex(id: &[u8]) -> String {
+    const BPF_BUILD_ID_SIZE: usize = 20;
+    let mut bytes = id[..id.len().min(BPF_BUILD_ID_SIZE)].to_vec();
+    bytes.resize(BPF_BUILD_ID_SIZE, 0);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -385,7 +405,7 @@ mod tests {
         let gone = u32::MAX - 1;
         f.set_mappings(gone, &maps);
         let mode = StackMode {
-            perf: false,
+            format: StackFormat::Bpftrace,
             depth: 127,
         };
         let text = f.render(gone, &[addr], mode, StackPlace::Printf);
@@ -398,7 +418,7 @@ mod tests {
         let addr = marker_function() + 1;
         let me = std::process::id();
         let mode = StackMode {
-            perf: false,
+            format: StackFormat::Bpftrace,
             depth: 127,
         };
         let text = f.render(me, &[addr, 0x10], mode, StackPlace::MapKey);
@@ -415,7 +435,7 @@ mod tests {
             me,
             &[0x10],
             StackMode {
-                perf: true,
+                format: StackFormat::Perf,
                 depth: 1,
             },
             StackPlace::MapKey,
@@ -425,7 +445,7 @@ mod tests {
             me,
             &[0x10, 0x20, 0x30],
             StackMode {
-                perf: false,
+                format: StackFormat::Bpftrace,
                 depth: 2,
             },
             StackPlace::Printf,
