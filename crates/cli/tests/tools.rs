@@ -148,11 +148,6 @@ fn python_calls() -> (String, PathBuf) {
     )
 }
 
-fn python_available(test: &str) -> bool {
-    Path::new("/usr/bin/python3.11").exists()
-        || unavailable(test, "/usr/bin/python3.11 is not installed")
-}
-
 #[test]
 fn ucalls_counts_python_functions_exactly() {
     let test = "ucalls_counts_python_functions_exactly";
