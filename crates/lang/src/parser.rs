@@ -126,7 +126,7 @@ const UNSUPPORTED_TYPES: &[&str] = &[
 ];
 
 const KEYWORDS: &[&str] = &[
-    "if", "else", "while", "unroll", "break", "continue", "return",
+    "if", "else", "while", "unroll", "break", "continue", "return", "for",
 ];
 
 struct Parser<'a> {
@@ -417,6 +417,7 @@ impl<'a> Parser<'a> {
                 let body = self.block()?;
                 (StmtKind::While { cond, body }, true)
             }
+            Some("for") => (self.for_stmt()?, true),
             Some("unroll") => {
                 self.bump()?;
                 self.expect(&TokenKind::LParen, "after `unroll`")?;

@@ -121,7 +121,8 @@ impl MetricType {
             | MapValue::Max(_) => MetricType::Gauge,
             MapValue::Avg { .. } | MapValue::Stats { .. } => MetricType::Summary,
             MapValue::Hist(_) | MapValue::Lhist { .. } => MetricType::Histogram,
-            MapValue::Str(_) => return None,
+            MapValue::Str(_) | MapValue::Tuple(_) => return None,
+            MapValue::Bool(_) => MetricType::Gauge,
         })
     }
 

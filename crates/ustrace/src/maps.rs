@@ -149,6 +149,10 @@ fn divide(v: &mut MapValue, div: u64) {
         MapValue::Int(x) | MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => *x /= d,
         MapValue::UInt(x) | MapValue::Count(x) => *x /= div,
         MapValue::Avg { sum, .. } | MapValue::Stats { sum, .. } => *sum /= d,
-        MapValue::Hist(_) | MapValue::Lhist { .. } | MapValue::Str(_) => {}
+        MapValue::Hist(_)
+        | MapValue::Lhist { .. }
+        | MapValue::Str(_)
+        | MapValue::Bool(_)
+        | MapValue::Tuple(_) => {}
     }
 }

@@ -241,11 +241,7 @@ impl<W: Write> Sink for BccSink<W> {
 
 /// An integer argument (0 for a string).
 fn int(v: &Value) -> i64 {
-    match v {
-        Value::Int(i) => *i,
-        Value::UInt(u) => *u as i64,
-        Value::Str(_) => 0,
-    }
+    v.bits().unwrap_or(0) as i64
 }
 
 /// A count, sum or integer map value.
@@ -255,7 +251,8 @@ fn scalar(v: &MapValue) -> u64 {
         MapValue::Sum(s) | MapValue::Int(s) | MapValue::Min(s) | MapValue::Max(s) => *s as u64,
         MapValue::UInt(u) => *u,
         MapValue::Avg { count, .. } | MapValue::Stats { count, .. } => *count,
-        MapValue::Str(_) | MapValue::Hist(_) | MapValue::Lhist { .. } => 0,
+        MapValue::Bool(b) => u64::from(*b),
+        MapValue::Str(_) | MapValue::Tuple(_) | MapValue::Hist(_) | MapValue::Lhist { .. } => 0,
     }
 }
 

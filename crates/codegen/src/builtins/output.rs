@@ -50,7 +50,7 @@ pub(super) const ENTRIES: &[Builtin] = &[
         },
         emit: |pc, call| {
             let fmt = time_format(call)?;
-            pc.emit_printf(fmt, Vec::new(), Vec::new(), PrintfKind::Time, call.span)
+            pc.emit_printf(fmt, Vec::new(), PrintfKind::Time, call.span)
         },
     },
     Builtin {
@@ -110,7 +110,7 @@ fn check_format(c: &mut Checker, args: &[Expr], call: &Call) -> Result<Typed, Co
         .map_err(|e| CompileError::new(args[0].span, e.to_string()))?;
     for (a, conv) in args[1..].iter().zip(format.conversions()) {
         let t = c.expr(a)?;
-        let Some(field) = t.ty.record_field() else {
+        let Some(field) = t.ty.record_fields().and_then(|f| f.first().copied()) else {
             return Err(CompileError::new(
                 a.span,
                 "this expression has no value to print",
@@ -169,7 +169,7 @@ fn check_print(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
             "print() of a value takes exactly one argument",
         ));
     };
-    if c.expr(value)?.ty.record_field().is_none() {
+    if c.expr(value)?.ty.record_fields().is_none() {
         return Err(CompileError::new(
             value.span,
             "this expression has no value to print",

@@ -304,6 +304,14 @@ impl<'a> Lexer<'a> {
                 (text, 10)
             };
         let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
+        if radix == 10 {
+            if let Some(v) = scientific(&cleaned) {
+                return v.map(TokenKind::Int).ok_or_else(|| {
+                    invalid(format!("integer literal `{text}` is too large"))
+                        .with_label("does not fit in 64 bits")
+                });
+            }
+        }
         if cleaned.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
             return Err(invalid(format!("invalid integer literal `{text}`")));
         }
@@ -544,6 +552,24 @@ impl<'a> Lexer<'a> {
         self.pos += 1;
         Ok(kind)
     }
+}
+
+/// A scientific literal `<m>e<n>` (bpftrace's shorthand for m * 10^n,
+/// integers only): `None` when `text` is not one, `Some(None)` when the
+/// value does not fit in 64 bits.
+fn scientific(text: &str) -> Option<Option<u64>> {
+    let (m, n) = text.split_once(['e', 'E'])?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(m) || !all_digits(n) {
+        return None;
+    }
+    let value = m.parse::<u64>().ok().and_then(|m| {
+        n.parse::<u32>()
+            .ok()
+            .and_then(|n| 10u64.checked_pow(n))
+            .and_then(|p| m.checked_mul(p))
+    });
+    Some(value)
 }
 
 #[cfg(test)]

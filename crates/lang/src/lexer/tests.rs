@@ -255,3 +255,19 @@ fn eof_span_is_after_last_text() {
     let toks = tokenize("BEGIN {\n\n  \n").unwrap_or_default();
     assert_eq!(toks.last().map(|t| t.span), Some(Span::new(7, 7)));
 }
+
+#[test]
+fn scientific_literals_are_integers() {
+    // bpftrace's manual: `<m>e<n>` is m * 10^n, integers only.
+    assert_eq!(
+        body("1e6 2e3 5E0 1_0e2"),
+        vec![Int(1_000_000), Int(2000), Int(5), Int(1000)]
+    );
+    let d = lex_err("BEGIN { 1e20 }");
+    assert_eq!(d.message, "integer literal `1e20` is too large");
+    assert_eq!(d.span, Span::new(8, 12));
+    assert_eq!(
+        lex_err("BEGIN { 1e-3 }").message,
+        "invalid integer literal `1e`"
+    );
+}
