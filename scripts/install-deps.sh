@@ -12,6 +12,7 @@ apt-get install -y -qq \
     gcc g++ make pkg-config binutils mount util-linux \
     libelf-dev zlib1g-dev systemtap-sdt-dev libc6-dbg dwz \
     bpftrace python3.11 python3-venv openjdk-17-jdk-headless postgresql-15 gdb \
+    ruby ruby3.1 php8.2-cli \
     prometheus golang-go \
     >/dev/null
 if ! command -v cargo >/dev/null; then

@@ -1,6 +1,7 @@
 // C++ for the DWARF reader's tests: a method taking a class by reference,
 // namespaces, a template, and a class passed by invisible reference.
 #include <cstdio>
+#include <cstdlib>
 #include <string>
 
 namespace shop {
@@ -33,11 +34,14 @@ __attribute__((noinline)) size_t name_length(std::string name) { return name.siz
 
 } // namespace shop
 
-int main()
+// With an argument N: N rounds at once; without: one round per line read
+// from stdin.
+int main(int argc, char **argv)
 {
     char line[64];
+    int rounds = argc > 1 ? std::atoi(argv[1]) : -1;
     shop::Cart cart;
-    while (std::fgets(line, sizeof line, stdin)) {
+    while (rounds < 0 ? std::fgets(line, sizeof line, stdin) != nullptr : rounds-- > 0) {
         shop::Item item{42, 9.5, "apple"};
         std::printf("%d\n", cart.add(item, 3));
         std::printf("%d\n", shop::largest<int>(4, 11));

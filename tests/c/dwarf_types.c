@@ -99,6 +99,9 @@ int main(int argc, char **argv)
         req_t *p = &r;
         int arr[4] = { 1, 2, 3, 4 };
         volatile int cv = 9;
+        /* Touch the strings' page so that a tracer's first read finds it. */
+        if (names[0][0] != 'a' || names[1][0] != 'b')
+            return 1;
         printf("%d\n", handle(&r, names, &p, BLUE, 99));
         printf("%ld\n", mixed(&cv, twice, r.hdr, 2.5, 1, 'x', 200, -5, 1LL << 40, arr, &r));
         printf("%d\n", many(1, 2, 3, 4, 5, 6, 7, 8));

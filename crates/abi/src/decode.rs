@@ -49,6 +49,13 @@ pub enum FieldValue {
         /// Nanoseconds (the clock of `nsecs`).
         ns: u64,
     },
+    /// The bytes of a program type's value and the index of its type.
+    Record {
+        /// Index of its type (`CompiledScript::record_types`).
+        index: usize,
+        /// Its bytes.
+        bytes: Vec<u8>,
+    },
     /// A user stack: its id in the stack map (negative when the kernel
     /// could not take it), the pid its addresses belong to, and how to
     /// print it.
@@ -256,6 +263,10 @@ impl<'a> Decoder<'a> {
                 format,
                 ns: bytes.u64_at(at, "strftime nanoseconds")?,
             },
+            FieldKind::Record { index, size } => FieldValue::Record {
+                index,
+                bytes: bytes.slice(at, size, "record")?.to_vec(),
+            },
             FieldKind::UStack(mode) => FieldValue::UStack {
                 id: bytes.u64_at(at, "stack id")? as i64,
                 pid: bytes.u64_at(at + 8, "stack pid")? as u32,
@@ -313,6 +324,7 @@ impl<'a> Decoder<'a> {
                     step,
                     buckets,
                 },
+                ValueKind::FineHist { bits } => MapValue::FineHist { bits, buckets },
                 _ => MapValue::Hist(buckets),
             };
             out.push(DecodedEntry { key, value });
@@ -403,6 +415,10 @@ fn value(kind: ValueKind, per_cpu: &[Vec<u8>], name: &str) -> Result<MapValue, D
             sum: sum_words(per_cpu, 8, name, "sum")? as i64,
         },
         ValueKind::Hist => MapValue::Hist(Vec::new()),
+        ValueKind::FineHist { bits } => MapValue::FineHist {
+            bits,
+            buckets: Vec::new(),
+        },
         ValueKind::Lhist { min, max, step } => MapValue::Lhist {
             min,
             max,

@@ -36,6 +36,15 @@ pub enum FieldKind {
     /// `strftime(fmt, ns)`: 8 bytes of `CLOCK_MONOTONIC` nanoseconds, printed
     /// as wall-clock time with format `CompiledScript::strftime_formats[i]`.
     Strftime(usize),
+    /// A struct, union or array of the traced program: its bytes, printed
+    /// as bpftrace prints records (`{ .id = 7, ... }`) with the type
+    /// `CompiledScript::record_types[index]`.
+    Record {
+        /// Index of its type.
+        index: usize,
+        /// Its size in bytes.
+        size: usize,
+    },
 }
 
 /// How a `ustack` prints: bpftrace's default form or `perf`'s, and how many
@@ -60,7 +69,7 @@ impl FieldKind {
             FieldKind::UStack(_) | FieldKind::USym => 16,
             FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
             FieldKind::Strftime(_) => 8,
-            FieldKind::Str(n) => (n + 7) & !7,
+            FieldKind::Str(n) | FieldKind::Record { size: n, .. } => (n + 7) & !7,
             FieldKind::Tuple(_) => 0,
         }
     }
@@ -106,6 +115,25 @@ pub enum PrintfKind {
     /// `system(fmt, ...)`: run the formatted text with `/bin/sh -c` and
     /// print what it writes (only with `--unsafe`).
     System,
+    /// `cat(fmt, ...)`: print the contents of the file the formatted text
+    /// names.
+    Cat,
+    /// `errorf(fmt, ...)` (and a failed `assert`): the formatted text as an
+    /// error message on standard error, after the source location of the
+    /// call (byte offsets `start..end` of the script).
+    Error {
+        /// First byte of the call in the script.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
+    /// `warnf(fmt, ...)`: like [`PrintfKind::Error`], as a warning.
+    Warning {
+        /// First byte of the call in the script.
+        start: usize,
+        /// One past its last byte.
+        end: usize,
+    },
 }
 
 impl PrintfDef {
@@ -120,7 +148,11 @@ impl PrintfDef {
             PrintfKind::Time => FormatString {
                 segments: vec![Segment::Literal(format.clone())],
             },
-            PrintfKind::Printf | PrintfKind::System => parse_format(&format)?,
+            PrintfKind::Printf
+            | PrintfKind::System
+            | PrintfKind::Cat
+            | PrintfKind::Error { .. }
+            | PrintfKind::Warning { .. } => parse_format(&format)?,
         };
         Ok(PrintfDef {
             format,
@@ -183,6 +215,12 @@ pub enum ValueKind {
     /// `hist(x)`: the key gets an extra 8-byte bucket index
     /// (`ustrace_output::hist_bucket`); the value is a per-CPU count.
     Hist,
+    /// `hist(x, k)` with `1 <= k <= 5`: like `Hist` with `2^k` buckets per
+    /// power of two (`ustrace_output::fine_hist_bucket`).
+    FineHist {
+        /// `k`.
+        bits: u8,
+    },
     /// `lhist(x, min, max, step)`: like `Hist` with linear buckets.
     Lhist {
         /// Lower bound.
@@ -193,6 +231,9 @@ pub enum ValueKind {
         step: i64,
     },
 }
+
+/// The largest `k` of `hist(x, k)` (bpftrace's limit).
+pub const FINE_HIST_MAX_BITS: u8 = 5;
 
 impl ValueKind {
     /// Bytes of one value (per CPU for per-CPU kinds).
@@ -215,7 +256,10 @@ impl ValueKind {
 
     /// True for histograms, whose keys end with a bucket index.
     pub fn is_histogram(self) -> bool {
-        matches!(self, ValueKind::Hist | ValueKind::Lhist { .. })
+        matches!(
+            self,
+            ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. }
+        )
     }
 }
 
@@ -236,7 +280,9 @@ impl ValueKind {
     pub fn style(self) -> MapStyle {
         match self {
             ValueKind::Avg | ValueKind::Stats => MapStyle::Stats,
-            ValueKind::Hist | ValueKind::Lhist { .. } => MapStyle::Hist,
+            ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. } => {
+                MapStyle::Hist
+            }
             _ => MapStyle::Plain,
         }
     }

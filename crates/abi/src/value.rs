@@ -96,6 +96,14 @@ pub enum MapValue {
     /// hist(): (bucket index, count) pairs, bucket index as returned by hist_bucket().
     /// Indices above 64 are ignored; repeated indices are added up.
     Hist(Vec<(u64, u64)>),
+    /// hist(x, k) with k >= 1: (bucket index, count) pairs, bucket index as
+    /// returned by fine_hist_bucket(); repeated indices are added up.
+    FineHist {
+        /// `k`: 2^k buckets per power of two.
+        bits: u8,
+        /// Non-empty buckets.
+        buckets: Vec<(u64, u64)>,
+    },
     /// lhist(): (bucket index, count), bucket index as returned by lhist_bucket().
     /// Indices above the top bucket are ignored; repeated indices are added up.
     Lhist {
@@ -135,7 +143,9 @@ impl MapStyle {
     pub fn of(value: &MapValue) -> MapStyle {
         match value {
             MapValue::Avg { .. } | MapValue::Stats { .. } => MapStyle::Stats,
-            MapValue::Hist(_) | MapValue::Lhist { .. } => MapStyle::Hist,
+            MapValue::Hist(_) | MapValue::FineHist { .. } | MapValue::Lhist { .. } => {
+                MapStyle::Hist
+            }
             _ => MapStyle::Plain,
         }
     }

@@ -15,6 +15,7 @@ fn field() -> impl Strategy<Value = FieldKind> {
         Just(FieldKind::USym),
         (1usize..40).prop_map(FieldKind::Buffer),
         (0usize..3).prop_map(FieldKind::Strftime),
+        (0usize..3, 1usize..300).prop_map(|(index, size)| FieldKind::Record { index, size }),
     ]
 }
 
@@ -29,6 +30,7 @@ fn value_kind() -> impl Strategy<Value = ValueKind> {
         Just(ValueKind::Avg),
         Just(ValueKind::Stats),
         Just(ValueKind::Hist),
+        (1u8..=5).prop_map(|bits| ValueKind::FineHist { bits }),
         Just(ValueKind::Lhist {
             min: 0,
             max: 100,

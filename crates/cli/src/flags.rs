@@ -33,9 +33,9 @@ pub struct RunFlags {
     #[arg(long = "no-warnings")]
     pub no_warnings: bool,
 
-    /// Warn when a BPF helper fails at run time. Accepted for bpftrace
-    /// compatibility: ustrace does not report helper errors yet; a failed
-    /// read of user memory yields zeroes (an empty string).
+    /// Emit a warning when a probe read helper returns an error (a read
+    /// of user memory that failed and gave zeros), with the script
+    /// location; without it, failed reads are only counted at exit.
     #[arg(short = 'k')]
     pub helper_errors: bool,
 
@@ -51,14 +51,6 @@ impl RunFlags {
     pub fn warn(&self, message: &str) {
         if !self.no_warnings {
             crate::signals::report(&format!("WARNING: {message}"));
-        }
-    }
-
-    /// The warnings the flags themselves call for (a flag accepted but
-    /// without effect).
-    pub fn warn_about_flags(&self) {
-        if self.helper_errors {
-            self.warn("-k: helper errors are not reported by ustrace; failed reads of user memory yield zeroes");
         }
     }
 }

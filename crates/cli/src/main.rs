@@ -21,7 +21,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::{Parser, ValueEnum};
 use ustrace::sink::{FoldedSink, JsonSink, Picture, PictureSink, Sink, TextSink};
-use ustrace::{Record, Script, ScriptOptions};
+use ustrace::{MessageLevel, Record, Script, ScriptOptions};
 
 /// Trace user-space programs with eBPF: USDT probes and uprobes, in
 /// bpftrace's language, with no LLVM.
@@ -151,7 +151,12 @@ fn main() {
         Err(e) => {
             match e.downcast_ref::<ustrace::Error>() {
                 // Already `NAME:LINE:COL: error: ...` with the source line.
-                Some(u @ ustrace::Error::Script { .. }) => signals::report(&u.render()),
+                Some(u @ ustrace::Error::Script { .. }) => {
+                    signals::report(&u.render());
+                    if let Some(note) = tools::script_note() {
+                        signals::report(&note);
+                    }
+                }
                 Some(u) => signals::report(&format!("ERROR: {}", u.render())),
                 None => signals::report(&format!("ERROR: {e:#}")),
             }
@@ -172,7 +177,6 @@ fn run(cli: Cli) -> Result<i32> {
     };
     // Created (truncated) only once the script is attached.
     let mut out = output_file::Output::new(cli.output.as_deref(), script_file)?;
-    cli.run.warn_about_flags();
     if cli.run.info {
         out.commit()?;
         info::print(&mut out)?;
@@ -222,7 +226,8 @@ fn run(cli: Cli) -> Result<i32> {
         .positional(positional)
         .verifier_log(cli.debug)
         .force_perf_attach(cli.perf_attach)
-        .allow_unsafe(cli.allow_unsafe);
+        .allow_unsafe(cli.allow_unsafe)
+        .warn_failed_reads(cli.run.helper_errors);
     if let Some(pid) = cli.pid {
         options = options.pid(pid);
     }
@@ -291,10 +296,12 @@ fn run(cli: Cli) -> Result<i32> {
         return Ok(0);
     }
     signals::install();
+    // BEGIN first, so that its output (a tool's heading) comes before
+    // anything the released child makes the probes print.
+    tracer.begin();
     if let Some(c) = child.as_mut() {
         c.release()?;
     }
-    tracer.begin();
     let _serving = match (endpoint, exposed) {
         (Some(endpoint), Some(maps)) => {
             signals::report(&format!(
@@ -305,6 +312,7 @@ fn run(cli: Cli) -> Result<i32> {
         }
         _ => None,
     };
+    let warnings = !cli.run.no_warnings;
     let mut exit_code = 0i32;
     loop {
         let records = tracer.poll(POLL_PERIOD)?;
@@ -313,7 +321,7 @@ fn run(cli: Cli) -> Result<i32> {
                 eprintln!("{line}");
             }
         }
-        let exited = emit(sink.as_mut(), &records)?;
+        let exited = emit(sink.as_mut(), warnings, &records)?;
         sink.flush()?;
         if let Some(code) = exited {
             exit_code = code as i32;
@@ -339,12 +347,12 @@ fn run(cli: Cli) -> Result<i32> {
     }
     // Take what is left in bounded batches before END (memory stays small).
     while let records @ [_, ..] = &tracer.poll(Duration::ZERO)?[..] {
-        emit(sink.as_mut(), records)?;
+        emit(sink.as_mut(), warnings, records)?;
     }
     let records = tracer.end()?;
-    emit(sink.as_mut(), &records)?;
+    emit(sink.as_mut(), warnings, &records)?;
     sink.trace_ended()?;
-    emit(sink.as_mut(), &tracer.final_maps()?)?;
+    emit(sink.as_mut(), warnings, &tracer.final_maps()?)?;
     if sink.wants_profiles() {
         for profile in tracer.stack_profiles()? {
             sink.profile(&profile)?;
@@ -361,13 +369,32 @@ fn run(cli: Cli) -> Result<i32> {
             full.name, full.max_keys, full.dropped_updates
         ));
     }
+    let failed_reads = tracer.failed_reads()?;
+    // With -k each failure was reported where it happened.
+    if failed_reads > 0 && !cli.run.helper_errors {
+        cli.run.warn(&format!(
+            "{failed_reads} read(s) of user memory failed and gave zeros (an address not mapped, or a page not yet loaded)"
+        ));
+    }
     Ok(exit_code)
 }
 
 /// Writes records; returns the exit code when the script called exit().
-fn emit(sink: &mut dyn Sink, records: &[Record]) -> Result<Option<i64>> {
+/// `warnf()` messages are dropped unless `warnings` (`--no-warnings`).
+fn emit(sink: &mut dyn Sink, warnings: bool, records: &[Record]) -> Result<Option<i64>> {
     let mut exited = None;
     for r in records {
+        if !warnings
+            && matches!(
+                r,
+                Record::Message {
+                    level: MessageLevel::Warning,
+                    ..
+                }
+            )
+        {
+            continue;
+        }
         sink.record(r)?;
         if let Record::Exit { code } = r {
             exited = Some(*code);

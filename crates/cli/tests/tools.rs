@@ -372,8 +372,8 @@ fn tool_errors_are_one_line() {
         (&["tool", "nope"][..], "no tool named `nope`"),
         (&["tool", "funccount", "-z", "c:x"][..], "unknown option -z"),
         (
-            &["tool", "ucalls", "-l", "ruby", "1"][..],
-            "-l ruby: not supported yet",
+            &["tool", "ugc", "-l", "php", "1"][..],
+            "-l php: not supported by this tool",
         ),
         (
             &["tool", "ucalls", "-l", "java", "-c", "java X"][..],

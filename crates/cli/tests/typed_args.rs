@@ -51,7 +51,7 @@ fn unreadable_and_unknown_parameters_are_one_line_errors() {
     let cases = [
         (
             format!(r#"uprobe:{b}:handle {{ printf("%d\n", args.nam); }}"#),
-            "cannot read `args.nam`: the function has no parameter `nam` (it has: r, names, pp, c, n)",
+            "cannot read `args.nam`: function `handle` has no parameter `nam` (it has: r, names, pp, c, n)",
         ),
         (
             format!(r#"uprobe:{b}:mixed {{ printf("%d\n", args.d); }}"#),

@@ -234,6 +234,10 @@ pub mod helper {
     pub const KTIME_GET_BOOT_NS: i32 = 125;
     /// `long bpf_send_signal(sig)`
     pub const SEND_SIGNAL: i32 = 109;
+    /// `long bpf_send_signal_thread(sig)`
+    pub const SEND_SIGNAL_THREAD: i32 = 117;
+    /// `u64 bpf_get_current_task(void)`
+    pub const GET_CURRENT_TASK: i32 = 35;
     /// bpf_loop(nr, callback, ctx, flags)
     pub const LOOP: i32 = 181;
     /// `bpf_for_each_map_elem(map, callback, ctx, flags)`: calls the

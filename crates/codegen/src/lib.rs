@@ -34,12 +34,16 @@ mod printf_types;
 mod probes;
 pub mod program;
 mod sema;
+mod typed;
 pub mod unwind;
 mod usdt_args;
 
 pub use builtins::markdown_table as builtin_reference;
 pub use driver::compile;
-pub use options::{CompileOptions, NamedArg, ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
+pub use options::{
+    CompileOptions, ProgramTypes, ResolvedAttach, TaskParentOffsets, UprobeFunction, UsdtSite,
+    UsdtTarget,
+};
 
 use ustrace_lang::ast::Span;
 

@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use ustrace_dwarf::{Function, TypeId, TypeTable};
 use ustrace_probes::ArgSpec;
 
 /// Settings that change the generated code.
@@ -27,28 +29,51 @@ pub struct CompileOptions {
     /// Walk `ustack` by frame pointers (the kernel's `bpf_get_stackid`)
     /// instead of unwind tables.
     pub frame_pointer_stacks: bool,
-    /// `args.NAME` in uprobes: the parameters of each probed function, by
-    /// (file, file offset), from the file's debug information; an `Err`
-    /// says why there are none (no DWARF). Filled by the resolve layer
-    /// only when the script uses `args`.
-    pub uprobe_params: HashMap<(PathBuf, u64), Result<Vec<NamedArg>, String>>,
+    /// The debug information of each uprobe file (`args`, typed `retval`,
+    /// casts to program types, `sizeof`/`offsetof` of them); an `Err` says
+    /// why there is none (no DWARF). Filled by the resolve layer only when
+    /// the script needs it.
+    pub program_types: HashMap<PathBuf, Result<Arc<ProgramTypes>, String>>,
+    /// `-k`: report each failed read of user memory at once, with the
+    /// script location (failures are counted either way).
+    pub warn_failed_reads: bool,
     /// The number of online CPUs, for `ncpus` (filled by the caller; 1 by
     /// default).
     pub ncpus: u32,
     /// `ustack` without a mode prints as perf does (`config = {
     /// stack_mode = perf }`).
     pub perf_stacks: bool,
+    /// Where the running kernel's `task_struct` keeps the fields `ppid`
+    /// reads (from its BTF, filled by the library when a script uses
+    /// `ppid`); the error says why they are unknown.
+    pub task_parent: Result<TaskParentOffsets, String>,
 }
 
-/// A function parameter by name, and where a uprobe at the function's
-/// first instruction reads it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NamedArg {
-    /// The parameter's name.
-    pub name: String,
-    /// Where its value is; an `Err` says why it cannot be read (its type,
-    /// an `%xmm` register, ...).
-    pub spec: Result<ArgSpec, String>,
+/// Byte offsets in the kernel's `struct task_struct` (from its BTF).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskParentOffsets {
+    /// `struct task_struct *real_parent`.
+    pub real_parent: u32,
+    /// `pid_t tgid` (the process id).
+    pub tgid: u32,
+}
+
+/// What one file's debug information says about the functions a script
+/// probes and the types it names, in one type table.
+#[derive(Debug, Default)]
+pub struct ProgramTypes {
+    /// The types of the file, as far as the questions below reached.
+    pub types: TypeTable,
+    /// Each probed function by file offset, or why it has no entry.
+    pub functions: HashMap<u64, Result<Function, String>>,
+    /// `args` as a whole, by function file offset: a struct whose
+    /// members are the parameters, each at an 8-byte-aligned offset (the
+    /// layout `print(args)` fills), or why there is none.
+    pub args_records: HashMap<u64, Result<TypeId, String>>,
+    /// The type names the script writes, as [`ustrace_lang::ast::TypeName::display`]
+    /// spells them (`struct req*`, `struct req`), or why the file has none
+    /// by that name (with suggestions).
+    pub named: HashMap<String, Result<TypeId, String>>,
 }
 
 impl Default for CompileOptions {
@@ -62,9 +87,11 @@ impl Default for CompileOptions {
             allow_unsafe: false,
             uaddr: HashMap::new(),
             frame_pointer_stacks: false,
-            uprobe_params: HashMap::new(),
+            program_types: HashMap::new(),
+            warn_failed_reads: false,
             ncpus: 1,
             perf_stacks: false,
+            task_parent: Err("the kernel's type information was not read".to_string()),
         }
     }
 }

@@ -18,6 +18,7 @@ pub(crate) fn mismatch(conv: &Conversion, field: &FieldKind) -> Option<String> {
         FieldKind::UStack(_) => "a stack",
         FieldKind::Buffer(_) => "a buffer",
         FieldKind::Strftime(_) => "a strftime() time",
+        FieldKind::Record { .. } => "a struct",
         // A symbol prints as its name with %s and as its address otherwise.
         FieldKind::USym => return None,
     };

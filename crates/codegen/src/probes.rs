@@ -7,7 +7,9 @@
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
+use ustrace_dwarf::Function;
 use ustrace_lang::ast::{Probe, Script};
 use ustrace_probes::{ArgLocation, ArgSpec, Register, RegisterOperand};
 
@@ -38,9 +40,30 @@ pub(crate) struct SiteInfo {
     pub(crate) pc: u64,
     /// Argument specs; an `Err` says why the argument is unreadable.
     pub(crate) args: Vec<Result<ArgSpec, String>>,
-    /// Uprobes: the function's parameters by name (`args.NAME`), or why
-    /// there are none; `None` where `args` means nothing.
-    pub(crate) params: Option<Result<Vec<NamedArg>, String>>,
+    /// Uprobes: the function's debug information (`args`, typed
+    /// `retval`); `None` where `args` means nothing.
+    pub(crate) debug: Option<SiteDebug>,
+}
+
+/// A uprobe site's debug information: its file's, and the function's
+/// file offset in it.
+pub(crate) struct SiteDebug {
+    /// The file's types, or why it has none.
+    pub(crate) types: Result<Arc<ProgramTypes>, String>,
+    /// The probed function's file offset.
+    pub(crate) file_offset: u64,
+}
+
+impl SiteDebug {
+    /// The file's types and the probed function, or why there are none.
+    pub(crate) fn function(&self) -> Result<(&Arc<ProgramTypes>, &Function), String> {
+        let prog = self.types.as_ref().map_err(|e| e.clone())?;
+        match prog.functions.get(&self.file_offset) {
+            Some(Ok(f)) => Ok((prog, f)),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err("no debug information was read for this function".to_string()),
+        }
+    }
 }
 
 /// One program to generate: a probe block in one attach context.
@@ -188,7 +211,7 @@ fn plan_usdt<'s>(
                 func_id: None,
                 pc: s.pc,
                 args: s.args.clone(),
-                params: None,
+                debug: None,
             });
             files.entry(t.path.clone()).or_default().push(UprobeSite {
                 offset: s.file_offset,
@@ -268,24 +291,21 @@ fn plan_uprobe<'s>(
             entry_args.clone()
         };
         let func_id = Some(probe_id(out, &f.function));
-        let params = if is_return {
-            Some(Err(
-                "arguments are not available in a uretprobe (use retval)".to_string(),
-            ))
-        } else {
-            Some(
-                opts.uprobe_params
-                    .get(&(f.path.clone(), f.file_offset))
-                    .cloned()
-                    .unwrap_or_else(|| Err(format!("no parameters known for {}", f.function))),
-            )
-        };
+        let debug = Some(SiteDebug {
+            types: opts.program_types.get(&f.path).cloned().unwrap_or_else(|| {
+                Err(format!(
+                    "no debug information was read for {}",
+                    f.display_path
+                ))
+            }),
+            file_offset: f.file_offset,
+        });
         sites.push(SiteInfo {
             probe_id: site_id,
             func_id,
             pc: 0,
             args,
-            params,
+            debug,
         });
         files.entry(f.path.clone()).or_default().push(UprobeSite {
             offset: f.file_offset,
@@ -301,37 +321,6 @@ fn plan_uprobe<'s>(
 }
 
 impl Context {
-    /// Per site: the spec of parameter `name` (`args.NAME`), or why it
-    /// cannot be read here.
-    pub(crate) fn named_arg_specs(&self, name: &str) -> Result<Vec<(ArgSpec, u64)>, String> {
-        let Context::Usdt { sites, .. } = self else {
-            return Err("`args` is only available in uprobe probes".to_string());
-        };
-        let mut specs = Vec::new();
-        for s in sites {
-            let params = match &s.params {
-                None => return Err("`args` is only available in uprobe probes".to_string()),
-                Some(Err(why)) => return Err(why.clone()),
-                Some(Ok(p)) => p,
-            };
-            let Some(param) = params.iter().find(|p| p.name == name) else {
-                let names: Vec<&str> = params.iter().map(|p| p.name.as_str()).collect();
-                return Err(match names.as_slice() {
-                    [] => format!("the function has no parameter `{name}` (it has none)"),
-                    _ => format!(
-                        "the function has no parameter `{name}` (it has: {})",
-                        names.join(", ")
-                    ),
-                });
-            };
-            match &param.spec {
-                Ok(spec) => specs.push((spec.clone(), 0)),
-                Err(why) => return Err(why.clone()),
-            }
-        }
-        Ok(specs)
-    }
-
     /// Per site: the spec of `argN` and the pc static operands are
     /// relative to (0 for the others, so that equal specs share code);
     /// or why `argN` cannot be read here.

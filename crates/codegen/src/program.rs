@@ -14,6 +14,28 @@ pub use ustrace_abi::{
     TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME, TAG_ZERO_MAP, USTACK_MAX_DEPTH,
 };
 
+/// In the [`MapRole::DroppedUpdates`] counters, after one counter per map
+/// id: the reads of user memory by typed expressions (`args.r->id`) that
+/// failed and left zeros, reported at exit.
+pub const FAILED_READS_SLOT: u32 = 1024;
+
+/// The type of a program value printed whole: `FieldKind::Record`'s
+/// `index` is its position in [`CompiledScript::record_types`].
+#[derive(Debug, Clone)]
+pub struct RecordType {
+    /// The file's types.
+    pub types: std::sync::Arc<crate::ProgramTypes>,
+    /// The value's type.
+    pub ty: ustrace_dwarf::TypeId,
+}
+
+impl RecordType {
+    /// The value `bytes` as bpftrace prints records.
+    pub fn format(&self, bytes: &[u8]) -> String {
+        self.types.types.format_value(self.ty, bytes)
+    }
+}
+
 /// A whole compiled script.
 #[derive(Debug, Clone, Default)]
 pub struct CompiledScript {
@@ -27,6 +49,9 @@ pub struct CompiledScript {
     pub probe_names: Vec<String>,
     /// strftime formats of `strftime(fmt, ns)` values (by index).
     pub strftime_formats: Vec<String>,
+    /// The types of program values printed whole, by `FieldKind::Record`
+    /// index.
+    pub record_types: Vec<RecordType>,
     /// How many probes are attached, as bpftrace counts them for
     /// `Attaching N probes...`.
     pub attach_count: usize,

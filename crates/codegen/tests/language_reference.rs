@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-use ustrace_codegen::{compile, CompileOptions, ResolvedAttach, UprobeFunction};
+use ustrace_codegen::{compile, CompileOptions, ResolvedAttach, TaskParentOffsets, UprobeFunction};
 use ustrace_lang::ast::AttachKind;
 
 const BEGIN: &str = "<!-- builtins:begin (generated: cargo test -p ustrace-codegen --test language_reference) -->\n";
@@ -94,6 +94,10 @@ fn every_documented_example_compiles() {
             child_pid: Some(1),
             allow_unsafe: true,
             uaddr: HashMap::from([("main".to_string(), 0x1000)]),
+            task_parent: Ok(TaskParentOffsets {
+                real_parent: 2456,
+                tgid: 2348,
+            }),
             ..CompileOptions::default()
         };
         if let Err(e) = compile(&script, &resolved, &opts) {

@@ -109,7 +109,7 @@ pub enum DwarfError {
 }
 
 /// ` (did you mean `a` or `b`?)`, or nothing.
-pub(crate) fn did_you_mean(suggestions: &[String]) -> String {
+pub fn did_you_mean(suggestions: &[String]) -> String {
     match suggestions {
         [] => String::new(),
         [one] => format!(" (did you mean `{one}`?)"),
@@ -127,7 +127,7 @@ pub fn closest_names<'a>(word: &str, candidates: impl IntoIterator<Item = &'a st
     let mut scored: Vec<(usize, &str)> = candidates
         .into_iter()
         .filter(|c| *c != word)
-        .map(|c| (strsim::levenshtein(word, c), c))
+        .map(|c| (strsim::osa_distance(word, c), c))
         .filter(|(d, _)| *d <= limit)
         .collect();
     scored.sort();

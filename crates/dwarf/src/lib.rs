@@ -45,7 +45,7 @@ mod sections;
 pub mod types;
 
 pub use abi::{ParamLocation, ARGUMENT_REGISTERS};
-pub use error::{closest_names, DwarfError};
+pub use error::{closest_names, did_you_mean, DwarfError};
 pub use function::{Function, Parameter};
 pub use info::DebugInfo;
 pub use types::{

@@ -357,6 +357,26 @@ pub enum ExprKind {
         /// The operand.
         operand: Box<Expr>,
     },
+    /// `(struct req *)expr`, `(req_t *)expr`: a cast to a type of the
+    /// traced program (named in its debug information).
+    TypeCast {
+        /// The type as written.
+        ty: TypeName,
+        /// The operand.
+        operand: Box<Expr>,
+    },
+    /// `sizeof(struct req)`, `sizeof(int32)`, `sizeof(req_t)`: the size of
+    /// a type (a bare name may also be a builtin such as `pid`).
+    SizeofType(TypeName),
+    /// `sizeof(expr)`: the size of an expression's type.
+    SizeofExpr(Box<Expr>),
+    /// `offsetof(struct req, hdr.len)`: a member's byte offset.
+    Offsetof {
+        /// The struct or union.
+        ty: TypeName,
+        /// The member, and members of members.
+        fields: Vec<String>,
+    },
     /// `(a, b, c)`: a tuple (two or more elements).
     Tuple(Vec<Expr>),
     /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
@@ -383,6 +403,25 @@ pub enum ExprKind {
         /// The index.
         index: Box<Expr>,
     },
+}
+
+/// A type of the traced program as a script writes it: `struct req *`,
+/// `union u`, `enum color`, `req_t **`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct TypeName {
+    /// The name with its keyword, if any: `struct req`, `req_t`.
+    pub name: String,
+    /// The number of `*` after it.
+    pub pointers: u8,
+    /// Where the name is written.
+    pub span: Span,
+}
+
+impl TypeName {
+    /// The type as C writes it: `struct req*`, `req_t**`.
+    pub fn display(&self) -> String {
+        format!("{}{}", self.name, "*".repeat(self.pointers as usize))
+    }
 }
 
 /// Prefix operators.
@@ -518,9 +557,12 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
         ExprKind::Map { keys, .. } => keys.iter().collect(),
         ExprKind::Call { args, .. } => args.iter().collect(),
         ExprKind::Tuple(items) => items.iter().collect(),
-        ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => vec![operand],
+        ExprKind::Unary { operand, .. }
+        | ExprKind::Cast { operand, .. }
+        | ExprKind::TypeCast { operand, .. } => vec![operand],
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
+        ExprKind::SizeofExpr(e) => vec![e],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -533,6 +575,8 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
         | ExprKind::Builtin(_)
         | ExprKind::Positional(_)
         | ExprKind::PositionalCount
+        | ExprKind::SizeofType(_)
+        | ExprKind::Offsetof { .. }
         | ExprKind::Variable(_) => Vec::new(),
     }
 }
@@ -542,9 +586,12 @@ fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
         ExprKind::Map { keys, .. } => keys.iter_mut().collect(),
         ExprKind::Call { args, .. } => args.iter_mut().collect(),
         ExprKind::Tuple(items) => items.iter_mut().collect(),
-        ExprKind::Unary { operand, .. } | ExprKind::Cast { operand, .. } => vec![operand],
+        ExprKind::Unary { operand, .. }
+        | ExprKind::Cast { operand, .. }
+        | ExprKind::TypeCast { operand, .. } => vec![operand],
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
+        ExprKind::SizeofExpr(e) => vec![e],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -557,7 +604,27 @@ fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
         | ExprKind::Builtin(_)
         | ExprKind::Positional(_)
         | ExprKind::PositionalCount
+        | ExprKind::SizeofType(_)
+        | ExprKind::Offsetof { .. }
         | ExprKind::Variable(_) => Vec::new(),
+    }
+}
+
+impl IntType {
+    /// The type called `name`: `int8` ... `int64`, `uint8` ... `uint64`.
+    pub fn from_name(name: &str) -> Option<IntType> {
+        let (signed, bits) = match name.strip_prefix('u') {
+            Some(rest) => (false, rest.strip_prefix("int")?),
+            None => (true, name.strip_prefix("int")?),
+        };
+        let size = match bits {
+            "8" => 1,
+            "16" => 2,
+            "32" => 4,
+            "64" => 8,
+            _ => return None,
+        };
+        Some(IntType { size, signed })
     }
 }
 

@@ -15,6 +15,7 @@ mod attach;
 use attach::{attach_point, block_label};
 mod config;
 mod expr;
+mod program_types;
 mod scope;
 
 pub use config::CONFIG_KEYS;

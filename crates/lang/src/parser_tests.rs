@@ -41,6 +41,10 @@ fn sx(e: &Expr) -> String {
                 sx(operand)
             )
         }
+        K::TypeCast { ty, operand } => format!("(cast<{}> {})", ty.display(), sx(operand)),
+        K::SizeofType(ty) => format!("(sizeof<{}>)", ty.display()),
+        K::SizeofExpr(e) => format!("(sizeof {})", sx(e)),
+        K::Offsetof { ty, fields } => format!("(offsetof<{}> {})", ty.display(), fields.join(".")),
         K::Tuple(items) => format!("(tuple {})", list(items)),
         K::IncDec {
             target,
@@ -651,6 +655,30 @@ fn labelled_blocks_only_with_parse_labelled() {
 }
 
 #[test]
+fn casts_to_program_types() {
+    assert_eq!(ex("(struct req *)arg0"), "(cast<struct req*> arg0)");
+    assert_eq!(
+        ex("((struct req *)arg0)->hdr.len"),
+        "(. (. (cast<struct req*> arg0) hdr) len)"
+    );
+    assert_eq!(ex("(union value **)$p"), "(cast<union value**> $p)");
+    assert_eq!(ex("(enum color)arg1"), "(cast<enum color> arg1)");
+    assert_eq!(ex("(req_t *)arg0"), "(cast<req_t*> arg0)");
+    assert_eq!(ex("(struct req)arg0"), "(cast<struct req> arg0)");
+    // Not casts: a product in parentheses, a parenthesized name.
+    assert_eq!(ex("(a * b)"), "(Mul a b)");
+    assert_eq!(ex("(a) * b"), "(Mul a b)");
+    let e = parse_expr("(struct  req *)arg0").expect("parses");
+    let ExprKind::TypeCast { ty, .. } = &e.kind else {
+        panic!("{e:?}")
+    };
+    assert_eq!(
+        (ty.name.as_str(), ty.pointers, ty.span),
+        ("struct req", 1, Span::new(1, 12))
+    );
+}
+
+#[test]
 fn number_exprs_gives_every_node_its_own_id() {
     let mut s =
         parse("BEGIN /pid > 1/ { @m[1, comm] = count(); if ($x) { printf(\"%d\\n\", -$x + 2); } }")
@@ -665,4 +693,24 @@ fn number_exprs_gives_every_node_its_own_id() {
     crate::ast::visit_exprs(&s, &mut |e| ids.push(e.id.0));
     assert_eq!(ids, (0..n).collect::<Vec<_>>());
     assert_eq!(n, 14);
+}
+
+#[test]
+fn sizeof_and_offsetof_of_types_and_expressions() {
+    assert_eq!(ex("sizeof(struct req)"), "(sizeof<struct req>)");
+    assert_eq!(ex("sizeof(struct req *)"), "(sizeof<struct req*>)");
+    assert_eq!(ex("sizeof(req_t)"), "(sizeof<req_t>)");
+    assert_eq!(ex("sizeof(uint32)"), "(sizeof<uint32>)");
+    assert_eq!(ex("sizeof(args.r->hdr)"), "(sizeof (. (. args r) hdr))");
+    assert_eq!(ex("sizeof(1 + 2) * 2"), "(Mul (sizeof (Add 1 2)) 2)");
+    assert_eq!(
+        ex("offsetof(struct req, hdr)"),
+        "(offsetof<struct req> hdr)"
+    );
+    assert_eq!(ex("offsetof(req_t, hdr.len)"), "(offsetof<req_t> hdr.len)");
+    // A function called sizeof without parentheses is a builtin name.
+    assert_eq!(ex("sizeof"), "sizeof");
+    assert!(parse_expr("offsetof(1, x)").is_err());
+    assert!(parse_expr("offsetof(struct req)").is_err());
+    assert!(parse_expr("offsetof(struct req, )").is_err());
 }

@@ -76,7 +76,11 @@ fn number(v: &MapValue) -> Option<i128> {
         }
         MapValue::Avg { count, .. } | MapValue::Stats { count, .. } => Some(i128::from(*count)),
         MapValue::Bool(b) => Some(i128::from(*b)),
-        MapValue::Hist(_) | MapValue::Lhist { .. } | MapValue::Str(_) | MapValue::Tuple(_) => None,
+        MapValue::Hist(_)
+        | MapValue::FineHist { .. }
+        | MapValue::Lhist { .. }
+        | MapValue::Str(_)
+        | MapValue::Tuple(_) => None,
     }
 }
 

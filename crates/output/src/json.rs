@@ -69,7 +69,7 @@ pub fn map(name: &str, kind: MapStyle, entries: &[MapEntry]) -> String {
     sort_for_output(kind, &mut sorted);
     let ty = match entries[0].value {
         MapValue::Avg { .. } | MapValue::Stats { .. } => "stats",
-        MapValue::Hist(_) | MapValue::Lhist { .. } => "hist",
+        MapValue::Hist(_) | MapValue::FineHist { .. } | MapValue::Lhist { .. } => "hist",
         _ => "map",
     };
     let scalar = sorted.len() == 1 && sorted[0].key.is_empty();
@@ -125,6 +125,7 @@ fn value_json(v: &MapValue) -> String {
             average(*count, *sum)
         ),
         MapValue::Hist(buckets) => hist_json(buckets),
+        MapValue::FineHist { bits, buckets } => fine_hist_json(*bits, buckets),
         MapValue::Lhist {
             min,
             max,
@@ -161,6 +162,26 @@ fn hist_json(buckets: &[(u64, u64)]) -> String {
                 }
             };
             bucket(lo, hi, counts[i])
+        })
+        .collect();
+    format!("[{}]", items.join(", "))
+}
+
+/// `hist(x, k)`: each non-empty bucket between the first and the last,
+/// with its inclusive bounds.
+fn fine_hist_json(bits: u8, buckets: &[(u64, u64)]) -> String {
+    let mut counts = std::collections::BTreeMap::<u64, u64>::new();
+    for &(i, c) in buckets.iter().filter(|b| b.1 > 0) {
+        *counts.entry(i).or_insert(0) += c;
+    }
+    let (Some((&first, _)), Some((&last, _))) = (counts.first_key_value(), counts.last_key_value())
+    else {
+        return "[]".to_string();
+    };
+    let items: Vec<String> = (first..=last)
+        .map(|i| {
+            let (lo, hi) = crate::fine_hist::fine_hist_range(i, bits);
+            bucket(lo, Some(hi), counts.get(&i).copied().unwrap_or(0))
         })
         .collect();
     format!("[{}]", items.join(", "))
@@ -236,6 +257,21 @@ mod tests {
         assert_eq!(
             map("@l", MapStyle::Hist, &[l]),
             "{\"type\": \"hist\", \"data\": {\"@l\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 4, \"count\": 0}, {\"min\": 5, \"max\": 9, \"count\": 0}, {\"min\": 10, \"count\": 1}]}}\n"
+        );
+    }
+
+    #[test]
+    fn a_hist_with_k_lists_inclusive_bounds() {
+        let h = MapEntry {
+            key: vec![],
+            value: MapValue::FineHist {
+                bits: 1,
+                buckets: vec![(0, 1), (5, 2)],
+            },
+        };
+        assert_eq!(
+            map("@h", MapStyle::Hist, &[h]),
+            "{\"type\": \"hist\", \"data\": {\"@h\": [{\"max\": -1, \"count\": 1}, {\"min\": 0, \"max\": 0, \"count\": 0}, {\"min\": 1, \"max\": 1, \"count\": 0}, {\"min\": 2, \"max\": 2, \"count\": 0}, {\"min\": 3, \"max\": 3, \"count\": 0}, {\"min\": 4, \"max\": 5, \"count\": 2}]}}\n"
         );
     }
 }

@@ -25,6 +25,7 @@
 
 #![deny(missing_docs)]
 
+mod fine_hist;
 pub mod folded;
 pub mod json;
 pub mod map;
@@ -35,6 +36,7 @@ pub mod printf;
 pub mod profile;
 pub mod svg;
 
+pub use fine_hist::{fine_hist_bucket, fine_hist_range};
 pub use map::{
     hist_bucket, lhist_bucket, lhist_inner_buckets, rank, render_map, render_map_with_kind,
     EXIT_PREAMBLE, HIST_BUCKETS, LHIST_MAX_BUCKETS,

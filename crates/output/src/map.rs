@@ -172,6 +172,10 @@ fn render_value_into(out: &mut String, value: &MapValue) {
             out.push('\n');
             render_hist(out, buckets);
         }
+        MapValue::FineHist { bits, buckets } => {
+            out.push('\n');
+            crate::fine_hist::render_fine_hist(out, *bits, buckets);
+        }
         MapValue::Lhist {
             min,
             max,
@@ -306,7 +310,7 @@ fn lhist_label(v: i128) -> String {
 }
 
 /// One histogram line: label, count, bar.
-fn hist_line(out: &mut String, label: &str, count: u64, max: u64) {
+pub(crate) fn hist_line(out: &mut String, label: &str, count: u64, max: u64) {
     const BAR: usize = 52;
     let bar = if max == 0 {
         0
@@ -356,7 +360,9 @@ pub fn rank(value: &MapValue) -> i128 {
         MapValue::Avg { count, sum } | MapValue::Stats { count, sum } => {
             i128::from(average(*count, *sum))
         }
-        MapValue::Hist(b) | MapValue::Lhist { buckets: b, .. } => b
+        MapValue::Hist(b)
+        | MapValue::FineHist { buckets: b, .. }
+        | MapValue::Lhist { buckets: b, .. } => b
             .iter()
             .fold(0i128, |acc, &(_, c)| acc.saturating_add(i128::from(c))),
         MapValue::Bool(b) => i128::from(*b),

@@ -120,7 +120,9 @@ impl MetricType {
             | MapValue::Min(_)
             | MapValue::Max(_) => MetricType::Gauge,
             MapValue::Avg { .. } | MapValue::Stats { .. } => MetricType::Summary,
-            MapValue::Hist(_) | MapValue::Lhist { .. } => MetricType::Histogram,
+            MapValue::Hist(_) | MapValue::FineHist { .. } | MapValue::Lhist { .. } => {
+                MetricType::Histogram
+            }
             MapValue::Str(_) | MapValue::Tuple(_) => return None,
             MapValue::Bool(_) => MetricType::Gauge,
         })
@@ -273,6 +275,7 @@ fn histogram(
 ) {
     let (buckets, last) = match value {
         MapValue::Hist(b) => (b, HIST_BUCKETS as u64 - 1),
+        MapValue::FineHist { bits, buckets } => (buckets, (64 - u64::from(*bits)) << bits),
         MapValue::Lhist {
             min,
             max,
@@ -286,6 +289,7 @@ fn histogram(
     };
     let bound = |i: u64| match *value {
         MapValue::Lhist { min, max, step, .. } => lhist_upper_bound(i, min, max, step),
+        MapValue::FineHist { bits, .. } => Some(crate::fine_hist::fine_hist_range(i, bits).1),
         _ => hist_upper_bound(i),
     };
     let mut counts = vec![0u64; top.map_or(0, |t| t.min(last) as usize + 1)];
@@ -328,7 +332,7 @@ fn histogram(
 fn highest_bucket(v: &MapValue) -> Option<u64> {
     let buckets = match v {
         MapValue::Hist(b) => b,
-        MapValue::Lhist { buckets, .. } => buckets,
+        MapValue::FineHist { buckets, .. } | MapValue::Lhist { buckets, .. } => buckets,
         _ => return None,
     };
     buckets.iter().filter(|b| b.1 > 0).map(|b| b.0).max()

@@ -68,6 +68,16 @@ fn map_value(py: Python<'_>, v: &MapValue) -> PyResult<Py<PyAny>> {
             })
             .collect::<Vec<_>>()
             .into_py_any(py),
+        MapValue::FineHist { bits, buckets } => buckets
+            .iter()
+            .filter(|(_, n)| *n > 0)
+            .map(|&(b, n)| {
+                let (lo, hi) = ustrace::output::fine_hist_range(b, *bits);
+                let clamp = |v: i128| i64::try_from(v).unwrap_or(i64::MAX);
+                (lo.map(clamp), Some(clamp(hi)), n)
+            })
+            .collect::<Vec<_>>()
+            .into_py_any(py),
         MapValue::Lhist {
             min,
             max,

@@ -7,7 +7,7 @@ use pyo3::types::PyTuple;
 use pyo3::IntoPyObjectExt;
 
 use ustrace::ast::AttachKind;
-use ustrace::{BlockBinding, Record, Script, ScriptOptions};
+use ustrace::{BlockBinding, MessageLevel, Record, Script, ScriptOptions};
 
 use crate::convert;
 use crate::errors::to_py_err;
@@ -104,7 +104,8 @@ impl NativeTracer {
     /// Waits up to `timeout` seconds for records, with the GIL released.
     /// Returns a list of tuples: `("printf", text, args, context)` where
     /// context is `(comm, pid, tid, cpu, nsecs, probe)`, `("map", name,
-    /// text)` or `("exit", code)`. A pending signal (Ctrl-C) raises.
+    /// text)`, `("exit", code)` or `("message", "error"|"warning", text)`
+    /// (errorf/warnf, for standard error). A pending signal (Ctrl-C) raises.
     fn poll(&mut self, py: Python<'_>, timeout: f64) -> PyResult<Vec<Py<PyAny>>> {
         let tracer = self.live()?;
         let wait = Duration::from_secs_f64(timeout.clamp(0.0, 3600.0));
@@ -230,5 +231,12 @@ fn record(py: Python<'_>, r: &Record) -> PyResult<Py<PyAny>> {
         }
         Record::Map { name, text, .. } => ("map", name.as_str(), text.as_str()).into_py_any(py),
         Record::Exit { code } => ("exit", *code).into_py_any(py),
+        Record::Message { level, text } => {
+            let level = match level {
+                MessageLevel::Error => "error",
+                MessageLevel::Warning => "warning",
+            };
+            ("message", level, text.as_str()).into_py_any(py)
+        }
     }
 }

@@ -15,6 +15,7 @@ mod access;
 mod btf;
 mod events;
 pub mod features;
+pub mod kernel_types;
 pub mod refused;
 mod shared_semaphores;
 pub mod sys;

@@ -1,5 +1,6 @@
 //! What records ask of the host: wall-clock times for `strftime()` and
-//! `time()`, and running `system()` commands.
+//! `time()`, running `system()` commands, reading `cat()` files and the
+//! source locations of `errorf()`/`warnf()`.
 
 /// `strftime(fmt, ns)`: `ns` on the clock of `nsecs` (CLOCK_MONOTONIC),
 /// turned into wall-clock time and formatted in the local time zone.
@@ -61,4 +62,82 @@ pub(crate) fn run_system(command: &str) -> String {
         Ok(out) => String::from_utf8_lossy(&out.stdout).into_owned(),
         Err(e) => format!("system(): cannot run /bin/sh: {e}\n"),
     }
+}
+
+/// `cat(path)`: the file's contents, or the error line bpftrace prints
+/// when it cannot be read.
+pub(crate) fn read_cat_file(path: &str) -> Result<String, String> {
+    std::fs::read(path)
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .map_err(|e| {
+            let reason = match e.raw_os_error() {
+                // strerror's text, as bpftrace prints it (no "(os error N)").
+                Some(code) => std::io::Error::from_raw_os_error(code)
+                    .to_string()
+                    .split(" (os error")
+                    .next()
+                    .unwrap_or_default()
+                    .to_string(),
+                None => e.to_string(),
+            };
+            format!("ERROR: failed to open file '{path}': {reason}\n")
+        })
+}
+
+/// bpftrace's location of a span in a message: `NAME:LINE:COL-ENDCOL`
+/// (columns 1-based, the end one past the last character), or
+/// `NAME:LINE:COL-ENDLINE:ENDCOL` when the span crosses lines.
+pub(crate) fn source_location(name: &str, source: &str, start: usize, end: usize) -> String {
+    let (line, col) = ustrace_lang::diag::line_col(source, start);
+    let (end_line, end_col) = ustrace_lang::diag::line_col(source, end.max(start));
+    if end_line == line {
+        format!("{name}:{line}:{col}-{end_col}")
+    } else {
+        format!("{name}:{line}:{col}-{end_line}:{end_col}")
+    }
+}
+
+/// A warning for each use of `cpid` in a script run without `-c` (where
+/// it is 0), as bpftrace warns.
+pub(crate) fn cpid_without_child(
+    script: &ustrace_lang::ast::Script,
+    name: &str,
+    source: &str,
+) -> Vec<String> {
+    use ustrace_lang::ast::ExprKind;
+    let mut out = Vec::new();
+    ustrace_lang::ast::visit_exprs(script, &mut |e| {
+        let is_cpid = match &e.kind {
+            ExprKind::Builtin(n) => n == "cpid",
+            ExprKind::Call { name, args, .. } => name == "cpid" && args.is_empty(),
+            _ => false,
+        };
+        if is_cpid {
+            out.push(format!(
+                "{}: cpid is 0: no child process was started with -c (test has_cpid first)",
+                source_location(name, source, e.span.start, e.span.end)
+            ));
+        }
+    });
+    out
+}
+
+/// The `task_struct` offsets `ppid` needs, read from the kernel's BTF only
+/// when the script uses `ppid`.
+pub(crate) fn task_parent_offsets(
+    script: &ustrace_lang::ast::Script,
+) -> Result<ustrace_codegen::TaskParentOffsets, String> {
+    use ustrace_lang::ast::ExprKind;
+    let mut uses_ppid = false;
+    ustrace_lang::ast::visit_exprs(script, &mut |e| {
+        uses_ppid |= match &e.kind {
+            ExprKind::Builtin(n) => n == "ppid",
+            ExprKind::Call { name, .. } => name == "ppid",
+            _ => false,
+        };
+    });
+    if !uses_ppid {
+        return Err("the script does not use ppid".to_string());
+    }
+    ustrace_runtime::kernel_types::task_parent_offsets().map_err(|e| e.to_string())
 }

@@ -119,7 +119,7 @@ pub use listing::{
 };
 pub use map_reader::{MapInfo, MapReader};
 pub use profile::StackProfile;
-pub use record::Record;
+pub use record::{MessageLevel, Record};
 pub use tracer::{FullMap, Tracer};
 pub use usdt::{ProbeInfo, Usdt, UsdtEvent, UsdtScript, UsdtTracer};
 pub use ustrace_output as output;
@@ -191,6 +191,10 @@ pub struct ScriptOptions {
     pub force_perf_attach: bool,
     /// Allow `system()` (`--unsafe`).
     pub allow_unsafe: bool,
+    /// Report every failed read of user memory at once, with the script
+    /// location (bpftrace's `-k`); failures are counted either way
+    /// ([`Tracer::failed_reads`]).
+    pub warn_failed_reads: bool,
     /// Give every printf record its [`EventContext`] (task name, pid, tid,
     /// CPU, timestamp, probe) in [`Record::Printf::context`].
     pub event_context: bool,
@@ -241,6 +245,7 @@ impl Default for ScriptOptions {
             verifier_log: false,
             force_perf_attach: false,
             allow_unsafe: false,
+            warn_failed_reads: false,
             event_context: false,
             block_bindings: None,
             max_map_keys: DEFAULT_MAX_MAP_KEYS,
@@ -305,6 +310,12 @@ impl ScriptOptionsBuilder {
     /// Allow `system()` (`--unsafe`).
     pub fn allow_unsafe(mut self, on: bool) -> Self {
         self.options.allow_unsafe = on;
+        self
+    }
+
+    /// Report every failed read of user memory at once (bpftrace's `-k`).
+    pub fn warn_failed_reads(mut self, on: bool) -> Self {
+        self.options.warn_failed_reads = on;
         self
     }
 
@@ -415,21 +426,26 @@ impl Script {
         }
         let configured = config::apply(&ast.config, options);
         let options = &configured;
-        let (resolved, warnings) =
+        let (resolved, mut warnings) =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
+        if options.child_pid.is_none() {
+            warnings.extend(host::cpid_without_child(&ast, source_name, source));
+        }
         let uaddr = resolve::uaddr_symbols(&ast, &resolved);
-        let uprobe_params = signatures::uprobe_params(&ast, &resolved);
+        let program_types = signatures::program_types(&ast, &resolved);
         let opts = ustrace_codegen::CompileOptions {
             pid: options.pid.or(options.child_pid),
             str_len: options.str_len,
             positional: options.positional.clone(),
             child_pid: options.child_pid,
             allow_unsafe: options.allow_unsafe,
+            warn_failed_reads: options.warn_failed_reads,
             uaddr,
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
-            uprobe_params,
+            program_types,
             ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
             perf_stacks: ast.config.stack_mode == Some(ustrace_lang::ast::StackModeSetting::Perf),
+            task_parent: host::task_parent_offsets(&ast),
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {

@@ -68,7 +68,9 @@ fn metric_type(v: ValueKind) -> Option<MetricType> {
         | ValueKind::Min
         | ValueKind::Max => MetricType::Gauge,
         ValueKind::Avg | ValueKind::Stats => MetricType::Summary,
-        ValueKind::Hist | ValueKind::Lhist { .. } => MetricType::Histogram,
+        ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. } => {
+            MetricType::Histogram
+        }
         ValueKind::Str(_) | ValueKind::Tuple { .. } => return None,
     })
 }

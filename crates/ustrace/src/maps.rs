@@ -150,6 +150,7 @@ fn divide(v: &mut MapValue, div: u64) {
         MapValue::UInt(x) | MapValue::Count(x) => *x /= div,
         MapValue::Avg { sum, .. } | MapValue::Stats { sum, .. } => *sum /= d,
         MapValue::Hist(_)
+        | MapValue::FineHist { .. }
         | MapValue::Lhist { .. }
         | MapValue::Str(_)
         | MapValue::Bool(_)

@@ -33,4 +33,22 @@ pub enum Record {
         /// The code.
         code: i64,
     },
+    /// A message for standard error: `errorf()`, `warnf()`, a failed
+    /// `assert()`, a file `cat()` could not read.
+    Message {
+        /// Error or warning.
+        level: MessageLevel,
+        /// The whole line as bpftrace prints it, with its newline, e.g.
+        /// `stdin:1:9-62: ERROR: Something bad with args: 10, arg2\n`.
+        text: String,
+    },
+}
+
+/// How serious a [`Record::Message`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageLevel {
+    /// `errorf()`, a failed `assert()`, a failed `cat()`.
+    Error,
+    /// `warnf()` (silenced by the CLI's `--no-warnings`).
+    Warning,
 }

@@ -9,10 +9,10 @@ use ustrace_output::Value;
 use ustrace_runtime::Session;
 
 use crate::error::from_session;
-use crate::host::{local_time, run_system};
+use crate::host::{local_time, read_cat_file, run_system, source_location};
 use crate::stacks::StackFormatter;
 use crate::values::{Namer, Place};
-use crate::{Error, Record, Script};
+use crate::{Error, MessageLevel, Record, Script};
 
 /// A `@map` that reached its key limit (see [`Tracer::full_maps`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -226,6 +226,14 @@ impl Tracer {
         Ok(full)
     }
 
+    /// Reads of user memory by typed expressions (`args.r->name`) that
+    /// failed (an address not mapped, or a page not yet loaded): each
+    /// left zeros in its value.
+    pub fn failed_reads(&self) -> Result<u64, Error> {
+        let slot = ustrace_codegen::program::FAILED_READS_SLOT as usize;
+        self.session.dropped_updates(slot).map_err(from_session)
+    }
+
     pub(crate) fn namer(&self) -> Namer<'_> {
         Namer {
             script: &self.script,
@@ -282,12 +290,42 @@ impl Tracer {
                             }
                             None => (None, values, def.format.as_str(), def.parsed.clone()),
                         };
+                    let rendered = || ustrace_output::render_printf(&format, &values);
+                    let message = |level, word, start, end| Record::Message {
+                        level,
+                        text: format!(
+                            "{}: {word}: {}\n",
+                            source_location(
+                                &self.script.source_name,
+                                &self.script.source,
+                                start,
+                                end
+                            ),
+                            rendered()
+                        ),
+                    };
                     let text = match def.kind {
                         PrintfKind::Time => local_time(&def.format),
-                        PrintfKind::System => {
-                            run_system(&ustrace_output::render_printf(&format, &values))
+                        PrintfKind::System => run_system(&rendered()),
+                        PrintfKind::Printf => rendered(),
+                        PrintfKind::Cat => match read_cat_file(&rendered()) {
+                            Ok(text) => text,
+                            Err(text) => {
+                                out.push(Record::Message {
+                                    level: MessageLevel::Error,
+                                    text,
+                                });
+                                continue;
+                            }
+                        },
+                        PrintfKind::Error { start, end } => {
+                            out.push(message(MessageLevel::Error, "ERROR", start, end));
+                            continue;
                         }
-                        PrintfKind::Printf => ustrace_output::render_printf(&format, &values),
+                        PrintfKind::Warning { start, end } => {
+                            out.push(message(MessageLevel::Warning, "WARNING", start, end));
+                            continue;
+                        }
                     };
                     out.push(Record::Printf {
                         text,

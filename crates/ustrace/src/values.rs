@@ -119,6 +119,15 @@ impl Namer<'_> {
                     .ok_or_else(|| Error::Internal(format!("no strftime format {format}")))?;
                 Value::Str(wall_time(fmt, ns).into_bytes())
             }
+            FieldValue::Record { index, bytes } => {
+                let ty = self
+                    .script
+                    .compiled
+                    .record_types
+                    .get(index)
+                    .ok_or_else(|| Error::Internal(format!("no record type {index}")))?;
+                Value::Str(ty.format(&bytes).into_bytes())
+            }
             FieldValue::UStack { id, pid, mode } => {
                 if let Some(seen) = self.seen_pids {
                     seen.borrow_mut().insert(pid);

@@ -3,6 +3,9 @@
 
 use anyhow::{bail, Result};
 
+use super::lang_tools::{
+    plan_ucalls, plan_uflow, plan_ugc, plan_uobjnew, plan_ustat, plan_uthreads,
+};
 use super::options::{Flag, Parsed, Target};
 use super::sink::Layout;
 
@@ -37,14 +40,9 @@ pub struct Tool {
 
 const FUNCCOUNT: &str = include_str!("../../../../tools/funccount.bt");
 const FUNCLATENCY: &str = include_str!("../../../../tools/funclatency.bt");
-const UCALLS: &str = include_str!("../../../../tools/ucalls.bt");
-const UFLOW: &str = include_str!("../../../../tools/uflow.bt");
 const STACKCOUNT: &str = include_str!("../../../../tools/stackcount.bt");
 const DBSLOWER: &str = include_str!("../../../../tools/dbslower.bt");
 const DBSTAT: &str = include_str!("../../../../tools/dbstat.bt");
-const UCALLS_JAVA: &str = include_str!("../../../../tools/ucalls_java.bt");
-const UGC: &str = include_str!("../../../../tools/ugc.bt");
-const USTAT: &str = include_str!("../../../../tools/ustat.bt");
 
 const fn flag(short: char, value: Option<&'static str>, help: &'static str) -> Flag {
     Flag { short, value, help }
@@ -54,11 +52,11 @@ const PID: Flag = flag('p', Some("PID"), "trace only this process");
 const CMD: Flag = flag('c', Some("CMD"), "run this command and trace it");
 const HELP: Flag = flag('h', None, "show this help");
 const DURATION: Flag = flag('d', Some("SECS"), "stop after this many seconds");
-const LANG: Flag = flag(
-    'l',
-    Some("LANG"),
-    "the language: python or c (default python)",
-);
+/// BCC's `-S` (system calls): kernel probes, refused in one line.
+const SYSCALLS: Flag = flag('S', None, "system calls: refused, they need kernel probes");
+const fn lang(help: &'static str) -> Flag {
+    flag('l', Some("LANG"), help)
+}
 
 /// Every tool, in `ustrace tool list` order.
 pub const TOOLS: &[Tool] = &[
@@ -92,12 +90,19 @@ pub const TOOLS: &[Tool] = &[
     Tool {
         name: "funclatency",
         summary: "time functions from entry to return, as a histogram (BCC funclatency)",
-        usage: "[-p PID | -c CMD] [-u | -m] [-d SECS] [LIB:]PATTERN",
+        usage: "[-p PID | -c CMD] [-u | -m] [-F] [-i SECS [-T]] [-d SECS] [LIB:]PATTERN",
         flags: &[
             PID,
             CMD,
             flag('u', None, "microseconds"),
             flag('m', None, "milliseconds"),
+            flag('F', None, "one histogram per function (and process)"),
+            flag(
+                'i',
+                Some("SECS"),
+                "print and clear the histograms every SECS",
+            ),
+            flag('T', None, "print the time before each interval's output"),
             DURATION,
             HELP,
         ],
@@ -110,20 +115,25 @@ pub const TOOLS: &[Tool] = &[
                 "ustrace tool funclatency -m -p 181 c:nanosleep",
                 "in milliseconds, PID 181 only",
             ),
+            (
+                "ustrace tool funclatency -F -i 5 -T 'c:*printf'",
+                "a histogram per function, every 5 s",
+            ),
         ],
         plan: plan_funclatency,
     },
     Tool {
         name: "ucalls",
         summary: "count (and with -L time) the calls of a language's functions (BCC ucalls)",
-        usage: "[-l python|java|c] [-L] [-m] [-T N] [-c CMD] [PID]",
+        usage: "[-l python|java|ruby|php|c] [-L] [-m] [-T N] [-c CMD] [PID]",
         flags: &[
-            LANG,
+            lang("python, java, ruby, php or c (default python)"),
             PID,
             CMD,
             flag('L', None, "also the total time in each function"),
             flag('m', None, "times in milliseconds (default microseconds)"),
             flag('T', Some("N"), "only the N most called"),
+            SYSCALLS,
             HELP,
         ],
         examples: &[
@@ -139,14 +149,41 @@ pub const TOOLS: &[Tool] = &[
                 "ustrace tool ucalls -l c -T 10 -c ./app",
                 "the 10 most called functions of ./app",
             ),
+            (
+                "ustrace tool ucalls -l ruby -L -c 'ruby app.rb'",
+                "Ruby and C methods of app.rb, with times",
+            ),
+            (
+                "ustrace tool ucalls -l php -c 'php8.2 app.php'",
+                "PHP functions (sets USE_ZEND_DTRACE=1)",
+            ),
+            (
+                "ustrace tool ucalls -l java -c 'java -XX:+ExtendedDTraceProbes App'",
+                "Java methods",
+            ),
         ],
         plan: plan_ucalls,
     },
     Tool {
         name: "uflow",
         summary: "print the flow of a language's function calls and returns (BCC uflow)",
-        usage: "[-l python] [-c CMD] [PID]",
-        flags: &[LANG, PID, CMD, HELP],
+        usage: "[-l python|java|ruby|php] [-M METHOD] [-C CLASS] [-c CMD] [PID]",
+        flags: &[
+            lang("python, java, ruby or php (default python)"),
+            PID,
+            CMD,
+            flag(
+                'M',
+                Some("METHOD"),
+                "only functions whose name starts with METHOD",
+            ),
+            flag(
+                'C',
+                Some("CLASS"),
+                "only functions of classes (Python: files) starting with CLASS",
+            ),
+            HELP,
+        ],
         examples: &[
             (
                 "ustrace tool uflow -l python 181",
@@ -156,15 +193,23 @@ pub const TOOLS: &[Tool] = &[
                 "ustrace tool uflow -c 'python3.11 app.py'",
                 "running app.py",
             ),
+            (
+                "ustrace tool uflow -l php -c 'php8.2 app.php'",
+                "PHP calls and returns of app.php",
+            ),
+            (
+                "ustrace tool uflow -M handle_ 181",
+                "only functions named handle_*",
+            ),
         ],
         plan: plan_uflow,
     },
     Tool {
         name: "ugc",
         summary: "print a language's garbage collections with their durations (BCC ugc)",
-        usage: "[-l python] [-m] [-c CMD] [PID]",
+        usage: "[-l python|java|ruby] [-m] [-c CMD] [PID]",
         flags: &[
-            LANG,
+            lang("python, java or ruby (default python)"),
             PID,
             CMD,
             flag(
@@ -180,14 +225,75 @@ pub const TOOLS: &[Tool] = &[
                 "ustrace tool ugc -m -c 'python3.11 app.py'",
                 "in milliseconds, running app.py",
             ),
+            (
+                "ustrace tool ugc -l java 181",
+                "the collections of JVM 181",
+            ),
         ],
         plan: plan_ugc,
     },
     Tool {
+        name: "uobjnew",
+        summary: "count a language's allocations by class, with bytes where the runtime gives them (BCC uobjnew)",
+        usage: "[-l java|ruby|c] [-C N | -S N] [-i SECS] [-c CMD] [PID [INTERVAL]]",
+        flags: &[
+            lang("java, ruby or c (default java)"),
+            PID,
+            CMD,
+            flag('C', Some("N"), "only the N classes with the most allocations"),
+            flag('S', Some("N"), "only the N classes with the most bytes"),
+            flag(
+                'i',
+                Some("SECS"),
+                "print and clear the table every SECS",
+            ),
+            HELP,
+        ],
+        examples: &[
+            (
+                "ustrace tool uobjnew -l java 181",
+                "allocations of JVM 181 (started with -XX:+ExtendedDTraceProbes)",
+            ),
+            (
+                "ustrace tool uobjnew -l ruby -C 10 -c 'ruby app.rb'",
+                "the 10 Ruby classes most allocated by app.rb",
+            ),
+            (
+                "ustrace tool uobjnew -l c 181 5",
+                "malloc() sizes of PID 181, every 5 seconds",
+            ),
+        ],
+        plan: plan_uobjnew,
+    },
+    Tool {
+        name: "uthreads",
+        summary: "print the threads a program starts (BCC uthreads)",
+        usage: "[-l java|c] [-c CMD] [PID]",
+        flags: &[lang("java or c (default c: pthread_create)"), PID, CMD, HELP],
+        examples: &[
+            (
+                "ustrace tool uthreads 181",
+                "pthread_create calls of PID 181",
+            ),
+            (
+                "ustrace tool uthreads -l java -c 'java App'",
+                "Java threads started and stopped",
+            ),
+        ],
+        plan: plan_uthreads,
+    },
+    Tool {
         name: "stackcount",
         summary: "count the user stacks that call functions matching a pattern (BCC stackcount)",
-        usage: "[-p PID | -c CMD] [-d SECS] [LIB:]PATTERN",
-        flags: &[PID, CMD, DURATION, HELP],
+        usage: "[-p PID | -c CMD] [-P] [-i SECS] [-d SECS] [LIB:]PATTERN",
+        flags: &[
+            PID,
+            CMD,
+            flag('P', None, "count each process's stacks apart"),
+            flag('i', Some("SECS"), "print and clear the counts every SECS"),
+            DURATION,
+            HELP,
+        ],
         examples: &[
             (
                 "ustrace tool stackcount -p 181 c:malloc",
@@ -196,6 +302,10 @@ pub const TOOLS: &[Tool] = &[
             (
                 "ustrace tool stackcount -c ./app work",
                 "the stacks reaching work() in ./app",
+            ),
+            (
+                "ustrace tool stackcount -P -i 10 c:malloc",
+                "per process, every 10 seconds",
             ),
         ],
         plan: plan_stackcount,
@@ -262,10 +372,10 @@ pub const TOOLS: &[Tool] = &[
     },
     Tool {
         name: "ustat",
-        summary: "per-process rates of Python calls and GCs, every interval (BCC ustat)",
-        usage: "[-l python] [-r MAXROWS] [-x PATH] [INTERVAL [COUNT]]",
+        summary: "per-process rates of calls, GCs, allocations, class loads, exceptions and threads of the running runtimes (BCC ustat)",
+        usage: "[-l python|java|ruby|php] [-r MAXROWS] [-x PATH] [INTERVAL [COUNT]]",
         flags: &[
-            LANG,
+            lang("only this runtime (default: every one running or installed)"),
             flag(
                 'r',
                 Some("MAXROWS"),
@@ -274,16 +384,22 @@ pub const TOOLS: &[Tool] = &[
             flag(
                 'x',
                 Some("PATH"),
-                "the Python executable or library (default /usr/bin/python3.11)",
+                "the runtime's executable or library (with -l; default: discovered)",
             ),
             HELP,
         ],
         examples: &[
-            ("ustrace tool ustat", "every Python process, every second"),
+            (
+                "ustrace tool ustat",
+                "every Python, Java, Ruby and PHP process, every second",
+            ),
+            ("ustrace tool ustat -l java 2", "JVMs only, every 2 seconds"),
             ("ustrace tool ustat 5 3", "every 5 seconds, 3 times"),
         ],
         plan: plan_ustat,
     },
+    super::spec_tools::ARGDIST,
+    super::spec_tools::TRACE,
 ];
 
 /// The tool called `name`.
@@ -299,12 +415,7 @@ fn split_pattern(pattern: &str, target: &Target) -> Result<(String, String)> {
     }
     match pattern.rsplit_once(':') {
         Some((lib, func)) if !lib.is_empty() && !func.is_empty() => {
-            let file = if lib.contains('/') || lib.starts_with("lib") {
-                lib.to_string()
-            } else {
-                format!("lib{lib}")
-            };
-            Ok((file, func.to_string()))
+            Ok((super::spec::library_file(lib), func.to_string()))
         }
         Some(_) => bail!("pattern `{pattern}`: expected LIB:FUNC"),
         None => match target.executable()? {
@@ -349,6 +460,10 @@ fn plan_funccount(parsed: &Parsed) -> Result<Invocation> {
 fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, None)?;
     let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
+    let interval = parsed.number('i', 0)?;
+    if parsed.has('T') && interval == 0 {
+        bail!("-T prints the time of each interval: give -i SECS");
+    }
     let (divisor, unit) = match (parsed.has('u'), parsed.has('m')) {
         (true, true) => bail!("give -u or -m, not both"),
         (true, false) => (1_000, "usecs"),
@@ -362,6 +477,9 @@ fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
             func,
             divisor.to_string(),
             parsed.number('d', 0)?.to_string(),
+            interval.to_string(),
+            u8::from(parsed.has('F')).to_string(),
+            u8::from(parsed.has('T')).to_string(),
         ],
         target,
         layout: Layout::Hist {
@@ -371,193 +489,18 @@ fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
     })
 }
 
-/// The language of `-l` (python by default), refusing the ones not done.
-fn language(parsed: &Parsed, allowed: &[&str]) -> Result<String> {
-    let lang = parsed.value('l').unwrap_or("python").to_string();
-    if allowed.contains(&lang.as_str()) {
-        return Ok(lang);
-    }
-    match lang.as_str() {
-        "java" | "ruby" | "php" | "perl" | "tcl" | "node" => bail!(
-            "-l {lang}: not supported yet (see docs/tools.md); supported: {}",
-            allowed.join(", ")
-        ),
-        _ => bail!(
-            "-l {lang}: unknown language; supported: {}",
-            allowed.join(", ")
-        ),
-    }
-}
-
-/// The optional positional PID of the u* tools.
-fn pid_positional(parsed: &Parsed) -> Result<Option<&str>> {
-    match parsed.positional.as_slice() {
-        [] => Ok(None),
-        [pid] => Ok(Some(pid)),
-        more => bail!("expected at most one PID, got {} arguments", more.len()),
-    }
-}
-
-/// The PID for a script's heading: `-p`'s, or 0 (none).
-fn target_pid(target: &Target) -> String {
-    match target {
-        Target::Pid(pid) => pid.to_string(),
-        Target::Command(_) | Target::All => "0".to_string(),
-    }
-}
-
-/// The JVM library of the target (libjvm.so, with the hotspot probes), after
-/// checking that its method probes are on (-XX:+ExtendedDTraceProbes).
-fn jvm_file(target: &Target) -> Result<String> {
-    const FLAG: &str = "-XX:+ExtendedDTraceProbes";
-    let missing_flag = || {
-        anyhow::anyhow!("-l java: the JVM's method probes fire only with {FLAG}: add it to the java command line")
-    };
-    match target {
-        Target::Pid(pid) => {
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if !String::from_utf8_lossy(&cmdline).contains(FLAG) {
-                return Err(missing_flag());
-            }
-            let maps = std::fs::read_to_string(format!("/proc/{pid}/maps"))
-                .map_err(|e| anyhow::anyhow!("reading /proc/{pid}/maps: {e}"))?;
-            match maps
-                .lines()
-                .filter_map(|l| l.split_whitespace().nth(5))
-                .find(|p| p.ends_with("/libjvm.so"))
-            {
-                Some(p) => Ok(p.to_string()),
-                None => bail!("process {pid} has no libjvm.so mapped: not a JVM"),
-            }
-        }
-        Target::Command(cmd) => {
-            if !cmd.contains(FLAG) {
-                return Err(missing_flag());
-            }
-            let Some(exe) = target.executable()? else {
-                bail!("-c: empty command");
-            };
-            let exe = std::fs::canonicalize(&exe).unwrap_or_else(|_| exe.into());
-            let jvm = exe
-                .parent()
-                .and_then(|bin| bin.parent())
-                .map(|home| home.join("lib/server/libjvm.so"));
-            match jvm {
-                Some(j) if j.is_file() => Ok(j.display().to_string()),
-                _ => bail!("-l java: no lib/server/libjvm.so next to {}", exe.display()),
-            }
-        }
-        Target::All => {
-            let default = "/usr/lib/jvm/default-java/lib/server/libjvm.so";
-            match std::fs::canonicalize(default) {
-                Ok(p) => Ok(p.display().to_string()),
-                Err(_) => bail!("-l java: {default} not found: give a PID or -c CMD"),
-            }
-        }
-    }
-}
-
-/// The Python executable of the target (python3.11 when none).
-fn python_file(target: &Target) -> Result<String> {
-    Ok(target
-        .executable()?
-        .unwrap_or_else(|| "/usr/bin/python3.11".to_string()))
-}
-
-fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
-    let lang = language(parsed, &["python", "java", "c"])?;
-    let target = Target::from(parsed, pid_positional(parsed)?)?;
-    let top = match parsed.value('T') {
-        Some(_) => Some(parsed.number('T', 0)? as usize),
-        None => None,
-    };
-    if lang == "c" {
-        if parsed.has('L') {
-            bail!("-l c with -L: use `ustrace tool funclatency` for C function times");
-        }
-        let Some(exe) = target.executable()? else {
-            bail!("-l c needs the process: a PID or -c CMD");
-        };
-        return Ok(Invocation {
-            source: FUNCCOUNT,
-            positional: vec![exe, "*".into(), "0".into(), "0".into()],
-            target,
-            layout: Layout::Counts {
-                heading: "METHOD",
-                width: 50,
-                count_heading: "# CALLS",
-                top,
-            },
-        });
-    }
-    let (divisor, heading) = if parsed.has('m') {
-        (1_000_000, "TIME (ms)")
-    } else {
-        (1_000, "TIME (us)")
-    };
-    let latency = parsed.has('L');
-    if lang == "java" {
-        return Ok(Invocation {
-            source: UCALLS_JAVA,
-            positional: vec![
-                jvm_file(&target)?,
-                u8::from(latency).to_string(),
-                divisor.to_string(),
-                target_pid(&target),
-            ],
-            target,
-            layout: Layout::Calls {
-                time_heading: latency.then_some(heading),
-                top,
-            },
-        });
-    }
-    Ok(Invocation {
-        source: UCALLS,
-        positional: vec![
-            python_file(&target)?,
-            u8::from(latency).to_string(),
-            divisor.to_string(),
-            target_pid(&target),
-        ],
-        target,
-        layout: Layout::Calls {
-            time_heading: latency.then_some(heading),
-            top,
-        },
-    })
-}
-
-fn plan_uflow(parsed: &Parsed) -> Result<Invocation> {
-    language(parsed, &["python"])?;
-    let target = Target::from(parsed, pid_positional(parsed)?)?;
-    Ok(Invocation {
-        source: UFLOW,
-        positional: vec![python_file(&target)?, target_pid(&target)],
-        target,
-        layout: Layout::Flow,
-    })
-}
-
-fn plan_ugc(parsed: &Parsed) -> Result<Invocation> {
-    language(parsed, &["python"])?;
-    let target = Target::from(parsed, pid_positional(parsed)?)?;
-    Ok(Invocation {
-        source: UGC,
-        positional: vec![python_file(&target)?, target_pid(&target)],
-        target,
-        layout: Layout::Collections {
-            millis: parsed.has('m'),
-        },
-    })
-}
-
 fn plan_stackcount(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, None)?;
     let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
     Ok(Invocation {
         source: STACKCOUNT,
-        positional: vec![file, func, parsed.number('d', 0)?.to_string()],
+        positional: vec![
+            file,
+            func,
+            parsed.number('d', 0)?.to_string(),
+            parsed.number('i', 0)?.to_string(),
+            u8::from(parsed.has('P')).to_string(),
+        ],
         target,
         layout: Layout::Stacks,
     })
@@ -629,39 +572,6 @@ fn plan_dbstat(parsed: &Parsed) -> Result<Invocation> {
         layout: Layout::Hist {
             label: format!("query latency ({unit})"),
             average: None,
-        },
-    })
-}
-
-fn plan_ustat(parsed: &Parsed) -> Result<Invocation> {
-    language(parsed, &["python"])?;
-    let number = |i: usize, default: u64| -> Result<u64> {
-        match parsed.positional.get(i) {
-            None => Ok(default),
-            Some(v) => v
-                .parse()
-                .map_err(|_| anyhow::anyhow!("`{v}` is not a non-negative integer")),
-        }
-    };
-    if parsed.positional.len() > 2 {
-        bail!("expected at most INTERVAL and COUNT");
-    }
-    let interval = number(0, 1)?;
-    if interval == 0 {
-        bail!("the interval must be at least 1 second");
-    }
-    let count = number(1, 0)?;
-    let file = parsed
-        .value('x')
-        .unwrap_or("/usr/bin/python3.11")
-        .to_string();
-    Ok(Invocation {
-        source: USTAT,
-        positional: vec![file, interval.to_string(), count.to_string()],
-        target: Target::All,
-        layout: Layout::Rates {
-            interval,
-            max_rows: parsed.number('r', 20)? as usize,
         },
     })
 }

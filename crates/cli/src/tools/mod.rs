@@ -5,8 +5,14 @@
 
 mod catalog;
 mod expand;
+mod lang_tools;
 mod options;
+mod rates;
+mod runtimes;
+mod sections;
 mod sink;
+mod spec;
+mod spec_tools;
 
 use std::ffi::OsString;
 use std::fmt::Write as _;
@@ -21,6 +27,10 @@ use sink::{BccSink, Layout};
 
 /// The layout of the tool being run (set once, by [`command_line`]).
 static LAYOUT: OnceLock<Layout> = OnceLock::new();
+
+/// The tool being run when it wrote its script from specifiers (argdist,
+/// trace).
+static WROTE_SCRIPT: OnceLock<&'static str> = OnceLock::new();
 
 /// What the command line asks for.
 pub enum CommandLine {
@@ -62,7 +72,13 @@ pub fn command_line(args: Vec<OsString>) -> Result<CommandLine> {
         return Ok(CommandLine::Done(0));
     }
     let run = (tool.plan)(&parsed).map_err(|e| anyhow::anyhow!("{name}: {e:#}"))?;
+    if parsed.has('v') && tool.flags.iter().any(|f| f.short == 'v') {
+        println!("{}", run.source);
+    }
     let _ = LAYOUT.set(run.layout);
+    if spec_tools::writes_its_script(tool.name) {
+        let _ = WROTE_SCRIPT.set(tool.name);
+    }
     let mut argv: Vec<OsString> = vec![args[0].clone(), "-f".into(), "bcc".into()];
     match run.target {
         Target::Pid(pid) => argv.extend(["-p".into(), pid.to_string().into()]),
@@ -84,6 +100,16 @@ pub fn sink(out: Box<dyn Write>) -> Box<dyn ustrace::sink::Sink> {
         top: None,
     });
     Box::new(BccSink::new(out, layout))
+}
+
+/// A note for an error in the script of a tool that wrote it from its
+/// specifiers: the error's line is in that script, not in what was typed.
+pub fn script_note() -> Option<String> {
+    WROTE_SCRIPT.get().map(|name| {
+        format!(
+            "note: `ustrace tool {name}` wrote this script from its probe specifiers; -v prints it"
+        )
+    })
 }
 
 /// `ustrace tool list`.
@@ -114,7 +140,7 @@ fn help(tool: &catalog::Tool) -> String {
     }
     let _ = writeln!(
         out,
-        "\nThe script: tools/{}.bt (runnable as `ustrace tools/{}.bt ARGS`, see its header).",
+        "\nThe script: tools/{}.bt, or tools/{}_LANG.bt per language (runnable as `ustrace tools/FILE.bt ARGS`, see its header).",
         tool.name, tool.name
     );
     out

@@ -157,15 +157,23 @@ fn which(name: &str) -> Result<String> {
     if name.contains('/') {
         return Ok(name.to_string());
     }
-    let path = std::env::var("PATH").unwrap_or_default();
-    for dir in path.split(':').filter(|d| !d.is_empty()) {
-        let candidate = std::path::Path::new(dir).join(name);
-        if candidate.is_file() {
-            let real = std::fs::canonicalize(&candidate).unwrap_or(candidate);
-            return Ok(real.display().to_string());
-        }
+    match in_path(name) {
+        Some(found) => Ok(found),
+        None => bail!("-c: `{name}` not found in PATH"),
     }
-    bail!("-c: `{name}` not found in PATH")
+}
+
+/// The first file called `name` in a PATH directory, resolved.
+pub fn in_path(name: &str) -> Option<String> {
+    let path = std::env::var("PATH").unwrap_or_default();
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|dir| std::path::Path::new(dir).join(name))
+        .find(|candidate| candidate.is_file())
+        .map(|candidate| {
+            let real = std::fs::canonicalize(&candidate).unwrap_or(candidate);
+            real.display().to_string()
+        })
 }
 
 #[cfg(test)]

@@ -9,6 +9,9 @@ use ustrace::output::{MapEntry, MapValue, Value};
 use ustrace::sink::Sink;
 use ustrace::Record;
 
+use super::rates;
+use super::spec::argdist::{render as render_distribution, Distribution};
+
 /// How a tool's records are laid out.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
@@ -49,14 +52,35 @@ pub enum Layout {
     },
     /// stackcount: each stack's frames, then its count.
     Stacks,
-    /// ustat: per-process rates from `@calls` and `@gcs`, a table per
-    /// interval (ended by an empty printf line).
+    /// uobjnew: `NAME/TYPE  # ALLOCS  # BYTES` from `@allocs` and
+    /// `@bytes`.
+    Allocs {
+        /// Only the N classes with the most allocations (BCC's `-C`).
+        top_count: Option<usize>,
+        /// Only the N classes with the most bytes (BCC's `-S`).
+        top_size: Option<usize>,
+    },
+    /// uthreads: `TIME ID TYPE DESCRIPTION`.
+    Threads,
+    /// ustat: per-process rates from `@calls`, `@gcs`, `@objnew`,
+    /// `@cloads`, `@excs` and `@threads`, a table per interval (ended by an
+    /// empty printf line).
     Rates {
         /// The interval in seconds (the divisor of the counts).
         interval: u64,
         /// Print at most this many processes, busiest first.
         max_rows: usize,
     },
+    /// argdist: each specifier's counts or histogram, after the time the
+    /// script prints every interval.
+    Distributions {
+        /// How each map prints.
+        dists: Vec<Distribution>,
+        /// Print only the N largest counts (BCC's `-T`).
+        top: Option<usize>,
+    },
+    /// trace: the script's lines as they are.
+    Lines,
 }
 
 /// Writes records in BCC's layout.
@@ -65,8 +89,13 @@ pub struct BccSink<W: Write> {
     layout: Layout,
     /// `@calls` seen, waiting for `@times` (ucalls prints one table).
     calls: Vec<MapEntry>,
-    /// ustat's `@gcs` of the current interval.
-    gcs: Vec<MapEntry>,
+    /// ustat's maps of the current interval, by name; uobjnew's `@allocs`
+    /// waiting for `@bytes`.
+    held: Vec<(String, Vec<MapEntry>)>,
+    /// True once the script's `Tracing ...` line (and the headings) are out.
+    started: bool,
+    /// Lines that came before the `Tracing ...` line, printed after it.
+    pending: String,
 }
 
 impl<W: Write> BccSink<W> {
@@ -76,7 +105,9 @@ impl<W: Write> BccSink<W> {
             out,
             layout,
             calls: Vec::new(),
-            gcs: Vec::new(),
+            held: Vec::new(),
+            started: false,
+            pending: String::new(),
         }
     }
 
@@ -94,7 +125,19 @@ impl<W: Write> BccSink<W> {
             Layout::Hist { label, average } => match (name, average) {
                 ("@stats", Some(unit)) => average_line(entries, unit),
                 ("@stats", None) => String::new(),
-                _ => entries.iter().map(|e| log2_hist(&e.value, label)).collect(),
+                _ => entries
+                    .iter()
+                    .map(|e| match e.key.as_slice() {
+                        // funclatency -F: BCC's section per function.
+                        [func, pid] => format!(
+                            "\nFunction = {} [{}]\n{}",
+                            func.to_text(),
+                            pid.to_text(),
+                            log2_hist(&e.value, label)
+                        ),
+                        _ => log2_hist(&e.value, label),
+                    })
+                    .collect(),
             },
             Layout::Calls { time_heading, top } => {
                 if name == "@calls" && time_heading.is_some() {
@@ -115,35 +158,51 @@ impl<W: Write> BccSink<W> {
             Layout::Stacks => stacks(entries),
             Layout::Rates { .. } => {
                 // Kept until the interval's empty line.
-                match name {
-                    "@calls" => self.calls = entries.to_vec(),
-                    "@gcs" => self.gcs = entries.to_vec(),
-                    _ => {}
-                }
+                self.held.push((name.to_string(), entries.to_vec()));
                 return Ok(());
             }
-            Layout::Flow | Layout::Slower | Layout::Collections { .. } => {
+            Layout::Allocs {
+                top_count,
+                top_size,
+            } => {
+                if name == "@allocs" {
+                    self.held = vec![(name.to_string(), entries.to_vec())];
+                    return Ok(());
+                }
+                let allocs = std::mem::take(&mut self.held)
+                    .into_iter()
+                    .next()
+                    .map(|(_, e)| e)
+                    .unwrap_or_default();
+                rates::allocs_table(&allocs, entries, *top_count, *top_size)
+            }
+            Layout::Distributions { dists, top } => match dists.iter().find(|d| d.map == name) {
+                Some(d) => render_distribution(d, entries, *top),
+                None => String::new(),
+            },
+            Layout::Lines => String::new(),
+            Layout::Flow | Layout::Slower | Layout::Collections { .. } | Layout::Threads => {
                 counts_table(entries, "KEY", 36, "COUNT", None)
             }
         };
         self.out.write_all(text.as_bytes())
     }
 
-    fn printf(&mut self, text: &str, args: &[Value]) -> io::Result<()> {
-        let line = match (&self.layout, args) {
+    /// A printf record as the layout's line.
+    fn printf_line(&mut self, text: &str, args: &[Value]) -> String {
+        match (&self.layout, args) {
             (Layout::Flow, [cpu, pid, tid, us, depth, file, func]) => {
                 let arrow = if text.contains(" <- ") { "<-" } else { "->" };
                 let depth = int(depth).max(1) as usize;
                 format!(
-                    "{:<3} {:<6} {:<6} {:<8.3} {}{} {}.{}\n",
+                    "{:<3} {:<6} {:<6} {:<8.3} {}{} {}\n",
                     int(cpu),
                     int(pid),
                     int(tid),
                     int(us) as f64,
                     "  ".repeat(depth - 1),
                     arrow,
-                    file.to_text(),
-                    func.to_text()
+                    key_text(&[file.clone(), func.clone()])
                 )
             }
             (Layout::Slower, [elapsed, pid, us, query]) => format!(
@@ -154,23 +213,38 @@ impl<W: Write> BccSink<W> {
                 query.to_text()
             ),
             (Layout::Rates { interval, max_rows }, []) if text == "\n" => {
-                let calls = std::mem::take(&mut self.calls);
-                let gcs = std::mem::take(&mut self.gcs);
-                rates_table(&calls, &gcs, *interval, *max_rows)
+                let held = std::mem::take(&mut self.held);
+                rates::rates_table(&held, *interval, *max_rows)
             }
-            (Layout::Collections { millis }, [at, took, generation, collected]) => {
+            (Layout::Collections { millis }, [at, took, rest @ ..]) => {
                 let divisor = if *millis { 1e6 } else { 1e3 };
+                let description = match rest {
+                    [generation, collected] => format!(
+                        "gen {} GC collected {} objects",
+                        int(generation),
+                        int(collected)
+                    ),
+                    other => other
+                        .iter()
+                        .map(Value::to_text)
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                };
                 format!(
-                    "{:<8.3} {:<8.2} gen {} GC collected {} objects\n",
+                    "{:<8.3} {:<8.2} {description}\n",
                     int(at) as f64 / 1e9,
                     int(took) as f64 / divisor,
-                    int(generation),
-                    int(collected)
                 )
             }
+            (Layout::Threads, [at, pid, tid, kind, description]) => format!(
+                "{:<8.3} {:<16} {:<8} {:<30}\n",
+                int(at) as f64 / 1e9,
+                format!("{}/{}", int(pid), int(tid)),
+                kind.to_text(),
+                description.to_text()
+            ),
             _ => text.to_string(),
-        };
-        self.out.write_all(line.as_bytes())
+        }
     }
 
     /// The column headings printed before the first line (uflow,
@@ -191,6 +265,10 @@ impl<W: Write> BccSink<W> {
                 if millis { "TIME (ms)" } else { "TIME (us)" },
                 "DESCRIPTION"
             )),
+            Layout::Threads => Some(format!(
+                "{:<8} {:<16} {:<8} {:<30}\n",
+                "TIME", "ID", "TYPE", "DESCRIPTION"
+            )),
             _ => None,
         }
     }
@@ -204,17 +282,27 @@ impl<W: Write> Sink for BccSink<W> {
     fn record(&mut self, record: &Record) -> io::Result<()> {
         match record {
             Record::Printf { text, args, .. } => {
-                let first = text.starts_with("Tracing ");
-                self.printf(text, args)?;
-                if first {
+                let line = self.printf_line(text, args);
+                if text.starts_with("Tracing ") {
+                    self.out.write_all(line.as_bytes())?;
                     if let Some(h) = self.headings() {
                         self.out.write_all(h.as_bytes())?;
                     }
+                    self.started = true;
+                    let pending = std::mem::take(&mut self.pending);
+                    return self.out.write_all(pending.as_bytes());
                 }
-                Ok(())
+                if !self.started && self.headings().is_some() {
+                    // An event read before BEGIN's line: kept for after
+                    // the headings.
+                    self.pending.push_str(&line);
+                    return Ok(());
+                }
+                self.out.write_all(line.as_bytes())
             }
             Record::Map { name, entries, .. } => self.map(name, entries),
             Record::Exit { .. } => Ok(()),
+            Record::Message { text, .. } => io::stderr().write_all(text.as_bytes()),
         }
     }
 
@@ -227,6 +315,8 @@ impl<W: Write> Sink for BccSink<W> {
     }
 
     fn flush(&mut self) -> io::Result<()> {
+        let pending = std::mem::take(&mut self.pending);
+        self.out.write_all(pending.as_bytes())?;
         // A ucalls run that ended before `@times` was printed.
         if !self.calls.is_empty() {
             if let Layout::Calls { top, .. } = self.layout {
@@ -240,25 +330,34 @@ impl<W: Write> Sink for BccSink<W> {
 }
 
 /// An integer argument (0 for a string).
-fn int(v: &Value) -> i64 {
+pub(super) fn int(v: &Value) -> i64 {
     v.bits().unwrap_or(0) as i64
 }
 
 /// A count, sum or integer map value.
-fn scalar(v: &MapValue) -> u64 {
+pub(super) fn scalar(v: &MapValue) -> u64 {
     match v {
         MapValue::Count(c) => *c,
         MapValue::Sum(s) | MapValue::Int(s) | MapValue::Min(s) | MapValue::Max(s) => *s as u64,
         MapValue::UInt(u) => *u,
         MapValue::Avg { count, .. } | MapValue::Stats { count, .. } => *count,
         MapValue::Bool(b) => u64::from(*b),
-        MapValue::Str(_) | MapValue::Tuple(_) | MapValue::Hist(_) | MapValue::Lhist { .. } => 0,
+        MapValue::Str(_)
+        | MapValue::Tuple(_)
+        | MapValue::Hist(_)
+        | MapValue::FineHist { .. }
+        | MapValue::Lhist { .. } => 0,
     }
 }
 
 /// The key fields joined with `.` (ucalls' `FILE.FUNC`).
-fn key_text(key: &[Value]) -> String {
-    key.iter().map(Value::to_text).collect::<Vec<_>>().join(".")
+/// Empty fields (PHP's class of a plain function) are left out.
+pub(super) fn key_text(key: &[Value]) -> String {
+    key.iter()
+        .map(Value::to_text)
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join(".")
 }
 
 /// Entries by ascending value, keeping the `top` largest.
@@ -389,84 +488,25 @@ fn average_line(entries: &[MapEntry], unit: &str) -> String {
         .collect()
 }
 
-/// ustat's table: the time and load average, then one row per process
-/// (`PID CMDLINE METHOD/s GC/s OBJNEW/s CLOAD/s EXC/s THR/s`), busiest
-/// first. Python gives no allocation, class-load, exception or thread
-/// probes: those columns are 0.
-fn rates_table(calls: &[MapEntry], gcs: &[MapEntry], interval: u64, max_rows: usize) -> String {
-    let interval = interval.max(1);
-    let mut rows: Vec<(i64, String, u64, u64)> = Vec::new();
-    for (entries, is_gc) in [(calls, false), (gcs, true)] {
-        for e in entries {
-            let pid = e.key.first().map_or(0, int);
-            let comm = e.key.get(1).map(Value::to_text).unwrap_or_default();
-            let n = scalar(&e.value);
-            match rows.iter_mut().find(|r| r.0 == pid) {
-                Some(r) if is_gc => r.3 += n,
-                Some(r) => r.2 += n,
-                None if is_gc => rows.push((pid, comm, 0, n)),
-                None => rows.push((pid, comm, n, 0)),
-            }
-        }
-    }
-    rows.sort_by(|a, b| (b.2 + b.3).cmp(&(a.2 + a.3)).then(a.0.cmp(&b.0)));
-    rows.truncate(max_rows);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    let clock = std::process::Command::new("date")
-        .arg("+%H:%M:%S")
-        .output()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let mut out = format!(
-        "{clock} loadavg: {}
-
-",
-        load.trim()
-    );
-    out.push_str(&format!(
-        "{:<6} {:<20} {:<10} {:<6} {:<10} {:<8} {:<6} {:<6}
-",
-        "PID", "CMDLINE", "METHOD/s", "GC/s", "OBJNEW/s", "CLOAD/s", "EXC/s", "THR/s"
-    ));
-    for (pid, comm, calls, gcs) in rows {
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .ok()
-            .map(|b| {
-                String::from_utf8_lossy(&b)
-                    .replace('\0', " ")
-                    .trim()
-                    .to_string()
-            })
-            .filter(|c| !c.is_empty())
-            .unwrap_or(comm);
-        out.push_str(&format!(
-            "{:<6} {:<20} {:<10} {:<6} {:<10} {:<8} {:<6} {:<6}
-",
-            pid,
-            cmdline,
-            calls / interval,
-            gcs / interval,
-            0,
-            0,
-            0,
-            0
-        ));
-    }
-    out.push('\n');
-    out
-}
-
-/// stackcount: each stack's frames indented by two, then the count by
-/// four, ascending by count.
+/// stackcount: each stack's frames indented by two, with -P the process
+/// (`    COMM [PID]`), then the count by four, ascending by count.
 fn stacks(entries: &[MapEntry]) -> String {
     let mut rows: Vec<(&MapEntry, u64)> = entries.iter().map(|e| (e, scalar(&e.value))).collect();
     rows.sort_by_key(|&(_, c)| c);
     let mut out = String::new();
     for (entry, count) in rows {
-        for field in &entry.key {
-            for frame in field.to_text().lines().filter(|l| !l.trim().is_empty()) {
+        let (stack, process) = match entry.key.as_slice() {
+            [stack, comm, pid] => (Some(stack), Some((comm, pid))),
+            [stack, ..] => (Some(stack), None),
+            [] => (None, None),
+        };
+        if let Some(stack) = stack {
+            for frame in stack.to_text().lines().filter(|l| !l.trim().is_empty()) {
                 out.push_str(&format!("  {}\n", frame.trim()));
             }
+        }
+        if let Some((comm, pid)) = process {
+            out.push_str(&format!("    {} [{}]\n", comm.to_text(), pid.to_text()));
         }
         out.push_str(&format!("    {count}\n\n"));
     }

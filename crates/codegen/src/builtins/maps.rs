@@ -14,7 +14,7 @@ use crate::CompileError;
 /// An aggregation entry.
 const fn aggregation(
     name: &'static str,
-    args: usize,
+    args: (usize, usize),
     doc: &'static str,
     example: &'static str,
     value: fn(&[i64]) -> Result<ValueKind, String>,
@@ -22,7 +22,7 @@ const fn aggregation(
     Builtin {
         name,
         form: Form::Aggregation(Aggregation { name, args, value }),
-        arity: (args, args),
+        arity: args,
         usage: "",
         doc,
         example,
@@ -57,52 +57,52 @@ const fn map_command(
 pub(super) const ENTRIES: &[Builtin] = &[
     aggregation(
         "count",
-        0,
+        (0, 0),
         "Counts the times the probe fired (per key).",
         "@[comm] = count();",
         |_| Ok(ValueKind::Count),
     ),
-    aggregation("sum", 1, "Sums an integer.", "@bytes = sum(arg2);", |_| {
+    aggregation("sum", (1, 1), "Sums an integer.", "@bytes = sum(arg2);", |_| {
         Ok(ValueKind::Sum)
     }),
     aggregation(
         "min",
-        1,
+        (1, 1),
         "Keeps the smallest integer seen.",
         "@least = min(arg0);",
         |_| Ok(ValueKind::Min),
     ),
     aggregation(
         "max",
-        1,
+        (1, 1),
         "Keeps the largest integer seen.",
         "@most = max(arg0);",
         |_| Ok(ValueKind::Max),
     ),
     aggregation(
         "avg",
-        1,
+        (1, 1),
         "Averages an integer.",
         "@mean = avg(arg0);",
         |_| Ok(ValueKind::Avg),
     ),
     aggregation(
         "stats",
-        1,
+        (1, 1),
         "Count, average and total of an integer.",
         "@s = stats(arg0);",
         |_| Ok(ValueKind::Stats),
     ),
     aggregation(
         "hist",
-        1,
-        "A power-of-two histogram of an integer.",
+        (1, 2),
+        "A power-of-two histogram of an integer; `hist(x, k)` cuts each power of two in 2^k buckets (k a constant, 0-5).",
         "@h = hist(arg1);",
-        |_| Ok(ValueKind::Hist),
+        hist_value,
     ),
     aggregation(
         "lhist",
-        4,
+        (4, 4),
         "A linear histogram: `lhist(value, min, max, step)` with constant bounds.",
         "@l = lhist(arg0, 0, 100, 10);",
         lhist_value,
@@ -175,6 +175,20 @@ pub(super) const ENTRIES: &[Builtin] = &[
         |pc, call| emit_command(pc, call, TAG_ZERO_MAP),
     ),
 ];
+
+fn hist_value(c: &[i64]) -> Result<ValueKind, String> {
+    match c {
+        [] | [0] => Ok(ValueKind::Hist),
+        [k] if (1..=i64::from(ustrace_abi::FINE_HIST_MAX_BITS)).contains(k) => {
+            Ok(ValueKind::FineHist { bits: *k as u8 })
+        }
+        [k] => Err(format!(
+            "hist(value, k): k is {k}, it must be between 0 and {}",
+            ustrace_abi::FINE_HIST_MAX_BITS
+        )),
+        _ => Err("hist() takes a value and an optional k: hist(x, 2)".into()),
+    }
+}
 
 fn lhist_value(c: &[i64]) -> Result<ValueKind, String> {
     let [min, max, step] = [c[0], c[1], c[2]];

@@ -54,6 +54,10 @@ fn runtime_len(call: &Call) -> bool {
 
 fn check_str(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
     let len = str_capacity(call, c.opts.str_len);
+    // `str()` of a string (a `char[N]` field of a program type) is itself.
+    if let Type::Str(n) = c.expr(&call.args[0])?.ty {
+        return Ok(Typed::of(Type::Str(n)));
+    }
     c.int_operand(&call.args[0])?;
     if runtime_len(call) {
         c.int_operand(&call.args[1])?;
@@ -64,6 +68,11 @@ fn check_str(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
 fn emit_str(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let len = str_capacity(call, pc.g.opts.str_len);
     let p = pc.expr(&call.args[0])?;
+    match p.ty() {
+        Type::Str(_) => return Ok(p),
+        Type::Int { .. } => {}
+        _ => return Err(crate::emit::internal(call.args[0].span)),
+    }
     let buf = pc.alloc_tmp(len.max(8), call.span)?;
     pc.b.zero_stack(buf, (len.max(8) + 7) & !7);
     pc.load(&p, R3);
@@ -87,6 +96,7 @@ fn emit_str(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> 
     pc.b.emit(insn::mov64_reg(R1, R10));
     pc.b.emit(insn::alu64_imm(AluOp::Add, R1, buf as i32));
     pc.b.emit(insn::call(helper::PROBE_READ_USER_STR));
+    pc.check_user_read("probe_read_user_str", call.span)?;
     Ok(Val::Buf(buf, len))
 }
 
@@ -118,6 +128,7 @@ fn emit_buf(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> 
     pc.b.emit(insn::mov64_reg(R1, R10));
     pc.b.emit(insn::alu64_imm(AluOp::Add, R1, (slot + 8) as i32));
     pc.b.emit(insn::call(helper::PROBE_READ_USER));
+    pc.check_user_read("probe_read_user", call.span)?;
     // A failed read leaves zeroes; keep the length so it prints as such.
     Ok(Val::Bytes(slot, cap))
 }

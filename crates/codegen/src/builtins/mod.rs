@@ -13,7 +13,9 @@
 //! - [`strings`]: string and byte functions (`strlen()`, `strstr()`,
 //!   `strcontains()`, `strncmp()`, `bswap()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
-//!   `time()`, `system()`, `exit()`, `strftime()`)
+//!   `time()`, `system()`, `cat()`, `exit()`, `strftime()`)
+//! - [`messages`]: standard-error messages with the script location
+//!   (`errorf()`, `warnf()`, `assert()`)
 //! - [`maps`]: aggregations and whole-map functions (`count()`, `hist()`,
 //!   `delete()`, `clear()`, ...)
 //!
@@ -22,6 +24,7 @@
 
 mod maps;
 mod memory;
+mod messages;
 pub(crate) mod output;
 mod probe;
 mod process;
@@ -97,8 +100,9 @@ pub(crate) enum Form {
 pub(crate) struct Aggregation {
     /// Its name.
     pub(crate) name: &'static str,
-    /// How many arguments it takes (the first is the value).
-    pub(crate) args: usize,
+    /// Fewest and most arguments (the first is the value; the others are
+    /// constants).
+    pub(crate) args: (usize, usize),
     /// The map value kind, from the constant arguments after the first.
     pub(crate) value: fn(&[i64]) -> Result<ValueKind, String>,
 }
@@ -134,6 +138,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(memory::ENTRIES)
         .chain(strings::ENTRIES)
         .chain(output::ENTRIES)
+        .chain(messages::ENTRIES)
         .chain(maps::ENTRIES)
 }
 
@@ -223,7 +228,7 @@ pub fn markdown_table() -> String {
                 };
                 format!("{v}function, {}", arity_text(b.arity))
             }
-            Form::Aggregation(a) => format!("aggregation, {}", arity_text((a.args, a.args))),
+            Form::Aggregation(a) => format!("aggregation, {}", arity_text(a.args)),
         };
         s += &format!(
             "| `{}` | {} | {} | `{}` |\n",

@@ -1,5 +1,5 @@
 //! Records sent to user space: `printf()`, `print()`, `time()`,
-//! `system()`, `exit()`, and `strftime()` values.
+//! `system()`, `cat()`, `exit()`, and `strftime()` values.
 
 use ustrace_lang::ast::{Expr, ExprKind};
 
@@ -61,13 +61,23 @@ pub(super) const ENTRIES: &[Builtin] = &[
         doc: "Runs a formatted command with `/bin/sh -c` and prints its output (needs `--unsafe`).",
         example: "system(\"ps -p %d\", pid);",
         check: |c, call| {
-            allowed(c.opts.allow_unsafe, call)?;
+            unsafe_allowed(c.opts.allow_unsafe, call, "runs commands")?;
             check_format(c, call.args, call)
         },
         emit: |pc, call| {
-            allowed(pc.g.opts.allow_unsafe, call)?;
+            unsafe_allowed(pc.g.opts.allow_unsafe, call, "runs commands")?;
             pc.formatted(call.args, PrintfKind::System, call.span)
         },
+    },
+    Builtin {
+        name: "cat",
+        form: Form::Function,
+        arity: (1, MANY),
+        usage: "cat() needs a file name format: cat(\"/proc/%d/status\", pid)",
+        doc: "Prints the contents of the file a printf-like format names (read by ustrace when the record arrives).",
+        example: "cat(\"/proc/%d/comm\", pid);",
+        check: |c, call| check_format(c, call.args, call),
+        emit: |pc, call| pc.formatted(call.args, PrintfKind::Cat, call.span),
     },
     Builtin {
         name: "exit",
@@ -104,12 +114,22 @@ pub(super) const ENTRIES: &[Builtin] = &[
 
 /// printf()/system(): a literal format whose conversions match the
 /// arguments, each of which has a value.
-fn check_format(c: &mut Checker, args: &[Expr], call: &Call) -> Result<Typed, CompileError> {
+pub(super) fn check_format(
+    c: &mut Checker,
+    args: &[Expr],
+    call: &Call,
+) -> Result<Typed, CompileError> {
     let fmt = printf_format(args, call)?;
     let format = ustrace_lang::printf::parse_format(fmt)
         .map_err(|e| CompileError::new(args[0].span, e.to_string()))?;
     for (a, conv) in args[1..].iter().zip(format.conversions()) {
         let t = c.expr(a)?;
+        // An enum of the traced program prints by name with %s.
+        if conv.kind == ustrace_lang::printf::ConversionKind::Str
+            && crate::typed::enum_type(c.ctx, c.opts, a).is_some()
+        {
+            continue;
+        }
         let Some(field) = t.ty.record_fields().and_then(|f| f.first().copied()) else {
             return Err(CompileError::new(
                 a.span,
@@ -192,13 +212,19 @@ fn time_format(call: &Call) -> Result<String, CompileError> {
     }
 }
 
-fn allowed(allow_unsafe: bool, call: &Call) -> Result<(), CompileError> {
+/// An unsafe function (`system()`, `signal()`) is refused without
+/// `--unsafe`; `what` says what it does.
+pub(super) fn unsafe_allowed(
+    allow_unsafe: bool,
+    call: &Call,
+    what: &str,
+) -> Result<(), CompileError> {
     if allow_unsafe {
         return Ok(());
     }
     Err(CompileError::new(
         call.name_span,
-        "system() runs commands; it needs the --unsafe flag",
+        format!("{}() {what}; it needs the --unsafe flag", call.name),
     ))
 }
 
@@ -208,15 +234,25 @@ fn emit_exit(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError>
         Some(a) => pc.expr(a)?,
         None => Val::Const(0, false),
     };
-    pc.load(&code, R7);
-    pc.emit_record(call.span, 16, |c, rec| {
+    exit_with(pc, &code, call.span)?;
+    Ok(Val::Void)
+}
+
+/// An exit record with `code`, then the end of the program.
+pub(super) fn exit_with(
+    pc: &mut ProgramCompiler,
+    code: &Val,
+    span: ustrace_lang::ast::Span,
+) -> Result<(), CompileError> {
+    pc.load(code, R7);
+    pc.emit_record(span, 16, |c, rec| {
         c.b.mov_imm(R1, TAG_EXIT as i64);
         c.b.emit(insn::stx(8, rec, 0, R1));
         c.b.emit(insn::stx(8, rec, 8, R7));
     })?;
     let l = pc.exit_label;
     pc.b.goto(l);
-    Ok(Val::Void)
+    Ok(())
 }
 
 fn strftime_format<'a>(call: &Call<'a>) -> Result<&'a String, CompileError> {

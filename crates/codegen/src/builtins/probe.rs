@@ -314,7 +314,11 @@ impl ProgramCompiler<'_, '_> {
 
 /// `probetype`: the attach kind of a program's probes, from their names
 /// (every site of one program has the same kind).
-fn probe_type(ids: &[usize], names: &[String], call: &Call) -> Result<String, CompileError> {
+pub(super) fn probe_type(
+    ids: &[usize],
+    names: &[String],
+    call: &Call,
+) -> Result<String, CompileError> {
     let kind_of = |id: &usize| {
         let name = names.get(*id).map(String::as_str).unwrap_or("");
         let prefix = name.split(':').next().unwrap_or("");

@@ -1,10 +1,14 @@
 //! The current task and the clock: `pid`, `tid`, `uid`, `gid`, `comm`,
-//! `cpu`, `rand`, `cpid`, `nsecs`, `elapsed`.
+//! `cpu`, `rand`, `ppid`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
+//! it: `signal()`, `signal_thread()`.
+
+use ustrace_lang::ast::{Expr, ExprKind};
 
 use super::{Builtin, Call, Form};
 use crate::emit::{ProgramCompiler, Val};
-use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2};
-use crate::sema::{Type, Typed};
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3};
+use crate::options::TaskParentOffsets;
+use crate::sema::{Checker, Type, Typed};
 use crate::CompileError;
 
 /// A builtin variable holding an unsigned integer computed at run time.
@@ -77,13 +81,56 @@ pub(super) const ENTRIES: &[Builtin] = &[
     ),
     Builtin {
         name: "cpid",
-        form: Form::Variable,
+        form: Form::VariableOrFunction,
         arity: (0, 0),
-        usage: "",
-        doc: "Pid of the child started with `-c`.",
+        usage: "cpid takes no argument",
+        doc: "Pid of the child started with `-c` (0, with a warning, without `-c`).",
         example: "printf(\"%d\\n\", cpid);",
-        check: |c, call| child_pid(c.opts.child_pid, call).map(|p| Typed::int_const(p, false)),
-        emit: |pc, call| child_pid(pc.g.opts.child_pid, call).map(|p| Val::Const(p, false)),
+        check: |c, _| Ok(Typed::int_const(child_pid(c.opts.child_pid), false)),
+        emit: |pc, _| Ok(Val::Const(child_pid(pc.g.opts.child_pid), false)),
+    },
+    Builtin {
+        name: "ppid",
+        form: Form::VariableOrFunction,
+        arity: (0, 0),
+        usage: "ppid takes no argument (`ppid(task)` needs kernel struct types, which ustrace does not read)",
+        doc: "Process id of the current task's parent (`real_parent->tgid`, at offsets from the kernel's BTF).",
+        example: "printf(\"%d -> %d\\n\", ppid, pid);",
+        check: |c, call| {
+            parent_offsets(&c.opts.task_parent, call)?;
+            Ok(Typed::int(false))
+        },
+        emit: emit_ppid,
+    },
+    Builtin {
+        name: "has_cpid",
+        form: Form::VariableOrFunction,
+        arity: (0, 0),
+        usage: "has_cpid takes no argument",
+        doc: "1 when ustrace started a child with `-c` (so `cpid` has a value), else 0.",
+        example: "if (has_cpid) { printf(\"%d\\n\", cpid); }",
+        check: |c, _| Ok(Typed::int_const(i64::from(c.opts.child_pid.is_some()), false)),
+        emit: |pc, _| Ok(Val::Const(i64::from(pc.g.opts.child_pid.is_some()), false)),
+    },
+    Builtin {
+        name: "signal",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "signal() takes a signal name or number: signal(\"SIGUSR1\")",
+        doc: "Sends a signal (`\"SIGKILL\"`, `\"KILL\"` or a number) to the current process (needs `--unsafe`; uprobe, usdt, profile).",
+        example: "signal(\"SIGUSR1\");",
+        check: check_signal,
+        emit: |pc, call| emit_signal(pc, call, helper::SEND_SIGNAL),
+    },
+    Builtin {
+        name: "signal_thread",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "signal_thread() takes a signal name or number: signal_thread(\"SIGUSR1\")",
+        doc: "Sends a signal to the current thread only (needs `--unsafe`; uprobe, usdt, profile).",
+        example: "signal_thread(10);",
+        check: check_signal,
+        emit: |pc, call| emit_signal(pc, call, helper::SEND_SIGNAL_THREAD),
     },
     Builtin {
         name: "ncpus",
@@ -134,9 +181,140 @@ fn helper_u64(
     pc.spill(false, call.span)
 }
 
-fn child_pid(pid: Option<u32>, call: &Call) -> Result<i64, CompileError> {
-    pid.map(i64::from)
-        .ok_or_else(|| CompileError::new(call.span, "`cpid` needs a child started with -c"))
+/// `cpid`: the child's pid; 0 without `-c` (the library warns).
+fn child_pid(pid: Option<u32>) -> i64 {
+    pid.map_or(0, i64::from)
+}
+
+/// Linux's signal numbers (x86-64), by name without `SIG`.
+const SIGNALS: &[(&str, i64)] = &[
+    ("HUP", 1),
+    ("INT", 2),
+    ("QUIT", 3),
+    ("ILL", 4),
+    ("TRAP", 5),
+    ("ABRT", 6),
+    ("BUS", 7),
+    ("FPE", 8),
+    ("KILL", 9),
+    ("USR1", 10),
+    ("SEGV", 11),
+    ("USR2", 12),
+    ("PIPE", 13),
+    ("ALRM", 14),
+    ("TERM", 15),
+    ("STKFLT", 16),
+    ("CHLD", 17),
+    ("CONT", 18),
+    ("STOP", 19),
+    ("TSTP", 20),
+    ("TTIN", 21),
+    ("TTOU", 22),
+    ("URG", 23),
+    ("XCPU", 24),
+    ("XFSZ", 25),
+    ("VTALRM", 26),
+    ("PROF", 27),
+    ("WINCH", 28),
+    ("IO", 29),
+    ("PWR", 30),
+    ("SYS", 31),
+];
+
+/// The highest signal number (SIGRTMAX).
+const MAX_SIGNAL: i64 = 64;
+
+/// The signal a literal names (`"SIGKILL"`, `"KILL"`), or a number.
+enum SignalArg {
+    Number(i64),
+    Runtime,
+}
+
+fn signal_arg(e: &Expr, konst: Option<i64>, is_int: bool) -> Result<SignalArg, CompileError> {
+    if let ExprKind::String(name) = &e.kind {
+        let bare = name.strip_prefix("SIG").unwrap_or(name);
+        return SIGNALS
+            .iter()
+            .find(|(n, _)| *n == bare)
+            .map(|(_, num)| SignalArg::Number(*num))
+            .ok_or_else(|| {
+                CompileError::new(
+                    e.span,
+                    format!(
+                        "unknown signal `{name}` (e.g. \"SIGTERM\", \"KILL\" or a number 1-64)"
+                    ),
+                )
+            });
+    }
+    if !is_int {
+        return Err(CompileError::new(
+            e.span,
+            "expected a signal name literal (\"SIGTERM\") or an integer",
+        ));
+    }
+    match konst {
+        Some(n) if (1..=MAX_SIGNAL).contains(&n) => Ok(SignalArg::Number(n)),
+        Some(n) => Err(CompileError::new(
+            e.span,
+            format!("signal {n} is out of range: signals are 1-{MAX_SIGNAL}"),
+        )),
+        None => Ok(SignalArg::Runtime),
+    }
+}
+
+/// The probe kinds a signal can be sent from: where the current task is
+/// the traced one.
+fn signal_context(kind: &str, call: &Call) -> Result<(), CompileError> {
+    match kind {
+        "uprobe" | "uretprobe" | "usdt" | "profile" => Ok(()),
+        other => Err(CompileError::new(
+            call.span,
+            format!(
+                "{}() cannot be used in {other} probes (only uprobe, uretprobe, usdt and profile: the current task must be the traced one)",
+                call.name
+            ),
+        )),
+    }
+}
+
+fn check_signal(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
+    super::output::unsafe_allowed(c.opts.allow_unsafe, call, "sends signals")?;
+    let kind = super::probe::probe_type(&c.ctx.probe_ids(), c.probe_names, call)?;
+    signal_context(&kind, call)?;
+    let arg = &call.args[0];
+    let (konst, is_int) = match &arg.kind {
+        ExprKind::String(_) => (None, false),
+        _ => {
+            let t = c.expr(arg)?;
+            (t.konst, t.ty.is_int())
+        }
+    };
+    signal_arg(arg, konst, is_int)?;
+    Ok(Typed::of(Type::Void))
+}
+
+/// `signal(SIG)` / `signal_thread(SIG)`: bpf_send_signal[_thread].
+fn emit_signal(pc: &mut ProgramCompiler, call: &Call, helper: i32) -> Result<Val, CompileError> {
+    super::output::unsafe_allowed(pc.g.opts.allow_unsafe, call, "sends signals")?;
+    let arg = &call.args[0];
+    let number = match &arg.kind {
+        ExprKind::String(_) => signal_arg(arg, None, false)?,
+        _ => {
+            let v = pc.expr(arg)?;
+            match v {
+                Val::Const(n, _) => signal_arg(arg, Some(n), true)?,
+                other => {
+                    pc.load(&other, R1);
+                    SignalArg::Runtime
+                }
+            }
+        }
+    };
+    if let SignalArg::Number(n) = number {
+        pc.b.mov_imm(R1, n);
+    }
+    pc.b.emit(insn::call(helper));
+    Ok(Val::Void)
 }
 
 /// `elapsed`: nsecs minus the start time the runtime stored in a 1-entry
@@ -162,6 +340,45 @@ fn emit_elapsed(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileErr
     pc.b.emit(insn::ldx(8, R1, R10, key));
     pc.b.emit(insn::alu64_reg(AluOp::Sub, R0, R1));
     pc.spill(false, call.span)
+}
+
+fn parent_offsets(
+    offsets: &Result<TaskParentOffsets, String>,
+    call: &Call,
+) -> Result<TaskParentOffsets, CompileError> {
+    offsets.clone().map_err(|why| {
+        CompileError::new(
+            call.span,
+            format!("ppid needs task_struct's layout from the kernel's BTF: {why}"),
+        )
+    })
+}
+
+/// `ppid`: `bpf_get_current_task()->real_parent->tgid`, two kernel reads
+/// at the offsets the kernel's BTF gave (a failed read gives 0).
+fn emit_ppid(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    let offsets = parent_offsets(&pc.g.opts.task_parent, call)?;
+    let slot = pc.alloc_tmp(8, call.span)?;
+    pc.b.emit(insn::call(helper::GET_CURRENT_TASK));
+    // slot = task->real_parent
+    pc.b.emit(insn::mov64_reg(R3, R0));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R3, offsets.real_parent as i32));
+    read_kernel(pc, slot, 8);
+    // slot = (u32) real_parent->tgid
+    pc.b.emit(insn::ldx(8, R3, R10, slot));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R3, offsets.tgid as i32));
+    pc.b.emit(insn::st_imm(8, R10, slot, 0));
+    read_kernel(pc, slot, 4);
+    pc.b.emit(insn::ldx(4, R0, R10, slot));
+    pc.spill(false, call.span)
+}
+
+/// `bpf_probe_read_kernel(fp + slot, size, r3)`.
+fn read_kernel(pc: &mut ProgramCompiler, slot: i16, size: i32) {
+    pc.b.emit(insn::mov64_reg(R1, R10));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R1, i32::from(slot)));
+    pc.b.emit(insn::mov64_imm(R2, size));
+    pc.b.emit(insn::call(helper::PROBE_READ_KERNEL));
 }
 
 /// `comm`: bpf_get_current_comm into a 16-byte buffer.

@@ -15,6 +15,11 @@ impl ProgramCompiler<'_, '_> {
     /// The code of `e`; a constant the semantic pass folded is emitted
     /// where it is used.
     pub(crate) fn expr(&mut self, e: &Expr) -> Result<Val, CompileError> {
+        if crate::typed::may_be_typed(e) {
+            if let Some(v) = self.typed_expr(e)? {
+                return Ok(v);
+            }
+        }
         let t = self.typed(e)?;
         match (t.konst, &t.ty) {
             (Some(c), Type::Int { signed, .. }) => return Ok(Val::Const(c, *signed)),
@@ -119,9 +124,6 @@ impl ProgramCompiler<'_, '_> {
                     old
                 })
             }
-            ExprKind::Field { base, field } if crate::sema::expr::is_args(base) => {
-                self.named_arg(field, e.span)
-            }
             ExprKind::Tuple(items) => self.tuple(items, &t.ty, e.span),
             ExprKind::Field { base, field } if field.parse::<usize>().is_ok() => {
                 let index = field.parse::<usize>().unwrap_or(usize::MAX);
@@ -134,9 +136,14 @@ impl ProgramCompiler<'_, '_> {
                     .ok_or_else(|| internal(index.span))?;
                 self.tuple_element(base, usize::try_from(i).unwrap_or(usize::MAX), e.span)
             }
-            // Constants were returned above; the semantic pass refused the rest.
+            // Constants were returned above; the semantic pass refused the
+            // rest, and typed chains were emitted by `typed_expr`.
             ExprKind::Integer(_)
             | ExprKind::PositionalCount
+            | ExprKind::TypeCast { .. }
+            | ExprKind::SizeofType(_)
+            | ExprKind::SizeofExpr(_)
+            | ExprKind::Offsetof { .. }
             | ExprKind::Field { .. }
             | ExprKind::Index { .. } => Err(internal(e.span)),
         }
@@ -257,6 +264,7 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::alu64_imm(AluOp::Add, R1, slot as i32));
         self.b.emit(insn::mov64_imm(R2, 8));
         self.b.emit(insn::call(helper::PROBE_READ_USER));
+        self.check_user_read("probe_read_user", span)?;
         Ok(Val::Slot(slot, true))
     }
 

@@ -10,12 +10,12 @@ use super::ProgramCompiler;
 use crate::builder::MapId;
 use crate::driver::Globals;
 use crate::insn::{self, R1, R2};
-use crate::program::{MapDef, MapKind, MapRole};
+use crate::program::{MapDef, MapKind, MapRole, FAILED_READS_SLOT};
 use crate::CompileError;
 
 /// How many maps the counters have room for (a map with a higher id is
 /// not counted).
-pub(crate) const DROPPED_UPDATES_SLOTS: u32 = 1024;
+pub(crate) const DROPPED_UPDATES_SLOTS: u32 = FAILED_READS_SLOT;
 
 impl Globals<'_> {
     /// The failed-update counters, created on first use.
@@ -31,7 +31,7 @@ impl Globals<'_> {
         self.add_map(MapDef {
             kind: MapKind::Array,
             key_size: 4,
-            value_size: 8 * DROPPED_UPDATES_SLOTS,
+            value_size: 8 * (DROPPED_UPDATES_SLOTS + 1),
             max_entries: 1,
             role: MapRole::DroppedUpdates,
         })

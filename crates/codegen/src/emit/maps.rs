@@ -242,6 +242,7 @@ impl ProgramCompiler<'_, '_> {
             self.load(v, R1);
             match value_kind {
                 ValueKind::Lhist { min, max, step } => self.lhist_bucket(min, max, step),
+                ValueKind::FineHist { bits } => self.fine_hist_bucket(bits),
                 _ => self.log2_bucket(),
             }
             self.b
@@ -253,13 +254,19 @@ impl ProgramCompiler<'_, '_> {
         // update needs it.
         let counts_only = matches!(
             value_kind,
-            ValueKind::Count | ValueKind::Hist | ValueKind::Lhist { .. }
+            ValueKind::Count
+                | ValueKind::Hist
+                | ValueKind::FineHist { .. }
+                | ValueKind::Lhist { .. }
         );
         if let (Some(v), false) = (&x, counts_only) {
             self.load(v, R1);
         }
         match value_kind {
-            ValueKind::Count | ValueKind::Hist | ValueKind::Lhist { .. } => {
+            ValueKind::Count
+            | ValueKind::Hist
+            | ValueKind::FineHist { .. }
+            | ValueKind::Lhist { .. } => {
                 self.b.emit(insn::ldx(8, R2, R0, 0));
                 self.b.emit(insn::alu64_imm(AluOp::Add, R2, 1));
                 self.b.emit(insn::stx(8, R0, 0, R2));
@@ -327,6 +334,50 @@ impl ProgramCompiler<'_, '_> {
             self.b.emit(insn::alu64_imm(AluOp::Add, R0, shift));
             self.b.bind(skip);
         }
+        self.b.bind(done);
+    }
+
+    /// r0 = `hist(v, k)` bucket of the signed value in r1 (k >= 1, as
+    /// `ustrace_output::fine_hist_bucket`): 0 for v < 0, v + 1 below
+    /// 2^(k+1), else ((p + 1) << k) + (v >> p) - 2^k + 1 with
+    /// p = floor(log2(v)) - k.
+    fn fine_hist_bucket(&mut self, bits: u8) {
+        let k = i32::from(bits);
+        let done = self.b.label();
+        let small = self.b.label();
+        self.b.emit(insn::mov64_imm(R0, 0));
+        self.b.jmp_imm(JmpOp::Jslt, R1, 0, done);
+        self.b.jmp_imm(JmpOp::Jlt, R1, 2 << k, small);
+        // r2 = floor(log2(v)) by binary search on a copy in r3.
+        self.b.emit(insn::mov64_imm(R2, 0));
+        self.b.emit(insn::mov64_reg(R3, R1));
+        for shift in [32, 16, 8, 4, 2, 1] {
+            let skip = self.b.label();
+            if shift == 32 {
+                self.b.emit(insn::mov64_reg(R4, R3));
+                self.b.emit(insn::alu64_imm(AluOp::Rsh, R4, 32));
+                self.b.jmp_imm(JmpOp::Jeq, R4, 0, skip);
+            } else {
+                self.b.jmp_imm(JmpOp::Jlt, R3, 1 << shift, skip);
+            }
+            self.b.emit(insn::alu64_imm(AluOp::Rsh, R3, shift));
+            self.b.emit(insn::alu64_imm(AluOp::Add, R2, shift));
+            self.b.bind(skip);
+        }
+        // r2 = p; r1 = (v >> p) - 2^k (the part within the power).
+        self.b.emit(insn::alu64_imm(AluOp::Sub, R2, k));
+        self.b.emit(insn::alu64_reg(AluOp::Rsh, R1, R2));
+        self.b.emit(insn::alu64_imm(AluOp::Sub, R1, 1 << k));
+        // r0 = ((p + 1) << k) + part + 1
+        self.b.emit(insn::mov64_reg(R0, R2));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
+        self.b.emit(insn::alu64_imm(AluOp::Lsh, R0, k));
+        self.b.emit(insn::alu64_reg(AluOp::Add, R0, R1));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
+        self.b.goto(done);
+        self.b.bind(small);
+        self.b.emit(insn::mov64_reg(R0, R1));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
         self.b.bind(done);
     }
 

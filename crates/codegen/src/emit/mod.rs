@@ -6,6 +6,7 @@
 //! ([`crate::builtins`]).
 
 mod expr;
+mod failed_reads;
 mod loops;
 mod map_full;
 mod maps;
@@ -55,6 +56,9 @@ pub(crate) enum Val {
     /// A tuple in a stack buffer of this many bytes, laid out as its type
     /// says (the semantic pass's [`Type::Tuple`]).
     Tuple(i16, usize),
+    /// A program value (struct, union, array) copied to a stack buffer
+    /// of its size, rounded up to 8 bytes.
+    Record(i16, crate::typed::DType),
     /// Nothing.
     Void,
 }
@@ -84,6 +88,7 @@ impl Val {
             Val::Timestamp(_, i) => Type::Timestamp(*i),
             // The elements' types are the semantic pass's, not the value's.
             Val::Tuple(..) => Type::Tuple(Vec::new()),
+            Val::Record(_, d) => Type::Record(d.clone()),
             Val::Void => Type::Void,
         }
     }
@@ -286,6 +291,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             | Val::UStack(..)
             | Val::Bytes(..)
             | Val::Tuple(..)
+            | Val::Record(..)
             | Val::Void => self.b.mov_imm(r, 0),
         }
     }

@@ -64,16 +64,6 @@ impl ProgramCompiler<'_, '_> {
         Ok(())
     }
 
-    /// `args.NAME`: a uprobe function's parameter, read like `argN` from
-    /// where the debug information says it is at entry.
-    pub(crate) fn named_arg(&mut self, name: &str, span: Span) -> Result<Val, CompileError> {
-        let keys = self
-            .ctx
-            .named_arg_specs(name)
-            .map_err(|m| CompileError::new(span, format!("cannot read `args.{name}`: {m}")))?;
-        self.read_arg_specs(keys, span)
-    }
-
     /// `argN`: read by the code of each site's argument spec.
     pub(crate) fn arg(&mut self, n: usize, span: Span) -> Result<Val, CompileError> {
         let keys = self
@@ -84,7 +74,7 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// The value of an argument given each site's spec.
-    fn read_arg_specs(
+    pub(crate) fn read_arg_specs(
         &mut self,
         keys: Vec<(ArgSpec, u64)>,
         span: Span,

@@ -53,9 +53,14 @@ impl ProgramCompiler<'_, '_> {
         // Evaluate every argument first (helpers may run), then copy them
         // into the record in one go.
         let mut values = Vec::new();
-        for a in &args[1..] {
+        let conversions: Vec<_> = ustrace_lang::printf::parse_format(&fmt)
+            .map(|f| f.conversions().map(|c| c.kind).collect())
+            .unwrap_or_default();
+        for (i, a) in args[1..].iter().enumerate() {
             let v = self.expr(a)?;
-            let Some(f) = self.typed(a)?.ty.record_fields() else {
+            let by_name = conversions.get(i) == Some(&ustrace_lang::printf::ConversionKind::Str);
+            let v = if by_name { self.enum_by_name(a, v)? } else { v };
+            let Some(f) = self.value_fields(a, &v)? else {
                 return Err(internal(a.span));
             };
             values.push((v, f));
@@ -66,7 +71,8 @@ impl ProgramCompiler<'_, '_> {
     /// `print(value)`: the value and a newline, as a printf record.
     pub(crate) fn print_value(&mut self, arg: &Expr, span: Span) -> Result<Val, CompileError> {
         let v = self.expr(arg)?;
-        let Some(fields) = self.typed(arg)?.ty.record_fields() else {
+        let v = self.enum_by_name(arg, v)?;
+        let Some(fields) = self.value_fields(arg, &v)? else {
             return Err(internal(arg.span));
         };
         let fmt = match fields[0] {
@@ -76,6 +82,17 @@ impl ProgramCompiler<'_, '_> {
             _ => "%s\n",
         };
         self.emit_printf(fmt.to_string(), vec![(v, fields)], PrintfKind::Printf, span)
+    }
+
+    /// The record fields of `v`, the value of `e`: a bool or a tuple as the
+    /// semantic pass typed it; anything else as the value is (an enum read
+    /// by name is a string, a program record has its type's layout).
+    fn value_fields(&mut self, e: &Expr, v: &Val) -> Result<Option<Vec<FieldKind>>, CompileError> {
+        let ty = self.typed(e)?.ty;
+        Ok(match (&ty, v) {
+            (Type::Bool, _) | (Type::Tuple(_), Val::Tuple(..)) => ty.record_fields(),
+            _ => self.printable_field(v).map(|f| vec![f]),
+        })
     }
 
     /// Emits the ring buffer record of a printf whose arguments are already
@@ -122,6 +139,9 @@ impl ProgramCompiler<'_, '_> {
                     }
                     (Val::UStack(src, _), FieldKind::UStack(_))
                     | (Val::USym(src), FieldKind::USym) => c.copy_words(*src, rec, off, 16),
+                    (Val::Record(src, _), FieldKind::Record { .. }) => {
+                        c.copy_words(*src, rec, off, f.size())
+                    }
                     (Val::Bytes(src, _), FieldKind::Buffer(_)) => {
                         c.copy_words(*src, rec, off, f.size())
                     }

@@ -22,6 +22,11 @@ impl Checker<'_> {
     }
 
     fn expr_kind(&mut self, e: &Expr) -> Result<Typed, CompileError> {
+        if crate::typed::may_be_typed(e) {
+            if let Some(t) = self.typed_expr(e)? {
+                return Ok(t);
+            }
+        }
         match &e.kind {
             ExprKind::Integer(v) => Ok(Typed::int_const(*v as i64, false)),
             ExprKind::String(s) => Ok(Typed::of(Type::Str(s.len() + 1))),
@@ -125,20 +130,11 @@ impl Checker<'_> {
                 Ok(Typed::of(Type::Tuple(types)))
             }
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
-            ExprKind::Field { base, field } if is_args(base) => {
-                // `args.NAME`: a parameter, typed by its argument spec.
-                let specs = self
-                    .ctx
-                    .named_arg_specs(field)
-                    .map_err(|m| CompileError::new(e.span, format!("cannot read `args.{field}`: {m}")))?;
-                let signed = specs.iter().any(|(s, _)| s.signed);
-                let bits = specs
-                    .iter()
-                    .map(|(s, _)| s.size.saturating_mul(8))
-                    .max()
-                    .unwrap_or(64);
-                Ok(Typed::of(Type::Int { bits, signed }))
-            }
+            ExprKind::SizeofType(ty) => self.sizeof_type(ty, e.span),
+            ExprKind::SizeofExpr(inner) => self.sizeof_expr(inner),
+            ExprKind::Offsetof { ty, fields } => self.offsetof(ty, fields, e.span),
+            ExprKind::Field { base, .. } if is_args(base) => Err(internal_typed(e.span)),
+            ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),
             ExprKind::Field { base, field } if field.parse::<usize>().is_ok() => {
                 let index = field.parse::<usize>().unwrap_or(usize::MAX);
                 self.tuple_element(base, index, e.span)
@@ -303,6 +299,11 @@ pub(crate) fn binary_signedness(l: &Typed, r: &Typed) -> bool {
     let (ls, rs) = (l.ty.is_signed(), r.ty.is_signed());
     let (lc, rc) = (l.konst.is_some(), r.konst.is_some());
     (ls || lc) && (rs || rc) && (ls || rs)
+}
+
+/// A typed chain the typed walk should have taken.
+fn internal_typed(span: Span) -> CompileError {
+    CompileError::new(span, "internal error: a typed expression was not typed")
 }
 
 /// True for the `args` builtin (the base of `args.NAME`).

@@ -128,13 +128,18 @@ impl Checker<'_> {
         args: &[Expr],
         span: Span,
     ) -> Result<(), CompileError> {
-        if args.len() != agg.args {
+        let (min, max) = agg.args;
+        if args.len() < min || args.len() > max {
+            let wanted = if min == max {
+                min.to_string()
+            } else {
+                format!("{min} or {max}")
+            };
             return Err(CompileError::new(
                 span,
                 format!(
-                    "{}() takes {} argument(s), {} given",
+                    "{}() takes {wanted} argument(s), {} given",
                     agg.name,
-                    agg.args,
                     args.len()
                 ),
             ));
@@ -146,7 +151,10 @@ impl Checker<'_> {
                 None => {
                     return Err(CompileError::new(
                         a.span,
-                        format!("{}() bounds and step must be integer constants", agg.name),
+                        match agg.name {
+                            "hist" => "hist()'s k must be an integer constant".to_string(),
+                            name => format!("{name}() bounds and step must be integer constants"),
+                        },
                     ))
                 }
             }
@@ -364,6 +372,7 @@ pub(crate) fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::USym => "usym",
             FieldKind::Buffer(_) => "buffer",
             FieldKind::Strftime(_) => "timestamp",
+            FieldKind::Record { .. } => "struct",
         })
         .collect::<Vec<_>>()
         .join(", ")
@@ -383,6 +392,7 @@ pub(crate) fn describe_value(v: ValueKind) -> String {
         ValueKind::Avg => "avg()".into(),
         ValueKind::Stats => "stats()".into(),
         ValueKind::Hist => "hist()".into(),
+        ValueKind::FineHist { bits } => format!("hist(x, {bits})"),
         ValueKind::Lhist { .. } => "lhist()".into(),
     }
 }

@@ -36,9 +36,9 @@ pub(crate) enum Type {
     /// DWARF-typed arguments).
     #[allow(dead_code)]
     Pointer(Box<Type>),
-    /// A record (struct) read from DWARF, by name (reserved).
-    #[allow(dead_code)]
-    Record(String),
+    /// A struct, union or array of the traced program (from its debug
+    /// information), read whole for printing.
+    Record(crate::typed::DType),
     /// `buf()` bytes: a length, then this many bytes at most.
     Buffer(usize),
     /// `strftime()`: nanoseconds with a format (index into the script's
@@ -115,6 +115,11 @@ impl Type {
             Type::Symbol => FieldKind::USym,
             Type::Buffer(n) => FieldKind::Buffer(*n),
             Type::Timestamp(i) => FieldKind::Strftime(*i),
+            // The index is the emitter's (`ProgramCompiler::printable_field`).
+            Type::Record(d) => FieldKind::Record {
+                index: usize::MAX,
+                size: d.size() as usize,
+            },
             Type::Tuple(items) => {
                 let mut fields = vec![FieldKind::Tuple(items.len())];
                 for t in items {
@@ -122,9 +127,19 @@ impl Type {
                 }
                 return Some(fields);
             }
-            Type::Void | Type::Pointer(_) | Type::Record(_) => return None,
+            Type::Void | Type::Pointer(_) => return None,
         };
         Some(vec![one])
+    }
+
+    /// The one field a value of this type takes in a printf record; `None`
+    /// for tuples (several fields, see [`Type::record_fields`]) and types
+    /// that cannot be printed.
+    pub(crate) fn record_field(&self) -> Option<FieldKind> {
+        match self {
+            Type::Tuple(_) => None,
+            _ => self.record_fields()?.first().copied(),
+        }
     }
 
     /// The fields a value of this type takes in a map key (strings get the
@@ -133,6 +148,7 @@ impl Type {
         Some(match self {
             Type::Str(_) => vec![FieldKind::Str(str_len)],
             Type::Timestamp(_) => vec![FieldKind::Int { signed: false }],
+            Type::Record(_) => return None,
             Type::Tuple(items) => {
                 let mut fields = vec![FieldKind::Tuple(items.len())];
                 for t in items {
@@ -227,6 +243,7 @@ impl Type {
             FieldKind::USym => Type::Symbol,
             FieldKind::Buffer(n) => Type::Buffer(n),
             FieldKind::Strftime(_) => Type::int(false),
+            FieldKind::Record { .. } => return None,
             FieldKind::Tuple(n) => Type::Tuple(
                 (0..n)
                     .map(|_| Type::next_of_fields(fields, next))

@@ -6,19 +6,9 @@ use crate::ast::*;
 use crate::diag::Diagnostic;
 use crate::lexer::{Token, TokenKind};
 
+/// `int8` ... `uint64`.
 pub(super) fn int_type(name: &str) -> Option<IntType> {
-    let (signed, bits) = match name.strip_prefix('u') {
-        Some(rest) => (false, rest.strip_prefix("int")?),
-        None => (true, name.strip_prefix("int")?),
-    };
-    let size = match bits {
-        "8" => 1,
-        "16" => 2,
-        "32" => 4,
-        "64" => 8,
-        _ => return None,
-    };
-    Some(IntType { size, signed })
+    IntType::from_name(name)
 }
 
 fn binary_op(kind: &TokenKind) -> Option<(BinaryOp, u8)> {
@@ -111,7 +101,10 @@ impl<'a> Parser<'a> {
             TokenKind::PlusPlus | TokenKind::MinusMinus => self.prefix_incdec(),
             TokenKind::LParen => match self.cast_type() {
                 Some(ty) => self.cast(ty),
-                None => self.postfix(),
+                None => match self.program_cast_tokens() {
+                    Some(n) => self.program_cast(n),
+                    None => self.postfix(),
+                },
             },
             _ => self.postfix(),
         }
@@ -354,6 +347,9 @@ impl<'a> Parser<'a> {
                 format!("expected expression, found type `{name}`"),
             )
             .with_note(format!("to cast, write `({name})expr`")));
+        }
+        if matches!(name.as_str(), "sizeof" | "offsetof") && self.at(&TokenKind::LParen) {
+            return self.size_query(&name, t.span);
         }
         if !self.at(&TokenKind::LParen) {
             return Ok(Expr::new(ExprKind::Builtin(name), t.span));

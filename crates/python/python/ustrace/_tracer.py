@@ -8,6 +8,7 @@ import os
 import shlex
 import shutil
 import subprocess
+import sys
 import time
 from typing import Any, Deque, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -210,6 +211,9 @@ class Tracer:
         for r in self._records(timeout):
             if r[0] == "printf":
                 yield _event(r)
+            elif r[0] == "message":
+                # errorf()/warnf()/assert(): standard error, as bpftrace.
+                sys.stderr.write(r[2])
 
     # -- maps ---------------------------------------------------------------
 

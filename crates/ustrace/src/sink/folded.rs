@@ -31,6 +31,8 @@ impl<W: Write> Sink for FoldedSink<W> {
             Record::Printf { text, .. } => self.out.write_all(text.as_bytes()),
             Record::Map { entries, .. } => self.out.write_all(folded::map(entries).as_bytes()),
             Record::Exit { .. } => Ok(()),
+            // errorf()/warnf(): standard error, as bpftrace prints them.
+            Record::Message { text, .. } => io::stderr().write_all(text.as_bytes()),
         }
     }
 

@@ -36,6 +36,8 @@ impl<W: Write> Sink for JsonSink<W> {
                 .out
                 .write_all(json::map(name, *style, entries).as_bytes()),
             Record::Exit { .. } => Ok(()),
+            // errorf()/warnf(): standard error, as bpftrace prints them.
+            Record::Message { text, .. } => io::stderr().write_all(text.as_bytes()),
         }
     }
 

@@ -83,6 +83,8 @@ impl<W: Write> Sink for PictureSink<W> {
             Record::Printf { text, .. } => io::stderr().write_all(text.as_bytes()),
             // Pictures are drawn from the stack profiles at the end.
             Record::Map { .. } | Record::Exit { .. } => Ok(()),
+            // errorf()/warnf(): standard error, as bpftrace prints them.
+            Record::Message { text, .. } => io::stderr().write_all(text.as_bytes()),
         }
     }
 

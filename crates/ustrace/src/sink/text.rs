@@ -29,6 +29,8 @@ impl<W: Write> Sink for TextSink<W> {
                 self.out.write_all(text.as_bytes())
             }
             Record::Exit { .. } => Ok(()),
+            // errorf()/warnf(): standard error, as bpftrace prints them.
+            Record::Message { text, .. } => io::stderr().write_all(text.as_bytes()),
         }
     }
 

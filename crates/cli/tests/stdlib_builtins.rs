@@ -1,0 +1,254 @@
+//! bpftrace's stdlib helpers added for issue 11, run for real (BPF loaded,
+//! output compared with what bpftrace's manual prints).
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// Runs `ustrace ARGS...`; None when BPF cannot run here (outside CI).
+fn run(test: &str, args: &[&str]) -> Option<std::process::Output> {
+    if !bpf_available(test) {
+        return None;
+    }
+    let mut cmd = ustrace();
+    cmd.args(args);
+    Some(run_with_timeout(cmd, Duration::from_secs(60)))
+}
+
+#[test]
+fn errorf_and_warnf_print_the_source_location_on_stderr() {
+    // The manual's examples, verbatim; exit() added so the run ends.
+    let Some(out) = run(
+        "errorf_and_warnf_print_the_source_location_on_stderr",
+        &[
+            "-e",
+            r#"BEGIN { errorf("Something bad with args: %d, %s", 10, "arg2"); }
+BEGIN { warnf("Something kinda bad with args: %d, %s", 10, "arg2"); exit(); }"#,
+        ],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Attaching 2 probes...\n\n\n");
+    assert_eq!(
+        stderr(&out),
+        "stdin:1:9-62: ERROR: Something bad with args: 10, arg2\n\
+         stdin:2:9-67: WARNING: Something kinda bad with args: 10, arg2\n"
+    );
+    // --no-warnings silences warnf, not errorf.
+    let Some(out) = run(
+        "errorf_and_warnf_print_the_source_location_on_stderr",
+        &[
+            "--no-warnings",
+            "-e",
+            r#"BEGIN { warnf("quiet %d", 1); errorf("loud %d", 2); exit(); }"#,
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(stderr(&out), "stdin:1:31-51: ERROR: loud 2\n");
+}
+
+#[test]
+fn a_failed_assert_prints_an_error_and_exits_with_1() {
+    let Some(out) = run(
+        "a_failed_assert_prints_an_error_and_exits_with_1",
+        &[
+            "-e",
+            r#"BEGIN { assert(1 == 1, "fine"); printf("a\n"); assert(2 < 1, "two is not below one"); printf("b\n"); }"#,
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert_eq!(stdout(&out), "Attaching 1 probe...\na\n\n\n");
+    assert_eq!(
+        stderr(&out),
+        "stdin:1:48-85: ERROR: assert failed: two is not below one\n"
+    );
+}
+
+#[test]
+fn cat_prints_a_file_and_reports_one_it_cannot_open() {
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("stdlib-cat");
+    std::fs::create_dir_all(&dir).expect("tmp dir");
+    let file = dir.join("lines.txt");
+    std::fs::write(&file, "first line\nsecond line\n").expect("write");
+    let script = format!(
+        r#"BEGIN {{ cat("{}"); cat("{}/missing-%d", 7); printf("done\n"); exit(); }}"#,
+        file.display(),
+        dir.display()
+    );
+    let Some(out) = run(
+        "cat_prints_a_file_and_reports_one_it_cannot_open",
+        &["-e", &script],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "Attaching 1 probe...\nfirst line\nsecond line\ndone\n\n\n"
+    );
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "ERROR: failed to open file '{}/missing-7': No such file or directory\n",
+            dir.display()
+        )
+    );
+}
+
+#[test]
+fn has_cpid_and_cpid_follow_dash_c() {
+    let Some(out) = run(
+        "has_cpid_and_cpid_follow_dash_c",
+        &[
+            "-e",
+            r#"BEGIN { printf("has %d\n", has_cpid); if (has_cpid) { printf("cpid %d\n", cpid); } }"#,
+            "-c",
+            "/bin/sh -c 'echo child $$'",
+        ],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    let child = text
+        .lines()
+        .find_map(|l| l.strip_prefix("child "))
+        .unwrap_or_else(|| panic!("no child line in {text:?}"));
+    assert!(text.contains("has 1\n"), "{text}");
+    assert!(text.contains(&format!("cpid {child}\n")), "{text}");
+    // Without -c: has_cpid is 0 and cpid is 0 with a warning.
+    let Some(out) = run(
+        "has_cpid_and_cpid_follow_dash_c",
+        &[
+            "-e",
+            r#"BEGIN { printf("%d %d\n", has_cpid, cpid); exit(); }"#,
+        ],
+    ) else {
+        return;
+    };
+    assert_eq!(stdout(&out), "Attaching 1 probe...\n0 0\n\n\n");
+    assert_eq!(
+        stderr(&out),
+        "WARNING: stdin:1:37-41: cpid is 0: no child process was started with -c (test has_cpid first)\n"
+    );
+}
+
+#[test]
+fn signal_and_signal_thread_reach_the_traced_process() {
+    if !bpf_available("signal_and_signal_thread_reach_the_traced_process") {
+        return;
+    }
+    let bin = build_c("signal_target", "tests/c/signal_target.c", &["-O1", "-g"]);
+    let script = format!(
+        r#"uprobe:{b}:ping {{ if (arg0 == 1) {{ signal("SIGUSR1"); }} else {{ signal_thread(12); }} }}"#,
+        b = bin.display()
+    );
+    let out = trace_command_with(&["--unsafe"], &script, &bin.display().to_string());
+    let text = stdout(&out);
+    assert!(
+        text.contains("after ping 1: signal 10\nafter ping 2: signal 12\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn misuse_is_one_line_with_a_caret() {
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["-e", r#"uprobe:/bin/bash:readline { signal("SIGKILL"); }"#],
+            "stdin:1:29: error: signal() sends signals; it needs the --unsafe flag\n  |\n1 | uprobe:/bin/bash:readline { signal(\"SIGKILL\"); }\n  |                             ^^^^^^\n",
+        ),
+        (
+            &["--unsafe", "-e", r#"uprobe:/bin/bash:readline { signal("SIGWHAT"); }"#],
+            "stdin:1:36: error: unknown signal `SIGWHAT` (e.g. \"SIGTERM\", \"KILL\" or a number 1-64)\n  |\n1 | uprobe:/bin/bash:readline { signal(\"SIGWHAT\"); }\n  |                                    ^^^^^^^^^\n",
+        ),
+        (
+            &["-e", r#"BEGIN { errorf(); }"#],
+            "stdin:1:9: error: errorf() needs a format string: errorf(\"bad value %d\", arg0)\n  |\n1 | BEGIN { errorf(); }\n  |         ^^^^^^^^\n",
+        ),
+        (
+            &["-e", r#"BEGIN { assert(1); }"#],
+            "stdin:1:9: error: assert() takes a condition and a message: assert(arg0 > 0, \"no size\")\n  |\n1 | BEGIN { assert(1); }\n  |         ^^^^^^^^^\n",
+        ),
+    ];
+    for (args, want) in cases {
+        let mut cmd = ustrace();
+        cmd.args(args);
+        let out = run_with_timeout(cmd, Duration::from_secs(60));
+        assert!(!out.status.success(), "{args:?}");
+        assert_eq!(stderr(&out), want, "{args:?}");
+    }
+}
+
+#[test]
+fn ppid_is_the_parent_process() {
+    if !bpf_available("ppid_is_the_parent_process") {
+        return;
+    }
+    // BEGIN runs in ustrace: its parent is this test. The traced child's
+    // parent is ustrace (-c forks it).
+    let bin = build_c("ppid_target", "tests/c/signal_target.c", &["-O1", "-g"]);
+    let script = format!(
+        r#"BEGIN {{ printf("begin %d %d\n", pid, ppid); }} uprobe:{b}:ping /arg0 == 1/ {{ printf("child %d %d\n", ppid, ppid()); }}"#,
+        b = bin.display()
+    );
+    let text = stdout(&trace_command_with(
+        &[],
+        &script,
+        &bin.display().to_string(),
+    ));
+    let begin = text
+        .lines()
+        .find_map(|l| l.strip_prefix("begin "))
+        .unwrap_or_else(|| panic!("no begin line in {text:?}"));
+    let (ustrace_pid, parent) = begin.split_once(' ').expect("two numbers");
+    assert_eq!(parent, std::process::id().to_string(), "{text}");
+    assert!(
+        text.contains(&format!("child {ustrace_pid} {ustrace_pid}\n")),
+        "{text}"
+    );
+}
+
+#[test]
+fn hist_with_k_prints_finer_buckets_as_bpftrace() {
+    // Labels from bpftrace's text printer: 2^k buckets per power of two,
+    // starts shifted by whole powers of 1024 with a suffix.
+    let Some(out) = run(
+        "hist_with_k_prints_finer_buckets_as_bpftrace",
+        &[
+            "-e",
+            "BEGIN { @a = hist(224, 2); @a = hist(255, 2); @b = hist(1500, 1); @c = hist(1048576, 1); \
+             @d = hist(100, 3); @e = hist(-3, 2); @e = hist(7, 2); @f = hist(0x7fffffffffffffff, 5); \
+             @g = hist(5, 0); @h[1] = hist(5, 1); @h[1] = hist(3, 1); @h[1] = hist(4, 1); exit(); }",
+        ],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bar = |n: usize| format!("|{}{}|", "@".repeat(n), " ".repeat(52 - n));
+    let want = format!(
+        "Attaching 1 probe...\n\n\n\
+         @a: \n[224, 256)             2 {full}\n\n\
+         @b: \n[1024, 1536)           1 {full}\n\n\
+         @c: \n[1024K, 1536K)         1 {full}\n\n\
+         @d: \n[96, 104)              1 {full}\n\n\
+         @e: \n(..., 0)               1 {full}\n[0]                    0 {empty}\n\
+         [1]                    0 {empty}\n[2]                    0 {empty}\n\
+         [3]                    0 {empty}\n[4]                    0 {empty}\n\
+         [5]                    0 {empty}\n[6]                    0 {empty}\n\
+         [7]                    1 {full}\n\n\
+         @f: \n[8064P, 8192P)         1 {full}\n\n\
+         @g: \n[4, 8)                 1 {full}\n\n\
+         @h[1]: \n[3]                    1 {half}\n[4, 6)                 2 {full}\n\n",
+        full = bar(52),
+        half = bar(26),
+        empty = bar(0)
+    );
+    assert_eq!(stdout(&out), want);
+}

@@ -1,0 +1,39 @@
+# Known work for the Ruby tools: leaf() is called 10 times (from mid(),
+# called 5 times), Greeter#hi 5 times; 300 Widget objects are created;
+# 4 exceptions are raised and rescued; GC.start runs 3 times. It prints
+# GC.count at the end (every collection of the process, start-up ones
+# included). With a file name argument it first waits for that file
+# (created once ustat traces), and lingers 4 s at the end.
+class Greeter
+  def hi(n)
+    n + 1
+  end
+end
+
+class Widget
+end
+
+def leaf(x)
+  x * 2
+end
+
+def mid(x)
+  leaf(x) + leaf(x + 1)
+end
+
+go = ARGV[0]
+sleep 0.05 until go.nil? || File.exist?(go)
+greeter = Greeter.new
+5.times do |i|
+  mid(i)
+  greeter.hi(i)
+end
+kept = Array.new(300) { Widget.new }
+4.times do
+  raise ArgumentError, "known"
+rescue ArgumentError
+  nil
+end
+3.times { GC.start }
+puts "gc #{GC.count} widgets #{kept.size}"
+sleep 4 unless go.nil?
