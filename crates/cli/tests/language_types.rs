@@ -73,3 +73,18 @@ fn for_loops_over_ranges_and_maps() {
         "Attaching 3 probes...\n0\n1\n2\n3\n4\n10\n-3\n-2\n-1\n1\n1\n3\n@a: 20\n80 160 2\n12\n00 01 10 11 \n\n\n\n\n"
     );
 }
+
+#[test]
+fn block_expressions_and_scientific_literals() {
+    // bpftrace's manual: `let $a = { let $b = 1; $b };` and `$i = 2e3;`.
+    let Some(out) = run(
+        "block_expressions_and_scientific_literals",
+        r#"BEGIN { let $a = { let $b = 1; $b + 1 }; print($a); $c = { printf("side effect\n"); 5 }; print($c); $i = 2e3; print($i + 1e6); print(sizeof(true)); exit(); }"#,
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\n2\nside effect\n5\n1002000\n1\n\n\n"
+    );
+}

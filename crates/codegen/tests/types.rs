@@ -275,3 +275,27 @@ fn for_misuse_is_one_error_at_the_offending_text() {
         ("expected a map (@name)".into(), "5".into())
     );
 }
+
+#[test]
+fn block_expressions_run_their_statements_and_give_their_value() {
+    // `{ ...; value }` is never folded to a constant: its statements run.
+    let c = compiled(
+        r#"BEGIN { $a = { printf("hi\n"); 5 }; $b = { let $x = 1; $x + 1 }; print({ true }); }"#,
+    );
+    assert_eq!(c.printfs.len(), 2);
+    assert_eq!(c.printfs[1].args, vec![FieldKind::Bool]);
+    assert_eq!(
+        error(r#"BEGIN { $a = { "s" } + 1; }"#),
+        (
+            "type mismatch: this operand is a string but the operator needs integers".into(),
+            "{ \"s\" }".into()
+        )
+    );
+}
+
+#[test]
+fn sizeof_knows_ustraces_own_types() {
+    let c = compiled(r#"BEGIN { @a = sizeof(true); @b = sizeof((uint16)1); @c = sizeof(int32); }"#);
+    assert_eq!(map_layout(&c, "@a").1, ValueKind::Int { signed: false });
+    assert!(build(r#"BEGIN { $x = sizeof(1 > 0) + 1e3; }"#).is_ok());
+}

@@ -212,8 +212,9 @@ pub enum StmtKind {
     For {
         /// The loop variable (an [`ExprKind::Variable`]), scoped to the body.
         var: Expr,
-        /// What it iterates over.
-        iter: ForIter,
+        /// What it iterates over (boxed: statements stay small, and the
+        /// parser's recursion with them).
+        iter: Box<ForIter>,
         /// The loop body.
         body: Block,
     },
@@ -370,6 +371,14 @@ pub enum ExprKind {
     SizeofType(TypeName),
     /// `sizeof(expr)`: the size of an expression's type.
     SizeofExpr(Box<Expr>),
+    /// `{ stmt; stmt; value }`: a block whose last item is an expression
+    /// with no `;` after it, the block's value.
+    Block {
+        /// The statements before the value.
+        stmts: Vec<Stmt>,
+        /// The value.
+        value: Box<Expr>,
+    },
     /// `offsetof(struct req, hdr.len)`: a member's byte offset.
     Offsetof {
         /// The struct or union.
@@ -530,7 +539,7 @@ fn visit_block_mut(block: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
             StmtKind::Unroll { body, .. } => visit_block_mut(body, f),
             StmtKind::For { var, iter, body } => {
                 visit_expr_mut(var, f);
-                match iter {
+                match &mut **iter {
                     ForIter::Range { start, end } => {
                         visit_expr_mut(start, f);
                         visit_expr_mut(end, f);
@@ -546,6 +555,16 @@ fn visit_block_mut(block: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
 
 fn visit_expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
     f(e);
+    if let ExprKind::Block { stmts, .. } = &mut e.kind {
+        let mut block = Block {
+            stmts: std::mem::take(stmts),
+            span: Span::default(),
+        };
+        visit_block_mut(&mut block, f);
+        if let ExprKind::Block { stmts, .. } = &mut e.kind {
+            *stmts = block.stmts;
+        }
+    }
     for child in children_mut(&mut e.kind) {
         visit_expr_mut(child, f);
     }
@@ -563,6 +582,8 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
         ExprKind::SizeofExpr(e) => vec![e],
+        // The statements' expressions are not direct children.
+        ExprKind::Block { value, .. } => vec![value],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -592,6 +613,8 @@ fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
         ExprKind::SizeofExpr(e) => vec![e],
+        // The statements' expressions are not direct children.
+        ExprKind::Block { value, .. } => vec![value],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -640,7 +663,11 @@ pub fn visit_exprs(script: &Script, f: &mut dyn FnMut(&Expr)) {
 }
 
 fn visit_block(block: &Block, f: &mut dyn FnMut(&Expr)) {
-    for stmt in &block.stmts {
+    visit_stmts(&block.stmts, f);
+}
+
+fn visit_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
+    for stmt in stmts {
         match &stmt.kind {
             StmtKind::Expr(e) => visit_expr(e, f),
             StmtKind::Assign { target, value, .. } => {
@@ -665,7 +692,7 @@ fn visit_block(block: &Block, f: &mut dyn FnMut(&Expr)) {
             StmtKind::Unroll { body, .. } => visit_block(body, f),
             StmtKind::For { var, iter, body } => {
                 visit_expr(var, f);
-                match iter {
+                match &**iter {
                     ForIter::Range { start, end } => {
                         visit_expr(start, f);
                         visit_expr(end, f);
@@ -681,6 +708,9 @@ fn visit_block(block: &Block, f: &mut dyn FnMut(&Expr)) {
 
 fn visit_expr(e: &Expr, f: &mut dyn FnMut(&Expr)) {
     f(e);
+    if let ExprKind::Block { stmts, .. } = &e.kind {
+        visit_stmts(stmts, f);
+    }
     for child in children(&e.kind) {
         visit_expr(child, f);
     }

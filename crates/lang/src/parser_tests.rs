@@ -46,6 +46,7 @@ fn sx(e: &Expr) -> String {
         K::SizeofExpr(e) => format!("(sizeof {})", sx(e)),
         K::Offsetof { ty, fields } => format!("(offsetof<{}> {})", ty.display(), fields.join(".")),
         K::Tuple(items) => format!("(tuple {})", list(items)),
+        K::Block { stmts, value } => format!("(block {} {})", stmts.len(), sx(value)),
         K::IncDec {
             target,
             increment,
@@ -713,4 +714,47 @@ fn sizeof_and_offsetof_of_types_and_expressions() {
     assert!(parse_expr("offsetof(1, x)").is_err());
     assert!(parse_expr("offsetof(struct req)").is_err());
     assert!(parse_expr("offsetof(struct req, )").is_err());
+}
+
+#[test]
+fn for_loops_and_block_expressions_parse() {
+    let s = parse(
+        "BEGIN { for ($i : (1+1)..$n) { } for ($kv : @m) { break; } $a = { let $b = 1; $b }; }",
+    )
+    .unwrap();
+    let stmts = &s.probes[0].body.stmts;
+    assert!(matches!(
+        &stmts[0].kind,
+        StmtKind::For {
+            iter: crate::ast::ForIter::Range { .. },
+            ..
+        }
+    ));
+    assert!(matches!(
+        &stmts[1].kind,
+        StmtKind::For {
+            iter: crate::ast::ForIter::Map(_),
+            ..
+        }
+    ));
+    let StmtKind::Assign { value, .. } = &stmts[2].kind else {
+        panic!("{:?}", stmts[2]);
+    };
+    assert!(matches!(&value.kind, ExprKind::Block { stmts, .. } if stmts.len() == 1));
+    // The loop variable belongs to the body.
+    assert!(err("BEGIN { for ($i : 0..2) { } print($i); }")
+        .message
+        .contains("its `let` is in a block that has ended"));
+    let d = err("BEGIN { for ($x : $y) { } }");
+    assert_eq!(
+        d.message,
+        "`for` iterates over a map (`@name`) or a range (`start..end`)"
+    );
+    assert_eq!(d.span, Span::new(18, 20));
+    assert!(err("BEGIN { for (i : 0..1) { } }")
+        .message
+        .contains("expected the loop variable"));
+    assert!(err("BEGIN { $a = { 1; }; }")
+        .message
+        .contains("expected an expression ending the block"));
 }

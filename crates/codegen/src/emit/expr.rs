@@ -125,6 +125,14 @@ impl ProgramCompiler<'_, '_> {
                 })
             }
             ExprKind::Tuple(items) => self.tuple(items, &t.ty, e.span),
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    let mark = self.b.stack_mark();
+                    self.stmt(s)?;
+                    self.b.release(mark);
+                }
+                self.expr(value)
+            }
             ExprKind::Field { base, field } if field.parse::<usize>().is_ok() => {
                 let index = field.parse::<usize>().unwrap_or(usize::MAX);
                 self.tuple_element(base, index, e.span)

@@ -130,6 +130,13 @@ impl Checker<'_> {
                 Ok(Typed::of(Type::Tuple(types)))
             }
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                // Never a constant: the statements must run.
+                Ok(Typed::of(self.expr(value)?.ty))
+            }
             ExprKind::SizeofType(ty) => self.sizeof_type(ty, e.span),
             ExprKind::SizeofExpr(inner) => self.sizeof_expr(inner),
             ExprKind::Offsetof { ty, fields } => self.offsetof(ty, fields, e.span),

@@ -14,7 +14,7 @@ impl Checker<'_> {
         Ok(())
     }
 
-    fn stmt(&mut self, stmt: &Stmt) -> Result<(), CompileError> {
+    pub(crate) fn stmt(&mut self, stmt: &Stmt) -> Result<(), CompileError> {
         match &stmt.kind {
             StmtKind::Expr(e) => {
                 self.expr(e)?;

@@ -294,6 +294,7 @@ impl<'a> Parser<'a> {
             TokenKind::Map(_) => return self.map(),
             TokenKind::Ident(_) => return self.ident(),
             TokenKind::LParen => return self.paren(),
+            TokenKind::LBrace => return self.block_expr(),
             _ => return Err(self.unexpected("expression")),
         };
         let t = self.bump()?;
@@ -365,6 +366,52 @@ impl<'a> Parser<'a> {
             },
             t.span.to(close.span),
         ))
+    }
+
+    /// `{ stmt; ...; value }`: statements, then the block's value (an
+    /// expression with no `;` after it), in a scope of its own. Kept out
+    /// of line: inlined, it would grow every expression's stack frame.
+    #[inline(never)]
+    pub(super) fn block_expr(&mut self) -> Result<Expr, Diagnostic> {
+        let open = self.bump()?;
+        self.enter(open.span)?;
+        self.scopes.open();
+        let result = self.block_expr_items();
+        self.scopes.close();
+        self.leave();
+        let (stmts, value) = result?;
+        let close = self.bump()?;
+        Ok(Expr::new(
+            ExprKind::Block {
+                stmts,
+                value: Box::new(value),
+            },
+            open.span.to(close.span),
+        ))
+    }
+
+    #[inline(never)]
+    fn block_expr_items(&mut self) -> Result<(Vec<Stmt>, Expr), Diagnostic> {
+        let mut stmts = Vec::new();
+        loop {
+            while self.eat(&TokenKind::Semi)? {}
+            if self.at(&TokenKind::RBrace) || self.at(&TokenKind::Eof) {
+                return Err(self
+                    .unexpected("an expression ending the block")
+                    .with_note("a block used as a value ends with an expression and no `;`, e.g. `{ let $b = 1; $b }`"));
+            }
+            let (stmt, compound) = self.stmt()?;
+            if self.at(&TokenKind::RBrace) && !compound {
+                if let StmtKind::Expr(value) = stmt.kind {
+                    return Ok((stmts, value));
+                }
+            }
+            stmts.push(stmt);
+            if compound || self.eat(&TokenKind::Semi)? {
+                continue;
+            }
+            return Err(self.unexpected("`;` or `}` after statement"));
+        }
     }
 
     pub(super) fn paren(&mut self) -> Result<Expr, Diagnostic> {

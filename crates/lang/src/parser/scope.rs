@@ -102,7 +102,9 @@ impl<'a> Parser<'a> {
     }
 
     /// `for ($x : @map) { }`, `for ($i : start..end) { }`: the loop
-    /// variable is declared for the body only.
+    /// variable is declared for the body only. Kept out of line: inlined,
+    /// it would grow every statement's stack frame.
+    #[inline(never)]
     pub(super) fn for_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
         self.bump()?;
         self.expect(&TokenKind::LParen, "after `for`")?;
@@ -140,7 +142,7 @@ impl<'a> Parser<'a> {
         self.scopes.close();
         Ok(StmtKind::For {
             var: Expr::new(ExprKind::Variable(var_name), var_tok.span),
-            iter,
+            iter: Box::new(iter),
             body: body?,
         })
     }
