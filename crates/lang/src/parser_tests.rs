@@ -723,20 +723,12 @@ fn for_loops_and_block_expressions_parse() {
     )
     .unwrap();
     let stmts = &s.probes[0].body.stmts;
-    assert!(matches!(
-        &stmts[0].kind,
-        StmtKind::For {
-            iter: crate::ast::ForIter::Range { .. },
-            ..
-        }
-    ));
-    assert!(matches!(
-        &stmts[1].kind,
-        StmtKind::For {
-            iter: crate::ast::ForIter::Map(_),
-            ..
-        }
-    ));
+    let iter = |i: usize| match &stmts[i].kind {
+        StmtKind::For { iter, .. } => Some((**iter).clone()),
+        _ => None,
+    };
+    assert!(matches!(iter(0), Some(crate::ast::ForIter::Range { .. })));
+    assert!(matches!(iter(1), Some(crate::ast::ForIter::Map(_))));
     let StmtKind::Assign { value, .. } = &stmts[2].kind else {
         panic!("{:?}", stmts[2]);
     };
