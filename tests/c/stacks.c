@@ -1,7 +1,8 @@
 /* A known call chain for the stack tests: main -> level1 -> level2 ->
  * level3 -> leaf(i), ITERATIONS times (argv[1], default 3) with 10 ms
- * between calls; "spin" as argv[2] makes level3 spin on the CPU for 1 s per
- * call instead (for profile). Sleeps 1 s before exiting, so a tracer can
+ * between calls; "spin" as argv[2] makes level3 spin for 1 s of its own CPU time per
+ * call instead (for profile: the sample count then does not depend on how
+ * busy the machine is). Sleeps 1 s before exiting, so a tracer can
  * still read the process's maps when it symbolizes.
  * Build: gcc -O0 -g -fno-omit-frame-pointer stacks.c -o stacks */
 #include <stdlib.h>
@@ -17,12 +18,12 @@ __attribute__((noinline)) void level3(int i)
 {
     if (spin) {
         struct timespec start, now;
-        clock_gettime(CLOCK_MONOTONIC, &start);
+        clock_gettime(CLOCK_THREAD_CPUTIME_ID, &start);
         do {
             /* Mostly pure computation, so samples land in level3 itself. */
             for (volatile unsigned long k = 0; k < 1000000UL; k++)
                 ;
-            clock_gettime(CLOCK_MONOTONIC, &now);
+            clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
         } while ((now.tv_sec - start.tv_sec) * 1000000000L + (now.tv_nsec - start.tv_nsec) < 1000000000L);
     }
     leaf(i);

@@ -49,6 +49,10 @@ pub enum FieldValue {
         /// Nanoseconds (the clock of `nsecs`).
         ns: u64,
     },
+    /// `username`: a user id.
+    Username(u32),
+    /// `ntop()`: an IPv4 (4 bytes) or IPv6 (16 bytes) address.
+    Inet(std::net::IpAddr),
     /// The bytes of a program type's value and the index of its type.
     Record {
         /// Index of its type (`CompiledScript::record_types`).
@@ -258,6 +262,18 @@ impl<'a> Decoder<'a> {
                     });
                 }
                 FieldValue::Buffer(bytes.slice(at + 8, len as usize, "buffer bytes")?.to_vec())
+            }
+            FieldKind::Username => FieldValue::Username(bytes.u64_at(at, "user id")? as u32),
+            FieldKind::Inet => {
+                let family = bytes.u64_at(at, "address family")?;
+                let raw = bytes.slice(at + 8, 16, "address")?;
+                let mut b = [0u8; 16];
+                b.copy_from_slice(raw);
+                FieldValue::Inet(if family == crate::AF_INET6 {
+                    std::net::IpAddr::from(b)
+                } else {
+                    std::net::IpAddr::from([b[0], b[1], b[2], b[3]])
+                })
             }
             FieldKind::Strftime(format) => FieldValue::Strftime {
                 format,

@@ -36,6 +36,11 @@ pub enum FieldKind {
     /// `strftime(fmt, ns)`: 8 bytes of `CLOCK_MONOTONIC` nanoseconds, printed
     /// as wall-clock time with format `CompiledScript::strftime_formats[i]`.
     Strftime(usize),
+    /// `username`: an 8-byte user id, printed as the user's name.
+    Username,
+    /// `ntop(addr)`: an 8-byte address family (`AF_INET` 2 or `AF_INET6`
+    /// 10), then 16 address bytes (4 used for IPv4), printed as text.
+    Inet,
     /// A struct, union or array of the traced program: its bytes, printed
     /// as bpftrace prints records (`{ .id = 7, ... }`) with the type
     /// `CompiledScript::record_types[index]`.
@@ -68,7 +73,8 @@ impl FieldKind {
             FieldKind::Int { .. } | FieldKind::Bool | FieldKind::ProbeName => 8,
             FieldKind::UStack(_) | FieldKind::USym => 16,
             FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
-            FieldKind::Strftime(_) => 8,
+            FieldKind::Strftime(_) | FieldKind::Username => 8,
+            FieldKind::Inet => INET_SIZE,
             FieldKind::Str(n) | FieldKind::Record { size: n, .. } => (n + 7) & !7,
             FieldKind::Tuple(_) => 0,
         }
@@ -231,6 +237,13 @@ pub enum ValueKind {
         step: i64,
     },
 }
+
+/// Bytes of an [`FieldKind::Inet`] field.
+pub const INET_SIZE: usize = 24;
+/// `AF_INET`.
+pub const AF_INET: u64 = 2;
+/// `AF_INET6`.
+pub const AF_INET6: u64 = 10;
 
 /// The largest `k` of `hist(x, k)` (bpftrace's limit).
 pub const FINE_HIST_MAX_BITS: u8 = 5;

@@ -15,6 +15,8 @@ fn field() -> impl Strategy<Value = FieldKind> {
         Just(FieldKind::USym),
         (1usize..40).prop_map(FieldKind::Buffer),
         (0usize..3).prop_map(FieldKind::Strftime),
+        Just(FieldKind::Username),
+        Just(FieldKind::Inet),
         (0usize..3, 1usize..300).prop_map(|(index, size)| FieldKind::Record { index, size }),
     ]
 }

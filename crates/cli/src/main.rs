@@ -207,8 +207,6 @@ fn run(cli: Cli) -> Result<i32> {
             (text, file.clone(), cli.rest[1..].to_vec())
         }
     };
-    // `uprobe:$1:$2`: parameters in attach points, as bpftrace expands them.
-    let source = tools::attach_positionals(&source, &positional)?;
     if let Some(pid) = cli.pid {
         if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
             bail!("process {pid} does not exist");

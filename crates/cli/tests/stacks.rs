@@ -81,20 +81,24 @@ fn profile_with_ustack_finds_the_hot_function() {
         "profile:hz:99 /pid == cpid/ { @[ustack(4)] = count(); }",
         &format!("{} 2 spin", bin.display()),
     );
-    // Maps print in ascending count order: the last stack is the hottest.
-    let last = out.rsplit("@[").next().unwrap_or_default();
-    let (stack, count) = last
-        .split_once("]: ")
-        .unwrap_or_else(|| panic!("no stacks:\n{out}"));
-    let count: u64 = count.trim().parse().unwrap_or(0);
-    assert_eq!(
-        names(stack),
-        ["level3", "level2", "level1", "main"],
-        "{out}"
-    );
+    // The spinner burns 2 s of its own CPU time, ~198 samples at 99 Hz
+    // however busy the machine is; they spread over a few offsets inside
+    // level3, so count every stack whose functions are the hot chain.
+    let mut hot = 0;
+    let mut all = 0;
+    for block in out.split("@[").skip(1) {
+        let (stack, count) = block
+            .split_once("]: ")
+            .unwrap_or_else(|| panic!("bad map entry {block:?} in:\n{out}"));
+        let count: u64 = count.trim().parse().unwrap_or(0);
+        all += count;
+        if names(stack) == ["level3", "level2", "level1", "main"] {
+            hot += count;
+        }
+    }
     assert!(
-        count >= 30,
-        "only {count} samples in the hottest stack:\n{out}"
+        hot >= 100 && hot * 10 >= all * 9,
+        "{hot} of {all} samples in main;level1;level2;level3:\n{out}"
     );
 }
 
@@ -125,8 +129,9 @@ fn folded_output_feeds_flame_graphs() {
         .find_map(|l| l.strip_prefix("main;level1;level2;level3 "))
         .and_then(|n| n.parse::<u64>().ok())
         .unwrap_or_else(|| panic!("no hot stack in:\n{text}"));
-    // ~2 s on a CPU at 99 Hz; a loaded machine gives fewer.
-    assert!(hot >= 30, "{hot} samples:\n{text}");
+    // 2 s of the spinner's CPU time at 99 Hz (~198 samples), spread over
+    // a few offsets that fold into one line.
+    assert!(hot >= 100, "{hot} samples:\n{text}");
 }
 
 #[test]

@@ -159,7 +159,15 @@ fn signal_and_signal_thread_reach_the_traced_process() {
 
 #[test]
 fn misuse_is_one_line_with_a_caret() {
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 6] = [
+        (
+            &["-e", r#"BEGIN { $x = pton("1.2.3"); }"#],
+            "stdin:1:19: error: pton(): `1.2.3` is not an IPv4 or IPv6 address\n  |\n1 | BEGIN { $x = pton(\"1.2.3\"); }\n  |                   ^^^^^^^\n",
+        ),
+        (
+            &["-e", r#"BEGIN { $x = ntop(comm); }"#],
+            "stdin:1:19: error: ntop() needs an integer (IPv4) or a 4- or 16-byte buffer, not a string\n  |\n1 | BEGIN { $x = ntop(comm); }\n  |                   ^^^^\n",
+        ),
         (
             &["-e", r#"uprobe:/bin/bash:readline { signal("SIGKILL"); }"#],
             "stdin:1:29: error: signal() sends signals; it needs the --unsafe flag\n  |\n1 | uprobe:/bin/bash:readline { signal(\"SIGKILL\"); }\n  |                             ^^^^^^\n",
@@ -251,4 +259,33 @@ fn hist_with_k_prints_finer_buckets_as_bpftrace() {
         empty = bar(0)
     );
     assert_eq!(stdout(&out), want);
+}
+
+#[test]
+fn username_ntop_and_pton_as_the_manual_describes() {
+    let Some(out) = run(
+        "username_ntop_and_pton_as_the_manual_describes",
+        &[
+            "-e",
+            r#"BEGIN { printf("%s %s\n", username, ntop(0x0100007f));
+              printf("%s|%s|%s|%s\n", ntop(pton("::1")), ntop(pton("10.1.2.3")), ntop(2, pton("192.168.0.255")), ntop(10, pton("fe80::1:2")));
+              $a = ntop(pton("2001:db8::ff00:42:8329")); print($a); printf("%r\n", pton("1.2.3.4"));
+              @u[username] = count(); @n[ntop(0x0100007f)] = 1; exit(); }"#,
+        ],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    let me = std::process::Command::new("id")
+        .arg("-un")
+        .output()
+        .expect("id -un");
+    let me = String::from_utf8_lossy(&me.stdout).trim().to_string();
+    assert_eq!(
+        stdout(&out),
+        format!(
+            "Attaching 1 probe...\n{me} 127.0.0.1\n::1|10.1.2.3|192.168.0.255|fe80::1:2\n\
+             2001:db8::ff00:42:8329\n\\x01\\x02\\x03\\x04\n\n\n@n[127.0.0.1]: 1\n@u[{me}]: 1\n"
+        )
+    );
 }

@@ -268,3 +268,40 @@ uprobe:{b}:handle {{
         stderr(&out)
     );
 }
+
+#[test]
+fn scratch_variables_keep_program_types() {
+    if !bpf_available("scratch_variables_keep_program_types") {
+        return;
+    }
+    let bin = program(&["-g", "-O0"], "typed-fields-vars");
+    let b = bin.display();
+    let script = format!(
+        r#"uprobe:{b}:handle {{
+  $r = args.r; $n = $r->next; $c = args.c;
+  if ($r != 0) {{ $q = (struct req *)arg0; printf("q=%d\n", $q->matrix[1][2]); }}
+  printf("vars=%d %s %s %d\n", $r->id, $n->name, $c, $r->hdr.len + 1);
+}}"#
+    );
+    let (lines, _) = run_rounds(&bin, &script);
+    assert_eq!(
+        lines,
+        ["q=12", "vars=7 next BLUE 43", "q=12", "vars=7 next BLUE 43"]
+    );
+    // A variable also assigned a plain integer is a plain integer.
+    let out = ustrace()
+        .args([
+            "-e",
+            &format!(r#"uprobe:{b}:handle {{ $r = args.r; $r = 5; printf("%d\n", $r->id); }}"#),
+        ])
+        .output()
+        .expect("running ustrace");
+    assert!(!out.status.success());
+    assert!(
+        stderr(&out).lines().next().unwrap_or_default().ends_with(
+            "`.`, `->` and `[i]` need a value of the traced program's types: args.NAME, retval, a cast such as (struct req *)arg0, or a $variable only ever assigned one"
+        ),
+        "{}",
+        stderr(&out)
+    );
+}

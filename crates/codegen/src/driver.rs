@@ -32,7 +32,8 @@ pub fn compile(
     number_exprs(&mut script);
     let mut out = CompiledScript::default();
     let plans = plan_programs(&script, resolved, opts, &mut out)?;
-    let analysis = sema::analyze(&plans, opts, &out.probe_names)?;
+    let analysis =
+        sema::analyze(&plans, opts, &out.probe_names).map_err(|e| mention_macros(e, &script))?;
     let mut g = Globals {
         out,
         opts,
@@ -178,4 +179,26 @@ impl Globals<'_> {
             role: MapRole::StartTime,
         })
     }
+}
+
+/// An unknown function in a script that defines macros may be a
+/// misspelt macro: say so, with the nearest macro name.
+fn mention_macros(mut e: CompileError, script: &Script) -> CompileError {
+    if script.macros.is_empty() {
+        return e;
+    }
+    let Some(name) = e
+        .message
+        .strip_prefix("unknown function `")
+        .and_then(|rest| rest.strip_suffix('`'))
+    else {
+        return e;
+    };
+    let names: Vec<&str> = script.macros.iter().map(|m| m.name.as_str()).collect();
+    let nearest = ustrace_lang::diag::suggest(name, &names);
+    e.message = match nearest {
+        Some(m) => format!("unknown function or macro `{name}` (did you mean the macro `{m}`?)"),
+        None => format!("unknown function or macro `{name}`"),
+    };
+    e
 }

@@ -39,9 +39,10 @@ pub mod unwind;
 mod usdt_args;
 
 pub use builtins::markdown_table as builtin_reference;
+pub use builtins::unsupported::{markdown_table as unsupported_reference, UNSUPPORTED};
 pub use driver::compile;
 pub use options::{
-    CompileOptions, ProgramTypes, ResolvedAttach, TaskParentOffsets, UprobeFunction, UsdtSite,
+    CompileOptions, ResolvedAttach, TaskParentOffsets, TracedTypes, UprobeFunction, UsdtSite,
     UsdtTarget,
 };
 

@@ -33,7 +33,7 @@ pub struct CompileOptions {
     /// casts to program types, `sizeof`/`offsetof` of them); an `Err` says
     /// why there is none (no DWARF). Filled by the resolve layer only when
     /// the script needs it.
-    pub program_types: HashMap<PathBuf, Result<Arc<ProgramTypes>, String>>,
+    pub program_types: HashMap<PathBuf, Result<Arc<TracedTypes>, String>>,
     /// `-k`: report each failed read of user memory at once, with the
     /// script location (failures are counted either way).
     pub warn_failed_reads: bool,
@@ -61,7 +61,7 @@ pub struct TaskParentOffsets {
 /// What one file's debug information says about the functions a script
 /// probes and the types it names, in one type table.
 #[derive(Debug, Default)]
-pub struct ProgramTypes {
+pub struct TracedTypes {
     /// The types of the file, as far as the questions below reached.
     pub types: TypeTable,
     /// Each probed function by file offset, or why it has no entry.

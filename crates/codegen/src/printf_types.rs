@@ -19,6 +19,8 @@ pub(crate) fn mismatch(conv: &Conversion, field: &FieldKind) -> Option<String> {
         FieldKind::Buffer(_) => "a buffer",
         FieldKind::Strftime(_) => "a strftime() time",
         FieldKind::Record { .. } => "a struct",
+        FieldKind::Username => "a user name",
+        FieldKind::Inet => "an address",
         // A symbol prints as its name with %s and as its address otherwise.
         FieldKind::USym => return None,
     };

@@ -49,14 +49,14 @@ pub(crate) struct SiteInfo {
 /// file offset in it.
 pub(crate) struct SiteDebug {
     /// The file's types, or why it has none.
-    pub(crate) types: Result<Arc<ProgramTypes>, String>,
+    pub(crate) types: Result<Arc<TracedTypes>, String>,
     /// The probed function's file offset.
     pub(crate) file_offset: u64,
 }
 
 impl SiteDebug {
     /// The file's types and the probed function, or why there are none.
-    pub(crate) fn function(&self) -> Result<(&Arc<ProgramTypes>, &Function), String> {
+    pub(crate) fn function(&self) -> Result<(&Arc<TracedTypes>, &Function), String> {
         let prog = self.types.as_ref().map_err(|e| e.clone())?;
         match prog.functions.get(&self.file_offset) {
             Some(Ok(f)) => Ok((prog, f)),

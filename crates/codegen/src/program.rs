@@ -24,7 +24,7 @@ pub const FAILED_READS_SLOT: u32 = 1024;
 #[derive(Debug, Clone)]
 pub struct RecordType {
     /// The file's types.
-    pub types: std::sync::Arc<crate::ProgramTypes>,
+    pub types: std::sync::Arc<crate::TracedTypes>,
     /// The value's type.
     pub ty: ustrace_dwarf::TypeId,
 }

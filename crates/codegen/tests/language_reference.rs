@@ -108,3 +108,30 @@ fn every_documented_example_compiles() {
         }
     }
 }
+
+const UNSUPPORTED_BEGIN: &str = "<!-- unsupported:begin (generated: cargo test -p ustrace-codegen --test language_reference) -->\n";
+const UNSUPPORTED_END: &str = "<!-- unsupported:end -->";
+
+/// docs/language.md's table of bpftrace names ustrace refuses is the
+/// compiler's own table.
+#[test]
+fn the_unsupported_table_is_the_compilers() {
+    let path = doc_path();
+    let doc = std::fs::read_to_string(&path).expect("docs/language.md exists");
+    let start = doc
+        .find(UNSUPPORTED_BEGIN)
+        .expect("the unsupported:begin marker")
+        + UNSUPPORTED_BEGIN.len();
+    let end = doc
+        .find(UNSUPPORTED_END)
+        .expect("the unsupported:end marker");
+    let table = ustrace_codegen::unsupported_reference();
+    if doc[start..end] != table {
+        if std::env::var_os("UPDATE_LANGUAGE_DOC").is_some() {
+            let updated = format!("{}{}{}", &doc[..start], table, &doc[end..]);
+            std::fs::write(&path, updated).expect("writing docs/language.md");
+            return;
+        }
+        panic!("docs/language.md's unsupported table is out of date; rerun with UPDATE_LANGUAGE_DOC=1. Expected:\n{table}");
+    }
+}

@@ -251,3 +251,53 @@ fn hist_takes_a_constant_k_from_0_to_5() {
         "hist() takes 1 or 2 argument(s), 3 given"
     );
 }
+
+#[test]
+fn ntop_pton_and_username_types_and_errors() {
+    use ustrace_codegen::program::FieldKind;
+    let c = build(
+        r#"BEGIN { printf("%s %s %s %r\n", username, ntop(1), ntop(10, pton("::1")), pton("1.2.3.4")); }"#,
+    )
+    .expect("compiles");
+    assert_eq!(
+        c.printfs[0].args,
+        vec![
+            FieldKind::Username,
+            FieldKind::Inet,
+            FieldKind::Inet,
+            FieldKind::Buffer(4)
+        ]
+    );
+    for (src, want) in [
+        (
+            r#"BEGIN { $x = pton("1.2.3"); }"#,
+            ("pton(): `1.2.3` is not an IPv4 or IPv6 address", "\"1.2.3\""),
+        ),
+        (
+            r#"BEGIN { $x = pton("1.2.3.4:80"); }"#,
+            ("pton(): `1.2.3.4:80` is not an IPv4 or IPv6 address", "\"1.2.3.4:80\""),
+        ),
+        (
+            r#"BEGIN { $x = pton(comm); }"#,
+            ("pton() needs a string literal (it is evaluated at compile time)", "comm"),
+        ),
+        (
+            r#"BEGIN { $x = ntop(10, 1); }"#,
+            ("ntop(): family 10 does not fit this address (2 = AF_INET: an integer, 4 or 16 bytes; 10 = AF_INET6: 16 bytes)", "10"),
+        ),
+        (
+            r#"BEGIN { $x = ntop(pid, 1); }"#,
+            ("ntop()'s family must be a constant (2 or 10)", "pid"),
+        ),
+        (
+            r#"BEGIN { $x = ntop(1, 2, 3); }"#,
+            ("ntop() takes an address and an optional family: ntop(addr), ntop(AF, addr)", "ntop(1, 2, 3)"),
+        ),
+        (
+            r#"BEGIN { printf("%d\n", username); }"#,
+            ("printf: %d wants an integer, but this argument is a user name", "username"),
+        ),
+    ] {
+        assert_eq!(error(src), (want.0.to_string(), want.1.to_string()), "{src}");
+    }
+}

@@ -285,10 +285,10 @@ fn block_expressions_run_their_statements_and_give_their_value() {
     assert_eq!(c.printfs.len(), 2);
     assert_eq!(c.printfs[1].args, vec![FieldKind::Bool]);
     assert_eq!(
-        error(r#"BEGIN { $a = { "s" } + 1; }"#),
+        error(r#"BEGIN { $a = { $s = "s"; $s } + 1; }"#),
         (
             "type mismatch: this operand is a string but the operator needs integers".into(),
-            "{ \"s\" }".into()
+            "{ $s = \"s\"; $s }".into()
         )
     );
 }

@@ -28,6 +28,105 @@ pub struct Script {
     pub probes: Vec<Probe>,
     /// The `config = { ... }` block's settings (all `None` without one).
     pub config: Config,
+    /// `let @m = hash(N);` declarations at top level, in source order.
+    pub map_decls: Vec<MapDecl>,
+    /// The `macro name(params) { ... }` definitions. Their uses are already
+    /// expanded in `probes` when the parser returns; they stay here for
+    /// reference (names, spans).
+    pub macros: Vec<Macro>,
+}
+
+/// `let @name = kind(max_entries);` at top level: the BPF map type and size
+/// of one map.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MapDecl {
+    /// The map's name without `@`.
+    pub name: String,
+    /// Which BPF map type.
+    pub kind: DeclaredMapKind,
+    /// Most entries the map holds.
+    pub max_entries: u32,
+    /// The whole declaration.
+    pub span: Span,
+}
+
+/// The map kinds a declaration may name (bpftrace's spelling first).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeclaredMapKind {
+    /// `hash`: BPF_MAP_TYPE_HASH.
+    Hash,
+    /// `lruhash`: BPF_MAP_TYPE_LRU_HASH (evicts about the least recently used).
+    LruHash,
+    /// `percpuhash`: BPF_MAP_TYPE_PERCPU_HASH (one value per CPU).
+    PercpuHash,
+    /// `percpulruhash`: BPF_MAP_TYPE_LRU_PERCPU_HASH.
+    PercpuLruHash,
+}
+
+impl DeclaredMapKind {
+    /// Every kind with its name in scripts.
+    pub const ALL: [(&'static str, DeclaredMapKind); 4] = [
+        ("hash", DeclaredMapKind::Hash),
+        ("lruhash", DeclaredMapKind::LruHash),
+        ("percpuhash", DeclaredMapKind::PercpuHash),
+        ("percpulruhash", DeclaredMapKind::PercpuLruHash),
+    ];
+
+    /// True for the kinds with one value per CPU.
+    pub fn per_cpu(self) -> bool {
+        matches!(
+            self,
+            DeclaredMapKind::PercpuHash | DeclaredMapKind::PercpuLruHash
+        )
+    }
+
+    /// True for the kinds that evict old entries instead of refusing new ones.
+    pub fn lru(self) -> bool {
+        matches!(
+            self,
+            DeclaredMapKind::LruHash | DeclaredMapKind::PercpuLruHash
+        )
+    }
+}
+
+/// `macro name(params) { body }`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Macro {
+    /// The name.
+    pub name: String,
+    /// The parameters in order.
+    pub params: Vec<MacroParam>,
+    /// The body's statements (without the value, when there is one).
+    pub body: Vec<Stmt>,
+    /// The body's last expression when it is not followed by `;`: the
+    /// macro's value.
+    pub value: Option<Expr>,
+    /// The name in the definition.
+    pub name_span: Span,
+    /// The whole definition.
+    pub span: Span,
+}
+
+/// One parameter of a macro: how its argument is used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MacroParam {
+    /// The name without sigil.
+    pub name: String,
+    /// Scratch variable, map or expression.
+    pub kind: MacroParamKind,
+    /// Where it is written.
+    pub span: Span,
+}
+
+/// What a macro parameter accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MacroParamKind {
+    /// `$a`: a scratch variable of the caller, which the body may change.
+    Variable,
+    /// `@a`: a map of the caller, which the body may change.
+    Map,
+    /// `a`: any expression, inserted wherever the body names `a`.
+    Expr,
 }
 
 /// The settings of a `config = { key = value; ... }` block; `None` where
@@ -51,9 +150,12 @@ pub struct Config {
 /// `missing_probes = error | warn | ignore`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MissingProbes {
-    /// Stop with an error (the default, and the only mode ustrace has:
-    /// `warn` and `ignore` are refused by the parser).
+    /// Stop with an error (the default).
     Error,
+    /// Print a warning for each attach point that matches nothing and go on.
+    Warn,
+    /// Skip attach points that match nothing silently.
+    Ignore,
 }
 
 /// `stack_mode = bpftrace | perf | raw`.
@@ -371,14 +473,6 @@ pub enum ExprKind {
     SizeofType(TypeName),
     /// `sizeof(expr)`: the size of an expression's type.
     SizeofExpr(Box<Expr>),
-    /// `{ stmt; stmt; value }`: a block whose last item is an expression
-    /// with no `;` after it, the block's value.
-    Block {
-        /// The statements before the value.
-        stmts: Vec<Stmt>,
-        /// The value.
-        value: Box<Expr>,
-    },
     /// `offsetof(struct req, hdr.len)`: a member's byte offset.
     Offsetof {
         /// The struct or union.
@@ -411,6 +505,15 @@ pub enum ExprKind {
         base: Box<Expr>,
         /// The index.
         index: Box<Expr>,
+    },
+    /// `{ stmt; ...; value }`: a block used as a value (its statements run,
+    /// then `value` is its value). Variables declared inside are renamed
+    /// apart by the parser, so they do not leak.
+    Block {
+        /// The statements before the value (at least one).
+        stmts: Vec<Stmt>,
+        /// The last expression, not followed by `;`.
+        value: Box<Expr>,
     },
 }
 
@@ -514,7 +617,11 @@ pub fn number_exprs(script: &mut Script) -> u32 {
 }
 
 fn visit_block_mut(block: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
-    for stmt in &mut block.stmts {
+    visit_stmts_mut(&mut block.stmts, f)
+}
+
+fn visit_stmts_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr)) {
+    for stmt in stmts {
         match &mut stmt.kind {
             StmtKind::Expr(e) => visit_expr_mut(e, f),
             StmtKind::Assign { target, value, .. } => {
@@ -556,23 +663,18 @@ fn visit_block_mut(block: &mut Block, f: &mut dyn FnMut(&mut Expr)) {
 fn visit_expr_mut(e: &mut Expr, f: &mut dyn FnMut(&mut Expr)) {
     f(e);
     if let ExprKind::Block { stmts, .. } = &mut e.kind {
-        let mut block = Block {
-            stmts: std::mem::take(stmts),
-            span: Span::default(),
-        };
-        visit_block_mut(&mut block, f);
-        if let ExprKind::Block { stmts, .. } = &mut e.kind {
-            *stmts = block.stmts;
-        }
+        visit_stmts_mut(stmts, f);
     }
     for child in children_mut(&mut e.kind) {
         visit_expr_mut(child, f);
     }
 }
 
-/// The direct sub-expressions of an expression, in source order.
+/// The direct sub-expressions of an expression, in source order (of a
+/// block expression, its value: its statements are not expressions).
 pub fn children(kind: &ExprKind) -> Vec<&Expr> {
     match kind {
+        ExprKind::Block { value, .. } => vec![value],
         ExprKind::Map { keys, .. } => keys.iter().collect(),
         ExprKind::Call { args, .. } => args.iter().collect(),
         ExprKind::Tuple(items) => items.iter().collect(),
@@ -582,8 +684,6 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
         ExprKind::SizeofExpr(e) => vec![e],
-        // The statements' expressions are not direct children.
-        ExprKind::Block { value, .. } => vec![value],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -602,8 +702,10 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
     }
 }
 
-fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
+/// [`children`], to change them.
+pub fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
     match kind {
+        ExprKind::Block { value, .. } => vec![value],
         ExprKind::Map { keys, .. } => keys.iter_mut().collect(),
         ExprKind::Call { args, .. } => args.iter_mut().collect(),
         ExprKind::Tuple(items) => items.iter_mut().collect(),
@@ -613,8 +715,6 @@ fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
         ExprKind::SizeofExpr(e) => vec![e],
-        // The statements' expressions are not direct children.
-        ExprKind::Block { value, .. } => vec![value],
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -663,7 +763,7 @@ pub fn visit_exprs(script: &Script, f: &mut dyn FnMut(&Expr)) {
 }
 
 fn visit_block(block: &Block, f: &mut dyn FnMut(&Expr)) {
-    visit_stmts(&block.stmts, f);
+    visit_stmts(&block.stmts, f)
 }
 
 fn visit_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {

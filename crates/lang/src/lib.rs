@@ -45,4 +45,4 @@ pub mod parser;
 pub mod printf;
 
 pub use diag::Diagnostic;
-pub use parser::{parse, parse_expr, parse_labelled};
+pub use parser::{parse, parse_expr, parse_labelled, parse_with, ParseOptions};

@@ -14,7 +14,9 @@ mod attach;
 
 use attach::{attach_point, block_label};
 mod config;
+mod expand;
 mod expr;
+mod items;
 mod program_types;
 mod scope;
 
@@ -27,7 +29,30 @@ pub use config::CONFIG_KEYS;
 /// assert_eq!(s.probes.len(), 1);
 /// ```
 pub fn parse(source: &str) -> Result<Script, Diagnostic> {
-    let mut p = Parser::new(source)?;
+    parse_with(source, &ParseOptions::default())
+}
+
+/// What a script is read with, besides its text.
+#[derive(Debug, Clone, Default)]
+pub struct ParseOptions {
+    /// A block may be labelled with a bare name (see [`parse_labelled`]).
+    pub labels: bool,
+    /// The positional parameters (`$1` is the first): attach points get
+    /// them as text (`uprobe:$1:$2`), as bpftrace expands them.
+    pub positional: Vec<String>,
+}
+
+/// Parses a whole script with [`ParseOptions`].
+///
+/// ```
+/// use ustrace_lang::parser::{parse_with, ParseOptions};
+/// let options = ParseOptions { positional: vec!["/bin/ls".into()], ..Default::default() };
+/// let s = parse_with("uprobe:$1:main { }", &options).unwrap();
+/// assert_eq!(s.probes[0].attach_points[0].raw, "uprobe:/bin/ls:main");
+/// ```
+pub fn parse_with(source: &str, options: &ParseOptions) -> Result<Script, Diagnostic> {
+    let mut p = Parser::new(source, &options.positional)?;
+    p.labels = options.labels;
     p.script()
 }
 
@@ -42,9 +67,13 @@ pub fn parse(source: &str) -> Result<Script, Diagnostic> {
 /// assert_eq!(s.probes[0].attach_points[0].kind, AttachKind::Label { name: "on_hit".into() });
 /// ```
 pub fn parse_labelled(source: &str) -> Result<Script, Diagnostic> {
-    let mut p = Parser::new(source)?;
-    p.labels = true;
-    p.script()
+    parse_with(
+        source,
+        &ParseOptions {
+            labels: true,
+            ..Default::default()
+        },
+    )
 }
 
 /// Parses a single expression (handy for tests and tools).
@@ -62,6 +91,8 @@ pub fn parse_expr(source: &str) -> Result<Expr, Diagnostic> {
         chained: 0,
         in_expr: false,
         scopes: scope::Scopes::default(),
+        positional: &[],
+        last_block_valued: false,
     };
     let e = p.expr()?;
     if p.tok.kind != TokenKind::Eof {
@@ -150,6 +181,10 @@ struct Parser<'a> {
     in_expr: bool,
     /// `let` declarations of the probe being read.
     scopes: scope::Scopes,
+    /// Positional parameters, for `$N` in attach points.
+    positional: &'a [String],
+    /// The block read last ends with an expression without `;`.
+    last_block_valued: bool,
 }
 
 fn assign_op(kind: &TokenKind) -> Option<Option<BinaryOp>> {
@@ -175,7 +210,7 @@ fn is_lvalue(e: &Expr) -> bool {
 }
 
 impl<'a> Parser<'a> {
-    fn new(source: &'a str) -> Result<Parser<'a>, Diagnostic> {
+    fn new(source: &'a str, positional: &'a [String]) -> Result<Parser<'a>, Diagnostic> {
         let mut lexer = Lexer::new(source);
         let tok = lexer.next_token()?;
         Ok(Parser {
@@ -188,6 +223,8 @@ impl<'a> Parser<'a> {
             chained: 0,
             in_expr: false,
             scopes: scope::Scopes::default(),
+            positional,
+            last_block_valued: false,
         })
     }
 
@@ -278,14 +315,29 @@ impl<'a> Parser<'a> {
             Config::default()
         };
         let mut probes = Vec::new();
+        let mut map_decls = Vec::new();
+        let mut macros = Vec::new();
         while !self.at(&TokenKind::Eof) {
-            probes.push(self.probe()?);
+            if self.at_top_level_word("macro") {
+                macros.push(self.macro_def()?);
+            } else if self.at_top_level_word("let") {
+                map_decls.push(self.map_decl(&map_decls)?);
+            } else {
+                probes.push(self.probe()?);
+            }
         }
         if probes.is_empty() {
             return Err(Diagnostic::error(self.tok.span, "script has no probes")
                 .with_note("a probe looks like `usdt:/path/to/bin:provider:name { ... }`"));
         }
-        Ok(Script { probes, config })
+        let mut script = Script {
+            probes,
+            config,
+            map_decls,
+            macros,
+        };
+        expand::expand_macros(&mut script)?;
+        Ok(script)
     }
 
     fn probe(&mut self) -> Result<Probe, Diagnostic> {
@@ -302,7 +354,7 @@ impl<'a> Parser<'a> {
                             kind: AttachKind::Label { name },
                             span: t.span,
                         },
-                        _ => attach_point(t)?,
+                        _ => attach_point(t, self.positional)?,
                     });
                 }
                 TokenKind::LBrace if attach_points.is_empty() => {
@@ -362,6 +414,10 @@ impl<'a> Parser<'a> {
 
     // ---- statements -------------------------------------------------------
 
+    /// A block; [`Parser::last_block_valued`] tells whether its last
+    /// statement is an expression not followed by `;` (its value when the
+    /// block is used as an expression). One function, not a wrapper: each
+    /// nesting level costs stack.
     fn block(&mut self) -> Result<Block, Diagnostic> {
         let open = if self.at(&TokenKind::LBrace) {
             self.bump()?
@@ -371,8 +427,12 @@ impl<'a> Parser<'a> {
         self.enter(open.span)?;
         self.scopes.open();
         let mut stmts = Vec::new();
+        let mut valued = false;
         loop {
-            while self.eat(&TokenKind::Semi)? {}
+            if self.eat(&TokenKind::Semi)? {
+                valued = false;
+                while self.eat(&TokenKind::Semi)? {}
+            }
             if self.at(&TokenKind::RBrace) {
                 break;
             }
@@ -383,8 +443,13 @@ impl<'a> Parser<'a> {
                 )));
             }
             let (stmt, compound) = self.stmt()?;
+            valued = !compound && matches!(stmt.kind, StmtKind::Expr(_));
             stmts.push(stmt);
-            if compound || self.eat(&TokenKind::Semi)? || self.at(&TokenKind::RBrace) {
+            if compound || self.eat(&TokenKind::Semi)? {
+                valued = false;
+                continue;
+            }
+            if self.at(&TokenKind::RBrace) {
                 continue;
             }
             return Err(self.unexpected("`;` or `}` after statement"));
@@ -392,6 +457,7 @@ impl<'a> Parser<'a> {
         let close = self.bump()?;
         self.scopes.close();
         self.leave();
+        self.last_block_valued = valued;
         Ok(Block {
             stmts,
             span: open.span.to(close.span),

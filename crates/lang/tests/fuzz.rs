@@ -19,6 +19,10 @@ const CORPUS: &[&str] = &[
     "BEGIN { let $x = 1; if (true) { let $x: uint8 = 2; let $s: string; } let $y; $y = $x; }",
     "BEGIN { $t = (1, \"a\", (true, 2)); print($t.2.0); print($t[1]); @m[(1, 2)] = (3, false); $b = !(1 < 2); }",
     "BEGIN { for ($i : (-3)..$1) { if ($i == 0) { continue; } for ($kv : @m) { print($kv.0.1); break; } } $n = len(@m) + 1e6; }",
+    "macro one() { 1 }\nmacro add_one(x) { x + 1 }\nmacro bump($a, @b) { $a += 1; @b += 1; }\nmacro add_two(x) { add_one(x) + 1 }\nBEGIN { $a = one; bump($a, @b); print(add_two($a)); }",
+    "macro twice(x) { let $v = x; { let $w = $v; $w * 2 } }\nBEGIN { @x = twice({ printf(\"hi\"); 2 }); }",
+    "let @a = hash(100);\nlet @b = percpulruhash(20);\nBEGIN { @a[1] = 2e3 + 1ms + 123UL + 1_000; @b[tid] = count(); }",
+    "usdt:/b:p:n /$# > 1/ { printf(\"%s\\n\", str($1)); }",
 ];
 
 fn floor(s: &str, i: usize) -> usize {
@@ -32,6 +36,13 @@ fn floor(s: &str, i: usize) -> usize {
 fn check(src: &str) {
     check_with(src, ustrace_lang::parse);
     check_with(src, ustrace_lang::parse_labelled);
+    check_with(src, |s| {
+        let options = ustrace_lang::ParseOptions {
+            positional: vec!["/bin/x".into(), "f$2".into()],
+            ..Default::default()
+        };
+        ustrace_lang::parse_with(s, &options)
+    });
 }
 
 fn check_with(

@@ -58,13 +58,33 @@ impl MapAccess {
 /// Every entry of the map behind `fd`: key bytes and value bytes, one value
 /// per possible CPU for per-CPU maps (one otherwise).
 pub(crate) fn read_map(fd: RawFd, shape: MapShape) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    entries(fd, shape, false)
+}
+
+/// Every entry of the map behind `fd`, as [`read_map`], each deleted as it
+/// is read (print then clear with no update lost between them). Entries of
+/// maps that cannot delete while reading (arrays) are read, then deleted.
+pub(crate) fn take_map(fd: RawFd, shape: MapShape) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+    entries(fd, shape, true)
+}
+
+fn entries(fd: RawFd, shape: MapShape, take: bool) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
     let (ksize, vsize, per_cpu) = shape;
     let ncpu = if per_cpu { sys::possible_cpus() } else { 1 };
     let stride = if per_cpu { (vsize + 7) & !7 } else { vsize };
     let mut out = Vec::new();
     for key in sys::map_keys(fd, ksize) {
         let mut buf = vec![0u8; stride * ncpu];
-        if sys::map_lookup(fd, &key, &mut buf) {
+        let found = if take {
+            sys::map_lookup_and_delete(fd, &key, &mut buf) || {
+                let found = sys::map_lookup(fd, &key, &mut buf);
+                sys::map_delete(fd, &key);
+                found
+            }
+        } else {
+            sys::map_lookup(fd, &key, &mut buf)
+        };
+        if found {
             let values = buf
                 .chunks(stride.max(1))
                 .map(|c| c[..vsize.min(c.len())].to_vec())

@@ -530,6 +530,15 @@ impl Session {
         }
     }
 
+    /// Every entry of map `index`, as [`Session::read_map`], deleted as it
+    /// is read: `print()` then `clear()` with no update lost between them.
+    pub fn take_map(&self, index: usize) -> Vec<(Vec<u8>, Vec<Vec<u8>>)> {
+        match (self.map_fd(index), self.map_shapes.get(index)) {
+            (Some(fd), Some(&shape)) => access::take_map(fd, shape),
+            _ => Vec::new(),
+        }
+    }
+
     /// The return addresses of user stack `id` (innermost first), from the
     /// script's stack maps; empty when the id is invalid (the kernel could
     /// not take the stack) or the stack was evicted.

@@ -434,6 +434,21 @@ pub fn map_lookup(fd: RawFd, key: &[u8], value: &mut [u8]) -> bool {
     r == 0
 }
 
+/// Reads and deletes one element in one step, so that no update lands
+/// between the two. False when the key is absent or the map cannot do it
+/// (arrays).
+pub fn map_lookup_and_delete(fd: RawFd, key: &[u8], value: &mut [u8]) -> bool {
+    // SAFETY: key/value buffers have the map's sizes (caller's contract).
+    let r = unsafe {
+        sys::bpf_map_lookup_and_delete_elem(
+            fd,
+            key.as_ptr() as *const _,
+            value.as_mut_ptr() as *mut _,
+        )
+    };
+    r == 0
+}
+
 /// Writes one element.
 pub fn map_update(fd: RawFd, key: &[u8], value: &[u8]) -> Result<(), std::io::Error> {
     // SAFETY: buffers have the map's sizes (caller's contract).

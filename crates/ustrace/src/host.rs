@@ -1,6 +1,6 @@
 //! What records ask of the host: wall-clock times for `strftime()` and
-//! `time()`, running `system()` commands, reading `cat()` files and the
-//! source locations of `errorf()`/`warnf()`.
+//! `time()`, running `system()` commands, reading `cat()` files, user
+//! names for `username`, and the source locations of `errorf()`/`warnf()`.
 
 /// `strftime(fmt, ns)`: `ns` on the clock of `nsecs` (CLOCK_MONOTONIC),
 /// turned into wall-clock time and formatted in the local time zone.
@@ -140,4 +140,30 @@ pub(crate) fn task_parent_offsets(
         return Err("the script does not use ppid".to_string());
     }
     ustrace_runtime::kernel_types::task_parent_offsets().map_err(|e| e.to_string())
+}
+
+/// `username`: the name the password database gives `uid`, or the number
+/// when it has none.
+pub(crate) fn user_name(uid: u32) -> String {
+    let mut pwd: libc::passwd = unsafe { std::mem::zeroed() };
+    let mut buf = vec![0u8; 4096];
+    let mut found: *mut libc::passwd = std::ptr::null_mut();
+    // SAFETY: getpwuid_r writes into `pwd` and `buf` (its length given) and
+    // sets `found` to `&pwd` or null; the name points into `buf`.
+    let rc = unsafe {
+        libc::getpwuid_r(
+            uid,
+            &mut pwd,
+            buf.as_mut_ptr() as *mut libc::c_char,
+            buf.len(),
+            &mut found,
+        )
+    };
+    if rc != 0 || found.is_null() || pwd.pw_name.is_null() {
+        return uid.to_string();
+    }
+    // SAFETY: pw_name is a NUL-terminated string inside `buf`, alive here.
+    unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }
+        .to_string_lossy()
+        .into_owned()
 }

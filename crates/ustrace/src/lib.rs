@@ -413,10 +413,11 @@ impl Script {
         source_name: &str,
         options: &ScriptOptions,
     ) -> Result<Script, Error> {
-        let parsed = match options.block_bindings {
-            Some(_) => ustrace_lang::parse_labelled(source),
-            None => ustrace_lang::parse(source),
+        let parse_options = ustrace_lang::ParseOptions {
+            labels: options.block_bindings.is_some(),
+            positional: options.positional.clone(),
         };
+        let parsed = ustrace_lang::parse_with(source, &parse_options);
         let mut ast = parsed.map_err(|d| Error::script(source_name, source, d))?;
         if let Some(bindings) = &options.block_bindings {
             labels::bind(&mut ast, bindings).map_err(|e| e.with_source(source_name, source))?;

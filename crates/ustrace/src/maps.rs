@@ -19,18 +19,24 @@ impl Tracer {
     }
 
     /// Reads map `index` and renders it; `top` keeps the N largest
-    /// entries, `div` divides integer values. `None` for a map that is not
-    /// a script map.
+    /// entries, `div` divides integer values; `take` deletes each entry as
+    /// it is read (a print() followed by clear()). `None` for a map that is
+    /// not a script map.
     pub(crate) fn map_record(
         &self,
         index: usize,
         top: u64,
         div: u64,
+        take: bool,
     ) -> Result<Option<Record>, Error> {
         let Some(map) = self.user_map(index) else {
             return Ok(None);
         };
-        let raw = self.session.read_map(index);
+        let raw = if take {
+            self.session.take_map(index)
+        } else {
+            self.session.read_map(index)
+        };
         let mut entries = self.namer().entries(map, &raw)?;
         if div > 1 {
             for e in &mut entries {
@@ -64,7 +70,7 @@ impl Tracer {
         indices.sort_by(|a, b| a.1.cmp(b.1));
         let mut out = Vec::new();
         for (i, _) in indices {
-            out.extend(self.map_record(i, 0, 0)?);
+            out.extend(self.map_record(i, 0, 0, false)?);
         }
         Ok(out)
     }
@@ -79,7 +85,7 @@ impl Tracer {
     /// [`Tracer::end`]: a [`Record::Map`], or `None` for an unknown name.
     pub fn read_map(&self, name: &str) -> Result<Option<Record>, Error> {
         match self.map_index(name) {
-            Some(i) => self.map_record(i, 0, 0),
+            Some(i) => self.map_record(i, 0, 0, false),
             None => Ok(None),
         }
     }

@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use ustrace_codegen::{ProgramTypes, ResolvedAttach};
+use ustrace_codegen::{ResolvedAttach, TracedTypes};
 use ustrace_dwarf::{DebugInfo, Function, Member, Record, RecordKind, Type, TypeId, TypeTable};
 use ustrace_lang::ast::{Expr, ExprKind, Script};
 
@@ -52,7 +52,7 @@ impl Needs {
 pub(crate) fn program_types(
     script: &Script,
     resolved: &[Vec<ResolvedAttach>],
-) -> HashMap<PathBuf, Result<Arc<ProgramTypes>, String>> {
+) -> HashMap<PathBuf, Result<Arc<TracedTypes>, String>> {
     let mut out = HashMap::new();
     let needs = Needs::of(script);
     if !needs.any() {
@@ -77,7 +77,7 @@ pub(crate) fn program_types(
 }
 
 /// The functions at `offsets` and the script's type names, in one table.
-fn read_file(info: &DebugInfo, path: &Path, offsets: &[u64], needs: &Needs) -> ProgramTypes {
+fn read_file(info: &DebugInfo, path: &Path, offsets: &[u64], needs: &Needs) -> TracedTypes {
     let mut table = TypeTable::new();
     // File offset -> link-time address, from the symbol tables.
     let addresses: HashMap<u64, u64> = ustrace_probes::find_functions(path, "*")
@@ -105,7 +105,7 @@ fn read_file(info: &DebugInfo, path: &Path, offsets: &[u64], needs: &Needs) -> P
     for name in &needs.type_names {
         named.insert(name.clone(), named_type(info, name, &mut table));
     }
-    ProgramTypes {
+    TracedTypes {
         types: table,
         functions,
         args_records,

@@ -266,11 +266,14 @@ impl Tracer {
         let compiled = &self.script.compiled;
         let decoder = Decoder::new(&compiled.printfs, compiled.probe_names.len());
         let mut out = Vec::new();
-        for rec in raw {
+        // A map whose entries a print() took, so the clear() right after
+        // it has nothing left to do.
+        let mut taken: Option<usize> = None;
+        for (i, rec) in raw.iter().enumerate() {
             if self.exited.is_some() {
                 break;
             }
-            match decoder.record(&rec)? {
+            match decoder.record(rec)? {
                 Event::Printf { id, args } => {
                     let namer = self.namer();
                     let values = args
@@ -338,8 +341,21 @@ impl Tracer {
                     self.exited = Some(code);
                     out.push(Record::Exit { code });
                 }
-                Event::PrintMap { map, top, div } => out.extend(self.map_record(map, top, div)?),
-                Event::ClearMap { map } => self.session.clear_map(map),
+                Event::PrintMap { map, top, div } => {
+                    // print(@m); clear(@m): read and delete each entry at
+                    // once, so that no update between the two is lost.
+                    let next = raw.get(i + 1).map(|r| decoder.record(r));
+                    let take = matches!(next, Some(Ok(Event::ClearMap { map: m })) if m == map);
+                    let record = self.map_record(map, top, div, take)?;
+                    // Not a script map: nothing was read, the clear stays.
+                    taken = (take && record.is_some()).then_some(map);
+                    out.extend(record);
+                }
+                Event::ClearMap { map } => {
+                    if taken.take() != Some(map) {
+                        self.session.clear_map(map);
+                    }
+                }
                 Event::ZeroMap { map } => self.session.zero_map(map),
             }
         }

@@ -106,6 +106,8 @@ impl Namer<'_> {
                 Value::Str(name.clone().into_bytes())
             }
             FieldValue::Buffer(b) => Value::Str(escape_bytes(&b).into_bytes()),
+            FieldValue::Username(uid) => Value::Str(crate::host::user_name(uid).into_bytes()),
+            FieldValue::Inet(addr) => Value::Str(addr.to_string().into_bytes()),
             FieldValue::USym { addr, pid } => {
                 Value::Str(self.stacks.symbol(pid, addr).into_bytes())
             }

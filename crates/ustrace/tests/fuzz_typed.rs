@@ -44,6 +44,7 @@ fn root() -> impl Strategy<Value = String> {
         Just("((struct nope *)arg0)".to_string()),
         Just("arg0".to_string()),
         Just("$v".to_string()),
+        Just("$p".to_string()),
     ]
 }
 
@@ -117,7 +118,7 @@ fn script() -> impl Strategy<Value = String> {
     ];
     (probe, func, chain().prop_flat_map(use_of)).prop_map(|(p, f, stmt)| {
         format!(
-            "{p}:{}:{f} {{ $i = 1; $v = 2; {stmt} }}",
+            "{p}:{}:{f} {{ $i = 1; $v = 2; $p = args.r; {stmt} }}",
             program().display()
         )
     })

@@ -4,7 +4,6 @@
 //! and its output is laid out as BCC prints it.
 
 mod catalog;
-mod expand;
 mod lang_tools;
 mod options;
 mod rates;
@@ -21,7 +20,6 @@ use std::sync::OnceLock;
 
 use anyhow::{bail, Result};
 
-pub use expand::attach_positionals;
 use options::Target;
 use sink::{BccSink, Layout};
 

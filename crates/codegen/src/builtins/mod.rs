@@ -12,6 +12,7 @@
 //! - [`memory`]: reading user memory (`str()`, `buf()`)
 //! - [`strings`]: string and byte functions (`strlen()`, `strstr()`,
 //!   `strcontains()`, `strncmp()`, `bswap()`)
+//! - [`net`]: network addresses (`ntop()`, `pton()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
 //!   `time()`, `system()`, `cat()`, `exit()`, `strftime()`)
 //! - [`messages`]: standard-error messages with the script location
@@ -25,10 +26,12 @@
 mod maps;
 mod memory;
 mod messages;
+mod net;
 pub(crate) mod output;
 mod probe;
 mod process;
 mod strings;
+pub mod unsupported;
 
 use ustrace_lang::ast::{Expr, Span};
 
@@ -137,6 +140,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(probe::ENTRIES)
         .chain(memory::ENTRIES)
         .chain(strings::ENTRIES)
+        .chain(net::ENTRIES)
         .chain(output::ENTRIES)
         .chain(messages::ENTRIES)
         .chain(maps::ENTRIES)
@@ -171,10 +175,7 @@ fn is_arg(name: &str) -> bool {
 /// exists, is not an aggregation used as a value, and its arguments fit.
 fn callable(call: &Call) -> Result<&'static Builtin, CompileError> {
     let Some(b) = function(call.name) else {
-        return Err(CompileError::new(
-            call.name_span,
-            format!("unknown function `{}`", call.name),
-        ));
+        return Err(unknown(call.name, call.name_span, "function"));
     };
     if let Form::Aggregation(a) = b.form {
         return Err(CompileError::new(
@@ -190,6 +191,16 @@ fn callable(call: &Call) -> Result<&'static Builtin, CompileError> {
         return Err(CompileError::new(call.span, b.usage));
     }
     Ok(b)
+}
+
+/// The error for a name that is no builtin `what` ("function",
+/// "builtin"): bpftrace's names ustrace refuses say why
+/// ([`unsupported::UNSUPPORTED`]).
+pub(crate) fn unknown(name: &str, span: Span, what: &str) -> CompileError {
+    match unsupported::lookup(name) {
+        Some(u) => CompileError::new(span, unsupported::message(u)),
+        None => CompileError::new(span, format!("unknown {what} `{name}`")),
+    }
 }
 
 /// The type of a function call.

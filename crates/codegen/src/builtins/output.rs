@@ -126,7 +126,7 @@ pub(super) fn check_format(
         let t = c.expr(a)?;
         // An enum of the traced program prints by name with %s.
         if conv.kind == ustrace_lang::printf::ConversionKind::Str
-            && crate::typed::enum_type(c.ctx, c.opts, a).is_some()
+            && crate::typed::enum_type(c.ctx, c.opts, &c.typed_vars, a).is_some()
         {
             continue;
         }

@@ -1,5 +1,5 @@
 //! The current task and the clock: `pid`, `tid`, `uid`, `gid`, `comm`,
-//! `cpu`, `rand`, `ppid`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
+//! `cpu`, `rand`, `username`, `ppid`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
 //! it: `signal()`, `signal_thread()`.
 
 use ustrace_lang::ast::{Expr, ExprKind};
@@ -88,6 +88,22 @@ pub(super) const ENTRIES: &[Builtin] = &[
         example: "printf(\"%d\\n\", cpid);",
         check: |c, _| Ok(Typed::int_const(child_pid(c.opts.child_pid), false)),
         emit: |pc, _| Ok(Val::Const(child_pid(pc.g.opts.child_pid), false)),
+    },
+    Builtin {
+        name: "username",
+        form: Form::VariableOrFunction,
+        arity: (0, 0),
+        usage: "username takes no argument",
+        doc: "The current task's user name (its uid, named from the password database when printed).",
+        example: "@[username] = count();",
+        check: |_, _| Ok(Typed::of(Type::Username)),
+        emit: |pc, call| {
+            pc.b.emit(insn::call(helper::GET_CURRENT_UID_GID));
+            pc.b.emit(insn::mov32_reg(R0, R0));
+            let slot = pc.alloc_tmp(8, call.span)?;
+            pc.b.emit(insn::stx(8, R10, slot, R0));
+            Ok(Val::Username(slot))
+        },
     },
     Builtin {
         name: "ppid",

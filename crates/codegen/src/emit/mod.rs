@@ -59,6 +59,10 @@ pub(crate) enum Val {
     /// A program value (struct, union, array) copied to a stack buffer
     /// of its size, rounded up to 8 bytes.
     Record(i16, crate::typed::DType),
+    /// `username`: the user id in an 8-byte slot.
+    Username(i16),
+    /// `ntop()`: family and address bytes in a 24-byte slot.
+    Inet(i16),
     /// Nothing.
     Void,
 }
@@ -89,6 +93,8 @@ impl Val {
             // The elements' types are the semantic pass's, not the value's.
             Val::Tuple(..) => Type::Tuple(Vec::new()),
             Val::Record(_, d) => Type::Record(d.clone()),
+            Val::Username(_) => Type::Username,
+            Val::Inet(_) => Type::Inet,
             Val::Void => Type::Void,
         }
     }
@@ -107,6 +113,8 @@ pub(crate) fn val_in_slot(slot: i16, ty: &Type, span: Span) -> Result<Val, Compi
         Type::Buffer(n) => Val::Bytes(slot, n),
         Type::Timestamp(i) => Val::Timestamp(slot, i),
         Type::Tuple(_) => Val::Tuple(slot, ty.slot_size()),
+        Type::Username => Val::Username(slot),
+        Type::Inet => Val::Inet(slot),
         _ => return Err(internal(span)),
     })
 }
@@ -127,6 +135,8 @@ pub(crate) struct ProgramCompiler<'g, 'o> {
     pub(crate) loops: Vec<(Label, Label)>,
     /// The slots `for` loops use, when the program has any.
     pub(crate) loop_slots: Option<loops::LoopSlots>,
+    /// Scratch variables holding a value of a traced program's type.
+    pub(crate) typed_vars: crate::typed::vars::TypedVars,
 }
 
 impl<'g, 'o> ProgramCompiler<'g, 'o> {
@@ -150,6 +160,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             exit_label,
             loops: Vec::new(),
             loop_slots: None,
+            typed_vars: Default::default(),
         }
     }
 
@@ -159,6 +170,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
         name: String,
         target: ProgramTarget,
     ) -> Result<CompiledProgram, CompileError> {
+        self.typed_vars = crate::typed::vars::typed_vars(&self.ctx, self.g.opts, probe);
         self.b.mark(probe.span);
         self.b.emit(insn::mov64_reg(R6, R1));
         if self.pid_filter {
@@ -285,8 +297,9 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::Ctx(off, _) => self.b.emit(insn::ldx(8, r, R6, *off)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
-            Val::USym(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
+            Val::USym(slot) | Val::Username(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
             Val::Buf(..)
+            | Val::Inet(_)
             | Val::StrConst(_)
             | Val::UStack(..)
             | Val::Bytes(..)
@@ -323,6 +336,8 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             (Type::Stack(_), Val::UStack(src, _))
             | (Type::Symbol, Val::USym(src))
             | (Type::Buffer(_), Val::Bytes(src, _))
+            | (Type::Inet, Val::Inet(src))
+            | (Type::Username, Val::Username(src))
             | (Type::Tuple(_), Val::Tuple(src, _)) => {
                 self.copy_words(*src, R10, dst, ty.slot_size())
             }

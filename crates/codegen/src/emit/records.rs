@@ -139,6 +139,7 @@ impl ProgramCompiler<'_, '_> {
                     }
                     (Val::UStack(src, _), FieldKind::UStack(_))
                     | (Val::USym(src), FieldKind::USym) => c.copy_words(*src, rec, off, 16),
+                    (Val::Inet(src), FieldKind::Inet) => c.copy_words(*src, rec, off, f.size()),
                     (Val::Record(src, _), FieldKind::Record { .. }) => {
                         c.copy_words(*src, rec, off, f.size())
                     }

@@ -34,10 +34,7 @@ impl Checker<'_> {
                 let call = Call::variable(name, e.span);
                 match builtins::variable(name) {
                     Some(b) => (b.check)(self, &call),
-                    None => Err(CompileError::new(
-                        e.span,
-                        format!("unknown builtin `{name}`"),
-                    )),
+                    None => Err(builtins::unknown(name, e.span, "builtin")),
                 }
             }
             ExprKind::Positional(n) => {
@@ -114,6 +111,14 @@ impl Checker<'_> {
                     }),
                 })
             }
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    self.stmt(s)?;
+                }
+                // Never a constant: its statements must run.
+                let v = self.expr(value)?;
+                Ok(Typed::of(v.ty))
+            }
             ExprKind::Tuple(items) => {
                 let str_len = self.map_str_len();
                 let mut types = Vec::with_capacity(items.len());
@@ -130,13 +135,6 @@ impl Checker<'_> {
                 Ok(Typed::of(Type::Tuple(types)))
             }
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
-            ExprKind::Block { stmts, value } => {
-                for s in stmts {
-                    self.stmt(s)?;
-                }
-                // Never a constant: the statements must run.
-                Ok(Typed::of(self.expr(value)?.ty))
-            }
             ExprKind::SizeofType(ty) => self.sizeof_type(ty, e.span),
             ExprKind::SizeofExpr(inner) => self.sizeof_expr(inner),
             ExprKind::Offsetof { ty, fields } => self.offsetof(ty, fields, e.span),
@@ -157,7 +155,7 @@ impl Checker<'_> {
             }
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,
-                "struct fields and indexing are not supported by ustrace (there are no type definitions without kernel headers)",
+                "`.`, `->` and `[i]` need a value of the traced program's types: args.NAME, retval, a cast such as (struct req *)arg0, or a $variable only ever assigned one",
             )),
         }
     }

@@ -372,6 +372,8 @@ pub(crate) fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::USym => "usym",
             FieldKind::Buffer(_) => "buffer",
             FieldKind::Strftime(_) => "timestamp",
+            FieldKind::Username => "username",
+            FieldKind::Inet => "inet",
             FieldKind::Record { .. } => "struct",
         })
         .collect::<Vec<_>>()

@@ -101,6 +101,7 @@ pub(crate) fn analyze(
                 lenient: walk == 0,
                 types: ProgramTypes::default(),
                 loop_depth: 0,
+                typed_vars: crate::typed::vars::typed_vars(&plan.ctx, opts, plan.probe),
             };
             c.program(plan)?;
             programs.push(c.types);
@@ -140,6 +141,8 @@ pub(crate) struct Checker<'a> {
     pub(crate) types: ProgramTypes,
     /// Nesting of `while`/`unroll` (for `break`/`continue`).
     pub(crate) loop_depth: usize,
+    /// Scratch variables holding a value of a traced program's type.
+    pub(crate) typed_vars: crate::typed::vars::TypedVars,
 }
 
 impl Checker<'_> {

@@ -44,6 +44,10 @@ pub(crate) enum Type {
     /// `strftime()`: nanoseconds with a format (index into the script's
     /// strftime formats).
     Timestamp(usize),
+    /// `username`: a user id printed as the user's name.
+    Username,
+    /// `ntop()`: an address family and 16 address bytes, printed as text.
+    Inet,
     /// No value (printf(), exit()).
     Void,
 }
@@ -90,6 +94,8 @@ impl Type {
             Type::Record(_) => "record",
             Type::Buffer(_) => "buffer",
             Type::Timestamp(_) => "timestamp",
+            Type::Username => "username",
+            Type::Inet => "inet",
             Type::Void => "none",
         }
     }
@@ -115,6 +121,8 @@ impl Type {
             Type::Symbol => FieldKind::USym,
             Type::Buffer(n) => FieldKind::Buffer(*n),
             Type::Timestamp(i) => FieldKind::Strftime(*i),
+            Type::Username => FieldKind::Username,
+            Type::Inet => FieldKind::Inet,
             // The index is the emitter's (`ProgramCompiler::printable_field`).
             Type::Record(d) => FieldKind::Record {
                 index: usize::MAX,
@@ -168,6 +176,7 @@ impl Type {
             Type::Stack(_) | Type::Symbol => 16,
             Type::Buffer(n) => FieldKind::Buffer(*n).size(),
             Type::Tuple(items) => items.iter().map(Type::slot_size).sum(),
+            Type::Inet => FieldKind::Inet.size(),
             _ => 8,
         }
     }
@@ -243,6 +252,8 @@ impl Type {
             FieldKind::USym => Type::Symbol,
             FieldKind::Buffer(n) => Type::Buffer(n),
             FieldKind::Strftime(_) => Type::int(false),
+            FieldKind::Username => Type::Username,
+            FieldKind::Inet => Type::Inet,
             FieldKind::Record { .. } => return None,
             FieldKind::Tuple(n) => Type::Tuple(
                 (0..n)

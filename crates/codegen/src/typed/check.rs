@@ -140,6 +140,11 @@ impl Checker<'_> {
                 })?;
                 Ok(Some(root_shape(root)))
             }
+            ExprKind::Variable(name) if self.typed_vars.contains_key(name) => {
+                let ty = self.typed_vars[name].clone();
+                self.expr(e)?;
+                Ok(Some(Shape::Value(ty)))
+            }
             ExprKind::Builtin(name) if name == "retval" => {
                 Ok(self.ctx.return_root().map(root_shape))
             }

@@ -104,6 +104,11 @@ impl ProgramCompiler<'_, '_> {
                 })?;
                 self.root_tval(root, span).map(Some)
             }
+            ExprKind::Variable(name) if self.typed_vars.contains_key(name) => {
+                let ty = self.typed_vars[name].clone();
+                let val = self.var_value(e)?;
+                Ok(Some(TVal::Value { ty, val }))
+            }
             ExprKind::Builtin(name) if name == "retval" => match self.ctx.return_root() {
                 Some(root) => self.root_tval(root, span).map(Some),
                 None => Ok(None),
@@ -353,7 +358,7 @@ impl ProgramCompiler<'_, '_> {
     /// `v`, the value of `e`, as a record of its enum type when `e` is an
     /// enum of the traced program (so that it prints by name); else `v`.
     pub(crate) fn enum_by_name(&mut self, e: &Expr, v: Val) -> Result<Val, CompileError> {
-        let Some(d) = super::enum_type(&self.ctx, self.g.opts, e) else {
+        let Some(d) = super::enum_type(&self.ctx, self.g.opts, &self.typed_vars, e) else {
             return Ok(v);
         };
         let slot = self.alloc_tmp(8, e.span)?;

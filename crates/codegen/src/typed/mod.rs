@@ -13,7 +13,7 @@
 //! and a run-time index read memory, and the end of the chain reads the
 //! object itself with one `bpf_probe_read_user`.
 //!
-//! The layer above ([`crate::options::ProgramTypes`]) reads DWARF once per
+//! The layer above ([`crate::options::TracedTypes`]) reads DWARF once per
 //! file; here types are ids in that file's table ([`DType`]). Where one
 //! program covers several functions, a parameter must have the same type
 //! (by name) in each, as bpftrace requires; the first function's layout is
@@ -22,6 +22,7 @@
 pub(crate) mod check;
 pub(crate) mod emit;
 mod sizes;
+pub(crate) mod vars;
 
 use std::fmt;
 use std::sync::Arc;
@@ -32,7 +33,7 @@ use ustrace_dwarf::{
 };
 use ustrace_probes::ArgSpec;
 
-use crate::options::ProgramTypes;
+use crate::options::TracedTypes;
 use crate::probes::Context;
 
 /// True for the expression forms a typed chain can take (the cheap test
@@ -53,25 +54,24 @@ pub(crate) fn may_be_typed(e: &ustrace_lang::ast::Expr) -> bool {
 pub(crate) fn chain_type(
     ctx: &Context,
     opts: &crate::options::CompileOptions,
+    vars: &vars::TypedVars,
     e: &ustrace_lang::ast::Expr,
 ) -> Option<DType> {
     use ustrace_lang::ast::{ExprKind, UnaryOp};
+    let inner = |e| chain_type(ctx, opts, vars, e);
     match &e.kind {
+        ExprKind::Variable(name) => vars.get(name).cloned(),
         ExprKind::Field { base, field } if crate::sema::expr::is_args(base) => {
             ctx.param_root(field).ok().map(|r| r.ty)
         }
         ExprKind::Builtin(name) if name == "retval" => ctx.return_root().map(|r| r.ty),
         ExprKind::TypeCast { ty, .. } => ctx.named_type(&ty.display(), &opts.program_types).ok(),
-        ExprKind::Field { base, field } => field_step(&chain_type(ctx, opts, base)?, field)
-            .ok()
-            .map(|s| s.ty),
-        ExprKind::Index { base, .. } => index_step(&chain_type(ctx, opts, base)?)
-            .ok()
-            .map(|s| s.element),
+        ExprKind::Field { base, field } => field_step(&inner(base)?, field).ok().map(|s| s.ty),
+        ExprKind::Index { base, .. } => index_step(&inner(base)?).ok().map(|s| s.element),
         ExprKind::Unary {
             op: UnaryOp::Deref,
             operand,
-        } => deref_step(&chain_type(ctx, opts, operand)?).ok(),
+        } => deref_step(&inner(operand)?).ok(),
         _ => None,
     }
 }
@@ -81,9 +81,10 @@ pub(crate) fn chain_type(
 pub(crate) fn enum_type(
     ctx: &Context,
     opts: &crate::options::CompileOptions,
+    vars: &vars::TypedVars,
     e: &ustrace_lang::ast::Expr,
 ) -> Option<DType> {
-    let d = chain_type(ctx, opts, e)?;
+    let d = chain_type(ctx, opts, vars, e)?;
     matches!(d.kind(), Kind::Int { is_enum: true, .. }).then_some(d)
 }
 
@@ -91,7 +92,7 @@ pub(crate) fn enum_type(
 #[derive(Clone)]
 pub(crate) struct DType {
     /// The file's types.
-    pub(crate) prog: Arc<ProgramTypes>,
+    pub(crate) prog: Arc<TracedTypes>,
     /// The type.
     pub(crate) id: TypeId,
 }
@@ -595,10 +596,10 @@ impl Context {
     pub(crate) fn named_type(
         &self,
         name: &str,
-        all: &std::collections::HashMap<std::path::PathBuf, Result<Arc<ProgramTypes>, String>>,
+        all: &std::collections::HashMap<std::path::PathBuf, Result<Arc<TracedTypes>, String>>,
     ) -> Result<DType, String> {
         let mut first_error = None;
-        let from_sites: Vec<Arc<ProgramTypes>> = match self {
+        let from_sites: Vec<Arc<TracedTypes>> = match self {
             Context::Usdt { sites, .. } => sites
                 .iter()
                 .filter_map(|s| s.debug.as_ref())

@@ -21,6 +21,52 @@ mod token;
 
 pub use token::{AttachField, Token, TokenKind};
 
+/// What the suffix of an integer literal multiplies it by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scale {
+    /// No suffix, or C's `u`/`l`/`ul`/`ll`/`ull` (no size meaning).
+    One,
+    /// A duration suffix (`ns` .. `d`): nanoseconds per unit.
+    Times(u64),
+    /// Scientific notation `MeN`: times 10 to the N.
+    PowerOfTen(u32),
+}
+
+/// Splits a literal's digits (underscores removed) into the number and
+/// what its suffix means, as bpftrace reads them: `2e3` (scientific, base
+/// 10 only), `1ms` and the other duration suffixes (to nanoseconds), C's
+/// `123UL`. `None`: no suffix of these kinds.
+fn literal_suffix(text: &str, radix: u32) -> Option<(&str, Scale)> {
+    let split = text.find(|c: char| !c.is_digit(radix))?;
+    let (body, suffix) = text.split_at(split);
+    if body.is_empty() {
+        return None;
+    }
+    if radix == 10 {
+        if let Some(exp) = suffix.strip_prefix(['e', 'E']) {
+            if !exp.is_empty() && exp.bytes().all(|b| b.is_ascii_digit()) {
+                return Some((body, Scale::PowerOfTen(exp.parse().ok()?)));
+            }
+        }
+        const UNITS: &[(&str, u64)] = &[
+            ("ns", 1),
+            ("us", 1_000),
+            ("ms", 1_000_000),
+            ("s", 1_000_000_000),
+            ("m", 60_000_000_000),
+            ("h", 3_600_000_000_000),
+            ("d", 86_400_000_000_000),
+        ];
+        if let Some((_, f)) = UNITS.iter().find(|(u, _)| *u == suffix) {
+            return Some((body, Scale::Times(*f)));
+        }
+    }
+    let c_suffix = ["u", "l", "ul", "lu", "ll", "ull", "llu"];
+    c_suffix
+        .contains(&suffix.to_ascii_lowercase().as_str())
+        .then_some((body, Scale::One))
+}
+
 /// Where the lexer is in the script structure.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Mode {
@@ -30,6 +76,8 @@ enum Mode {
     Predicate,
     /// Inside a body, at this brace depth (>= 1).
     Body(usize),
+    /// In a top-level declaration (`let @m = hash(10);`) until its `;`.
+    Declaration,
 }
 
 /// The lexer. Cheap to clone (the parser clones it to look ahead).
@@ -85,6 +133,20 @@ impl<'a> Lexer<'a> {
             pos: 0,
             mode: Mode::Body(1),
         }
+    }
+
+    /// Lexes what follows as code up to a body's `{` (a macro's header
+    /// `name($a, b) {`), as after a predicate's `/`. Call it when the
+    /// last token returned was the `macro` keyword.
+    pub fn begin_header(&mut self) {
+        self.mode = Mode::Predicate;
+    }
+
+    /// Lexes what follows as code up to a `;`, then returns to top level
+    /// (a map declaration `let @m = hash(10);`). Call it when the last
+    /// token returned was the `let` keyword at top level.
+    pub fn begin_declaration(&mut self) {
+        self.mode = Mode::Declaration;
     }
 
     /// The source being lexed.
@@ -195,6 +257,7 @@ impl<'a> Lexer<'a> {
         };
         match (&kind, self.mode) {
             (TokenKind::LBrace, Mode::Predicate) => self.mode = Mode::Body(1),
+            (TokenKind::Semi, Mode::Declaration) => self.mode = Mode::TopLevel,
             (TokenKind::LBrace, Mode::Body(d)) => self.mode = Mode::Body(d.saturating_add(1)),
             (TokenKind::RBrace, Mode::Body(d)) => {
                 self.mode = if d <= 1 {
@@ -304,17 +367,13 @@ impl<'a> Lexer<'a> {
                 (text, 10)
             };
         let cleaned: String = digits.chars().filter(|&c| c != '_').collect();
-        if radix == 10 {
-            if let Some(v) = scientific(&cleaned) {
-                return v.map(TokenKind::Int).ok_or_else(|| {
-                    invalid(format!("integer literal `{text}` is too large"))
-                        .with_label("does not fit in 64 bits")
-                });
-            }
-        }
         if cleaned.is_empty() || digits.starts_with('_') || digits.ends_with('_') {
             return Err(invalid(format!("invalid integer literal `{text}`")));
         }
+        let (cleaned, scale) = match literal_suffix(&cleaned, radix) {
+            Some((body, scale)) => (body.to_string(), scale),
+            None => (cleaned, Scale::One),
+        };
         if let Some(bad) = cleaned.chars().find(|c| !c.is_digit(radix)) {
             let what = match radix {
                 16 => "a hexadecimal",
@@ -329,12 +388,20 @@ impl<'a> Lexer<'a> {
                 d
             });
         }
-        u64::from_str_radix(&cleaned, radix)
+        let too_large = || {
+            invalid(format!("integer literal `{text}` is too large"))
+                .with_label("does not fit in 64 bits")
+        };
+        let value = u64::from_str_radix(&cleaned, radix).map_err(|_| too_large())?;
+        let factor = match scale {
+            Scale::One => 1,
+            Scale::Times(f) => f,
+            Scale::PowerOfTen(e) => 10u64.checked_pow(e).ok_or_else(too_large)?,
+        };
+        value
+            .checked_mul(factor)
             .map(TokenKind::Int)
-            .map_err(|_| {
-                invalid(format!("integer literal `{text}` is too large"))
-                    .with_label("does not fit in 64 bits")
-            })
+            .ok_or_else(too_large)
     }
 
     fn string(&mut self) -> Result<TokenKind, Diagnostic> {
@@ -552,24 +619,6 @@ impl<'a> Lexer<'a> {
         self.pos += 1;
         Ok(kind)
     }
-}
-
-/// A scientific literal `<m>e<n>` (bpftrace's shorthand for m * 10^n,
-/// integers only): `None` when `text` is not one, `Some(None)` when the
-/// value does not fit in 64 bits.
-fn scientific(text: &str) -> Option<Option<u64>> {
-    let (m, n) = text.split_once(['e', 'E'])?;
-    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(m) || !all_digits(n) {
-        return None;
-    }
-    let value = m.parse::<u64>().ok().and_then(|m| {
-        n.parse::<u32>()
-            .ok()
-            .and_then(|n| 10u64.checked_pow(n))
-            .and_then(|p| m.checked_mul(p))
-    });
-    Some(value)
 }
 
 #[cfg(test)]

@@ -257,17 +257,30 @@ fn eof_span_is_after_last_text() {
 }
 
 #[test]
-fn scientific_literals_are_integers() {
-    // bpftrace's manual: `<m>e<n>` is m * 10^n, integers only.
+fn scientific_duration_and_c_suffixed_literals_as_the_manual_reads_them() {
+    assert_eq!(body("2e3"), vec![Int(2000)]);
+    assert_eq!(body("1e6"), vec![Int(1_000_000)]);
+    assert_eq!(body("1_000_123_000"), vec![Int(1_000_123_000)]);
+    assert_eq!(body("1m"), vec![Int(60_000_000_000)]);
+    assert_eq!(body("5ms"), vec![Int(5_000_000)]);
     assert_eq!(
-        body("1e6 2e3 5E0 1_0e2"),
-        vec![Int(1_000_000), Int(2000), Int(5), Int(1000)]
+        body("3us 2ns 1s 1h 1d"),
+        vec![
+            Int(3_000),
+            Int(2),
+            Int(1_000_000_000),
+            Int(3_600_000_000_000),
+            Int(86_400_000_000_000)
+        ]
     );
-    let d = lex_err("BEGIN { 1e20 }");
+    assert_eq!(
+        body("123UL 123U 123LL 0x10ul"),
+        vec![Int(123), Int(123), Int(123), Int(16)]
+    );
+    let d = lex_err("BEGIN { $x = 1e20; }");
     assert_eq!(d.message, "integer literal `1e20` is too large");
-    assert_eq!(d.span, Span::new(8, 12));
-    assert_eq!(
-        lex_err("BEGIN { 1e-3 }").message,
-        "invalid integer literal `1e`"
-    );
+    let d = lex_err("BEGIN { $x = 1e; }");
+    assert_eq!(d.message, "invalid integer literal `1e`");
+    let d = lex_err("BEGIN { $x = 2xs; }");
+    assert_eq!(d.message, "invalid integer literal `2xs`");
 }

@@ -7,16 +7,70 @@ use crate::ast::*;
 use crate::diag::{suggest, Diagnostic};
 use crate::lexer::{AttachField, Token, TokenKind};
 
-pub(super) fn attach_point(tok: Token) -> Result<AttachPoint, Diagnostic> {
-    let TokenKind::AttachPoint { raw, fields } = tok.kind else {
+/// An attach point token decoded, its `$N` replaced by the N-th of
+/// `positional` first (bpftrace expands positional parameters in attach
+/// points as text: `uprobe:$1:$2`).
+pub(super) fn attach_point(tok: Token, positional: &[String]) -> Result<AttachPoint, Diagnostic> {
+    let TokenKind::AttachPoint {
+        mut raw,
+        mut fields,
+    } = tok.kind
+    else {
         return Err(Diagnostic::error(tok.span, "expected an attach point"));
     };
+    if raw.contains('$') {
+        for f in &mut fields {
+            f.text = substitute_positional(&f.text, positional)
+                .map_err(|msg| Diagnostic::error(f.span, msg))?;
+        }
+        raw = substitute_positional(&raw, positional)
+            .map_err(|msg| Diagnostic::error(tok.span, msg))?;
+    }
     let kind = attach_kind(&raw, tok.span, &fields)?;
     Ok(AttachPoint {
         raw,
         kind,
         span: tok.span,
     })
+}
+
+/// `text` with each `$N` (N digits) replaced by the N-th positional
+/// parameter; a `$` not followed by digits stays. Err: the message for a
+/// parameter that was not given.
+fn substitute_positional(text: &str, positional: &[String]) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 1..];
+        let digits = after
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(after.len());
+        if digits == 0 {
+            out.push('$');
+            rest = after;
+            continue;
+        }
+        let number = &after[..digits];
+        let value = number
+            .parse::<usize>()
+            .ok()
+            .and_then(|n| n.checked_sub(1))
+            .and_then(|i| positional.get(i));
+        match value {
+            Some(v) => out.push_str(v),
+            None => {
+                let given = match positional.len() {
+                    1 => "1 positional parameter was".to_string(),
+                    n => format!("{n} positional parameters were"),
+                };
+                return Err(format!("attach point uses `${number}`, but {given} given"));
+            }
+        }
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    Ok(out)
 }
 
 /// The name of a block label: a lone identifier that is not `BEGIN`/`END`.

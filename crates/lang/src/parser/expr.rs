@@ -368,50 +368,35 @@ impl<'a> Parser<'a> {
         ))
     }
 
-    /// `{ stmt; ...; value }`: statements, then the block's value (an
-    /// expression with no `;` after it), in a scope of its own. Kept out
-    /// of line: inlined, it would grow every expression's stack frame.
-    #[inline(never)]
+    /// `{ stmts; value }` as an expression (`{ value }` alone is `value`).
     pub(super) fn block_expr(&mut self) -> Result<Expr, Diagnostic> {
-        let open = self.bump()?;
-        self.enter(open.span)?;
-        self.scopes.open();
-        let result = self.block_expr_items();
-        self.scopes.close();
-        self.leave();
-        let (stmts, value) = result?;
-        let close = self.bump()?;
+        // Statements inside count towards the enclosing expression's
+        // chain limit (`in_expr` stays set): the tree only gets deeper.
+        let mut block = self.block()?;
+        let valued = self.last_block_valued;
+        let value = match block.stmts.pop() {
+            Some(Stmt {
+                kind: StmtKind::Expr(value),
+                ..
+            }) if valued => value,
+            _ => {
+                return Err(
+                    Diagnostic::error(block.span, "this block has no value").with_label(
+                        "a block used as an expression ends with an expression and no `;`",
+                    ),
+                )
+            }
+        };
+        if block.stmts.is_empty() {
+            return Ok(value);
+        }
         Ok(Expr::new(
             ExprKind::Block {
-                stmts,
+                stmts: block.stmts,
                 value: Box::new(value),
             },
-            open.span.to(close.span),
+            block.span,
         ))
-    }
-
-    #[inline(never)]
-    fn block_expr_items(&mut self) -> Result<(Vec<Stmt>, Expr), Diagnostic> {
-        let mut stmts = Vec::new();
-        loop {
-            while self.eat(&TokenKind::Semi)? {}
-            if self.at(&TokenKind::RBrace) || self.at(&TokenKind::Eof) {
-                return Err(self
-                    .unexpected("an expression ending the block")
-                    .with_note("a block used as a value ends with an expression and no `;`, e.g. `{ let $b = 1; $b }`"));
-            }
-            let (stmt, compound) = self.stmt()?;
-            if self.at(&TokenKind::RBrace) && !compound {
-                if let StmtKind::Expr(value) = stmt.kind {
-                    return Ok((stmts, value));
-                }
-            }
-            stmts.push(stmt);
-            if compound || self.eat(&TokenKind::Semi)? {
-                continue;
-            }
-            return Err(self.unexpected("`;` or `}` after statement"));
-        }
     }
 
     pub(super) fn paren(&mut self) -> Result<Expr, Diagnostic> {

@@ -1,0 +1,134 @@
+//! Macros, map declarations, literals and config keys of bpftrace's
+//! current manual, run for real (BPF loaded), outputs as the manual gives.
+//! (After `exit()`, bpftrace 0.17 prints two empty lines and one per
+//! cleared map; ustrace keeps that output.)
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+
+/// ustrace's stdout for `script` (with `args` after it), or None when BPF
+/// cannot be loaded outside CI.
+fn run(test: &str, script: &str, args: &[&str]) -> Option<String> {
+    if !bpf_available(test) {
+        return None;
+    }
+    let mut cmd = ustrace();
+    cmd.args(["-e", script]).args(args);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "ustrace failed on {script}: {}",
+        stderr(&out)
+    );
+    Some(stdout(&out))
+}
+
+/// The manual's macro example (its missing `;` after `print($a + @b)`
+/// and `side_effects(...)` added), ending with `exit()`.
+const MANUAL_MACROS: &str = r#"
+macro one() {
+  1
+}
+
+macro add_one(x) {
+  x + 1
+}
+
+macro add_one_to_each($a, @b) {
+  $a += 1;
+  @b += 1;
+}
+
+macro side_effects(x) {
+  x;
+  x;
+  x;
+}
+
+macro add_two(x) {
+  add_one(x) + 1
+}
+
+begin {
+  print(one());                   // prints 1
+  print(one);                     // prints 1 (bare identifier works if the macro accepts 0 args)
+
+  $a = 10;
+  print(add_one($a));             // prints 11
+  print(add_one(1 + 1));          // prints 3
+
+  @b = 5;
+  add_one_to_each($a, @b);
+  print($a + @b);                 // prints 17
+
+  side_effects({ printf("hi") }); // prints hihihi
+
+  print(add_two(1));              // prints 3
+  clear(@b);
+  exit();
+}
+"#;
+
+#[test]
+fn the_manuals_macro_example_prints_what_it_says() {
+    let Some(out) = run(
+        "the_manuals_macro_example_prints_what_it_says",
+        MANUAL_MACROS,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\n1\n1\n11\n3\n17\nhihihi3\n\n\n\n"
+    );
+}
+
+#[test]
+fn a_macro_binding_its_argument_once_and_block_expressions() {
+    // The manual's note: bind the expression to a variable to run it once.
+    let script = r#"
+macro add_one(x) {
+  let $x = x;
+  $x + 1
+}
+begin {
+  let $a = {
+    let $b = 1;
+    $b
+  };
+  @calls = 0;
+  $r = add_one({ @calls += 1; 41 });
+  printf("%d %d %d\n", $a, $r, @calls);
+  clear(@calls);
+  exit();
+}"#;
+    let Some(out) = run(
+        "a_macro_binding_its_argument_once_and_block_expressions",
+        script,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n1 42 1\n\n\n\n");
+}
+
+#[test]
+fn literals_with_scientific_duration_and_c_suffixes() {
+    // The manual: `1m` prints 60000000000; `2e3` is 2000; C suffixes are ignored.
+    let script = r#"begin { $a = 1m; print($a); printf("%d %d %d %d\n", 2e3, 1_000_123_000, 123UL, 5ms / 1e6); exit(); }"#;
+    let Some(out) = run(
+        "literals_with_scientific_duration_and_c_suffixes",
+        script,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\n60000000000\n2000 1000123000 123 5\n\n\n"
+    );
+}
