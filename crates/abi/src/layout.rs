@@ -52,14 +52,29 @@ pub enum FieldKind {
     },
 }
 
-/// How a `ustack` prints: bpftrace's default form or `perf`'s, and how many
-/// frames at most.
+/// How a `ustack` prints (bpftrace's stack modes), and how many frames at
+/// most.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct StackMode {
-    /// `ustack(perf)`: `\tADDR SYMBOL+OFF (MODULE)` lines.
-    pub perf: bool,
+    /// The layout of each frame.
+    pub format: StackFormat,
     /// At most this many frames are shown.
     pub depth: u8,
+}
+
+/// One frame per line, as bpftrace's stack modes print it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum StackFormat {
+    /// `SYMBOL+OFF`, indented.
+    #[default]
+    Bpftrace,
+    /// `ustack(perf)`: `\tADDR SYMBOL+OFF (MODULE)`.
+    Perf,
+    /// `ustack(raw)`: the address in hex, no symbol.
+    Raw,
+    /// `ustack(build_id)`: the file's build id (20 bytes in hex) and
+    /// `0xOFFSET` in it; the address in hex when unknown.
+    BuildId,
 }
 
 /// The frames the kernel keeps per stack (its default

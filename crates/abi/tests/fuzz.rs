@@ -3,7 +3,8 @@
 
 use proptest::prelude::*;
 use ustrace_abi::{
-    stack_frames, Decoder, FieldKind, PrintfDef, PrintfKind, StackMode, UserMap, ValueKind,
+    stack_frames, Decoder, FieldKind, PrintfDef, PrintfKind, StackFormat, StackMode, UserMap,
+    ValueKind,
 };
 
 fn field() -> impl Strategy<Value = FieldKind> {
@@ -11,7 +12,10 @@ fn field() -> impl Strategy<Value = FieldKind> {
         any::<bool>().prop_map(|signed| FieldKind::Int { signed }),
         (1usize..40).prop_map(FieldKind::Str),
         Just(FieldKind::ProbeName),
-        (1u8..10).prop_map(|depth| FieldKind::UStack(StackMode { perf: false, depth })),
+        (1u8..10).prop_map(|depth| FieldKind::UStack(StackMode {
+            format: StackFormat::Bpftrace,
+            depth
+        })),
         Just(FieldKind::USym),
         (1usize..40).prop_map(FieldKind::Buffer),
         (0usize..3).prop_map(FieldKind::Strftime),

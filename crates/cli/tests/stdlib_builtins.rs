@@ -289,3 +289,77 @@ fn username_ntop_and_pton_as_the_manual_describes() {
         )
     );
 }
+
+/// The GNU build id of `file`, as readelf prints it.
+fn build_id(file: &std::path::Path) -> String {
+    let out = std::process::Command::new("readelf")
+        .arg("-n")
+        .arg(file)
+        .output()
+        .expect("readelf (binutils)");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Build ID: ").map(str::to_string))
+        .expect("a build id")
+}
+
+#[test]
+fn ustack_raw_and_build_id_modes() {
+    if !bpf_available("ustack_raw_and_build_id_modes") {
+        return;
+    }
+    let server = test_server_copy("stack-modes-server");
+    let guard = spawn(std::process::Command::new(&server));
+    let pid = guard.0.id().to_string();
+    let script = format!(
+        r#"usdt:{s}:test_grp:test_idx {{ printf("%s|%s", ustack(raw, 2), ustack(build_id, 1)); exit(); }}"#,
+        s = server.display()
+    );
+    let mut cmd = ustrace();
+    cmd.args(["-e", &script, "-p", &pid]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = stdout(&out);
+    // raw: "\n" then one hex address per line, no indent, no symbol.
+    let (raw, build) = text
+        .strip_prefix("Attaching 1 probe...\n")
+        .and_then(|t| t.split_once('|'))
+        .unwrap_or_else(|| panic!("{text:?}"));
+    let raw_lines: Vec<&str> = raw.lines().collect();
+    assert_eq!(raw_lines.len(), 3, "{raw:?}");
+    assert_eq!(raw_lines[0], "");
+    for l in &raw_lines[1..] {
+        assert!(u64::from_str_radix(l, 16).is_ok(), "{raw:?}");
+    }
+    // build_id: the server's build id and the frame's file offset.
+    let want = format!("\n{} 0x", build_id(&server));
+    assert!(
+        build.starts_with(&want),
+        "{build:?} does not start with {want:?}"
+    );
+    let offset = build[want.len()..].lines().next().unwrap_or_default();
+    assert!(u64::from_str_radix(offset, 16).is_ok(), "{build:?}");
+    drop(guard);
+
+    // config = { stack_mode = raw } makes raw the default for ustack.
+    let bin = build_c(
+        "stack_mode_target",
+        "tests/c/signal_target.c",
+        &["-O1", "-g"],
+    );
+    let script = format!(
+        r#"config = {{ stack_mode = raw }} uprobe:{b}:ping /arg0 == 1/ {{ printf("%s", ustack(1)); }}"#,
+        b = bin.display()
+    );
+    let text = stdout(&trace_command_with(
+        &[],
+        &script,
+        &bin.display().to_string(),
+    ));
+    let line = text
+        .lines()
+        .skip_while(|l| !l.is_empty())
+        .nth(1)
+        .unwrap_or_default();
+    assert!(u64::from_str_radix(line, 16).is_ok(), "{text:?}");
+}

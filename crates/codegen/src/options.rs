@@ -42,7 +42,7 @@ pub struct CompileOptions {
     pub ncpus: u32,
     /// `ustack` without a mode prints as perf does (`config = {
     /// stack_mode = perf }`).
-    pub perf_stacks: bool,
+    pub stack_format: crate::program::StackFormat,
     /// Where the running kernel's `task_struct` keeps the fields `ppid`
     /// reads (from its BTF, filled by the library when a script uses
     /// `ppid`); the error says why they are unknown.
@@ -90,7 +90,7 @@ impl Default for CompileOptions {
             program_types: HashMap::new(),
             warn_failed_reads: false,
             ncpus: 1,
-            perf_stacks: false,
+            stack_format: crate::program::StackFormat::Bpftrace,
             task_parent: Err("the kernel's type information was not read".to_string()),
         }
     }

@@ -301,3 +301,36 @@ fn ntop_pton_and_username_types_and_errors() {
         assert_eq!(error(src), (want.0.to_string(), want.1.to_string()), "{src}");
     }
 }
+
+#[test]
+fn ustack_takes_every_stack_mode_of_the_manual() {
+    use ustrace_codegen::program::{FieldKind, StackFormat, StackMode};
+    let c = build(
+        r#"profile:hz:99 { printf("%s%s%s%s", ustack(raw, 2), ustack(build_id), ustack(bpftrace, 3), ustack(perf)); }"#,
+    )
+    .expect("compiles");
+    let mode = |format, depth| FieldKind::UStack(StackMode { format, depth });
+    assert_eq!(
+        c.printfs[0].args,
+        vec![
+            mode(StackFormat::Raw, 2),
+            mode(StackFormat::BuildId, 127),
+            mode(StackFormat::Bpftrace, 3),
+            mode(StackFormat::Perf, 127)
+        ]
+    );
+    // config = { stack_mode = raw }: the default of a ustack without a mode.
+    let opts = CompileOptions {
+        stack_format: StackFormat::Raw,
+        ..CompileOptions::default()
+    };
+    let c = build_with(r#"profile:hz:99 { printf("%s", ustack(5)); }"#, &opts).expect("compiles");
+    assert_eq!(c.printfs[0].args, vec![mode(StackFormat::Raw, 5)]);
+    assert_eq!(
+        error(r#"profile:hz:99 { printf("%s", ustack(fancy)); }"#),
+        (
+            "ustack() takes a mode (bpftrace, perf, raw, build_id) and/or a frame count from 1 to 127: ustack(perf, 8)".into(),
+            "fancy".into()
+        )
+    );
+}

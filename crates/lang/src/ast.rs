@@ -158,14 +158,17 @@ pub enum MissingProbes {
     Ignore,
 }
 
-/// `stack_mode = bpftrace | perf | raw`.
+/// `stack_mode = bpftrace | perf | raw | build_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StackModeSetting {
     /// Symbol+offset per line.
     Bpftrace,
-    /// Address, symbol and object, as perf prints. (`raw` is refused by
-    /// the parser.)
+    /// Address, symbol and object, as perf prints.
     Perf,
+    /// Addresses only.
+    Raw,
+    /// Build id and file offset per frame.
+    BuildId,
 }
 
 /// One block: `attach, attach /predicate/ { body }`.

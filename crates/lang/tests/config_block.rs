@@ -37,6 +37,14 @@ fn every_key_is_read() {
     let c = config("config={ print_maps_on_exit = 0; stack_mode = bpftrace; }\nBEGIN { }");
     assert_eq!(c.print_maps_on_exit, Some(false));
     assert_eq!(c.stack_mode, Some(StackModeSetting::Bpftrace));
+    for (word, mode) in [
+        ("raw", StackModeSetting::Raw),
+        ("build_id", StackModeSetting::BuildId),
+    ] {
+        let src = format!("config = {{ stack_mode = {word} }} BEGIN {{ }}");
+        let script = ustrace_lang::parse(&src).expect("parses");
+        assert_eq!(script.config.stack_mode, Some(mode), "{src}");
+    }
     assert_eq!(config("config = { } BEGIN { }"), Config::default());
     assert_eq!(config("BEGIN { }"), Config::default());
 }
@@ -61,11 +69,10 @@ fn bad_values_point_at_the_value() {
         ("config = { max_strlen = perf } BEGIN { }", "`max_strlen` takes an integer", "perf"),
         ("config = { max_strlen = 500 } BEGIN { }", "`max_strlen` takes an integer from 1 to 200", "500"),
         ("config = { max_map_keys = 0 } BEGIN { }", "`max_map_keys` takes an integer from 1 to 4294967295", "0"),
-        ("config = { stack_mode = fast } BEGIN { }", "`stack_mode` takes bpftrace, perf or raw", "fast"),
+        ("config = { stack_mode = fast } BEGIN { }", "`stack_mode` takes bpftrace, perf, raw or build_id", "fast"),
         ("config = { missing_probes = maybe } BEGIN { }", "`missing_probes` takes error, warn or ignore", "maybe"),
         ("config = { print_maps_on_exit = 2 } BEGIN { }", "`print_maps_on_exit` takes true or false (or 1 or 0)", "2"),
         ("config = { missing_probes = warn } BEGIN { }", "`missing_probes = warn` is not supported yet: an attach point that matches nothing stops ustrace", "warn"),
-        ("config = { stack_mode = raw } BEGIN { }", "`stack_mode = raw` is not supported yet: ustack prints as bpftrace or perf", "raw"),
         ("config = { cpp_demangle = false } BEGIN { }", "`cpp_demangle = false` is not supported yet: C++ names are always demangled", "false"),
     ] {
         let d = ustrace_lang::parse(src).expect_err(src);

@@ -445,7 +445,7 @@ impl Script {
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
             program_types,
             ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
-            perf_stacks: ast.config.stack_mode == Some(ustrace_lang::ast::StackModeSetting::Perf),
+            stack_format: stack_format(ast.config.stack_mode),
             task_parent: host::task_parent_offsets(&ast),
             ..Default::default()
         };
@@ -514,5 +514,19 @@ impl Script {
 
     pub(crate) fn source(&self) -> (&str, &str) {
         (&self.source_name, &self.source)
+    }
+}
+
+/// The default `ustack` format of `config = { stack_mode = ... }`.
+fn stack_format(
+    setting: Option<ustrace_lang::ast::StackModeSetting>,
+) -> ustrace_codegen::program::StackFormat {
+    use ustrace_codegen::program::StackFormat;
+    use ustrace_lang::ast::StackModeSetting;
+    match setting {
+        None | Some(StackModeSetting::Bpftrace) => StackFormat::Bpftrace,
+        Some(StackModeSetting::Perf) => StackFormat::Perf,
+        Some(StackModeSetting::Raw) => StackFormat::Raw,
+        Some(StackModeSetting::BuildId) => StackFormat::BuildId,
     }
 }

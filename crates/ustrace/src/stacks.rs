@@ -24,7 +24,7 @@ use blazesym::normalize::{Normalizer, UserMeta};
 use blazesym::symbolize::source::{Elf, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::Pid;
-use ustrace_codegen::program::StackMode;
+use ustrace_codegen::program::{StackFormat, StackMode};
 use ustrace_runtime::Mapping;
 
 /// One frame after symbolization.
@@ -83,7 +83,10 @@ pub(crate) struct StackFormatter {
 impl StackFormatter {
     pub(crate) fn new() -> StackFormatter {
         StackFormatter {
-            symbolizer: Symbolizer::new(),
+            // Names only: file and line (DWARF line tables) are never
+            // printed, and parsing them made a first symbolization in
+            // libc (with libc6-dbg) ~40% slower.
+            symbolizer: Symbolizer::builder().enable_code_info(false).build(),
             normalizer: Normalizer::builder().enable_build_ids(true).build(),
             named: RefCell::new(HashMap::new()),
             symbols: RefCell::new(HashMap::new()),
@@ -199,30 +202,32 @@ impl StackFormatter {
     }
 
     fn frames(&self, pid: u32, addrs: &[u64]) -> Vec<Frame> {
-        let src = Source::Process(Process::new(Pid::from(pid)));
-        // One unreadable file must not cost the other frames their names:
-        // on a batch failure, each address is tried alone.
-        let symbolized = match self.symbolizer.symbolize(&src, Input::AbsAddr(addrs)) {
-            Ok(s) => s,
-            Err(_) => addrs
-                .iter()
-                .map(|a| {
-                    self.symbolizer
-                        .symbolize_single(&src, Input::AbsAddr(*a))
-                        .unwrap_or(Symbolized::Unknown(
-                            blazesym::symbolize::Reason::Unsupported,
-                        ))
-                })
-                .collect(),
-        };
+        // What only the live process can tell is read first: its maps,
+        // then the frames outside its files (JIT code, named from its perf
+        // map, which a JIT usually deletes at exit). Symbolizing a file
+        // can take a few hundred ms the first time (a large debug file),
+        // long enough for a short-lived process to be gone.
         let files = self.files(pid, addrs);
+        let outside_files = |i: usize| files.get(i).is_some_and(|f| f.0.is_none());
+        let (first, rest): (Vec<usize>, Vec<usize>) =
+            (0..addrs.len()).partition(|&i| outside_files(i));
+        let mut symbolized: Vec<Option<Symbolized<'_>>> = addrs.iter().map(|_| None).collect();
+        for batch in [first, rest] {
+            let batch_addrs: Vec<u64> = batch.iter().map(|&i| addrs[i]).collect();
+            for (i, s) in batch
+                .into_iter()
+                .zip(self.symbolize_process(pid, &batch_addrs))
+            {
+                symbolized[i] = Some(s);
+            }
+        }
         addrs
             .iter()
             .enumerate()
             .map(|(i, &addr)| {
                 let (path, file_offset, build_id) = files.get(i).cloned().unwrap_or_default();
                 match symbolized.get(i) {
-                    Some(Symbolized::Sym(sym)) => Frame {
+                    Some(Some(Symbolized::Sym(sym))) => Frame {
                         addr,
                         text: format!("{}+{}", sym.name, sym.offset),
                         function: Some(sym.name.to_string()),
@@ -246,6 +251,29 @@ impl StackFormatter {
                 }
             })
             .collect()
+    }
+
+    /// Symbolizes `addrs` in the live process `pid`. One unreadable file
+    /// must not cost the other frames their names: on a batch failure,
+    /// each address is tried alone.
+    fn symbolize_process(&self, pid: u32, addrs: &[u64]) -> Vec<Symbolized<'_>> {
+        if addrs.is_empty() {
+            return Vec::new();
+        }
+        let src = Source::Process(Process::new(Pid::from(pid)));
+        match self.symbolizer.symbolize(&src, Input::AbsAddr(addrs)) {
+            Ok(s) => s,
+            Err(_) => addrs
+                .iter()
+                .map(|a| {
+                    self.symbolizer
+                        .symbolize_single(&src, Input::AbsAddr(*a))
+                        .unwrap_or(Symbolized::Unknown(
+                            blazesym::symbolize::Reason::Unsupported,
+                        ))
+                })
+                .collect(),
+        }
     }
 
     /// For each address: its file, file offset and build id, as far as
@@ -293,21 +321,41 @@ fn layout(frames: &[Frame], mode: StackMode, place: StackPlace) -> String {
         let frames = &frames[..frames.len().min(usize::from(mode.depth))];
         let mut out = String::from("\n");
         for f in frames {
-            if mode.perf {
-                let module = f.module.as_deref().unwrap_or("[unknown]");
-                out.push_str(&format!("\t{:x} {} ({module})\n", f.addr, f.text));
-            } else {
-                let indent = match place {
-                    StackPlace::Printf => "        ",
-                    StackPlace::MapKey => "    ",
-                };
-                out.push_str(indent);
-                out.push_str(&f.text);
-                out.push('\n');
+            match mode.format {
+                StackFormat::Perf => {
+                    let module = f.module.as_deref().unwrap_or("[unknown]");
+                    out.push_str(&format!("\t{:x} {} ({module})\n", f.addr, f.text));
+                }
+                StackFormat::Bpftrace => {
+                    let indent = match place {
+                        StackPlace::Printf => "        ",
+                        StackPlace::MapKey => "    ",
+                    };
+                    out.push_str(indent);
+                    out.push_str(&f.text);
+                    out.push('\n');
+                }
+                StackFormat::Raw => out.push_str(&format!("{:x}\n", f.addr)),
+                StackFormat::BuildId => match (&f.build_id, f.file_offset) {
+                    (Some(id), Some(offset)) => {
+                        out.push_str(&build_id_hex(id));
+                        out.push_str(&format!(" 0x{offset:02x}\n"));
+                    }
+                    _ => out.push_str(&format!("{:x}\n", f.addr)),
+                },
             }
         }
         out
     }
+}
+
+/// A build id as the kernel's `bpf_stack_build_id` holds it: 20 bytes
+/// (shorter ids zero-padded), in hex.
+fn build_id_hex(id: &[u8]) -> String {
+    const BPF_BUILD_ID_SIZE: usize = 20;
+    let mut bytes = id[..id.len().min(BPF_BUILD_ID_SIZE)].to_vec();
+    bytes.resize(BPF_BUILD_ID_SIZE, 0);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -330,7 +378,7 @@ mod tests {
         let gone = u32::MAX - 1;
         f.set_mappings(gone, &maps);
         let mode = StackMode {
-            perf: false,
+            format: StackFormat::Bpftrace,
             depth: 127,
         };
         let text = f.render(gone, &[addr], mode, StackPlace::Printf);
@@ -343,7 +391,7 @@ mod tests {
         let addr = marker_function() + 1;
         let me = std::process::id();
         let mode = StackMode {
-            perf: false,
+            format: StackFormat::Bpftrace,
             depth: 127,
         };
         let text = f.render(me, &[addr, 0x10], mode, StackPlace::MapKey);
@@ -360,7 +408,7 @@ mod tests {
             me,
             &[0x10],
             StackMode {
-                perf: true,
+                format: StackFormat::Perf,
                 depth: 1,
             },
             StackPlace::MapKey,
@@ -370,7 +418,7 @@ mod tests {
             me,
             &[0x10, 0x20, 0x30],
             StackMode {
-                perf: false,
+                format: StackFormat::Bpftrace,
                 depth: 2,
             },
             StackPlace::Printf,

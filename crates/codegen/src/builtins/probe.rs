@@ -7,7 +7,7 @@ use ustrace_probes::Register;
 use super::{Builtin, Call, Form};
 use crate::emit::{ProgramCompiler, Val};
 use crate::insn::{self, helper, AluOp, R0, R1, R10, R2, R3, R6};
-use crate::program::{StackMode, USTACK_MAX_DEPTH};
+use crate::program::{StackFormat, StackMode, USTACK_MAX_DEPTH};
 use crate::sema::{Checker, Type, Typed};
 use crate::CompileError;
 
@@ -131,12 +131,12 @@ pub(super) const ENTRIES: &[Builtin] = &[
         name: "ustack",
         form: Form::VariableOrFunction,
         arity: (0, 2),
-        usage: "ustack() takes `perf` and/or a frame count from 1 to 127: ustack(perf, 8)",
-        doc: "The user-space stack; `ustack(perf)` prints it as perf does, `ustack(N)` keeps N frames.",
+        usage: "ustack() takes a mode (bpftrace, perf, raw, build_id) and/or a frame count from 1 to 127: ustack(perf, 8)",
+        doc: "The user-space stack; `ustack(perf)` prints it as perf does, `ustack(raw)` as addresses, `ustack(build_id)` as build id and offset; `ustack(N)` keeps N frames.",
         example: "@[ustack] = count();",
-        check: |c, call| Ok(Typed::of(Type::Stack(stack_mode(call, c.opts.perf_stacks)?))),
+        check: |c, call| Ok(Typed::of(Type::Stack(stack_mode(call, c.opts.stack_format)?))),
         emit: |pc, call| {
-            let mode = stack_mode(call, pc.g.opts.perf_stacks)?;
+            let mode = stack_mode(call, pc.g.opts.stack_format)?;
             pc.emit_user_stack(mode, call.span)
         },
     },
@@ -254,16 +254,26 @@ fn emit_usym(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError>
     Ok(Val::USym(slot))
 }
 
-/// `ustack`, `ustack(perf)`, `ustack(8)`, `ustack(perf, 8)`; `perf` is
-/// the default when `config = { stack_mode = perf }` asked for it.
-fn stack_mode(call: &Call, perf_default: bool) -> Result<StackMode, CompileError> {
+/// `ustack`, `ustack(MODE)`, `ustack(8)`, `ustack(MODE, 8)` with MODE one
+/// of `bpftrace`, `perf`, `raw`, `build_id`; without one, the format
+/// `config = { stack_mode = ... }` asked for.
+fn stack_mode(call: &Call, default: StackFormat) -> Result<StackMode, CompileError> {
     let mut mode = StackMode {
-        perf: perf_default,
+        format: default,
         depth: USTACK_MAX_DEPTH,
     };
     for (i, a) in call.args.iter().enumerate() {
+        let named = |b: &str| match b {
+            "bpftrace" => Some(StackFormat::Bpftrace),
+            "perf" => Some(StackFormat::Perf),
+            "raw" => Some(StackFormat::Raw),
+            "build_id" => Some(StackFormat::BuildId),
+            _ => None,
+        };
         match &a.kind {
-            ExprKind::Builtin(b) if b == "perf" && i == 0 => mode.perf = true,
+            ExprKind::Builtin(b) if i == 0 && named(b).is_some() => {
+                mode.format = named(b).unwrap_or_default()
+            }
             ExprKind::Integer(n)
                 if i + 1 == call.args.len() && (1..=u64::from(USTACK_MAX_DEPTH)).contains(n) =>
             {
@@ -272,7 +282,7 @@ fn stack_mode(call: &Call, perf_default: bool) -> Result<StackMode, CompileError
             _ => {
                 return Err(CompileError::new(
                     a.span,
-                    format!("ustack() takes `perf` and/or a frame count from 1 to {USTACK_MAX_DEPTH}: ustack(perf, 8)"),
+                    format!("ustack() takes a mode (bpftrace, perf, raw, build_id) and/or a frame count from 1 to {USTACK_MAX_DEPTH}: ustack(perf, 8)"),
                 ))
             }
         }

@@ -107,13 +107,9 @@ impl<'a> Parser<'a> {
                     config.stack_mode = Some(match w.as_str() {
                         "bpftrace" => StackModeSetting::Bpftrace,
                         "perf" => StackModeSetting::Perf,
-                        "raw" => {
-                            return Err(Diagnostic::error(
-                                value_tok.span,
-                                "`stack_mode = raw` is not supported yet: ustack prints as bpftrace or perf",
-                            ))
-                        }
-                        _ => return Err(bad("bpftrace, perf or raw")),
+                        "raw" => StackModeSetting::Raw,
+                        "build_id" => StackModeSetting::BuildId,
+                        _ => return Err(bad("bpftrace, perf, raw or build_id")),
                     })
                 }
                 ("print_maps_on_exit" | "cpp_demangle", v) => {
