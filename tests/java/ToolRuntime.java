@@ -2,8 +2,8 @@
 // -l java): step() is called 5 times, each calling leaf() twice;
 // 300 Widget objects are allocated; System.gc() runs 3 times; two threads
 // named tool-worker-1 and tool-worker-2 are started and joined. With a
-// file name argument it first waits for that file (created once ustat
-// traces), and lingers 4 s at the end.
+// file name argument GO it creates GO.PID.ready, waits for GO (created once
+// ustat traces), and lingers 4 s at the end.
 public class ToolRuntime {
     static class Widget {
         long a, b;
@@ -21,6 +21,9 @@ public class ToolRuntime {
 
     public static void main(String[] args) throws Exception {
         java.io.File go = args.length > 0 ? new java.io.File(args[0]) : null;
+        if (go != null) {
+            new java.io.File(args[0] + "." + ProcessHandle.current().pid() + ".ready").createNewFile();
+        }
         while (go != null && !go.exists()) {
             Thread.sleep(50);
         }

@@ -1,8 +1,8 @@
 <?php
 // Known work for the PHP tools: leaf() is called 10 times (from mid(),
 // called 5 times), Greeter::hi 5 times; 2 exceptions are thrown and
-// caught. With a file name argument it first waits for that file
-// (created once ustat traces), and lingers 4 s at the end.
+// caught. With a file name argument GO it creates GO.PID.ready, waits for
+// GO (created once ustat traces), and lingers 4 s at the end.
 class Greeter
 {
     public function hi($n)
@@ -22,6 +22,9 @@ function mid($x)
 }
 
 $go = $argv[1] ?? null;
+if ($go !== null) {
+    touch("$go." . getmypid() . ".ready");
+}
 while ($go !== null && !file_exists($go)) {
     usleep(50000);
 }

@@ -1,5 +1,5 @@
-# Known work for ustat: waits for the file named by argv[1] (created once
-# ustrace is tracing), then returns from f() 5000 times and collects
+# Known work for ustat: creates ARGV1.PID.ready (it runs), waits for the
+# file named by argv[1] (created once ustrace is tracing), then returns from f() 5000 times and collects
 # garbage 3 times, then idles 6 s (past the test's 3 intervals). The wait
 # and the idling call no Python functions.
 import gc
@@ -12,6 +12,7 @@ def f(x):
     return x
 
 
+open(f"{sys.argv[1]}.{os.getpid()}.ready", "w").close()
 while True:
     try:
         os.stat(sys.argv[1])

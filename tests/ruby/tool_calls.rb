@@ -2,8 +2,8 @@
 # called 5 times), Greeter#hi 5 times; 300 Widget objects are created;
 # 4 exceptions are raised and rescued; GC.start runs 3 times. It prints
 # GC.count at the end (every collection of the process, start-up ones
-# included). With a file name argument it first waits for that file
-# (created once ustat traces), and lingers 4 s at the end.
+# included). With a file name argument GO it creates GO.PID.ready, waits for
+# GO (created once ustat traces), and lingers 4 s at the end.
 class Greeter
   def hi(n)
     n + 1
@@ -22,6 +22,7 @@ def mid(x)
 end
 
 go = ARGV[0]
+File.write("#{go}.#{Process.pid}.ready", "") unless go.nil?
 sleep 0.05 until go.nil? || File.exist?(go)
 greeter = Greeter.new
 5.times do |i|

@@ -222,6 +222,7 @@ fn run(cli: Cli) -> Result<i32> {
         .str_len(str_len)
         .max_map_keys(max_map_keys)
         .positional(positional)
+        .config_overrides(ustrace::config_from_env()?)
         .verifier_log(cli.debug)
         .force_perf_attach(cli.perf_attach)
         .allow_unsafe(cli.allow_unsafe)

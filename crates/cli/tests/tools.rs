@@ -149,15 +149,8 @@ fn python_calls() -> (String, PathBuf) {
 }
 
 fn python_available(test: &str) -> bool {
-    let ok = Path::new("/usr/bin/python3.11").exists();
-    if !ok {
-        assert!(
-            std::env::var("CI").is_err(),
-            "{test}: python3.11 is required in CI"
-        );
-        eprintln!("skipping {test}: /usr/bin/python3.11 is not installed");
-    }
-    ok
+    Path::new("/usr/bin/python3.11").exists()
+        || unavailable(test, "/usr/bin/python3.11 is not installed")
 }
 
 #[test]
@@ -228,11 +221,7 @@ fn uflow_shows_every_python_return() {
 fn postgres_cluster(test: &str) -> Option<(PathBuf, String)> {
     let bin = Path::new("/usr/lib/postgresql/15/bin");
     if !bin.join("postgres").exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "{test}: postgresql-15 is required in CI"
-        );
-        eprintln!("skipping {test}: postgresql-15 is not installed");
+        unavailable(test, "postgresql-15 is not installed");
         return None;
     }
     let data = Path::new(env!("CARGO_TARGET_TMPDIR"))
@@ -399,7 +388,6 @@ fn tool_errors_are_one_line() {
 
 #[test]
 fn ustat_rates_add_up_to_the_known_work() {
-    use std::io::BufRead;
     let test = "ustat_rates_add_up_to_the_known_work";
     if !bpf_available(test) || !python_available(test) {
         return;
@@ -414,20 +402,7 @@ fn ustat_rates_add_up_to_the_known_work() {
         .expect("starting python3.11");
     let _python = Guard(python);
     let pid = _python.0.id();
-    let mut cmd = ustrace();
-    cmd.args(["tool", "ustat", "1", "3"]);
-    let mut g = spawn(cmd);
-    let mut lines = std::io::BufReader::new(g.0.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
-    assert!(
-        first.starts_with("Tracing... Output every 1 secs."),
-        "{first}"
-    );
-    std::fs::write(&go, b"").expect("creating the go file");
-    let text: Vec<String> = lines.map_while(|l| l.ok()).collect();
-    let _ = std::fs::remove_file(&go);
-    let _ = interrupt_after(g, Duration::ZERO);
-    let text = text.join("\n");
+    let (text, _) = ustat_with_go(&["1", "3"], &go, &[pid]);
     assert!(
         text.contains(
             "PID    CMDLINE              METHOD/s   GC/s   OBJNEW/s   CLOAD/s  EXC/s  THR/s"
@@ -507,11 +482,7 @@ fn ucalls_counts_java_methods_exactly() {
     }
     let home = Path::new("/usr/lib/jvm/java-17-openjdk-amd64");
     if !home.join("bin/javac").exists() {
-        assert!(
-            std::env::var("CI").is_err(),
-            "{test}: openjdk-17-jdk-headless is required in CI"
-        );
-        eprintln!("skipping {test}: OpenJDK 17 is not installed");
+        unavailable(test, "openjdk-17-jdk-headless is not installed");
         return;
     }
     let classes = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tool-java");

@@ -9,7 +9,6 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
-use std::time::Duration;
 
 use common::*;
 
@@ -342,7 +341,6 @@ fn ustat_sum(text: &str, pid: u32, from_end: usize) -> u64 {
 
 #[test]
 fn ustat_finds_the_runtimes_of_running_processes() {
-    use std::io::BufRead;
     let test = "ustat_finds_the_runtimes_of_running_processes";
     if !bpf_available(test)
         || !installed(test, RUBY)
@@ -368,22 +366,11 @@ fn ustat_finds_the_runtimes_of_running_processes() {
         &[("USE_ZEND_DTRACE", "1")],
     );
     let java = start(java_cmd(""), &[]);
-    // Started and mapping their runtimes before ustat looks.
-    std::thread::sleep(Duration::from_millis(1500));
-    let mut cmd = ustrace();
-    cmd.args(["tool", "ustat", "1", "4"]);
-    let mut g = spawn(cmd);
-    let mut lines = std::io::BufReader::new(g.0.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
-    assert!(
-        first.starts_with("Tracing... Output every 1 secs."),
-        "{first}"
-    );
-    std::fs::write(&go, b"").expect("creating the go file");
-    let text: Vec<String> = lines.map_while(|l| l.ok()).collect();
-    let _ = std::fs::remove_file(&go);
-    let out = interrupt_after(g, Duration::ZERO);
-    let text = text.join("\n");
+    // Each program creates GO.PID.ready once it runs (its runtime mapped),
+    // however long a loaded machine takes to start a JVM; ustat looks only
+    // then.
+    let (r, p, j) = (ruby.0.id(), php.0.id(), java.0.id());
+    let (text, out) = ustat_with_go(&["1", "4"], &go, &[r, p, j]);
     assert!(
         text.contains(
             "PID    CMDLINE              METHOD/s   GC/s   OBJNEW/s   CLOAD/s  EXC/s  THR/s"
@@ -393,7 +380,6 @@ fn ustat_finds_the_runtimes_of_running_processes() {
     );
     // Columns from the end: METHOD/s 6, GC/s 5, OBJNEW/s 4, CLOAD/s 3,
     // EXC/s 2, THR/s 1; 1 s intervals, so the sums are counts.
-    let (r, p, j) = (ruby.0.id(), php.0.id(), java.0.id());
     assert_eq!(ustat_sum(&text, r, 2), 4, "ruby raises: {text}");
     assert!(ustat_sum(&text, r, 5) >= 3, "ruby GCs: {text}");
     assert!(ustat_sum(&text, r, 4) >= 300, "ruby objects: {text}");

@@ -148,30 +148,51 @@ fn argdist_prints_every_interval_and_stops_after_the_count() {
         return;
     }
     let p = work();
-    // 1000 rounds 10 ms apart: ~10 s, but -n 2 stops after two prints.
-    let cmd = format!("{p} 1000 10000");
-    let spec = format!("p:{p}:twice()#calls");
-    let started = std::time::Instant::now();
+    // 100000 rounds 10 ms apart: over 16 minutes, so exiting at all (within
+    // run's 60 s limit) shows that -n 2 stopped the tool after two prints.
+    let cmd = format!("{p} 100000 10000");
+    // The USDT probe fires once per round with the round's number: each
+    // print holds each round it saw exactly once, and a print that was not
+    // cleared would repeat the rounds of the one before. No machine-speed
+    // window: the rounds' number per interval does not matter.
+    let spec = format!("u:{p}:argwork:item():u64:arg1#rounds");
     let out = run(&[
         "tool", "argdist", "-i", "1", "-n", "2", "-c", &cmd, "-C", &spec,
     ]);
     let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
-    assert!(started.elapsed() < Duration::from_secs(8), "{text}");
     assert_eq!(
         text.lines().filter(|l| is_clock_line(l)).count(),
         2,
         "{text}"
     );
-    // Each print holds one interval's calls (4 per round, ~100 rounds a
-    // second): cleared in between, so no print holds two intervals' worth.
-    let counts: Vec<u64> = text
-        .lines()
-        .filter(|l| l.ends_with(" total calls"))
-        .filter_map(|l| l.split_whitespace().next()?.parse().ok())
+    // Each print: `rounds`, the `COUNT EVENT` heading, `\t1          arg1 = R` rows.
+    let lines: Vec<&str> = text.lines().collect();
+    let prints: Vec<Vec<u64>> = (0..lines.len())
+        .filter(|&i| lines[i] == "rounds")
+        .map(|i| {
+            assert_eq!(lines.get(i + 1), Some(&"\tCOUNT      EVENT"), "{text}");
+            lines[i + 2..]
+                .iter()
+                .take_while(|l| l.starts_with('\t'))
+                .map(|l| {
+                    let (count, round) = l
+                        .trim()
+                        .split_once(" arg1 = ")
+                        .unwrap_or_else(|| panic!("row {l:?}: {text}"));
+                    assert_eq!(count.trim(), "1", "{text}");
+                    round.parse().unwrap_or_else(|_| panic!("{text}"))
+                })
+                .collect()
+        })
         .collect();
-    assert_eq!(counts.len(), 2, "{text}");
-    assert!(counts.iter().all(|&c| c > 40 && c < 600), "{text}");
+    assert_eq!(prints.len(), 2, "{text}");
+    // Cleared in between and losing nothing: together the prints hold the
+    // rounds 0..n, each exactly once.
+    let mut all: Vec<u64> = prints.concat();
+    all.sort_unstable();
+    assert!(!prints[0].is_empty() && !prints[1].is_empty(), "{text}");
+    assert_eq!(all, (0..all.len() as u64).collect::<Vec<_>>(), "{text}");
 }
 
 #[test]
@@ -277,8 +298,14 @@ fn trace_attaches_to_a_running_process() {
         c.args(["5000", "20000"]);
         c
     });
+    // Attach once it runs the program (a loaded machine may take longer
+    // than any fixed pause to exec it).
+    wait_for_exec(
+        target.0.id(),
+        std::path::Path::new(&p),
+        Duration::from_secs(30),
+    );
     let pid = target.0.id().to_string();
-    std::thread::sleep(Duration::from_millis(100));
     let out = run(&[
         "tool",
         "trace",
@@ -357,6 +384,23 @@ fn bad_specifiers_fail_with_a_caret() {
         (
             &["argdist"],
             "ERROR: argdist: at least one -C or -H specifier is required (see `ustrace tool argdist -h`)\n",
+        ),
+        // Caught in the specifier, not in the generated script.
+        (
+            &["argdist", "-C", "p:c:malloc(size_t size):u64:size:size=="],
+            "ERROR: argdist: expected an operand after this\n  p:c:malloc(size_t size):u64:size:size==\n                                       ^^\n",
+        ),
+        (
+            &["trace", "c:open \"%s\", arg9"],
+            "ERROR: trace: `arg9`: arguments are arg1 to arg6 here (BCC counts from 1)\n  c:open \"%s\", arg9\n               ^^^^\n",
+        ),
+        (
+            &["trace", "r:c:open \"%d\", arg1"],
+            "ERROR: trace: `arg1`: a return probe has no arguments (use the return value)\n  r:c:open \"%d\", arg1\n                 ^^^^\n",
+        ),
+        (
+            &["trace", "c:open \"%d\", 99999999999999999999999"],
+            "ERROR: trace: integer too large (at most 64 bits)\n  c:open \"%d\", 99999999999999999999999\n               ^^^^^^^^^^^^^^^^^^^^^^^\n",
         ),
     ];
     for (args, expected) in cases {

@@ -158,6 +158,20 @@ pub enum MissingProbes {
     Ignore,
 }
 
+impl Config {
+    /// `self` with every key `over` sets replaced by `over`'s value (the
+    /// environment over a script's block, as bpftrace's manual says).
+    pub fn overridden_by(mut self, over: &Config) -> Config {
+        self.max_strlen = over.max_strlen.or(self.max_strlen);
+        self.max_map_keys = over.max_map_keys.or(self.max_map_keys);
+        self.missing_probes = over.missing_probes.or(self.missing_probes);
+        self.stack_mode = over.stack_mode.or(self.stack_mode);
+        self.print_maps_on_exit = over.print_maps_on_exit.or(self.print_maps_on_exit);
+        self.cpp_demangle = over.cpp_demangle.or(self.cpp_demangle);
+        self
+    }
+}
+
 /// `stack_mode = bpftrace | perf | raw | build_id`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StackModeSetting {

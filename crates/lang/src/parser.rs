@@ -20,7 +20,7 @@ mod items;
 mod program_types;
 mod scope;
 
-pub use config::CONFIG_KEYS;
+pub use config::{config_from_env, CONFIG_KEYS};
 
 /// Parses a whole script.
 ///

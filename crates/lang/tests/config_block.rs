@@ -66,14 +66,36 @@ t.bt:1:12: error: unknown config key `max_strln`
 #[test]
 fn bad_values_point_at_the_value() {
     for (src, message, caret) in [
-        ("config = { max_strlen = perf } BEGIN { }", "`max_strlen` takes an integer", "perf"),
-        ("config = { max_strlen = 500 } BEGIN { }", "`max_strlen` takes an integer from 1 to 200", "500"),
-        ("config = { max_map_keys = 0 } BEGIN { }", "`max_map_keys` takes an integer from 1 to 4294967295", "0"),
-        ("config = { stack_mode = fast } BEGIN { }", "`stack_mode` takes bpftrace, perf, raw or build_id", "fast"),
-        ("config = { missing_probes = maybe } BEGIN { }", "`missing_probes` takes error, warn or ignore", "maybe"),
-        ("config = { print_maps_on_exit = 2 } BEGIN { }", "`print_maps_on_exit` takes true or false (or 1 or 0)", "2"),
-        ("config = { missing_probes = warn } BEGIN { }", "`missing_probes = warn` is not supported yet: an attach point that matches nothing stops ustrace", "warn"),
-        ("config = { cpp_demangle = false } BEGIN { }", "`cpp_demangle = false` is not supported yet: C++ names are always demangled", "false"),
+        (
+            "config = { max_strlen = perf } BEGIN { }",
+            "`max_strlen` takes an integer",
+            "perf",
+        ),
+        (
+            "config = { max_strlen = 500 } BEGIN { }",
+            "`max_strlen` takes an integer from 1 to 200",
+            "500",
+        ),
+        (
+            "config = { max_map_keys = 0 } BEGIN { }",
+            "`max_map_keys` takes an integer from 1 to 4294967295",
+            "0",
+        ),
+        (
+            "config = { stack_mode = fast } BEGIN { }",
+            "`stack_mode` takes bpftrace, perf, raw or build_id",
+            "fast",
+        ),
+        (
+            "config = { missing_probes = maybe } BEGIN { }",
+            "`missing_probes` takes error, warn or ignore",
+            "maybe",
+        ),
+        (
+            "config = { print_maps_on_exit = 2 } BEGIN { }",
+            "`print_maps_on_exit` takes true or false (or 1 or 0)",
+            "2",
+        ),
     ] {
         let d = ustrace_lang::parse(src).expect_err(src);
         assert_eq!(d.message, message, "{src}");
@@ -84,4 +106,58 @@ fn bad_values_point_at_the_value() {
         error("config = { max_strlen = 3 max_map_keys = 2 } BEGIN { }")
             .contains("`;` or `}` after a config value")
     );
+}
+
+#[test]
+fn every_spelling_of_a_key_and_the_new_values() {
+    use ustrace_lang::ast::MissingProbes;
+    let s = ustrace_lang::parse(
+        "config = { BPFTRACE_MISSING_PROBES = warn; CPP_DEMANGLE = false; max_strlen = 16 } BEGIN { }",
+    )
+    .unwrap();
+    assert_eq!(s.config.missing_probes, Some(MissingProbes::Warn));
+    assert_eq!(s.config.cpp_demangle, Some(false));
+    assert_eq!(s.config.max_strlen, Some(16));
+    let s = ustrace_lang::parse("config = { missing_probes = ignore } BEGIN { }").unwrap();
+    assert_eq!(s.config.missing_probes, Some(MissingProbes::Ignore));
+}
+
+#[test]
+fn environment_variables_as_the_manual_maps_them_and_they_win_over_the_block() {
+    use ustrace_lang::ast::MissingProbes;
+    use ustrace_lang::parser::config_from_env;
+    let vars = |v: &[(&str, &str)]| {
+        v.iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect::<Vec<_>>()
+    };
+    let env = config_from_env(vars(&[
+        ("BPFTRACE_MAX_STRLEN", "32"),
+        ("BPFTRACE_MISSING_PROBES", "ignore"),
+        ("BPFTRACE_CPP_DEMANGLE", "0"),
+        ("BPFTRACE_PRINT_MAPS_ON_EXIT", "false"),
+        ("BPFTRACE_UNRELATED", "x"),
+        ("PATH", "/bin"),
+    ]))
+    .unwrap();
+    assert_eq!(env.max_strlen, Some(32));
+    assert_eq!(env.missing_probes, Some(MissingProbes::Ignore));
+    assert_eq!(env.cpp_demangle, Some(false));
+    assert_eq!(env.print_maps_on_exit, Some(false));
+    assert_eq!(
+        config_from_env(vars(&[("BPFTRACE_STRLEN", "8")]))
+            .unwrap()
+            .max_strlen,
+        Some(8)
+    );
+    assert_eq!(
+        config_from_env(vars(&[("BPFTRACE_MISSING_PROBES", "sometimes")])).unwrap_err(),
+        "BPFTRACE_MISSING_PROBES=\"sometimes\": `missing_probes` takes error, warn or ignore"
+    );
+    let block = ustrace_lang::parse("config = { max_strlen = 100; max_map_keys = 5 } BEGIN { }")
+        .unwrap()
+        .config;
+    let merged = block.overridden_by(&env);
+    assert_eq!(merged.max_strlen, Some(32));
+    assert_eq!(merged.max_map_keys, Some(5));
 }

@@ -43,6 +43,10 @@ pub enum Error {
     /// block of that label).
     #[error("{0}")]
     Binding(String),
+    /// A configuration setting from outside the script refused (an
+    /// environment variable such as `BPFTRACE_MISSING_PROBES=sometimes`).
+    #[error("{0}")]
+    Config(String),
     /// A bug in ustrace.
     #[error("internal error: {0}")]
     Internal(String),

@@ -208,6 +208,18 @@ pub struct ScriptOptions {
     /// environment variable `USTRACE_STACK_MODE` (`fp` for frame pointers;
     /// anything else, or unset, for unwind tables).
     pub stack_walk: StackWalk,
+    /// Settings that win over the script's `config = { ... }` block, as
+    /// bpftrace's environment variables do: see [`config_from_env`].
+    pub config_overrides: ustrace_lang::ast::Config,
+}
+
+/// The config settings of bpftrace's environment variables
+/// (`BPFTRACE_MAX_STRLEN`, `BPFTRACE_MISSING_PROBES`,
+/// `BPFTRACE_CPP_DEMANGLE`, ...) in this process's environment, for
+/// [`ScriptOptionsBuilder::config_overrides`]. Err: the variable with a
+/// value out of range, one line.
+pub fn config_from_env() -> Result<ustrace_lang::ast::Config, Error> {
+    ustrace_lang::parser::config_from_env(std::env::vars()).map_err(Error::Config)
 }
 
 /// How `ustack` walks user stacks.
@@ -250,6 +262,7 @@ impl Default for ScriptOptions {
             block_bindings: None,
             max_map_keys: DEFAULT_MAX_MAP_KEYS,
             stack_walk: StackWalk::from_env(),
+            config_overrides: Default::default(),
         }
     }
 }
@@ -289,7 +302,15 @@ impl ScriptOptionsBuilder {
         self
     }
 
-    /// Positional parameters `$1`, `$2`...
+    /// Config settings that win over the script's `config` block (from
+    /// [`config_from_env`], as bpftrace reads its environment).
+    pub fn config_overrides(mut self, config: ustrace_lang::ast::Config) -> Self {
+        self.options.config_overrides = config;
+        self
+    }
+
+    /// Positional parameters `$1`, `$2`... (also in attach points:
+    /// `uprobe:$1:$2`).
     pub fn positional(mut self, params: Vec<String>) -> Self {
         self.options.positional = params;
         self
@@ -425,10 +446,11 @@ impl Script {
         if options.event_context {
             context::add_context(&mut ast);
         }
+        ast.config = ast.config.clone().overridden_by(&options.config_overrides);
         let configured = config::apply(&ast.config, options);
         let options = &configured;
         let (resolved, mut warnings) =
-            resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
+            resolve::resolve(&mut ast, options).map_err(|e| e.with_source(source_name, source))?;
         if options.child_pid.is_none() {
             warnings.extend(host::cpid_without_child(&ast, source_name, source));
         }

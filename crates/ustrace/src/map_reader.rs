@@ -178,6 +178,7 @@ impl MapReader {
         };
         let raw = inner.access.read_map(map.index);
         STACKS.with(|stacks| {
+            stacks.set_demangling(inner.script.ast.config.cpp_demangle.unwrap_or(true));
             let namer = Namer {
                 script: &inner.script,
                 stacks,

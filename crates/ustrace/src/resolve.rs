@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use ustrace_codegen::{ResolvedAttach, UprobeFunction, UsdtSite, UsdtTarget};
-use ustrace_lang::ast::{AttachKind, ProfileRate, Script, Span, UprobeTarget};
+use ustrace_lang::ast::{AttachKind, MissingProbes, ProfileRate, Script, Span, UprobeTarget};
 use ustrace_probes as probes;
 
 use crate::error::ResolveError;
@@ -12,14 +12,32 @@ use crate::ScriptOptions;
 
 /// Resolves every attach point of every probe block; also returns
 /// warnings about what was resolved (see [`outside_process`]).
+///
+/// An attach point whose file, function or USDT probe does not exist is
+/// handled as `missing_probes` says: `error` stops; `warn` drops it with a
+/// warning; `ignore` drops it silently. Unset, ustrace keeps bpftrace
+/// 0.17's behaviour, which the tools of Debian's bpftrace rely on (their
+/// `ssllatency.bt` names libcrypto functions that exist only with debug
+/// symbols): a missing attach point is dropped with a warning, and only a
+/// script left with no probe at all is an error (the first missing attach
+/// point's). Dropped attach points, and blocks left without any, are
+/// removed from `script`.
 pub(crate) fn resolve(
-    script: &Script,
+    script: &mut Script,
     options: &ScriptOptions,
 ) -> Result<(Vec<Vec<ResolvedAttach>>, Vec<String>), ResolveError> {
-    let resolved = resolve_all(script, options)?;
+    let (resolved, mut warnings) = resolve_all(script, options)?;
     let pid = options.pid.or(options.child_pid);
-    let warnings = outside_process(&resolved, pid);
+    warnings.extend(outside_process(&resolved, pid));
     Ok((resolved, warnings))
+}
+
+/// Why an attach point is missing, one line.
+fn missing_message(e: &ResolveError) -> String {
+    match e {
+        ResolveError::At(_, msg) => msg.clone(),
+        ResolveError::Probe(p) => p.to_string(),
+    }
 }
 
 /// With a pid: one warning per file that the process neither maps nor can
@@ -60,14 +78,20 @@ fn outside_process(resolved: &[Vec<ResolvedAttach>], pid: Option<u32>) -> Vec<St
 
 /// Resolves every attach point of every probe block.
 fn resolve_all(
-    script: &Script,
+    script: &mut Script,
     options: &ScriptOptions,
-) -> Result<Vec<Vec<ResolvedAttach>>, ResolveError> {
+) -> Result<(Vec<Vec<ResolvedAttach>>, Vec<String>), ResolveError> {
     let pid = options.pid.or(options.child_pid);
+    let mode = script.config.missing_probes;
     let mut out = Vec::new();
-    for probe in &script.probes {
+    let mut warnings = Vec::new();
+    let first_span = script.probes.first().map(|p| p.span).unwrap_or_default();
+    let mut first_missing = None;
+    for probe in &mut script.probes {
         let mut row = Vec::new();
-        for ap in &probe.attach_points {
+        // Indexes of missing attach points, with why.
+        let mut missing: Vec<(usize, ResolveError)> = Vec::new();
+        for (index, ap) in probe.attach_points.iter().enumerate() {
             let r = match &ap.kind {
                 AttachKind::Begin => ResolvedAttach::Begin,
                 AttachKind::End => ResolvedAttach::End,
@@ -98,7 +122,14 @@ fn resolve_all(
                             ResolveError::At(ap.span, format!("{e}{}", suggest_usdt(&pattern, pid)))
                         }
                         other => ResolveError::Probe(other),
-                    })?;
+                    });
+                    let found = match found {
+                        Ok(found) => found,
+                        Err(e) => {
+                            missing.push((index, e));
+                            continue;
+                        }
+                    };
                     let targets = found
                         .into_iter()
                         .map(|f| UsdtTarget {
@@ -131,7 +162,13 @@ fn resolve_all(
                     is_return,
                 } => {
                     check_any_object(path, options, ap.span)?;
-                    ResolvedAttach::Uprobe(resolve_uprobe(path, target, *is_return, pid, ap.span)?)
+                    match resolve_uprobe(path, target, *is_return, pid, ap.span) {
+                        Ok(functions) => ResolvedAttach::Uprobe(functions),
+                        Err(e) => {
+                            missing.push((index, e));
+                            continue;
+                        }
+                    }
                 }
                 AttachKind::Label { name } => {
                     // `labels::bind` replaces every label before resolving.
@@ -159,9 +196,48 @@ fn resolve_all(
             };
             row.push(r);
         }
+        if !missing.is_empty() {
+            if mode == Some(MissingProbes::Error) {
+                if let Some((_, e)) = missing.into_iter().next() {
+                    return Err(e);
+                }
+                continue;
+            }
+            if mode != Some(MissingProbes::Ignore) {
+                for (index, e) in &missing {
+                    warnings.push(format!(
+                        "attach point `{}` skipped: {}",
+                        probe.attach_points[*index].raw,
+                        missing_message(e)
+                    ));
+                }
+            }
+            for (index, _) in missing.iter().rev() {
+                probe.attach_points.remove(*index);
+            }
+            if first_missing.is_none() {
+                first_missing = missing.into_iter().next().map(|(_, e)| e);
+            }
+        }
         out.push(row);
     }
-    Ok(out)
+    // Blocks left without attach points go, with their (empty) rows.
+    let mut rows = out.into_iter();
+    let mut kept_rows = Vec::new();
+    script.probes.retain(|p| {
+        let row = rows.next().unwrap_or_default();
+        let keep = !p.attach_points.is_empty();
+        if keep {
+            kept_rows.push(row);
+        }
+        keep
+    });
+    if script.probes.is_empty() {
+        return Err(
+            first_missing.unwrap_or(ResolveError::At(first_span, "no probes to attach".into()))
+        );
+    }
+    Ok((kept_rows, warnings))
 }
 
 /// `*` (every object of the process) cannot be resolved for `-c` alone:

@@ -72,6 +72,11 @@ pub(crate) enum StackPlace {
 /// process that has since exited still print with names.
 pub(crate) struct StackFormatter {
     symbolizer: Symbolizer,
+    /// The symbolizer without C++ demangling (`cpp_demangle = false`),
+    /// made on first use.
+    mangled: std::cell::OnceCell<Symbolizer>,
+    /// Names are demangled (the default).
+    demangle: std::cell::Cell<bool>,
     normalizer: Normalizer,
     named: RefCell<HashMap<(u32, i64), Vec<Frame>>>,
     symbols: RefCell<HashMap<(u32, u64), String>>,
@@ -87,10 +92,32 @@ impl StackFormatter {
             // printed, and parsing them made a first symbolization in
             // libc (with libc6-dbg) ~40% slower.
             symbolizer: Symbolizer::builder().enable_code_info(false).build(),
+            mangled: std::cell::OnceCell::new(),
+            demangle: std::cell::Cell::new(true),
             normalizer: Normalizer::builder().enable_build_ids(true).build(),
             named: RefCell::new(HashMap::new()),
             symbols: RefCell::new(HashMap::new()),
             mappings: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Names C++ symbols demangled (`true`, the default) or as the
+    /// object file has them (`cpp_demangle = false`).
+    pub(crate) fn set_demangling(&self, on: bool) {
+        self.demangle.set(on);
+    }
+
+    /// The symbolizer for the current demangling setting.
+    fn symbolizer(&self) -> &Symbolizer {
+        if self.demangle.get() {
+            &self.symbolizer
+        } else {
+            self.mangled.get_or_init(|| {
+                Symbolizer::builder()
+                    .enable_code_info(false)
+                    .enable_demangling(false)
+                    .build()
+            })
         }
     }
 
@@ -261,12 +288,12 @@ impl StackFormatter {
             return Vec::new();
         }
         let src = Source::Process(Process::new(Pid::from(pid)));
-        match self.symbolizer.symbolize(&src, Input::AbsAddr(addrs)) {
+        match self.symbolizer().symbolize(&src, Input::AbsAddr(addrs)) {
             Ok(s) => s,
             Err(_) => addrs
                 .iter()
                 .map(|a| {
-                    self.symbolizer
+                    self.symbolizer()
                         .symbolize_single(&src, Input::AbsAddr(*a))
                         .unwrap_or(Symbolized::Unknown(
                             blazesym::symbolize::Reason::Unsupported,

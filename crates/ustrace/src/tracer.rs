@@ -77,12 +77,14 @@ impl Tracer {
                 (id, d, now + d)
             })
             .collect();
+        let stacks = StackFormatter::new();
+        stacks.set_demangling(script.ast.config.cpp_demangle.unwrap_or(true));
         Tracer {
             script,
             session,
             next_interval,
             exited: None,
-            stacks: StackFormatter::new(),
+            stacks,
             next_stack_scan: now,
             stack_pids: Default::default(),
             stack_pids_seen: Default::default(),

@@ -164,3 +164,62 @@ pub fn trace_command_with(extra: &[&str], script: &str, command: &str) -> Output
 pub fn trace_command(script: &str, command: &str) -> String {
     stdout(&trace_command_with(&[], script, command))
 }
+
+/// Waits until `path` exists: a test program's readiness signal (panics
+/// after `limit`, naming the file).
+pub fn wait_for_file(path: &Path, limit: Duration) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < limit,
+            "{} did not appear within {limit:?}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until process `pid` runs `program` (its exec done, so its
+/// libraries are mapped): attaching to it by pid before that would see the
+/// forking parent. Panics after `limit`.
+pub fn wait_for_exec(pid: u32, program: &Path, limit: Duration) {
+    let start = Instant::now();
+    let want = std::fs::canonicalize(program).expect("the program's path");
+    while std::fs::read_link(format!("/proc/{pid}/exe"))
+        .ok()
+        .as_deref()
+        != Some(want.as_path())
+    {
+        assert!(
+            start.elapsed() < limit,
+            "process {pid} did not run {} within {limit:?}",
+            program.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// Runs `ustrace tool ustat ARGS` over test programs that take the file
+/// name `go`: each creates `GO.PID.ready` once it runs, then waits for
+/// `GO` before its known work. Waits for the programs `pids` to be ready
+/// (however long a loaded machine takes), starts ustat, creates `go` once
+/// ustat says it traces, and returns ustat's stdout and its output.
+pub fn ustat_with_go(args: &[&str], go: &Path, pids: &[u32]) -> (String, Output) {
+    use std::io::BufRead;
+    for pid in pids {
+        let ready = PathBuf::from(format!("{}.{pid}.ready", go.display()));
+        wait_for_file(&ready, Duration::from_secs(60));
+        let _ = std::fs::remove_file(&ready);
+    }
+    let mut cmd = ustrace();
+    cmd.args(["tool", "ustat"]).args(args);
+    let mut g = spawn(cmd);
+    let mut lines = std::io::BufReader::new(g.0.stdout.take().expect("stdout")).lines();
+    let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
+    assert!(first.starts_with("Tracing... Output every "), "{first}");
+    std::fs::write(go, b"").expect("creating the go file");
+    let text: Vec<String> = lines.map_while(|l| l.ok()).collect();
+    let _ = std::fs::remove_file(go);
+    let out = interrupt_after(g, Duration::ZERO);
+    (text.join("\n"), out)
+}

@@ -147,6 +147,48 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// `@name[keys] = value` (value already computed).
+    /// Writes the name a `probe`/`func` value stands for into the `n`-byte
+    /// string at `slot` (a map stores it as a string, as bpftrace does):
+    /// a constant for one site, else a compare against each name this
+    /// program's sites may give.
+    fn probe_name_string(&mut self, v: &Val, slot: i16, n: usize) {
+        let name = |c: &Self, id: usize| {
+            let mut bytes =
+                c.g.out
+                    .probe_names
+                    .get(id)
+                    .cloned()
+                    .unwrap_or_default()
+                    .into_bytes();
+            bytes.truncate(n.saturating_sub(1));
+            bytes
+        };
+        for off in (0..n).step_by(4) {
+            self.b.emit(insn::st_imm(4, R10, slot + off as i16, 0));
+        }
+        match v {
+            Val::ProbeConst(id) => {
+                let bytes = name(self, *id);
+                self.store_bytes(R10, slot, &bytes);
+            }
+            Val::Probe(from) => {
+                let mut ids = self.ctx.func_ids().unwrap_or_default();
+                ids.extend(self.ctx.probe_ids());
+                ids.sort_unstable();
+                ids.dedup();
+                self.b.emit(insn::ldx(8, R0, R10, *from));
+                for id in ids {
+                    let skip = self.b.label();
+                    self.b.jmp_imm(JmpOp::Jne, R0, id as i32, skip);
+                    let bytes = name(self, id);
+                    self.store_bytes(R10, slot, &bytes);
+                    self.b.bind(skip);
+                }
+            }
+            _ => {}
+        }
+    }
+
     pub(super) fn map_store(
         &mut self,
         name: &str,
@@ -162,6 +204,9 @@ impl ProgramCompiler<'_, '_> {
         let vsize = value_kind.size();
         let vslot = self.alloc_tmp(vsize, span)?;
         match value_kind {
+            ValueKind::Str(n) if matches!(v, Val::ProbeConst(_) | Val::Probe(_)) => {
+                self.probe_name_string(&v, vslot, n)
+            }
             ValueKind::Str(n) => self.copy_string(&v, vslot, n),
             ValueKind::Tuple { size } => match v {
                 Val::Tuple(src, _) => self.copy_words(src, R10, vslot, size),

@@ -212,7 +212,9 @@ impl Type {
     pub(crate) fn map_value(&self, str_len: usize) -> Result<ValueKind, MapValueError> {
         match self {
             Type::Int { signed, .. } => Ok(ValueKind::Int { signed: *signed }),
-            Type::Str(_) => Ok(ValueKind::Str(str_len)),
+            // `probe` and `func` are stored as their names (bpftrace's
+            // tools keep `func` for the return probe: `@f[tid] = func`).
+            Type::Str(_) | Type::ProbeName => Ok(ValueKind::Str(str_len)),
             Type::Bool => Ok(ValueKind::Bool),
             Type::Tuple(_) if self.plain() => Ok(ValueKind::Tuple {
                 size: self.slot_size(),

@@ -54,6 +54,8 @@ impl<'a> Parser<'a> {
                 return Err(Diagnostic::error(key_tok.span, "expected a config key")
                     .with_note(format!("known keys: {}", CONFIG_KEYS.join(", "))));
             };
+            // `BPFTRACE_STACK_MODE`, `STACK_MODE` and `stack_mode` are one key.
+            let key = key_name(&key);
             if !CONFIG_KEYS.contains(&key.as_str()) {
                 let mut d = Diagnostic::error(key_tok.span, format!("unknown config key `{key}`"))
                     .with_note(format!("known keys: {}", CONFIG_KEYS.join(", ")));
@@ -74,67 +76,7 @@ impl<'a> Parser<'a> {
                     ))
                 }
             };
-            let bad =
-                |what: &str| Diagnostic::error(value_tok.span, format!("`{key}` takes {what}"));
-            match (key.as_str(), value) {
-                ("max_strlen", Value::Int(n)) => {
-                    if !(1..=MAX_STRLEN as u64).contains(&n) {
-                        return Err(bad(&format!("an integer from 1 to {MAX_STRLEN}")));
-                    }
-                    config.max_strlen = Some(n as usize)
-                }
-                ("max_map_keys", Value::Int(n)) => {
-                    config.max_map_keys = Some(
-                        u32::try_from(n)
-                            .ok()
-                            .filter(|&n| n > 0)
-                            .ok_or_else(|| bad("an integer from 1 to 4294967295"))?,
-                    )
-                }
-                ("missing_probes", Value::Word(w)) => {
-                    config.missing_probes = Some(match w.as_str() {
-                        "error" => MissingProbes::Error,
-                        "warn" | "ignore" => {
-                            return Err(Diagnostic::error(
-                                value_tok.span,
-                                format!("`missing_probes = {w}` is not supported yet: an attach point that matches nothing stops ustrace"),
-                            ))
-                        }
-                        _ => return Err(bad("error, warn or ignore")),
-                    })
-                }
-                ("stack_mode", Value::Word(w)) => {
-                    config.stack_mode = Some(match w.as_str() {
-                        "bpftrace" => StackModeSetting::Bpftrace,
-                        "perf" => StackModeSetting::Perf,
-                        "raw" => StackModeSetting::Raw,
-                        "build_id" => StackModeSetting::BuildId,
-                        _ => return Err(bad("bpftrace, perf, raw or build_id")),
-                    })
-                }
-                ("print_maps_on_exit" | "cpp_demangle", v) => {
-                    let on = match v {
-                        Value::Int(0) => false,
-                        Value::Int(1) => true,
-                        Value::Word(w) if w == "true" => true,
-                        Value::Word(w) if w == "false" => false,
-                        _ => return Err(bad("true or false (or 1 or 0)")),
-                    };
-                    if key == "cpp_demangle" && !on {
-                        return Err(Diagnostic::error(
-                            value_tok.span,
-                            "`cpp_demangle = false` is not supported yet: C++ names are always demangled",
-                        ));
-                    }
-                    if key == "print_maps_on_exit" {
-                        config.print_maps_on_exit = Some(on);
-                    } else {
-                        config.cpp_demangle = Some(on);
-                    }
-                }
-                ("max_strlen" | "max_map_keys", _) => return Err(bad("an integer")),
-                _ => return Err(bad("a word")),
-            }
+            set(&mut config, &key, value).map_err(|msg| Diagnostic::error(value_tok.span, msg))?;
             if !self.eat(&TokenKind::Semi)? && !self.at(&TokenKind::RBrace) {
                 return Err(self.unexpected("`;` or `}` after a config value"));
             }
@@ -142,4 +84,105 @@ impl<'a> Parser<'a> {
         self.bump()?;
         Ok(config)
     }
+}
+
+/// A config key as bpftrace accepts it in any of its spellings
+/// (`BPFTRACE_STACK_MODE`, `STACK_MODE`, `stack_mode`): lowercase, without
+/// the `bpftrace_` prefix.
+fn key_name(written: &str) -> String {
+    let lower = written.to_ascii_lowercase();
+    match lower.strip_prefix("bpftrace_") {
+        Some(rest) => rest.to_string(),
+        None => lower,
+    }
+}
+
+/// Sets `key` (a known key, lowercase) to `value` in `config`; Err: why
+/// the value is refused, one line.
+fn set(config: &mut Config, key: &str, value: Value) -> Result<(), String> {
+    let bad = |what: &str| format!("`{key}` takes {what}");
+    match (key, value) {
+        ("max_strlen", Value::Int(n)) => {
+            if !(1..=MAX_STRLEN as u64).contains(&n) {
+                return Err(bad(&format!("an integer from 1 to {MAX_STRLEN}")));
+            }
+            config.max_strlen = Some(n as usize)
+        }
+        ("max_map_keys", Value::Int(n)) => {
+            config.max_map_keys = Some(
+                u32::try_from(n)
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or_else(|| bad("an integer from 1 to 4294967295"))?,
+            )
+        }
+        ("missing_probes", Value::Word(w)) => {
+            config.missing_probes = Some(match w.as_str() {
+                "error" => MissingProbes::Error,
+                "warn" => MissingProbes::Warn,
+                "ignore" => MissingProbes::Ignore,
+                _ => return Err(bad("error, warn or ignore")),
+            })
+        }
+        ("stack_mode", Value::Word(w)) => {
+            config.stack_mode = Some(match w.as_str() {
+                "bpftrace" => StackModeSetting::Bpftrace,
+                "perf" => StackModeSetting::Perf,
+                "raw" => StackModeSetting::Raw,
+                "build_id" => StackModeSetting::BuildId,
+                _ => return Err(bad("bpftrace, perf, raw or build_id")),
+            })
+        }
+        ("print_maps_on_exit" | "cpp_demangle", v) => {
+            let on = match v {
+                Value::Int(0) => false,
+                Value::Int(1) => true,
+                Value::Word(w) if w == "true" => true,
+                Value::Word(w) if w == "false" => false,
+                _ => return Err(bad("true or false (or 1 or 0)")),
+            };
+            if key == "print_maps_on_exit" {
+                config.print_maps_on_exit = Some(on);
+            } else {
+                config.cpp_demangle = Some(on);
+            }
+        }
+        ("max_strlen" | "max_map_keys", _) => return Err(bad("an integer")),
+        _ => return Err(bad("a word")),
+    }
+    Ok(())
+}
+
+/// The settings bpftrace's environment variables give (`BPFTRACE_MAX_STRLEN`,
+/// `BPFTRACE_MISSING_PROBES`, ... one per config key; `BPFTRACE_STRLEN` is
+/// the older name of `BPFTRACE_MAX_STRLEN`), from `vars` (name, value)
+/// pairs such as `std::env::vars()`. Other variables are ignored. Err: the
+/// variable and why its value is refused, one line.
+///
+/// ```
+/// use ustrace_lang::parser::config_from_env;
+/// let c = config_from_env([("BPFTRACE_MISSING_PROBES".to_string(), "warn".to_string())]).unwrap();
+/// assert_eq!(c.missing_probes, Some(ustrace_lang::ast::MissingProbes::Warn));
+/// ```
+pub fn config_from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, String> {
+    let mut config = Config::default();
+    for (name, text) in vars {
+        let Some(rest) = name.strip_prefix("BPFTRACE_") else {
+            continue;
+        };
+        let key = match key_name(rest).as_str() {
+            "strlen" => "max_strlen".to_string(),
+            k => k.to_string(),
+        };
+        if !CONFIG_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let trimmed = text.trim();
+        let value = match trimmed.parse::<u64>() {
+            Ok(n) => Value::Int(n),
+            Err(_) => Value::Word(trimmed.to_string()),
+        };
+        set(&mut config, &key, value).map_err(|why| format!("{name}={text:?}: {why}"))?;
+    }
+    Ok(config)
 }

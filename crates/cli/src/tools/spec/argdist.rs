@@ -319,9 +319,10 @@ impl Translation<'_> {
                     }
                     return Ok(format!("arg{i}"));
                 }
-                match n.strip_prefix("arg").map(str::parse::<u32>) {
-                    Some(Ok(k)) if (1..=12).contains(&k) && !is_return => Ok(format!("arg{}", k - 1)),
-                    _ => err(format!(
+                match self.point.kind.bcc_arg(n) {
+                    Some(Ok(arg)) => Ok(arg),
+                    Some(Err(why)) => err(why),
+                    None => err(format!(
                         "unknown name `{n}`: use a parameter of the signature, arg1, arg2, ..., $retval, $latency, $entry(PARAM) or $PID"
                     )),
                 }
@@ -602,7 +603,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn never_panics(spec in r#"[pru:c/a-z0-9 (),$*#=<>_]{0,36}"#, hist in any::<bool>()) {
+        fn never_panics(spec in r#"[pru:c/a-z0-9 (),$*#=<>_é]{0,36}"#, hist in any::<bool>()) {
             let (c, h) = if hist { (vec![], vec![spec.clone()]) } else { (vec![spec.clone()], vec![]) };
             if let Err(e) = script(&c, &h, &OPTS) {
                 prop_assert!(e.span.end <= spec.len());

@@ -219,10 +219,25 @@ pub fn translate(
     }
     let mut out: Vec<String> = Vec::new();
     let mut depth: Vec<Range<usize>> = Vec::new();
+    // Whether an operand must come next (at the start, after `(` and after
+    // an operator): tokens pass through to ustrace, so their order is
+    // checked here, where the caret can point into the specifier.
+    let mut want_operand = true;
     let mut i = 0;
     while i < toks.len() {
         let (tok, span) = &toks[i];
         i += 1;
+        let operand = !matches!(tok, Tok::Punct(_));
+        if operand && !want_operand {
+            return Err(SpecError::new(
+                spec,
+                span.clone(),
+                "expected an operator before this",
+            ));
+        }
+        if operand {
+            want_operand = false;
+        }
         match tok {
             Tok::Number(n) => out.push(number(spec, n, span.clone())?),
             Tok::Str(s) => out.push((*s).to_string()),
@@ -260,6 +275,13 @@ pub fn translate(
                 out.push(resolve(Name::Plain(name), span.clone())?);
             }
             Tok::Punct("(") => {
+                if !want_operand {
+                    return Err(SpecError::new(
+                        spec,
+                        span.clone(),
+                        "expected an operator before `(`",
+                    ));
+                }
                 if let Some((cast, next)) = cast(spec, &toks, i, span.start)? {
                     if !cast.is_empty() {
                         out.push(cast);
@@ -274,6 +296,14 @@ pub fn translate(
                 if depth.pop().is_none() {
                     return Err(SpecError::new(spec, span.clone(), "unmatched `)`"));
                 }
+                if want_operand {
+                    return Err(SpecError::new(
+                        spec,
+                        span.clone(),
+                        "expected an operand before `)`",
+                    ));
+                }
+                want_operand = false;
                 out.push(")".to_string());
             }
             Tok::Punct(p @ ("->" | "[")) => {
@@ -290,11 +320,28 @@ pub fn translate(
                     format!("`{p}` is not allowed in an expression"),
                 ))
             }
-            Tok::Punct(p) => out.push((*p).to_string()),
+            Tok::Punct(p) => {
+                // A prefix operator where an operand is due (`-x`, `!x`,
+                // `*p`, `&x`); any other operator needs an operand before.
+                let prefix = matches!(*p, "-" | "+" | "!" | "~" | "*" | "&");
+                if want_operand && !prefix {
+                    return Err(SpecError::new(
+                        spec,
+                        span.clone(),
+                        format!("expected an operand before `{p}`"),
+                    ));
+                }
+                want_operand = true;
+                out.push((*p).to_string());
+            }
         }
     }
     if let Some(open) = depth.pop() {
         return Err(SpecError::new(spec, open, "unmatched `(`"));
+    }
+    if want_operand {
+        let last = toks.last().map_or(base..base + text.len(), |t| t.1.clone());
+        return Err(SpecError::new(spec, last, "expected an operand after this"));
     }
     Ok(out.join(" "))
 }
@@ -302,17 +349,21 @@ pub fn translate(
 /// A C integer literal without its suffixes (`16UL` -> `16`).
 fn number(spec: &str, n: &str, span: Range<usize>) -> Result<String, SpecError> {
     let digits = n.trim_end_matches(['u', 'U', 'l', 'L']);
-    let ok = match digits
+    let parsed = match digits
         .strip_prefix("0x")
         .or_else(|| digits.strip_prefix("0X"))
     {
-        Some(hex) => !hex.is_empty() && hex.chars().all(|c| c.is_ascii_hexdigit()),
-        None => !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()),
+        Some(hex) => u64::from_str_radix(hex, 16),
+        None => digits.parse::<u64>(),
     };
-    if ok {
-        Ok(digits.to_string())
-    } else {
-        Err(SpecError::new(spec, span, "expected an integer"))
+    match parsed {
+        Ok(_) => Ok(digits.to_string()),
+        Err(e) if matches!(e.kind(), std::num::IntErrorKind::PosOverflow) => Err(SpecError::new(
+            spec,
+            span,
+            "integer too large (at most 64 bits)",
+        )),
+        Err(_) => Err(SpecError::new(spec, span, "expected an integer")),
     }
 }
 
@@ -433,6 +484,31 @@ mod tests {
     }
 
     #[test]
+    fn operands_and_operators_alternate() {
+        // A missing operand or operator is caught here, under the caret,
+        // not in the generated script.
+        let err = |text: &str| {
+            let e = tr(text).unwrap_err();
+            (e.span, e.message)
+        };
+        assert_eq!(err("size==").0, 4..6);
+        assert!(err("size==").1.contains("operand after"));
+        assert_eq!(err("(size ==)").0, 8..9);
+        assert_eq!(err("== size").0, 0..2);
+        assert_eq!(err("size 16").0, 5..7);
+        assert_eq!(err("16 (size)").0, 3..4);
+        assert_eq!(err("()").0, 1..2);
+        assert_eq!(err("size ? 1 :").0, 9..10);
+        assert_eq!(tr("-size + !$retval").unwrap(), "- arg0 + ! retval");
+        assert_eq!(tr("size ? 1 : (2)").unwrap(), "arg0 ? 1 : ( 2 )");
+        assert_eq!(
+            err("99999999999999999999999"),
+            (0..23, "integer too large (at most 64 bits)".to_string())
+        );
+        assert_eq!(tr("0xffffffffffffffff").unwrap(), "0xffffffffffffffff");
+    }
+
+    #[test]
     fn c_types() {
         let int = |bits, signed| Some(CType::Int { bits, signed });
         assert_eq!(c_type("size_t"), int(64, false));
@@ -446,7 +522,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn never_panics(text in r#"[a-z0-9$()"*<>=!&|+\-,. @_\\]{0,24}"#) {
+        fn never_panics(text in r#"[a-z0-9$()"*<>=!&|+\-,. @_\\é€]{0,24}"#) {
             if let Err(e) = tr(&text) {
                 prop_assert!(e.span.end <= text.len());
                 let _ = e.to_string();

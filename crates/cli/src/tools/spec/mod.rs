@@ -24,13 +24,21 @@ pub struct SpecError {
 }
 
 impl SpecError {
-    /// An error about `span` of `spec`.
+    /// An error about `span` of `spec` (kept inside `spec` and on its
+    /// character boundaries, so that showing it never panics).
     pub fn new(spec: &str, span: Range<usize>, message: impl Into<String>) -> SpecError {
-        let end = span.end.min(spec.len());
+        let mut end = span.end.min(spec.len());
+        while !spec.is_char_boundary(end) {
+            end += 1;
+        }
+        let mut start = span.start.min(end);
+        while !spec.is_char_boundary(start) {
+            start -= 1;
+        }
         SpecError {
             message: message.into(),
             spec: spec.to_string(),
-            span: span.start.min(end)..end,
+            span: start..end,
         }
     }
 }

@@ -17,6 +17,32 @@ pub enum Kind {
     Usdt,
 }
 
+impl Kind {
+    /// BCC's 1-based `argN` (`name`) as ustrace's 0-based `argN`: `None`
+    /// when `name` is no `argN` word; an error for a return probe (its
+    /// arguments are gone) or past the last argument ustrace reads (6 of a
+    /// function, in registers; 12 of a USDT probe).
+    pub fn bcc_arg(self, name: &str) -> Option<Result<String, String>> {
+        let k: u32 = name.strip_prefix("arg")?.parse().ok()?;
+        let last = match self {
+            Kind::Return => {
+                return Some(Err(format!(
+                    "`{name}`: a return probe has no arguments (use the return value)"
+                )))
+            }
+            Kind::Entry => 6,
+            Kind::Usdt => 12,
+        };
+        Some(if (1..=last).contains(&k) {
+            Ok(format!("arg{}", k - 1))
+        } else {
+            Err(format!(
+                "`{name}`: arguments are arg1 to arg{last} here (BCC counts from 1)"
+            ))
+        })
+    }
+}
+
 /// A probe of a specifier as a ustrace attach point.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Point {
@@ -162,6 +188,23 @@ pub fn signature(text: &str, span: Range<usize>) -> Result<Vec<String>, SpecErro
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bcc_arguments_count_from_one() {
+        assert_eq!(Kind::Entry.bcc_arg("arg1"), Some(Ok("arg0".into())));
+        assert_eq!(Kind::Entry.bcc_arg("arg6"), Some(Ok("arg5".into())));
+        assert_eq!(Kind::Usdt.bcc_arg("arg12"), Some(Ok("arg11".into())));
+        for (kind, name) in [
+            (Kind::Entry, "arg0"),
+            (Kind::Entry, "arg7"),
+            (Kind::Usdt, "arg13"),
+            (Kind::Return, "arg1"),
+        ] {
+            assert!(matches!(kind.bcc_arg(name), Some(Err(_))), "{name}");
+        }
+        assert_eq!(Kind::Entry.bcc_arg("argv"), None);
+        assert_eq!(Kind::Entry.bcc_arg("size"), None);
+    }
 
     #[test]
     fn attach_points() {

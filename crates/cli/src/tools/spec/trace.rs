@@ -257,6 +257,11 @@ fn resolve(
     match name {
         Name::Plain(n) => {
             if let Some(i) = params.iter().position(|p| p == n) {
+                if point.kind == Kind::Return {
+                    return err(format!(
+                        "`{n}`: a return probe has no arguments (use retval)"
+                    ));
+                }
                 return Ok(format!("arg{i}"));
             }
             if n == "retval" {
@@ -265,10 +270,10 @@ fn resolve(
                     _ => err("retval is only in return probes (r:)".into()),
                 };
             }
-            match n.strip_prefix("arg").map(str::parse::<u32>) {
-                Some(Ok(k)) if (1..=12).contains(&k) => Ok(format!("arg{}", k - 1)),
-                Some(Ok(_)) => err(format!("`{n}`: arguments are arg1 to arg12 (BCC counts from 1)")),
-                _ => err(format!(
+            match point.kind.bcc_arg(n) {
+                Some(Ok(arg)) => Ok(arg),
+                Some(Err(why)) => err(why),
+                None => err(format!(
                     "unknown name `{n}`: use arg1, arg2, ..., retval, $pid, $tgid, $uid, $gid, $cpu or a parameter of the signature"
                 )),
             }
@@ -579,7 +584,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn never_panics(text in r#"[pru:c/a-z0-9 ()"%,$>=*+]{0,30}"#) {
+        fn never_panics(text in r#"[pru:c/a-z0-9 ()"%,$>=*+é]{0,30}"#) {
             if let Err(e) = script(std::slice::from_ref(&text), &opts()) {
                 prop_assert!(e.span.end <= text.len());
                 let _ = e.to_string();
