@@ -363,3 +363,27 @@ fn ustack_raw_and_build_id_modes() {
         .unwrap_or_default();
     assert!(u64::from_str_radix(line, 16).is_ok(), "{text:?}");
 }
+
+#[test]
+fn strstr_and_strcontains_with_a_needle_known_at_run_time() {
+    // The manual's semantics: index of the first occurrence or -1; the
+    // empty needle is found at 0.
+    let Some(out) = run(
+        "strstr_and_strcontains_with_a_needle_known_at_run_time",
+        &[
+            "-e",
+            r#"BEGIN { $a = strstr("hello world", pid > 0 ? "wor" : "x"); $b = strstr("hello", pid > 0 ? "xyz" : "x");
+              $c = strstr("abc", pid > 0 ? "" : "x"); $d = strstr("aab", pid > 0 ? "ab" : "zz"); printf("%d %d %d %d\n", $a, $b, $c, $d);
+              $f = strcontains(comm, pid > 0 ? "trace" : "x"); $g = strcontains("ustrace", comm); $h = strstr(comm, comm);
+              $j = strstr("abcabd", pid > 0 ? "abd" : ""); $k = strstr("abc", pid > 0 ? "abcd" : "");
+              printf("%d %d %d %d %d\n", $f, $g, $h, $j, $k); exit(); }"#,
+        ],
+    ) else {
+        return;
+    };
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(
+        stdout(&out),
+        "Attaching 1 probe...\n6 -1 0 1\n1 1 0 3 -1\n\n\n"
+    );
+}

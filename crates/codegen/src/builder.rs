@@ -22,7 +22,7 @@ pub type Finished = (Vec<Insn>, Vec<(usize, MapId)>, Vec<(usize, Span)>);
 
 /// A subprogram waiting to be appended: name, instructions, map
 /// relocations.
-type Subprogram = (&'static str, Vec<Insn>, Vec<(usize, MapId)>);
+type Subprogram = (String, Vec<Insn>, Vec<(usize, MapId)>);
 
 /// Builds one program.
 #[derive(Debug, Default)]
@@ -162,8 +162,8 @@ impl Builder {
     /// Adds subprogram `name` (a finished builder's instructions and map
     /// relocations; it must not reference subprograms itself); returns its
     /// index for [`Builder::load_func`].
-    pub fn add_func(&mut self, name: &'static str, body: Finished) -> usize {
-        self.funcs.push((name, body.0, body.1));
+    pub fn add_func(&mut self, name: impl Into<String>, body: Finished) -> usize {
+        self.funcs.push((name.into(), body.0, body.1));
         self.funcs.len() - 1
     }
 

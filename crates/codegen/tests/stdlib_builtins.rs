@@ -334,3 +334,23 @@ fn ustack_takes_every_stack_mode_of_the_manual() {
         )
     );
 }
+
+#[test]
+fn a_needle_known_at_run_time_is_searched_by_a_bounded_loop() {
+    // One bpf_loop call and one callback subprogram whose size follows the
+    // needle's capacity (not haystack x needle).
+    let c = build(r#"BEGIN { $i = strstr(comm, comm); $c = strcontains(comm, comm); }"#)
+        .expect("compiles");
+    let insns = &c.programs[0].insns;
+    let loops = insns
+        .iter()
+        .filter(|i| i.code == 0x85 && i.imm == 181)
+        .count();
+    assert_eq!(loops, 2, "two bpf_loop calls");
+    let callbacks = insns
+        .iter()
+        .filter(|i| i.code == 0x18 && i.src == ustrace_codegen::insn::BPF_PSEUDO_FUNC)
+        .count();
+    assert_eq!(callbacks, 2, "each call references the callback");
+    assert!(insns.len() < 300, "{} instructions", insns.len());
+}

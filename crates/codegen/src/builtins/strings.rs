@@ -3,14 +3,17 @@
 //! `true` and `false`.
 //!
 //! Every loop is unrolled over the string's capacity (at most the default
-//! string length), so the verifier sees straight-line code. A needle is a
-//! string literal: the search is unrolled against its bytes.
+//! string length), so the verifier sees straight-line code. A literal
+//! needle is searched for unrolled against its bytes; any other needle by
+//! a `bpf_loop` over the haystack's start positions whose callback
+//! compares the needle (unrolled over its capacity): code of one needle's
+//! size, not haystack x needle.
 
 use ustrace_lang::ast::{Expr, ExprKind};
 
 use super::{Builtin, Call, Form};
 use crate::emit::{ProgramCompiler, Val};
-use crate::insn::{self, AluOp, JmpOp, R0, R1, R10};
+use crate::insn::{self, AluOp, JmpOp, R0, R1, R10, R2, R3, R4};
 use crate::sema::{Checker, Type, Typed};
 use crate::CompileError;
 
@@ -49,8 +52,8 @@ pub(super) const ENTRIES: &[Builtin] = &[
         name: "strstr",
         form: Form::Function,
         arity: (2, 2),
-        usage: "strstr() takes a string and a string literal: strstr(comm, \"sh\")",
-        doc: "The index of the first occurrence of a literal needle in a string, or -1.",
+        usage: "strstr() takes two strings: strstr(comm, \"sh\")",
+        doc: "The index of the first occurrence of the needle in a string, or -1.",
         example: "printf(\"%d\\n\", strstr(comm, \"sh\"));",
         check: check_search,
         emit: |pc, call| emit_search(pc, call, Found::Index),
@@ -59,8 +62,8 @@ pub(super) const ENTRIES: &[Builtin] = &[
         name: "strcontains",
         form: Form::Function,
         arity: (2, 2),
-        usage: "strcontains() takes a string and a string literal: strcontains(comm, \"sh\")",
-        doc: "`true` when a string contains a literal needle, else `false`.",
+        usage: "strcontains() takes two strings: strcontains(comm, \"sh\")",
+        doc: "`true` when a string contains the needle, else `false`.",
         example: "if (strcontains(comm, \"sh\")) { @shells++; }",
         check: |c, call| {
             check_search(c, call)?;
@@ -141,20 +144,17 @@ fn constant_len(c: &mut Checker, e: &Expr) -> Result<usize, CompileError> {
     }
 }
 
-/// The needle of `strstr`/`strcontains`: a string literal.
-fn needle(e: &Expr) -> Result<&str, CompileError> {
+/// The needle of `strstr`/`strcontains` when it is a string literal.
+fn literal_needle(e: &Expr) -> Option<&str> {
     match &e.kind {
-        ExprKind::String(s) => Ok(s),
-        _ => Err(CompileError::new(
-            e.span,
-            "the needle must be a string literal (the search is unrolled against its bytes)",
-        )),
+        ExprKind::String(s) => Some(s),
+        _ => None,
     }
 }
 
 fn check_search(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
     string_operand(c, &call.args[0])?;
-    needle(&call.args[1])?;
+    string_operand(c, &call.args[1])?;
     Ok(Typed::int(true))
 }
 
@@ -223,7 +223,10 @@ enum Found {
 /// compared against the literal's bytes. A NUL in `s` never equals a
 /// needle byte, so the string's end stops every comparison.
 fn emit_search(pc: &mut ProgramCompiler, call: &Call, found: Found) -> Result<Val, CompileError> {
-    let lit = needle(&call.args[1])?.as_bytes().to_vec();
+    let Some(lit) = literal_needle(&call.args[1]) else {
+        return emit_search_loop(pc, call, found);
+    };
+    let lit = lit.as_bytes().to_vec();
     let (s, cap) = string_in_stack(pc, &call.args[0])?;
     let end = pc.b.label();
     let (yes, no) = match found {
@@ -261,6 +264,95 @@ fn emit_search(pc: &mut ProgramCompiler, call: &Call, found: Found) -> Result<Va
     pc.b.emit(insn::mov64_imm(R0, no));
     pc.b.bind(end);
     pc.spill(true, call.span)
+}
+
+/// `strstr(s, t)` / `strcontains(s, t)` with a needle known at run time:
+/// haystack and needle copied into one state area on the stack, then
+/// `bpf_loop(haystack capacity, callback, &state)` where call `i`
+/// compares the needle at start `i` (see [`search_callback`]).
+fn emit_search_loop(
+    pc: &mut ProgramCompiler,
+    call: &Call,
+    found: Found,
+) -> Result<Val, CompileError> {
+    let hay = pc.expr(&call.args[0])?;
+    let needle = pc.expr(&call.args[1])?;
+    let cap = |v: &Val, pc: &ProgramCompiler| v.ty().str_len().min(pc.g.opts.str_len.max(1));
+    let (hcap, ncap) = (cap(&hay, pc), cap(&needle, pc));
+    // [0] result (-1: not found), [8..] haystack with room for a needle
+    // read past its end, then the needle.
+    let hay_area = (hcap + ncap + 7) & !7;
+    let needle_at = 8 + hay_area;
+    let size = needle_at + ((ncap + 7) & !7);
+    let state = pc.alloc_tmp(size, call.span)?;
+    pc.b.zero_stack(state, size);
+    pc.b.emit(insn::st_imm(8, R10, state, -1));
+    pc.copy_string(&hay, state + 8, hcap);
+    pc.copy_string(&needle, state + needle_at as i16, ncap);
+    let name = format!("str_search_{hcap}_{ncap}");
+    let func = match pc.b.func(&name) {
+        Some(f) => f,
+        None => {
+            let body = search_callback(hcap, ncap, needle_at as i16, call)?;
+            pc.b.add_func(name, body)
+        }
+    };
+    pc.b.emit(insn::mov64_imm(R1, hcap as i32));
+    pc.b.load_func(R2, func);
+    pc.b.emit(insn::mov64_reg(R3, R10));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R3, i32::from(state)));
+    pc.b.emit(insn::mov64_imm(R4, 0));
+    pc.b.emit(insn::call(insn::helper::LOOP));
+    pc.b.emit(insn::ldx(8, R0, R10, state));
+    if let Found::Bool = found {
+        let done = pc.b.label();
+        pc.b.emit(insn::mov64_reg(R1, R0));
+        pc.b.emit(insn::mov64_imm(R0, 0));
+        pc.b.jmp_imm(JmpOp::Jslt, R1, 0, done);
+        pc.b.emit(insn::mov64_imm(R0, 1));
+        pc.b.bind(done);
+    }
+    pc.spill(true, call.span)
+}
+
+/// The `bpf_loop` callback of [`emit_search_loop`]: r1 = start index,
+/// r2 = the state. Returns 1 to stop (found, or the haystack ended), 0 to
+/// try the next start.
+fn search_callback(
+    hcap: usize,
+    ncap: usize,
+    needle_at: i16,
+    call: &Call,
+) -> Result<crate::builder::Finished, CompileError> {
+    use crate::insn::{R5, R6, R9};
+    let mut b = crate::builder::Builder::new();
+    let (stop, hit, next) = (b.label(), b.label(), b.label());
+    b.emit(insn::mov64_reg(R9, R2));
+    b.emit(insn::mov64_reg(R6, R1));
+    b.jmp_imm(JmpOp::Jge, R6, hcap as i32, stop);
+    // The empty needle is found at the first start.
+    b.emit(insn::ldx(1, R4, R9, needle_at));
+    b.jmp_imm(JmpOp::Jeq, R4, 0, hit);
+    // r3 = &haystack[i]; the haystack ended: not found.
+    b.emit(insn::mov64_reg(R3, R9));
+    b.emit(insn::alu64_reg(AluOp::Add, R3, R6));
+    b.emit(insn::ldx(1, R5, R3, 8));
+    b.jmp_imm(JmpOp::Jeq, R5, 0, stop);
+    for j in 0..ncap as i16 {
+        b.emit(insn::ldx(1, R4, R9, needle_at + j));
+        b.jmp_imm(JmpOp::Jeq, R4, 0, hit);
+        b.emit(insn::ldx(1, R5, R3, 8 + j));
+        b.jmp_reg(JmpOp::Jne, R5, R4, next);
+    }
+    b.bind(hit);
+    b.emit(insn::stx(8, R9, 0, R6));
+    b.bind(stop);
+    b.emit(insn::mov64_imm(R0, 1));
+    b.emit(insn::exit());
+    b.bind(next);
+    b.emit(insn::mov64_imm(R0, 0));
+    b.emit(insn::exit());
+    b.finish(call.span)
 }
 
 /// `bswap(x)`: a byte swap of the value's width (BPF's `be` conversion,
