@@ -380,6 +380,19 @@ fn tool_errors_are_one_line() {
         assert_eq!(err.lines().count(), 1, "{args:?}: {err}");
         assert!(err.contains(expect), "{args:?}: {err}");
     }
+    // A library that is not there is found in the tool's script: the
+    // error shows that script's line (which one depends on the
+    // missing_probes policy), and a note says whose script it is.
+    let out = run(&["tool", "funccount", "nosuchlib:foo"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.starts_with("stdin:"), "{err}");
+    assert!(
+        err.ends_with(
+            "note: this is the script `ustrace tool funccount` runs, with its arguments as $1, $2, ... (see docs/tools.md)\n"
+        ),
+        "{err}"
+    );
     let out = run(&["tool", "list"]);
     assert!(stdout(&out).contains("funccount"));
     let out = run(&["tool", "funclatency", "-h"]);

@@ -7,13 +7,16 @@ use super::lang_tools::{
     plan_ucalls, plan_uflow, plan_ugc, plan_uobjnew, plan_ustat, plan_uthreads,
 };
 use super::options::{Flag, Parsed, Target};
+use std::borrow::Cow;
+
 use super::sink::Layout;
 
 /// What a tool runs: a script, its parameters, the process, the layout.
 #[derive(Debug, Clone)]
 pub struct Invocation {
-    /// The script's text.
-    pub source: &'static str,
+    /// The script's text: one of tools/*.bt as built in, or written for
+    /// this run (sections chosen, specifiers translated).
+    pub source: Cow<'static, str>,
     /// Its positional parameters.
     pub positional: Vec<String>,
     /// The process to trace.
@@ -440,7 +443,7 @@ fn plan_funccount(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, None)?;
     let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
     Ok(Invocation {
-        source: FUNCCOUNT,
+        source: FUNCCOUNT.into(),
         positional: vec![
             file,
             func,
@@ -471,7 +474,7 @@ fn plan_funclatency(parsed: &Parsed) -> Result<Invocation> {
         (false, false) => (1, "nsecs"),
     };
     Ok(Invocation {
-        source: FUNCLATENCY,
+        source: FUNCLATENCY.into(),
         positional: vec![
             file,
             func,
@@ -493,7 +496,7 @@ fn plan_stackcount(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, None)?;
     let (file, func) = split_pattern(one_positional(parsed, "PATTERN")?, &target)?;
     Ok(Invocation {
-        source: STACKCOUNT,
+        source: STACKCOUNT.into(),
         positional: vec![
             file,
             func,
@@ -544,7 +547,7 @@ fn plan_dbslower(parsed: &Parsed) -> Result<Invocation> {
     let target = Target::from(parsed, None)?;
     let file = postgres_file(parsed, &target)?;
     Ok(Invocation {
-        source: DBSLOWER,
+        source: DBSLOWER.into(),
         positional: vec![file, parsed.number('m', 1)?.to_string()],
         target,
         layout: Layout::Slower,
@@ -561,7 +564,7 @@ fn plan_dbstat(parsed: &Parsed) -> Result<Invocation> {
         (1_000_000, threshold_ms, "ms")
     };
     Ok(Invocation {
-        source: DBSTAT,
+        source: DBSTAT.into(),
         positional: vec![
             file,
             divisor.to_string(),

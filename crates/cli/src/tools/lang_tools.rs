@@ -31,12 +31,6 @@ const UTHREADS_JAVA: &str = include_str!("../../../../tools/uthreads_java.bt");
 const UTHREADS_C: &str = include_str!("../../../../tools/uthreads_c.bt");
 const USTAT: &str = include_str!("../../../../tools/ustat.bt");
 
-/// A script text built for the one run a process starts, kept for the
-/// rest of it (sections chosen at run time).
-fn leak(text: String) -> &'static str {
-    Box::leak(text.into_boxed_str())
-}
-
 /// The optional positional PID of the u* tools.
 fn pid_positional(parsed: &Parsed) -> Result<Option<&str>> {
     match parsed.positional.as_slice() {
@@ -109,7 +103,7 @@ pub fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
             bail!("-l c needs the process: a PID or -c CMD");
         };
         return Ok(Invocation {
-            source: FUNCCOUNT,
+            source: FUNCCOUNT.into(),
             positional: vec![exe, "*".into(), "0".into(), "0".into()],
             target,
             layout: Layout::Counts {
@@ -127,13 +121,13 @@ pub fn plan_ucalls(parsed: &Parsed) -> Result<Invocation> {
     };
     let latency = parsed.has('L');
     let source = match lang {
-        Lang::Java => UCALLS_JAVA,
+        Lang::Java => UCALLS_JAVA.into(),
         // Ruby's return probes only for latencies: their probe path is the
         // one that crashes Ruby 3.1 most (docs/tools.md).
-        Lang::Ruby if !latency => leak(sections::keep(UCALLS_RUBY, &[])),
-        Lang::Ruby => UCALLS_RUBY,
-        Lang::Php => UCALLS_PHP,
-        Lang::Python | Lang::C => UCALLS,
+        Lang::Ruby if !latency => sections::keep(UCALLS_RUBY, &[]).into(),
+        Lang::Ruby => UCALLS_RUBY.into(),
+        Lang::Php => UCALLS_PHP.into(),
+        Lang::Python | Lang::C => UCALLS.into(),
     };
     Ok(Invocation {
         source,
@@ -166,7 +160,7 @@ pub fn plan_uflow(parsed: &Parsed) -> Result<Invocation> {
     let method = parsed.value('M').unwrap_or("");
     let class = parsed.value('C').unwrap_or("");
     Ok(Invocation {
-        source,
+        source: source.into(),
         positional: vec![
             prepare(lang, &target, true)?,
             target_pid(&target),
@@ -189,7 +183,7 @@ pub fn plan_ugc(parsed: &Parsed) -> Result<Invocation> {
         _ => UGC,
     };
     Ok(Invocation {
-        source,
+        source: source.into(),
         positional: vec![prepare(lang, &target, false)?, target_pid(&target)],
         target,
         layout: Layout::Collections {
@@ -239,7 +233,7 @@ pub fn plan_uobjnew(parsed: &Parsed) -> Result<Invocation> {
         _ => (prepare(lang, &target, true)?, UOBJNEW_JAVA),
     };
     Ok(Invocation {
-        source,
+        source: source.into(),
         positional: vec![file, interval(parsed, after)?, target_pid(&target)],
         target,
         layout: Layout::Allocs {
@@ -258,7 +252,7 @@ pub fn plan_uthreads(parsed: &Parsed) -> Result<Invocation> {
         _ => ("libc".to_string(), UTHREADS_C),
     };
     Ok(Invocation {
-        source,
+        source: source.into(),
         positional: vec![file, target_pid(&target)],
         target,
         layout: Layout::Threads,
@@ -322,7 +316,7 @@ pub fn plan_ustat(parsed: &Parsed) -> Result<Invocation> {
     positional.push(count.to_string());
     let text = sections::keep(USTAT, &present);
     Ok(Invocation {
-        source: leak(text),
+        source: text.into(),
         positional,
         target: Target::All,
         layout: Layout::Rates {

@@ -26,9 +26,8 @@ use sink::{BccSink, Layout};
 /// The layout of the tool being run (set once, by [`command_line`]).
 static LAYOUT: OnceLock<Layout> = OnceLock::new();
 
-/// The tool being run when it wrote its script from specifiers (argdist,
-/// trace).
-static WROTE_SCRIPT: OnceLock<&'static str> = OnceLock::new();
+/// The name of the tool being run (set once, by [`command_line`]).
+static RUNNING_TOOL: OnceLock<&'static str> = OnceLock::new();
 
 /// What the command line asks for.
 pub enum CommandLine {
@@ -74,16 +73,14 @@ pub fn command_line(args: Vec<OsString>) -> Result<CommandLine> {
         println!("{}", run.source);
     }
     let _ = LAYOUT.set(run.layout);
-    if spec_tools::writes_its_script(tool.name) {
-        let _ = WROTE_SCRIPT.set(tool.name);
-    }
+    let _ = RUNNING_TOOL.set(tool.name);
     let mut argv: Vec<OsString> = vec![args[0].clone(), "-f".into(), "bcc".into()];
     match run.target {
         Target::Pid(pid) => argv.extend(["-p".into(), pid.to_string().into()]),
         Target::Command(cmd) => argv.extend(["-c".into(), cmd.into()]),
         Target::All => {}
     }
-    argv.extend(["-e".into(), run.source.into(), "--".into()]);
+    argv.extend(["-e".into(), run.source.into_owned().into(), "--".into()]);
     argv.extend(run.positional.into_iter().map(OsString::from));
     Ok(CommandLine::Tool(argv))
 }
@@ -100,13 +97,20 @@ pub fn sink(out: Box<dyn Write>) -> Box<dyn ustrace::sink::Sink> {
     Box::new(BccSink::new(out, layout))
 }
 
-/// A note for an error in the script of a tool that wrote it from its
-/// specifiers: the error's line is in that script, not in what was typed.
+/// A note for an error in a tool's script: the error's line is in that
+/// script (written from argdist's and trace's specifiers, or one of
+/// tools/*.bt with the arguments as $1, $2, ...), not in what was typed.
 pub fn script_note() -> Option<String> {
-    WROTE_SCRIPT.get().map(|name| {
-        format!(
-            "note: `ustrace tool {name}` wrote this script from its probe specifiers; -v prints it"
-        )
+    RUNNING_TOOL.get().map(|name| {
+        if spec_tools::writes_its_script(name) {
+            format!(
+                "note: `ustrace tool {name}` wrote this script from its probe specifiers; -v prints it"
+            )
+        } else {
+            format!(
+                "note: this is the script `ustrace tool {name}` runs, with its arguments as $1, $2, ... (see docs/tools.md)"
+            )
+        }
     })
 }
 

@@ -17,12 +17,6 @@ pub fn writes_its_script(name: &str) -> bool {
     name == ARGDIST.name || name == TRACE.name
 }
 
-/// A generated script, kept for the rest of the run (a tool runs once per
-/// process).
-fn keep(script: String) -> &'static str {
-    Box::leak(script.into_boxed_str())
-}
-
 /// `-z`/`-Z`: bytes read for strings (1 to 200; 80 by default, as BCC).
 fn string_size(parsed: &Parsed, letter: char) -> Result<u64> {
     let size = parsed.number(letter, 80)?;
@@ -136,7 +130,7 @@ fn plan_argdist(parsed: &Parsed) -> Result<Invocation> {
         None => None,
     };
     Ok(Invocation {
-        source: keep(source),
+        source: source.into(),
         positional: Vec::new(),
         target: Target::from(parsed, None)?,
         layout: Layout::Distributions { dists, top },
@@ -227,7 +221,7 @@ fn plan_trace(parsed: &Parsed) -> Result<Invocation> {
     };
     let source = trace::script(&parsed.positional, &options)?;
     Ok(Invocation {
-        source: keep(source),
+        source: source.into(),
         positional: Vec::new(),
         target: Target::from(parsed, None)?,
         layout: Layout::Lines,
