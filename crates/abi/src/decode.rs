@@ -11,7 +11,7 @@ use crate::layout::{
     FieldKind, PrintfDef, StackMode, UserMap, ValueKind, TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT,
     TAG_PRINT_MAP, TAG_ZERO_MAP,
 };
-use crate::value::{until_nul, MapValue};
+use crate::value::{until_nul, MapValue, Value};
 use crate::{Bytes, DecodeError};
 
 /// One decoded field of a record or map key, as the kernel wrote it.
@@ -26,6 +26,10 @@ pub enum FieldValue {
     },
     /// String bytes, up to (not including) the first NUL.
     Str(Vec<u8>),
+    /// A truth value.
+    Bool(bool),
+    /// A tuple's elements.
+    Tuple(Vec<FieldValue>),
     /// A probe id (an index into the script's probe names).
     Probe(usize),
     /// `usym(addr)`: an address in process `pid`.
@@ -181,12 +185,41 @@ impl<'a> Decoder<'a> {
         bytes: Bytes<'_>,
     ) -> Result<Vec<FieldValue>, DecodeError> {
         let mut at = 0;
+        let mut next = 0;
         let mut out = Vec::with_capacity(fields.len());
-        for &field in fields {
-            out.push(self.field(field, bytes, at)?);
-            at += field.size();
+        while next < fields.len() {
+            out.push(self.next_field(fields, &mut next, bytes, &mut at)?);
         }
         Ok(out)
+    }
+
+    /// Decodes the value whose layout starts at `fields[*next]` (a tuple
+    /// header takes its elements too), advancing `next` past its fields and
+    /// `at` past its bytes.
+    fn next_field(
+        &self,
+        fields: &[FieldKind],
+        next: &mut usize,
+        bytes: Bytes<'_>,
+        at: &mut usize,
+    ) -> Result<FieldValue, DecodeError> {
+        let field = fields[*next];
+        *next += 1;
+        if let FieldKind::Tuple(n) = field {
+            let mut items = Vec::with_capacity(n);
+            for _ in 0..n {
+                if *next >= fields.len() {
+                    return Err(DecodeError::TupleLayout {
+                        source_name: bytes.error_name(),
+                    });
+                }
+                items.push(self.next_field(fields, next, bytes, at)?);
+            }
+            return Ok(FieldValue::Tuple(items));
+        }
+        let value = self.field(field, bytes, *at)?;
+        *at += field.size();
+        Ok(value)
     }
 
     fn field(
@@ -201,6 +234,9 @@ impl<'a> Decoder<'a> {
                 signed,
             },
             FieldKind::Str(n) => FieldValue::Str(until_nul(bytes.slice(at, n, "string")?).to_vec()),
+            FieldKind::Bool => FieldValue::Bool(bytes.u64_at(at, "bool")? != 0),
+            // Headers are read by `next_field`.
+            FieldKind::Tuple(_) => FieldValue::Tuple(Vec::new()),
             FieldKind::ProbeName => {
                 let id = bytes.u64_at(at, "probe id")?;
                 if id >= self.probe_count as u64 {
@@ -288,10 +324,11 @@ impl<'a> Decoder<'a> {
                     .1
                     .push((bucket, count));
             } else {
-                out.push(DecodedEntry {
-                    key: fields,
-                    value: value(map.value, values, &value_name)?,
-                });
+                let value = match map.value {
+                    ValueKind::Tuple { .. } => self.tuple_value(map, values, &value_name)?,
+                    kind => value(kind, values, &value_name)?,
+                };
+                out.push(DecodedEntry { key: fields, value });
             }
         }
         for (_, (key, mut buckets)) in grouped {
@@ -312,6 +349,50 @@ impl<'a> Decoder<'a> {
     }
 }
 
+impl Decoder<'_> {
+    /// A tuple map value: its elements, which the compiler limits to
+    /// integers, bools, strings and tuples of those.
+    fn tuple_value(
+        &self,
+        map: &UserMap,
+        values: &[Vec<u8>],
+        name: &str,
+    ) -> Result<MapValue, DecodeError> {
+        let first = Bytes::new(values.first().map_or(&[][..], Vec::as_slice), name);
+        let decoded = self.fields(&map.value_fields, first)?;
+        match decoded.into_iter().next().map(plain_value) {
+            Some(Some(Value::Tuple(items))) => Ok(MapValue::Tuple(items)),
+            _ => Err(DecodeError::TupleLayout {
+                source_name: name.to_string(),
+            }),
+        }
+    }
+}
+
+/// The printable value of a decoded field that needs no session state
+/// (no probe names, stacks or symbols): `None` for those.
+pub fn plain_value(f: FieldValue) -> Option<Value> {
+    Some(match f {
+        FieldValue::Int {
+            value,
+            signed: true,
+        } => Value::Int(value),
+        FieldValue::Int {
+            value,
+            signed: false,
+        } => Value::UInt(value as u64),
+        FieldValue::Str(s) => Value::Str(s),
+        FieldValue::Bool(b) => Value::Bool(b),
+        FieldValue::Tuple(items) => Value::Tuple(
+            items
+                .into_iter()
+                .map(plain_value)
+                .collect::<Option<Vec<_>>>()?,
+        ),
+        _ => return None,
+    })
+}
+
 /// Combines one entry's per-CPU values (one for maps that are not per-CPU;
 /// not histograms, whose buckets [`Decoder::map`] gathers).
 fn value(kind: ValueKind, per_cpu: &[Vec<u8>], name: &str) -> Result<MapValue, DecodeError> {
@@ -320,6 +401,9 @@ fn value(kind: ValueKind, per_cpu: &[Vec<u8>], name: &str) -> Result<MapValue, D
         ValueKind::Int { signed: true } => MapValue::Int(first.u64_at(0, "integer")? as i64),
         ValueKind::Int { signed: false } => MapValue::UInt(first.u64_at(0, "integer")?),
         ValueKind::Str(n) => MapValue::Str(until_nul(first.slice(0, n, "string")?).to_vec()),
+        ValueKind::Bool => MapValue::Bool(first.u64_at(0, "bool")? != 0),
+        // Decoded with the map's value fields by `Decoder::tuple_value`.
+        ValueKind::Tuple { .. } => MapValue::Tuple(Vec::new()),
         ValueKind::Count => MapValue::Count(sum_words(per_cpu, 0, name, "count")?),
         ValueKind::Sum => MapValue::Sum(sum_words(per_cpu, 0, name, "sum")? as i64),
         ValueKind::Min | ValueKind::Max => {

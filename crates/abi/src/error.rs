@@ -27,6 +27,13 @@ pub enum DecodeError {
         /// How many printf layouts the script has.
         printfs: usize,
     },
+    /// A tuple header with fewer fields after it than it has elements, or
+    /// a tuple value that is not a tuple of plain values.
+    #[error("{source_name}: malformed tuple layout")]
+    TupleLayout {
+        /// What was being decoded.
+        source_name: String,
+    },
     /// A probe id that the script does not have.
     #[error("{source_name}: probe id {id}, but the script has {count} probes")]
     UnknownProbe {

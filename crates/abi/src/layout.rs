@@ -14,6 +14,13 @@ pub enum FieldKind {
         /// Signedness (for printing).
         signed: bool,
     },
+    /// An 8-byte truth value (0 or 1), printed `true`/`false` (and 1/0 by
+    /// printf's integer conversions).
+    Bool,
+    /// A tuple of this many elements: a header taking no bytes, followed
+    /// in the field list by the elements' fields (a nested tuple is its
+    /// own header and elements). Printed `(1, abc, (2, 3))`.
+    Tuple(usize),
     /// A NUL-padded string of this many bytes.
     Str(usize),
     /// An 8-byte probe id, printed as the probe's name.
@@ -78,12 +85,13 @@ impl FieldKind {
     /// Size in bytes.
     pub fn size(self) -> usize {
         match self {
-            FieldKind::Int { .. } | FieldKind::ProbeName => 8,
+            FieldKind::Int { .. } | FieldKind::Bool | FieldKind::ProbeName => 8,
             FieldKind::UStack(_) | FieldKind::USym => 16,
             FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
             FieldKind::Strftime(_) | FieldKind::Username => 8,
             FieldKind::Inet => INET_SIZE,
             FieldKind::Str(n) | FieldKind::Record { size: n, .. } => (n + 7) & !7,
+            FieldKind::Tuple(_) => 0,
         }
     }
 }
@@ -190,6 +198,9 @@ pub struct UserMap {
     pub key: Vec<FieldKind>,
     /// What the value holds.
     pub value: ValueKind,
+    /// The fields of a [`ValueKind::Tuple`] value (its header first);
+    /// empty for every other kind.
+    pub value_fields: Vec<FieldKind>,
 }
 
 /// How a map's value is interpreted.
@@ -202,6 +213,14 @@ pub enum ValueKind {
     },
     /// A string of this many bytes (assigned).
     Str(usize),
+    /// A truth value (assigned): 8 bytes, 0 or 1.
+    Bool,
+    /// A tuple (assigned) of this many bytes, laid out as
+    /// [`UserMap::value_fields`].
+    Tuple {
+        /// Bytes of the value.
+        size: usize,
+    },
     /// `count()`: per-CPU u64, summed.
     Count,
     /// `sum(x)`: per-CPU i64, summed.
@@ -249,6 +268,7 @@ impl ValueKind {
     pub fn size(self) -> usize {
         match self {
             ValueKind::Str(n) => (n + 7) & !7,
+            ValueKind::Tuple { size } => (size + 7) & !7,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             _ => 8,
         }
@@ -256,7 +276,10 @@ impl ValueKind {
 
     /// True when the map is per-CPU (aggregations).
     pub fn per_cpu(self) -> bool {
-        !matches!(self, ValueKind::Int { .. } | ValueKind::Str(_))
+        !matches!(
+            self,
+            ValueKind::Int { .. } | ValueKind::Str(_) | ValueKind::Bool | ValueKind::Tuple { .. }
+        )
     }
 
     /// True for histograms, whose keys end with a bucket index.

@@ -36,11 +36,11 @@ pub mod layout;
 pub mod value;
 
 pub use bytes::Bytes;
-pub use decode::{stack_frames, words, DecodedEntry, Decoder, Event, FieldValue};
+pub use decode::{plain_value, stack_frames, words, DecodedEntry, Decoder, Event, FieldValue};
 pub use error::DecodeError;
 pub use layout::{
     FieldKind, PrintfDef, PrintfKind, StackFormat, StackMode, UserMap, ValueKind, AF_INET,
     AF_INET6, FINE_HIST_MAX_BITS, INET_SIZE, TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT,
     TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME, TAG_ZERO_MAP, USTACK_MAX_DEPTH,
 };
-pub use value::{until_nul, MapEntry, MapStyle, MapValue, Value};
+pub use value::{tuple_text, until_nul, MapEntry, MapStyle, MapValue, Value};

@@ -11,6 +11,10 @@ pub enum Value {
     UInt(u64),
     /// A string's bytes; anything from the first NUL on is ignored.
     Str(Vec<u8>),
+    /// A truth value: `true`/`false` as text, 1/0 as an integer.
+    Bool(bool),
+    /// A tuple: `(1, abc, (2, 3))` as text.
+    Tuple(Vec<Value>),
 }
 
 impl Value {
@@ -19,7 +23,8 @@ impl Value {
         match self {
             Value::Int(v) => Some(*v as u64),
             Value::UInt(v) => Some(*v),
-            Value::Str(_) => None,
+            Value::Bool(b) => Some(u64::from(*b)),
+            Value::Str(_) | Value::Tuple(_) => None,
         }
     }
 
@@ -31,8 +36,17 @@ impl Value {
             Value::Int(v) => v.to_string(),
             Value::UInt(v) => v.to_string(),
             Value::Str(b) => String::from_utf8_lossy(until_nul(b)).into_owned(),
+            Value::Bool(b) => b.to_string(),
+            Value::Tuple(items) => tuple_text(items),
         }
     }
+}
+
+/// `(a, b, (c, d))`: a tuple as bpftrace prints it (strings without
+/// quotes).
+pub fn tuple_text(items: &[Value]) -> String {
+    let parts: Vec<String> = items.iter().map(Value::to_text).collect();
+    format!("({})", parts.join(", "))
 }
 
 /// The bytes before the first NUL (all of them if there is none).
@@ -52,6 +66,10 @@ pub enum MapValue {
     UInt(u64),
     /// A string; printed up to its first NUL.
     Str(Vec<u8>),
+    /// A truth value, printed `true`/`false`.
+    Bool(bool),
+    /// A tuple, printed `(1, abc)`.
+    Tuple(Vec<Value>),
     /// `count()`.
     Count(u64),
     /// `sum()`.

@@ -86,6 +86,7 @@ fn per_cpu_counts_are_summed_and_keys_decoded() {
         name: "@c".into(),
         key: vec![FieldKind::Str(8), FieldKind::Int { signed: true }],
         value: ValueKind::Count,
+        value_fields: Vec::new(),
     };
     let key = [b"ab\0\0\0\0\0\0".to_vec(), w(-3)].concat();
     let e = Decoder::new(&[], 0)
@@ -112,6 +113,7 @@ fn min_ignores_cpus_that_never_stored() {
         name: "@m".into(),
         key: vec![],
         value: ValueKind::Min,
+        value_fields: Vec::new(),
     };
     let cpu = |v: i64, set: i64| [w(v), w(set)].concat();
     let raw = vec![(w(0), vec![cpu(0, 0), cpu(9, 1), cpu(4, 1)])];
@@ -125,12 +127,14 @@ fn histogram_buckets_are_grouped_per_key() {
         name: "@h".into(),
         key: vec![FieldKind::Int { signed: false }],
         value: ValueKind::Hist,
+        value_fields: Vec::new(),
     };
     let k = |user: i64, bucket: i64| [w(user), w(bucket)].concat();
     let scalar = UserMap {
         name: "@s".into(),
         key: vec![],
         value: ValueKind::Hist,
+        value_fields: Vec::new(),
     };
     let e = Decoder::new(&[], 0)
         .map(&scalar, &[(k(0, 4), vec![w(3)])])
@@ -153,6 +157,7 @@ fn truncated_map_bytes_are_errors_not_zeros() {
         name: "@a".into(),
         key: vec![FieldKind::Str(16)],
         value: ValueKind::Avg,
+        value_fields: Vec::new(),
     };
     let d = Decoder::new(&[], 0);
     assert!(matches!(

@@ -113,7 +113,7 @@ proptest! {
             0..5,
         ),
     ) {
-        let map = UserMap { name: "@m".to_string(), key, value };
+        let map = UserMap { name: "@m".to_string(), key, value, value_fields: Vec::new() };
         let _ = Decoder::new(&[], 3).map(&map, &raw);
     }
 

@@ -240,6 +240,9 @@ pub mod helper {
     pub const GET_CURRENT_TASK: i32 = 35;
     /// bpf_loop(nr, callback, ctx, flags)
     pub const LOOP: i32 = 181;
+    /// `bpf_for_each_map_elem(map, callback, ctx, flags)`: calls the
+    /// callback for every element; returns how many it visited.
+    pub const FOR_EACH_MAP_ELEM: i32 = 164;
     /// bpf_get_current_task_btf()
     pub const GET_CURRENT_TASK_BTF: i32 = 158;
     /// bpf_task_pt_regs(task)

@@ -10,6 +10,9 @@ use crate::program::FieldKind;
 pub(crate) fn mismatch(conv: &Conversion, field: &FieldKind) -> Option<String> {
     let what = match field {
         FieldKind::Int { .. } => "an integer",
+        // A bool prints 1/0 with integer conversions, true/false with %s.
+        FieldKind::Bool => return None,
+        FieldKind::Tuple(_) => "a tuple",
         FieldKind::Str(_) => "a string",
         FieldKind::ProbeName => "a probe name",
         FieldKind::UStack(_) => "a stack",
@@ -24,6 +27,7 @@ pub(crate) fn mismatch(conv: &Conversion, field: &FieldKind) -> Option<String> {
     let letter = conv.kind.letter();
     let fits = match conv.kind {
         ConversionKind::Str => !matches!(field, FieldKind::Int { .. }),
+        _ if matches!(field, FieldKind::Tuple(_)) => false,
         ConversionKind::Buffer => matches!(field, FieldKind::Buffer(_) | FieldKind::Str(_)),
         _ => matches!(field, FieldKind::Int { .. }),
     };

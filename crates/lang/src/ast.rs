@@ -327,6 +327,16 @@ pub enum StmtKind {
         /// The loop body.
         body: Block,
     },
+    /// `for ($x : @map) { }` or `for ($i : start..end) { }`.
+    For {
+        /// The loop variable (an [`ExprKind::Variable`]), scoped to the body.
+        var: Expr,
+        /// What it iterates over (boxed: statements stay small, and the
+        /// parser's recursion with them).
+        iter: Box<ForIter>,
+        /// The loop body.
+        body: Block,
+    },
     /// `unroll(N) { }`.
     Unroll {
         /// How many times (an integer literal, 1..=100 in bpftrace).
@@ -340,6 +350,23 @@ pub enum StmtKind {
     Continue,
     /// `return;` leaves the probe.
     Return,
+}
+
+/// What a `for` loop iterates over.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForIter {
+    /// `start..end`: integers from `start` up to, not including, `end`
+    /// (both evaluated once, before the loop).
+    Range {
+        /// The first value.
+        start: Expr,
+        /// One past the last value.
+        end: Expr,
+    },
+    /// `@map`: each element as a `(key, value)` tuple (the key a tuple of
+    /// its fields when the map has several). An [`ExprKind::Map`] with no
+    /// keys.
+    Map(Expr),
 }
 
 /// An expression with its span.
@@ -481,7 +508,8 @@ pub enum ExprKind {
         /// Prefix form (value after the change) or postfix (value before).
         prefix: bool,
     },
-    /// `expr.field` (kept for future struct support; the parser may produce it).
+    /// `expr.field`: a struct field, or a tuple element (`$t.0`: the field
+    /// name is the index's digits).
     Field {
         /// The struct-valued expression.
         base: Box<Expr>,
@@ -633,6 +661,17 @@ fn visit_stmts_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr)) {
                 visit_block_mut(body, f);
             }
             StmtKind::Unroll { body, .. } => visit_block_mut(body, f),
+            StmtKind::For { var, iter, body } => {
+                visit_expr_mut(var, f);
+                match &mut **iter {
+                    ForIter::Range { start, end } => {
+                        visit_expr_mut(start, f);
+                        visit_expr_mut(end, f);
+                    }
+                    ForIter::Map(m) => visit_expr_mut(m, f),
+                }
+                visit_block_mut(body, f);
+            }
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
     }
@@ -768,6 +807,17 @@ fn visit_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
                 visit_block(body, f);
             }
             StmtKind::Unroll { body, .. } => visit_block(body, f),
+            StmtKind::For { var, iter, body } => {
+                visit_expr(var, f);
+                match &**iter {
+                    ForIter::Range { start, end } => {
+                        visit_expr(start, f);
+                        visit_expr(end, f);
+                    }
+                    ForIter::Map(m) => visit_expr(m, f),
+                }
+                visit_block(body, f);
+            }
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
     }

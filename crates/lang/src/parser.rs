@@ -158,7 +158,7 @@ const UNSUPPORTED_TYPES: &[&str] = &[
 ];
 
 const KEYWORDS: &[&str] = &[
-    "if", "else", "while", "unroll", "break", "continue", "return",
+    "if", "else", "while", "unroll", "break", "continue", "return", "for",
 ];
 
 struct Parser<'a> {
@@ -478,74 +478,91 @@ impl<'a> Parser<'a> {
         let (kind, compound) = match keyword.as_deref() {
             _ if self.at_let() => (self.let_stmt()?, false),
             Some("if") => (self.if_stmt()?, true),
-            Some("while") => {
-                self.bump()?;
-                let cond = self.paren_cond("while")?;
-                let body = self.block()?;
-                (StmtKind::While { cond, body }, true)
-            }
-            Some("unroll") => {
-                self.bump()?;
-                self.expect(&TokenKind::LParen, "after `unroll`")?;
-                let count = match self.tok.kind {
-                    TokenKind::Int(n) => {
-                        if !(1..=100).contains(&n) {
-                            return Err(Diagnostic::error(
-                                self.tok.span,
-                                format!("invalid unroll count {n}"),
-                            )
-                            .with_label("must be between 1 and 100"));
-                        }
-                        self.bump()?;
-                        n
-                    }
-                    _ => return Err(self.unexpected("an integer literal in `unroll(...)`")),
-                };
-                self.expect(&TokenKind::RParen, "after unroll count")?;
-                let body = self.block()?;
-                (StmtKind::Unroll { count, body }, true)
-            }
-            Some(kw @ ("break" | "continue" | "return")) => {
-                let kind = match kw {
-                    "break" => StmtKind::Break,
-                    "continue" => StmtKind::Continue,
-                    _ => StmtKind::Return,
-                };
-                self.bump()?;
-                if !self.at(&TokenKind::Semi) && !self.at(&TokenKind::RBrace) {
-                    return Err(self.unexpected(&format!("`;` or `}}` after `{kw}`")));
-                }
-                (kind, false)
-            }
+            Some("while") => (self.while_stmt()?, true),
+            Some("for") => (self.for_stmt()?, true),
+            Some("unroll") => (self.unroll_stmt()?, true),
+            Some(kw @ ("break" | "continue" | "return")) => (self.jump_stmt(kw)?, false),
             Some("else") => {
                 return Err(Diagnostic::error(
                     self.tok.span,
                     "`else` without a preceding `if`",
                 ));
             }
-            _ => {
-                let target = self.expr()?;
-                if let Some(op) = assign_op(&self.tok.kind) {
-                    let op_tok = self.bump()?;
-                    if !is_lvalue(&target) {
-                        return Err(Diagnostic::error(
-                            target.span,
-                            "cannot assign to this expression",
-                        )
-                        .with_label(format!("left of `{}`", op_tok.kind.punct_text()))
-                        .with_note(
-                            "only variables (`$x`) and map elements (`@m[k]`) can be assigned",
-                        ));
-                    }
-                    let value = self.expr()?;
-                    (StmtKind::Assign { target, op, value }, false)
-                } else {
-                    (StmtKind::Expr(target), false)
-                }
-            }
+            _ => (self.expr_stmt()?, false),
         };
         let span = start.to(Span::new(self.prev_end, self.prev_end));
         Ok((Stmt { kind, span }, compound))
+    }
+
+    // The statement forms below are kept out of line: `stmt` is part of
+    // the parser's recursion (block -> stmt -> if -> block), and every
+    // form inlined into it would grow each level's stack frame.
+
+    /// `while (c) { }`.
+    #[inline(never)]
+    fn while_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
+        self.bump()?;
+        let cond = self.paren_cond("while")?;
+        let body = self.block()?;
+        Ok(StmtKind::While { cond, body })
+    }
+
+    /// `unroll(N) { }`.
+    #[inline(never)]
+    fn unroll_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
+        self.bump()?;
+        self.expect(&TokenKind::LParen, "after `unroll`")?;
+        let count = match self.tok.kind {
+            TokenKind::Int(n) => {
+                if !(1..=100).contains(&n) {
+                    return Err(Diagnostic::error(
+                        self.tok.span,
+                        format!("invalid unroll count {n}"),
+                    )
+                    .with_label("must be between 1 and 100"));
+                }
+                self.bump()?;
+                n
+            }
+            _ => return Err(self.unexpected("an integer literal in `unroll(...)`")),
+        };
+        self.expect(&TokenKind::RParen, "after unroll count")?;
+        let body = self.block()?;
+        Ok(StmtKind::Unroll { count, body })
+    }
+
+    /// `break`, `continue`, `return`.
+    #[inline(never)]
+    fn jump_stmt(&mut self, kw: &str) -> Result<StmtKind, Diagnostic> {
+        let kind = match kw {
+            "break" => StmtKind::Break,
+            "continue" => StmtKind::Continue,
+            _ => StmtKind::Return,
+        };
+        self.bump()?;
+        if !self.at(&TokenKind::Semi) && !self.at(&TokenKind::RBrace) {
+            return Err(self.unexpected(&format!("`;` or `}}` after `{kw}`")));
+        }
+        Ok(kind)
+    }
+
+    /// `expr`, `target = value`, `target op= value`.
+    #[inline(never)]
+    fn expr_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
+        let target = self.expr()?;
+        let Some(op) = assign_op(&self.tok.kind) else {
+            return Ok(StmtKind::Expr(target));
+        };
+        let op_tok = self.bump()?;
+        if !is_lvalue(&target) {
+            return Err(
+                Diagnostic::error(target.span, "cannot assign to this expression")
+                    .with_label(format!("left of `{}`", op_tok.kind.punct_text()))
+                    .with_note("only variables (`$x`) and map elements (`@m[k]`) can be assigned"),
+            );
+        }
+        let value = self.expr()?;
+        Ok(StmtKind::Assign { target, op, value })
     }
 
     fn paren_cond(&mut self, keyword: &str) -> Result<Expr, Diagnostic> {
@@ -557,6 +574,7 @@ impl<'a> Parser<'a> {
 
     /// `if (c) { } else if (c2) { } ... else { }`, read iteratively so long
     /// `else if` chains do not recurse.
+    #[inline(never)]
     fn if_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
         // (start of the `if`, condition, then block)
         let mut arms: Vec<(Span, Expr, Block)> = Vec::new();

@@ -715,3 +715,39 @@ fn sizeof_and_offsetof_of_types_and_expressions() {
     assert!(parse_expr("offsetof(struct req)").is_err());
     assert!(parse_expr("offsetof(struct req, )").is_err());
 }
+
+#[test]
+fn for_loops_and_block_expressions_parse() {
+    let s = parse(
+        "BEGIN { for ($i : (1+1)..$n) { } for ($kv : @m) { break; } $a = { let $b = 1; $b }; }",
+    )
+    .unwrap();
+    let stmts = &s.probes[0].body.stmts;
+    let iter = |i: usize| match &stmts[i].kind {
+        StmtKind::For { iter, .. } => Some((**iter).clone()),
+        _ => None,
+    };
+    assert!(matches!(iter(0), Some(crate::ast::ForIter::Range { .. })));
+    assert!(matches!(iter(1), Some(crate::ast::ForIter::Map(_))));
+    let StmtKind::Assign { value, .. } = &stmts[2].kind else {
+        panic!("{:?}", stmts[2]);
+    };
+    assert!(matches!(&value.kind, ExprKind::Block { stmts, .. } if stmts.len() == 1));
+    // The loop variable belongs to the body.
+    assert!(err("BEGIN { for ($i : 0..2) { } print($i); }")
+        .message
+        .contains("its `let` is in a block that has ended"));
+    let d = err("BEGIN { for ($x : $y) { } }");
+    assert_eq!(
+        d.message,
+        "`for` iterates over a map (`@name`) or a range (`start..end`)"
+    );
+    assert_eq!(d.span, Span::new(18, 20));
+    assert!(err("BEGIN { for (i : 0..1) { } }")
+        .message
+        .contains("expected the loop variable"));
+    assert_eq!(
+        err("BEGIN { $a = { 1; }; }").message,
+        "this block has no value"
+    );
+}

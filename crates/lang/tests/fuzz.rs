@@ -17,6 +17,8 @@ const CORPUS: &[&str] = &[
     "usdt:/bin/x:n /(arg0 / 2) > 1 && arg1 != 0 ? 1 : 0/ { @m[probe] = ~*$p[1] | !$#; }",
     "config = { max_strlen = 32; stack_mode = perf; print_maps_on_exit = false } BEGIN { exit(); }",
     "BEGIN { let $x = 1; if (true) { let $x: uint8 = 2; let $s: string; } let $y; $y = $x; }",
+    "BEGIN { $t = (1, \"a\", (true, 2)); print($t.2.0); print($t[1]); @m[(1, 2)] = (3, false); $b = !(1 < 2); }",
+    "BEGIN { for ($i : (-3)..$1) { if ($i == 0) { continue; } for ($kv : @m) { print($kv.0.1); break; } } $n = len(@m) + 1e6; }",
     "macro one() { 1 }\nmacro add_one(x) { x + 1 }\nmacro bump($a, @b) { $a += 1; @b += 1; }\nmacro add_two(x) { add_one(x) + 1 }\nBEGIN { $a = one; bump($a, @b); print(add_two($a)); }",
     "macro twice(x) { let $v = x; { let $w = $v; $w * 2 } }\nBEGIN { @x = twice({ printf(\"hi\"); 2 }); }",
     "let @a = hash(100);\nlet @b = percpulruhash(20);\nBEGIN { @a[1] = 2e3 + 1ms + 123UL + 1_000; @b[tid] = count(); }",

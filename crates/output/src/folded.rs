@@ -75,10 +75,12 @@ fn number(v: &MapValue) -> Option<i128> {
             Some(i128::from(*s))
         }
         MapValue::Avg { count, .. } | MapValue::Stats { count, .. } => Some(i128::from(*count)),
+        MapValue::Bool(b) => Some(i128::from(*b)),
         MapValue::Hist(_)
         | MapValue::FineHist { .. }
         | MapValue::Lhist { .. }
-        | MapValue::Str(_) => None,
+        | MapValue::Str(_)
+        | MapValue::Tuple(_) => None,
     }
 }
 

@@ -98,11 +98,26 @@ fn key_json(key: &[Value]) -> String {
     key.iter().map(Value::to_text).collect::<Vec<_>>().join(",")
 }
 
+/// A tuple as a JSON array (strings quoted, booleans and numbers bare).
+fn json_tuple(items: &[Value]) -> String {
+    let parts: Vec<String> = items
+        .iter()
+        .map(|v| match v {
+            Value::Str(b) => json_string(&String::from_utf8_lossy(until_nul(b))),
+            Value::Tuple(inner) => json_tuple(inner),
+            other => other.to_text(),
+        })
+        .collect();
+    format!("[{}]", parts.join(", "))
+}
+
 fn value_json(v: &MapValue) -> String {
     match v {
         MapValue::Int(x) | MapValue::Sum(x) | MapValue::Min(x) | MapValue::Max(x) => x.to_string(),
         MapValue::UInt(x) | MapValue::Count(x) => x.to_string(),
         MapValue::Str(b) => json_string(&String::from_utf8_lossy(until_nul(b))),
+        MapValue::Bool(b) => b.to_string(),
+        MapValue::Tuple(items) => json_tuple(items),
         MapValue::Avg { count, sum } => average(*count, *sum).to_string(),
         MapValue::Stats { count, sum } => format!(
             "{{\"count\": {}, \"average\": {}, \"total\": {sum}}}",

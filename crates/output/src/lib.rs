@@ -44,5 +44,5 @@ pub use map::{
 pub use printf::{render_printf, render_printf_bytes, render_value};
 
 // The values rendered here are the ABI crate's decoded values.
-pub(crate) use ustrace_abi::until_nul;
+pub(crate) use ustrace_abi::{tuple_text, until_nul};
 pub use ustrace_abi::{MapEntry, MapStyle, MapValue, Value};

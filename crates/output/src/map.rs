@@ -44,7 +44,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::{until_nul, MapEntry, MapStyle, MapValue, Value};
+use crate::{tuple_text, until_nul, MapEntry, MapStyle, MapValue, Value};
 
 /// What bpftrace prints at exit before the maps (two newlines).
 pub const EXIT_PREAMBLE: &str = "\n\n";
@@ -152,6 +152,10 @@ fn render_value_into(out: &mut String, value: &MapValue) {
             let _ = write!(out, "{v}");
         }
         MapValue::Str(b) => out.push_str(&String::from_utf8_lossy(until_nul(b))),
+        MapValue::Bool(b) => {
+            let _ = write!(out, "{b}");
+        }
+        MapValue::Tuple(items) => out.push_str(&tuple_text(items)),
         MapValue::Avg { count, sum } => {
             let _ = write!(out, "{}", average(*count, *sum));
         }
@@ -361,7 +365,8 @@ pub fn rank(value: &MapValue) -> i128 {
         | MapValue::Lhist { buckets: b, .. } => b
             .iter()
             .fold(0i128, |acc, &(_, c)| acc.saturating_add(i128::from(c))),
-        MapValue::Str(_) => 0,
+        MapValue::Bool(b) => i128::from(*b),
+        MapValue::Str(_) | MapValue::Tuple(_) => 0,
     }
 }
 

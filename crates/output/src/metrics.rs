@@ -123,7 +123,8 @@ impl MetricType {
             MapValue::Hist(_) | MapValue::FineHist { .. } | MapValue::Lhist { .. } => {
                 MetricType::Histogram
             }
-            MapValue::Str(_) => return None,
+            MapValue::Str(_) | MapValue::Tuple(_) => return None,
+            MapValue::Bool(_) => MetricType::Gauge,
         })
     }
 

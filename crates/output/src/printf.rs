@@ -78,11 +78,12 @@ fn render_conversion(conv: &Conversion, arg: &Value) -> Vec<u8> {
             };
             return pad(s, width, left);
         }
-        (ConversionKind::Str | ConversionKind::Buffer, _) | (_, Value::Str(_)) => {
-            return pad(arg.to_text().as_bytes(), width, left)
-        }
+        (ConversionKind::Str | ConversionKind::Buffer, _)
+        | (_, Value::Str(_))
+        | (_, Value::Tuple(_)) => return pad(arg.to_text().as_bytes(), width, left),
         (_, Value::Int(v)) => *v as u64,
         (_, Value::UInt(v)) => *v,
+        (_, Value::Bool(b)) => u64::from(*b),
     };
     match conv.kind {
         // `%c` reads an int and prints it as an unsigned char.

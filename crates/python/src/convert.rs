@@ -7,12 +7,14 @@ use pyo3::IntoPyObjectExt;
 
 use ustrace::output::{MapEntry, MapValue, Value};
 
-/// A printf argument: `int`, `str` (valid UTF-8 up to the first NUL), or
-/// `bytes` otherwise.
+/// A printf argument: `int`, `bool`, `str` (valid UTF-8 up to the first
+/// NUL), or `bytes` otherwise; a `tuple` of those for a tuple.
 pub(crate) fn value(py: Python<'_>, v: &Value) -> PyResult<Py<PyAny>> {
     match v {
         Value::Int(i) => i.into_py_any(py),
         Value::UInt(u) => u.into_py_any(py),
+        Value::Bool(b) => b.into_py_any(py),
+        Value::Tuple(items) => tuple(py, items),
         Value::Str(bytes) => {
             let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
             match std::str::from_utf8(&bytes[..end]) {
@@ -29,14 +31,17 @@ fn key(py: Python<'_>, fields: &[Value]) -> PyResult<Py<PyAny>> {
     match fields {
         [] => Ok(py.None()),
         [one] => value(py, one),
-        many => {
-            let items = many
-                .iter()
-                .map(|f| value(py, f))
-                .collect::<PyResult<Vec<_>>>()?;
-            PyTuple::new(py, items)?.into_py_any(py)
-        }
+        many => tuple(py, many),
     }
+}
+
+/// A Python tuple of the values.
+fn tuple(py: Python<'_>, items: &[Value]) -> PyResult<Py<PyAny>> {
+    let items = items
+        .iter()
+        .map(|f| value(py, f))
+        .collect::<PyResult<Vec<_>>>()?;
+    PyTuple::new(py, items)?.into_py_any(py)
 }
 
 /// A map value: an `int` (count, sum, min, max, avg, plain integers), a
@@ -50,6 +55,8 @@ fn map_value(py: Python<'_>, v: &MapValue) -> PyResult<Py<PyAny>> {
         }
         MapValue::UInt(u) | MapValue::Count(u) => u.into_py_any(py),
         MapValue::Str(s) => value(py, &Value::Str(s.clone())),
+        MapValue::Bool(b) => b.into_py_any(py),
+        MapValue::Tuple(items) => tuple(py, items),
         MapValue::Avg { count, sum } => average(*count, *sum).into_py_any(py),
         MapValue::Stats { count, sum } => (*count, average(*count, *sum), *sum).into_py_any(py),
         MapValue::Hist(buckets) => buckets

@@ -60,7 +60,9 @@ fn rewrite_block(block: &mut Block) {
                     rewrite_block(b);
                 }
             }
-            StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => rewrite_block(body),
+            StmtKind::While { body, .. }
+            | StmtKind::Unroll { body, .. }
+            | StmtKind::For { body, .. } => rewrite_block(body),
             StmtKind::Assign { .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
     }
@@ -121,11 +123,7 @@ pub(crate) fn split(mut values: Vec<Value>) -> (Option<EventContext>, Vec<Value>
         return (None, values);
     }
     let rest = values.split_off(HIDDEN.len());
-    let int = |v: &Value| match v {
-        Value::Int(i) => *i as u64,
-        Value::UInt(u) => *u,
-        Value::Str(_) => 0,
-    };
+    let int = |v: &Value| v.bits().unwrap_or(0);
     let text = |v: &Value| match v {
         Value::Str(s) => {
             let end = s.iter().position(|&b| b == 0).unwrap_or(s.len());

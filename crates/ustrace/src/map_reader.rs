@@ -62,14 +62,16 @@ impl Script {
 fn metric_type(v: ValueKind) -> Option<MetricType> {
     Some(match v {
         ValueKind::Count => MetricType::Counter,
-        ValueKind::Int { .. } | ValueKind::Sum | ValueKind::Min | ValueKind::Max => {
-            MetricType::Gauge
-        }
+        ValueKind::Int { .. }
+        | ValueKind::Bool
+        | ValueKind::Sum
+        | ValueKind::Min
+        | ValueKind::Max => MetricType::Gauge,
         ValueKind::Avg | ValueKind::Stats => MetricType::Summary,
         ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. } => {
             MetricType::Histogram
         }
-        ValueKind::Str(_) => return None,
+        ValueKind::Str(_) | ValueKind::Tuple { .. } => return None,
     })
 }
 

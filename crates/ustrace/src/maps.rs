@@ -158,6 +158,8 @@ fn divide(v: &mut MapValue, div: u64) {
         MapValue::Hist(_)
         | MapValue::FineHist { .. }
         | MapValue::Lhist { .. }
-        | MapValue::Str(_) => {}
+        | MapValue::Str(_)
+        | MapValue::Bool(_)
+        | MapValue::Tuple(_) => {}
     }
 }

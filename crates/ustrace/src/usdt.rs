@@ -237,11 +237,7 @@ fn to_event(r: Record) -> Option<UsdtEvent> {
     let Record::Printf { args, .. } = r else {
         return None;
     };
-    let num = |v: &Value| match v {
-        Value::Int(i) => *i as u64,
-        Value::UInt(u) => *u,
-        Value::Str(_) => 0,
-    };
+    let num = |v: &Value| v.bits().unwrap_or(0);
     let mut it = args.iter();
     let pid = num(it.next()?) as u32;
     let tid = num(it.next()?) as u32;

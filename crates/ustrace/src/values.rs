@@ -91,6 +91,13 @@ impl Namer<'_> {
                 signed: false,
             } => Value::UInt(value as u64),
             FieldValue::Str(s) => Value::Str(s),
+            FieldValue::Bool(b) => Value::Bool(b),
+            FieldValue::Tuple(items) => Value::Tuple(
+                items
+                    .into_iter()
+                    .map(|f| self.value(f, place))
+                    .collect::<Result<_, _>>()?,
+            ),
             FieldValue::Probe(id) => {
                 // The decoder checked the id against the probe count.
                 let name = self.script.compiled.probe_names.get(id).ok_or_else(|| {

@@ -80,6 +80,10 @@ fn stmt() -> impl Strategy<Value = String> {
         Just("@m += 3;".to_string()),
         Just("exit();".to_string()),
         Just("time();".to_string()),
+        Just("$t = (1, comm, (true, 2)); print($t.2); print($t);".to_string()),
+        Just("for ($i : 0..3) { $x += $i; }".to_string()),
+        Just("for ($kv : @t) { $y = $kv.1; print($kv.0.0); }".to_string()),
+        Just("print(len(@t)); $b = 1 < 2; if ($b) { print(!$b); }".to_string()),
     ];
     simple.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
@@ -97,6 +101,8 @@ fn stmt() -> impl Strategy<Value = String> {
                 .prop_map(|(n, b)| format!("unroll({n}) {{ {} }}", b.join(" "))),
             proptest::collection::vec(inner.clone(), 0..3)
                 .prop_map(|b| format!("$i = 0; while ($i < 3) {{ $i++; {} }}", b.join(" "))),
+            proptest::collection::vec(inner.clone(), 0..3)
+                .prop_map(|b| format!("for ($j : 0..$y) {{ {} }}", b.join(" "))),
         ]
     })
 }

@@ -331,11 +331,7 @@ impl<W: Write> Sink for BccSink<W> {
 
 /// An integer argument (0 for a string).
 pub(super) fn int(v: &Value) -> i64 {
-    match v {
-        Value::Int(i) => *i,
-        Value::UInt(u) => *u as i64,
-        Value::Str(_) => 0,
-    }
+    v.bits().unwrap_or(0) as i64
 }
 
 /// A count, sum or integer map value.
@@ -345,7 +341,9 @@ pub(super) fn scalar(v: &MapValue) -> u64 {
         MapValue::Sum(s) | MapValue::Int(s) | MapValue::Min(s) | MapValue::Max(s) => *s as u64,
         MapValue::UInt(u) => *u,
         MapValue::Avg { count, .. } | MapValue::Stats { count, .. } => *count,
+        MapValue::Bool(b) => u64::from(*b),
         MapValue::Str(_)
+        | MapValue::Tuple(_)
         | MapValue::Hist(_)
         | MapValue::FineHist { .. }
         | MapValue::Lhist { .. } => 0,

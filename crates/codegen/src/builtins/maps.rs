@@ -130,7 +130,7 @@ pub(super) const ENTRIES: &[Builtin] = &[
         form: Form::Function,
         arity: (1, 2),
         usage: "has_key() takes a map and a key: has_key(@m, key), or has_key(@m[key])",
-        doc: "1 when the map holds the key, else 0: `has_key(@m, k)` or 0.17's `has_key(@m[k])`.",
+        doc: "`true` when the map holds the key, else `false`: `has_key(@m, k)` or 0.17's `has_key(@m[k])`.",
         example: "if (has_key(@start, tid)) { @seen++; }",
         check: |c, call| {
             let target = element(call)?;
@@ -139,6 +139,25 @@ pub(super) const ENTRIES: &[Builtin] = &[
         emit: |pc, call| {
             let target = element(call)?;
             pc.map_has_key(&target, call.span)
+        },
+    },
+    Builtin {
+        name: "len",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "len() takes one map: len(@m)",
+        doc: "The number of elements of a map, counted in BPF (`bpf_for_each_map_elem`).",
+        example: "@open[tid] = 1; if (len(@open) > 100) { clear(@open); }",
+        check: |c, call| {
+            let (name, first) = crate::sema::whole_map_argument(call.args, call.span)?;
+            c.existing_map(name, first)?;
+            Ok(Typed::int(false))
+        },
+        emit: |pc, call| {
+            let (name, first) = crate::sema::whole_map_argument(call.args, call.span)?;
+            let map = pc.map_id(name, first)?;
+            pc.map_len(map, call.span)?;
+            pc.spill(false, call.span)
         },
     },
     map_command(

@@ -90,8 +90,7 @@ fn emit_assert(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileErro
     };
     pc.emit_printf(
         "assert failed: %s".to_string(),
-        vec![msg],
-        vec![field],
+        vec![(msg, vec![field])],
         error_kind(call.span),
         call.span,
     )?;

@@ -50,7 +50,7 @@ pub(super) const ENTRIES: &[Builtin] = &[
         },
         emit: |pc, call| {
             let fmt = time_format(call)?;
-            pc.emit_printf(fmt, Vec::new(), Vec::new(), PrintfKind::Time, call.span)
+            pc.emit_printf(fmt, Vec::new(), PrintfKind::Time, call.span)
         },
     },
     Builtin {
@@ -130,7 +130,7 @@ pub(super) fn check_format(
         {
             continue;
         }
-        let Some(field) = t.ty.record_field() else {
+        let Some(field) = t.ty.record_fields().and_then(|f| f.first().copied()) else {
             return Err(CompileError::new(
                 a.span,
                 "this expression has no value to print",
@@ -189,7 +189,7 @@ fn check_print(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
             "print() of a value takes exactly one argument",
         ));
     };
-    if c.expr(value)?.ty.record_field().is_none() {
+    if c.expr(value)?.ty.record_fields().is_none() {
         return Err(CompileError::new(
             value.span,
             "this expression has no value to print",

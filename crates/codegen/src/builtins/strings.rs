@@ -63,9 +63,12 @@ pub(super) const ENTRIES: &[Builtin] = &[
         form: Form::Function,
         arity: (2, 2),
         usage: "strcontains() takes two strings: strcontains(comm, \"sh\")",
-        doc: "1 when a string contains the needle, else 0.",
+        doc: "`true` when a string contains the needle, else `false`.",
         example: "if (strcontains(comm, \"sh\")) { @shells++; }",
-        check: check_search,
+        check: |c, call| {
+            check_search(c, call)?;
+            Ok(Typed::bool())
+        },
         emit: |pc, call| emit_search(pc, call, Found::Bool),
     },
     Builtin {
@@ -86,8 +89,7 @@ pub(super) const ENTRIES: &[Builtin] = &[
     },
 ];
 
-/// `true` or `false`: the integer constant 1 or 0 (ustrace has no
-/// separate bool type yet: `print(true)` prints 1, bpftrace prints `true`).
+/// `true` or `false`: a constant bool (held as 1 or 0).
 const fn bool_literal(name: &'static str, value: i32, example: &'static str) -> Builtin {
     Builtin {
         name,
@@ -95,15 +97,15 @@ const fn bool_literal(name: &'static str, value: i32, example: &'static str) -> 
         arity: (0, 0),
         usage: "",
         doc: if value == 1 {
-            "The truth value: the integer 1 (`print(true)` prints 1; bpftrace prints `true`)."
+            "The bool true (`print(true)` prints `true`; `printf(\"%d\", true)` prints 1)."
         } else {
-            "The false value: the integer 0 (`print(false)` prints 0; bpftrace prints `false`)."
+            "The bool false (`print(false)` prints `false`; `printf(\"%d\", false)` prints 0)."
         },
         example,
         check: if value == 1 {
-            |_, _| Ok(Typed::int_const(1, false))
+            |_, _| Ok(Typed::bool_const(true))
         } else {
-            |_, _| Ok(Typed::int_const(0, false))
+            |_, _| Ok(Typed::bool_const(false))
         },
         emit: if value == 1 {
             |_, _| Ok(Val::Const(1, false))

@@ -31,7 +31,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "kptr", reason: KERNEL },
     Unsupported { name: "kstack", reason: "kernel stacks: ustrace traces user space (use ustack)" },
     Unsupported { name: "ksym", reason: "kernel symbols: ustrace traces user space (use usym)" },
-    Unsupported { name: "len", reason: "counting a map in BPF needs bpf_for_each_map_elem with a callback subprogram, which the emitter cannot write yet" },
     Unsupported { name: "macaddr", reason: NOT_YET },
     Unsupported { name: "memcmp", reason: NOT_YET },
     Unsupported { name: "numaid", reason: NOT_YET },

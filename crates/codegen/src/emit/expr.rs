@@ -21,8 +21,10 @@ impl ProgramCompiler<'_, '_> {
             }
         }
         let t = self.typed(e)?;
-        if let (Some(c), Type::Int { signed, .. }) = (t.konst, &t.ty) {
-            return Ok(Val::Const(c, *signed));
+        match (t.konst, &t.ty) {
+            (Some(c), Type::Int { signed, .. }) => return Ok(Val::Const(c, *signed)),
+            (Some(c), Type::Bool) => return Ok(Val::Const(c, false)),
+            _ => {}
         }
         match &e.kind {
             ExprKind::String(s) => Ok(Val::StrConst(s.clone())),
@@ -80,12 +82,6 @@ impl ProgramCompiler<'_, '_> {
                 let v = self.expr(operand)?;
                 self.cast(v, *ty, e.span)
             }
-            ExprKind::Block { stmts, value } => {
-                for s in stmts {
-                    self.stmt(s)?;
-                }
-                self.expr(value)
-            }
             ExprKind::IncDec {
                 target,
                 increment,
@@ -128,11 +124,30 @@ impl ProgramCompiler<'_, '_> {
                     old
                 })
             }
+            ExprKind::Tuple(items) => self.tuple(items, &t.ty, e.span),
+            ExprKind::Block { stmts, value } => {
+                for s in stmts {
+                    let mark = self.b.stack_mark();
+                    self.stmt(s)?;
+                    self.b.release(mark);
+                }
+                self.expr(value)
+            }
+            ExprKind::Field { base, field } if field.parse::<usize>().is_ok() => {
+                let index = field.parse::<usize>().unwrap_or(usize::MAX);
+                self.tuple_element(base, index, e.span)
+            }
+            ExprKind::Index { base, index } if self.typed(base)?.ty.is_tuple() => {
+                let i = self
+                    .typed(index)?
+                    .konst
+                    .ok_or_else(|| internal(index.span))?;
+                self.tuple_element(base, usize::try_from(i).unwrap_or(usize::MAX), e.span)
+            }
             // Constants were returned above; the semantic pass refused the
             // rest, and typed chains were emitted by `typed_expr`.
             ExprKind::Integer(_)
             | ExprKind::PositionalCount
-            | ExprKind::Tuple(_)
             | ExprKind::TypeCast { .. }
             | ExprKind::SizeofType(_)
             | ExprKind::SizeofExpr(_)
@@ -140,6 +155,42 @@ impl ProgramCompiler<'_, '_> {
             | ExprKind::Field { .. }
             | ExprKind::Index { .. } => Err(internal(e.span)),
         }
+    }
+
+    /// `(a, b, ...)`: the elements side by side in a stack buffer.
+    fn tuple(&mut self, items: &[Expr], ty: &Type, span: Span) -> Result<Val, CompileError> {
+        let Type::Tuple(types) = ty else {
+            return Err(internal(span));
+        };
+        let size = ty.slot_size();
+        let slot = self.alloc_tmp(size, span)?;
+        let mut off = slot;
+        for (item, t) in items.iter().zip(types) {
+            let v = self.expr(item)?;
+            self.store_at(&v, t, off);
+            off += t.slot_size() as i16;
+        }
+        Ok(Val::Tuple(slot, size))
+    }
+
+    /// `$t.N` / `$t[N]`: the element where it lies in the tuple's buffer.
+    fn tuple_element(
+        &mut self,
+        base: &Expr,
+        index: usize,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let Type::Tuple(types) = self.typed(base)?.ty else {
+            return Err(internal(span));
+        };
+        let Val::Tuple(slot, _) = self.expr(base)? else {
+            return Err(internal(span));
+        };
+        let Some(t) = types.get(index) else {
+            return Err(internal(span));
+        };
+        let at = slot + Type::tuple_offset(&types, index) as i16;
+        val_in_slot(at, t, span)
     }
 
     pub(crate) fn cast(&mut self, v: Val, ty: IntType, span: Span) -> Result<Val, CompileError> {

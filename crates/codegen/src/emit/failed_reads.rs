@@ -38,7 +38,6 @@ impl ProgramCompiler<'_, '_> {
             self.emit_printf(
                 format!("Failed to {helper}: Bad address ({EFAULT})"),
                 Vec::new(),
-                Vec::new(),
                 kind,
                 span,
             )?;
@@ -46,8 +45,10 @@ impl ProgramCompiler<'_, '_> {
             self.b.bind(other);
             self.emit_printf(
                 format!("Failed to {helper}: error %d"),
-                vec![Val::Slot(code, true)],
-                vec![crate::program::FieldKind::Int { signed: true }],
+                vec![(
+                    Val::Slot(code, true),
+                    vec![crate::program::FieldKind::Int { signed: true }],
+                )],
                 kind,
                 span,
             )?;

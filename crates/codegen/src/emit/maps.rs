@@ -10,6 +10,7 @@
 use ustrace_lang::ast::{Expr, ExprKind, Span};
 
 use super::{internal, val_in_slot, ProgramCompiler, Val};
+use crate::sema::types::key_layout;
 use crate::sema::Type;
 
 use crate::builder::MapId;
@@ -42,22 +43,21 @@ impl ProgramCompiler<'_, '_> {
         span: Span,
     ) -> Result<Key, CompileError> {
         let mut vals = Vec::new();
+        let mut types = Vec::new();
         for k in keys {
-            let v = self.expr(k)?;
-            let Some(f) = self.typed(k)?.ty.key_field(self.map_str_len()) else {
-                return Err(internal(k.span));
-            };
-            vals.push((v, f));
+            vals.push(self.expr(k)?);
+            types.push(self.typed(k)?.ty);
         }
+        let str_len = self.map_str_len();
+        let fields = key_layout(&types, str_len).map_err(|i| internal(keys[i].span))?;
         // A single integer key just spilled to a temporary: store it from
         // the register straight into the key (the temporary is never read).
         let mut in_register = None;
-        if let [(Val::Slot(s, _), FieldKind::Int { .. })] = vals.as_slice() {
-            if i32::from(*s) >= -self.b.stack_mark() {
+        if let ([Val::Slot(s, _)], [t]) = (vals.as_slice(), types.as_slice()) {
+            if t.is_numeric() && i32::from(*s) >= -self.b.stack_mark() {
                 in_register = self.b.take_last_store(*s);
             }
         }
-        let fields: Vec<FieldKind> = vals.iter().map(|(_, f)| *f).collect();
         let body: usize = if fields.is_empty() {
             8
         } else {
@@ -69,30 +69,19 @@ impl ProgramCompiler<'_, '_> {
         if fields.is_empty() {
             self.b.emit(insn::st_imm(8, R10, off, 0));
         }
-        for (v, f) in &vals {
-            match (f, v) {
-                (FieldKind::Str(n), _) => self.copy_string(v, off, *n),
-                (FieldKind::UStack(_), Val::UStack(src, _)) | (FieldKind::USym, Val::USym(src)) => {
-                    self.copy_words(*src, R10, off, 16)
-                }
-                (FieldKind::Buffer(_), Val::Bytes(src, _)) | (FieldKind::Inet, Val::Inet(src)) => {
-                    self.copy_words(*src, R10, off, f.size())
-                }
-                _ => match in_register {
-                    Some(r) => self.b.emit(insn::stx(8, R10, off, r)),
-                    None => {
-                        self.load(v, R0);
-                        self.b.emit(insn::stx(8, R10, off, R0));
-                    }
-                },
+        for (v, t) in vals.iter().zip(&types) {
+            let t = t.clone().into_tuple_element(str_len);
+            match in_register {
+                Some(r) => self.b.emit(insn::stx(8, R10, off, r)),
+                None => self.store_at(v, &t, off),
             }
-            off += f.size() as i16;
+            off += t.slot_size() as i16;
         }
         Ok(Key { slot, size })
     }
 
     /// The map `name`, whose layout the semantic pass decided.
-    pub(super) fn map_id(&self, name: &str, span: Span) -> Result<MapId, CompileError> {
+    pub(crate) fn map_id(&self, name: &str, span: Span) -> Result<MapId, CompileError> {
         self.g
             .user_maps
             .get(&format!("@{name}"))
@@ -219,6 +208,10 @@ impl ProgramCompiler<'_, '_> {
                 self.probe_name_string(&v, vslot, n)
             }
             ValueKind::Str(n) => self.copy_string(&v, vslot, n),
+            ValueKind::Tuple { size } => match v {
+                Val::Tuple(src, _) => self.copy_words(src, R10, vslot, size),
+                _ => return Err(internal(span)),
+            },
             _ => {
                 self.load(&v, R0);
                 self.b.emit(insn::stx(8, R10, vslot, R0));
@@ -251,7 +244,7 @@ impl ProgramCompiler<'_, '_> {
         let map = self.map_id(name, span)?;
         let key = self.build_key(keys, 0, span)?;
         let size = match ty {
-            Type::Int { .. } | Type::Str(_) => ty.slot_size(),
+            Type::Int { .. } | Type::Bool | Type::Str(_) | Type::Tuple(_) => ty.slot_size(),
             _ => return Err(internal(span)),
         };
         let slot = self.alloc_tmp(size, span)?;
@@ -353,7 +346,10 @@ impl ProgramCompiler<'_, '_> {
                 self.b.emit(insn::stx(8, R0, 0, R1));
                 self.b.emit(insn::st_imm(8, R0, 8, 1));
             }
-            ValueKind::Int { .. } | ValueKind::Str(_) => {}
+            ValueKind::Int { .. }
+            | ValueKind::Str(_)
+            | ValueKind::Bool
+            | ValueKind::Tuple { .. } => {}
         }
         self.b.bind(done);
         Ok(())

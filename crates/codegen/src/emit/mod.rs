@@ -7,6 +7,7 @@
 
 mod expr;
 mod failed_reads;
+mod loops;
 mod map_full;
 mod maps;
 mod probe_args;
@@ -52,6 +53,9 @@ pub(crate) enum Val {
     Bytes(i16, usize),
     /// `strftime()` nanoseconds in an 8-byte slot, with the format index.
     Timestamp(i16, usize),
+    /// A tuple in a stack buffer of this many bytes, laid out as its type
+    /// says (the semantic pass's [`Type::Tuple`]).
+    Tuple(i16, usize),
     /// A program value (struct, union, array) copied to a stack buffer
     /// of its size, rounded up to 8 bytes.
     Record(i16, crate::typed::DType),
@@ -86,6 +90,8 @@ impl Val {
             Val::USym(_) => Type::Symbol,
             Val::Bytes(_, n) => Type::Buffer(*n),
             Val::Timestamp(_, i) => Type::Timestamp(*i),
+            // The elements' types are the semantic pass's, not the value's.
+            Val::Tuple(..) => Type::Tuple(Vec::new()),
             Val::Record(_, d) => Type::Record(d.clone()),
             Val::Username(_) => Type::Username,
             Val::Inet(_) => Type::Inet,
@@ -99,12 +105,14 @@ impl Val {
 pub(crate) fn val_in_slot(slot: i16, ty: &Type, span: Span) -> Result<Val, CompileError> {
     Ok(match *ty {
         Type::Int { signed, .. } => Val::Slot(slot, signed),
+        Type::Bool => Val::Slot(slot, false),
         Type::Str(n) => Val::Buf(slot, n),
         Type::ProbeName => Val::Probe(slot),
         Type::Stack(m) => Val::UStack(slot, m),
         Type::Symbol => Val::USym(slot),
         Type::Buffer(n) => Val::Bytes(slot, n),
         Type::Timestamp(i) => Val::Timestamp(slot, i),
+        Type::Tuple(_) => Val::Tuple(slot, ty.slot_size()),
         Type::Username => Val::Username(slot),
         Type::Inet => Val::Inet(slot),
         _ => return Err(internal(span)),
@@ -125,6 +133,8 @@ pub(crate) struct ProgramCompiler<'g, 'o> {
     pub(crate) cookie_slot: Option<i16>,
     pub(crate) exit_label: Label,
     pub(crate) loops: Vec<(Label, Label)>,
+    /// The slots `for` loops use, when the program has any.
+    pub(crate) loop_slots: Option<loops::LoopSlots>,
     /// Scratch variables holding a value of a traced program's type.
     pub(crate) typed_vars: crate::typed::vars::TypedVars,
 }
@@ -149,6 +159,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             cookie_slot: None,
             exit_label,
             loops: Vec::new(),
+            loop_slots: None,
             typed_vars: Default::default(),
         }
     }
@@ -177,6 +188,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             self.b.emit(insn::stx(8, R10, slot, R0));
             self.cookie_slot = Some(slot);
         }
+        self.prepare_loops(probe)?;
         if let Some(pred) = &probe.predicate {
             let mark = self.b.stack_mark();
             self.b.mark(pred.span);
@@ -291,6 +303,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             | Val::StrConst(_)
             | Val::UStack(..)
             | Val::Bytes(..)
+            | Val::Tuple(..)
             | Val::Record(..)
             | Val::Void => self.b.mov_imm(r, 0),
         }
@@ -312,6 +325,28 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
     /// The type the semantic pass decided for `e`.
     pub(crate) fn typed(&self, e: &Expr) -> Result<Typed, CompileError> {
         self.types.of(e).cloned()
+    }
+
+    /// Writes `v`, a value of type `ty`, into the stack at `dst` (a
+    /// variable, a tuple element, a map key or value): `ty.slot_size()`
+    /// bytes.
+    pub(crate) fn store_at(&mut self, v: &Val, ty: &Type, dst: i16) {
+        match (ty, v) {
+            (Type::Str(n), _) => self.copy_string(v, dst, *n),
+            (Type::Stack(_), Val::UStack(src, _))
+            | (Type::Symbol, Val::USym(src))
+            | (Type::Buffer(_), Val::Bytes(src, _))
+            | (Type::Inet, Val::Inet(src))
+            | (Type::Username, Val::Username(src))
+            | (Type::Tuple(_), Val::Tuple(src, _)) => {
+                self.copy_words(*src, R10, dst, ty.slot_size())
+            }
+            // Integers, bools, probe names and timestamps: 8 bytes.
+            _ => {
+                self.load(v, R0);
+                self.b.emit(insn::stx(8, R10, dst, R0));
+            }
+        }
     }
 
     /// Writes an integer or string into a result slot sized for either.

@@ -52,8 +52,7 @@ impl ProgramCompiler<'_, '_> {
         let fmt = crate::builtins::printf_format(args, &call)?.to_string();
         // Evaluate every argument first (helpers may run), then copy them
         // into the record in one go.
-        let mut vals = Vec::new();
-        let mut fields = Vec::new();
+        let mut values = Vec::new();
         let conversions: Vec<_> = ustrace_lang::printf::parse_format(&fmt)
             .map(|f| f.conversions().map(|c| c.kind).collect())
             .unwrap_or_default();
@@ -61,48 +60,53 @@ impl ProgramCompiler<'_, '_> {
             let v = self.expr(a)?;
             let by_name = conversions.get(i) == Some(&ustrace_lang::printf::ConversionKind::Str);
             let v = if by_name { self.enum_by_name(a, v)? } else { v };
-            let Some(f) = self.printable_field(&v) else {
+            let Some(f) = self.value_fields(a, &v)? else {
                 return Err(internal(a.span));
             };
-            vals.push(v);
-            fields.push(f);
+            values.push((v, f));
         }
-        self.emit_printf(fmt, vals, fields, kind, span)
+        self.emit_printf(fmt, values, kind, span)
     }
 
     /// `print(value)`: the value and a newline, as a printf record.
     pub(crate) fn print_value(&mut self, arg: &Expr, span: Span) -> Result<Val, CompileError> {
         let v = self.expr(arg)?;
         let v = self.enum_by_name(arg, v)?;
-        let Some(field) = self.printable_field(&v) else {
+        let Some(fields) = self.value_fields(arg, &v)? else {
             return Err(internal(arg.span));
         };
-        let fmt = match field {
+        let fmt = match fields[0] {
             FieldKind::Int { signed: true } => "%ld\n",
             FieldKind::Int { signed: false } => "%lu\n",
             FieldKind::Buffer(_) => "%r\n",
             _ => "%s\n",
         };
-        self.emit_printf(
-            fmt.to_string(),
-            vec![v],
-            vec![field],
-            PrintfKind::Printf,
-            span,
-        )
+        self.emit_printf(fmt.to_string(), vec![(v, fields)], PrintfKind::Printf, span)
+    }
+
+    /// The record fields of `v`, the value of `e`: a bool or a tuple as the
+    /// semantic pass typed it; anything else as the value is (an enum read
+    /// by name is a string, a program record has its type's layout).
+    fn value_fields(&mut self, e: &Expr, v: &Val) -> Result<Option<Vec<FieldKind>>, CompileError> {
+        let ty = self.typed(e)?.ty;
+        Ok(match (&ty, v) {
+            (Type::Bool, _) | (Type::Tuple(_), Val::Tuple(..)) => ty.record_fields(),
+            _ => self.printable_field(v).map(|f| vec![f]),
+        })
     }
 
     /// Emits the ring buffer record of a printf whose arguments are already
-    /// evaluated.
+    /// evaluated, each with its record fields (one, or a tuple's header and
+    /// elements).
     pub(crate) fn emit_printf(
         &mut self,
         fmt: String,
-        vals: Vec<Val>,
-        fields: Vec<FieldKind>,
+        values: Vec<(Val, Vec<FieldKind>)>,
         kind: PrintfKind,
         span: Span,
     ) -> Result<Val, CompileError> {
-        let def = PrintfDef::new(fmt, fields.clone(), kind)
+        let fields: Vec<FieldKind> = values.iter().flat_map(|(_, f)| f.clone()).collect();
+        let def = PrintfDef::new(fmt, fields, kind)
             .map_err(|e| CompileError::new(span, e.to_string()))?;
         let id = match self.g.out.printfs.iter().position(|p| *p == def) {
             Some(i) => i,
@@ -115,7 +119,8 @@ impl ProgramCompiler<'_, '_> {
         self.emit_record(span, size, |c, rec| {
             c.b.emit(insn::st_imm(8, rec, 0, id as i32));
             let mut off = 8i16;
-            for (v, f) in vals.iter().zip(&fields) {
+            for (v, fs) in &values {
+                let Some(f) = fs.first() else { continue };
                 match (v, f) {
                     (Val::StrConst(s), FieldKind::Str(n)) => {
                         let bytes = s.as_bytes();
@@ -141,12 +146,15 @@ impl ProgramCompiler<'_, '_> {
                     (Val::Bytes(src, _), FieldKind::Buffer(_)) => {
                         c.copy_words(*src, rec, off, f.size())
                     }
+                    (Val::Tuple(src, size), FieldKind::Tuple(_)) => {
+                        c.copy_words(*src, rec, off, *size)
+                    }
                     _ => {
                         c.load(v, R1);
                         c.b.emit(insn::stx(8, rec, off, R1));
                     }
                 }
-                off += f.size() as i16;
+                off += fs.iter().map(|f| f.size()).sum::<usize>() as i16;
             }
         })?;
         Ok(Val::Void)

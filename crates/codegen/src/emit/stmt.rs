@@ -4,8 +4,7 @@ use ustrace_lang::ast::{BinaryOp, Block, Expr, ExprKind, Span, Stmt, StmtKind};
 
 use super::*;
 use crate::builtins;
-use crate::insn::{self, JmpOp, R0, R10};
-use crate::sema::Type;
+use crate::insn::{JmpOp, R0};
 use crate::CompileError;
 
 impl ProgramCompiler<'_, '_> {
@@ -58,6 +57,7 @@ impl ProgramCompiler<'_, '_> {
                 self.b.goto(top);
                 self.b.bind(end);
             }
+            StmtKind::For { var, iter, body } => self.for_loop(var, iter, body, stmt.span)?,
             StmtKind::Unroll { count, body } => {
                 if *count == 0 || *count > 100 {
                     return Err(CompileError::new(
@@ -178,24 +178,7 @@ impl ProgramCompiler<'_, '_> {
                 slot
             }
         };
-        match (&ty, &v) {
-            (Type::Str(n), _) => self.copy_string(&v, slot, *n),
-            (Type::Stack(_), Val::UStack(src, _)) | (Type::Symbol, Val::USym(src)) => {
-                self.copy_words(*src, R10, slot, 16)
-            }
-            (Type::Buffer(_), Val::Bytes(src, _)) => {
-                self.copy_words(*src, R10, slot, ty.slot_size())
-            }
-            (Type::Timestamp(_), Val::Timestamp(src, _)) | (Type::Username, Val::Username(src)) => {
-                self.copy_words(*src, R10, slot, 8)
-            }
-            (Type::Inet, Val::Inet(src)) => self.copy_words(*src, R10, slot, ty.slot_size()),
-            // Integers (and probe names) keep the first assignment's signedness.
-            _ => {
-                self.load(&v, R0);
-                self.b.emit(insn::stx(8, R10, slot, R0));
-            }
-        }
+        self.store_at(&v, &ty, slot);
         Ok(())
     }
 }

@@ -12,8 +12,13 @@ impl Checker<'_> {
     /// The type (and constant value) of `e`, recorded for the emitter.
     pub(crate) fn expr(&mut self, e: &Expr) -> Result<Typed, CompileError> {
         let t = self.expr_kind(e)?;
-        self.types.record(e.id, &t);
+        self.record(e, &t);
         Ok(t)
+    }
+
+    /// Records the type of `e` for the emitter.
+    pub(crate) fn record(&mut self, e: &Expr, t: &Typed) {
+        self.types.record(e.id, t);
     }
 
     fn expr_kind(&mut self, e: &Expr) -> Result<Typed, CompileError> {
@@ -62,7 +67,7 @@ impl Checker<'_> {
                     self.truth(&l, lhs.span)?;
                     let r = self.expr(rhs)?;
                     self.truth(&r, rhs.span)?;
-                    return Ok(Typed::int(false));
+                    return Ok(Typed::bool());
                 }
                 let l = self.expr(lhs)?;
                 let r = self.expr(rhs)?;
@@ -80,6 +85,10 @@ impl Checker<'_> {
                 match (&a, &b) {
                     (Type::Int { signed: s1, .. }, Type::Int { signed: s2, .. }) => {
                         Ok(Typed::int(*s1 || *s2))
+                    }
+                    (Type::Bool, Type::Bool) => Ok(Typed::bool()),
+                    (Type::Int { signed, .. }, Type::Bool) | (Type::Bool, Type::Int { signed, .. }) => {
+                        Ok(Typed::int(*signed))
                     }
                     (Type::Str(_), Type::Str(_)) => Ok(Typed::of(Type::Str(self.opts.str_len))),
                     _ => Err(CompileError::new(
@@ -110,19 +119,78 @@ impl Checker<'_> {
                 let v = self.expr(value)?;
                 Ok(Typed::of(v.ty))
             }
-            ExprKind::Tuple(_) => Err(CompileError::new(
-                e.span,
-                "tuples are not supported yet by this version of ustrace",
-            )),
+            ExprKind::Tuple(items) => {
+                let str_len = self.map_str_len();
+                let mut types = Vec::with_capacity(items.len());
+                for item in items {
+                    let t = self.expr(item)?.ty;
+                    if t.record_fields().is_none() {
+                        return Err(CompileError::new(
+                            item.span,
+                            "this expression has no value to put in a tuple",
+                        ));
+                    }
+                    types.push(t.into_tuple_element(str_len));
+                }
+                Ok(Typed::of(Type::Tuple(types)))
+            }
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
             ExprKind::SizeofType(ty) => self.sizeof_type(ty, e.span),
             ExprKind::SizeofExpr(inner) => self.sizeof_expr(inner),
             ExprKind::Offsetof { ty, fields } => self.offsetof(ty, fields, e.span),
             ExprKind::Field { base, .. } if is_args(base) => Err(internal_typed(e.span)),
             ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),
+            ExprKind::Field { base, field } if field.parse::<usize>().is_ok() => {
+                let index = field.parse::<usize>().unwrap_or(usize::MAX);
+                self.tuple_element(base, index, e.span)
+            }
+            ExprKind::Index { base, index } if self.expr(base)?.ty.is_tuple() => {
+                let Some(i) = self.expr(index)?.konst else {
+                    return Err(CompileError::new(
+                        index.span,
+                        "a tuple index must be an integer constant",
+                    ));
+                };
+                self.tuple_element(base, usize::try_from(i).unwrap_or(usize::MAX), e.span)
+            }
             ExprKind::Field { .. } | ExprKind::Index { .. } => Err(CompileError::new(
                 e.span,
                 "`.`, `->` and `[i]` need a value of the traced program's types: args.NAME, retval, a cast such as (struct req *)arg0, or a $variable only ever assigned one",
+            )),
+        }
+    }
+
+    /// `$t.N` / `$t[N]`: element `index` of a tuple.
+    fn tuple_element(
+        &mut self,
+        base: &Expr,
+        index: usize,
+        span: Span,
+    ) -> Result<Typed, CompileError> {
+        let t = self.expr(base)?.ty;
+        let Type::Tuple(items) = &t else {
+            return Err(CompileError::new(
+                base.span,
+                format!(
+                    "`.N` reads an element of a tuple, but this is a {}",
+                    t.name()
+                ),
+            ));
+        };
+        match items.get(index) {
+            Some(item) => Ok(Typed::of(item.clone())),
+            None => Err(CompileError::new(
+                span,
+                format!(
+                    "tuple index {} is out of range: the tuple has {} elements (0..{})",
+                    if index == usize::MAX {
+                        "?".to_string()
+                    } else {
+                        index.to_string()
+                    },
+                    items.len(),
+                    items.len() - 1
+                ),
             )),
         }
     }
@@ -160,10 +228,10 @@ impl Checker<'_> {
         Ok(Typed::int(cur.ty.is_signed()))
     }
 
-    /// An expression that must be an integer.
+    /// An expression that must be an integer (a bool counts as 0 or 1).
     pub(crate) fn int_operand(&mut self, e: &Expr) -> Result<Typed, CompileError> {
         let v = self.expr(e)?;
-        if v.ty.is_int() {
+        if v.ty.is_numeric() {
             return Ok(v);
         }
         Err(CompileError::new(
@@ -177,11 +245,11 @@ impl Checker<'_> {
         let signed = v.ty.is_signed();
         Ok(match (op, v.konst) {
             (UnaryOp::Neg, Some(c)) => Typed::int_const(c.wrapping_neg(), true),
-            (UnaryOp::Not, Some(c)) => Typed::int_const((c == 0) as i64, false),
+            (UnaryOp::Not, Some(c)) => Typed::bool_const(c == 0),
             (UnaryOp::BitNot, Some(c)) => Typed::int_const(!c, signed),
             (UnaryOp::Neg, None) => Typed::int(true),
             (UnaryOp::BitNot, None) => Typed::int(signed),
-            (UnaryOp::Not, None) => Typed::int(false),
+            (UnaryOp::Not, None) => Typed::bool(),
             // `*ptr` reads 8 bytes of user memory.
             (UnaryOp::Deref, _) => Typed::int(true),
         })
@@ -199,7 +267,7 @@ impl Checker<'_> {
     ) -> Result<Typed, CompileError> {
         if let (Type::Str(_), Type::Str(_)) = (&l.ty, &r.ty) {
             return match op {
-                BinaryOp::Eq | BinaryOp::Ne => Ok(Typed::int(false)),
+                BinaryOp::Eq | BinaryOp::Ne => Ok(Typed::bool()),
                 _ => Err(CompileError::new(
                     span,
                     format!("operator {op:?} is not defined on strings"),
@@ -207,7 +275,7 @@ impl Checker<'_> {
             };
         }
         for (t, s) in [(&l.ty, lspan), (&r.ty, rspan)] {
-            if !t.is_int() {
+            if !t.is_numeric() {
                 return Err(CompileError::new(
                     s,
                     format!(
@@ -218,12 +286,16 @@ impl Checker<'_> {
             }
         }
         let signed = binary_signedness(&l, &r);
-        if let (Some(a), Some(b)) = (l.konst, r.konst) {
-            if let Some(v) = fold(op, a, b, signed) {
-                return Ok(Typed::int_const(v, !is_comparison(op) && signed));
-            }
-        }
-        Ok(Typed::int(!is_comparison(op) && signed))
+        let folded = match (l.konst, r.konst) {
+            (Some(a), Some(b)) => fold(op, a, b, signed),
+            _ => None,
+        };
+        Ok(match (is_comparison(op), folded) {
+            (true, Some(v)) => Typed::bool_const(v != 0),
+            (true, None) => Typed::bool(),
+            (false, Some(v)) => Typed::int_const(v, signed),
+            (false, None) => Typed::int(signed),
+        })
     }
 }
 

@@ -3,7 +3,7 @@
 
 use ustrace_lang::ast::{Expr, ExprKind, Span};
 
-use super::types::MapValueError;
+use super::types::{key_layout, MapValueError};
 use super::{Checker, Type, Typed};
 use crate::builtins::Aggregation;
 use crate::program::{FieldKind, UserMap, ValueKind};
@@ -12,21 +12,16 @@ use crate::CompileError;
 impl Checker<'_> {
     /// The key fields of `@m[keys]`.
     pub(crate) fn key_fields(&mut self, keys: &[Expr]) -> Result<Vec<FieldKind>, CompileError> {
-        let str_len = self.map_str_len();
-        let mut fields = Vec::new();
+        let mut types = Vec::new();
         for k in keys {
-            let t = self.expr(k)?;
-            match t.ty.key_field(str_len) {
-                Some(f) => fields.push(f),
-                None => {
-                    return Err(CompileError::new(
-                        k.span,
-                        "this expression has no value to use as a map key",
-                    ))
-                }
-            }
+            types.push(self.expr(k)?.ty);
         }
-        Ok(fields)
+        key_layout(&types, self.map_str_len()).map_err(|i| {
+            CompileError::new(
+                keys[i].span,
+                "this expression has no value to use as a map key",
+            )
+        })
     }
 
     /// The layout of `@name` so far.
@@ -48,10 +43,13 @@ impl Checker<'_> {
             Err(MapValueError::Unsupported) => {
                 return Err(CompileError::new(
                     span,
-                    format!(
-                        "storing `{}` in a map is not supported; use it as a key",
-                        ty.name()
-                    ),
+                    match ty {
+                        Type::Tuple(_) => "a tuple stored in a map may hold integers, bools, strings and tuples of those only".to_string(),
+                        _ => format!(
+                            "storing `{}` in a map is not supported; use it as a key",
+                            ty.name()
+                        ),
+                    },
                 ))
             }
             Err(MapValueError::Void) => {
@@ -61,11 +59,15 @@ impl Checker<'_> {
                 ))
             }
         };
+        let value_fields = match value {
+            ValueKind::Tuple { .. } => ty.record_fields().unwrap_or_default(),
+            _ => Vec::new(),
+        };
         let key = self.key_fields(keys)?;
-        self.define_map(name, &key, value, span)
+        self.define_map(name, &key, value, &value_fields, span)
     }
 
-    /// Reads `@name[keys]`: an integer or a string.
+    /// Reads `@name[keys]`: an integer, bool, string or tuple.
     pub(crate) fn map_read(
         &mut self,
         name: &str,
@@ -99,6 +101,14 @@ impl Checker<'_> {
             ValueKind::Count => Ok(Typed::int(false)),
             ValueKind::Sum | ValueKind::Min | ValueKind::Max => Ok(Typed::int(true)),
             ValueKind::Str(n) => Ok(Typed::of(Type::Str(n))),
+            ValueKind::Bool => Ok(Typed::of(Type::Bool)),
+            ValueKind::Tuple { .. } => match Type::of_fields(&def.value_fields) {
+                Some(t) => Ok(Typed::of(t)),
+                None => Err(CompileError::new(
+                    span,
+                    format!("map @{name}: malformed tuple value"),
+                )),
+            },
             other => Err(CompileError::new(
                 span,
                 format!(
@@ -152,7 +162,7 @@ impl Checker<'_> {
         let value = (agg.value)(&consts).map_err(|m| CompileError::new(span, m))?;
         if let Some(a) = args.first() {
             let t = self.expr(a)?;
-            if !t.ty.is_int() {
+            if !t.ty.is_numeric() {
                 return Err(CompileError::new(
                     a.span,
                     format!("{}() needs an integer, not a {}", agg.name, t.ty.name()),
@@ -160,7 +170,53 @@ impl Checker<'_> {
             }
         }
         let key = self.key_fields(keys)?;
-        self.define_map(name, &key, value, span)
+        self.define_map(name, &key, value, &[], span)
+    }
+
+    /// The `(key, value)` tuple `for ($kv : @m)` gives (the key a tuple
+    /// of its fields when there are several); `None` for a map no block
+    /// assigned yet in the first walk.
+    pub(crate) fn map_element_type(&mut self, m: &Expr) -> Result<Option<Type>, CompileError> {
+        let ExprKind::Map { name, .. } = &m.kind else {
+            return Err(CompileError::new(m.span, "expected a map (@name)"));
+        };
+        let Some(def) = self.existing_map(name, m.span)? else {
+            return Ok(None);
+        };
+        if def.key.is_empty() {
+            return Err(CompileError::new(
+                m.span,
+                format!("`for` over @{name}, a scalar map: it has no keys to iterate"),
+            ));
+        }
+        let value = match def.value {
+            ValueKind::Int { signed } => Type::int(signed),
+            ValueKind::Bool => Type::Bool,
+            ValueKind::Str(n) => Type::Str(n),
+            ValueKind::Tuple { .. } => Type::of_fields(&def.value_fields).ok_or_else(|| {
+                CompileError::new(m.span, format!("map @{name}: malformed tuple value"))
+            })?,
+            other => {
+                return Err(CompileError::new(
+                    m.span,
+                    format!(
+                        "`for` over @{name}, which holds {}: iterating an aggregation is not supported (its value is per CPU); copy it to a plain map first",
+                        describe_value(other)
+                    ),
+                ))
+            }
+        };
+        let key = match Type::of_fields(&def.key) {
+            Some(k) => k,
+            None => {
+                let mut key_fields = vec![FieldKind::Tuple(def.key.len())];
+                key_fields.extend(def.key.iter().copied());
+                Type::of_fields(&key_fields).ok_or_else(|| {
+                    CompileError::new(m.span, format!("map @{name}: its key cannot be a value"))
+                })?
+            }
+        };
+        Ok(Some(Type::Tuple(vec![key, value])))
     }
 
     /// The map a `delete()`/`has_key()`/`print()` names, which must exist
@@ -213,7 +269,7 @@ impl Checker<'_> {
             ));
         };
         let Some(def) = self.existing_map(name, target.span)? else {
-            return Ok(Typed::int_const(0, false));
+            return Ok(Typed::bool_const(false));
         };
         if def.key.is_empty() {
             return Err(CompileError::new(
@@ -222,7 +278,7 @@ impl Checker<'_> {
             ));
         }
         self.key_fields(keys)?;
-        Ok(Typed::int(false))
+        Ok(Typed::bool())
     }
 
     /// `print(@m[, top[, div]])`, `clear(@m)`, `zero(@m)`: a whole map and
@@ -245,6 +301,7 @@ impl Checker<'_> {
         name: &str,
         key: &[FieldKind],
         value: ValueKind,
+        value_fields: &[FieldKind],
         span: Span,
     ) -> Result<(), CompileError> {
         let full = format!("@{name}");
@@ -253,6 +310,7 @@ impl Checker<'_> {
                 name: full,
                 key: key.to_vec(),
                 value,
+                value_fields: value_fields.to_vec(),
             });
             return Ok(());
         };
@@ -274,7 +332,11 @@ impl Checker<'_> {
             }
         }
         let same = match (existing.value, value) {
-            (ValueKind::Int { .. }, ValueKind::Int { .. }) => true,
+            // An integer map also takes bools (stored as 0 or 1).
+            (ValueKind::Int { .. }, ValueKind::Int { .. } | ValueKind::Bool) => true,
+            (ValueKind::Tuple { .. }, ValueKind::Tuple { .. }) => {
+                same_key_shape(&existing.value_fields, value_fields)
+            }
             (a, b) => a == b,
         };
         if !same {
@@ -303,6 +365,8 @@ pub(crate) fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::Int { signed: true } => "int64",
             FieldKind::Int { signed: false } => "uint64",
             FieldKind::Str(_) => "string",
+            FieldKind::Bool => "bool",
+            FieldKind::Tuple(_) => "tuple",
             FieldKind::ProbeName => "probe",
             FieldKind::UStack(_) => "ustack",
             FieldKind::USym => "usym",
@@ -321,6 +385,8 @@ pub(crate) fn describe_value(v: ValueKind) -> String {
     match v {
         ValueKind::Int { .. } => "an integer".into(),
         ValueKind::Str(_) => "a string".into(),
+        ValueKind::Bool => "a bool".into(),
+        ValueKind::Tuple { .. } => "a tuple".into(),
         ValueKind::Count => "count()".into(),
         ValueKind::Sum => "sum()".into(),
         ValueKind::Min => "min()".into(),

@@ -1,6 +1,6 @@
 //! Statements and scratch variables.
 
-use ustrace_lang::ast::{BinaryOp, Block, Expr, ExprKind, Span, Stmt, StmtKind};
+use ustrace_lang::ast::{BinaryOp, Block, Expr, ExprKind, ForIter, Span, Stmt, StmtKind};
 
 use super::{Checker, Type, Typed};
 use crate::builtins;
@@ -37,6 +37,7 @@ impl Checker<'_> {
                 self.truth(&t, cond.span)?;
                 self.loop_body(body)?;
             }
+            StmtKind::For { var, iter, body } => self.for_loop(var, iter, body)?,
             StmtKind::Unroll { count, body } => {
                 if *count == 0 || *count > 100 {
                     return Err(CompileError::new(
@@ -60,6 +61,30 @@ impl Checker<'_> {
             StmtKind::Return => {}
         }
         Ok(())
+    }
+
+    /// `for ($x : ...) { }`: the loop variable takes the range's integers
+    /// or the map's `(key, value)` tuples.
+    fn for_loop(&mut self, var: &Expr, iter: &ForIter, body: &Block) -> Result<(), CompileError> {
+        let ExprKind::Variable(name) = &var.kind else {
+            return Err(CompileError::new(var.span, "expected a $variable"));
+        };
+        let ty = match iter {
+            ForIter::Range { start, end } => {
+                let s = self.int_operand(start)?;
+                let e = self.int_operand(end)?;
+                Type::int(s.ty.is_signed() || e.ty.is_signed())
+            }
+            ForIter::Map(m) => match self.map_element_type(m)? {
+                Some(t) => t,
+                // A map no block assigned yet (first walk): the next walk
+                // checks the loop.
+                None => return Ok(()),
+            },
+        };
+        self.store_var(name, ty.clone(), var.span)?;
+        self.record(var, &Typed::of(ty));
+        self.loop_body(body)
     }
 
     fn loop_body(&mut self, body: &Block) -> Result<(), CompileError> {
@@ -130,7 +155,12 @@ impl Checker<'_> {
 
     /// `$name = value`: the first assignment fixes the type; strings get a
     /// buffer of at least the default string length.
-    fn store_var(&mut self, name: &str, ty: Type, vspan: Span) -> Result<(), CompileError> {
+    pub(crate) fn store_var(
+        &mut self,
+        name: &str,
+        ty: Type,
+        vspan: Span,
+    ) -> Result<(), CompileError> {
         if ty == Type::Void {
             return Err(CompileError::new(
                 vspan,
@@ -140,8 +170,11 @@ impl Checker<'_> {
         match self.types.vars.get(name) {
             Some(held) => {
                 let compatible = match (held, &ty) {
-                    (Type::Int { .. }, Type::Int { .. }) => true,
+                    // An integer variable also takes a bool (as 0 or 1),
+                    // as in bpftrace 0.17 where comparisons were integers.
+                    (Type::Int { .. }, Type::Int { .. } | Type::Bool) => true,
                     (Type::Str(a), Type::Str(b)) => b <= a,
+                    (Type::Tuple(_), Type::Tuple(_)) => held.same_shape(&ty),
                     (a, b) => a == b,
                 };
                 if !compatible {
@@ -166,14 +199,17 @@ impl Checker<'_> {
         Ok(())
     }
 
-    /// A condition must be an integer.
+    /// A condition must be a bool or an integer.
     pub(crate) fn truth(&self, t: &Typed, span: Span) -> Result<(), CompileError> {
-        if t.ty.is_int() {
+        if t.ty.is_numeric() {
             return Ok(());
         }
         Err(CompileError::new(
             span,
-            format!("a condition must be an integer, not a {}", t.ty.name()),
+            format!(
+                "a condition must be a bool or an integer, not a {}",
+                t.ty.name()
+            ),
         ))
     }
 }

@@ -17,13 +17,14 @@ pub(crate) enum Type {
         /// Signedness.
         signed: bool,
     },
-    /// A truth value (reserved: comparisons give integers today).
-    #[allow(dead_code)]
+    /// A truth value: `true`/`false`, comparisons, `!`, `&&`, `||`.
+    /// Held as 0 or 1 in 8 bytes; usable wherever an integer is.
     Bool,
     /// A NUL-terminated string in a buffer of this many bytes.
     Str(usize),
-    /// A tuple (reserved: tuples are map keys only today).
-    #[allow(dead_code)]
+    /// A tuple: its elements laid out one after the other (each string
+    /// element in a buffer of the script's one map string size, so that
+    /// every tuple of the same element types has the same layout).
     Tuple(Vec<Type>),
     /// A user stack (id and pid), printed in this mode.
     Stack(StackMode),
@@ -62,6 +63,17 @@ impl Type {
         matches!(self, Type::Int { .. })
     }
 
+    /// True for integers and bools (a bool is 0 or 1 where an integer is
+    /// wanted).
+    pub(crate) fn is_numeric(&self) -> bool {
+        matches!(self, Type::Int { .. } | Type::Bool)
+    }
+
+    /// True for tuples.
+    pub(crate) fn is_tuple(&self) -> bool {
+        matches!(self, Type::Tuple(_))
+    }
+
     /// True for signed integers.
     pub(crate) fn is_signed(&self) -> bool {
         matches!(self, Type::Int { signed: true, .. })
@@ -96,11 +108,13 @@ impl Type {
         }
     }
 
-    /// The field a value of this type takes in a printf record, `None` for
-    /// types that cannot be printed.
-    pub(crate) fn record_field(&self) -> Option<FieldKind> {
-        Some(match self {
+    /// The fields a value of this type takes in a printf record (a tuple:
+    /// its header, then its elements' fields), `None` for types that
+    /// cannot be printed.
+    pub(crate) fn record_fields(&self) -> Option<Vec<FieldKind>> {
+        let one = match self {
             Type::Int { signed, .. } => FieldKind::Int { signed: *signed },
+            Type::Bool => FieldKind::Bool,
             Type::Str(n) => FieldKind::Str(*n),
             Type::ProbeName => FieldKind::ProbeName,
             Type::Stack(m) => FieldKind::UStack(*m),
@@ -114,29 +128,83 @@ impl Type {
                 index: usize::MAX,
                 size: d.size() as usize,
             },
-            Type::Void | Type::Bool | Type::Tuple(_) | Type::Pointer(_) => return None,
-        })
+            Type::Tuple(items) => {
+                let mut fields = vec![FieldKind::Tuple(items.len())];
+                for t in items {
+                    fields.extend(t.record_fields()?);
+                }
+                return Some(fields);
+            }
+            Type::Void | Type::Pointer(_) => return None,
+        };
+        Some(vec![one])
     }
 
-    /// The field a value of this type takes in a map key (strings get the
+    /// The one field a value of this type takes in a printf record; `None`
+    /// for tuples (several fields, see [`Type::record_fields`]) and types
+    /// that cannot be printed.
+    pub(crate) fn record_field(&self) -> Option<FieldKind> {
+        match self {
+            Type::Tuple(_) => None,
+            _ => self.record_fields()?.first().copied(),
+        }
+    }
+
+    /// The fields a value of this type takes in a map key (strings get the
     /// script's one map string size `str_len`), `None` for void.
-    pub(crate) fn key_field(&self, str_len: usize) -> Option<FieldKind> {
+    pub(crate) fn key_fields(&self, str_len: usize) -> Option<Vec<FieldKind>> {
         Some(match self {
-            Type::Str(_) => FieldKind::Str(str_len),
-            Type::Timestamp(_) => FieldKind::Int { signed: false },
+            Type::Str(_) => vec![FieldKind::Str(str_len)],
+            Type::Timestamp(_) => vec![FieldKind::Int { signed: false }],
             Type::Record(_) => return None,
-            other => other.record_field()?,
+            Type::Tuple(items) => {
+                let mut fields = vec![FieldKind::Tuple(items.len())];
+                for t in items {
+                    fields.extend(t.key_fields(str_len)?);
+                }
+                fields
+            }
+            other => other.record_fields()?,
         })
     }
 
-    /// Bytes of the stack slot a scratch variable of this type takes.
+    /// Bytes of the stack slot a value of this type takes (a scratch
+    /// variable, a tuple element).
     pub(crate) fn slot_size(&self) -> usize {
         match self {
             Type::Str(n) => *n,
             Type::Stack(_) | Type::Symbol => 16,
             Type::Buffer(n) => FieldKind::Buffer(*n).size(),
+            Type::Tuple(items) => items.iter().map(Type::slot_size).sum(),
             Type::Inet => FieldKind::Inet.size(),
             _ => 8,
+        }
+    }
+
+    /// Where element `index` of a tuple of `items` starts, in bytes.
+    pub(crate) fn tuple_offset(items: &[Type], index: usize) -> usize {
+        items.iter().take(index).map(Type::slot_size).sum()
+    }
+
+    /// The type of a tuple element as the tuple holds it: strings in a
+    /// buffer of the map string size `str_len`.
+    pub(crate) fn into_tuple_element(self, str_len: usize) -> Type {
+        match self {
+            Type::Str(_) => Type::Str(str_len),
+            Type::Timestamp(_) => Type::int(false),
+            other => other,
+        }
+    }
+
+    /// True when values of the two types have the same layout (integers
+    /// of either signedness match).
+    pub(crate) fn same_shape(&self, other: &Type) -> bool {
+        match (self, other) {
+            (Type::Int { .. }, Type::Int { .. }) => true,
+            (Type::Tuple(a), Type::Tuple(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_shape(y))
+            }
+            (a, b) => a == b,
         }
     }
 
@@ -147,10 +215,69 @@ impl Type {
             // `probe` and `func` are stored as their names (bpftrace's
             // tools keep `func` for the return probe: `@f[tid] = func`).
             Type::Str(_) | Type::ProbeName => Ok(ValueKind::Str(str_len)),
+            Type::Bool => Ok(ValueKind::Bool),
+            Type::Tuple(_) if self.plain() => Ok(ValueKind::Tuple {
+                size: self.slot_size(),
+            }),
             Type::Void => Err(MapValueError::Void),
             _ => Err(MapValueError::Unsupported),
         }
     }
+
+    /// True for integers, bools, strings and tuples of those: values user
+    /// space prints without the session's state (stacks, symbols, probes).
+    fn plain(&self) -> bool {
+        match self {
+            Type::Int { .. } | Type::Bool | Type::Str(_) => true,
+            Type::Tuple(items) => items.iter().all(Type::plain),
+            _ => false,
+        }
+    }
+
+    /// The type of a map value laid out as `fields` (a tuple value's
+    /// fields, header first), `None` when they do not describe one value.
+    pub(crate) fn of_fields(fields: &[FieldKind]) -> Option<Type> {
+        let mut next = 0;
+        let t = Type::next_of_fields(fields, &mut next)?;
+        (next == fields.len()).then_some(t)
+    }
+
+    fn next_of_fields(fields: &[FieldKind], next: &mut usize) -> Option<Type> {
+        let f = *fields.get(*next)?;
+        *next += 1;
+        Some(match f {
+            FieldKind::Int { signed } => Type::int(signed),
+            FieldKind::Bool => Type::Bool,
+            FieldKind::Str(n) => Type::Str(n),
+            FieldKind::ProbeName => Type::ProbeName,
+            FieldKind::UStack(m) => Type::Stack(m),
+            FieldKind::USym => Type::Symbol,
+            FieldKind::Buffer(n) => Type::Buffer(n),
+            FieldKind::Strftime(_) => Type::int(false),
+            FieldKind::Username => Type::Username,
+            FieldKind::Inet => Type::Inet,
+            FieldKind::Record { .. } => return None,
+            FieldKind::Tuple(n) => Type::Tuple(
+                (0..n)
+                    .map(|_| Type::next_of_fields(fields, next))
+                    .collect::<Option<Vec<_>>>()?,
+            ),
+        })
+    }
+}
+
+/// The key layout of `@m[k1, k2, ...]` whose keys have these types; a
+/// single tuple key `@m[(k1, k2)]` is the same as `@m[k1, k2]` (no
+/// header). `Err(i)`: key `i` has no value.
+pub(crate) fn key_layout(keys: &[Type], str_len: usize) -> Result<Vec<FieldKind>, usize> {
+    let mut fields = Vec::new();
+    for (i, t) in keys.iter().enumerate() {
+        fields.extend(t.key_fields(str_len).ok_or(i)?);
+    }
+    if let ([Type::Tuple(_)], Some(FieldKind::Tuple(_))) = (keys, fields.first()) {
+        fields.remove(0);
+    }
+    Ok(fields)
 }
 
 /// Why a value cannot be stored in a map.
@@ -188,5 +315,18 @@ impl Typed {
     /// An integer known at run time.
     pub(crate) fn int(signed: bool) -> Typed {
         Typed::of(Type::int(signed))
+    }
+
+    /// A constant bool.
+    pub(crate) fn bool_const(v: bool) -> Typed {
+        Typed {
+            ty: Type::Bool,
+            konst: Some(i64::from(v)),
+        }
+    }
+
+    /// A bool known at run time.
+    pub(crate) fn bool() -> Typed {
+        Typed::of(Type::Bool)
     }
 }

@@ -54,6 +54,7 @@ impl Checker<'_> {
     fn size_of(&self, ty: &Type, span: Span) -> Result<Typed, CompileError> {
         let size = match ty {
             Type::Int { bits, .. } => u64::from(*bits / 8),
+            Type::Bool => 1,
             Type::Str(n) | Type::Buffer(n) => *n as u64,
             Type::Record(d) => d.size(),
             other => {

@@ -178,6 +178,17 @@ impl Expander {
                 self.stmts(&mut body.stmts)
             }
             StmtKind::Unroll { body, .. } => self.stmts(&mut body.stmts),
+            StmtKind::For { var, iter, body } => {
+                self.expr(var)?;
+                match &mut **iter {
+                    ForIter::Range { start, end } => {
+                        self.expr(start)?;
+                        self.expr(end)?;
+                    }
+                    ForIter::Map(m) => self.expr(m)?,
+                }
+                self.stmts(&mut body.stmts)
+            }
             StmtKind::Break | StmtKind::Continue | StmtKind::Return => Ok(()),
         }
     }
@@ -396,6 +407,17 @@ fn walk_stmt(s: &mut Stmt, f: &mut Visit<'_>) -> Result<(), Diagnostic> {
             walk_block(body, f)
         }
         StmtKind::Unroll { body, .. } => walk_block(body, f),
+        StmtKind::For { var, iter, body } => {
+            walk_expr(var, f)?;
+            match &mut **iter {
+                ForIter::Range { start, end } => {
+                    walk_expr(start, f)?;
+                    walk_expr(end, f)?;
+                }
+                ForIter::Map(m) => walk_expr(m, f)?,
+            }
+            walk_block(body, f)
+        }
         StmtKind::Break | StmtKind::Continue | StmtKind::Return => Ok(()),
     }
 }

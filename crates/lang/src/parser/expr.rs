@@ -172,6 +172,10 @@ impl<'a> Parser<'a> {
     pub(super) fn postfix(&mut self) -> Result<Expr, Diagnostic> {
         let mut e = self.primary()?;
         loop {
+            // `a..b` (a `for` range) is not a field access.
+            if self.at(&TokenKind::Dot) && self.peek(1) == TokenKind::Dot {
+                return Ok(e);
+            }
             if matches!(
                 self.tok.kind,
                 TokenKind::PlusPlus
@@ -225,12 +229,16 @@ impl<'a> Parser<'a> {
 
     pub(super) fn field(&mut self, base: Expr) -> Result<Expr, Diagnostic> {
         let what = self.bump()?;
-        let TokenKind::Ident(name) = &self.tok.kind else {
-            return Err(
-                self.unexpected(&format!("a field name after `{}`", what.kind.punct_text()))
-            );
+        // `$t.0`: a tuple element, kept as the field name "0".
+        let field = match &self.tok.kind {
+            TokenKind::Ident(name) => name.clone(),
+            TokenKind::Int(n) if what.kind == TokenKind::Dot => n.to_string(),
+            _ => {
+                return Err(
+                    self.unexpected(&format!("a field name after `{}`", what.kind.punct_text()))
+                )
+            }
         };
-        let field = name.clone();
         let t = self.bump()?;
         let span = base.span.to(t.span);
         Ok(Expr::new(

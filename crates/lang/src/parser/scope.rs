@@ -73,6 +73,80 @@ impl<'a> Parser<'a> {
         Ok(name.to_string())
     }
 
+    /// Declares `$name` in the innermost block; returns the name later
+    /// passes see (renamed when the probe uses the name already).
+    pub(super) fn declare(&mut self, name: String, span: Span) -> Result<String, Diagnostic> {
+        if self
+            .scopes
+            .blocks
+            .last()
+            .is_some_and(|b| b.contains_key(&name))
+        {
+            return Err(Diagnostic::error(
+                span,
+                format!("`${name}` is already declared in this block"),
+            )
+            .with_label("declared again here"));
+        }
+        let mut resolved = name.clone();
+        let mut n = 1;
+        while self.scopes.taken.contains(&resolved) {
+            n += 1;
+            resolved = format!("{name}'{n}");
+        }
+        self.scopes.taken.insert(resolved.clone());
+        if let Some(b) = self.scopes.blocks.last_mut() {
+            b.insert(name, resolved.clone());
+        }
+        Ok(resolved)
+    }
+
+    /// `for ($x : @map) { }`, `for ($i : start..end) { }`: the loop
+    /// variable is declared for the body only. Kept out of line: inlined,
+    /// it would grow every statement's stack frame.
+    #[inline(never)]
+    pub(super) fn for_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
+        self.bump()?;
+        self.expect(&TokenKind::LParen, "after `for`")?;
+        let var_tok = self.bump()?;
+        let TokenKind::Var(name) = var_tok.kind else {
+            return Err(Diagnostic::error(
+                var_tok.span,
+                "expected the loop variable (`$name`) after `for (`",
+            )
+            .with_note("e.g. `for ($kv : @map) { ... }` or `for ($i : 0..10) { ... }`"));
+        };
+        self.expect(&TokenKind::Colon, "after the loop variable")?;
+        let first = self.unary()?;
+        let iter = if self.at(&TokenKind::Dot) {
+            self.bump()?;
+            self.expect(&TokenKind::Dot, "in a range `start..end`")?;
+            let end = self.unary()?;
+            ForIter::Range { start: first, end }
+        } else {
+            match &first.kind {
+                ExprKind::Map { keys, .. } if keys.is_empty() => ForIter::Map(first),
+                _ => {
+                    return Err(Diagnostic::error(
+                        first.span,
+                        "`for` iterates over a map (`@name`) or a range (`start..end`)",
+                    )
+                    .with_label("neither a whole map nor a range"))
+                }
+            }
+        };
+        self.expect(&TokenKind::RParen, "after the `for` header")?;
+        self.scopes.open();
+        let var_name = self.declare(name, var_tok.span)?;
+        let body = self.block();
+        self.scopes.close();
+        Ok(StmtKind::For {
+            var: Expr::new(ExprKind::Variable(var_name), var_tok.span),
+            iter: Box::new(iter),
+            body: body?,
+        })
+    }
+
     /// `let $x;`, `let $x = v;`, `let $x: type;`, `let $x: type = v;`.
     pub(super) fn let_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
         let let_tok = self.bump()?;
@@ -107,29 +181,7 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        let current = self.scopes.blocks.len();
-        if self
-            .scopes
-            .blocks
-            .last()
-            .is_some_and(|b| b.contains_key(&name))
-        {
-            return Err(Diagnostic::error(
-                var_tok.span,
-                format!("`${name}` is already declared in this block"),
-            )
-            .with_label("declared again here"));
-        }
-        let mut resolved = name.clone();
-        let mut n = 1;
-        while self.scopes.taken.contains(&resolved) {
-            n += 1;
-            resolved = format!("{name}'{n}");
-        }
-        self.scopes.taken.insert(resolved.clone());
-        if let Some(b) = self.scopes.blocks.get_mut(current.wrapping_sub(1)) {
-            b.insert(name, resolved.clone());
-        }
+        let resolved = self.declare(name, var_tok.span)?;
         let target = Expr::new(ExprKind::Variable(resolved), var_tok.span);
         let at = let_tok.span.to(var_tok.span);
         let value = match (ty, value) {

@@ -1,0 +1,295 @@
+//! `for` loops: the body becomes a callback subprogram that `bpf_loop`
+//! (ranges) or `bpf_for_each_map_elem` (maps) calls once per element.
+//!
+//! A callback runs in its own stack frame, so the program's variables
+//! reach it through the `ctx` pointer the helper passes along: the
+//! caller's variable area. The callback's frame mirrors that area at the
+//! same offsets (every variable of a program with loops has its slot from
+//! the start): the callback copies the area in, runs the body with the
+//! emitter's usual R10-relative slots, and copies it back out whichever
+//! way it leaves (end of body, `continue`, `break`, `return`). The kernel
+//! counts both frames against the 512-byte stack, so a loop doubles the
+//! stack its program's variables take.
+
+use std::collections::HashMap;
+
+use ustrace_lang::ast::{Block, Expr, ExprId, ExprKind, ForIter, Probe, Span, Stmt, StmtKind};
+
+use super::{internal, ProgramCompiler};
+use crate::builder::{Builder, STACK_SIZE};
+use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3, R4, R6};
+use crate::CompileError;
+
+/// Slots of a program with `for` loops, in its variable area.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct LoopSlots {
+    /// The probe context (r6), for callbacks to reload.
+    ctx: i16,
+    /// Set when a callback left the probe (`return`, `exit()`).
+    returned: i16,
+    /// A range loop's start value, by its loop variable's id.
+    starts: HashMap<ExprId, i16>,
+}
+
+/// The callback subprograms' name (the kernel wants one per func_info; it
+/// need not be unique).
+const CALLBACK: &str = "for_body";
+/// `len(@m)`'s callback, which only counts.
+const COUNT_CALLBACK: &str = "map_len_count";
+
+impl ProgramCompiler<'_, '_> {
+    /// When `probe` has `for` loops: gives every variable its slot now
+    /// (callbacks mirror a fixed area) and reserves the loops' slots.
+    pub(crate) fn prepare_loops(&mut self, probe: &Probe) -> Result<(), CompileError> {
+        let mut ranges = Vec::new();
+        let mut any = false;
+        collect_loops(&probe.body, &mut |var, iter| {
+            any = true;
+            if matches!(iter, ForIter::Range { .. }) {
+                ranges.push(var.id);
+            }
+        });
+        if !any {
+            return Ok(());
+        }
+        let mut names: Vec<(String, usize)> = self
+            .types
+            .vars
+            .iter()
+            .map(|(n, t)| (n.clone(), t.slot_size()))
+            .collect();
+        names.sort();
+        for (name, size) in names {
+            if !self.vars.contains_key(&name) {
+                let slot = self.alloc_var(size, probe.span)?;
+                self.vars.insert(name, slot);
+            }
+        }
+        let ctx = self.alloc_var(8, probe.span)?;
+        let returned = self.alloc_var(8, probe.span)?;
+        let mut starts = HashMap::new();
+        for id in ranges {
+            starts.insert(id, self.alloc_var(8, probe.span)?);
+        }
+        self.loop_slots = Some(LoopSlots {
+            ctx,
+            returned,
+            starts,
+        });
+        Ok(())
+    }
+
+    /// `for ($x : ITER) { body }`.
+    pub(crate) fn for_loop(
+        &mut self,
+        var: &Expr,
+        iter: &ForIter,
+        body: &Block,
+        span: Span,
+    ) -> Result<(), CompileError> {
+        let ExprKind::Variable(name) = &var.kind else {
+            return Err(internal(var.span));
+        };
+        // Never reached (after `exit()` or `return`): no callback either,
+        // the verifier refuses unreachable subprograms.
+        if !self.b.is_live() {
+            return Ok(());
+        }
+        let slots = self.loop_slots.clone().ok_or_else(|| internal(span))?;
+        let var_slot = *self.vars.get(name).ok_or_else(|| internal(var.span))?;
+        self.b.emit(insn::st_imm(8, R10, slots.returned, 0));
+        self.b.emit(insn::stx(8, R10, slots.ctx, R6));
+        match iter {
+            ForIter::Range { start, end } => {
+                let start_slot = *slots.starts.get(&var.id).ok_or_else(|| internal(span))?;
+                let s = self.expr(start)?;
+                let e = self.expr(end)?;
+                self.load(&s, R0);
+                self.b.emit(insn::stx(8, R10, start_slot, R0));
+                // Iterations: end - start, none when that is not positive.
+                self.load(&e, R1);
+                self.b.emit(insn::alu64_reg(AluOp::Sub, R1, R0));
+                let skip = self.b.label();
+                self.b.jmp_imm(JmpOp::Jsle, R1, 0, skip);
+                // bpf_loop calls back with r1 = the index, r2 = ctx.
+                let callback = self.callback(body, span, R2, |c| {
+                    // $x = start + index.
+                    c.b.emit(insn::ldx(8, R0, R10, start_slot));
+                    c.b.emit(insn::alu64_reg(AluOp::Add, R0, R1));
+                    c.b.emit(insn::stx(8, R10, var_slot, R0));
+                })?;
+                self.b.load_func(R2, callback);
+                self.area_pointer(R3);
+                self.b.emit(insn::mov64_imm(R4, 0));
+                self.b.emit(insn::call(helper::LOOP));
+                self.b.bind(skip);
+            }
+            ForIter::Map(m) => {
+                let ExprKind::Map { name: map_name, .. } = &m.kind else {
+                    return Err(internal(m.span));
+                };
+                let Some((map, def)) = self.map_kind(map_name) else {
+                    return Err(internal(m.span));
+                };
+                let key_size = def.key_body_size();
+                let value_size = def.value.size();
+                // bpf_for_each_map_elem calls back with r1 = the map,
+                // r2 = the key, r3 = the value, r4 = ctx.
+                let callback = self.callback(body, span, R4, |c| {
+                    // $kv = (key, value).
+                    c.copy_from(R2, var_slot, key_size);
+                    c.copy_from(R3, var_slot + key_size as i16, value_size);
+                })?;
+                self.b.load_map(R1, map);
+                self.b.load_func(R2, callback);
+                self.area_pointer(R3);
+                self.b.emit(insn::mov64_imm(R4, 0));
+                self.b.emit(insn::call(helper::FOR_EACH_MAP_ELEM));
+            }
+        }
+        // The body left the probe: so does the caller.
+        self.b.emit(insn::ldx(8, R1, R10, slots.returned));
+        let exit = self.exit_label;
+        self.b.jmp_imm(JmpOp::Jne, R1, 0, exit);
+        Ok(())
+    }
+
+    /// `len(@m)`: leaves in r0 the number of elements, counted by
+    /// visiting them with a callback that does nothing else.
+    pub(crate) fn map_len(
+        &mut self,
+        map: crate::builder::MapId,
+        span: Span,
+    ) -> Result<(), CompileError> {
+        if !self.b.is_live() {
+            return Ok(());
+        }
+        let callback = match self.b.func(COUNT_CALLBACK) {
+            Some(f) => f,
+            None => {
+                let mut b = Builder::new();
+                b.emit(insn::mov64_imm(R0, 0));
+                b.emit(insn::exit());
+                let body = b.finish(span)?;
+                self.b.add_func(COUNT_CALLBACK, body)
+            }
+        };
+        self.b.load_map(R1, map);
+        self.b.load_func(R2, callback);
+        self.b.emit(insn::mov64_imm(R3, 0));
+        self.b.emit(insn::mov64_imm(R4, 0));
+        self.b.emit(insn::call(helper::FOR_EACH_MAP_ELEM));
+        Ok(())
+    }
+
+    /// `reg` = the variable area's address (the callbacks' `ctx`).
+    fn area_pointer(&mut self, reg: Reg) {
+        self.b.emit(insn::mov64_reg(reg, R10));
+        self.b.emit(insn::alu64_imm(AluOp::Add, reg, -STACK_SIZE));
+    }
+
+    /// Copies `size` bytes (a multiple of 8) from `src` into the stack at
+    /// `dst`, through r0.
+    fn copy_from(&mut self, src: Reg, dst: i16, size: usize) {
+        for w in 0..size / 8 {
+            let o = (w * 8) as i16;
+            self.b.emit(insn::ldx(8, R0, src, o));
+            self.b.emit(insn::stx(8, R10, dst + o, R0));
+        }
+    }
+
+    /// Emits `body` as a callback subprogram; returns its index. The
+    /// helper passes the caller's variable area in register `ctx`; `enter`
+    /// runs once that area is copied in, with the helper's other arguments
+    /// still in r1-r4.
+    fn callback(
+        &mut self,
+        body: &Block,
+        span: Span,
+        ctx: Reg,
+        enter: impl FnOnce(&mut Self),
+    ) -> Result<usize, CompileError> {
+        let slots = self.loop_slots.clone().ok_or_else(|| internal(span))?;
+        let outer_b = std::mem::replace(&mut self.b, Builder::new());
+        let outer_exit = self.exit_label;
+        let outer_loops = std::mem::take(&mut self.loops);
+        let result = self.callback_body(body, span, &slots, ctx, enter);
+        let inner = std::mem::replace(&mut self.b, outer_b);
+        self.exit_label = outer_exit;
+        self.loops = outer_loops;
+        result?;
+        let finished = inner.finish(span)?;
+        Ok(self.b.add_func(CALLBACK, finished))
+    }
+
+    fn callback_body(
+        &mut self,
+        body: &Block,
+        span: Span,
+        slots: &LoopSlots,
+        ctx: Reg,
+        enter: impl FnOnce(&mut Self),
+    ) -> Result<(), CompileError> {
+        // The caller's `ctx` pointer, kept above the mirrored area.
+        let saved_ctx = self.alloc_tmp(8, span)?;
+        let area = self.var_bytes as usize;
+        self.b.emit(insn::stx(8, R10, saved_ctx, ctx));
+        // Copy the area in (through r0 only: r1-r4 still hold the helper's
+        // arguments for `enter`).
+        for w in 0..area / 8 {
+            let o = (w * 8) as i16;
+            self.b.emit(insn::ldx(8, R0, ctx, o));
+            self.b.emit(insn::stx(8, R10, -(STACK_SIZE as i16) + o, R0));
+        }
+        enter(self);
+        self.b.emit(insn::ldx(8, R6, R10, slots.ctx));
+        let next = self.b.label();
+        let stop = self.b.label();
+        let leave = self.b.label();
+        let done = self.b.label();
+        self.exit_label = leave;
+        self.loops = vec![(next, stop)];
+        self.block(body)?;
+        self.b.bind(next);
+        self.b.emit(insn::mov64_imm(R0, 0));
+        self.b.goto(done);
+        self.b.bind(leave);
+        self.b.emit(insn::st_imm(8, R10, slots.returned, 1));
+        self.b.bind(stop);
+        self.b.emit(insn::mov64_imm(R0, 1));
+        self.b.bind(done);
+        // Copy the area back to the caller, keeping r0 (the verdict).
+        self.b.emit(insn::ldx(8, R2, R10, saved_ctx));
+        for w in 0..area / 8 {
+            let o = (w * 8) as i16;
+            self.b.emit(insn::ldx(8, R1, R10, -(STACK_SIZE as i16) + o));
+            self.b.emit(insn::stx(8, R2, o, R1));
+        }
+        self.b.emit(insn::exit());
+        Ok(())
+    }
+}
+
+/// Calls `f` on every `for` loop of `block`, nested ones included.
+fn collect_loops(block: &Block, f: &mut dyn FnMut(&Expr, &ForIter)) {
+    for Stmt { kind, .. } in &block.stmts {
+        match kind {
+            StmtKind::For { var, iter, body } => {
+                f(var, iter);
+                collect_loops(body, f);
+            }
+            StmtKind::If {
+                then_block,
+                else_block,
+                ..
+            } => {
+                collect_loops(then_block, f);
+                if let Some(b) = else_block {
+                    collect_loops(b, f);
+                }
+            }
+            StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => collect_loops(body, f),
+            _ => {}
+        }
+    }
+}
