@@ -11,7 +11,7 @@ apt-get update -qq
 apt-get install -y -qq \
     gcc g++ make pkg-config binutils mount util-linux \
     libelf-dev zlib1g-dev systemtap-sdt-dev libc6-dbg dwz \
-    bpftrace python3.11 python3-venv openjdk-17-jdk-headless postgresql-15 gdb \
+    bpftrace openssl python3.11 python3-venv openjdk-17-jdk-headless postgresql-15 gdb \
     ruby ruby3.1 php8.2-cli \
     prometheus golang-go \
     >/dev/null

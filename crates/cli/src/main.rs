@@ -363,8 +363,13 @@ fn run(cli: Cli) -> Result<i32> {
     }
     sink.flush()?;
     for full in tracer.full_maps()? {
+        let raise = if full.declared {
+            "declare it larger (`let @m = hash(N);`)".to_string()
+        } else {
+            "raise the limit with USTRACE_MAX_MAP_KEYS".to_string()
+        };
         cli.run.warn(&format!(
-            "map {} is full ({} keys): {} update(s) with new keys were dropped; raise the limit with USTRACE_MAX_MAP_KEYS",
+            "map {} is full ({} keys): {} update(s) with new keys were dropped; {raise}",
             full.name, full.max_keys, full.dropped_updates
         ));
     }

@@ -132,3 +132,103 @@ fn literals_with_scientific_duration_and_c_suffixes() {
         "Attaching 1 probe...\n60000000000\n2000 1000123000 123 5\n\n\n"
     );
 }
+
+/// ustrace's stdout and stderr for `script`.
+fn run_both(test: &str, script: &str) -> Option<(String, String)> {
+    if !bpf_available(test) {
+        return None;
+    }
+    let mut cmd = ustrace();
+    cmd.args(["-e", script]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "ustrace failed on {script}: {}",
+        stderr(&out)
+    );
+    Some((stdout(&out), stderr(&out)))
+}
+
+#[test]
+fn a_declared_hash_has_its_size_and_a_full_one_is_reported() {
+    let Some((out, err)) = run_both(
+        "a_declared_hash_has_its_size_and_a_full_one_is_reported",
+        "let @a = hash(2); begin { @a[1] = 1; @a[2] = 2; @a[3] = 3; exit(); }",
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n\n\n@a[1]: 1\n@a[2]: 2\n");
+    assert_eq!(
+        err,
+        "WARNING: map @a is full (2 keys): 1 update(s) with new keys were dropped; declare it larger (`let @m = hash(N);`)\n"
+    );
+}
+
+#[test]
+fn an_lru_hash_makes_room_and_is_never_full() {
+    let Some((out, err)) = run_both(
+        "an_lru_hash_makes_room_and_is_never_full",
+        "let @b = lruhash(2); begin { @b[1] = 1; @b[2] = 2; @b[3] = 3; exit(); }",
+    ) else {
+        return;
+    };
+    // Eviction is approximate (the manual says so): two entries stay, the
+    // newest among them.
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("@b[")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(lines.contains(&"@b[3]: 3"), "{out}");
+    assert_eq!(err, "");
+}
+
+#[test]
+fn per_cpu_declared_maps_sum_their_aggregations() {
+    let Some((out, _)) = run_both(
+        "per_cpu_declared_maps_sum_their_aggregations",
+        "let @c = percpulruhash(10); let @e = percpuhash(4); begin { @c[1] = count(); @c[1] = count(); @e = sum(5); @e = sum(6); exit(); }",
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n\n\n@c[1]: 2\n@e: 11\n");
+}
+
+#[test]
+fn config_keys_from_the_environment_win_over_the_block() {
+    if !bpf_available("config_keys_from_the_environment_win_over_the_block") {
+        return;
+    }
+    let script = "config = { print_maps_on_exit = true; missing_probes = error } begin { @x = 1; exit(); } uprobe:/bin/true:no_such_function_here { }";
+    let mut cmd = ustrace();
+    cmd.args(["-e", script])
+        .env("BPFTRACE_PRINT_MAPS_ON_EXIT", "false")
+        .env("BPFTRACE_MISSING_PROBES", "ignore");
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(out.status.success(), "{}", stderr(&out));
+    // `@x` is not printed: the environment turned print_maps_on_exit off.
+    assert_eq!(stdout(&out), "Attaching 1 probe...\n\n\n");
+    assert_eq!(stderr(&out), "");
+    // The block alone: missing_probes = error stops at the missing function.
+    let mut cmd = ustrace();
+    cmd.args(["-e", script]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        stderr(&out).starts_with("stdin:1:90: error: no function matches `no_such_function_here`"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+#[test]
+fn missing_probes_warn_goes_on_with_a_warning() {
+    let Some((out, err)) = run_both(
+        "missing_probes_warn_goes_on_with_a_warning",
+        "config = { missing_probes = warn } begin { exit(); } uprobe:/bin/true:no_such_function_here { }",
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n\n\n");
+    assert!(
+        err.starts_with("WARNING: attach point `uprobe:/bin/true:no_such_function_here` skipped: no function matches `no_such_function_here`"),
+        "{err}"
+    );
+}

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use ustrace_lang::ast::{number_exprs, Script};
+use ustrace_lang::ast::{number_exprs, MapDecl, Script};
 
 use crate::builder::MapId;
 use crate::emit::ProgramCompiler;
@@ -58,7 +58,9 @@ pub fn compile(
     let maps = analysis.maps;
     for map in maps {
         let name = map.name.clone();
-        let id = g.add_map(user_map_def(map));
+        let mut def = user_map_def(map);
+        declared(&mut def, &name, &script.map_decls)?;
+        let id = g.add_map(def);
         g.user_maps.insert(name, id);
     }
     for (plan, types) in plans.into_iter().zip(analysis.programs) {
@@ -104,6 +106,32 @@ fn user_map_def(map: UserMap) -> MapDef {
         max_entries: MAP_MAX_ENTRIES,
         role: MapRole::User(map),
     }
+}
+
+/// A map's kernel type and size from its declaration (`let @m =
+/// lruhash(100);`), if it has one. Aggregations keep one value per CPU
+/// in any declared kind; a per-CPU kind holds aggregations only.
+fn declared(def: &mut MapDef, name: &str, decls: &[MapDecl]) -> Result<(), CompileError> {
+    let Some(decl) = decls.iter().find(|d| format!("@{}", d.name) == name) else {
+        return Ok(());
+    };
+    let per_cpu = matches!(def.kind, MapKind::PerCpuHash);
+    if decl.kind.per_cpu() && !per_cpu {
+        return Err(CompileError::new(
+            decl.span,
+            format!(
+                "{name} is declared per-CPU but is assigned values: a per-CPU map holds aggregations (count(), sum(), min(), max(), avg(), stats(), hist(), lhist())"
+            ),
+        ));
+    }
+    def.kind = match (per_cpu, decl.kind.lru()) {
+        (true, true) => MapKind::LruPerCpuHash,
+        (true, false) => MapKind::PerCpuHash,
+        (false, true) => MapKind::LruHash,
+        (false, false) => MapKind::Hash,
+    };
+    def.max_entries = decl.max_entries;
+    Ok(())
 }
 
 /// State shared by all programs of a script.

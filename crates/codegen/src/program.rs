@@ -136,6 +136,11 @@ pub enum MapKind {
     Hash,
     /// Per-CPU hash map.
     PerCpuHash,
+    /// Hash map evicting about the least recently used entry when full
+    /// (`let @m = lruhash(N);`).
+    LruHash,
+    /// Per-CPU LRU hash map (`let @m = percpulruhash(N);`).
+    LruPerCpuHash,
     /// Array.
     Array,
     /// Per-CPU array.

@@ -223,7 +223,10 @@ impl Session {
             .maps
             .iter()
             .map(|m| {
-                let per_cpu = matches!(m.kind, MapKind::PerCpuHash | MapKind::PerCpuArray);
+                let per_cpu = matches!(
+                    m.kind,
+                    MapKind::PerCpuHash | MapKind::LruPerCpuHash | MapKind::PerCpuArray
+                );
                 (m.key_size as usize, m.value_size as usize, per_cpu)
             })
             .collect();

@@ -20,6 +20,8 @@ fn raw_map_type(kind: MapKind) -> sys::bpf_map_type {
     match kind {
         MapKind::Hash => sys::BPF_MAP_TYPE_HASH,
         MapKind::PerCpuHash => sys::BPF_MAP_TYPE_PERCPU_HASH,
+        MapKind::LruHash => sys::BPF_MAP_TYPE_LRU_HASH,
+        MapKind::LruPerCpuHash => sys::BPF_MAP_TYPE_LRU_PERCPU_HASH,
         MapKind::Array => sys::BPF_MAP_TYPE_ARRAY,
         MapKind::PerCpuArray => sys::BPF_MAP_TYPE_PERCPU_ARRAY,
         MapKind::RingBuf => sys::BPF_MAP_TYPE_RINGBUF,

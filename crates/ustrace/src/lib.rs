@@ -479,8 +479,15 @@ impl Script {
             )
         })?;
         for map in &mut compiled.maps {
-            if matches!(map.role, ustrace_codegen::program::MapRole::User(_)) {
-                map.max_entries = options.max_map_keys.max(1);
+            if let ustrace_codegen::program::MapRole::User(u) = &map.role {
+                // A declared map (`let @m = hash(N);`) keeps its own size.
+                let declared = ast
+                    .map_decls
+                    .iter()
+                    .any(|d| format!("@{}", d.name) == u.name);
+                if !declared {
+                    map.max_entries = options.max_map_keys.max(1);
+                }
             }
         }
         Ok(Script {

@@ -23,6 +23,9 @@ pub struct FullMap {
     pub max_keys: u32,
     /// Updates that failed because it was full (counted in BPF).
     pub dropped_updates: u64,
+    /// Its size comes from a declaration (`let @m = hash(N);`), not from
+    /// `max_map_keys`.
+    pub declared: bool,
 }
 
 /// Attached programs of a [`Script`]. Dropping it detaches everything.
@@ -216,12 +219,26 @@ impl Tracer {
             let MapRole::User(u) = &m.role else {
                 continue;
             };
+            // LRU maps make room instead of refusing: never full.
+            if matches!(
+                m.kind,
+                ustrace_codegen::program::MapKind::LruHash
+                    | ustrace_codegen::program::MapKind::LruPerCpuHash
+            ) {
+                continue;
+            }
             let dropped_updates = self.session.dropped_updates(i).map_err(from_session)?;
             if dropped_updates > 0 || self.session.read_map(i).len() >= m.max_entries as usize {
                 full.push(FullMap {
                     name: u.name.clone(),
                     max_keys: m.max_entries,
                     dropped_updates,
+                    declared: self
+                        .script
+                        .ast
+                        .map_decls
+                        .iter()
+                        .any(|d| format!("@{}", d.name) == u.name),
                 });
             }
         }
