@@ -6,16 +6,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
 use common::*;
 
 fn tool_work() -> String {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| build_c("tool_work", "tests/c/tool_work.c", &["-O1", "-g"]))
+    build_c_once("tool_work", "tests/c/tool_work.c", &["-O1", "-g"])
         .display()
         .to_string()
 }
@@ -136,10 +134,6 @@ fn stackcount_per_process() {
     assert_eq!(process.len(), 2, "{text}");
     assert_eq!(process[0].0, process[1].0, "{text}");
     assert_eq!((process[0].1, process[1].1), ("    10", "    20"), "{text}");
-}
-
-fn python_available(test: &str) -> bool {
-    tool_available(test, "/usr/bin/python3.11", &["--version"])
 }
 
 #[test]
