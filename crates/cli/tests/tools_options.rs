@@ -138,10 +138,6 @@ fn stackcount_per_process() {
     assert_eq!((process[0].1, process[1].1), ("    10", "    20"), "{text}");
 }
 
-fn python_available(test: &str) -> bool {
-    tool_available(test, "/usr/bin/python3.11", &["--version"])
-}
-
 #[test]
 fn uflow_filters_by_method_and_class() {
     let test = "uflow_filters_by_method_and_class";

@@ -427,7 +427,9 @@ fn verbose_prints_the_generated_script() {
     ]);
     let text = stdout(&out);
     assert!(
-        text.starts_with("config = { print_maps_on_exit = false; max_strlen = 80 }\n"),
+        text.starts_with(
+            "config = { print_maps_on_exit = false; max_strlen = 80; missing_probes = error }\n"
+        ),
         "{text}"
     );
     assert!(

@@ -223,3 +223,9 @@ pub fn ustat_with_go(args: &[&str], go: &Path, pids: &[u32]) -> (String, Output)
     let out = interrupt_after(g, Duration::ZERO);
     (text.join("\n"), out)
 }
+
+/// True when /usr/bin/python3.11 (the CPython the Python tools' tests
+/// trace) runs. Otherwise see [`unavailable`].
+pub fn python_available(test: &str) -> bool {
+    tool_available(test, "/usr/bin/python3.11", &["--version"])
+}

@@ -61,10 +61,7 @@ pub fn script(
     hists: &[String],
     options: &Options,
 ) -> Result<(String, Vec<Distribution>), SpecError> {
-    let mut out = format!(
-        "config = {{ print_maps_on_exit = false; max_strlen = {} }}\n",
-        options.string_size
-    );
+    let mut out = super::config_line(options.string_size);
     let mut dists = Vec::new();
     let specs = counts
         .iter()

@@ -61,6 +61,15 @@ impl fmt::Display for SpecError {
 
 impl std::error::Error for SpecError {}
 
+/// The first line of a script written from specifiers: maps are printed
+/// by the tool's own layout, strings are cut at `string_size`, and a probe
+/// that cannot be attached is an error (as in BCC's tools), never skipped.
+pub fn config_line(string_size: u64) -> String {
+    format!(
+        "config = {{ print_maps_on_exit = false; max_strlen = {string_size}; missing_probes = error }}\n"
+    )
+}
+
 /// The pieces of `text` between top-level `sep` characters (outside
 /// parentheses, brackets and string literals), each with its byte offset
 /// in `text`.

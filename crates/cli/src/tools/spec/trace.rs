@@ -47,10 +47,7 @@ pub fn script(probes: &[String], options: &Options) -> Result<String, SpecError>
         .iter()
         .map(|p| parse(p))
         .collect::<Result<Vec<_>, _>>()?;
-    let mut out = format!(
-        "config = {{ print_maps_on_exit = false; max_strlen = {} }}\n",
-        options.string_size
-    );
+    let mut out = super::config_line(options.string_size);
     let (mut head_fmt, mut head_args) = (String::new(), Vec::new());
     if options.timestamp || options.time {
         head_fmt.push_str("%-8s ");
@@ -540,7 +537,7 @@ mod tests {
         let lines: Vec<&str> = s.lines().collect();
         assert_eq!(
             lines[0],
-            "config = { print_maps_on_exit = false; max_strlen = 32 }"
+            "config = { print_maps_on_exit = false; max_strlen = 32; missing_probes = error }"
         );
         assert_eq!(
             lines[1],
