@@ -42,17 +42,6 @@ fn with_microseconds(format: &str, micros: u32) -> String {
     out
 }
 
-#[cfg(test)]
-mod microsecond_tests {
-    #[test]
-    fn percent_f_is_microseconds_and_percent_percent_stays() {
-        assert_eq!(
-            super::with_microseconds("%H:%M:%S.%f %%f", 42),
-            "%H:%M:%S.000042 %%f"
-        );
-    }
-}
-
 /// The local time now, formatted by the C library's strftime (`time()`).
 pub(crate) fn local_time(format: &str) -> String {
     // SAFETY: time() with a null pointer only returns the time.
@@ -201,4 +190,15 @@ pub(crate) fn user_name(uid: u32) -> String {
     unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }
         .to_string_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod microsecond_tests {
+    #[test]
+    fn percent_f_is_microseconds_and_percent_percent_stays() {
+        assert_eq!(
+            super::with_microseconds("%H:%M:%S.%f %%f", 42),
+            "%H:%M:%S.000042 %%f"
+        );
+    }
 }
