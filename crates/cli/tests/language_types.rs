@@ -88,3 +88,25 @@ fn block_expressions_and_scientific_literals() {
         "Attaching 1 probe...\n2\nside effect\n5\n1002000\n1\n\n\n"
     );
 }
+
+#[test]
+fn for_over_count_maps_sums_every_cpu() {
+    // bpftrace's tests/runtime/for "map two keys with a per cpu
+    // aggregation": the value is the total over CPUs, as the map prints.
+    let Some(out) = run(
+        "for_over_count_maps_sums_every_cpu",
+        r#"profile:hz:499 { @c[1] = count(); } interval:ms:700 { exit(); } END { for ($kv : @c) { printf("loop %d\n", $kv.1); } }"#,
+    ) else {
+        return;
+    };
+    let looped = out
+        .lines()
+        .find_map(|l| l.strip_prefix("loop "))
+        .unwrap_or_else(|| panic!("no loop line in {out}"));
+    let printed = out
+        .lines()
+        .find_map(|l| l.strip_prefix("@c[1]: "))
+        .unwrap_or_else(|| panic!("no map in {out}"));
+    assert_eq!(looped, printed, "{out}");
+    assert!(looped.parse::<u64>().unwrap_or(0) > 0, "{out}");
+}

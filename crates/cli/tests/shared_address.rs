@@ -13,10 +13,7 @@ use std::time::Duration;
 use common::*;
 
 fn program() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| build_c("same_address", "tests/c/same_address.c", &["-O1", "-g"]))
-        .clone()
+    build_c_once("same_address", "tests/c/same_address.c", &["-O1", "-g"])
 }
 
 /// The address of the USDT probe `same:guarded`, from `ustrace -lv`.

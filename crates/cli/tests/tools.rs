@@ -11,13 +11,9 @@ use std::time::Duration;
 
 use common::*;
 
-/// The C program with known work, built once: a rebuild renames a new file
-/// over the path, and a test attached to the old one would see nothing.
+/// The C program with known work, built once (see `build_c_once`).
 fn tool_work() -> PathBuf {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| build_c("tool_work", "tests/c/tool_work.c", &["-O1", "-g"]))
-        .clone()
+    build_c_once("tool_work", "tests/c/tool_work.c", &["-O1", "-g"])
 }
 
 fn run(args: &[&str]) -> Output {

@@ -6,16 +6,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
 
 use common::*;
 
 fn tool_work() -> String {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| build_c("tool_work", "tests/c/tool_work.c", &["-O1", "-g"]))
+    build_c_once("tool_work", "tests/c/tool_work.c", &["-O1", "-g"])
         .display()
         .to_string()
 }

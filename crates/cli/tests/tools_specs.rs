@@ -5,17 +5,14 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::process::Output;
 use std::time::Duration;
 
 use common::*;
 
-/// The program with known work, built once (see tools.rs on why).
+/// The program with known work, built once (see `build_c_once`).
 fn work() -> String {
-    static BUILT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
-    BUILT
-        .get_or_init(|| build_c("argdist_work", "tests/c/argdist_work.c", &["-O1", "-g"]))
+    build_c_once("argdist_work", "tests/c/argdist_work.c", &["-O1", "-g"])
         .display()
         .to_string()
 }

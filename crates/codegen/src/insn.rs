@@ -243,6 +243,9 @@ pub mod helper {
     /// `bpf_for_each_map_elem(map, callback, ctx, flags)`: calls the
     /// callback for every element; returns how many it visited.
     pub const FOR_EACH_MAP_ELEM: i32 = 164;
+    /// `bpf_map_lookup_percpu_elem(map, key, cpu)`: one CPU's value of a
+    /// per-CPU map.
+    pub const MAP_LOOKUP_PERCPU_ELEM: i32 = 195;
     /// bpf_get_current_task_btf()
     pub const GET_CURRENT_TASK_BTF: i32 = 158;
     /// bpf_task_pt_regs(task)

@@ -252,8 +252,11 @@ fn for_misuse_is_one_error_at_the_offending_text() {
         )
     );
     assert_eq!(
-        error(r#"BEGIN { @c[1] = count(); for ($kv : @c) { } }"#).1,
-        "@c"
+        error(r#"BEGIN { @c[1] = avg(1); for ($kv : @c) { } }"#),
+        (
+            "`for` over @c, which holds avg(): only count() and sum() maps can be iterated among aggregations".into(),
+            "@c".into()
+        )
     );
     assert_eq!(
         error(r#"BEGIN { for ($i : 0.."a") { } }"#),

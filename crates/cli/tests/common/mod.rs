@@ -229,3 +229,16 @@ pub fn ustat_with_go(args: &[&str], go: &Path, pids: &[u32]) -> (String, Output)
 pub fn python_available(test: &str) -> bool {
     tool_available(test, "/usr/bin/python3.11", &["--version"])
 }
+
+/// [`build_c`] once per test binary and program `name`: later calls get
+/// the first build's path. A rebuild renames a new file over the path, and
+/// a test attached to the old one would see nothing.
+pub fn build_c_once(name: &str, src: &str, flags: &[&str]) -> PathBuf {
+    static BUILT: std::sync::Mutex<std::collections::BTreeMap<String, PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let mut built = BUILT.lock().unwrap_or_else(|e| e.into_inner());
+    built
+        .entry(name.to_string())
+        .or_insert_with(|| build_c(name, src, flags))
+        .clone()
+}

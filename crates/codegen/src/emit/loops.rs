@@ -133,12 +133,20 @@ impl ProgramCompiler<'_, '_> {
                 };
                 let key_size = def.key_body_size();
                 let value_size = def.value.size();
+                let per_cpu = def.value.per_cpu();
+                let cpus = self.g.opts.ncpus.max(1);
                 // bpf_for_each_map_elem calls back with r1 = the map,
                 // r2 = the key, r3 = the value, r4 = ctx.
                 let callback = self.callback(body, span, R4, |c| {
                     // $kv = (key, value).
                     c.copy_from(R2, var_slot, key_size);
-                    c.copy_from(R3, var_slot + key_size as i16, value_size);
+                    let value_slot = var_slot + key_size as i16;
+                    if per_cpu {
+                        // count()/sum(): every CPU's share, added up.
+                        c.sum_over_cpus(map, var_slot, value_slot, cpus);
+                    } else {
+                        c.copy_from(R3, value_slot, value_size);
+                    }
                 })?;
                 self.b.load_map(R1, map);
                 self.b.load_func(R2, callback);
@@ -180,6 +188,26 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::mov64_imm(R4, 0));
         self.b.emit(insn::call(helper::FOR_EACH_MAP_ELEM));
         Ok(())
+    }
+
+    /// `*value = sum over cpu of map[key]` for a per-CPU map of 8-byte
+    /// counters, the key at stack slot `key`.
+    fn sum_over_cpus(&mut self, map: crate::builder::MapId, key: i16, value: i16, cpus: u32) {
+        self.b.emit(insn::st_imm(8, R10, value, 0));
+        for cpu in 0..cpus {
+            let absent = self.b.label();
+            self.b.load_map(R1, map);
+            self.b.emit(insn::mov64_reg(R2, R10));
+            self.b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(key)));
+            self.b.emit(insn::mov64_imm(R3, cpu as i32));
+            self.b.emit(insn::call(helper::MAP_LOOKUP_PERCPU_ELEM));
+            self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
+            self.b.emit(insn::ldx(8, R1, R0, 0));
+            self.b.emit(insn::ldx(8, R2, R10, value));
+            self.b.emit(insn::alu64_reg(AluOp::Add, R2, R1));
+            self.b.emit(insn::stx(8, R10, value, R2));
+            self.b.bind(absent);
+        }
     }
 
     /// `reg` = the variable area's address (the callbacks' `ctx`).

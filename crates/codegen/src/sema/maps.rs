@@ -192,6 +192,9 @@ impl Checker<'_> {
         let value = match def.value {
             ValueKind::Int { signed } => Type::int(signed),
             ValueKind::Bool => Type::Bool,
+            // Summed over the CPUs by the loop.
+            ValueKind::Count => Type::int(false),
+            ValueKind::Sum => Type::int(true),
             ValueKind::Str(n) => Type::Str(n),
             ValueKind::Tuple { .. } => Type::of_fields(&def.value_fields).ok_or_else(|| {
                 CompileError::new(m.span, format!("map @{name}: malformed tuple value"))
@@ -200,7 +203,7 @@ impl Checker<'_> {
                 return Err(CompileError::new(
                     m.span,
                     format!(
-                        "`for` over @{name}, which holds {}: iterating an aggregation is not supported (its value is per CPU); copy it to a plain map first",
+                        "`for` over @{name}, which holds {}: only count() and sum() maps can be iterated among aggregations",
                         describe_value(other)
                     ),
                 ))
