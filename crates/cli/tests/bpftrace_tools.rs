@@ -251,3 +251,37 @@ fn threadsnoop_of_debian_skips_libpthread_as_bpftrace_does() {
         "WARNING: attach point `uprobe:libpthread:pthread_create` skipped: no function matches `pthread_create` in /lib/x86_64-linux-gnu/libpthread.so.0\n"
     );
 }
+
+/// The constructs of bpftrace's CURRENT tools/threadsnoop.bt (written here,
+/// not copied): `config = { missing_probes = ignore; }`, the
+/// libpthread/libc pair of attach points, `strftime("%H:%M:%S.%f")`
+/// (microseconds) and `usym(arg2)`, on a threaded program.
+#[test]
+fn current_threadsnoop_constructs_name_the_thread_start_routine() {
+    if !bpf_available("current_threadsnoop_constructs_name_the_thread_start_routine") {
+        return;
+    }
+    let script = r#"config = { missing_probes = ignore; }
+uprobe:libpthread:pthread_create, uprobe:libc:pthread_create {
+  printf("%15s %7d %-16s %s\n", strftime("%H:%M:%S.%f", nsecs), pid, comm, usym(arg2));
+}"#;
+    let out = trace_command(
+        script,
+        "python3 -c 'import threading; t = threading.Thread(target=print); t.start(); t.join()'",
+    );
+    let lines: Vec<&str> = out.lines().filter(|l| l.contains("python3")).collect();
+    assert_eq!(lines.len(), 1, "{out}");
+    let fields: Vec<&str> = lines[0].split_whitespace().collect();
+    assert_eq!(fields.len(), 4, "{}", lines[0]);
+    // HH:MM:SS.micros
+    let (hms, micros) = fields[0].split_once('.').expect("a fraction");
+    assert_eq!((hms.len(), micros.len()), (8, 6), "{}", fields[0]);
+    assert!(micros.bytes().all(|b| b.is_ascii_digit()), "{}", fields[0]);
+    assert_eq!(
+        (fields[2], fields[3]),
+        ("python3", "pythread_wrapper"),
+        "{}",
+        lines[0]
+    );
+    assert!(out.starts_with("Attaching 1 probe...\n"), "{out}");
+}

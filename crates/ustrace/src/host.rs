@@ -15,7 +15,31 @@ pub(crate) fn wall_time(format: &str, ns: u64) -> String {
         ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
     };
     let wall_ns = now(libc::CLOCK_REALTIME) - now(libc::CLOCK_MONOTONIC) + ns as i128;
-    strftime_at(format, (wall_ns.div_euclid(1_000_000_000)) as libc::time_t)
+    let micros = (wall_ns.rem_euclid(1_000_000_000) / 1000) as u32;
+    let format = with_microseconds(format, micros);
+    strftime_at(&format, (wall_ns.div_euclid(1_000_000_000)) as libc::time_t)
+}
+
+/// `format` with bpftrace's `%f` (microseconds, 6 digits) filled in;
+/// `%%` stays for strftime.
+fn with_microseconds(format: &str, micros: u32) -> String {
+    let mut out = String::with_capacity(format.len());
+    let mut chars = format.chars();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('f') => out.push_str(&format!("{micros:06}")),
+            Some(other) => {
+                out.push('%');
+                out.push(other);
+            }
+            None => out.push('%'),
+        }
+    }
+    out
 }
 
 /// The local time now, formatted by the C library's strftime (`time()`).
@@ -166,4 +190,15 @@ pub(crate) fn user_name(uid: u32) -> String {
     unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }
         .to_string_lossy()
         .into_owned()
+}
+
+#[cfg(test)]
+mod microsecond_tests {
+    #[test]
+    fn percent_f_is_microseconds_and_percent_percent_stays() {
+        assert_eq!(
+            super::with_microseconds("%H:%M:%S.%f %%f", 42),
+            "%H:%M:%S.000042 %%f"
+        );
+    }
 }
