@@ -285,3 +285,75 @@ uprobe:libpthread:pthread_create, uprobe:libc:pthread_create {
     );
     assert!(out.starts_with("Attaching 1 probe...\n"), "{out}");
 }
+
+/// Runs an interactive bash (readline on a pseudo-terminal from util-linux's
+/// `script`), types `lines` into it and waits until it exits: its terminal
+/// output.
+fn interactive_bash(lines: &[&str]) -> String {
+    use std::io::Write;
+    let mut child = Command::new("script")
+        .args(["-qfc", "bash --norc --noprofile -i", "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("starting script(1) with bash");
+    // Kept open until bash has exited: `script` stops at end of input.
+    let mut input = child.stdin.take().expect("script's stdin");
+    for line in lines {
+        writeln!(input, "{line}").expect("typing into bash");
+    }
+    let start = Instant::now();
+    while child.try_wait().expect("waiting for bash").is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the interactive bash did not exit"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(input);
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut child.stdout.take().expect("stdout"), &mut out)
+        .expect("reading bash's terminal");
+    out
+}
+
+#[test]
+fn bashreadline_shows_the_commands_typed_into_an_interactive_bash() {
+    let Some(tool) = tool(
+        "bashreadline_shows_the_commands_typed_into_an_interactive_bash",
+        "bashreadline",
+    ) else {
+        return;
+    };
+    let mut terminal = String::new();
+    let (out, err) = trace_while(&tool, "COMMAND", || {
+        terminal = interactive_bash(&["echo ustrace-pid=$$", "true  two  spaces", "exit"]);
+    });
+    // The bash's own PID, as it printed it on its terminal.
+    // (The typed line itself may be echoed too, with `$$` unexpanded.)
+    let pid: String = terminal
+        .split("ustrace-pid=")
+        .skip(1)
+        .map(|rest| rest.chars().take_while(char::is_ascii_digit).collect())
+        .find(|digits: &String| !digits.is_empty())
+        .unwrap_or_else(|| panic!("no PID echoed by bash:\n{terminal}"));
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("Attaching 2 probes..."), "{out}");
+    assert_eq!(
+        lines.next(),
+        Some("Tracing bash commands... Hit Ctrl-C to end.")
+    );
+    assert_eq!(lines.next(), Some("TIME      PID    COMMAND"));
+    // `HH:MM:SS  PID    COMMAND`: the time, then the PID padded to 6.
+    let commands: Vec<&str> = lines
+        .filter_map(|l| l.get(10..))
+        .filter_map(|l| l.strip_prefix(&format!("{pid:<6} ")))
+        .collect();
+    assert_eq!(
+        commands,
+        ["echo ustrace-pid=$$", "true  two  spaces", "exit"],
+        "{out}"
+    );
+    assert_eq!(err, "");
+}
