@@ -232,3 +232,40 @@ fn missing_probes_warn_goes_on_with_a_warning() {
         "{err}"
     );
 }
+
+/// `missing_probes` unset, as bpftrace 0.17: a missing function is skipped
+/// with a warning, a missing library or file stops with a caret.
+#[test]
+fn missing_probes_unset_skips_functions_but_not_files() {
+    let Some((out, err)) = run_both(
+        "missing_probes_unset_skips_functions_but_not_files",
+        "begin { exit(); } uprobe:/bin/true:no_such_function_here { }",
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n\n\n");
+    assert!(
+        err.starts_with("WARNING: attach point `uprobe:/bin/true:no_such_function_here` skipped: no function matches `no_such_function_here`"),
+        "{err}"
+    );
+    // A library name: the caret under the attach point; a path: the
+    // one-line "no such file" error.
+    for (script, message) in [
+        (
+            "begin { exit(); } uprobe:libno_such_lib_here:f { }",
+            "stdin:1:19: error: library `libno_such_lib_here` not found",
+        ),
+        (
+            "begin { exit(); } usdt:/no/such/file:p:n { }",
+            "ERROR: /no/such/file: no such file\n",
+        ),
+    ] {
+        let mut cmd = ustrace();
+        cmd.args(["-e", script]);
+        let out = run_with_timeout(cmd, Duration::from_secs(60));
+        assert_eq!(out.status.code(), Some(1), "{script}: {}", stderr(&out));
+        assert_eq!(stdout(&out), "", "{script}");
+        let err = stderr(&out);
+        assert!(err.starts_with(message), "{script}: {err}");
+    }
+}

@@ -149,14 +149,29 @@ fn failing_span(script: &Script, prog_name: &str, log: &str) -> Option<ustrace_l
 pub(crate) enum ResolveError {
     /// At a place in the script.
     At(ustrace_lang::ast::Span, String),
+    /// The file, library or glob an attach point names does not exist: an
+    /// error unless `missing_probes` says `warn` or `ignore` (bpftrace 0.17
+    /// refuses a missing uprobe target file too).
+    MissingFile(ustrace_lang::ast::Span, String),
     /// Discovery failed.
     Probe(ProbeError),
 }
 
 impl ResolveError {
+    /// Whether the attach point's file itself is missing (not only the
+    /// function or probe inside it).
+    pub(crate) fn is_missing_file(&self) -> bool {
+        matches!(
+            self,
+            ResolveError::MissingFile(..)
+                | ResolveError::Probe(ProbeError::NotFound { .. })
+                | ResolveError::Probe(ProbeError::LibraryNotFound { .. })
+        )
+    }
+
     pub(crate) fn with_source(self, name: &str, source: &str) -> Error {
         match self {
-            ResolveError::At(span, msg) => {
+            ResolveError::At(span, msg) | ResolveError::MissingFile(span, msg) => {
                 Error::script(name, source, Diagnostic::error(span, msg))
             }
             ResolveError::Probe(e) => Error::Probe(e),

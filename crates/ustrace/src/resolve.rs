@@ -35,7 +35,7 @@ pub(crate) fn resolve(
 /// Why an attach point is missing, one line.
 fn missing_message(e: &ResolveError) -> String {
     match e {
-        ResolveError::At(_, msg) => msg.clone(),
+        ResolveError::At(_, msg) | ResolveError::MissingFile(_, msg) => msg.clone(),
         ResolveError::Probe(p) => p.to_string(),
     }
 }
@@ -197,6 +197,13 @@ fn resolve_all(
             row.push(r);
         }
         if !missing.is_empty() {
+            // Unset: a missing function or probe is skipped with a warning
+            // (bpftrace 0.17), a missing file or library is an error.
+            if mode.is_none() {
+                if let Some(at) = missing.iter().position(|(_, e)| e.is_missing_file()) {
+                    return Err(missing.swap_remove(at).1);
+                }
+            }
             if mode == Some(MissingProbes::Error) {
                 if let Some((_, e)) = missing.into_iter().next() {
                     return Err(e);
@@ -265,9 +272,10 @@ fn resolve_uprobe(
     span: Span,
 ) -> Result<Vec<UprobeFunction>, ResolveError> {
     let at = |message: String| ResolveError::At(span, message);
-    let objects = probes::find_objects(path, pid).map_err(|e| at(e.to_string()))?;
+    let missing_file = |message: String| ResolveError::MissingFile(span, message);
+    let objects = probes::find_objects(path, pid).map_err(|e| missing_file(e.to_string()))?;
     if objects.files.is_empty() {
-        return Err(at(format!("no file matches `{path}`")));
+        return Err(missing_file(format!("no file matches `{path}`")));
     }
     let mut out = Vec::new();
     for file in &objects.files {
