@@ -267,7 +267,10 @@ uprobe:libpthread:pthread_create, uprobe:libc:pthread_create {
 }"#;
     let out = trace_command(
         script,
-        "python3 -c 'import threading; t = threading.Thread(target=print); t.start(); t.join()'",
+        // The process lives 1 s after the thread so that usym(arg2) is named
+        // from its maps (as tests/c/stacks.c does): a process that is gone
+        // when the tracer reads the event leaves an address.
+        "python3 -c 'import threading, time; t = threading.Thread(target=print); t.start(); t.join(); time.sleep(1)'",
     );
     let lines: Vec<&str> = out.lines().filter(|l| l.contains("python3")).collect();
     assert_eq!(lines.len(), 1, "{out}");
