@@ -7,28 +7,14 @@ use std::time::Duration;
 
 use common::*;
 
-fn run(test: &str, script: &str) -> Option<String> {
-    if !bpf_available(test) {
-        return None;
-    }
-    let mut cmd = ustrace();
-    cmd.args(["-e", script]);
-    let out = run_with_timeout(cmd, Duration::from_secs(60));
-    assert!(
-        out.status.success(),
-        "ustrace failed on {script}: {}",
-        stderr(&out)
-    );
-    Some(stdout(&out))
-}
-
 #[test]
 fn string_functions_give_the_manuals_values() {
     // strstr: index of the first occurrence or -1; strcontains: 1 or 0;
     // strncmp: 0 when equal up to n; strlen: the length.
-    let Some(out) = run(
+    let Some(out) = run_script(
         "string_functions_give_the_manuals_values",
         r#"BEGIN { printf("%d %d %d %d\n", strstr("hello world", "wor"), strstr("hello", "xyz"), strstr("aab", "ab"), strstr("abc", "")); printf("%d %d %d\n", strcontains(comm, "trace"), strcontains("abc", "abcd"), strcontains("abc", "c")); printf("%d %d %d\n", strncmp(comm, "ustrX", 4), strncmp(comm, "ustrX", 5), strncmp("ab", "ab", 10)); printf("%d %d %d\n", strlen(comm), strlen("hello"), strlen(str(0))); exit(); }"#,
+        &[],
     ) else {
         return;
     };
@@ -52,9 +38,10 @@ fn online_cpus() -> usize {
 
 #[test]
 fn bswap_ncpus_probetype_and_booleans() {
-    let Some(out) = run(
+    let Some(out) = run_script(
         "bswap_ncpus_probetype_and_booleans",
         r#"BEGIN { printf("%x %x %lx %d\n", bswap((uint16)0x1234), bswap((uint32)0x12345678), bswap(0x0102030405060708), bswap((uint8)0x12)); printf("%s %d %d\n", probetype, true, false); } interval:ms:10 { printf("%s %d\n", probetype(), ncpus); exit(); }"#,
+        &[],
     ) else {
         return;
     };
@@ -69,9 +56,10 @@ fn bswap_ncpus_probetype_and_booleans() {
 
 #[test]
 fn has_key_and_delete_take_the_map_and_the_key() {
-    let Some(out) = run(
+    let Some(out) = run_script(
         "has_key_and_delete_take_the_map_and_the_key",
         r#"BEGIN { @m[1] = 10; @m[2] = 20; @k[1, "a"] = 5; printf("%d %d %d\n", has_key(@m, 1), has_key(@m, 3), has_key(@k, (1, "a"))); delete(@m, 1); delete(@k, (1, "a")); printf("%d %d %d\n", has_key(@m, 1), has_key(@m[2]), has_key(@k, (1, "a"))); exit(); }"#,
+        &[],
     ) else {
         return;
     };
@@ -101,9 +89,10 @@ fn a_config_block_sets_map_size_and_exit_printing() {
         stderr(&out)
     );
     // print_maps_on_exit = false: nothing printed at exit.
-    let Some(out) = run(
+    let Some(out) = run_script(
         "a_config_block_sets_map_size_and_exit_printing",
         "config = { print_maps_on_exit = false; } BEGIN { @m[1] = 1; printf(\"x\\n\"); exit(); }",
+        &[],
     ) else {
         return;
     };
@@ -129,9 +118,10 @@ fn a_bad_config_key_is_one_line_with_a_caret() {
 
 #[test]
 fn let_declarations_are_block_scoped() {
-    let Some(out) = run(
+    let Some(out) = run_script(
         "let_declarations_are_block_scoped",
         r#"BEGIN { let $x = 1; if (true) { let $x = "in"; printf("%s\n", $x); } printf("%d\n", $x); let $y: uint8 = 257; let $z: string; let $w; $w = 5; printf("%d [%s] %d\n", $y, $z, $w); $i = 0; while ($i < 2) { let $t = $i * 10; printf("t=%d\n", $t); $i++; } exit(); }"#,
+        &[],
     ) else {
         return;
     };

@@ -4,32 +4,16 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::*;
-
-fn run(test: &str, script: &str) -> Option<String> {
-    if !bpf_available(test) {
-        return None;
-    }
-    let mut cmd = ustrace();
-    cmd.args(["-e", script]);
-    let out = run_with_timeout(cmd, Duration::from_secs(60));
-    assert!(
-        out.status.success(),
-        "ustrace failed on {script}: {}",
-        stderr(&out)
-    );
-    Some(stdout(&out))
-}
 
 #[test]
 fn bools_print_true_and_false() {
     // bpftrace's tests/runtime/bool: `@a[true] = false` prints
     // `@a[true]: false`; conditionals take bools; printf's %d prints 1/0.
-    let Some(out) = run(
+    let Some(out) = run_script(
         "bools_print_true_and_false",
         r#"BEGIN { print(true); print(false); print(1 < 2); print(!5); $b = 3 > 2; printf("%d %d\n", $b, false); @a[true] = false; @c = 1 == 1; if (true) { print("yes"); } if (0 == 1) { print("no"); } if ($b) { print("b"); } exit(); }"#,
+        &[],
     ) else {
         return;
     };
@@ -43,9 +27,10 @@ fn bools_print_true_and_false() {
 fn tuples_print_the_bpftrace_way() {
     // bpftrace's manual (Tuples) and tests/runtime/bool: elements separated
     // by ", ", strings without quotes, nested tuples in parentheses.
-    let Some(out) = run(
+    let Some(out) = run_script(
         "tuples_print_the_bpftrace_way",
         r#"BEGIN { $a = (1, "hello"); $b = (3, 4, $a); print($a); print($b); print($b.0); print($a[1]); print($b.2.0); print((true, false)); print((!0, !10)); printf("%d %s|%s\n", $b.1, $a.1, $b); @k[1, (2, "x")] = 7; @v[5] = (-1, "b", (true, 2)); $r = @v[5]; print($r.2.0); exit(); }"#,
+        &[],
     ) else {
         return;
     };
@@ -62,9 +47,10 @@ fn for_loops_over_ranges_and_maps() {
     // readable and writable in the body; a map gives (key, value) tuples,
     // ((k1, k2), value) for two keys. Map order is the kernel's, so each
     // map loop sums (and counts) instead of printing in order.
-    let Some(out) = run(
+    let Some(out) = run_script(
         "for_loops_over_ranges_and_maps",
         r#"BEGIN { for ($i : 0..5) { print($i); } $sum = 0; for ($i : 1..5) { $sum += $i; } print($sum); for ($i : (-3)..0) { print($i); } for ($i : 1..4) { if ($i == 2) { break; } print($i); } for ($i : 1..4) { if ($i == 2) { continue; } print($i); } for ($i : 5..5) { print("here"); } @a = 10; for ($i : 0..@a) { @a += 1; } print(@a); @m[16] = 32; @m[64] = 128; $k = 0; $v = 0; for ($kv : @m) { $k += $kv.0; $v += $kv.1; } printf("%d %d %d\n", $k, $v, len(@m)); @t[1, "x"] = 2; @t[3, "y"] = 4; $n = 0; for ($kv : @t) { if ($kv.0.1 == "y") { $n += $kv.0.0 * $kv.1; } } print($n); for ($i : 0..3) { for ($j : 0..2) { if ($i == 2) { return; } printf("%d%d ", $i, $j); } } print("not reached"); } BEGIN { exit(); } END { clear(@a); clear(@m); clear(@t); }"#,
+        &[],
     ) else {
         return;
     };
@@ -77,9 +63,10 @@ fn for_loops_over_ranges_and_maps() {
 #[test]
 fn block_expressions_and_scientific_literals() {
     // bpftrace's manual: `let $a = { let $b = 1; $b };` and `$i = 2e3;`.
-    let Some(out) = run(
+    let Some(out) = run_script(
         "block_expressions_and_scientific_literals",
         r#"BEGIN { let $a = { let $b = 1; $b + 1 }; print($a); $c = { printf("side effect\n"); 5 }; print($c); $i = 2e3; print($i + 1e6); print(sizeof(true)); exit(); }"#,
+        &[],
     ) else {
         return;
     };
@@ -93,9 +80,10 @@ fn block_expressions_and_scientific_literals() {
 fn for_over_count_maps_sums_every_cpu() {
     // bpftrace's tests/runtime/for "map two keys with a per cpu
     // aggregation": the value is the total over CPUs, as the map prints.
-    let Some(out) = run(
+    let Some(out) = run_script(
         "for_over_count_maps_sums_every_cpu",
         r#"profile:hz:499 { @c[1] = count(); } interval:ms:700 { exit(); } END { for ($kv : @c) { printf("loop %d\n", $kv.1); } }"#,
+        &[],
     ) else {
         return;
     };

@@ -9,23 +9,6 @@ use std::time::Duration;
 
 use common::*;
 
-/// ustrace's stdout for `script` (with `args` after it), or None when BPF
-/// cannot be loaded outside CI.
-fn run(test: &str, script: &str, args: &[&str]) -> Option<String> {
-    if !bpf_available(test) {
-        return None;
-    }
-    let mut cmd = ustrace();
-    cmd.args(["-e", script]).args(args);
-    let out = run_with_timeout(cmd, Duration::from_secs(60));
-    assert!(
-        out.status.success(),
-        "ustrace failed on {script}: {}",
-        stderr(&out)
-    );
-    Some(stdout(&out))
-}
-
 /// The manual's macro example (its missing `;` after `print($a + @b)`
 /// and `side_effects(...)` added), ending with `exit()`.
 const MANUAL_MACROS: &str = r#"
@@ -74,7 +57,7 @@ begin {
 
 #[test]
 fn the_manuals_macro_example_prints_what_it_says() {
-    let Some(out) = run(
+    let Some(out) = run_script(
         "the_manuals_macro_example_prints_what_it_says",
         MANUAL_MACROS,
         &[],
@@ -106,7 +89,7 @@ begin {
   clear(@calls);
   exit();
 }"#;
-    let Some(out) = run(
+    let Some(out) = run_script(
         "a_macro_binding_its_argument_once_and_block_expressions",
         script,
         &[],
@@ -120,7 +103,7 @@ begin {
 fn literals_with_scientific_duration_and_c_suffixes() {
     // The manual: `1m` prints 60000000000; `2e3` is 2000; C suffixes are ignored.
     let script = r#"begin { $a = 1m; print($a); printf("%d %d %d %d\n", 2e3, 1_000_123_000, 123UL, 5ms / 1e6); exit(); }"#;
-    let Some(out) = run(
+    let Some(out) = run_script(
         "literals_with_scientific_duration_and_c_suffixes",
         script,
         &[],

@@ -2,30 +2,19 @@
 //! its documented forms, and misuse is one error pointing at the text.
 
 use ustrace_codegen::program::CompiledScript;
-use ustrace_codegen::{compile, CompileOptions, ResolvedAttach};
-use ustrace_lang::ast::AttachKind;
+use ustrace_codegen::CompileOptions;
 
+mod common;
+
+use common::build_with;
+
+/// Compiles `src` for a machine with 6 CPUs.
 fn build(src: &str) -> Result<CompiledScript, (String, String)> {
-    let script = ustrace_lang::parse(src).unwrap_or_else(|e| panic!("{src}: {e:?}"));
-    let resolved: Vec<Vec<ResolvedAttach>> = script
-        .probes
-        .iter()
-        .map(|p| {
-            p.attach_points
-                .iter()
-                .map(|a| match a.kind {
-                    AttachKind::End => ResolvedAttach::End,
-                    _ => ResolvedAttach::Begin,
-                })
-                .collect()
-        })
-        .collect();
     let opts = CompileOptions {
         ncpus: 6,
         ..CompileOptions::default()
     };
-    compile(&script, &resolved, &opts)
-        .map_err(|e| (e.message, src[e.span.start..e.span.end].to_string()))
+    build_with(src, &opts)
 }
 
 fn error(src: &str) -> (String, String) {

@@ -3,32 +3,11 @@
 //! and misuse as one error pointing at the offending text.
 
 use ustrace_codegen::program::{CompiledScript, FieldKind, PrintfKind};
-use ustrace_codegen::{compile, CompileOptions, ResolvedAttach, TaskParentOffsets};
-use ustrace_lang::ast::AttachKind;
+use ustrace_codegen::{CompileOptions, TaskParentOffsets};
 
-/// Compiles `src` with every block a BEGIN/END, or a profile probe.
-fn build_with(src: &str, opts: &CompileOptions) -> Result<CompiledScript, (String, String)> {
-    let script = ustrace_lang::parse(src).unwrap_or_else(|e| panic!("{src}: {e:?}"));
-    let resolved: Vec<Vec<ResolvedAttach>> = script
-        .probes
-        .iter()
-        .map(|p| {
-            p.attach_points
-                .iter()
-                .map(|a| match a.kind {
-                    AttachKind::End => ResolvedAttach::End,
-                    AttachKind::Profile { .. } => ResolvedAttach::Profile {
-                        hz: Some(99),
-                        period_ns: 0,
-                    },
-                    _ => ResolvedAttach::Begin,
-                })
-                .collect()
-        })
-        .collect();
-    compile(&script, &resolved, opts)
-        .map_err(|e| (e.message, src[e.span.start..e.span.end].to_string()))
-}
+mod common;
+
+use common::build_with;
 
 fn build(src: &str) -> Result<CompiledScript, (String, String)> {
     build_with(src, &CompileOptions::default())

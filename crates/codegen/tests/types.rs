@@ -4,26 +4,12 @@
 //! misuse is one error pointing at the text.
 
 use ustrace_codegen::program::{CompiledScript, FieldKind, MapRole, ValueKind};
-use ustrace_codegen::{compile, CompileOptions, ResolvedAttach};
-use ustrace_lang::ast::AttachKind;
+use ustrace_codegen::CompileOptions;
+
+mod common;
 
 fn build(src: &str) -> Result<CompiledScript, (String, String)> {
-    let script = ustrace_lang::parse(src).unwrap_or_else(|e| panic!("{src}: {e:?}"));
-    let resolved: Vec<Vec<ResolvedAttach>> = script
-        .probes
-        .iter()
-        .map(|p| {
-            p.attach_points
-                .iter()
-                .map(|a| match a.kind {
-                    AttachKind::End => ResolvedAttach::End,
-                    _ => ResolvedAttach::Begin,
-                })
-                .collect()
-        })
-        .collect();
-    compile(&script, &resolved, &CompileOptions::default())
-        .map_err(|e| (e.message, src[e.span.start..e.span.end].to_string()))
+    common::build_with(src, &CompileOptions::default())
 }
 
 fn compiled(src: &str) -> CompiledScript {

@@ -294,3 +294,20 @@ pub fn trace_released_program(
     let out = interrupt_after(tracer, Duration::ZERO);
     (std::fs::read_to_string(&out_path).unwrap_or_default(), out)
 }
+
+/// ustrace's stdout for `-e script` (with `args` after it), asserting that
+/// it succeeded; None when BPF cannot be loaded outside CI.
+pub fn run_script(test: &str, script: &str, args: &[&str]) -> Option<String> {
+    if !bpf_available(test) {
+        return None;
+    }
+    let mut cmd = ustrace();
+    cmd.args(["-e", script]).args(args);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(
+        out.status.success(),
+        "ustrace failed on {script}: {}",
+        stderr(&out)
+    );
+    Some(stdout(&out))
+}
