@@ -626,3 +626,7 @@ impl<'a> Parser<'a> {
 #[cfg(test)]
 #[path = "parser_tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "parser_error_tests.rs"]
+mod error_tests;
