@@ -83,6 +83,9 @@ pub(crate) struct StackFormatter {
     /// Executable mappings of traced processes, for naming frames from
     /// their files once the processes are gone.
     mappings: RefCell<HashMap<u32, Vec<Mapping>>>,
+    /// GNU build ids of files read for frames named from recorded
+    /// mappings (`None`: the file has none or cannot be read).
+    build_ids: RefCell<HashMap<std::path::PathBuf, Option<Vec<u8>>>>,
 }
 
 impl StackFormatter {
@@ -98,6 +101,7 @@ impl StackFormatter {
             named: RefCell::new(HashMap::new()),
             symbols: RefCell::new(HashMap::new()),
             mappings: RefCell::new(HashMap::new()),
+            build_ids: RefCell::new(HashMap::new()),
         }
     }
 
@@ -149,10 +153,25 @@ impl StackFormatter {
                 module: Some(m.path.to_string_lossy().into_owned()),
                 file: Some(m.path.to_string_lossy().into_owned()),
                 file_offset: Some(offset),
-                build_id: None,
+                build_id: self.build_id_of(&m.path),
             }),
             _ => None,
         }
+    }
+
+    /// The GNU build id of the file at `path`, read once per file.
+    fn build_id_of(&self, path: &std::path::Path) -> Option<Vec<u8>> {
+        if let Some(id) = self.build_ids.borrow().get(path) {
+            return id.clone();
+        }
+        let id = blazesym::helper::read_elf_build_id(&path)
+            .ok()
+            .flatten()
+            .map(|b| b.to_vec());
+        self.build_ids
+            .borrow_mut()
+            .insert(path.to_path_buf(), id.clone());
+        id
     }
 
     /// Symbolizes stack `id` of `pid` now (while the process lives) unless
@@ -410,6 +429,20 @@ mod tests {
         };
         let text = f.render(gone, &[addr], mode, StackPlace::Printf);
         assert!(text.contains("marker_function+1"), "{text}");
+        // A profile of the gone process still carries the file's build id
+        // (go tool pprof names the main mapping by it).
+        let own = maps
+            .iter()
+            .find(|m| addr >= m.start && addr < m.end)
+            .map(|m| m.path.clone())
+            .unwrap_or_default();
+        let expected = blazesym::helper::read_elf_build_id(&own)
+            .ok()
+            .flatten()
+            .map(|b| b.to_vec());
+        assert!(expected.is_some(), "the test binary has a build id");
+        let frames = f.profile_frames(gone, 1, || vec![addr], 1);
+        assert_eq!(frames[0].build_id, expected);
     }
 
     #[test]
