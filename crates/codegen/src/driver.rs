@@ -186,6 +186,7 @@ impl Globals<'_> {
             rows: ids[1],
             mappings: ids[2],
             scratch: ids[3],
+            files: ids[4],
         }
     }
 

@@ -97,6 +97,7 @@ impl Session {
                 MapRole::UnwindRows => "unwind_rows".to_string(),
                 MapRole::UnwindMappings => "unwind_maps".to_string(),
                 MapRole::UnwindScratch => "unwind_frames".to_string(),
+                MapRole::UnwindFiles => "unwind_files".to_string(),
                 MapRole::DroppedUpdates => "dropped".to_string(),
                 MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
@@ -189,9 +190,10 @@ impl Session {
                 .and_then(|i| maps.get(i))
                 .map(|f| f.as_raw_fd())
         };
-        if let (Some(rows), Some(mappings)) = (
+        if let (Some(rows), Some(mappings), Some(files)) = (
             fd_of(MapRole::UnwindRows, &session.maps),
             fd_of(MapRole::UnwindMappings, &session.maps),
+            fd_of(MapRole::UnwindFiles, &session.maps),
         ) {
             let rows = sys::MappedArray::new(
                 rows,
@@ -202,7 +204,7 @@ impl Session {
                 name: "unwind_rows".to_string(),
                 source,
             })?;
-            let mut u = unwind::UnwindMaps::new(rows, mappings);
+            let mut u = unwind::UnwindMaps::new(rows, mappings, files);
             if let Some(pid) = opts.tables_for {
                 // A process that is already gone has no stacks to walk.
                 let _ = u.load(pid);

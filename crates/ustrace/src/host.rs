@@ -166,6 +166,28 @@ pub(crate) fn task_parent_offsets(
     ustrace_runtime::kernel_types::task_parent_offsets().map_err(|e| e.to_string())
 }
 
+/// The kernel's mapping offsets the `ustack` walker needs to find a code
+/// address's file by itself (`bpf_find_vma`), read from the kernel's BTF
+/// only when the script walks user stacks by tables.
+pub(crate) fn vma_offsets(
+    script: &ustrace_lang::ast::Script,
+    walk: crate::StackWalk,
+) -> Result<ustrace_codegen::VmaOffsets, String> {
+    use ustrace_lang::ast::ExprKind;
+    let mut uses_ustack = false;
+    ustrace_lang::ast::visit_exprs(script, &mut |e| {
+        uses_ustack |= match &e.kind {
+            ExprKind::Builtin(n) => n == "ustack",
+            ExprKind::Call { name, .. } => name == "ustack",
+            _ => false,
+        };
+    });
+    if !uses_ustack || walk == crate::StackWalk::FramePointer {
+        return Err("the script walks no user stacks by tables".to_string());
+    }
+    ustrace_runtime::kernel_types::vma_offsets().map_err(|e| e.to_string())
+}
+
 /// `username`: the name the password database gives `uid`, or the number
 /// when it has none.
 pub(crate) fn user_name(uid: u32) -> String {

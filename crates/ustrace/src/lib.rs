@@ -480,6 +480,7 @@ impl Script {
             ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
             stack_format: stack_format(ast.config.stack_mode),
             task_parent: host::task_parent_offsets(&ast),
+            vma_fields: host::vma_offsets(&ast, options.stack_walk),
             ..Default::default()
         };
         let mut compiled = ustrace_codegen::compile(&ast, &resolved, &opts).map_err(|e| {

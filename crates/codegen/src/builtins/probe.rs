@@ -306,7 +306,8 @@ impl ProgramCompiler<'_, '_> {
         if !self.g.opts.frame_pointer_stacks {
             let maps = self.g.unwind_maps();
             let state = self.alloc_tmp(crate::unwind::STATE_SIZE, span)?;
-            crate::unwind::emit_ustack(&mut self.b, &maps, R6, mode.depth, state, slot);
+            let vma = self.g.opts.vma_fields.as_ref().ok();
+            crate::unwind::emit_ustack(&mut self.b, &maps, vma, mode.depth, state, slot);
             return Ok(Val::UStack(slot, mode));
         }
         let map = self.g.stack_map();
