@@ -90,6 +90,28 @@ pub const FILE_KEY_SIZE: u32 = 24;
 /// Entries of the files map (executable segments of every file built).
 pub const MAX_FILE_SEGMENTS: u32 = 8192;
 
+/// Bytes of a mapping-log key: pid (u32, then 4 zero bytes), mapping
+/// start.
+pub const LOG_KEY_SIZE: u32 = 16;
+/// Bytes of a mapping-log value: kernel device (u32, then 4 zero bytes),
+/// inode, page offset, mapping end.
+pub const LOG_VALUE_SIZE: u32 = 32;
+/// Entries of the mapping log (least recently used ones go first).
+pub const MAX_LOGGED_MAPPINGS: u32 = 8192;
+
+/// The mapping log: each file-backed code mapping `bpf_find_vma` found
+/// (for a stack walk or `usym`), keyed by (pid, start), so that user space
+/// can name addresses of a process that exited before it looked.
+pub fn mapping_log_def() -> MapDef {
+    MapDef {
+        kind: MapKind::LruHash,
+        key_size: LOG_KEY_SIZE,
+        value_size: LOG_VALUE_SIZE,
+        max_entries: MAX_LOGGED_MAPPINGS,
+        role: MapRole::MappingLog,
+    }
+}
+
 /// Set in the id of a stack walked by tables (a key of the
 /// [`MapRole::WalkedStacks`] map); ids without it come from
 /// `bpf_get_stackid`.
@@ -108,6 +130,8 @@ pub struct UnwindMaps {
     pub scratch: MapId,
     /// Segments of files with tables, by file identity.
     pub files: MapId,
+    /// Mappings `bpf_find_vma` found, for naming frames later.
+    pub log: MapId,
 }
 
 /// Definitions of the maps, by role, in [`UnwindMaps`] order.
@@ -155,7 +179,7 @@ pub fn map_defs() -> [MapDef; 5] {
 const SCRATCH_SIZE: u32 = 8 * (USTACK_MAX_DEPTH as u32 + 1);
 
 /// Bytes of walker state the caller reserves on its stack.
-pub const STATE_SIZE: usize = 128;
+pub const STATE_SIZE: usize = 72 + VMA_STATE_SIZE;
 
 // Offsets in the state (shared by the caller and the callback).
 const S_PC: i16 = 0;
@@ -168,16 +192,25 @@ const S_KEY_PID: i16 = 44;
 const S_KEY_ADDR: i16 = 48;
 const S_ZERO: i16 = 56;
 const S_ROW_KEY: i16 = 60;
-const S_TMP: i16 = 64;
-const S_REL: i16 = 72;
-// The last mapping bpf_find_vma found: a files-map key (device, inode,
-// page offset), its range and what it holds (VMA_*).
-const S_VMA_DEV: i16 = 80;
-const S_VMA_INO: i16 = 88;
-const S_VMA_PGOFF: i16 = 96;
-const S_VMA_START: i16 = 104;
-const S_VMA_END: i16 = 112;
-const S_VMA_KIND: i16 = 120;
+const S_REL: i16 = 64;
+/// The `bpf_find_vma` state (below), inside the walker's.
+const S_VMA: i16 = 72;
+const S_TMP: i16 = S_VMA + V_TMP;
+
+/// Bytes of the state the `bpf_find_vma` callback fills: the last mapping
+/// found. Laid out so that the mapping-log key (pid, start), the files-map
+/// key (device, inode, page offset) and the mapping-log value (device,
+/// inode, page offset, end) are each contiguous.
+pub const VMA_STATE_SIZE: usize = 64;
+const V_TMP: i16 = 0;
+/// The process (u32, then 4 zero bytes), set by the caller.
+const V_PID: i16 = 8;
+const V_START: i16 = 16;
+const V_DEV: i16 = 24;
+const V_INO: i16 = 32;
+const V_PGOFF: i16 = 40;
+const V_END: i16 = 48;
+const V_KIND: i16 = 56;
 /// Not executable: a return address cannot point there.
 const VMA_NOT_CODE: i32 = 0;
 /// Executable, no file (JIT code, the vdso).
@@ -239,6 +272,7 @@ pub fn emit_ustack(
     b.emit(insn::call(helper::GET_CURRENT_PID_TGID));
     b.emit(insn::alu64_imm(AluOp::Rsh, R0, 32));
     b.emit(insn::stx(4, R10, state + S_KEY_PID, R0));
+    b.emit(insn::stx(8, R10, state + S_VMA + V_PID, R0));
     b.emit(insn::stx(8, R10, slot + 8, R0));
     b.mov_imm(R1, FNV_OFFSET as i64);
     b.emit(insn::stx(8, R10, state + S_HASH, R1));
@@ -285,16 +319,46 @@ pub fn emit_ustack(
     b.bind(done);
 }
 
-/// The `bpf_find_vma` callback (r1 = task, r2 = vma, r3 = walker state):
-/// copies the mapping's range, page offset and kind, and for a file its
-/// device and inode, into the state. Returns 0 (the only value allowed).
-fn vma_callback(o: &VmaOffsets) -> crate::builder::Finished {
+/// Emits `bpf_find_vma(current, addr, ...)` for `usym`: the mapping
+/// holding the address stored at stack slot `addr` goes to the mapping
+/// log (when it is file-backed code). `vma_state` is [`VMA_STATE_SIZE`]
+/// bytes of stack. Uses r0-r5.
+pub fn emit_log_mapping(
+    b: &mut Builder,
+    log: MapId,
+    offsets: &VmaOffsets,
+    addr: i16,
+    vma_state: i16,
+) {
+    let func = match b.func("log_mapping") {
+        Some(f) => f,
+        None => b.add_func("log_mapping", vma_callback(offsets, log)),
+    };
+    b.zero_stack(vma_state, VMA_STATE_SIZE);
+    b.emit(insn::call(helper::GET_CURRENT_PID_TGID));
+    b.emit(insn::alu64_imm(AluOp::Rsh, R0, 32));
+    b.emit(insn::stx(8, R10, vma_state + V_PID, R0));
+    b.emit(insn::call(helper::GET_CURRENT_TASK_BTF));
+    b.emit(insn::mov64_reg(R1, R0));
+    b.emit(insn::ldx(8, R2, R10, addr));
+    b.load_func(R3, func);
+    b.emit(insn::mov64_reg(R4, R10));
+    b.emit(insn::alu64_imm(AluOp::Add, R4, i32::from(vma_state)));
+    b.emit(insn::mov64_imm(R5, 0));
+    b.emit(insn::call(helper::FIND_VMA));
+}
+
+/// The `bpf_find_vma` callback (r1 = task, r2 = vma, r3 = the
+/// [`VMA_STATE_SIZE`] state): copies the mapping's range, page offset and
+/// kind, and for a file its device and inode, into the state, and logs a
+/// file's mapping under (pid, start). Returns 0 (the only value allowed).
+fn vma_callback(o: &VmaOffsets, log: MapId) -> crate::builder::Finished {
     let mut b = Builder::new();
     let st = R9;
     let out = b.label();
     b.emit(insn::mov64_reg(st, R3));
     b.emit(insn::mov64_reg(R6, R2));
-    // kernel read of 8 (or `size`) bytes at `base + off` into state[dst].
+    // kernel read of `size` bytes at `base + off` into state[dst].
     let read = |b: &mut Builder, size: i32, dst: i16, base: Reg, off: u32| {
         b.emit(insn::mov64_reg(R1, st));
         b.emit(insn::alu64_imm(AluOp::Add, R1, i32::from(dst)));
@@ -303,30 +367,38 @@ fn vma_callback(o: &VmaOffsets) -> crate::builder::Finished {
         b.emit(insn::alu64_imm(AluOp::Add, R3, off as i32));
         b.emit(insn::call(helper::PROBE_READ_KERNEL));
     };
-    for field in [S_VMA_DEV, S_VMA_INO, S_VMA_KIND] {
+    for field in [V_DEV, V_INO, V_KIND] {
         b.emit(insn::st_imm(8, st, field, 0));
     }
-    read(&mut b, 8, S_VMA_START, R6, o.vm_start);
-    read(&mut b, 8, S_VMA_END, R6, o.vm_end);
-    read(&mut b, 8, S_VMA_PGOFF, R6, o.vm_pgoff);
-    read(&mut b, 8, S_TMP, R6, o.vm_flags);
-    b.emit(insn::ldx(8, R1, st, S_TMP));
+    read(&mut b, 8, V_START, R6, o.vm_start);
+    read(&mut b, 8, V_END, R6, o.vm_end);
+    read(&mut b, 8, V_PGOFF, R6, o.vm_pgoff);
+    read(&mut b, 8, V_TMP, R6, o.vm_flags);
+    b.emit(insn::ldx(8, R1, st, V_TMP));
     b.emit(insn::alu64_imm(AluOp::And, R1, VM_EXEC));
     b.jmp_imm(JmpOp::Jeq, R1, 0, out);
-    b.emit(insn::st_imm(8, st, S_VMA_KIND, VMA_ANONYMOUS));
+    b.emit(insn::st_imm(8, st, V_KIND, VMA_ANONYMOUS));
     // vma->vm_file->f_inode (a failed read leaves zero: no file).
-    read(&mut b, 8, S_TMP, R6, o.vm_file);
-    b.emit(insn::ldx(8, R7, st, S_TMP));
+    read(&mut b, 8, V_TMP, R6, o.vm_file);
+    b.emit(insn::ldx(8, R7, st, V_TMP));
     b.jmp_imm(JmpOp::Jeq, R7, 0, out);
-    read(&mut b, 8, S_TMP, R7, o.f_inode);
-    b.emit(insn::ldx(8, R7, st, S_TMP));
+    read(&mut b, 8, V_TMP, R7, o.f_inode);
+    b.emit(insn::ldx(8, R7, st, V_TMP));
     b.jmp_imm(JmpOp::Jeq, R7, 0, out);
-    read(&mut b, 8, S_VMA_INO, R7, o.i_ino);
-    read(&mut b, 8, S_TMP, R7, o.i_sb);
-    b.emit(insn::ldx(8, R7, st, S_TMP));
+    read(&mut b, 8, V_INO, R7, o.i_ino);
+    read(&mut b, 8, V_TMP, R7, o.i_sb);
+    b.emit(insn::ldx(8, R7, st, V_TMP));
     b.jmp_imm(JmpOp::Jeq, R7, 0, out);
-    read(&mut b, 4, S_VMA_DEV, R7, o.s_dev);
-    b.emit(insn::st_imm(8, st, S_VMA_KIND, VMA_FILE));
+    read(&mut b, 4, V_DEV, R7, o.s_dev);
+    b.emit(insn::st_imm(8, st, V_KIND, VMA_FILE));
+    // log[(pid, start)] = (dev, ino, pgoff, end)
+    b.load_map(R1, log);
+    b.emit(insn::mov64_reg(R2, st));
+    b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(V_PID)));
+    b.emit(insn::mov64_reg(R3, st));
+    b.emit(insn::alu64_imm(AluOp::Add, R3, i32::from(V_DEV)));
+    b.emit(insn::mov64_imm(R4, 0));
+    b.emit(insn::call(helper::MAP_UPDATE_ELEM));
     b.bind(out);
     ret(&mut b, 0);
     // Every label above is bound: finish cannot fail.
@@ -421,13 +493,13 @@ fn frame_callback(maps: &UnwindMaps, vma: Option<&VmaOffsets>) -> crate::builder
     match vma {
         None => b.goto(frame_pointer),
         Some(offsets) => {
-            let find = b.add_func("ustack_vma", vma_callback(offsets));
+            let find = b.add_func("ustack_vma", vma_callback(offsets, maps.log));
             let known = b.label();
             let lookup = b.label();
             // The mapping found last, if it holds the pc.
-            b.emit(insn::ldx(8, R1, st, S_VMA_START));
+            b.emit(insn::ldx(8, R1, st, S_VMA + V_START));
             b.jmp_reg(JmpOp::Jlt, R7, R1, lookup);
-            b.emit(insn::ldx(8, R1, st, S_VMA_END));
+            b.emit(insn::ldx(8, R1, st, S_VMA + V_END));
             b.jmp_reg(JmpOp::Jlt, R7, R1, known);
             b.bind(lookup);
             b.emit(insn::call(helper::GET_CURRENT_TASK_BTF));
@@ -435,23 +507,24 @@ fn frame_callback(maps: &UnwindMaps, vma: Option<&VmaOffsets>) -> crate::builder
             b.emit(insn::mov64_reg(R2, R7));
             b.load_func(R3, find);
             b.emit(insn::mov64_reg(R4, st));
+            b.emit(insn::alu64_imm(AluOp::Add, R4, i32::from(S_VMA)));
             b.emit(insn::mov64_imm(R5, 0));
             b.emit(insn::call(helper::FIND_VMA));
             b.jmp_imm(JmpOp::Jeq, R0, -ENOENT, stop);
             b.jmp_imm(JmpOp::Jne, R0, 0, frame_pointer);
             b.bind(known);
-            b.emit(insn::ldx(8, R1, st, S_VMA_KIND));
+            b.emit(insn::ldx(8, R1, st, S_VMA + V_KIND));
             b.jmp_imm(JmpOp::Jeq, R1, VMA_NOT_CODE, stop);
             b.jmp_imm(JmpOp::Jne, R1, VMA_FILE, frame_pointer);
             b.load_map(R1, maps.files);
             b.emit(insn::mov64_reg(R2, st));
-            b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(S_VMA_DEV)));
+            b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(S_VMA + V_DEV)));
             b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
             b.jmp_imm(JmpOp::Jeq, R0, 0, frame_pointer);
             // bias = start - page offset * 4096 + (file offset - address)
-            b.emit(insn::ldx(8, R2, st, S_VMA_PGOFF));
+            b.emit(insn::ldx(8, R2, st, S_VMA + V_PGOFF));
             b.emit(insn::alu64_imm(AluOp::Lsh, R2, 12));
-            b.emit(insn::ldx(8, R1, st, S_VMA_START));
+            b.emit(insn::ldx(8, R1, st, S_VMA + V_START));
             b.emit(insn::alu64_reg(AluOp::Sub, R1, R2));
             b.emit(insn::ldx(8, R2, R0, 0));
             b.emit(insn::alu64_reg(AluOp::Add, R1, R2));
@@ -586,6 +659,7 @@ mod tests {
             mappings: MapId(3),
             scratch: MapId(4),
             files: MapId(5),
+            log: MapId(6),
         }
     }
 
