@@ -229,8 +229,9 @@ impl UnwindMaps {
             if self.files.contains_key(&(dev, meta.ino())) {
                 continue;
             }
-            let f = self.add_file(path, (dev, meta.ino()), &mut report);
-            self.files.insert((dev, meta.ino()), f);
+            if let Some(f) = self.add_file(path, (dev, meta.ino()), &mut report) {
+                self.files.insert((dev, meta.ino()), f);
+            }
         }
         report.elapsed = t0.elapsed();
         report
@@ -281,19 +282,30 @@ impl UnwindMaps {
         let root = PathBuf::from(format!("/proc/{pid}/root"));
         let mut keys: Vec<[u8; 16]> = Vec::new();
         let mut values: Vec<[u8; 24]> = Vec::new();
+        let no_rows = FileRows {
+            start: 0,
+            count: 0,
+            segments: usize::MAX,
+        };
+        // A file that could not be read now (right after exec, ld.so's
+        // path under /proc/PID/root was seen to fail) is tried again.
+        let mut unread = false;
         for m in &mappings {
             let file = match self.files.get(&(m.dev, m.inode)) {
-                _ if m.path.as_os_str().is_empty() => FileRows {
-                    start: 0,
-                    count: 0,
-                    segments: usize::MAX,
-                },
+                _ if m.path.as_os_str().is_empty() => no_rows,
                 Some(f) => *f,
                 None => {
                     let host = root.join(m.path.strip_prefix("/").unwrap_or(&m.path));
-                    let f = self.add_file(&host, (m.dev, m.inode), &mut report);
-                    self.files.insert((m.dev, m.inode), f);
-                    f
+                    match self.add_file(&host, (m.dev, m.inode), &mut report) {
+                        Some(f) => {
+                            self.files.insert((m.dev, m.inode), f);
+                            f
+                        }
+                        None => {
+                            unread = true;
+                            no_rows
+                        }
+                    }
                 }
             };
             let bias = self
@@ -341,7 +353,14 @@ impl UnwindMaps {
         self.procs.insert(
             pid,
             ProcessTables {
-                maps_text: text,
+                // Empty: the next refresh loads the mappings again (while
+                // the process settles: a file that stays unreadable is
+                // not retried for ever).
+                maps_text: if unread && first_loaded.elapsed() < SETTLING {
+                    String::new()
+                } else {
+                    text
+                },
                 mappings,
                 keys,
                 gone: false,
@@ -356,13 +375,15 @@ impl UnwindMaps {
 
     /// Builds the table of one file and appends it to the rows map; its
     /// segments go to the files map under `id` (device as
-    /// `/proc/PID/maps` shows it, inode).
+    /// `/proc/PID/maps` shows it, inode). `None` when the file could not
+    /// be read (worth another try); a file that cannot be parsed has no
+    /// rows, for good.
     fn add_file(
         &mut self,
         host: &std::path::Path,
         id: (u64, u64),
         report: &mut UnwindLoad,
-    ) -> FileRows {
+    ) -> Option<FileRows> {
         let segments = self.segments.len();
         let table = match ustrace_unwind::table_for_file(host) {
             Ok(t) => {
@@ -370,13 +391,16 @@ impl UnwindMaps {
                 t.table
             }
             Err(e) => {
-                self.segments.push(Vec::new());
                 report.failures.push(e.to_string());
-                return FileRows {
+                if matches!(e, ustrace_unwind::UnwindError::Read { .. }) {
+                    return None;
+                }
+                self.segments.push(Vec::new());
+                return Some(FileRows {
                     start: 0,
                     count: 0,
                     segments,
-                };
+                });
             }
         };
         let count = table.rows.len() as u32;
@@ -386,11 +410,11 @@ impl UnwindMaps {
                     .failures
                     .push(format!("{}: unwind rows map full", host.display()));
             }
-            return FileRows {
+            return Some(FileRows {
                 start: 0,
                 count: 0,
                 segments,
-            };
+            });
         }
         let start = self.rows_used;
         let mut values = Vec::with_capacity(table.rows.len() * ROW_SIZE as usize);
@@ -403,11 +427,11 @@ impl UnwindMaps {
             report
                 .failures
                 .push(format!("{}: unwind rows map full", host.display()));
-            return FileRows {
+            return Some(FileRows {
                 start: 0,
                 count: 0,
                 segments,
-            };
+            });
         }
         self.rows_used += count;
         report.files_built += 1;
@@ -426,7 +450,7 @@ impl UnwindMaps {
                 break;
             }
         }
-        rows
+        Some(rows)
     }
 }
 
