@@ -121,6 +121,25 @@ pub(crate) fn source_location(name: &str, source: &str, start: usize, end: usize
     }
 }
 
+/// A warning for each declared map no probe uses, worded as bpftrace's
+/// (`Unused map: @m`), located at the declaration.
+pub(crate) fn unused_map_decls(
+    script: &ustrace_lang::ast::Script,
+    name: &str,
+    source: &str,
+) -> Vec<String> {
+    ustrace_lang::ast::unused_map_decls(script)
+        .into_iter()
+        .map(|d| {
+            format!(
+                "{}: Unused map: @{}",
+                source_location(name, source, d.span.start, d.span.end),
+                d.name
+            )
+        })
+        .collect()
+}
+
 /// A warning for each use of `cpid` in a script run without `-c` (where
 /// it is 0), as bpftrace warns.
 pub(crate) fn cpid_without_child(

@@ -103,6 +103,8 @@ fn stmt() -> impl Strategy<Value = String> {
                 .prop_map(|b| format!("$i = 0; while ($i < 3) {{ $i++; {} }}", b.join(" "))),
             proptest::collection::vec(inner.clone(), 0..3)
                 .prop_map(|b| format!("for ($j : 0..$y) {{ {} }}", b.join(" "))),
+            proptest::collection::vec(inner.clone(), 0..3)
+                .prop_map(|b| format!("{{ let $x = 5; {} }}", b.join(" "))),
         ]
     })
 }

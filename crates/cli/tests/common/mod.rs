@@ -298,6 +298,11 @@ pub fn trace_released_program(
 /// ustrace's stdout for `-e script` (with `args` after it), asserting that
 /// it succeeded; None when BPF cannot be loaded outside CI.
 pub fn run_script(test: &str, script: &str, args: &[&str]) -> Option<String> {
+    run_script_with_stderr(test, script, args).map(|(out, _)| out)
+}
+
+/// [`run_script`]'s stdout and stderr (warnings).
+pub fn run_script_with_stderr(test: &str, script: &str, args: &[&str]) -> Option<(String, String)> {
     if !bpf_available(test) {
         return None;
     }
@@ -309,5 +314,5 @@ pub fn run_script(test: &str, script: &str, args: &[&str]) -> Option<String> {
         "ustrace failed on {script}: {}",
         stderr(&out)
     );
-    Some(stdout(&out))
+    Some((stdout(&out), stderr(&out)))
 }

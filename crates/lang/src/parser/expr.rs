@@ -372,7 +372,13 @@ impl<'a> Parser<'a> {
     pub(super) fn block_expr(&mut self) -> Result<Expr, Diagnostic> {
         // Statements inside count towards the enclosing expression's
         // chain limit (`in_expr` stays set): the tree only gets deeper.
-        let mut block = self.block()?;
+        let block = self.block()?;
+        self.valued_block(block)
+    }
+
+    /// The block just read as an expression: its statements, then its last
+    /// expression (read without `;`, see [`Parser::last_block_valued`]).
+    pub(super) fn valued_block(&mut self, mut block: Block) -> Result<Expr, Diagnostic> {
         let valued = self.last_block_valued;
         let value = match block.stmts.pop() {
             Some(Stmt {
