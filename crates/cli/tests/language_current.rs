@@ -71,3 +71,43 @@ fn a_let_of_a_bare_block_is_gone_after_it() {
         "stdin:1:11: error: `break` and `continue` are only valid inside a loop\n  |\n1 | begin { { break; } }\n  |           ^^^^^\n"
     );
 }
+
+#[test]
+fn tuples_of_one_and_no_element_compare_and_have_bpftraces_size() {
+    let script = r#"begin {
+  $a = (1,);
+  $e = ();
+  print($a); print($e); print(((1,), ()));
+  print((1, "hello") == (1, "hello"));
+  print((1, "hello") != (1, "hello"));
+  $t = (2, comm, (true, 3));
+  print($t == (2, comm, (true, 3)));
+  print($t == (2, comm, (true, 4)));
+  print($t != (2, "other", (true, 3)));
+  print(sizeof((1, "ab")));
+  print(sizeof(((uint8)1, (uint16)2, (uint32)3)));
+  print(sizeof(((uint8)1, "ab")));
+  print(sizeof(()));
+  @m[(5,)] = (7,);
+  exit();
+}"#;
+    let Some(out) = run_script(
+        "tuples_of_one_and_no_element_compare_and_have_bpftraces_size",
+        script,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\n(1)\n()\n((1), ())\ntrue\nfalse\ntrue\nfalse\ntrue\n16\n8\n4\n0\n\n\n@m[5]: (7)\n"
+    );
+}
+
+#[test]
+fn comparing_tuples_of_other_types_is_refused_with_a_caret() {
+    assert_eq!(
+        refused(r#"begin { print((1, 2) == (1, "a")); }"#),
+        "stdin:1:15: error: tuples compared with `==` must have the same element types: (uint64, uint64) and (uint64, string)\n  |\n1 | begin { print((1, 2) == (1, \"a\")); }\n  |               ^^^^^^^^^^^^^^^^^^\n"
+    );
+}

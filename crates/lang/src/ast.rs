@@ -504,7 +504,7 @@ pub enum ExprKind {
         /// The member, and members of members.
         fields: Vec<String>,
     },
-    /// `(a, b, c)`: a tuple (two or more elements).
+    /// `(a, b, c)`: a tuple; `(a,)` has one element, `()` none.
     Tuple(Vec<Expr>),
     /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
     IncDec {

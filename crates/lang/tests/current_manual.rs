@@ -79,3 +79,54 @@ fn a_valued_bare_block_last_in_its_block_is_that_blocks_value() {
     assert_eq!(stmts.len(), 1);
     assert!(matches!(value.kind, ExprKind::Block { .. }), "{value:?}");
 }
+
+fn value_of_first_assign(src: &str) -> ExprKind {
+    let s = parse(src);
+    match &s.probes[0].body.stmts[0].kind {
+        StmtKind::Assign { value, .. } => value.kind.clone(),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn tuple_len(kind: &ExprKind) -> Option<usize> {
+    match kind {
+        ExprKind::Tuple(items) => Some(items.len()),
+        _ => None,
+    }
+}
+
+#[test]
+fn a_trailing_comma_makes_a_one_element_tuple_and_empty_parens_the_empty_one() {
+    assert_eq!(
+        tuple_len(&value_of_first_assign("BEGIN { $a = (1,); }")),
+        Some(1)
+    );
+    assert_eq!(
+        tuple_len(&value_of_first_assign("BEGIN { $a = (); }")),
+        Some(0)
+    );
+    assert_eq!(
+        tuple_len(&value_of_first_assign("BEGIN { $a = (1, 2,); }")),
+        Some(2)
+    );
+    assert_eq!(
+        tuple_len(&value_of_first_assign("BEGIN { $a = (1); }")),
+        None
+    );
+    let ExprKind::Tuple(items) = value_of_first_assign("BEGIN { $a = ((1,), ()); }") else {
+        panic!("not a tuple")
+    };
+    assert_eq!(tuple_len(&items[0].kind), Some(1));
+    assert_eq!(tuple_len(&items[1].kind), Some(0));
+    // A predicate's `/` still ends it after a tuple.
+    let s = parse("BEGIN /(1,) == (1,)/ { }");
+    assert!(s.probes[0].predicate.is_some());
+}
+
+#[test]
+fn a_lone_comma_in_parentheses_is_an_error() {
+    assert_eq!(
+        rendered_error("BEGIN { $a = (,); }"),
+        "t.bt:1:15: error: expected expression, found `,`\n  |\n1 | BEGIN { $a = (,); }\n  |               ^\n"
+    );
+}
