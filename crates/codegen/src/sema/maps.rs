@@ -391,6 +391,7 @@ pub(crate) fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::Buffer(_) => "buffer",
             FieldKind::Strftime(_) => "timestamp",
             FieldKind::Username => "username",
+            FieldKind::Strerror => "strerror",
             FieldKind::Inet => "inet",
             FieldKind::Record { .. } => "struct",
         })

@@ -46,6 +46,8 @@ pub(crate) enum Type {
     Timestamp(usize),
     /// `username`: a user id printed as the user's name.
     Username,
+    /// `strerror()`: an error number printed as its text.
+    Strerror,
     /// `ntop()`: an address family and 16 address bytes, printed as text.
     Inet,
     /// No value (printf(), exit()).
@@ -95,6 +97,7 @@ impl Type {
             Type::Buffer(_) => "buffer",
             Type::Timestamp(_) => "timestamp",
             Type::Username => "username",
+            Type::Strerror => "strerror",
             Type::Inet => "inet",
             Type::Void => "none",
         }
@@ -157,6 +160,7 @@ impl Type {
             Type::Buffer(n) => FieldKind::Buffer(*n),
             Type::Timestamp(i) => FieldKind::Strftime(*i),
             Type::Username => FieldKind::Username,
+            Type::Strerror => FieldKind::Strerror,
             Type::Inet => FieldKind::Inet,
             // The index is the emitter's (`ProgramCompiler::printable_field`).
             Type::Record(d) => FieldKind::Record {
@@ -306,6 +310,7 @@ impl Type {
             FieldKind::Buffer(n) => Type::Buffer(n),
             FieldKind::Strftime(_) => Type::int(false),
             FieldKind::Username => Type::Username,
+            FieldKind::Strerror => Type::Strerror,
             FieldKind::Inet => Type::Inet,
             FieldKind::Record { .. } => return None,
             FieldKind::Tuple(n) => Type::Tuple(
