@@ -14,6 +14,8 @@
 //!   histogram lines, then a blank line after each entry.
 //!
 //! An empty map prints just a newline (two for avg/stats: see [`MapStyle`]).
+//! (A scalar `count()` map holding nothing prints `@c: 0` in bpftrace 0.17:
+//! the library that reads maps hands such a map one entry, 0.)
 //!
 //! # Order
 //!

@@ -461,7 +461,7 @@ impl Script {
         let configured = config::apply(&ast.config, options);
         let options = &configured;
         let (resolved, mut warnings) =
-            resolve::resolve(&mut ast, options).map_err(|e| e.with_source(source_name, source))?;
+            resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         if options.child_pid.is_none() {
             warnings.extend(host::cpid_without_child(&ast, source_name, source));
         }
