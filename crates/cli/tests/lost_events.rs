@@ -14,13 +14,16 @@ fn records_that_do_not_fit_are_counted_as_lost() {
     }
     // Without printf the ring buffer is 64 KiB: 3,000 zero() records of
     // 40 bytes (with the ring's header) cannot all fit, and BEGIN runs
-    // before anything drains them.
+    // before anything drains them. The trace ends by itself when the -c
+    // program (released after BEGIN) exits, however long loading takes.
     let mut cmd = ustrace();
     cmd.args([
         "-e",
         "BEGIN { @m = 1; $i = 0; while ($i < 3000) { zero(@m); $i++; } }",
+        "-c",
+        "/bin/true",
     ]);
-    let out = interrupt_after(spawn(cmd), Duration::from_secs(2));
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
     let text = stdout(&out);
     let lost: u64 = text
         .lines()

@@ -118,18 +118,7 @@ fn literals_with_scientific_duration_and_c_suffixes() {
 
 /// ustrace's stdout and stderr for `script`.
 fn run_both(test: &str, script: &str) -> Option<(String, String)> {
-    if !bpf_available(test) {
-        return None;
-    }
-    let mut cmd = ustrace();
-    cmd.args(["-e", script]);
-    let out = run_with_timeout(cmd, Duration::from_secs(60));
-    assert!(
-        out.status.success(),
-        "ustrace failed on {script}: {}",
-        stderr(&out)
-    );
-    Some((stdout(&out), stderr(&out)))
+    run_script_with_stderr(test, script, &[])
 }
 
 #[test]

@@ -67,13 +67,25 @@ fn dry_run_attaches_then_exits_without_running() {
     );
 }
 
-/// Ticks every 100 ms under `-B mode` for 800 ms; returns (lines that
-/// arrived before the interrupt, all lines).
+/// Ticks every 100 ms under `-B mode` until three ticks were made, then
+/// interrupts; returns (stdout lines that arrived before the interrupt,
+/// all stdout lines). Each tick is also a `warnf` on stderr, which `-B`
+/// does not buffer: under `-B full` that shows the ticks were made while
+/// stdout shows nothing yet.
 fn ticks_under(mode: &str) -> (Vec<String>, Vec<String>) {
     let mut cmd = ustrace();
-    cmd.args(["-B", mode, "-e", r#"interval:ms:100 { printf("tick\n"); }"#]);
+    cmd.args([
+        "-B",
+        mode,
+        "-e",
+        r#"interval:ms:100 { printf("tick\n"); warnf("tick"); }"#,
+    ]);
     let mut live = Live::start(cmd);
-    std::thread::sleep(Duration::from_millis(800));
+    if mode == "full" {
+        live.wait_for_stderr(|l| l.ends_with("WARNING: tick"), 3);
+    } else {
+        live.wait_for(|l| l == "tick", 3);
+    }
     let interrupted = Instant::now();
     live.interrupt();
     let (lines, err) = live.finish();

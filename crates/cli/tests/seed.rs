@@ -2,11 +2,22 @@
 //! probe, traced with the one-liner from the README.
 
 mod common;
+mod live;
 
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
+use live::Live;
+
+/// Runs `cmd` (a ustrace tracing the one-liner) until it has printed two
+/// counter values, however long a loaded machine takes to attach, then
+/// interrupts it.
+fn two_hits(cmd: Command) -> std::process::Output {
+    let mut live = Live::start(cmd);
+    live.wait_for(|l| l.parse::<i64>().is_ok(), 2);
+    live.stop_output()
+}
 
 fn one_liner(server: &std::path::Path) -> String {
     format!(
@@ -45,7 +56,8 @@ fn seed_one_liner_with_pid() {
     let mut server_cmd = Command::new(&server_path);
     server_cmd.arg("1364");
     let server = spawn(server_cmd);
-    std::thread::sleep(Duration::from_millis(200));
+    // -p names the server once it runs (not the test forking it).
+    wait_for_exec(server.0.id(), &server_path, Duration::from_secs(60));
     let mut cmd = ustrace();
     cmd.args([
         "-e",
@@ -53,7 +65,7 @@ fn seed_one_liner_with_pid() {
         "-p",
         &server.0.id().to_string(),
     ]);
-    let out = interrupt_after(spawn(cmd), Duration::from_millis(3500));
+    let out = two_hits(cmd);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     assert_counts_up(&stdout(&out), 1365);
     drop(server);
@@ -70,7 +82,7 @@ fn seed_one_liner_all_processes() {
     let server = spawn(server_cmd);
     let mut cmd = ustrace();
     cmd.args(["-e", &one_liner(&server_path)]);
-    let out = interrupt_after(spawn(cmd), Duration::from_millis(3500));
+    let out = two_hits(cmd);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     assert_counts_up(&stdout(&out), 101);
     drop(server);

@@ -2,12 +2,14 @@
 //! strings, read from real processes started with `-c`.
 
 mod common;
+mod live;
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use common::*;
+use live::Live;
 
 #[test]
 fn every_argument_form_reads_the_right_value() {
@@ -199,7 +201,9 @@ fn probe_in_a_shared_library_by_path_and_by_name_with_pid() {
     let mut target_cmd = std::process::Command::new(&p);
     target_cmd.args(["-1", "100"]);
     let target = spawn(target_cmd);
-    std::thread::sleep(Duration::from_millis(300));
+    // The name is looked up among the objects the process maps: attach once
+    // the dynamic linker has mapped the library.
+    wait_for_mapping(target.0.id(), &lib, Duration::from_secs(60));
     let mut cmd = ustrace();
     cmd.args([
         "-e",
@@ -207,12 +211,19 @@ fn probe_in_a_shared_library_by_path_and_by_name_with_pid() {
         "-p",
         &target.0.id().to_string(),
     ]);
-    let out = interrupt_after(spawn(cmd), Duration::from_millis(1500));
+    // 10 hits a second: wait for five, however slowly a loaded machine
+    // attaches.
+    let mut live = Live::start(cmd);
+    live.wait_for(|l| l == "hello 1", 5);
+    let out = live.stop_output();
     drop(target);
     assert!(out.status.success(), "stderr: {}", stderr(&out));
     let text = stdout(&out);
-    let hits = text.lines().filter(|l| *l == "hello 1").count();
-    assert!(hits >= 5, "expected about 10 hits in 1.5 s, got:\n{text}");
+    assert!(
+        text.lines()
+            .all(|l| l == "hello 1" || l.is_empty() || l == "Attaching 1 probe..."),
+        "{text}"
+    );
 }
 
 #[test]
@@ -245,19 +256,23 @@ fn forked_children_fire_too_in_all_process_mode() {
         return;
     }
     let bin = build_c("forks", "tests/c/forks.c", &["-O1", "-g"]);
+    // BEGIN runs once the probe is attached: the program starts after it.
     let script = format!(
-        r#"usdt:{}:fork_test:hit {{ printf("hit %d %d\n", arg0, pid); }}"#,
+        r#"BEGIN {{ printf("ready\n"); }} usdt:{}:fork_test:hit {{ printf("hit %d %d\n", arg0, pid); }}"#,
         bin.display()
     );
     let mut cmd = ustrace();
     cmd.args(["-e", &script]);
-    let tracer = spawn(cmd);
-    std::thread::sleep(Duration::from_millis(100));
+    let mut tracer = Live::start(cmd);
+    tracer.wait_for(|l| l == "ready", 1);
     let status = std::process::Command::new(&bin)
         .status()
         .expect("running forks");
     assert!(status.success());
-    let out = interrupt_after(tracer, Duration::from_millis(500));
+    // Both hits were written before the program exited; the interrupted
+    // tracer reads all that is left before it ends.
+    let out = tracer.stop_output();
+    assert!(out.status.success(), "stderr: {}", stderr(&out));
     let text = stdout(&out);
     let hits: Vec<(i64, i64)> = text
         .lines()

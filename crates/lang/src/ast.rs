@@ -3,7 +3,7 @@
 
 mod visit;
 
-pub use visit::{children, children_mut, number_exprs, visit_exprs};
+pub use visit::{children, children_mut, number_exprs, unused_map_decls, visit_exprs};
 
 /// A byte range `[start, end)` in the script source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -341,6 +341,9 @@ pub enum StmtKind {
         /// The loop body.
         body: Block,
     },
+    /// A bare `{ ... }` inside a body: its statements run in order; a
+    /// `let` inside is scoped to it.
+    Block(Block),
     /// `unroll(N) { }`.
     Unroll {
         /// How many times (an integer literal, 1..=100 in bpftrace).
@@ -501,7 +504,7 @@ pub enum ExprKind {
         /// The member, and members of members.
         fields: Vec<String>,
     },
-    /// `(a, b, c)`: a tuple (two or more elements).
+    /// `(a, b, c)`: a tuple; `(a,)` has one element, `()` none.
     Tuple(Vec<Expr>),
     /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
     IncDec {

@@ -482,6 +482,7 @@ impl<'a> Parser<'a> {
             Some("for") => (self.for_stmt()?, true),
             Some("unroll") => (self.unroll_stmt()?, true),
             Some(kw @ ("break" | "continue" | "return")) => (self.jump_stmt(kw)?, false),
+            _ if self.at(&TokenKind::LBrace) => self.block_stmt()?,
             Some("else") => {
                 return Err(Diagnostic::error(
                     self.tok.span,
@@ -497,6 +498,21 @@ impl<'a> Parser<'a> {
     // The statement forms below are kept out of line: `stmt` is part of
     // the parser's recursion (block -> stmt -> if -> block), and every
     // form inlined into it would grow each level's stack frame.
+
+    /// A bare `{ ... }`: its statements run in order, its `let`s end with
+    /// it. A last expression without `;` is evaluated and its value
+    /// dropped, as for any statement, unless the block is the last thing
+    /// of the enclosing block: then it is that block's value
+    /// (`macro f() { let $a = 1; { $a + 1 } }`). Returns whether the
+    /// statement needs no `;` after it.
+    #[inline(never)]
+    fn block_stmt(&mut self) -> Result<(StmtKind, bool), Diagnostic> {
+        let block = self.block()?;
+        if self.last_block_valued && self.at(&TokenKind::RBrace) {
+            return Ok((StmtKind::Expr(self.valued_block(block)?), false));
+        }
+        Ok((StmtKind::Block(block), true))
+    }
 
     /// `while (c) { }`.
     #[inline(never)]

@@ -62,6 +62,7 @@ fn rewrite_block(block: &mut Block) {
             }
             StmtKind::While { body, .. }
             | StmtKind::Unroll { body, .. }
+            | StmtKind::Block(body)
             | StmtKind::For { body, .. } => rewrite_block(body),
             StmtKind::Assign { .. } | StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }

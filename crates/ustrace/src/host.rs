@@ -121,6 +121,25 @@ pub(crate) fn source_location(name: &str, source: &str, start: usize, end: usize
     }
 }
 
+/// A warning for each declared map no probe uses, worded as bpftrace's
+/// (`Unused map: @m`), located at the declaration.
+pub(crate) fn unused_map_decls(
+    script: &ustrace_lang::ast::Script,
+    name: &str,
+    source: &str,
+) -> Vec<String> {
+    ustrace_lang::ast::unused_map_decls(script)
+        .into_iter()
+        .map(|d| {
+            format!(
+                "{}: Unused map: @{}",
+                source_location(name, source, d.span.start, d.span.end),
+                d.name
+            )
+        })
+        .collect()
+}
+
 /// A warning for each use of `cpid` in a script run without `-c` (where
 /// it is 0), as bpftrace warns.
 pub(crate) fn cpid_without_child(
@@ -190,6 +209,19 @@ pub(crate) fn user_name(uid: u32) -> String {
     unsafe { std::ffi::CStr::from_ptr(pwd.pw_name) }
         .to_string_lossy()
         .into_owned()
+}
+
+/// The C library's text for the error number `errno` (`strerror()`):
+/// `Operation not permitted`, or `Unknown error N` as glibc words it.
+pub(crate) fn error_text(errno: i32) -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: strerror_r (the XSI one libc binds) writes at most
+    // `buf.len()` bytes, NUL included, into `buf`.
+    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    match std::ffi::CStr::from_bytes_until_nul(&buf) {
+        Ok(text) if rc == 0 && !text.is_empty() => text.to_string_lossy().into_owned(),
+        _ => format!("Unknown error {errno}"),
+    }
 }
 
 #[cfg(test)]

@@ -460,8 +460,10 @@ impl Script {
         ast.config = ast.config.clone().overridden_by(&options.config_overrides);
         let configured = config::apply(&ast.config, options);
         let options = &configured;
+        let unused = host::unused_map_decls(&ast, source_name, source);
         let (resolved, mut warnings) =
             resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
+        warnings.splice(0..0, unused);
         if options.child_pid.is_none() {
             warnings.extend(host::cpid_without_child(&ast, source_name, source));
         }

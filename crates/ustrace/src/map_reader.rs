@@ -115,7 +115,9 @@ fn assignments(block: &Block, out: &mut HashMap<String, usize>) {
                     assignments(b, out);
                 }
             }
-            StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => assignments(body, out),
+            StmtKind::While { body, .. }
+            | StmtKind::Unroll { body, .. }
+            | StmtKind::Block(body) => assignments(body, out),
             _ => {}
         }
     }

@@ -84,6 +84,8 @@ fn stmt() -> impl Strategy<Value = String> {
         Just("for ($i : 0..3) { $x += $i; }".to_string()),
         Just("for ($kv : @t) { $y = $kv.1; print($kv.0.0); }".to_string()),
         Just("print(len(@t)); $b = 1 < 2; if ($b) { print(!$b); }".to_string()),
+        expr().prop_map(|e| format!("print(({e},) == ({e},)); print(sizeof(({e}, \"ab\", ())));")),
+        expr().prop_map(|e| format!("print((({e}, true), 1) != (({e}, false), 2));")),
     ];
     simple.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
@@ -103,6 +105,8 @@ fn stmt() -> impl Strategy<Value = String> {
                 .prop_map(|b| format!("$i = 0; while ($i < 3) {{ $i++; {} }}", b.join(" "))),
             proptest::collection::vec(inner.clone(), 0..3)
                 .prop_map(|b| format!("for ($j : 0..$y) {{ {} }}", b.join(" "))),
+            proptest::collection::vec(inner.clone(), 0..3)
+                .prop_map(|b| format!("{{ let $x = 5; {} }}", b.join(" "))),
         ]
     })
 }

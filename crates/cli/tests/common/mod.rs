@@ -199,6 +199,63 @@ pub fn wait_for_exec(pid: u32, program: &Path, limit: Duration) {
     }
 }
 
+/// The CPU time (user + system) process `pid` has used so far, read from
+/// /proc/PID/stat while the caller keeps the process alive (its child,
+/// not yet reaped). A test's budget for a busy process: samples at N Hz
+/// follow its CPU time, not the wall clock of a loaded machine.
+pub fn cpu_time(pid: u32) -> Duration {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .unwrap_or_else(|e| panic!("reading /proc/{pid}/stat: {e}"));
+    // Fields after the command (which may hold spaces): state is the
+    // first, utime and stime the 12th and 13th.
+    let after = &stat[stat.rfind(')').expect("(comm) in stat") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: u64 =
+        fields[11].parse::<u64>().expect("utime") + fields[12].parse::<u64>().expect("stime");
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
+    Duration::from_millis(ticks * 1000 / hz)
+}
+
+/// Waits until process `pid` has used `budget` more CPU time than `from`
+/// (120 s of wall time at most, a backstop); returns its CPU time then.
+pub fn burn_cpu(pid: u32, from: Duration, budget: Duration) -> Duration {
+    let start = Instant::now();
+    loop {
+        let now = cpu_time(pid);
+        if now >= from + budget {
+            return now;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "process {pid} used only {:?} of CPU in 120 s",
+            now - from
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Waits until process `pid` maps `file` (the dynamic linker has loaded
+/// it): a library looked up by name among the process's objects. Panics
+/// after `limit`.
+pub fn wait_for_mapping(pid: u32, file: &Path, limit: Duration) {
+    let start = Instant::now();
+    let want = std::fs::canonicalize(file).expect("the file's path");
+    let want = want.to_string_lossy();
+    while !std::fs::read_to_string(format!("/proc/{pid}/maps"))
+        .unwrap_or_default()
+        .lines()
+        .any(|l| l.ends_with(want.as_ref()))
+    {
+        assert!(
+            start.elapsed() < limit,
+            "process {pid} did not map {} within {limit:?}",
+            file.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Runs `ustrace tool ustat ARGS` over test programs that take the file
 /// name `go`: each creates `GO.PID.ready` once it runs, then waits for
 /// `GO` before its known work. Waits for the programs `pids` to be ready
@@ -298,6 +355,11 @@ pub fn trace_released_program(
 /// ustrace's stdout for `-e script` (with `args` after it), asserting that
 /// it succeeded; None when BPF cannot be loaded outside CI.
 pub fn run_script(test: &str, script: &str, args: &[&str]) -> Option<String> {
+    run_script_with_stderr(test, script, args).map(|(out, _)| out)
+}
+
+/// [`run_script`]'s stdout and stderr (warnings).
+pub fn run_script_with_stderr(test: &str, script: &str, args: &[&str]) -> Option<(String, String)> {
     if !bpf_available(test) {
         return None;
     }
@@ -309,5 +371,5 @@ pub fn run_script(test: &str, script: &str, args: &[&str]) -> Option<String> {
         "ustrace failed on {script}: {}",
         stderr(&out)
     );
-    Some(stdout(&out))
+    Some((stdout(&out), stderr(&out)))
 }

@@ -3,61 +3,106 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Command, Stdio};
+use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::common::Guard;
 
-/// A ustrace process whose stdout lines are collected by a thread.
+/// Lines of one output stream with their arrival times.
+type Lines = Arc<Mutex<Vec<(Instant, String)>>>;
+
+/// A ustrace process whose stdout and stderr lines are collected by two
+/// threads as they arrive.
 pub struct Live {
     guard: Guard,
-    lines: Arc<Mutex<Vec<(Instant, String)>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
+    lines: Lines,
+    err_lines: Lines,
+    readers: Vec<JoinHandle<()>>,
+    /// The exit status, once [`Live::finish`] has waited for it.
+    status: Option<ExitStatus>,
+}
+
+/// A thread that appends each line of `stream` to `sink` when it arrives.
+fn read_lines(stream: impl Read + Send + 'static, sink: Lines) -> JoinHandle<()> {
+    std::thread::spawn(move || {
+        for line in BufReader::new(stream).lines() {
+            let Ok(line) = line else { break };
+            sink.lock().expect("lines").push((Instant::now(), line));
+        }
+    })
 }
 
 impl Live {
-    /// Starts `cmd` with stdout read line by line.
+    /// Starts `cmd` with stdout and stderr read line by line.
     pub fn start(mut cmd: Command) -> Live {
         let mut child = cmd
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawning ustrace");
-        let stdout = child.stdout.take().expect("stdout");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let sink = lines.clone();
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines() {
-                let Ok(line) = line else { break };
-                sink.lock().expect("lines").push((Instant::now(), line));
-            }
-        });
+        let lines = Lines::default();
+        let err_lines = Lines::default();
+        let readers = vec![
+            read_lines(child.stdout.take().expect("stdout"), lines.clone()),
+            read_lines(child.stderr.take().expect("stderr"), err_lines.clone()),
+        ];
         Live {
             guard: Guard(child),
             lines,
-            reader: Some(reader),
+            err_lines,
+            readers,
+            status: None,
         }
     }
 
-    /// The lines so far, with their arrival times.
+    /// The stdout lines so far, with their arrival times.
     pub fn lines(&self) -> Vec<(Instant, String)> {
         self.lines.lock().expect("lines").clone()
     }
 
-    /// Waits (up to 10 s) until `count` lines satisfy `pred`.
+    /// Waits until `count` stdout lines satisfy `pred` (a readiness
+    /// handshake: 60 s at most, a backstop for a machine too loaded to
+    /// attach).
     pub fn wait_for(&mut self, pred: impl Fn(&str) -> bool, count: usize) {
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let lines = self.lines.clone();
+        self.wait_on(&lines, pred, count);
+    }
+
+    /// [`Live::wait_for`] on stderr lines (output that `-B` does not
+    /// buffer, such as `warnf`).
+    pub fn wait_for_stderr(&mut self, pred: impl Fn(&str) -> bool, count: usize) {
+        let lines = self.err_lines.clone();
+        self.wait_on(&lines, pred, count);
+    }
+
+    fn wait_on(&mut self, lines: &Lines, pred: impl Fn(&str) -> bool, count: usize) {
+        let deadline = Instant::now() + Duration::from_secs(60);
         while Instant::now() < deadline {
-            if self.lines().iter().filter(|(_, l)| pred(l)).count() >= count {
+            let seen = lines
+                .lock()
+                .expect("lines")
+                .iter()
+                .filter(|(_, l)| pred(l))
+                .count();
+            if seen >= count {
                 return;
             }
             if let Ok(Some(status)) = self.guard.0.try_wait() {
-                panic!("ustrace exited early ({status}): {:?}", self.lines());
+                panic!(
+                    "ustrace exited early ({status}): {:?}\nstderr: {:?}",
+                    self.lines(),
+                    self.err_lines.lock().expect("lines")
+                );
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        panic!("timed out waiting for output; got {:?}", self.lines());
+        panic!(
+            "timed out waiting for output; got {:?}\nstderr: {:?}",
+            self.lines(),
+            self.err_lines.lock().expect("lines")
+        );
     }
 
     /// Sends SIGINT and returns all of stdout and stderr.
@@ -68,13 +113,39 @@ impl Live {
         (text, err)
     }
 
+    /// Sends SIGINT and returns ustrace's output (stdout, stderr and exit
+    /// status).
+    pub fn stop_output(self) -> Output {
+        self.interrupt();
+        self.output()
+    }
+
+    /// Waits for ustrace to exit (by itself, or after [`Live::interrupt`];
+    /// killed after 10 s) and returns its output.
+    pub fn output(mut self) -> Output {
+        let (lines, err) = self.finish();
+        let text: String = lines.into_iter().map(|(_, l)| l + "\n").collect();
+        Output {
+            status: self.status.expect("the exit status"),
+            stdout: text.into_bytes(),
+            stderr: err.into_bytes(),
+        }
+    }
+
+    /// Closes ustrace's stdin (started with `Stdio::piped()`), which a `-c`
+    /// program reading it sees as end of input.
+    pub fn close_stdin(&mut self) {
+        drop(self.guard.0.stdin.take().expect("ustrace's stdin is piped"));
+    }
+
     /// Sends SIGINT.
     pub fn interrupt(&self) {
         // SAFETY: signalling our own child.
         unsafe { libc::kill(self.guard.0.id() as i32, libc::SIGINT) };
     }
 
-    /// Waits for the exit (killing after 10 s); every line and stderr.
+    /// Waits for the exit (killing after 10 s); every stdout line and
+    /// stderr.
     pub fn finish(&mut self) -> (Vec<(Instant, String)>, String) {
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
@@ -84,14 +155,17 @@ impl Live {
             std::thread::sleep(Duration::from_millis(20));
         }
         let _ = self.guard.0.kill();
-        let _ = self.guard.0.wait();
-        if let Some(r) = self.reader.take() {
-            let _ = r.join();
+        self.status = self.guard.0.wait().ok();
+        for reader in self.readers.drain(..) {
+            let _ = reader.join();
         }
-        let mut err = String::new();
-        if let Some(mut e) = self.guard.0.stderr.take() {
-            let _ = e.read_to_string(&mut err);
-        }
+        let err: String = self
+            .err_lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .map(|(_, l)| format!("{l}\n"))
+            .collect();
         (self.lines(), err)
     }
 }

@@ -12,17 +12,21 @@
 //! - [`memory`]: reading user memory (`str()`, `buf()`)
 //! - [`strings`]: string and byte functions (`strlen()`, `strstr()`,
 //!   `strcontains()`, `strncmp()`, `bswap()`)
-//! - [`net`]: network addresses (`ntop()`, `pton()`)
+//! - [`net`]: network addresses (`ntop()`, `pton()`, `macaddr()`)
+//! - [`bytes`]: raw bytes compared (`memcmp()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
 //!   `time()`, `system()`, `cat()`, `exit()`, `strftime()`)
 //! - [`messages`]: standard-error messages with the script location
 //!   (`errorf()`, `warnf()`, `assert()`)
+//! - [`errno`]: error numbers as text (`strerror()`)
 //! - [`maps`]: aggregations and whole-map functions (`count()`, `hist()`,
 //!   `delete()`, `clear()`, ...)
 //!
 //! `docs/language.md` holds the table [`markdown_table`] prints; a test
 //! checks they agree.
 
+mod bytes;
+mod errno;
 mod maps;
 mod memory;
 mod messages;
@@ -141,8 +145,10 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(memory::ENTRIES)
         .chain(strings::ENTRIES)
         .chain(net::ENTRIES)
+        .chain(bytes::ENTRIES)
         .chain(output::ENTRIES)
         .chain(messages::ENTRIES)
+        .chain(errno::ENTRIES)
         .chain(maps::ENTRIES)
 }
 

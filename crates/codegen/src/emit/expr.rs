@@ -54,6 +54,9 @@ impl ProgramCompiler<'_, '_> {
                 }
                 let l = self.expr(lhs)?;
                 let r = self.expr(rhs)?;
+                if let Type::Tuple(items) = self.typed(lhs)?.ty {
+                    return self.tuple_compare(*op, l, r, &items, e.span);
+                }
                 self.binary(*op, l, r, e.span)
             }
             ExprKind::Ternary {

@@ -316,7 +316,9 @@ fn collect_loops(block: &Block, f: &mut dyn FnMut(&Expr, &ForIter)) {
                     collect_loops(b, f);
                 }
             }
-            StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => collect_loops(body, f),
+            StmtKind::While { body, .. }
+            | StmtKind::Unroll { body, .. }
+            | StmtKind::Block(body) => collect_loops(body, f),
             _ => {}
         }
     }

@@ -58,6 +58,7 @@ impl ProgramCompiler<'_, '_> {
                 self.b.bind(end);
             }
             StmtKind::For { var, iter, body } => self.for_loop(var, iter, body, stmt.span)?,
+            StmtKind::Block(body) => self.block(body)?,
             StmtKind::Unroll { count, body } => {
                 if *count == 0 || *count > 100 {
                     return Err(CompileError::new(

@@ -103,12 +103,13 @@ impl Checker<'_> {
             }
             ExprKind::Cast { ty, operand } => {
                 let v = self.int_operand(operand)?;
-                Ok(match v.konst {
-                    Some(c) => Typed::int_const(fold_cast(c, *ty), ty.signed),
-                    None => Typed::of(Type::Int {
+                // A constant keeps the cast's width too (`sizeof((uint8)1)`).
+                Ok(Typed {
+                    ty: Type::Int {
                         bits: ty.size.saturating_mul(8),
                         signed: ty.signed,
-                    }),
+                    },
+                    konst: v.konst.map(|c| fold_cast(c, *ty)),
                 })
             }
             ExprKind::Block { stmts, value } => {
@@ -179,6 +180,10 @@ impl Checker<'_> {
         };
         match items.get(index) {
             Some(item) => Ok(Typed::of(item.clone())),
+            None if items.is_empty() => Err(CompileError::new(
+                span,
+                "the empty tuple `()` has no elements",
+            )),
             None => Err(CompileError::new(
                 span,
                 format!(
@@ -265,6 +270,9 @@ impl Checker<'_> {
         lspan: Span,
         rspan: Span,
     ) -> Result<Typed, CompileError> {
+        if l.ty.is_tuple() || r.ty.is_tuple() {
+            return tuple_comparison(op, &l.ty, &r.ty, span, lspan);
+        }
         if let (Type::Str(_), Type::Str(_)) = (&l.ty, &r.ty) {
             return match op {
                 BinaryOp::Eq | BinaryOp::Ne => Ok(Typed::bool()),
@@ -297,6 +305,50 @@ impl Checker<'_> {
             (false, None) => Typed::int(signed),
         })
     }
+}
+
+/// `==`/`!=` of two tuples (a bool): both tuples of the same element
+/// types, integers, bools, strings and tuples of those.
+fn tuple_comparison(
+    op: BinaryOp,
+    l: &Type,
+    r: &Type,
+    span: Span,
+    lspan: Span,
+) -> Result<Typed, CompileError> {
+    if !matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+        return Err(CompileError::new(
+            span,
+            "tuples compare with `==` and `!=` only",
+        ));
+    }
+    if !(l.is_tuple() && r.is_tuple()) {
+        return Err(CompileError::new(
+            span,
+            format!("cannot compare a {} with a {}", l.describe(), r.describe()),
+        ));
+    }
+    if !l.same_shape(r) {
+        return Err(CompileError::new(
+            span,
+            format!(
+                "tuples compared with `{}` must have the same element types: {} and {}",
+                if op == BinaryOp::Eq { "==" } else { "!=" },
+                l.describe(),
+                r.describe()
+            ),
+        ));
+    }
+    if !l.plain() {
+        return Err(CompileError::new(
+            lspan,
+            format!(
+                "tuples holding stacks, symbols or other printed-later values do not compare: {}",
+                l.describe()
+            ),
+        ));
+    }
+    Ok(Typed::bool())
 }
 
 /// Signed when both sides are, or when a constant meets a signed side.

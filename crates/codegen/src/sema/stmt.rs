@@ -38,6 +38,7 @@ impl Checker<'_> {
                 self.loop_body(body)?;
             }
             StmtKind::For { var, iter, body } => self.for_loop(var, iter, body)?,
+            StmtKind::Block(body) => self.block(body)?,
             StmtKind::Unroll { count, body } => {
                 if *count == 0 || *count > 100 {
                     return Err(CompileError::new(

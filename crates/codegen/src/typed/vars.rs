@@ -58,9 +58,9 @@ impl Found {
                         self.block(ctx, opts, b);
                     }
                 }
-                StmtKind::While { body, .. } | StmtKind::Unroll { body, .. } => {
-                    self.block(ctx, opts, body)
-                }
+                StmtKind::While { body, .. }
+                | StmtKind::Unroll { body, .. }
+                | StmtKind::Block(body) => self.block(ctx, opts, body),
                 _ => {}
             }
         }

@@ -47,7 +47,7 @@ fn visit_stmts_mut(stmts: &mut [Stmt], f: &mut dyn FnMut(&mut Expr)) {
                 visit_expr_mut(cond, f);
                 visit_block_mut(body, f);
             }
-            StmtKind::Unroll { body, .. } => visit_block_mut(body, f),
+            StmtKind::Unroll { body, .. } | StmtKind::Block(body) => visit_block_mut(body, f),
             StmtKind::For { var, iter, body } => {
                 visit_expr_mut(var, f);
                 match &mut **iter {
@@ -137,6 +137,22 @@ pub fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
     }
 }
 
+/// The `let @m = ...;` declarations of maps no probe names (bpftrace warns
+/// "Unused map: @m" for them), in source order.
+pub fn unused_map_decls(script: &Script) -> Vec<&MapDecl> {
+    let mut used = std::collections::HashSet::new();
+    visit_exprs(script, &mut |e| {
+        if let ExprKind::Map { name, .. } = &e.kind {
+            used.insert(name.clone());
+        }
+    });
+    script
+        .map_decls
+        .iter()
+        .filter(|d| !used.contains(&d.name))
+        .collect()
+}
+
 /// Calls `f` on every expression of `script` (predicates, statements,
 /// nested sub-expressions), outermost first.
 pub fn visit_exprs(script: &Script, f: &mut dyn FnMut(&Expr)) {
@@ -175,7 +191,7 @@ fn visit_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr)) {
                 visit_expr(cond, f);
                 visit_block(body, f);
             }
-            StmtKind::Unroll { body, .. } => visit_block(body, f),
+            StmtKind::Unroll { body, .. } | StmtKind::Block(body) => visit_block(body, f),
             StmtKind::For { var, iter, body } => {
                 visit_expr(var, f);
                 match &**iter {

@@ -177,7 +177,7 @@ impl Expander {
                 self.expr(cond)?;
                 self.stmts(&mut body.stmts)
             }
-            StmtKind::Unroll { body, .. } => self.stmts(&mut body.stmts),
+            StmtKind::Unroll { body, .. } | StmtKind::Block(body) => self.stmts(&mut body.stmts),
             StmtKind::For { var, iter, body } => {
                 self.expr(var)?;
                 match &mut **iter {
@@ -406,7 +406,7 @@ fn walk_stmt(s: &mut Stmt, f: &mut Visit<'_>) -> Result<(), Diagnostic> {
             walk_expr(cond, f)?;
             walk_block(body, f)
         }
-        StmtKind::Unroll { body, .. } => walk_block(body, f),
+        StmtKind::Unroll { body, .. } | StmtKind::Block(body) => walk_block(body, f),
         StmtKind::For { var, iter, body } => {
             walk_expr(var, f)?;
             match &mut **iter {

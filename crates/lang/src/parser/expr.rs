@@ -372,7 +372,13 @@ impl<'a> Parser<'a> {
     pub(super) fn block_expr(&mut self) -> Result<Expr, Diagnostic> {
         // Statements inside count towards the enclosing expression's
         // chain limit (`in_expr` stays set): the tree only gets deeper.
-        let mut block = self.block()?;
+        let block = self.block()?;
+        self.valued_block(block)
+    }
+
+    /// The block just read as an expression: its statements, then its last
+    /// expression (read without `;`, see [`Parser::last_block_valued`]).
+    pub(super) fn valued_block(&mut self, mut block: Block) -> Result<Expr, Diagnostic> {
         let valued = self.last_block_valued;
         let value = match block.stmts.pop() {
             Some(Stmt {
@@ -399,25 +405,42 @@ impl<'a> Parser<'a> {
         ))
     }
 
+    /// `(e)`, or a tuple: `(a, b, ...)`, `(a,)` (one element: the comma
+    /// is required), `()` (none), as in bpftrace's manual.
     pub(super) fn paren(&mut self) -> Result<Expr, Diagnostic> {
         let open = self.bump()?;
-        let mut items = self.expr_list(&TokenKind::RParen, "parenthesized expression")?;
+        let saved = std::mem::replace(&mut self.no_div, false);
+        let items = self.paren_items();
+        self.no_div = saved;
+        let (mut items, trailing_comma) = items?;
         let close = self.bump()?;
         let span = open.span.to(close.span);
-        match items.len() {
-            0 => {
-                Err(Diagnostic::error(span, "empty parentheses")
-                    .with_label("expected an expression"))
+        match items.pop() {
+            Some(mut e) if items.is_empty() && !trailing_comma => {
+                e.span = span;
+                Ok(e)
             }
-            1 => match items.pop() {
-                Some(mut e) => {
-                    e.span = span;
-                    Ok(e)
-                }
-                None => Err(Diagnostic::error(span, "empty parentheses")),
-            },
-            _ => Ok(Expr::new(ExprKind::Tuple(items), span)),
+            Some(last) => {
+                items.push(last);
+                Ok(Expr::new(ExprKind::Tuple(items), span))
+            }
+            None => Ok(Expr::new(ExprKind::Tuple(Vec::new()), span)),
         }
+    }
+
+    /// The expressions between `(` and `)` (not consumed), and whether a
+    /// comma follows the last one.
+    fn paren_items(&mut self) -> Result<(Vec<Expr>, bool), Diagnostic> {
+        let mut items = Vec::new();
+        let mut trailing_comma = false;
+        while !self.at(&TokenKind::RParen) {
+            items.push(self.expr()?);
+            trailing_comma = self.eat(&TokenKind::Comma)?;
+            if !trailing_comma && !self.at(&TokenKind::RParen) {
+                return Err(self.unexpected("`,` or `)` in parenthesized expression"));
+            }
+        }
+        Ok((items, trailing_comma))
     }
 }
 
