@@ -106,3 +106,54 @@ fn tuple_misuse_is_one_error_at_the_offending_text() {
         "sizeof() of a tuple holding (uint64, ustack) is not supported (only integers, bools, strings and tuples of those)"
     );
 }
+
+#[test]
+fn typeof_names_the_type_of_variables_maps_and_map_keys() {
+    let c = build(
+        r#"BEGIN { @m[1, "a"] = (uint16)5; $x = (int8)-1; let $y: typeof($x) = 300; let $k: typeof(@m); let $v: typeof(@m[1, "a"]); @out = ($y, $k, $v); $b = (typeof(true))7; @b = $b; }"#,
+    )
+    .unwrap_or_else(|e| panic!("{e:?}"));
+    let (_, value) = map_layout(&c, "@out");
+    // ($y: int64, $k: (uint64, string), $v: uint64): 8 + 8 + 64 + 8.
+    assert_eq!(value, ValueKind::Tuple { size: 88 });
+    assert_eq!(map_layout(&c, "@b").1, ValueKind::Bool);
+}
+
+#[test]
+fn typeof_misuse_is_one_error_at_the_offending_text() {
+    assert_eq!(
+        error(r#"BEGIN { let $a: typeof(1) = "s"; }"#),
+        (
+            "cannot convert a string to the type typeof() names, uint64".into(),
+            "\"s\"".into()
+        )
+    );
+    assert_eq!(
+        error(r#"BEGIN { let $t: typeof((1, "x")) = (1, 2); }"#),
+        (
+            "cannot convert a (uint64, uint64) to the type typeof() names, (uint64, string)".into(),
+            "(1, 2)".into()
+        )
+    );
+    assert_eq!(
+        error("BEGIN { let $a: typeof(ustack); }"),
+        (
+            "a variable of this type (ustack) cannot start empty: give it a value, `let $x: typeof(e) = v;`".into(),
+            "ustack".into()
+        )
+    );
+    assert_eq!(
+        error("BEGIN { let $a: typeof(printf(\"x\")) = 1; }"),
+        (
+            "this expression has no type: it has no value".into(),
+            "printf(\"x\")".into()
+        )
+    );
+    assert_eq!(
+        error("BEGIN { let $a: typeof(@nope); }"),
+        (
+            "undefined map @nope: it is never assigned".into(),
+            "@nope".into()
+        )
+    );
+}

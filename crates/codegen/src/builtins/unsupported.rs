@@ -15,7 +15,8 @@ pub struct Unsupported {
 const NOT_YET: &str = "not implemented yet (issue 11)";
 const KERNEL: &str = "reads kernel objects: ustrace traces user space and reads no kernel types";
 
-/// The names, alphabetically.
+/// The names, alphabetically (one row each: a table to read).
+#[rustfmt::skip]
 pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "cgroup", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "cgroup_path", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
@@ -39,7 +40,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "socket_cookie", reason: KERNEL },
     Unsupported { name: "static_assert", reason: NOT_YET },
     Unsupported { name: "tseries", reason: NOT_YET },
-    Unsupported { name: "typeof", reason: "a type operator for declarations (`let $x: typeof(e)`); ustrace's declarations take type names only" },
     Unsupported { name: "unwatch", reason: "watchpoints are not supported by ustrace" },
     Unsupported { name: "uptr", reason: "every pointer ustrace reads is a user pointer already" },
 ];

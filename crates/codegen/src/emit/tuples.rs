@@ -1,6 +1,7 @@
-//! `==` and `!=` on tuples: element by element, as bpftrace compares them.
+//! `==` and `!=` on tuples: element by element, as bpftrace compares them;
+//! values converted to a `typeof(...)` type.
 
-use ustrace_lang::ast::{BinaryOp, Span};
+use ustrace_lang::ast::{BinaryOp, Expr, IntType, Span};
 
 use super::*;
 use crate::builder::Label;
@@ -32,6 +33,47 @@ impl ProgramCompiler<'_, '_> {
         self.b.emit(insn::mov64_imm(R0, 1 - equal));
         self.b.bind(end);
         self.spill(false, span)
+    }
+
+    /// `(typeof(e)) v` of type `ty` (the semantic pass's result; constants
+    /// never get here): an integer conversion, an integer as a bool, the
+    /// value itself, or without `v` the zero of a string or tuple.
+    pub(crate) fn typeof_cast(
+        &mut self,
+        operand: Option<&Expr>,
+        ty: &Type,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let Some(operand) = operand else {
+            let size = ty.slot_size();
+            let slot = self.alloc_tmp(size, span)?;
+            for off in (0..size).step_by(8) {
+                self.b.emit(insn::st_imm(8, R10, slot + off as i16, 0));
+            }
+            return val_in_slot(slot, ty, span);
+        };
+        let from = self.typed(operand)?.ty.clone();
+        let v = self.expr(operand)?;
+        match ty {
+            Type::Int { bits, signed } => self.cast(
+                v,
+                IntType {
+                    size: bits / 8,
+                    signed: *signed,
+                },
+                span,
+            ),
+            Type::Bool if from.is_int() => {
+                self.load(&v, R1);
+                self.b.emit(insn::mov64_imm(R0, 1));
+                let done = self.b.label();
+                self.b.jmp_imm(JmpOp::Jne, R1, 0, done);
+                self.b.emit(insn::mov64_imm(R0, 0));
+                self.b.bind(done);
+                self.spill(false, span)
+            }
+            _ => Ok(v),
+        }
     }
 
     /// Jumps to `differ` at the first element of the tuples at `a` and `b`

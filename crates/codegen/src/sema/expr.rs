@@ -138,6 +138,8 @@ impl Checker<'_> {
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
             ExprKind::SizeofType(ty) => self.sizeof_type(ty, e.span),
             ExprKind::SizeofExpr(inner) => self.sizeof_expr(inner),
+            ExprKind::Typeof(inner) => Ok(Typed::of(self.type_of(inner)?)),
+            ExprKind::TypeofCast { of, operand } => self.typeof_cast(of, operand.as_deref()),
             ExprKind::Offsetof { ty, fields } => self.offsetof(ty, fields, e.span),
             ExprKind::Field { base, .. } if is_args(base) => Err(internal_typed(e.span)),
             ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),

@@ -282,6 +282,21 @@ impl Type {
         (next == fields.len()).then_some(t)
     }
 
+    /// The type of a map's keys laid out as `fields`: the one key's type,
+    /// or a tuple of them for several; `None` when they describe no keys.
+    pub(crate) fn of_key_fields(fields: &[FieldKind]) -> Option<Type> {
+        let mut next = 0;
+        let mut keys = Vec::new();
+        while next < fields.len() {
+            keys.push(Type::next_of_fields(fields, &mut next)?);
+        }
+        match keys.len() {
+            0 => None,
+            1 => keys.pop(),
+            _ => Some(Type::Tuple(keys)),
+        }
+    }
+
     fn next_of_fields(fields: &[FieldKind], next: &mut usize) -> Option<Type> {
         let f = *fields.get(*next)?;
         *next += 1;

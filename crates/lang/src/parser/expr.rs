@@ -99,6 +99,7 @@ impl<'a> Parser<'a> {
             TokenKind::Minus => self.prefix_op(UnaryOp::Neg),
             TokenKind::Star => self.prefix_op(UnaryOp::Deref),
             TokenKind::PlusPlus | TokenKind::MinusMinus => self.prefix_incdec(),
+            TokenKind::LParen if self.at_typeof_cast() => self.typeof_cast(),
             TokenKind::LParen => match self.cast_type() {
                 Some(ty) => self.cast(ty),
                 None => match self.program_cast_tokens() {
@@ -348,6 +349,9 @@ impl<'a> Parser<'a> {
                 format!("expected expression, found type `{name}`"),
             )
             .with_note(format!("to cast, write `({name})expr`")));
+        }
+        if name == "typeof" {
+            return Err(self.misplaced_typeof(t.span));
         }
         if matches!(name.as_str(), "sizeof" | "offsetof") && self.at(&TokenKind::LParen) {
             return self.size_query(&name, t.span);
