@@ -157,3 +157,27 @@ fn typeof_misuse_is_one_error_at_the_offending_text() {
         )
     );
 }
+
+/// Helper calls to `bpf_map_lookup_percpu_elem` in the compiled programs.
+fn percpu_lookups(c: &CompiledScript) -> usize {
+    let call = ustrace_codegen::insn::call(ustrace_codegen::insn::helper::MAP_LOOKUP_PERCPU_ELEM);
+    c.programs
+        .iter()
+        .flat_map(|p| &p.insns)
+        .filter(|i| i.code == call.code && i.imm == call.imm && i.src == call.src)
+        .count()
+}
+
+#[test]
+fn a_loop_over_a_count_map_adds_up_every_possible_cpu() {
+    let src = "BEGIN { @c[1] = count(); for ($kv : @c) { print($kv.1); } }";
+    for (possible, online) in [(4, 2), (1, 1), (64, 3)] {
+        let opts = CompileOptions {
+            possible_cpus: possible,
+            ncpus: online,
+            ..CompileOptions::default()
+        };
+        let c = common::build_with(src, &opts).unwrap_or_else(|e| panic!("{e:?}"));
+        assert_eq!(percpu_lookups(&c), possible as usize);
+    }
+}
