@@ -104,6 +104,80 @@ fn memcmp_compares_strings_buffers_and_user_memory() {
 }
 
 #[test]
+fn globmatch_matches_whole_strings_as_the_manual_defines() {
+    let bin = helpers();
+    // compare("abcdef", "abcxyz"), then compare("abcdef", "abcdef").
+    let script = format!(
+        r#"BEGIN {{ printf("%d %d %d %d %d %d\n", globmatch("bash", "ba*"), globmatch("xbash", "ba*"),
+             globmatch("dash", "[!a-c]ash"), globmatch("/usr/lib/libc.so.6", "/usr/*/lib?.so.[0-9]"),
+             globmatch("ab", "a**b"), globmatch("a/b", "a?b")); }}
+           uprobe:{b}:compare {{ printf("%d %d %d\n", globmatch(str(arg0), "*[a-c]*[!x]*?*[d-f]"),
+             globmatch(str(arg1), "abc[x-z]??"), globmatch(str(arg1), "abc")); }}"#,
+        b = bin.display()
+    );
+    let Some(out) = trace(
+        "globmatch_matches_whole_strings_as_the_manual_defines",
+        &script,
+        &bin.display().to_string(),
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 2 probes...\n1 0 1 1 1 1\n1 1 0\n1 0 0\n\n\n"
+    );
+}
+
+/// The manual's `fail()` example, with a print after it.
+const FAIL_EXAMPLE: &str = r#"BEGIN { if ($1 < 2) { fail("Expected the first positional param to be greater than 1. Got %d", $1); } printf("ok %d\n", $1); exit(); }"#;
+
+#[test]
+fn fail_stops_the_compilation_only_where_it_is_reached() {
+    // $1 = 5: the branch is never taken, the script runs.
+    let Some(out) = run_script(
+        "fail_stops_the_compilation_only_where_it_is_reached",
+        FAIL_EXAMPLE,
+        &["5"],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\nok 5\n\n\n");
+    // $1 = 1: the manual's message, at the call, and no program loaded.
+    let mut cmd = ustrace();
+    cmd.args(["-e", FAIL_EXAMPLE, "1"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "stdin:1:23: error: Expected the first positional param to be greater than 1. Got 1\n  |\n1 | {FAIL_EXAMPLE}\n  |                       {}\n",
+            "^".repeat(76)
+        )
+    );
+}
+
+#[test]
+fn static_assert_fails_the_build_on_a_false_constant() {
+    let script = r#"BEGIN { static_assert(sizeof(int32) == 4, "int32 is 4 bytes"); static_assert($# >= 1, "need an argument"); printf("%d\n", $#); exit(); }"#;
+    let Some(out) = run_script(
+        "static_assert_fails_the_build_on_a_false_constant",
+        script,
+        &["one"],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n1\n\n\n");
+    assert_eq!(
+        refused(script),
+        format!(
+            "stdin:1:64: error: need an argument\n  |\n1 | {script}\n  |                                                                {}\n",
+            "^".repeat(42)
+        )
+    );
+}
+
+#[test]
 fn misuse_is_one_line_with_a_caret() {
     let cases = [
         (
@@ -121,6 +195,22 @@ fn misuse_is_one_line_with_a_caret() {
         (
             r#"BEGIN { print(strerror("EPERM")); }"#,
             "stdin:1:24: error: expected an integer here, found a string\n  |\n1 | BEGIN { print(strerror(\"EPERM\")); }\n  |                        ^^^^^^^\n",
+        ),
+        (
+            r#"BEGIN { $p = "a*"; print(globmatch("abc", $p)); }"#,
+            "stdin:1:43: error: globmatch()'s pattern must be a string literal (it is compiled into the probe)\n  |\n1 | BEGIN { $p = \"a*\"; print(globmatch(\"abc\", $p)); }\n  |                                           ^^\n",
+        ),
+        (
+            r#"BEGIN { print(globmatch("abc", "[a-")); }"#,
+            "stdin:1:32: error: globmatch(): bad pattern: a `[` without its `]`\n  |\n1 | BEGIN { print(globmatch(\"abc\", \"[a-\")); }\n  |                                ^^^^^\n",
+        ),
+        (
+            r#"BEGIN { fail("bad %d", pid); }"#,
+            "stdin:1:24: error: fail()'s argument must be a literal (it is evaluated at compile time)\n  |\n1 | BEGIN { fail(\"bad %d\", pid); }\n  |                        ^^^\n",
+        ),
+        (
+            r#"BEGIN { static_assert(pid > 1, "x"); }"#,
+            "stdin:1:23: error: static_assert()'s condition must be known at compile time\n  |\n1 | BEGIN { static_assert(pid > 1, \"x\"); }\n  |                       ^^^^^^^\n",
         ),
     ];
     for (script, want) in cases {

@@ -14,11 +14,14 @@
 //!   `strcontains()`, `strncmp()`, `bswap()`)
 //! - [`net`]: network addresses (`ntop()`, `pton()`, `macaddr()`)
 //! - [`bytes`]: raw bytes compared (`memcmp()`)
+//! - [`glob`]: glob patterns (`globmatch()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
 //!   `time()`, `system()`, `cat()`, `exit()`, `strftime()`)
 //! - [`messages`]: standard-error messages with the script location
 //!   (`errorf()`, `warnf()`, `assert()`)
 //! - [`errno`]: error numbers as text (`strerror()`)
+//! - [`compile_time`]: errors of the compilation (`fail()`,
+//!   `static_assert()`)
 //! - [`maps`]: aggregations and whole-map functions (`count()`, `hist()`,
 //!   `delete()`, `clear()`, ...)
 //!
@@ -26,7 +29,9 @@
 //! checks they agree.
 
 mod bytes;
+mod compile_time;
 mod errno;
+mod glob;
 mod maps;
 mod memory;
 mod messages;
@@ -146,10 +151,12 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(strings::ENTRIES)
         .chain(net::ENTRIES)
         .chain(bytes::ENTRIES)
+        .chain(glob::ENTRIES)
         .chain(output::ENTRIES)
         .chain(messages::ENTRIES)
         .chain(errno::ENTRIES)
         .chain(maps::ENTRIES)
+        .chain(compile_time::ENTRIES)
 }
 
 /// The entry of the builtin variable `name`.
