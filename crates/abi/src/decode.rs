@@ -51,6 +51,8 @@ pub enum FieldValue {
     },
     /// `username`: a user id.
     Username(u32),
+    /// `strerror()`: an error number.
+    Strerror(i32),
     /// `ntop()`: an IPv4 (4 bytes) or IPv6 (16 bytes) address.
     Inet(std::net::IpAddr),
     /// The bytes of a program type's value and the index of its type.
@@ -264,6 +266,7 @@ impl<'a> Decoder<'a> {
                 FieldValue::Buffer(bytes.slice(at + 8, len as usize, "buffer bytes")?.to_vec())
             }
             FieldKind::Username => FieldValue::Username(bytes.u64_at(at, "user id")? as u32),
+            FieldKind::Strerror => FieldValue::Strerror(bytes.u64_at(at, "error number")? as i32),
             FieldKind::Inet => {
                 let family = bytes.u64_at(at, "address family")?;
                 let raw = bytes.slice(at + 8, 16, "address")?;

@@ -20,6 +20,7 @@ fn field() -> impl Strategy<Value = FieldKind> {
         (1usize..40).prop_map(FieldKind::Buffer),
         (0usize..3).prop_map(FieldKind::Strftime),
         Just(FieldKind::Username),
+        Just(FieldKind::Strerror),
         Just(FieldKind::Inet),
         (0usize..3, 1usize..300).prop_map(|(index, size)| FieldKind::Record { index, size }),
     ]

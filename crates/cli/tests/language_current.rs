@@ -71,3 +71,94 @@ fn a_let_of_a_bare_block_is_gone_after_it() {
         "stdin:1:11: error: `break` and `continue` are only valid inside a loop\n  |\n1 | begin { { break; } }\n  |           ^^^^^\n"
     );
 }
+
+#[test]
+fn tuples_of_one_and_no_element_compare_and_have_bpftraces_size() {
+    let script = r#"begin {
+  $a = (1,);
+  $e = ();
+  print($a); print($e); print(((1,), ()));
+  print((1, "hello") == (1, "hello"));
+  print((1, "hello") != (1, "hello"));
+  $t = (2, comm, (true, 3));
+  print($t == (2, comm, (true, 3)));
+  print($t == (2, comm, (true, 4)));
+  print($t != (2, "other", (true, 3)));
+  print(sizeof((1, "ab")));
+  print(sizeof(((uint8)1, (uint16)2, (uint32)3)));
+  print(sizeof(((uint8)1, "ab")));
+  print(sizeof(()));
+  @m[(5,)] = (7,);
+  exit();
+}"#;
+    let Some(out) = run_script(
+        "tuples_of_one_and_no_element_compare_and_have_bpftraces_size",
+        script,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\n(1)\n()\n((1), ())\ntrue\nfalse\ntrue\nfalse\ntrue\n16\n8\n4\n0\n\n\n@m[5]: (7)\n"
+    );
+}
+
+#[test]
+fn comparing_tuples_of_other_types_is_refused_with_a_caret() {
+    assert_eq!(
+        refused(r#"begin { print((1, 2) == (1, "a")); }"#),
+        "stdin:1:15: error: tuples compared with `==` must have the same element types: (uint64, uint64) and (uint64, string)\n  |\n1 | begin { print((1, 2) == (1, \"a\")); }\n  |               ^^^^^^^^^^^^^^^^^^\n"
+    );
+}
+
+#[test]
+fn typeof_declares_casts_and_sizes_as_the_named_type() {
+    // The first macro is the example of bpftrace's pull request that
+    // introduced `typeof` (a zero of a value's type).
+    let script = r#"macro val_or_zero(x, c) { let $v = x; let $zero: typeof($v); c ? $v : $zero }
+begin {
+  print(val_or_zero((uint16)7, 1));
+  print(val_or_zero(9, 0));
+  @m[1, "a"] = (uint16)5;
+  $x = (int8)-1;
+  let $y: typeof($x) = 300;
+  print($y);
+  print((typeof($x))255);
+  print((typeof(true))5);
+  let $k: typeof(@m);
+  print($k);
+  let $t: typeof((1, "x")) = (3, "yy");
+  print($t);
+  let $s: typeof(comm);
+  print($s == "");
+  print(sizeof(typeof(uint16)));
+  print(sizeof(typeof($x)));
+  print(sizeof(typeof(((uint8)1, (uint32)2))));
+  clear(@m);
+  exit();
+}"#;
+    let Some(out) = run_script(
+        "typeof_declares_casts_and_sizes_as_the_named_type",
+        script,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\n7\n0\n44\n-1\ntrue\n(0, )\n(3, yy)\ntrue\n2\n1\n8\n\n\n\n"
+    );
+}
+
+#[test]
+fn typeof_where_no_type_is_written_is_refused_with_a_caret() {
+    assert_eq!(
+        refused("begin { print(typeof(1)); }"),
+        "stdin:1:15: error: `typeof(...)` names a type, it has no value\n  |\n1 | begin { print(typeof(1)); }\n  |               ^^^^^^\n  = note: write it as `let $x: typeof(e)`, a cast `(typeof(e)) v` or `sizeof(typeof(e))`\n"
+    );
+    assert_eq!(
+        refused(r#"begin { let $a: typeof(1) = "s"; }"#),
+        "stdin:1:29: error: cannot convert a string to the type typeof() names, uint64\n  |\n1 | begin { let $a: typeof(1) = \"s\"; }\n  |                             ^^^\n"
+    );
+}

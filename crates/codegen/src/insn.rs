@@ -238,6 +238,8 @@ pub mod helper {
     pub const SEND_SIGNAL_THREAD: i32 = 117;
     /// `u64 bpf_get_current_task(void)`
     pub const GET_CURRENT_TASK: i32 = 35;
+    /// `u32 bpf_get_numa_node_id(void)`
+    pub const GET_NUMA_NODE_ID: i32 = 42;
     /// bpf_loop(nr, callback, ctx, flags)
     pub const LOOP: i32 = 181;
     /// `bpf_for_each_map_elem(map, callback, ctx, flags)`: calls the

@@ -40,6 +40,11 @@ pub struct CompileOptions {
     /// The number of online CPUs, for `ncpus` (filled by the caller; 1 by
     /// default).
     pub ncpus: u32,
+    /// The number of possible CPUs (the kernel's `nr_cpu_ids`: per-CPU
+    /// maps hold one value for each), read by the caller just before the
+    /// program is loaded; `for ($kv : @m)` over a `count()`/`sum()` map adds
+    /// up that many values. 1 by default.
+    pub possible_cpus: u32,
     /// `ustack` without a mode prints as perf does (`config = {
     /// stack_mode = perf }`).
     pub stack_format: crate::program::StackFormat,
@@ -90,6 +95,7 @@ impl Default for CompileOptions {
             program_types: HashMap::new(),
             warn_failed_reads: false,
             ncpus: 1,
+            possible_cpus: 1,
             stack_format: crate::program::StackFormat::Bpftrace,
             task_parent: Err("the kernel's type information was not read".to_string()),
         }

@@ -20,6 +20,7 @@ pub(crate) fn mismatch(conv: &Conversion, field: &FieldKind) -> Option<String> {
         FieldKind::Strftime(_) => "a strftime() time",
         FieldKind::Record { .. } => "a struct",
         FieldKind::Username => "a user name",
+        FieldKind::Strerror => "an error text",
         FieldKind::Inet => "an address",
         // A symbol prints as its name with %s and as its address otherwise.
         FieldKind::USym => return None,

@@ -497,6 +497,20 @@ pub enum ExprKind {
     SizeofType(TypeName),
     /// `sizeof(expr)`: the size of an expression's type.
     SizeofExpr(Box<Expr>),
+    /// `typeof(e)` as `sizeof`'s operand: the type of `e`, which is never
+    /// evaluated (of a map with keys written without them, `typeof(@m)`,
+    /// its key type, as in bpftrace). `typeof(uint8)`, `typeof(bool)`,
+    /// `typeof(string)` hold an expression of that type.
+    Typeof(Box<Expr>),
+    /// `(typeof(e)) v` and `let $x: typeof(e) = v;`: `v` converted to the
+    /// type of `e` (never evaluated); without `v` (`let $x: typeof(e);`)
+    /// that type's zero.
+    TypeofCast {
+        /// The expression whose type is meant.
+        of: Box<Expr>,
+        /// The value converted.
+        operand: Option<Box<Expr>>,
+    },
     /// `offsetof(struct req, hdr.len)`: a member's byte offset.
     Offsetof {
         /// The struct or union.
@@ -504,7 +518,7 @@ pub enum ExprKind {
         /// The member, and members of members.
         fields: Vec<String>,
     },
-    /// `(a, b, c)`: a tuple (two or more elements).
+    /// `(a, b, c)`: a tuple; `(a,)` has one element, `()` none.
     Tuple(Vec<Expr>),
     /// `x++`, `++x`, `x--`, `--x` on a variable or map element.
     IncDec {

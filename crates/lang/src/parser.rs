@@ -19,6 +19,7 @@ mod expr;
 mod items;
 mod program_types;
 mod scope;
+mod type_of;
 
 pub use config::{config_from_env, CONFIG_KEYS};
 

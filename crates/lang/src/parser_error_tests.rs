@@ -70,7 +70,11 @@ fn parse_errors() {
             "expected `,` or `)` in call arguments, found integer `2`",
         ),
         ("BEGIN { @m[] = 1 }", "empty map key"),
-        ("BEGIN { () }", "empty parentheses"),
+        ("BEGIN { (,) }", "expected expression, found `,`"),
+        (
+            "BEGIN { (1 2) }",
+            "expected `,` or `)` in parenthesized expression, found integer `2`",
+        ),
         ("BEGIN { 1 = 2 }", "cannot assign to this expression"),
         ("BEGIN { pid++ }", "`++` needs a variable or a map element"),
         ("BEGIN { if $x { } }", "expected `(` after `if`, found `$x`"),

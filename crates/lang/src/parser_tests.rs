@@ -44,6 +44,11 @@ fn sx(e: &Expr) -> String {
         K::TypeCast { ty, operand } => format!("(cast<{}> {})", ty.display(), sx(operand)),
         K::SizeofType(ty) => format!("(sizeof<{}>)", ty.display()),
         K::SizeofExpr(e) => format!("(sizeof {})", sx(e)),
+        K::Typeof(e) => format!("(typeof {})", sx(e)),
+        K::TypeofCast { of, operand } => match operand {
+            Some(v) => format!("(cast<typeof {}> {})", sx(of), sx(v)),
+            None => format!("(zero<typeof {}>)", sx(of)),
+        },
         K::Offsetof { ty, fields } => format!("(offsetof<{}> {})", ty.display(), fields.join(".")),
         K::Tuple(items) => format!("(tuple {})", list(items)),
         K::Block { stmts, value } => format!("(block {} {})", stmts.len(), sx(value)),
@@ -117,6 +122,15 @@ fn precedence() {
         "(Ne a (Ge b (Shr c (Sub d (Mod e f)))))"
     );
     assert_eq!(ex("a <= b > c"), "(Gt (Le a b) c)");
+    // A `typeof` cast binds like a cast; tuples of one and no element.
+    assert_eq!(
+        ex("(typeof($x))a * 2 + sizeof(typeof(@m))"),
+        "(Add (Mul (cast<typeof $x> a) 2) (sizeof (typeof @m)))"
+    );
+    assert_eq!(
+        ex("(a,) == ((), (b, c,))"),
+        "(Eq (tuple a) (tuple (tuple ) (tuple b c)))"
+    );
     // Left associativity.
     assert_eq!(ex("a - b - c"), "(Sub (Sub a b) c)");
     assert_eq!(ex("a / b / c"), "(Div (Div a b) c)");

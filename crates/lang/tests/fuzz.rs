@@ -23,6 +23,8 @@ const CORPUS: &[&str] = &[
     "macro twice(x) { let $v = x; { let $w = $v; $w * 2 } }\nBEGIN { @x = twice({ printf(\"hi\"); 2 }); }",
     "let @a = hash(100);\nlet @b = percpulruhash(20);\nBEGIN { @a[1] = 2e3 + 1ms + 123UL + 1_000; @b[tid] = count(); }",
     "usdt:/b:p:n /$# > 1/ { printf(\"%s\\n\", str($1)); }",
+    "BEGIN { $a = (1,); $e = (); print((($a, $e), (2, \"x\",)) == (((1,), ()), (2, \"x\"))); print(sizeof((1, \"ab\"))); }",
+    "macro z(x) { let $v = x; let $zero: typeof($v); $zero }\nBEGIN { let $y: typeof(@m) = 1; $c = (typeof($y))arg0 + sizeof(typeof(uint16)); print(z(3)); }",
     "let @unused = hash(4);\nBEGIN { { let $a = 1; { print($a); } } { 5 } for ($i : 0..2) { { continue; } } }",
 ];
 

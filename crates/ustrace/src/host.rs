@@ -211,6 +211,19 @@ pub(crate) fn user_name(uid: u32) -> String {
         .into_owned()
 }
 
+/// The C library's text for the error number `errno` (`strerror()`):
+/// `Operation not permitted`, or `Unknown error N` as glibc words it.
+pub(crate) fn error_text(errno: i32) -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: strerror_r (the XSI one libc binds) writes at most
+    // `buf.len()` bytes, NUL included, into `buf`.
+    let rc = unsafe { libc::strerror_r(errno, buf.as_mut_ptr() as *mut libc::c_char, buf.len()) };
+    match std::ffi::CStr::from_bytes_until_nul(&buf) {
+        Ok(text) if rc == 0 && !text.is_empty() => text.to_string_lossy().into_owned(),
+        _ => format!("Unknown error {errno}"),
+    }
+}
+
 #[cfg(test)]
 mod microsecond_tests {
     #[test]

@@ -480,6 +480,7 @@ impl Script {
             frame_pointer_stacks: options.stack_walk == StackWalk::FramePointer,
             program_types,
             ncpus: u32::try_from(ustrace_runtime::sys::online_cpus().len()).unwrap_or(1),
+            possible_cpus: u32::try_from(ustrace_runtime::sys::possible_cpus()).unwrap_or(1),
             stack_format: stack_format(ast.config.stack_mode),
             task_parent: host::task_parent_offsets(&ast),
             ..Default::default()

@@ -132,3 +132,24 @@ fn emit_buf(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> 
     // A failed read leaves zeroes; keep the length so it prints as such.
     Ok(Val::Bytes(slot, cap))
 }
+
+/// Reads `n` bytes of user memory at the address `ptr` into a new zeroed
+/// stack slot (rounded up to 8 bytes) and returns its offset; a failed
+/// read leaves zeros and is counted as every read is.
+pub(super) fn read_user_bytes(
+    pc: &mut ProgramCompiler,
+    ptr: &Val,
+    n: usize,
+    span: ustrace_lang::ast::Span,
+) -> Result<i16, CompileError> {
+    let size = (n.max(1) + 7) & !7;
+    let slot = pc.alloc_tmp(size, span)?;
+    pc.b.zero_stack(slot, size);
+    pc.load(ptr, R3);
+    pc.b.emit(insn::mov64_imm(R2, n as i32));
+    pc.b.emit(insn::mov64_reg(R1, R10));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R1, i32::from(slot)));
+    pc.b.emit(insn::call(helper::PROBE_READ_USER));
+    pc.check_user_read("probe_read_user", span)?;
+    Ok(slot)
+}

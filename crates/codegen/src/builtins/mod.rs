@@ -12,17 +12,26 @@
 //! - [`memory`]: reading user memory (`str()`, `buf()`)
 //! - [`strings`]: string and byte functions (`strlen()`, `strstr()`,
 //!   `strcontains()`, `strncmp()`, `bswap()`)
-//! - [`net`]: network addresses (`ntop()`, `pton()`)
+//! - [`net`]: network addresses (`ntop()`, `pton()`, `macaddr()`)
+//! - [`bytes`]: raw bytes compared (`memcmp()`)
+//! - [`glob`]: glob patterns (`globmatch()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
 //!   `time()`, `system()`, `cat()`, `exit()`, `strftime()`)
 //! - [`messages`]: standard-error messages with the script location
 //!   (`errorf()`, `warnf()`, `assert()`)
+//! - [`errno`]: error numbers as text (`strerror()`)
+//! - [`compile_time`]: errors of the compilation (`fail()`,
+//!   `static_assert()`)
 //! - [`maps`]: aggregations and whole-map functions (`count()`, `hist()`,
 //!   `delete()`, `clear()`, ...)
 //!
 //! `docs/language.md` holds the table [`markdown_table`] prints; a test
 //! checks they agree.
 
+mod bytes;
+mod compile_time;
+mod errno;
+mod glob;
 mod maps;
 mod memory;
 mod messages;
@@ -141,9 +150,13 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(memory::ENTRIES)
         .chain(strings::ENTRIES)
         .chain(net::ENTRIES)
+        .chain(bytes::ENTRIES)
+        .chain(glob::ENTRIES)
         .chain(output::ENTRIES)
         .chain(messages::ENTRIES)
+        .chain(errno::ENTRIES)
         .chain(maps::ENTRIES)
+        .chain(compile_time::ENTRIES)
 }
 
 /// The entry of the builtin variable `name`.

@@ -1,5 +1,6 @@
 //! Network addresses: `ntop()` (an address as text, formatted in user
-//! space) and `pton()` (a literal address as bytes, at compile time).
+//! space), `pton()` (a literal address as bytes, at compile time) and
+//! `macaddr()` (6 bytes as `18:C0:4D:08:2E:BB`, written in BPF).
 
 use std::net::IpAddr;
 
@@ -7,7 +8,7 @@ use ustrace_lang::ast::{Expr, ExprKind};
 
 use super::{Builtin, Call, Form};
 use crate::emit::{ProgramCompiler, Val};
-use crate::insn::{self, R0, R10};
+use crate::insn::{self, AluOp, JmpOp, R0, R1, R10};
 use crate::program::FieldKind;
 use crate::sema::{Checker, Type, Typed};
 use crate::CompileError;
@@ -34,7 +35,75 @@ pub(super) const ENTRIES: &[Builtin] = &[
         check: |_, call| pton_bytes(call).map(|b| Typed::of(Type::Buffer(b.len()))),
         emit: emit_pton,
     },
+    Builtin {
+        name: "macaddr",
+        form: Form::Function,
+        arity: (1, 1),
+        usage: "macaddr() takes the address of 6 bytes or a 6-byte buffer: macaddr(arg0)",
+        doc: "A MAC address as text (`18:C0:4D:08:2E:BB`, as bpftrace prints it): the 6 bytes at a user address, or a 6-byte `buf()`.",
+        example: "printf(\"%s\\n\", macaddr(arg0));",
+        check: check_macaddr,
+        emit: emit_macaddr,
+    },
 ];
+
+/// The text of a MAC address: six `XX:` groups without the last colon,
+/// and a NUL.
+const MAC_TEXT: usize = 18;
+
+fn check_macaddr(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
+    let arg = &call.args[0];
+    match c.expr(arg)?.ty {
+        Type::Int { .. } | Type::Buffer(6) => Ok(Typed::of(Type::Str(MAC_TEXT))),
+        other => Err(CompileError::new(
+            arg.span,
+            format!(
+                "macaddr() needs the address of 6 bytes or a 6-byte buffer, not a {}",
+                match other {
+                    Type::Buffer(_) => "buffer of another size",
+                    t => t.name(),
+                }
+            ),
+        )),
+    }
+}
+
+/// `macaddr(p)`: the 6 bytes (read from user memory, or the buffer's),
+/// each written as two upper-case hex digits followed by `:`.
+fn emit_macaddr(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    let v = pc.expr(&call.args[0])?;
+    let bytes = match &v {
+        Val::Bytes(src, 6) => *src + 8,
+        _ if matches!(v.ty(), Type::Int { .. }) => {
+            super::memory::read_user_bytes(pc, &v, 6, call.span)?
+        }
+        _ => return Err(crate::emit::internal(call.args[0].span)),
+    };
+    let text = pc.alloc_tmp(MAC_TEXT, call.span)?;
+    pc.b.zero_stack(text, (MAC_TEXT + 7) & !7);
+    for i in 0..6i16 {
+        pc.b.emit(insn::ldx(1, R0, R10, bytes + i));
+        pc.b.emit(insn::mov64_reg(R1, R0));
+        pc.b.emit(insn::alu64_imm(AluOp::Rsh, R1, 4));
+        hex_digit(pc, R1, text + 3 * i);
+        pc.b.emit(insn::alu64_imm(AluOp::And, R0, 0xf));
+        hex_digit(pc, R0, text + 3 * i + 1);
+        if i < 5 {
+            pc.b.emit(insn::st_imm(1, R10, text + 3 * i + 2, i32::from(b':')));
+        }
+    }
+    Ok(Val::Buf(text, MAC_TEXT))
+}
+
+/// Stores the upper-case hex digit of the nibble in `r` (0-15) at `at`.
+fn hex_digit(pc: &mut ProgramCompiler, r: insn::Reg, at: i16) {
+    let digit = pc.b.label();
+    pc.b.emit(insn::alu64_imm(AluOp::Add, r, i32::from(b'0')));
+    pc.b.jmp_imm(JmpOp::Jle, r, i32::from(b'9'), digit);
+    pc.b.emit(insn::alu64_imm(AluOp::Add, r, i32::from(b'A' - b'9' - 1)));
+    pc.b.bind(digit);
+    pc.b.emit(insn::stx(1, R10, at, r));
+}
 
 /// The address bytes of `pton("...")`'s literal (a `.` means IPv4, a `:`
 /// IPv6, as bpftrace decides).

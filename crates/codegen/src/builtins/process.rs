@@ -1,5 +1,5 @@
 //! The current task and the clock: `pid`, `tid`, `uid`, `gid`, `comm`,
-//! `cpu`, `rand`, `username`, `ppid`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
+//! `cpu`, `numaid`, `rand`, `username`, `ppid`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
 //! it: `signal()`, `signal_thread()`.
 
 use ustrace_lang::ast::{Expr, ExprKind};
@@ -72,6 +72,12 @@ pub(super) const ENTRIES: &[Builtin] = &[
         "The CPU the probe runs on.",
         "@[cpu] = count();",
         |pc, call| helper_u64(pc, call, helper::GET_SMP_PROCESSOR_ID, All),
+    ),
+    uint_variable(
+        "numaid",
+        "The NUMA node of the CPU the probe runs on (bpf_get_numa_node_id).",
+        "@[numaid] = count();",
+        |pc, call| helper_u64(pc, call, helper::GET_NUMA_NODE_ID, All),
     ),
     uint_variable(
         "rand",

@@ -123,7 +123,7 @@ fn bswap_bits(e: &Expr) -> i32 {
     }
 }
 
-fn string_operand(c: &mut Checker, e: &Expr) -> Result<usize, CompileError> {
+pub(super) fn string_operand(c: &mut Checker, e: &Expr) -> Result<usize, CompileError> {
     let t = c.expr(e)?;
     match t.ty {
         Type::Str(n) => Ok(n),
@@ -159,7 +159,10 @@ fn check_search(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
 }
 
 /// A string argument in a stack buffer, and how many bytes to look at.
-fn string_in_stack(pc: &mut ProgramCompiler, e: &Expr) -> Result<(i16, usize), CompileError> {
+pub(super) fn string_in_stack(
+    pc: &mut ProgramCompiler,
+    e: &Expr,
+) -> Result<(i16, usize), CompileError> {
     let v = pc.expr(e)?;
     let cap = v.ty().str_len().min(pc.g.opts.str_len.max(1));
     let off = pc.materialize_str(&v, e.span)?;

@@ -15,35 +15,28 @@ pub struct Unsupported {
 const NOT_YET: &str = "not implemented yet (issue 11)";
 const KERNEL: &str = "reads kernel objects: ustrace traces user space and reads no kernel types";
 
-/// The names, alphabetically.
+/// The names, alphabetically (one row each: a table to read).
+#[rustfmt::skip]
 pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "cgroup", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "cgroup_path", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "cgroupid", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "curtask", reason: KERNEL },
-    Unsupported { name: "fail", reason: NOT_YET },
     Unsupported { name: "find", reason: NOT_YET },
     Unsupported { name: "getopt", reason: "named parameters (`-- --name=value`) are not read by ustrace's command line" },
-    Unsupported { name: "globmatch", reason: NOT_YET },
     Unsupported { name: "jiffies", reason: "a kernel clock; use nsecs" },
     Unsupported { name: "join", reason: NOT_YET },
     Unsupported { name: "kaddr", reason: KERNEL },
     Unsupported { name: "kptr", reason: KERNEL },
     Unsupported { name: "kstack", reason: "kernel stacks: ustrace traces user space (use ustack)" },
     Unsupported { name: "ksym", reason: "kernel symbols: ustrace traces user space (use usym)" },
-    Unsupported { name: "macaddr", reason: NOT_YET },
-    Unsupported { name: "memcmp", reason: NOT_YET },
-    Unsupported { name: "numaid", reason: NOT_YET },
     Unsupported { name: "override", reason: "kprobe only: ustrace traces user space" },
     Unsupported { name: "path", reason: KERNEL },
     Unsupported { name: "pcomm", reason: KERNEL },
     Unsupported { name: "percpu_kaddr", reason: KERNEL },
     Unsupported { name: "skboutput", reason: KERNEL },
     Unsupported { name: "socket_cookie", reason: KERNEL },
-    Unsupported { name: "static_assert", reason: NOT_YET },
-    Unsupported { name: "strerror", reason: NOT_YET },
     Unsupported { name: "tseries", reason: NOT_YET },
-    Unsupported { name: "typeof", reason: "a type operator for declarations (`let $x: typeof(e)`); ustrace's declarations take type names only" },
     Unsupported { name: "unwatch", reason: "watchpoints are not supported by ustrace" },
     Unsupported { name: "uptr", reason: "every pointer ustrace reads is a user pointer already" },
 ];

@@ -54,6 +54,9 @@ impl ProgramCompiler<'_, '_> {
                 }
                 let l = self.expr(lhs)?;
                 let r = self.expr(rhs)?;
+                if let Type::Tuple(items) = self.typed(lhs)?.ty {
+                    return self.tuple_compare(*op, l, r, &items, e.span);
+                }
                 self.binary(*op, l, r, e.span)
             }
             ExprKind::Ternary {
@@ -125,6 +128,9 @@ impl ProgramCompiler<'_, '_> {
                 })
             }
             ExprKind::Tuple(items) => self.tuple(items, &t.ty, e.span),
+            ExprKind::TypeofCast { operand, .. } => {
+                self.typeof_cast(operand.as_deref(), &t.ty, e.span)
+            }
             ExprKind::Block { stmts, value } => {
                 for s in stmts {
                     let mark = self.b.stack_mark();
@@ -151,6 +157,7 @@ impl ProgramCompiler<'_, '_> {
             | ExprKind::TypeCast { .. }
             | ExprKind::SizeofType(_)
             | ExprKind::SizeofExpr(_)
+            | ExprKind::Typeof(_)
             | ExprKind::Offsetof { .. }
             | ExprKind::Field { .. }
             | ExprKind::Index { .. } => Err(internal(e.span)),

@@ -134,7 +134,7 @@ impl ProgramCompiler<'_, '_> {
                 let key_size = def.key_body_size();
                 let value_size = def.value.size();
                 let per_cpu = def.value.per_cpu();
-                let cpus = self.g.opts.ncpus.max(1);
+                let cpus = self.g.opts.possible_cpus.max(1);
                 // bpf_for_each_map_elem calls back with r1 = the map,
                 // r2 = the key, r3 = the value, r4 = ctx.
                 let callback = self.callback(body, span, R4, |c| {
@@ -191,7 +191,9 @@ impl ProgramCompiler<'_, '_> {
     }
 
     /// `*value = sum over cpu of map[key]` for a per-CPU map of 8-byte
-    /// counters, the key at stack slot `key`.
+    /// counters, the key at stack slot `key`: every possible CPU id, online
+    /// or not (an offline CPU keeps what it counted), as user space reads
+    /// per-CPU values. Unrolled: 11 instructions per CPU.
     fn sum_over_cpus(&mut self, map: crate::builder::MapId, key: i16, value: i16, cpus: u32) {
         self.b.emit(insn::st_imm(8, R10, value, 0));
         for cpu in 0..cpus {

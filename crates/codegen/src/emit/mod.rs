@@ -13,6 +13,7 @@ mod maps;
 mod probe_args;
 mod records;
 mod stmt;
+mod tuples;
 
 use std::collections::HashMap;
 
@@ -61,6 +62,8 @@ pub(crate) enum Val {
     Record(i16, crate::typed::DType),
     /// `username`: the user id in an 8-byte slot.
     Username(i16),
+    /// `strerror()`: the error number in an 8-byte slot.
+    Strerror(i16),
     /// `ntop()`: family and address bytes in a 24-byte slot.
     Inet(i16),
     /// Nothing.
@@ -94,6 +97,7 @@ impl Val {
             Val::Tuple(..) => Type::Tuple(Vec::new()),
             Val::Record(_, d) => Type::Record(d.clone()),
             Val::Username(_) => Type::Username,
+            Val::Strerror(_) => Type::Strerror,
             Val::Inet(_) => Type::Inet,
             Val::Void => Type::Void,
         }
@@ -114,6 +118,7 @@ pub(crate) fn val_in_slot(slot: i16, ty: &Type, span: Span) -> Result<Val, Compi
         Type::Timestamp(i) => Val::Timestamp(slot, i),
         Type::Tuple(_) => Val::Tuple(slot, ty.slot_size()),
         Type::Username => Val::Username(slot),
+        Type::Strerror => Val::Strerror(slot),
         Type::Inet => Val::Inet(slot),
         _ => return Err(internal(span)),
     })
@@ -297,7 +302,9 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::Ctx(off, _) => self.b.emit(insn::ldx(8, r, R6, *off)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
-            Val::USym(slot) | Val::Username(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
+            Val::USym(slot) | Val::Username(slot) | Val::Strerror(slot) => {
+                self.b.emit(insn::ldx(8, r, R10, *slot))
+            }
             Val::Buf(..)
             | Val::Inet(_)
             | Val::StrConst(_)
@@ -338,6 +345,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             | (Type::Buffer(_), Val::Bytes(src, _))
             | (Type::Inet, Val::Inet(src))
             | (Type::Username, Val::Username(src))
+            | (Type::Strerror, Val::Strerror(src))
             | (Type::Tuple(_), Val::Tuple(src, _)) => {
                 self.copy_words(*src, R10, dst, ty.slot_size())
             }

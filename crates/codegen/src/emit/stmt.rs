@@ -30,10 +30,18 @@ impl ProgramCompiler<'_, '_> {
                 else_block,
             } => {
                 let v = self.expr(cond)?;
-                self.truth(&v);
                 let else_l = self.b.label();
                 let end_l = self.b.label();
-                self.b.jmp_imm(JmpOp::Jeq, R0, 0, else_l);
+                // A constant condition takes one branch: the other is
+                // never reached (`fail()` there does not stop the build).
+                match v {
+                    Val::Const(0, _) => self.b.goto(else_l),
+                    Val::Const(..) => {}
+                    _ => {
+                        self.truth(&v);
+                        self.b.jmp_imm(JmpOp::Jeq, R0, 0, else_l);
+                    }
+                }
                 self.block(then_block)?;
                 self.b.goto(end_l);
                 self.b.bind(else_l);

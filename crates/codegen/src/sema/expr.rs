@@ -103,12 +103,13 @@ impl Checker<'_> {
             }
             ExprKind::Cast { ty, operand } => {
                 let v = self.int_operand(operand)?;
-                Ok(match v.konst {
-                    Some(c) => Typed::int_const(fold_cast(c, *ty), ty.signed),
-                    None => Typed::of(Type::Int {
+                // A constant keeps the cast's width too (`sizeof((uint8)1)`).
+                Ok(Typed {
+                    ty: Type::Int {
                         bits: ty.size.saturating_mul(8),
                         signed: ty.signed,
-                    }),
+                    },
+                    konst: v.konst.map(|c| fold_cast(c, *ty)),
                 })
             }
             ExprKind::Block { stmts, value } => {
@@ -137,6 +138,8 @@ impl Checker<'_> {
             ExprKind::IncDec { target, .. } => self.inc_dec(target, e.span),
             ExprKind::SizeofType(ty) => self.sizeof_type(ty, e.span),
             ExprKind::SizeofExpr(inner) => self.sizeof_expr(inner),
+            ExprKind::Typeof(inner) => Ok(Typed::of(self.type_of(inner)?)),
+            ExprKind::TypeofCast { of, operand } => self.typeof_cast(of, operand.as_deref()),
             ExprKind::Offsetof { ty, fields } => self.offsetof(ty, fields, e.span),
             ExprKind::Field { base, .. } if is_args(base) => Err(internal_typed(e.span)),
             ExprKind::TypeCast { .. } => Err(internal_typed(e.span)),
@@ -179,6 +182,10 @@ impl Checker<'_> {
         };
         match items.get(index) {
             Some(item) => Ok(Typed::of(item.clone())),
+            None if items.is_empty() => Err(CompileError::new(
+                span,
+                "the empty tuple `()` has no elements",
+            )),
             None => Err(CompileError::new(
                 span,
                 format!(
@@ -265,6 +272,9 @@ impl Checker<'_> {
         lspan: Span,
         rspan: Span,
     ) -> Result<Typed, CompileError> {
+        if l.ty.is_tuple() || r.ty.is_tuple() {
+            return tuple_comparison(op, &l.ty, &r.ty, span, lspan);
+        }
         if let (Type::Str(_), Type::Str(_)) = (&l.ty, &r.ty) {
             return match op {
                 BinaryOp::Eq | BinaryOp::Ne => Ok(Typed::bool()),
@@ -297,6 +307,50 @@ impl Checker<'_> {
             (false, None) => Typed::int(signed),
         })
     }
+}
+
+/// `==`/`!=` of two tuples (a bool): both tuples of the same element
+/// types, integers, bools, strings and tuples of those.
+fn tuple_comparison(
+    op: BinaryOp,
+    l: &Type,
+    r: &Type,
+    span: Span,
+    lspan: Span,
+) -> Result<Typed, CompileError> {
+    if !matches!(op, BinaryOp::Eq | BinaryOp::Ne) {
+        return Err(CompileError::new(
+            span,
+            "tuples compare with `==` and `!=` only",
+        ));
+    }
+    if !(l.is_tuple() && r.is_tuple()) {
+        return Err(CompileError::new(
+            span,
+            format!("cannot compare a {} with a {}", l.describe(), r.describe()),
+        ));
+    }
+    if !l.same_shape(r) {
+        return Err(CompileError::new(
+            span,
+            format!(
+                "tuples compared with `{}` must have the same element types: {} and {}",
+                if op == BinaryOp::Eq { "==" } else { "!=" },
+                l.describe(),
+                r.describe()
+            ),
+        ));
+    }
+    if !l.plain() {
+        return Err(CompileError::new(
+            lspan,
+            format!(
+                "tuples holding stacks, symbols or other printed-later values do not compare: {}",
+                l.describe()
+            ),
+        ));
+    }
+    Ok(Typed::bool())
 }
 
 /// Signed when both sides are, or when a constant meets a signed side.

@@ -16,12 +16,21 @@ impl Checker<'_> {
         for k in keys {
             types.push(self.expr(k)?.ty);
         }
-        key_layout(&types, self.map_str_len()).map_err(|i| {
+        let fields = key_layout(&types, self.map_str_len()).map_err(|i| {
             CompileError::new(
                 keys[i].span,
                 "this expression has no value to use as a map key",
             )
-        })
+        })?;
+        if let (Some(first), Some(last)) = (keys.first(), keys.last()) {
+            if fields.iter().all(|f| f.size() == 0) {
+                return Err(CompileError::new(
+                    first.span.to(last.span),
+                    "an empty tuple `()` cannot be a whole map key: it has no bytes",
+                ));
+            }
+        }
+        Ok(fields)
     }
 
     /// The layout of `@name` so far.
@@ -59,6 +68,12 @@ impl Checker<'_> {
                 ))
             }
         };
+        if value == (ValueKind::Tuple { size: 0 }) {
+            return Err(CompileError::new(
+                span,
+                "an empty tuple `()` has no bytes to store in a map",
+            ));
+        }
         let value_fields = match value {
             ValueKind::Tuple { .. } => ty.record_fields().unwrap_or_default(),
             _ => Vec::new(),
@@ -376,6 +391,7 @@ pub(crate) fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::Buffer(_) => "buffer",
             FieldKind::Strftime(_) => "timestamp",
             FieldKind::Username => "username",
+            FieldKind::Strerror => "strerror",
             FieldKind::Inet => "inet",
             FieldKind::Record { .. } => "struct",
         })

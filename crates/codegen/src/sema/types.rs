@@ -46,6 +46,8 @@ pub(crate) enum Type {
     Timestamp(usize),
     /// `username`: a user id printed as the user's name.
     Username,
+    /// `strerror()`: an error number printed as its text.
+    Strerror,
     /// `ntop()`: an address family and 16 address bytes, printed as text.
     Inet,
     /// No value (printf(), exit()).
@@ -95,9 +97,45 @@ impl Type {
             Type::Buffer(_) => "buffer",
             Type::Timestamp(_) => "timestamp",
             Type::Username => "username",
+            Type::Strerror => "strerror",
             Type::Inet => "inet",
             Type::Void => "none",
         }
+    }
+
+    /// The type as messages write it: a tuple with its elements,
+    /// `(uint64, string)`.
+    pub(crate) fn describe(&self) -> String {
+        match self {
+            Type::Tuple(items) => {
+                let items: Vec<String> = items.iter().map(Type::describe).collect();
+                format!("({})", items.join(", "))
+            }
+            other => other.name().to_string(),
+        }
+    }
+
+    /// Size and alignment of a value of this type as bpftrace lays it out
+    /// (`sizeof`): a tuple is a C struct of its elements, each at the next
+    /// multiple of its alignment, the whole rounded up to the largest
+    /// alignment (bpftrace's `Struct::CreateTuple`, LLVM's struct layout).
+    /// `None` for types bpftrace sizes differently or not at all.
+    pub(crate) fn bpftrace_layout(&self) -> Option<(u64, u64)> {
+        Some(match self {
+            Type::Int { bits, .. } => (u64::from(*bits / 8), u64::from(*bits / 8)),
+            Type::Bool => (1, 1),
+            Type::Str(n) => (*n as u64, 1),
+            Type::Tuple(items) => {
+                let (mut size, mut align) = (0u64, 1u64);
+                for t in items {
+                    let (s, a) = t.bpftrace_layout()?;
+                    size = size.next_multiple_of(a) + s;
+                    align = align.max(a);
+                }
+                (size.next_multiple_of(align), align)
+            }
+            _ => return None,
+        })
     }
 
     /// Bytes a string comparison looks at (8 for non-strings).
@@ -122,6 +160,7 @@ impl Type {
             Type::Buffer(n) => FieldKind::Buffer(*n),
             Type::Timestamp(i) => FieldKind::Strftime(*i),
             Type::Username => FieldKind::Username,
+            Type::Strerror => FieldKind::Strerror,
             Type::Inet => FieldKind::Inet,
             // The index is the emitter's (`ProgramCompiler::printable_field`).
             Type::Record(d) => FieldKind::Record {
@@ -225,8 +264,9 @@ impl Type {
     }
 
     /// True for integers, bools, strings and tuples of those: values user
-    /// space prints without the session's state (stacks, symbols, probes).
-    fn plain(&self) -> bool {
+    /// space prints without the session's state (stacks, symbols, probes),
+    /// and that compare element by element.
+    pub(crate) fn plain(&self) -> bool {
         match self {
             Type::Int { .. } | Type::Bool | Type::Str(_) => true,
             Type::Tuple(items) => items.iter().all(Type::plain),
@@ -242,6 +282,21 @@ impl Type {
         (next == fields.len()).then_some(t)
     }
 
+    /// The type of a map's keys laid out as `fields`: the one key's type,
+    /// or a tuple of them for several; `None` when they describe no keys.
+    pub(crate) fn of_key_fields(fields: &[FieldKind]) -> Option<Type> {
+        let mut next = 0;
+        let mut keys = Vec::new();
+        while next < fields.len() {
+            keys.push(Type::next_of_fields(fields, &mut next)?);
+        }
+        match keys.len() {
+            0 => None,
+            1 => keys.pop(),
+            _ => Some(Type::Tuple(keys)),
+        }
+    }
+
     fn next_of_fields(fields: &[FieldKind], next: &mut usize) -> Option<Type> {
         let f = *fields.get(*next)?;
         *next += 1;
@@ -255,6 +310,7 @@ impl Type {
             FieldKind::Buffer(n) => Type::Buffer(n),
             FieldKind::Strftime(_) => Type::int(false),
             FieldKind::Username => Type::Username,
+            FieldKind::Strerror => Type::Strerror,
             FieldKind::Inet => Type::Inet,
             FieldKind::Record { .. } => return None,
             FieldKind::Tuple(n) => Type::Tuple(

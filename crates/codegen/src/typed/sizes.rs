@@ -1,7 +1,7 @@
 //! `sizeof` and `offsetof`: compile-time constants from the script's own
 //! integer types, builtins' types, and the traced program's types.
 
-use ustrace_lang::ast::{Expr, IntType, Span, TypeName};
+use ustrace_lang::ast::{Expr, ExprKind, IntType, Span, TypeName};
 
 use super::field_step;
 use crate::builtins::{self, Call};
@@ -47,8 +47,23 @@ impl Checker<'_> {
                 return Ok(Typed::int_const(shape.ty().size() as i64, false));
             }
         }
-        let t = self.expr(e)?;
-        self.size_of(&t.ty, e.span)
+        let t = self.literal_type(e)?;
+        self.size_of(&t, e.span)
+    }
+
+    /// The type of `e`, a tuple literal's elements with their own types
+    /// (its value holds strings in buffers of the map string size; bpftrace
+    /// sizes a `(1, "ab")` with its 3-byte string).
+    fn literal_type(&mut self, e: &Expr) -> Result<Type, CompileError> {
+        let ty = self.expr(e)?.ty;
+        let ExprKind::Tuple(items) = &e.kind else {
+            return Ok(ty);
+        };
+        let mut types = Vec::with_capacity(items.len());
+        for item in items {
+            types.push(self.literal_type(item)?);
+        }
+        Ok(Type::Tuple(types))
     }
 
     fn size_of(&self, ty: &Type, span: Span) -> Result<Typed, CompileError> {
@@ -57,6 +72,15 @@ impl Checker<'_> {
             Type::Bool => 1,
             Type::Str(n) | Type::Buffer(n) => *n as u64,
             Type::Record(d) => d.size(),
+            Type::Tuple(_) => match ty.bpftrace_layout() {
+                Some((size, _)) => size,
+                None => {
+                    return Err(CompileError::new(
+                        span,
+                        format!("sizeof() of a tuple holding {} is not supported (only integers, bools, strings and tuples of those)", ty.describe()),
+                    ))
+                }
+            },
             other => {
                 return Err(CompileError::new(
                     span,

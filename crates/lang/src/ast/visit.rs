@@ -87,7 +87,12 @@ pub fn children(kind: &ExprKind) -> Vec<&Expr> {
         | ExprKind::TypeCast { operand, .. } => vec![operand],
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
-        ExprKind::SizeofExpr(e) => vec![e],
+        ExprKind::SizeofExpr(e) | ExprKind::Typeof(e) => vec![e],
+        ExprKind::TypeofCast { of, operand } => {
+            let mut all = vec![&**of];
+            all.extend(operand.as_deref());
+            all
+        }
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {
@@ -118,7 +123,12 @@ pub fn children_mut(kind: &mut ExprKind) -> Vec<&mut Expr> {
         | ExprKind::TypeCast { operand, .. } => vec![operand],
         ExprKind::IncDec { target, .. } => vec![target],
         ExprKind::Field { base, .. } => vec![base],
-        ExprKind::SizeofExpr(e) => vec![e],
+        ExprKind::SizeofExpr(e) | ExprKind::Typeof(e) => vec![e],
+        ExprKind::TypeofCast { of, operand } => {
+            let mut all = vec![&mut **of];
+            all.extend(operand.as_deref_mut());
+            all
+        }
         ExprKind::Binary { lhs, rhs, .. } => vec![lhs, rhs],
         ExprKind::Index { base, index } => vec![base, index],
         ExprKind::Ternary {

@@ -99,6 +99,7 @@ impl<'a> Parser<'a> {
             TokenKind::Minus => self.prefix_op(UnaryOp::Neg),
             TokenKind::Star => self.prefix_op(UnaryOp::Deref),
             TokenKind::PlusPlus | TokenKind::MinusMinus => self.prefix_incdec(),
+            TokenKind::LParen if self.at_typeof_cast() => self.typeof_cast(),
             TokenKind::LParen => match self.cast_type() {
                 Some(ty) => self.cast(ty),
                 None => match self.program_cast_tokens() {
@@ -349,6 +350,9 @@ impl<'a> Parser<'a> {
             )
             .with_note(format!("to cast, write `({name})expr`")));
         }
+        if name == "typeof" {
+            return Err(self.misplaced_typeof(t.span));
+        }
         if matches!(name.as_str(), "sizeof" | "offsetof") && self.at(&TokenKind::LParen) {
             return self.size_query(&name, t.span);
         }
@@ -405,25 +409,42 @@ impl<'a> Parser<'a> {
         ))
     }
 
+    /// `(e)`, or a tuple: `(a, b, ...)`, `(a,)` (one element: the comma
+    /// is required), `()` (none), as in bpftrace's manual.
     pub(super) fn paren(&mut self) -> Result<Expr, Diagnostic> {
         let open = self.bump()?;
-        let mut items = self.expr_list(&TokenKind::RParen, "parenthesized expression")?;
+        let saved = std::mem::replace(&mut self.no_div, false);
+        let items = self.paren_items();
+        self.no_div = saved;
+        let (mut items, trailing_comma) = items?;
         let close = self.bump()?;
         let span = open.span.to(close.span);
-        match items.len() {
-            0 => {
-                Err(Diagnostic::error(span, "empty parentheses")
-                    .with_label("expected an expression"))
+        match items.pop() {
+            Some(mut e) if items.is_empty() && !trailing_comma => {
+                e.span = span;
+                Ok(e)
             }
-            1 => match items.pop() {
-                Some(mut e) => {
-                    e.span = span;
-                    Ok(e)
-                }
-                None => Err(Diagnostic::error(span, "empty parentheses")),
-            },
-            _ => Ok(Expr::new(ExprKind::Tuple(items), span)),
+            Some(last) => {
+                items.push(last);
+                Ok(Expr::new(ExprKind::Tuple(items), span))
+            }
+            None => Ok(Expr::new(ExprKind::Tuple(Vec::new()), span)),
         }
+    }
+
+    /// The expressions between `(` and `)` (not consumed), and whether a
+    /// comma follows the last one.
+    fn paren_items(&mut self) -> Result<(Vec<Expr>, bool), Diagnostic> {
+        let mut items = Vec::new();
+        let mut trailing_comma = false;
+        while !self.at(&TokenKind::RParen) {
+            items.push(self.expr()?);
+            trailing_comma = self.eat(&TokenKind::Comma)?;
+            if !trailing_comma && !self.at(&TokenKind::RParen) {
+                return Err(self.unexpected("`,` or `)` in parenthesized expression"));
+            }
+        }
+        Ok((items, trailing_comma))
     }
 }
 

@@ -102,6 +102,20 @@ impl Parser<'_> {
     /// `offsetof(TYPE, field[.field...])`.
     pub(super) fn size_query(&mut self, which: &str, start: Span) -> Result<Expr, Diagnostic> {
         self.bump()?;
+        if self.at_typeof() {
+            if which != "sizeof" {
+                return Err(Diagnostic::error(
+                    self.tok.span,
+                    "offsetof() takes a struct or union of the traced program by name, not `typeof(...)`",
+                ));
+            }
+            let of = self.typeof_operand()?;
+            let close = self.expect(&TokenKind::RParen, "after sizeof's argument")?;
+            return Ok(Expr::new(
+                ExprKind::SizeofExpr(Box::new(of)),
+                start.to(close.span),
+            ));
+        }
         let type_len = self
             .type_name_len(0)
             .filter(|&n| matches!(self.peek(n), TokenKind::RParen | TokenKind::Comma));

@@ -147,7 +147,8 @@ impl<'a> Parser<'a> {
         })
     }
 
-    /// `let $x;`, `let $x = v;`, `let $x: type;`, `let $x: type = v;`.
+    /// `let $x;`, `let $x = v;`, `let $x: type;`, `let $x: type = v;`
+    /// (`type` may be `typeof(e)`).
     pub(super) fn let_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
         let let_tok = self.bump()?;
         let var_tok = self.bump()?;
@@ -157,7 +158,16 @@ impl<'a> Parser<'a> {
                 "expected `$name` after `let`",
             ));
         };
-        let ty = if self.eat(&TokenKind::Colon)? {
+        let of = if self.at(&TokenKind::Colon) && {
+            let after = self.peek(1);
+            matches!(after, TokenKind::Ident(w) if w == "typeof")
+        } {
+            self.bump()?;
+            Some(self.typeof_operand()?)
+        } else {
+            None
+        };
+        let ty = if of.is_none() && self.eat(&TokenKind::Colon)? {
             let t = self.bump()?;
             match &t.kind {
                 TokenKind::Ident(w) if w == "string" || w == "str" => Some(None),
@@ -184,6 +194,14 @@ impl<'a> Parser<'a> {
         let resolved = self.declare(name, var_tok.span)?;
         let target = Expr::new(ExprKind::Variable(resolved), var_tok.span);
         let at = let_tok.span.to(var_tok.span);
+        if let Some(of) = of {
+            let span = value.as_ref().map_or(of.span, |v| v.span);
+            return Ok(StmtKind::Assign {
+                target,
+                op: None,
+                value: super::type_of::typeof_cast(of, value, span),
+            });
+        }
         let value = match (ty, value) {
             (Some(Some(it)), Some(v)) => {
                 let span = v.span;

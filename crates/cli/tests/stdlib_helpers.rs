@@ -1,0 +1,219 @@
+//! bpftrace's stdlib helpers of issue 11's second part (numaid, strerror,
+//! macaddr, memcmp, globmatch, join, find, fail, static_assert), run for
+//! real (BPF loaded) with the output bpftrace's manual gives, or bpftrace
+//! 0.17 prints where it has the helper.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::*;
+
+/// tests/c/stdlib_helpers.c: calls `mac()`, `args(argv)` and
+/// `compare()` (twice).
+fn helpers() -> PathBuf {
+    build_c_once("stdlib_helpers", "tests/c/stdlib_helpers.c", &["-g", "-O0"])
+}
+
+/// `ustrace -e SCRIPT -c COMMAND`'s stdout; None when BPF cannot run
+/// here (outside CI).
+fn trace(test: &str, script: &str, command: &str) -> Option<String> {
+    if !bpf_available(test) {
+        return None;
+    }
+    Some(trace_command(script, command))
+}
+
+/// The error of a script ustrace refuses (the run must fail).
+fn refused(script: &str) -> String {
+    let mut cmd = ustrace();
+    cmd.args(["-e", script]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert!(!out.status.success(), "{script} was accepted");
+    stderr(&out)
+}
+
+#[test]
+fn numaid_and_strerror_print_as_bpftrace_does() {
+    // bpftrace 0.17 prints exactly these lines for the same script (its
+    // strerror() is glibc's text; this machine has one NUMA node).
+    let Some(out) = run_script(
+        "numaid_and_strerror_print_as_bpftrace_does",
+        r#"BEGIN { printf("%d\n", numaid); printf("%s|\n", strerror(1)); print(strerror(2));
+                   printf("%s\n", strerror(200)); printf("%s\n", strerror(-1));
+                   $e = strerror(13); @e[$e] = count(); exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    let nodes = std::fs::read_to_string("/sys/devices/system/node/online").unwrap_or_default();
+    assert_eq!(
+        nodes.trim(),
+        "0",
+        "the expected output assumes one NUMA node"
+    );
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\n0\nOperation not permitted|\nNo such file or directory\n\
+         Unknown error 200\nUnknown error -1\n\n\n@e[Permission denied]: 1\n"
+    );
+}
+
+#[test]
+fn macaddr_prints_six_bytes_of_user_memory_as_the_manual_does() {
+    let bin = helpers();
+    let script = format!(
+        r#"uprobe:{b}:mac {{ printf("SRC %s, DST %s\n", macaddr(arg0), macaddr(buf(arg0, 6)));
+             @[macaddr(arg0)] = count(); }}"#,
+        b = bin.display()
+    );
+    let Some(out) = trace(
+        "macaddr_prints_six_bytes_of_user_memory_as_the_manual_does",
+        &script,
+        &bin.display().to_string(),
+    ) else {
+        return;
+    };
+    // The bytes tests/c/stdlib_helpers.c passes are the manual's sample.
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\nSRC 18:C0:4D:08:2E:BB, DST 18:C0:4D:08:2E:BB\n\n\n@[18:C0:4D:08:2E:BB]: 1\n"
+    );
+}
+
+#[test]
+fn memcmp_compares_strings_buffers_and_user_memory() {
+    let bin = helpers();
+    // compare("abcdef", "abcxyz"), then compare("abcdef", "abcdef").
+    let script = format!(
+        r#"uprobe:{b}:compare {{ printf("%d %d %d %d %d\n", memcmp(str(arg0), str(arg1), 4),
+             memcmp(arg0, arg1, 3), memcmp(arg1, arg0, 6), memcmp(buf(arg0, 8), "abc", 3),
+             memcmp(arg0, arg1, 6)); }}"#,
+        b = bin.display()
+    );
+    let Some(out) = trace(
+        "memcmp_compares_strings_buffers_and_user_memory",
+        &script,
+        &bin.display().to_string(),
+    ) else {
+        return;
+    };
+    // 'd' - 'x' = -20.
+    assert_eq!(out, "Attaching 1 probe...\n-20 0 20 0 -20\n0 0 0 0 0\n\n\n");
+}
+
+#[test]
+fn globmatch_matches_whole_strings_as_the_manual_defines() {
+    let bin = helpers();
+    // compare("abcdef", "abcxyz"), then compare("abcdef", "abcdef").
+    let script = format!(
+        r#"BEGIN {{ printf("%d %d %d %d %d %d\n", globmatch("bash", "ba*"), globmatch("xbash", "ba*"),
+             globmatch("dash", "[!a-c]ash"), globmatch("/usr/lib/libc.so.6", "/usr/*/lib?.so.[0-9]"),
+             globmatch("ab", "a**b"), globmatch("a/b", "a?b")); }}
+           uprobe:{b}:compare {{ printf("%d %d %d\n", globmatch(str(arg0), "*[a-c]*[!x]*?*[d-f]"),
+             globmatch(str(arg1), "abc[x-z]??"), globmatch(str(arg1), "abc")); }}"#,
+        b = bin.display()
+    );
+    let Some(out) = trace(
+        "globmatch_matches_whole_strings_as_the_manual_defines",
+        &script,
+        &bin.display().to_string(),
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 2 probes...\n1 0 1 1 1 1\n1 1 0\n1 0 0\n\n\n"
+    );
+}
+
+/// The manual's `fail()` example, with a print after it.
+const FAIL_EXAMPLE: &str = r#"BEGIN { if ($1 < 2) { fail("Expected the first positional param to be greater than 1. Got %d", $1); } printf("ok %d\n", $1); exit(); }"#;
+
+#[test]
+fn fail_stops_the_compilation_only_where_it_is_reached() {
+    // $1 = 5: the branch is never taken, the script runs.
+    let Some(out) = run_script(
+        "fail_stops_the_compilation_only_where_it_is_reached",
+        FAIL_EXAMPLE,
+        &["5"],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\nok 5\n\n\n");
+    // $1 = 1: the manual's message, at the call, and no program loaded.
+    let mut cmd = ustrace();
+    cmd.args(["-e", FAIL_EXAMPLE, "1"]);
+    let out = run_with_timeout(cmd, Duration::from_secs(60));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(stdout(&out), "");
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "stdin:1:23: error: Expected the first positional param to be greater than 1. Got 1\n  |\n1 | {FAIL_EXAMPLE}\n  |                       {}\n",
+            "^".repeat(76)
+        )
+    );
+}
+
+#[test]
+fn static_assert_fails_the_build_on_a_false_constant() {
+    let script = r#"BEGIN { static_assert(sizeof(int32) == 4, "int32 is 4 bytes"); static_assert($# >= 1, "need an argument"); printf("%d\n", $#); exit(); }"#;
+    let Some(out) = run_script(
+        "static_assert_fails_the_build_on_a_false_constant",
+        script,
+        &["one"],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n1\n\n\n");
+    assert_eq!(
+        refused(script),
+        format!(
+            "stdin:1:64: error: need an argument\n  |\n1 | {script}\n  |                                                                {}\n",
+            "^".repeat(42)
+        )
+    );
+}
+
+#[test]
+fn misuse_is_one_line_with_a_caret() {
+    let cases = [
+        (
+            r#"BEGIN { $x = memcmp("abc", "abcd", 5); }"#,
+            "stdin:1:21: error: memcmp() compares 5 bytes, but this string holds 4\n  |\n1 | BEGIN { $x = memcmp(\"abc\", \"abcd\", 5); }\n  |                     ^^^^^\n",
+        ),
+        (
+            r#"BEGIN { $x = memcmp(1, 2, pid); }"#,
+            "stdin:1:27: error: memcmp()'s count must be a constant from 1 to 128\n  |\n1 | BEGIN { $x = memcmp(1, 2, pid); }\n  |                           ^^^\n",
+        ),
+        (
+            r#"BEGIN { $x = macaddr(buf(0, 8)); }"#,
+            "stdin:1:22: error: macaddr() needs the address of 6 bytes or a 6-byte buffer, not a buffer of another size\n  |\n1 | BEGIN { $x = macaddr(buf(0, 8)); }\n  |                      ^^^^^^^^^\n",
+        ),
+        (
+            r#"BEGIN { print(strerror("EPERM")); }"#,
+            "stdin:1:24: error: expected an integer here, found a string\n  |\n1 | BEGIN { print(strerror(\"EPERM\")); }\n  |                        ^^^^^^^\n",
+        ),
+        (
+            r#"BEGIN { $p = "a*"; print(globmatch("abc", $p)); }"#,
+            "stdin:1:43: error: globmatch()'s pattern must be a string literal (it is compiled into the probe)\n  |\n1 | BEGIN { $p = \"a*\"; print(globmatch(\"abc\", $p)); }\n  |                                           ^^\n",
+        ),
+        (
+            r#"BEGIN { print(globmatch("abc", "[a-")); }"#,
+            "stdin:1:32: error: globmatch(): bad pattern: a `[` without its `]`\n  |\n1 | BEGIN { print(globmatch(\"abc\", \"[a-\")); }\n  |                                ^^^^^\n",
+        ),
+        (
+            r#"BEGIN { fail("bad %d", pid); }"#,
+            "stdin:1:24: error: fail()'s argument must be a literal (it is evaluated at compile time)\n  |\n1 | BEGIN { fail(\"bad %d\", pid); }\n  |                        ^^^\n",
+        ),
+        (
+            r#"BEGIN { static_assert(pid > 1, "x"); }"#,
+            "stdin:1:23: error: static_assert()'s condition must be known at compile time\n  |\n1 | BEGIN { static_assert(pid > 1, \"x\"); }\n  |                       ^^^^^^^\n",
+        ),
+    ];
+    for (script, want) in cases {
+        assert_eq!(refused(script), want, "{script}");
+    }
+}
