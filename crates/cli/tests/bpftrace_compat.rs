@@ -180,3 +180,24 @@ fn print_with_top_and_div() {
         r#"BEGIN { @a[1] = 10; @a[2] = 20; @a[3] = 5; print(@a, 2); print(@a, 2, 5); @c = count(); @c = count(); print(@c, 0, 2); exit(); }"#,
     );
 }
+
+/// A scalar `count()` map holding nothing (cleared, deleted, or written
+/// only by a block that never fired) prints `@c: 0`; other empty maps an
+/// empty line.
+#[test]
+fn empty_scalar_counts_print_zero() {
+    same_as_bpftrace(
+        "empty_scalar_counts_print_zero",
+        "BEGIN { @c = count(); clear(@c); print(@c); @d = count(); delete(@d); @e = sum(1); clear(@e); @k[1] = count(); clear(@k); exit(); }",
+    );
+}
+
+/// A function that does not exist (bpftrace 0.17 skips it; ustrace with a
+/// warning on stderr): its block's maps exist and print as never written.
+#[test]
+fn a_missing_functions_block_is_skipped() {
+    same_as_bpftrace(
+        "a_missing_functions_block_is_skipped",
+        r#"uprobe:/bin/true:no_such_function_here { @n = count(); @s = str(arg0); } BEGIN { printf("[%s]\n", @s); exit(); }"#,
+    );
+}

@@ -139,6 +139,44 @@ fn is_clock_line(l: &str) -> bool {
     b.len() == 10 && b[0] == b'[' && b[9] == b']' && b[3] == b':' && b[6] == b':'
 }
 
+/// Equal counts go by their values (BCC leaves them in hash order), and
+/// an empty label is no label (as BCC): the title is the specifier as
+/// written, the histogram's heading the expression.
+#[test]
+fn argdist_orders_equal_counts_by_value_and_ignores_an_empty_label() {
+    if !bpf_available("argdist_orders_equal_counts_by_value_and_ignores_an_empty_label") {
+        return;
+    }
+    let p = work();
+    // twice() returns 0, 2, 4, 6 once per round: 4, 6, 8, 10 twice each.
+    let spec = format!("r:{p}:twice(int x):int:$retval+4#");
+    let cmd = format!("{p} 2");
+    let out = run(&[
+        "tool", "argdist", "-i", "100", "-c", &cmd, "-C", &spec, "-H", &spec,
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = tool_text(&stdout(&out));
+    let body: String = text.lines().skip(1).map(|l| format!("{l}\n")).collect();
+    let expected = [
+        spec.as_str(),
+        "\tCOUNT      EVENT",
+        "\t2          $retval+4 = 4",
+        "\t2          $retval+4 = 6",
+        "\t2          $retval+4 = 8",
+        "\t2          $retval+4 = 10",
+        "     $retval+4           : count     distribution",
+        "         0 -> 1          : 0        |                                        |",
+        "         2 -> 3          : 0        |                                        |",
+        "         4 -> 7          : 4        |****************************************|",
+        "         8 -> 15         : 4        |****************************************|",
+    ];
+    assert_eq!(body, expected.map(|l| format!("{l}\n")).concat(), "{text}");
+    assert!(
+        is_clock_line(text.lines().next().unwrap_or_default()),
+        "{text}"
+    );
+}
+
 #[test]
 fn argdist_prints_every_interval_and_stops_after_the_count() {
     if !bpf_available("argdist_prints_every_interval_and_stops_after_the_count") {

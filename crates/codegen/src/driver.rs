@@ -55,6 +55,9 @@ pub fn compile(
         max_entries: 1,
         role: MapRole::LostCounter,
     });
+    // A program that is checked but not emitted may have numbered some
+    // formats: the emitted ones keep the numbers their types carry.
+    g.out.strftime_formats = analysis.strftime_formats;
     let maps = analysis.maps;
     for map in maps {
         let name = map.name.clone();
@@ -64,7 +67,7 @@ pub fn compile(
         g.user_maps.insert(name, id);
     }
     for (plan, types) in plans.into_iter().zip(analysis.programs) {
-        if plan.does_nothing() {
+        if plan.does_nothing() || !plan.attached {
             continue;
         }
         let program = ProgramCompiler::new(&mut g, plan.ctx, plan.pid_filter, types).compile(

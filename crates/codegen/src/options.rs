@@ -125,6 +125,11 @@ pub enum ResolvedAttach {
         /// Sampling period in nanoseconds, when `hz` is `None`.
         period_ns: u64,
     },
+    /// A `uprobe`/`usdt` attach point that matched nothing and is skipped
+    /// (`missing_probes`): nothing attaches there. A block whose attach
+    /// points are all skipped is still checked, so the maps it writes
+    /// exist (and print) as if its probes never fired.
+    Skipped,
 }
 
 /// One function (or address) to place a uprobe on.

@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use ustrace_dwarf::Function;
-use ustrace_lang::ast::{Probe, Script};
+use ustrace_lang::ast::{AttachKind, AttachPoint, Probe, Script, UprobeTarget};
 use ustrace_probes::{ArgLocation, ArgSpec, Register, RegisterOperand};
 
 use crate::options::*;
@@ -80,6 +80,9 @@ pub(crate) struct ProgramPlan<'s> {
     /// samplers see every task. uprobe links filter by pid in the kernel,
     /// and trigger programs run in ustrace's own process.
     pub(crate) pid_filter: bool,
+    /// False for a block whose attach points were all skipped: it is
+    /// checked (its maps and types count) but never emitted nor attached.
+    pub(crate) attached: bool,
 }
 
 /// The System V x86-64 integer argument registers, in order.
@@ -91,6 +94,12 @@ const ARG_REGISTERS: [Register; 6] = [
     Register::R8,
     Register::R9,
 ];
+
+/// Why `argN` cannot be read in a uretprobe.
+const RETURN_ARGS: &str = "arguments are not available in a uretprobe (use retval)";
+
+/// Most arguments a USDT probe has (the `sys/sdt.h` macros go up to 12).
+const USDT_MAX_ARGS: usize = 12;
 
 /// The programs of `script` in load order; registers probe names in
 /// `out.probe_names` and counts attach points in `out.attach_count`.
@@ -111,6 +120,8 @@ pub(crate) fn plan_programs<'s>(
         let mut usdt: Vec<&UsdtTarget> = Vec::new();
         let mut entries: Vec<&UprobeFunction> = Vec::new();
         let mut returns: Vec<&UprobeFunction> = Vec::new();
+        let mut skipped: Vec<&AttachPoint> = Vec::new();
+        let plans_before = plans.len();
         for (ai, ap) in probe.attach_points.iter().enumerate() {
             let trigger = |out: &mut CompiledScript, name: &str, prog: &str, target| {
                 out.attach_count += 1;
@@ -122,6 +133,7 @@ pub(crate) fn plan_programs<'s>(
                     name: prog.to_string(),
                     target,
                     pid_filter: false,
+                    attached: true,
                 }
             };
             match res.get(ai) {
@@ -163,6 +175,7 @@ pub(crate) fn plan_programs<'s>(
                         }
                     }
                 }
+                Some(ResolvedAttach::Skipped) => skipped.push(ap),
                 None => {
                     return Err(CompileError::new(
                         ap.span,
@@ -180,8 +193,99 @@ pub(crate) fn plan_programs<'s>(
         if !returns.is_empty() {
             plans.push(plan_uprobe(out, probe, &returns, true, opts));
         }
+        if plans.len() == plans_before {
+            if let Some(ap) = skipped.first() {
+                plans.push(plan_skipped(out, probe, ap)?);
+            }
+        }
     }
     Ok(plans)
+}
+
+/// The check-only program of a block whose attach points were all
+/// skipped, shaped after its first one: one site named as written, whose
+/// `argN` are 64-bit registers (the real arguments are unknown), with
+/// `func` (uprobes) the function as written and no debug information.
+/// Never emitted nor attached.
+fn plan_skipped<'s>(
+    out: &mut CompiledScript,
+    probe: &'s Probe,
+    ap: &AttachPoint,
+) -> Result<ProgramPlan<'s>, CompileError> {
+    let unknown = || {
+        format!(
+            "`{}` was skipped (it matches nothing), so its argument types are unknown",
+            ap.raw
+        )
+    };
+    let (args, func_id, on_return, debug) = match &ap.kind {
+        AttachKind::Usdt { .. } => (
+            std::iter::repeat_with(|| Ok(u64_register(Register::Rdi)))
+                .take(USDT_MAX_ARGS)
+                .collect(),
+            None,
+            None,
+            None,
+        ),
+        AttachKind::Uprobe {
+            target, is_return, ..
+        } => {
+            let function = match target {
+                UprobeTarget::Symbol { name, .. } => name.clone(),
+                UprobeTarget::Address(addr) => format!("{addr:#x}"),
+            };
+            let args = if *is_return {
+                vec![Err(RETURN_ARGS.to_string())]
+            } else {
+                ARG_REGISTERS.iter().map(|&r| Ok(u64_register(r))).collect()
+            };
+            let debug = SiteDebug {
+                types: Err(unknown()),
+                file_offset: 0,
+            };
+            (
+                args,
+                Some(probe_id(out, &function)),
+                Some(*is_return),
+                Some(debug),
+            )
+        }
+        _ => {
+            return Err(CompileError::new(
+                ap.span,
+                "internal error: only uprobe and usdt attach points are skipped",
+            ))
+        }
+    };
+    let site = SiteInfo {
+        probe_id: probe_id(out, &ap.raw),
+        func_id,
+        pc: 0,
+        args,
+        debug,
+    };
+    let mut plan = plan_sites(
+        probe,
+        ap.raw.clone(),
+        BTreeMap::new(),
+        vec![site],
+        on_return,
+    );
+    plan.attached = false;
+    Ok(plan)
+}
+
+/// An 8-byte unsigned argument held in register `reg`.
+fn u64_register(reg: Register) -> ArgSpec {
+    ArgSpec {
+        size: 8,
+        signed: false,
+        location: ArgLocation::Register(RegisterOperand {
+            reg,
+            width: 8,
+            high_byte: false,
+        }),
+    }
 }
 
 /// The index of `name` in the probe name table, added when new.
@@ -250,6 +354,7 @@ fn plan_sites<'s>(
         name,
         target,
         pid_filter: false,
+        attached: true,
     }
 }
 
@@ -265,17 +370,7 @@ fn plan_uprobe<'s>(
 ) -> ProgramPlan<'s> {
     let entry_args: Vec<Result<ArgSpec, String>> = ARG_REGISTERS
         .iter()
-        .map(|&reg| {
-            Ok(ArgSpec {
-                size: 8,
-                signed: false,
-                location: ArgLocation::Register(RegisterOperand {
-                    reg,
-                    width: 8,
-                    high_byte: false,
-                }),
-            })
-        })
+        .map(|&reg| Ok(u64_register(reg)))
         .collect();
     let mut sites = Vec::new();
     let mut files: BTreeMap<PathBuf, Vec<UprobeSite>> = BTreeMap::new();
@@ -284,9 +379,7 @@ fn plan_uprobe<'s>(
         let site_id = probe_id(out, &format!("{kind}:{}:{}", f.display_path, f.function));
         let cookie = sites.len() as u64;
         let args = if is_return {
-            vec![Err(
-                "arguments are not available in a uretprobe (use retval)".to_string(),
-            )]
+            vec![Err(RETURN_ARGS.to_string())]
         } else {
             entry_args.clone()
         };

@@ -38,8 +38,8 @@ pub mod svg;
 
 pub use fine_hist::{fine_hist_bucket, fine_hist_range};
 pub use map::{
-    hist_bucket, lhist_bucket, lhist_inner_buckets, rank, render_map, render_map_with_kind,
-    EXIT_PREAMBLE, HIST_BUCKETS, LHIST_MAX_BUCKETS,
+    hist_bucket, lhist_bucket, lhist_inner_buckets, numeric_key_order, rank, render_map,
+    render_map_with_kind, EXIT_PREAMBLE, HIST_BUCKETS, LHIST_MAX_BUCKETS,
 };
 pub use printf::{render_printf, render_printf_bytes, render_value};
 

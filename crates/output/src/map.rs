@@ -14,6 +14,8 @@
 //!   histogram lines, then a blank line after each entry.
 //!
 //! An empty map prints just a newline (two for avg/stats: see [`MapStyle`]).
+//! (A scalar `count()` map holding nothing prints `@c: 0` in bpftrace 0.17:
+//! the library that reads maps hands such a map one entry, 0.)
 //!
 //! # Order
 //!
@@ -374,21 +376,44 @@ pub fn rank(value: &MapValue) -> i128 {
 /// unsigned 64-bit numbers, strings byte-wise up to the NUL, integers
 /// before strings, shorter keys first.
 fn key_order(a: &[Value], b: &[Value]) -> Ordering {
-    field_order(a, b, |x, y| x.cmp(&y))
+    field_order(a, b, |x, y| bits(x).cmp(&bits(y)))
 }
 
 /// The order of bpftrace's raw keys: integers by their little-endian bytes.
 fn raw_key_order(a: &[Value], b: &[Value]) -> Ordering {
-    field_order(a, b, |x, y| x.to_le_bytes().cmp(&y.to_le_bytes()))
+    field_order(a, b, |x, y| {
+        bits(x).to_le_bytes().cmp(&bits(y).to_le_bytes())
+    })
 }
 
-fn field_order(a: &[Value], b: &[Value], int_order: impl Fn(u64, u64) -> Ordering) -> Ordering {
+/// Keys in the order a reader expects: field by field, integers by their
+/// value (signed ones as signed: `-1` before `0`, `11` before `104`),
+/// strings byte-wise up to the NUL, integers before strings, shorter keys
+/// first. For tables whose ties bpftrace (or BCC) leaves in hash order.
+pub fn numeric_key_order(a: &[Value], b: &[Value]) -> Ordering {
+    let number = |v: &Value| match v {
+        Value::Int(v) => i128::from(*v),
+        other => i128::from(bits(other)),
+    };
+    field_order(a, b, |x, y| number(x).cmp(&number(y)))
+}
+
+/// An integer field's 64-bit pattern (0 for a tuple).
+fn bits(v: &Value) -> u64 {
+    v.bits().unwrap_or(0)
+}
+
+fn field_order(
+    a: &[Value],
+    b: &[Value],
+    int_order: impl Fn(&Value, &Value) -> Ordering,
+) -> Ordering {
     for (x, y) in a.iter().zip(b) {
         let o = match (x, y) {
             (Value::Str(x), Value::Str(y)) => until_nul(x).cmp(until_nul(y)),
             (Value::Str(_), _) => Ordering::Greater,
             (_, Value::Str(_)) => Ordering::Less,
-            _ => int_order(x.bits().unwrap_or(0), y.bits().unwrap_or(0)),
+            _ => int_order(x, y),
         };
         if o != Ordering::Equal {
             return o;
@@ -400,6 +425,32 @@ fn field_order(a: &[Value], b: &[Value], int_order: impl Fn(u64, u64) -> Orderin
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numeric_key_order_reads_numbers_as_numbers() {
+        let mut keys = vec![
+            vec![Value::UInt(104)],
+            vec![Value::Str(b"a".to_vec())],
+            vec![Value::UInt(11)],
+            vec![Value::Int(-1)],
+            vec![Value::UInt(u64::MAX)],
+            vec![Value::Int(0), Value::Str(b"b\0x".to_vec())],
+            vec![Value::Int(0), Value::Str(b"a".to_vec())],
+        ];
+        keys.sort_by(|a, b| numeric_key_order(a, b));
+        assert_eq!(
+            keys,
+            vec![
+                vec![Value::Int(-1)],
+                vec![Value::Int(0), Value::Str(b"a".to_vec())],
+                vec![Value::Int(0), Value::Str(b"b\0x".to_vec())],
+                vec![Value::UInt(11)],
+                vec![Value::UInt(104)],
+                vec![Value::UInt(u64::MAX)],
+                vec![Value::Str(b"a".to_vec())],
+            ]
+        );
+    }
 
     #[test]
     fn hist_buckets() {

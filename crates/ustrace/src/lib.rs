@@ -462,7 +462,7 @@ impl Script {
         let options = &configured;
         let unused = host::unused_map_decls(&ast, source_name, source);
         let (resolved, mut warnings) =
-            resolve::resolve(&mut ast, options).map_err(|e| e.with_source(source_name, source))?;
+            resolve::resolve(&ast, options).map_err(|e| e.with_source(source_name, source))?;
         warnings.splice(0..0, unused);
         if options.child_pid.is_none() {
             warnings.extend(host::cpid_without_child(&ast, source_name, source));

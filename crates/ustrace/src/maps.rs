@@ -2,7 +2,7 @@
 //! the ABI crate's decoder, named by [`Namer`], rendered the way bpftrace
 //! prints them.
 
-use ustrace_abi::{Bytes, FieldKind, FieldValue, UserMap};
+use ustrace_abi::{Bytes, FieldKind, FieldValue, UserMap, ValueKind};
 use ustrace_codegen::program::MapRole;
 use ustrace_output::MapValue;
 
@@ -38,6 +38,15 @@ impl Tracer {
             self.session.read_map(index)
         };
         let mut entries = self.namer().entries(map, &raw)?;
+        if entries.is_empty() && map.key.is_empty() && map.value == ValueKind::Count {
+            // bpftrace 0.17 prints a scalar count() map that holds nothing
+            // (never counted, cleared, deleted) as `@c: 0`; every other
+            // empty map as an empty line.
+            entries.push(ustrace_output::MapEntry {
+                key: Vec::new(),
+                value: MapValue::Count(0),
+            });
+        }
         if div > 1 {
             for e in &mut entries {
                 divide(&mut e.value, div);

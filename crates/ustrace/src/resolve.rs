@@ -20,10 +20,11 @@ use crate::ScriptOptions;
 /// `ssllatency.bt` names libcrypto functions that exist only with debug
 /// symbols): a missing attach point is dropped with a warning, and only a
 /// script left with no probe at all is an error (the first missing attach
-/// point's). Dropped attach points, and blocks left without any, are
-/// removed from `script`.
+/// point's). A dropped attach point resolves to [`ResolvedAttach::Skipped`]:
+/// its block stays in the script and is still compiled (the maps it
+/// writes exist), only nothing attaches there.
 pub(crate) fn resolve(
-    script: &mut Script,
+    script: &Script,
     options: &ScriptOptions,
 ) -> Result<(Vec<Vec<ResolvedAttach>>, Vec<String>), ResolveError> {
     let (resolved, mut warnings) = resolve_all(script, options)?;
@@ -78,7 +79,7 @@ fn outside_process(resolved: &[Vec<ResolvedAttach>], pid: Option<u32>) -> Vec<St
 
 /// Resolves every attach point of every probe block.
 fn resolve_all(
-    script: &mut Script,
+    script: &Script,
     options: &ScriptOptions,
 ) -> Result<(Vec<Vec<ResolvedAttach>>, Vec<String>), ResolveError> {
     let pid = options.pid.or(options.child_pid);
@@ -87,7 +88,8 @@ fn resolve_all(
     let mut warnings = Vec::new();
     let first_span = script.probes.first().map(|p| p.span).unwrap_or_default();
     let mut first_missing = None;
-    for probe in &mut script.probes {
+    let mut attached = false;
+    for probe in &script.probes {
         let mut row = Vec::new();
         // Indexes of missing attach points, with why.
         let mut missing: Vec<(usize, ResolveError)> = Vec::new();
@@ -127,6 +129,7 @@ fn resolve_all(
                         Ok(found) => found,
                         Err(e) => {
                             missing.push((index, e));
+                            row.push(ResolvedAttach::Skipped);
                             continue;
                         }
                     };
@@ -166,7 +169,7 @@ fn resolve_all(
                         Ok(functions) => ResolvedAttach::Uprobe(functions),
                         Err(e) => {
                             missing.push((index, e));
-                            continue;
+                            ResolvedAttach::Skipped
                         }
                     }
                 }
@@ -205,10 +208,7 @@ fn resolve_all(
                 }
             }
             if mode == Some(MissingProbes::Error) {
-                if let Some((_, e)) = missing.into_iter().next() {
-                    return Err(e);
-                }
-                continue;
+                return Err(missing.swap_remove(0).1);
             }
             if mode != Some(MissingProbes::Ignore) {
                 for (index, e) in &missing {
@@ -219,32 +219,19 @@ fn resolve_all(
                     ));
                 }
             }
-            for (index, _) in missing.iter().rev() {
-                probe.attach_points.remove(*index);
-            }
             if first_missing.is_none() {
                 first_missing = missing.into_iter().next().map(|(_, e)| e);
             }
         }
+        attached |= row.iter().any(|r| *r != ResolvedAttach::Skipped);
         out.push(row);
     }
-    // Blocks left without attach points go, with their (empty) rows.
-    let mut rows = out.into_iter();
-    let mut kept_rows = Vec::new();
-    script.probes.retain(|p| {
-        let row = rows.next().unwrap_or_default();
-        let keep = !p.attach_points.is_empty();
-        if keep {
-            kept_rows.push(row);
-        }
-        keep
-    });
-    if script.probes.is_empty() {
+    if !attached {
         return Err(
             first_missing.unwrap_or(ResolveError::At(first_span, "no probes to attach".into()))
         );
     }
-    Ok((kept_rows, warnings))
+    Ok((out, warnings))
 }
 
 /// `*` (every object of the process) cannot be resolved for `-c` alone:

@@ -40,6 +40,9 @@ pub(crate) struct Analysis {
     pub(crate) maps: Vec<UserMap>,
     /// The types of each planned program, in the order of the plans.
     pub(crate) programs: Vec<ProgramTypes>,
+    /// strftime formats, numbered as the checked types (`Timestamp(i)`)
+    /// refer to them; the emitter starts from this table.
+    pub(crate) strftime_formats: Vec<String>,
 }
 
 /// The types the semantic pass decided for one program: of every
@@ -114,6 +117,7 @@ pub(crate) fn analyze(
     Ok(Analysis {
         maps: maps.maps,
         programs,
+        strftime_formats: maps.strftime_formats,
     })
 }
 

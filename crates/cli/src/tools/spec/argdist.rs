@@ -103,8 +103,13 @@ type Parts<'a> = Vec<(Range<usize>, &'a str)>;
 
 /// The blocks of one specifier (map `@p{index}`) and how it prints.
 fn probe_blocks(spec: &str, hist: bool, index: usize) -> Result<(String, Distribution), SpecError> {
+    // An empty label (`...#`) is no label, as in BCC: the title is then
+    // the specifier as written.
     let (body, label) = match split_top_level(spec, '#').as_slice() {
-        [(_, body), (at, _), ..] => (*body, Some(spec[*at..].to_string())),
+        [(_, body), (at, _), ..] => {
+            let label = Some(spec[*at..].to_string()).filter(|l| !l.is_empty());
+            (*body, label)
+        }
         _ => (spec, None),
     };
     let mut parts: Parts<'_> = split_top_level(body, ':')
@@ -398,7 +403,7 @@ pub fn render(dist: &Distribution, entries: &[MapEntry], top: Option<usize>) -> 
             .map(|e| crate::tools::sink::log2_hist(&e.value, label))
             .collect(),
         DistKind::Counts { keys, retval } => {
-            let mut rows: Vec<(u64, String)> = entries
+            let mut rows: Vec<(u64, &[Value], String)> = entries
                 .iter()
                 .filter_map(|e| {
                     let count = match e.value {
@@ -419,15 +424,21 @@ pub fn render(dist: &Distribution, entries: &[MapEntry], top: Option<usize>) -> 
                             .collect::<Vec<_>>()
                             .join(", ")
                     };
-                    Some((count, event))
+                    Some((count, e.key.as_slice(), event))
                 })
                 .collect();
-            rows.sort();
+            // Ascending counts as BCC; BCC leaves equal counts in hash
+            // order, here they go by their values (`size = 11` before
+            // `size = 104`).
+            rows.sort_by(|a, b| {
+                a.0.cmp(&b.0)
+                    .then_with(|| ustrace::output::numeric_key_order(a.1, b.1))
+            });
             if let Some(n) = top {
                 rows.drain(..rows.len().saturating_sub(n));
             }
             let mut out = format!("{}\n\t{:<10} {}\n", dist.title, "COUNT", "EVENT");
-            for (count, event) in rows {
+            for (count, _, event) in rows {
                 let _ = writeln!(out, "\t{count:<10} {event}");
             }
             out
@@ -596,6 +607,50 @@ mod tests {
             render(&dist, &[e(32, 3), e(16, 5), e(1000, 2)], Some(2)),
             "p:c:malloc(size_t size):size_t:size\n\tCOUNT      EVENT\n\t3          size = 32\n\t5          size = 16\n"
         );
+    }
+
+    #[test]
+    fn equal_counts_go_by_their_values() {
+        let dist = Distribution {
+            map: "@p0".into(),
+            title: "t".into(),
+            kind: DistKind::Counts {
+                keys: vec!["size".into(), "fd".into()],
+                retval: false,
+            },
+        };
+        let e = |size: u64, fd: i64, c| MapEntry {
+            key: vec![Value::UInt(size), Value::Int(fd)],
+            value: ustrace::output::MapValue::Count(c),
+        };
+        let entries = [
+            e(104, 1, 2),
+            e(11, 1, 2),
+            e(11, -1, 2),
+            e(9, 0, 3),
+            e(2, 0, 1),
+        ];
+        assert_eq!(
+            render(&dist, &entries, None),
+            "t\n\tCOUNT      EVENT\n\t1          size = 2, fd = 0\n\t2          size = 11, fd = -1\n\t2          size = 11, fd = 1\n\t2          size = 104, fd = 1\n\t3          size = 9, fd = 0\n"
+        );
+    }
+
+    /// BCC reads `...#` as no label: the title is the specifier as
+    /// written, a histogram's heading its expression.
+    #[test]
+    fn an_empty_label_is_no_label() {
+        let count = "p:c:malloc(size_t size):size_t:size#";
+        let hist = "p:c:malloc(size_t size):size_t:size#";
+        let (_, dists) = script(&[count.into()], &[hist.into()], &OPTS).unwrap();
+        assert_eq!(dists[0].title, count);
+        assert!(
+            matches!(&dists[1].kind, DistKind::Hist { label } if label == "size"),
+            "{:?}",
+            dists[1].kind
+        );
+        let (_, dists) = script(&[format!("{count}sizes")], &[], &OPTS).unwrap();
+        assert_eq!(dists[0].title, "sizes");
     }
 
     proptest! {
