@@ -343,6 +343,7 @@ impl Tracer {
                         PrintfKind::Time => local_time(&def.format),
                         PrintfKind::System => run_system(&rendered()),
                         PrintfKind::Printf => rendered(),
+                        PrintfKind::Join => joined(&def.format, &values),
                         PrintfKind::Cat => match read_cat_file(&rendered()) {
                             Ok(text) => text,
                             Err(text) => {
@@ -393,4 +394,17 @@ impl Tracer {
         }
         Ok(out)
     }
+}
+
+/// The text of a `join()` record: its first value counts the strings
+/// after it that were read; they are joined by `separator`, then a newline.
+fn joined(separator: &str, values: &[Value]) -> String {
+    let count = values.first().and_then(Value::bits).unwrap_or(0) as usize;
+    let parts: Vec<String> = values
+        .iter()
+        .skip(1)
+        .take(count)
+        .map(Value::to_text)
+        .collect();
+    parts.join(separator) + "\n"
 }
