@@ -158,6 +158,11 @@ pub enum PrintfKind {
         /// One past its last byte.
         end: usize,
     },
+    /// `join(argv[, sep])`: the format is the separator (kept as one
+    /// literal); the arguments are the element count, then that many
+    /// strings (of a fixed number of slots), printed joined by the
+    /// separator and a newline.
+    Join,
 }
 
 impl PrintfDef {
@@ -169,7 +174,7 @@ impl PrintfDef {
         kind: PrintfKind,
     ) -> Result<PrintfDef, FormatError> {
         let parsed = match kind {
-            PrintfKind::Time => FormatString {
+            PrintfKind::Time | PrintfKind::Join => FormatString {
                 segments: vec![Segment::Literal(format.clone())],
             },
             PrintfKind::Printf

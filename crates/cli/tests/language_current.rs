@@ -162,3 +162,19 @@ fn typeof_where_no_type_is_written_is_refused_with_a_caret() {
         "stdin:1:29: error: cannot convert a string to the type typeof() names, uint64\n  |\n1 | begin { let $a: typeof(1) = \"s\"; }\n  |                             ^^^\n"
     );
 }
+
+#[test]
+fn a_range_loop_bounded_by_a_variable_another_loop_changes_passes_the_verifier() {
+    // Found by the compile fuzz test: with a branch on the iteration count
+    // the verifier tracked `$y` exactly through `$y++` and gave up after a
+    // million instructions.
+    let script = "begin { @t[1] = 5; $y = 2; for ($kv : @t) { $y = $kv.1; } for ($j : 0..$y) { $y++; } print($y); for ($j : 0..$y) { } for ($i : 3..1) { print($i); } exit(); }";
+    let Some(out) = run_script(
+        "a_range_loop_bounded_by_a_variable_another_loop_changes_passes_the_verifier",
+        script,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n10\n\n\n@t[1]: 5\n");
+}

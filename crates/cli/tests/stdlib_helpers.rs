@@ -128,6 +128,46 @@ fn globmatch_matches_whole_strings_as_the_manual_defines() {
     );
 }
 
+#[test]
+fn join_prints_argv_as_bpftrace_does() {
+    let bin = helpers();
+    let numbers: Vec<String> = (1..=20).map(|n| n.to_string()).collect();
+    let command = format!("{} {}", bin.display(), numbers.join(" "));
+    let script = format!(
+        r#"uprobe:{b}:args {{ join(arg0); join(arg0, ","); }}"#,
+        b = bin.display()
+    );
+    let Some(out) = trace("join_prints_argv_as_bpftrace_does", &script, &command) else {
+        return;
+    };
+    // What bpftrace 0.17 prints for the same script and command: 16
+    // elements at most.
+    let first16 = format!("{} {}", bin.display(), numbers[..15].join(" "));
+    assert_eq!(
+        out,
+        format!(
+            "Attaching 1 probe...\n{first16}\n{}\n\n\n",
+            first16.replace(' ', ",")
+        )
+    );
+    // An element longer than max_strlen is cut (63 bytes and the NUL);
+    // an empty separator.
+    let long = "x".repeat(100);
+    let script = format!(
+        r#"uprobe:{b}:args {{ join(arg0, ""); }}"#,
+        b = bin.display()
+    );
+    let out = trace_command(&script, &format!("{} a {long} b", bin.display()));
+    assert_eq!(
+        out,
+        format!(
+            "Attaching 1 probe...\n{}a{}b\n\n\n",
+            bin.display(),
+            &long[..63]
+        )
+    );
+}
+
 /// The manual's `fail()` example, with a print after it.
 const FAIL_EXAMPLE: &str = r#"BEGIN { if ($1 < 2) { fail("Expected the first positional param to be greater than 1. Got %d", $1); } printf("ok %d\n", $1); exit(); }"#;
 
@@ -211,6 +251,14 @@ fn misuse_is_one_line_with_a_caret() {
         (
             r#"BEGIN { static_assert(pid > 1, "x"); }"#,
             "stdin:1:23: error: static_assert()'s condition must be known at compile time\n  |\n1 | BEGIN { static_assert(pid > 1, \"x\"); }\n  |                       ^^^^^^^\n",
+        ),
+        (
+            r#"BEGIN { join(comm); }"#,
+            "stdin:1:14: error: join() needs the address of a `char *` array (an integer such as arg1), not a string\n  |\n1 | BEGIN { join(comm); }\n  |              ^^^^\n",
+        ),
+        (
+            r#"BEGIN { join(0, comm); }"#,
+            "stdin:1:17: error: join()'s separator must be a string literal\n  |\n1 | BEGIN { join(0, comm); }\n  |                 ^^^^\n",
         ),
     ];
     for (script, want) in cases {

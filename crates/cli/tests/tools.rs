@@ -3,6 +3,7 @@
 //! runtime makes them exact.
 
 mod common;
+mod live;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::*;
+use live::ustat_with_go;
 
 /// The C program with known work, built once (see `build_c_once`).
 fn tool_work() -> PathBuf {
@@ -120,18 +122,15 @@ fn stackcount_separates_the_two_callers() {
     if !bpf_available("stackcount_separates_the_two_callers") {
         return;
     }
-    // Attached with -p before the program does its work: with -c, calls
-    // in the first moments after exec can come before the program's unwind
-    // table is in place (a known gap, docs/sessions/2026-11-30b/stacks.md),
-    // and this program (-O1, no frame pointers) finishes in microseconds.
+    // With -c the work starts right after exec, before the tracer has
+    // written the process's own unwind entries: its files' tables (built
+    // before the program is released) are found by the walker through the
+    // kernel's mapping of each pc (bpf_find_vma). This program (-O1, no
+    // frame pointers) finishes in microseconds.
     let bin = tool_work();
-    let (text, out) = trace_released_program(
-        &["tool", "stackcount"],
-        &["work"],
-        &bin,
-        &["300", "0", "wait"],
-        "Tracing functions",
-    );
+    let cmd = format!("{} 300", bin.display());
+    let out = run(&["tool", "stackcount", "-c", &cmd, "work"]);
+    let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
     // Two stacks (via_a: 100 calls, via_b: 200), ascending, counts indented
     // by four.
@@ -410,14 +409,16 @@ fn ustat_rates_add_up_to_the_known_work() {
     let go =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ustat-go-{}", std::process::id()));
     let _ = std::fs::remove_file(&go);
+    // Its stdin stays open (it lingers) until the guard kills it.
     let python = Command::new("/usr/bin/python3.11")
         .arg(repo().join("tests/python/tool_rates.py"))
         .arg(&go)
+        .stdin(Stdio::piped())
         .spawn()
         .expect("starting python3.11");
     let _python = Guard(python);
     let pid = _python.0.id();
-    let (text, _) = ustat_with_go(&["1", "3"], &go, &[pid]);
+    let (text, _) = ustat_with_go("1", &go, &[pid]);
     assert!(
         text.contains(
             "PID    CMDLINE              METHOD/s   GC/s   OBJNEW/s   CLOAD/s  EXC/s  THR/s"

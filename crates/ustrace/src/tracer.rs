@@ -82,6 +82,19 @@ impl Tracer {
             .collect();
         let stacks = StackFormatter::new();
         stacks.set_demangling(script.ast.config.cpp_demangle.unwrap_or(true));
+        if let Some(log) = session.mapping_log() {
+            stacks.set_mapping_log(log);
+            // Logged mappings name files by device and inode: make the
+            // traced program's files known by path now.
+            if let Some(program) = &script.options.child_program {
+                stacks.add_known_files(&ustrace_runtime::startup_files(program));
+            }
+            if let Some(pid) = script.options.pid {
+                if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+                    stacks.set_mappings(pid, &ustrace_runtime::parse_exec_mappings(&text));
+                }
+            }
+        }
         Tracer {
             script,
             session,
@@ -330,6 +343,7 @@ impl Tracer {
                         PrintfKind::Time => local_time(&def.format),
                         PrintfKind::System => run_system(&rendered()),
                         PrintfKind::Printf => rendered(),
+                        PrintfKind::Join => joined(&def.format, &values),
                         PrintfKind::Cat => match read_cat_file(&rendered()) {
                             Ok(text) => text,
                             Err(text) => {
@@ -380,4 +394,17 @@ impl Tracer {
         }
         Ok(out)
     }
+}
+
+/// The text of a `join()` record: its first value counts the strings
+/// after it that were read; they are joined by `separator`, then a newline.
+fn joined(separator: &str, values: &[Value]) -> String {
+    let count = values.first().and_then(Value::bits).unwrap_or(0) as usize;
+    let parts: Vec<String> = values
+        .iter()
+        .skip(1)
+        .take(count)
+        .map(Value::to_text)
+        .collect();
+    parts.join(separator) + "\n"
 }

@@ -256,31 +256,6 @@ pub fn wait_for_mapping(pid: u32, file: &Path, limit: Duration) {
     }
 }
 
-/// Runs `ustrace tool ustat ARGS` over test programs that take the file
-/// name `go`: each creates `GO.PID.ready` once it runs, then waits for
-/// `GO` before its known work. Waits for the programs `pids` to be ready
-/// (however long a loaded machine takes), starts ustat, creates `go` once
-/// ustat says it traces, and returns ustat's stdout and its output.
-pub fn ustat_with_go(args: &[&str], go: &Path, pids: &[u32]) -> (String, Output) {
-    use std::io::BufRead;
-    for pid in pids {
-        let ready = PathBuf::from(format!("{}.{pid}.ready", go.display()));
-        wait_for_file(&ready, Duration::from_secs(60));
-        let _ = std::fs::remove_file(&ready);
-    }
-    let mut cmd = ustrace();
-    cmd.args(["tool", "ustat"]).args(args);
-    let mut g = spawn(cmd);
-    let mut lines = std::io::BufReader::new(g.0.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
-    assert!(first.starts_with("Tracing... Output every "), "{first}");
-    std::fs::write(go, b"").expect("creating the go file");
-    let text: Vec<String> = lines.map_while(|l| l.ok()).collect();
-    let _ = std::fs::remove_file(go);
-    let out = interrupt_after(g, Duration::ZERO);
-    (text.join("\n"), out)
-}
-
 /// True when /usr/bin/python3.11 (the CPython the Python tools' tests
 /// trace) runs. Otherwise see [`unavailable`].
 pub fn python_available(test: &str) -> bool {
@@ -298,58 +273,6 @@ pub fn build_c_once(name: &str, src: &str, flags: &[&str]) -> PathBuf {
         .entry(name.to_string())
         .or_insert_with(|| build_c(name, src, flags))
         .clone()
-}
-
-/// Starts `program` with `args` (one that holds its work until a line
-/// arrives on stdin), attaches `ustrace HEAD... -p PID TAIL...` to it, waits
-/// until ustrace's stdout shows `ready`, releases the program, waits for it
-/// to exit and interrupts ustrace: (stdout, ustrace's output). Attaching
-/// first keeps hits out of the moments right after exec, when a -c
-/// program's unwind tables may not be in place yet.
-pub fn trace_released_program(
-    head: &[&str],
-    tail: &[&str],
-    program: &Path,
-    args: &[&str],
-    ready: &str,
-) -> (String, Output) {
-    use std::io::Write;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("starting the program to trace");
-    let pid = child.id();
-    wait_for_exec(pid, program, Duration::from_secs(30));
-    let dir = std::env::temp_dir().join(format!("ustrace-released-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let out_path = dir.join(format!("{pid}.out"));
-    let mut tracer = ustrace();
-    tracer
-        .args(head)
-        .args(["-p", &pid.to_string()])
-        .args(tail)
-        .stdout(std::fs::File::create(&out_path).expect("output file"))
-        .stderr(Stdio::piped());
-    let tracer = Guard(tracer.spawn().expect("starting ustrace"));
-    let start = Instant::now();
-    while !std::fs::read_to_string(&out_path)
-        .unwrap_or_default()
-        .contains(ready)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "ustrace never printed {ready:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut input = child.stdin.take().expect("the program's stdin");
-    writeln!(input, "go").expect("releasing the program");
-    drop(input);
-    assert!(child.wait().expect("the traced program").success());
-    let out = interrupt_after(tracer, Duration::ZERO);
-    (std::fs::read_to_string(&out_path).unwrap_or_default(), out)
 }
 
 /// ustrace's stdout for `-e script` (with `args` after it), asserting that

@@ -17,6 +17,7 @@
 //! - [`glob`]: glob patterns (`globmatch()`)
 //! - [`output`]: records sent to user space (`printf()`, `print()`,
 //!   `time()`, `system()`, `cat()`, `exit()`, `strftime()`)
+//! - [`join`]: an argv-like array printed (`join()`)
 //! - [`messages`]: standard-error messages with the script location
 //!   (`errorf()`, `warnf()`, `assert()`)
 //! - [`errno`]: error numbers as text (`strerror()`)
@@ -32,6 +33,7 @@ mod bytes;
 mod compile_time;
 mod errno;
 mod glob;
+mod join;
 mod maps;
 mod memory;
 mod messages;
@@ -153,6 +155,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(bytes::ENTRIES)
         .chain(glob::ENTRIES)
         .chain(output::ENTRIES)
+        .chain(join::ENTRIES)
         .chain(messages::ENTRIES)
         .chain(errno::ENTRIES)
         .chain(maps::ENTRIES)

@@ -25,7 +25,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "find", reason: NOT_YET },
     Unsupported { name: "getopt", reason: "named parameters (`-- --name=value`) are not read by ustrace's command line" },
     Unsupported { name: "jiffies", reason: "a kernel clock; use nsecs" },
-    Unsupported { name: "join", reason: NOT_YET },
     Unsupported { name: "kaddr", reason: KERNEL },
     Unsupported { name: "kptr", reason: KERNEL },
     Unsupported { name: "kstack", reason: "kernel stacks: ustrace traces user space (use ustack)" },

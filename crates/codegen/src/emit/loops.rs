@@ -107,10 +107,22 @@ impl ProgramCompiler<'_, '_> {
                 self.load(&s, R0);
                 self.b.emit(insn::stx(8, R10, start_slot, R0));
                 // Iterations: end - start, none when that is not positive.
+                // Without a branch on the count: a comparison would make
+                // the verifier track the bound's variable precisely, and a
+                // loop changing it (`for ($j : 0..$y) { $y++; }`) would then
+                // never converge. bpf_loop takes 32 bits and refuses more
+                // than 2^23 iterations (no call, -E2BIG); a count that is
+                // negative or does not fit 32 bits gets bit 31 set instead.
                 self.load(&e, R1);
                 self.b.emit(insn::alu64_reg(AluOp::Sub, R1, R0));
-                let skip = self.b.label();
-                self.b.jmp_imm(JmpOp::Jsle, R1, 0, skip);
+                self.b.emit(insn::mov64_reg(R2, R1));
+                self.b.emit(insn::alu64_imm(AluOp::Rsh, R2, 32));
+                self.b.emit(insn::mov64_reg(R3, R2));
+                self.b.emit(insn::neg64(R3));
+                self.b.emit(insn::alu64_reg(AluOp::Or, R3, R2));
+                self.b.emit(insn::alu64_imm(AluOp::Rsh, R3, 63));
+                self.b.emit(insn::alu64_imm(AluOp::Lsh, R3, 31));
+                self.b.emit(insn::alu64_reg(AluOp::Or, R1, R3));
                 // bpf_loop calls back with r1 = the index, r2 = ctx.
                 let callback = self.callback(body, span, R2, |c| {
                     // $x = start + index.
@@ -122,7 +134,6 @@ impl ProgramCompiler<'_, '_> {
                 self.area_pointer(R3);
                 self.b.emit(insn::mov64_imm(R4, 0));
                 self.b.emit(insn::call(helper::LOOP));
-                self.b.bind(skip);
             }
             ForIter::Map(m) => {
                 let ExprKind::Map { name: map_name, .. } = &m.kind else {

@@ -41,6 +41,40 @@ impl ProgramCompiler<'_, '_> {
         Ok(())
     }
 
+    /// Like [`Self::emit_record`], for fill code that calls helpers: the
+    /// record pointer is kept in the 8-byte stack slot `fill` is given
+    /// (reload it after every call); every path out of `fill` must end
+    /// live, where the record is submitted.
+    pub(crate) fn emit_record_calling_helpers(
+        &mut self,
+        span: Span,
+        size: usize,
+        fill: impl FnOnce(&mut Self, i16) -> Result<(), CompileError>,
+    ) -> Result<(), CompileError> {
+        let rec = self.alloc_tmp(8, span)?;
+        let rb = self.g.out.ringbuf;
+        let lost = self.g.out.lost_counter;
+        self.b.load_map(R1, rb);
+        self.b.emit(insn::mov64_imm(R2, size as i32));
+        self.b.emit(insn::mov64_imm(R3, 0));
+        self.b.emit(insn::call(helper::RINGBUF_RESERVE));
+        let full = self.b.label();
+        let done = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, full);
+        self.b.emit(insn::stx(8, R10, rec, R0));
+        fill(self, rec)?;
+        self.b.emit(insn::ldx(8, R1, R10, rec));
+        self.b.emit(insn::mov64_imm(R2, 0));
+        self.b.emit(insn::call(helper::RINGBUF_SUBMIT));
+        self.b.goto(done);
+        self.b.bind(full);
+        self.b.load_map_value(R1, lost, 0);
+        self.b.emit(insn::mov64_imm(R2, 1));
+        self.b.emit(insn::atomic_add64(R1, 0, R2));
+        self.b.bind(done);
+        Ok(())
+    }
+
     /// printf() and system(): a format and its arguments, as one record.
     pub(crate) fn formatted(
         &mut self,
