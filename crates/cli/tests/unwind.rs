@@ -518,3 +518,26 @@ fn start_up_files_of_a_command_are_built_before_it_runs() {
     assert_eq!(got.first().map(String::as_str), Some("level5"), "{got:?}");
     assert_eq!(got.last().map(String::as_str), Some("_start"), "{got:?}");
 }
+
+#[test]
+fn addresses_of_a_program_a_shell_started_are_named_after_it_exits() {
+    if !bpf_available("addresses_of_a_program_a_shell_started_are_named_after_it_exits") {
+        return;
+    }
+    // The tracer knows the shell's files, not the program's; the program
+    // probes at once after exec and exits right after: usym and the frame
+    // are named from the mapping the BPF side logged, whose path comes
+    // from the file's dentries (its name parts) and the mount table.
+    let bin = deep();
+    let out = trace_command(
+        &format!(
+            r#"usdt:{b}:deep:here {{ printf("sym:%s|\n", usym(reg("ip"))); printf("stack:%s|\n", ustack(1)); }}"#,
+            b = bin.display()
+        ),
+        &format!("sh -c 'exec {} 0 0'", bin.display()),
+    );
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\nsym:level5|\nstack:\n        level5+0\n|\n\n\n"
+    );
+}
