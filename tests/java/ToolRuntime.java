@@ -3,7 +3,8 @@
 // 300 Widget objects are allocated; System.gc() runs 3 times; two threads
 // named tool-worker-1 and tool-worker-2 are started and joined. With a
 // file name argument GO it creates GO.PID.ready, waits for GO (created once
-// ustat traces), and lingers 4 s at the end.
+// ustat traces), creates GO.PID.done after the work and lingers until its
+// stdin closes.
 public class ToolRuntime {
     static class Widget {
         long a, b;
@@ -44,7 +45,9 @@ public class ToolRuntime {
         }
         System.out.println(sum + kept.length);
         if (go != null) {
-            Thread.sleep(4000);
+            new java.io.File(args[0] + "." + ProcessHandle.current().pid() + ".done").createNewFile();
+            while (System.in.read() != -1) {
+            }
         }
     }
 }

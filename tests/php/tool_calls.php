@@ -2,7 +2,8 @@
 // Known work for the PHP tools: leaf() is called 10 times (from mid(),
 // called 5 times), Greeter::hi 5 times; 2 exceptions are thrown and
 // caught. With a file name argument GO it creates GO.PID.ready, waits for
-// GO (created once ustat traces), and lingers 4 s at the end.
+// GO (created once ustat traces), creates GO.PID.done after the work and
+// lingers until its stdin closes.
 class Greeter
 {
     public function hi($n)
@@ -41,5 +42,6 @@ for ($i = 0; $i < 2; $i++) {
 }
 echo "done\n";
 if ($go !== null) {
-    sleep(4);
+    touch("$go." . getmypid() . ".done");
+    stream_get_contents(STDIN);
 }

@@ -3,7 +3,8 @@
 # 4 exceptions are raised and rescued; GC.start runs 3 times. It prints
 # GC.count at the end (every collection of the process, start-up ones
 # included). With a file name argument GO it creates GO.PID.ready, waits for
-# GO (created once ustat traces), and lingers 4 s at the end.
+# GO (created once ustat traces), creates GO.PID.done after the work and
+# lingers until its stdin closes.
 class Greeter
   def hi(n)
     n + 1
@@ -37,4 +38,7 @@ rescue ArgumentError
 end
 3.times { GC.start }
 puts "gc #{GC.count} widgets #{kept.size}"
-sleep 4 unless go.nil?
+unless go.nil?
+  File.write("#{go}.#{Process.pid}.done", "")
+  $stdin.read
+end

@@ -85,7 +85,9 @@ fn running_app(mut cmd: Command) -> Guard {
     cmd.stdin(std::process::Stdio::null());
     let g = spawn(cmd);
     let pid = g.0.id();
-    for _ in 0..100 {
+    // 60 s at most: a backstop for a loaded machine, not a schedule.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while std::time::Instant::now() < deadline {
         let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
         if maps.contains("libattach.so") {
             return g;

@@ -201,18 +201,20 @@ fn run_case(mode: Mode, signal: i32) {
             .expect("starting ustrace"),
     );
     let out = lines(tracer.0.stdout.take().expect("stdout"));
-    wait_line(&out, "Attaching", Duration::from_secs(30)).expect("ustrace attaches");
+    wait_line(&out, "Attaching", Duration::from_secs(60)).expect("ustrace attaches");
     let tracer_pid = tracer.0.id();
 
     // Attached: the probe is armed in the traced process.
     if let Some((g, rx)) = &traced {
-        let armed = poll_until(Duration::from_secs(5), || {
+        let armed = poll_until(Duration::from_secs(30), || {
             let (sem, byte) = target_state(g.0.id(), rx);
             sem >= 1 && byte == "cc"
         });
         assert!(armed, "{mode:?}: the probes never armed in the target");
     } else {
-        let started = poll_until(Duration::from_secs(5), || !processes_of(&target).is_empty());
+        let started = poll_until(Duration::from_secs(30), || {
+            !processes_of(&target).is_empty()
+        });
         assert!(started, "the -c child never started");
     }
     let objects = bpf_objects(tracer_pid);
@@ -230,7 +232,7 @@ fn run_case(mode: Mode, signal: i32) {
     });
     assert!(exited, "{mode:?}/{signal}: ustrace did not exit");
 
-    let gone = poll_until(Duration::from_secs(5), || {
+    let gone = poll_until(Duration::from_secs(30), || {
         objects.iter().all(|&(k, id)| !bpf_object_exists(k, id))
     });
     let left: Vec<_> = objects
@@ -248,7 +250,7 @@ fn run_case(mode: Mode, signal: i32) {
         assert_eq!(sem, 0, "{mode:?}/{signal}: semaphore left raised");
         assert_eq!(byte, original, "{mode:?}/{signal}: probe byte not restored");
     } else {
-        let orphans = poll_until(Duration::from_secs(5), || processes_of(&target).is_empty());
+        let orphans = poll_until(Duration::from_secs(30), || processes_of(&target).is_empty());
         assert!(
             orphans,
             "{mode:?}/{signal}: the -c child outlived ustrace: {:?}",

@@ -129,6 +129,29 @@ fn find_process(marker: &str) -> Option<u32> {
     })
 }
 
+/// Waits until the -c child runs `sleep MARKER` (argv[0] a sleep, argv[1]
+/// the marker): ustrace releases its child only after installing its
+/// signal handlers (ustrace's own command line holds the marker from the
+/// start, and so does its forked child before exec). Panics after 60 s.
+fn wait_for_sleep(marker: &str) {
+    let running = || {
+        std::fs::read_dir("/proc").ok().is_some_and(|dir| {
+            dir.flatten().any(|e| {
+                let cmdline = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let mut args = cmdline.split(|b| *b == 0);
+                let argv0 = String::from_utf8_lossy(args.next().unwrap_or_default());
+                (argv0 == "sleep" || argv0.ends_with("/sleep"))
+                    && args.next() == Some(marker.as_bytes())
+            })
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !running() {
+        assert!(Instant::now() < deadline, "the -c child never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
 fn wait_gone(marker: &str, limit: Duration) -> bool {
     let deadline = Instant::now() + limit;
     while Instant::now() < deadline {
@@ -151,12 +174,7 @@ fn a_c_child_ignoring_sigterm_is_killed_soon_after_ctrl_c() {
         let mut cmd = ustrace();
         cmd.args(["-c", &child_cmd, "-e", "BEGIN { @a = 1; }"]);
         let mut g = spawn(cmd);
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while find_process(marker).is_none() {
-            assert!(Instant::now() < deadline, "the -c child never started");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        std::thread::sleep(Duration::from_millis(200));
+        wait_for_sleep(marker);
         let start = Instant::now();
         // SAFETY: signalling our own child.
         unsafe { libc::kill(g.0.id() as i32, libc::SIGINT) };
@@ -205,11 +223,7 @@ fn an_output_error_ends_the_c_child() {
         .stderr(Stdio::null())
         .spawn()
         .expect("starting ustrace");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while find_process(marker).is_none() {
-        assert!(Instant::now() < deadline, "the -c child never started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_for_sleep(marker);
     drop(child.stdout.take()); // like `| head -1` exiting
     let status = Guard(child).0.wait().expect("waiting");
     assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?}");

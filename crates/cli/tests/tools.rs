@@ -3,6 +3,7 @@
 //! runtime makes them exact.
 
 mod common;
+mod live;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
 use common::*;
+use live::ustat_with_go;
 
 /// The C program with known work, built once (see `build_c_once`).
 fn tool_work() -> PathBuf {
@@ -410,14 +412,16 @@ fn ustat_rates_add_up_to_the_known_work() {
     let go =
         Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("ustat-go-{}", std::process::id()));
     let _ = std::fs::remove_file(&go);
+    // Its stdin stays open (it lingers) until the guard kills it.
     let python = Command::new("/usr/bin/python3.11")
         .arg(repo().join("tests/python/tool_rates.py"))
         .arg(&go)
+        .stdin(Stdio::piped())
         .spawn()
         .expect("starting python3.11");
     let _python = Guard(python);
     let pid = _python.0.id();
-    let (text, _) = ustat_with_go(&["1", "3"], &go, &[pid]);
+    let (text, _) = ustat_with_go("1", &go, &[pid]);
     assert!(
         text.contains(
             "PID    CMDLINE              METHOD/s   GC/s   OBJNEW/s   CLOAD/s  EXC/s  THR/s"

@@ -5,12 +5,14 @@
 //! issue 17: tracing Ruby's method probes never harms the traced Ruby.
 
 mod common;
+mod live;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
 use common::*;
+use live::ustat_with_go;
 
 const RUBY: &str = "/usr/bin/ruby";
 const PHP: &str = "/usr/bin/php8.2";
@@ -357,7 +359,10 @@ fn ustat_finds_the_runtimes_of_running_processes() {
         let words: Vec<&str> = cmd.split_whitespace().collect();
         let mut c = Command::new(words[0]);
         c.args(&words[1..]).arg(&go_arg).envs(env.iter().copied());
-        c.stdout(Stdio::null()).stderr(Stdio::null());
+        // Their stdin stays open (they linger) until the guards kill them.
+        c.stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
         Guard(c.spawn().expect("starting a runtime"))
     };
     let ruby = start(ruby_cmd(), &[]);
@@ -368,9 +373,9 @@ fn ustat_finds_the_runtimes_of_running_processes() {
     let java = start(java_cmd(""), &[]);
     // Each program creates GO.PID.ready once it runs (its runtime mapped),
     // however long a loaded machine takes to start a JVM; ustat looks only
-    // then.
+    // then, and reads until the tables after their work.
     let (r, p, j) = (ruby.0.id(), php.0.id(), java.0.id());
-    let (text, out) = ustat_with_go(&["1", "4"], &go, &[r, p, j]);
+    let (text, out) = ustat_with_go("1", &go, &[r, p, j]);
     assert!(
         text.contains(
             "PID    CMDLINE              METHOD/s   GC/s   OBJNEW/s   CLOAD/s  EXC/s  THR/s"

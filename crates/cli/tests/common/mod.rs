@@ -256,31 +256,6 @@ pub fn wait_for_mapping(pid: u32, file: &Path, limit: Duration) {
     }
 }
 
-/// Runs `ustrace tool ustat ARGS` over test programs that take the file
-/// name `go`: each creates `GO.PID.ready` once it runs, then waits for
-/// `GO` before its known work. Waits for the programs `pids` to be ready
-/// (however long a loaded machine takes), starts ustat, creates `go` once
-/// ustat says it traces, and returns ustat's stdout and its output.
-pub fn ustat_with_go(args: &[&str], go: &Path, pids: &[u32]) -> (String, Output) {
-    use std::io::BufRead;
-    for pid in pids {
-        let ready = PathBuf::from(format!("{}.{pid}.ready", go.display()));
-        wait_for_file(&ready, Duration::from_secs(60));
-        let _ = std::fs::remove_file(&ready);
-    }
-    let mut cmd = ustrace();
-    cmd.args(["tool", "ustat"]).args(args);
-    let mut g = spawn(cmd);
-    let mut lines = std::io::BufReader::new(g.0.stdout.take().expect("stdout")).lines();
-    let first = lines.next().and_then(|l| l.ok()).unwrap_or_default();
-    assert!(first.starts_with("Tracing... Output every "), "{first}");
-    std::fs::write(go, b"").expect("creating the go file");
-    let text: Vec<String> = lines.map_while(|l| l.ok()).collect();
-    let _ = std::fs::remove_file(go);
-    let out = interrupt_after(g, Duration::ZERO);
-    (text.join("\n"), out)
-}
-
 /// True when /usr/bin/python3.11 (the CPython the Python tools' tests
 /// trace) runs. Otherwise see [`unavailable`].
 pub fn python_available(test: &str) -> bool {

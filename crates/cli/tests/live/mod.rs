@@ -3,12 +3,13 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::common::Guard;
+use crate::common::{ustrace, wait_for_file, Guard};
 
 /// Lines of one output stream with their arrival times.
 type Lines = Arc<Mutex<Vec<(Instant, String)>>>;
@@ -168,4 +169,40 @@ impl Live {
             .collect();
         (self.lines(), err)
     }
+}
+
+/// Runs `ustrace tool ustat INTERVAL` over test programs that take the file
+/// name `go`: each creates `GO.PID.ready` once it runs, waits for `GO`
+/// before its known work, creates `GO.PID.done` after it and then lingers
+/// (until its stdin closes). Waits for the programs `pids` to be ready
+/// (however long a loaded machine takes), starts ustat, creates `go` once
+/// ustat says it traces, waits until every program is done and ustat has
+/// printed two more tables (the first may have been read before the last
+/// of the work), and interrupts it: (ustat's lines after its first, its
+/// output).
+pub fn ustat_with_go(interval: &str, go: &Path, pids: &[u32]) -> (String, Output) {
+    let marker = |pid: &u32, what: &str| PathBuf::from(format!("{}.{pid}.{what}", go.display()));
+    for pid in pids {
+        wait_for_file(&marker(pid, "ready"), Duration::from_secs(60));
+        let _ = std::fs::remove_file(marker(pid, "ready"));
+    }
+    let mut cmd = ustrace();
+    cmd.args(["tool", "ustat", interval]);
+    let mut live = Live::start(cmd);
+    live.wait_for(|_| true, 1);
+    let first = live.lines()[0].1.clone();
+    assert!(first.starts_with("Tracing... Output every "), "{first}");
+    std::fs::write(go, b"").expect("creating the go file");
+    for pid in pids {
+        wait_for_file(&marker(pid, "done"), Duration::from_secs(120));
+        let _ = std::fs::remove_file(marker(pid, "done"));
+    }
+    let table = |l: &str| l.starts_with("PID ");
+    let tables = live.lines().iter().filter(|(_, l)| table(l)).count();
+    live.wait_for(table, tables + 2);
+    let _ = std::fs::remove_file(go);
+    let out = live.stop_output();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rest: Vec<&str> = text.lines().skip(1).collect();
+    (rest.join("\n"), out)
 }
