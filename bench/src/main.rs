@@ -323,7 +323,7 @@ impl Bench {
         let c = self.work.join("hits");
         let n: u64 = if self.quick { 1_000_000 } else { 5_000_000 };
         for (label, bin) in [("Rust probe (nop + nop10)", &rust), ("C probe (nop)", &c)] {
-            let untraced = run_hits(bin, n, false);
+            let untraced = run_hits(bin, n, Fire::Hit);
             self.push(
                 "cost per hit",
                 &format!("{label}: untraced"),
@@ -338,7 +338,7 @@ impl Bench {
             );
             let mut whole = Vec::new();
             for t in [Tool::Ustrace, Tool::Bpftrace] {
-                let r = traced(self.tool(t), &script, &out, || run_hits(bin, n, false));
+                let r = traced(self.tool(t), &script, &out, || run_hits(bin, n, Fire::Hit));
                 whole.push(r.and_then(|r| r.result));
             }
             self.push(
@@ -356,38 +356,63 @@ impl Bench {
     fn hit_costs(&mut self) {
         let n: u64 = if self.quick { 1_000_000 } else { 5_000_000 };
         let bin = self.work.join("hits");
-        let untraced = run_hits(&bin, n, false);
-        self.push(
-            "cost per hit",
-            "untraced loop",
-            "ns/hit",
-            untraced,
-            untraced,
-        );
+        for (label, fire) in [
+            ("untraced loop", Fire::Hit),
+            ("untraced loop (string argument)", Fire::Named),
+        ] {
+            let untraced = run_hits(&bin, n, fire);
+            self.push("cost per hit", label, "ns/hit", untraced, untraced);
+        }
         let _ = std::fs::write("/proc/sys/kernel/bpf_stats_enabled", "1");
         let b = bin.display().to_string();
         let out = self.work.join("printf.out");
-        let rows: Vec<(&str, String, bool)> = vec![
-            ("{ }", format!("usdt:{b}:bench:hit {{ }}"), false),
-            ("{ @c = count(); }", format!("usdt:{b}:bench:hit {{ @c = count(); }}"), false),
-            ("{ @[arg0 % 16] = count(); }", format!("usdt:{b}:bench:hit {{ @[arg0 % 16] = count(); }}"), false),
-            ("{ @h = hist(arg1); }", format!("usdt:{b}:bench:hit {{ @h = hist(arg1); }}"), false),
-            ("printf to a file", format!("usdt:{b}:bench:hit {{ printf(\"%d %d\\n\", arg0, arg1); }}"), false),
+        let hit = |body: &str| format!("usdt:{b}:bench:hit {{ {body} }}");
+        // (label, ustrace's script, bpftrace's when it differs, what fires)
+        let rows: Vec<(&str, String, Option<String>, Fire)> = vec![
+            ("{ }", hit(""), None, Fire::Hit),
+            ("{ @c = count(); }", hit("@c = count();"), None, Fire::Hit),
+            ("{ @[arg0 % 16] = count(); }", hit("@[arg0 % 16] = count();"), None, Fire::Hit),
+            ("{ @h = hist(arg1); }", hit("@h = hist(arg1);"), None, Fire::Hit),
+            ("printf to a file", hit("printf(\"%d %d\\n\", arg0, arg1);"), None, Fire::Hit),
             (
                 "latency idiom (start/done)",
                 format!(
                     "usdt:{b}:bench:start {{ @s[tid] = nsecs; }} usdt:{b}:bench:done /@s[tid]/ {{ @lat = hist(nsecs - @s[tid]); delete(@s[tid]); }}"
                 ),
-                true,
+                None,
+                Fire::Latency,
+            ),
+            (
+                "{ @[str(arg1)] = count(); } (string argument)",
+                format!("usdt:{b}:bench:named {{ @[str(arg1)] = count(); }}"),
+                None,
+                Fire::Named,
+            ),
+            // bpftrace 0.17 has no `for`: the same 100 iterations as a
+            // `while` loop (ustrace's `for` is a bpf_loop callback, the
+            // `while` an inline bounded loop). The body is a hash step
+            // with no closed form: with `$s += $i * arg0` LLVM replaced
+            // bpftrace's loop by its sum formula.
+            (
+                "100-iteration loop: for ($i : 0..100) / while in bpftrace",
+                hit("$s = arg0; for ($i : 0..100) { $s = ($s * 33) ^ $i; } @s = sum($s);"),
+                Some(hit(
+                    "$i = 0; $s = arg0; while ($i < 100) { $s = ($s * 33) ^ $i; $i++; } @s = sum($s);",
+                )),
+                Fire::Hit,
             ),
         ];
-        for (label, script, latency) in rows {
+        for (label, script, bpftrace_script, fire) in rows {
             let mut whole = Vec::new();
             let mut inbpf = Vec::new();
             let mut insns = Vec::new();
             for t in [Tool::Ustrace, Tool::Bpftrace] {
+                let script = match (&bpftrace_script, t) {
+                    (Some(theirs), Tool::Bpftrace) => theirs,
+                    _ => &script,
+                };
                 let script = format!("{script} BEGIN {{ printf(\"ready\\n\"); }}");
-                let r = traced(self.tool(t), &script, &out, || run_hits(&bin, n, latency));
+                let r = traced(self.tool(t), &script, &out, || run_hits(&bin, n, fire));
                 whole.push(r.as_ref().and_then(|r| r.result));
                 inbpf.push(r.as_ref().and_then(|r| r.bpf_ns));
                 insns.push(r.as_ref().map(|r| r.xlated_insns as f64));
@@ -432,7 +457,7 @@ impl Bench {
             );
             let start = Instant::now();
             let r = traced(self.tool(t), &script, &out, || {
-                run_hits(&bin, n, false).map(|_| 0.0)
+                run_hits(&bin, n, Fire::Hit).map(|_| 0.0)
             });
             let wall = start.elapsed().as_secs_f64();
             let text = std::fs::read_to_string(&out).unwrap_or_default();

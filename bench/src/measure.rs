@@ -111,12 +111,29 @@ pub(crate) fn time_detach(tool: &Path, script: &str, out: &Path) -> Option<f64> 
     Some(start.elapsed().as_secs_f64() * 1000.0)
 }
 
+/// What the hit loop (bench/c/hits.c) fires on each iteration.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fire {
+    /// `bench:hit(i, i * 3)`.
+    Hit,
+    /// `bench:start(i)`, then `bench:done(i)`.
+    Latency,
+    /// `bench:named(i, "bench-name")`: a string argument.
+    Named,
+}
+
 /// Runs the hit loop; returns its reported ns per iteration.
-pub(crate) fn run_hits(bin: &Path, n: u64, latency: bool) -> Option<f64> {
+pub(crate) fn run_hits(bin: &Path, n: u64, fire: Fire) -> Option<f64> {
     let mut cmd = Command::new(bin);
     cmd.arg(n.to_string());
-    if latency {
-        cmd.arg("latency");
+    match fire {
+        Fire::Hit => {}
+        Fire::Latency => {
+            cmd.arg("latency");
+        }
+        Fire::Named => {
+            cmd.arg("string");
+        }
     }
     let out = cmd.output().ok()?;
     String::from_utf8_lossy(&out.stdout).trim().parse().ok()

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::{median, run_hits, Bench};
+use crate::{median, run_hits, Bench, Fire};
 
 /// A ustrace serving `--metrics` on a free loopback port; stopped when dropped.
 struct Served {
@@ -83,7 +83,7 @@ impl Bench {
         let script = format!("usdt:{b}:bench:hit {{ @keys[arg0 % 10000] = count(); }}");
         let mut per_scrape = None;
         if let Some(served) = serve(&self.ustrace, &script) {
-            run_hits(&bin, 20_000, false);
+            run_hits(&bin, 20_000, Fire::Hit);
             let samples = scrape(served.port)
                 .map(|t| t.lines().filter(|l| !l.starts_with('#')).count())
                 .unwrap_or(0);
@@ -160,7 +160,7 @@ impl Bench {
                 scrapes
             })
         });
-        let rate = run_hits(&bin, hits, false).map(|ns| 1e9 / ns);
+        let rate = run_hits(&bin, hits, Fire::Hit).map(|ns| 1e9 / ns);
         stop.store(true, Ordering::SeqCst);
         if let Some(p) = poller {
             eprintln!("  {} scrapes while tracing", p.join().unwrap_or(0));

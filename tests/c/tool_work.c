@@ -1,10 +1,8 @@
 /* Known work for the tools' tests: work() runs argv[1] times, each call
  * spinning for about argv[2] microseconds, called through two paths so
- * that stackcount sees two stacks. "wait" as argv[3] holds the work until a
- * line arrives on stdin (for a tracer attached with -p first). */
+ * that stackcount sees two stacks. */
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <time.h>
 
 static long spin_us;
@@ -26,8 +24,6 @@ int main(int argc, char **argv)
 {
     long n = argc > 1 ? atol(argv[1]) : 100;
     spin_us = argc > 2 ? atol(argv[2]) : 0;
-    if (argc > 3 && strcmp(argv[3], "wait") == 0 && getchar() == EOF)
-        return 1;
     long sum = 0;
     for (long i = 0; i < n; i++)
         sum += (i % 3 == 0) ? via_a(i) : via_b(i);

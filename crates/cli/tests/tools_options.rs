@@ -120,14 +120,10 @@ fn stackcount_per_process() {
     if !bpf_available("stackcount_per_process") {
         return;
     }
-    // Attached with -p before the work (see tools.rs's stackcount test).
-    let (text, out) = trace_released_program(
-        &["tool", "stackcount", "-P"],
-        &["work"],
-        Path::new(&tool_work()),
-        &["30", "0", "wait"],
-        "Tracing functions",
-    );
+    // With -c, work right after exec (see tools.rs's stackcount test).
+    let cmd = format!("{} 30", tool_work());
+    let out = run(&["tool", "stackcount", "-P", "-c", &cmd, "work"]);
+    let text = stdout(&out);
     assert!(out.status.success(), "{}", stderr(&out));
     // Each stack: frames, `    tool_work [PID]`, the count.
     let lines: Vec<&str> = text.lines().collect();

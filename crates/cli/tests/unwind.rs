@@ -78,7 +78,7 @@ fn trace_deep(args: &str, env_fp: bool) -> String {
     cmd.args([
         "-e",
         &format!(
-            r#"usdt:{b}:deep:here {{ printf("stack:%s|\n", ustack); @[ustack(3)] = count(); @p[ustack(perf, 1)] = count(); }}"#,
+            r#"usdt:{b}:deep:here {{ printf("stack:%s|\n", ustack); printf("sym:%s|\n", usym(reg("ip"))); @[ustack(3)] = count(); @p[ustack(perf, 1)] = count(); @s[usym(reg("ip"))] = count(); }}"#,
             b = bin.display()
         ),
         "-c",
@@ -100,9 +100,17 @@ fn stack_without_frame_pointers_equals_gdb_backtrace() {
         ["level5", "level4", "level3", "level2", "level1", "main"],
         "gdb's view of the test program changed"
     );
-    // The probe fires 300 ms after exec (tables load within ~50 ms of it);
-    // the process lives on for 500 ms, or exits right after the probe.
-    for (args, case) in [("300 500", "alive"), ("300 0", "exits right after")] {
+    // The probe fires 300 ms after exec (tables load within ~50 ms of it)
+    // and the process lives on for 500 ms, or exits right after the probe;
+    // or the probe fires at once after exec (before the tracer has read
+    // the process's maps: the walker finds the files' tables itself) and
+    // the process exits right after it (named from the mappings the walk
+    // and usym logged).
+    for (args, case) in [
+        ("300 500", "alive"),
+        ("300 0", "exits right after"),
+        ("0 0", "at exec, exits right after"),
+    ] {
         let out = trace_deep(args, false);
         let got = first_stack(&out);
         let until_main: Vec<String> = got
@@ -128,6 +136,9 @@ fn stack_without_frame_pointers_equals_gdb_backtrace() {
             out.contains(&format!(" level5+0 ({})\n", deep().display())),
             "{case}: perf form:\n{out}"
         );
+        // usym of the probe's address, printed and as a map key.
+        assert!(out.contains("sym:level5|\n"), "{case}: usym:\n{out}");
+        assert!(out.contains("@s[level5]: 1\n"), "{case}: usym key:\n{out}");
     }
     // The frame-pointer walk stays selectable, and loses the frames.
     let fp = first_stack(&trace_deep("300 0", true));

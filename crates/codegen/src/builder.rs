@@ -160,8 +160,9 @@ impl Builder {
     }
 
     /// Adds subprogram `name` (a finished builder's instructions and map
-    /// relocations; it must not reference subprograms itself); returns its
-    /// index for [`Builder::load_func`].
+    /// relocations; the subprograms it references were appended to it by
+    /// its own `finish`, and stay with it); returns its index for
+    /// [`Builder::load_func`].
     pub fn add_func(&mut self, name: impl Into<String>, body: Finished) -> usize {
         self.funcs.push((name.into(), body.0, body.1));
         self.funcs.len() - 1

@@ -164,6 +164,10 @@ fn helper_name(id: i32) -> String {
         helper::GET_FUNC_IP => "bpf_get_func_ip",
         helper::GET_ATTACH_COOKIE => "bpf_get_attach_cookie",
         helper::SEND_SIGNAL => "bpf_send_signal",
+        helper::LOOP => "bpf_loop",
+        helper::FIND_VMA => "bpf_find_vma",
+        helper::GET_CURRENT_TASK_BTF => "bpf_get_current_task_btf",
+        helper::TASK_PT_REGS => "bpf_task_pt_regs",
         _ => return format!("helper#{id}"),
     };
     name.to_string()

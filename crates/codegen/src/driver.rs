@@ -189,6 +189,18 @@ impl Globals<'_> {
             rows: ids[1],
             mappings: ids[2],
             scratch: ids[3],
+            files: ids[4],
+            log: self.mapping_log(),
+        }
+    }
+
+    /// The mapping log (crate::unwind::mapping_log_def), created on first
+    /// use.
+    pub(crate) fn mapping_log(&mut self) -> MapId {
+        let def = crate::unwind::mapping_log_def();
+        match self.out.maps.iter().position(|m| m.role == def.role) {
+            Some(i) => MapId(i),
+            None => self.add_map(def),
         }
     }
 

@@ -245,6 +245,9 @@ pub mod helper {
     /// `bpf_for_each_map_elem(map, callback, ctx, flags)`: calls the
     /// callback for every element; returns how many it visited.
     pub const FOR_EACH_MAP_ELEM: i32 = 164;
+    /// `bpf_find_vma(task, addr, callback, ctx, flags)`: calls `callback(task,
+    /// vma, ctx)` with the mapping holding `addr`; -ENOENT when none does.
+    pub const FIND_VMA: i32 = 180;
     /// `bpf_map_lookup_percpu_elem(map, key, cpu)`: one CPU's value of a
     /// per-CPU map.
     pub const MAP_LOOKUP_PERCPU_ELEM: i32 = 195;

@@ -43,7 +43,7 @@ pub use builtins::unsupported::{markdown_table as unsupported_reference, UNSUPPO
 pub use driver::compile;
 pub use options::{
     CompileOptions, ResolvedAttach, TaskParentOffsets, TracedTypes, UprobeFunction, UsdtSite,
-    UsdtTarget,
+    UsdtTarget, VmaOffsets,
 };
 
 use ustrace_lang::ast::Span;

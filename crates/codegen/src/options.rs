@@ -52,6 +52,38 @@ pub struct CompileOptions {
     /// reads (from its BTF, filled by the library when a script uses
     /// `ppid`); the error says why they are unknown.
     pub task_parent: Result<TaskParentOffsets, String>,
+    /// Where the running kernel keeps a mapping's range, offset, flags
+    /// and file identity (from its BTF, filled by the library when a
+    /// script walks user stacks): the walker then finds the table of a
+    /// code address's file with `bpf_find_vma` when its process has no
+    /// entries of its own yet. The error says why they are unknown (the
+    /// walker then takes frame-pointer steps there).
+    pub vma_fields: Result<VmaOffsets, String>,
+}
+
+/// Byte offsets of the kernel structures behind a user mapping (from the
+/// running kernel's BTF): `vm_area_struct`, `file`, `inode`,
+/// `super_block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VmaOffsets {
+    /// `vm_area_struct.vm_start` (unsigned long).
+    pub vm_start: u32,
+    /// `vm_area_struct.vm_end` (unsigned long).
+    pub vm_end: u32,
+    /// `vm_area_struct.vm_pgoff` (file offset in pages).
+    pub vm_pgoff: u32,
+    /// `vm_area_struct.vm_flags` (`VM_EXEC` = 4).
+    pub vm_flags: u32,
+    /// `vm_area_struct.vm_file` (null for anonymous memory).
+    pub vm_file: u32,
+    /// `file.f_inode`.
+    pub f_inode: u32,
+    /// `inode.i_ino`.
+    pub i_ino: u32,
+    /// `inode.i_sb`.
+    pub i_sb: u32,
+    /// `super_block.s_dev` (the kernel's `dev_t`: major << 20 | minor).
+    pub s_dev: u32,
 }
 
 /// Byte offsets in the kernel's `struct task_struct` (from its BTF).
@@ -98,6 +130,7 @@ impl Default for CompileOptions {
             possible_cpus: 1,
             stack_format: crate::program::StackFormat::Bpftrace,
             task_parent: Err("the kernel's type information was not read".to_string()),
+            vma_fields: Err("the kernel's type information was not read".to_string()),
         }
     }
 }

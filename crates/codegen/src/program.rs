@@ -179,6 +179,13 @@ pub enum MapRole {
     UnwindMappings,
     /// Per-CPU frame buffer of the stack walker.
     UnwindScratch,
+    /// Segments of files with unwind rows, keyed by file identity (device,
+    /// inode, page offset), filled by the runtime: the walker's way to a
+    /// table when a process has no entries of its own.
+    UnwindFiles,
+    /// Code mappings `bpf_find_vma` found (stack walks, `usym`), by (pid,
+    /// start), read by user space to name addresses of exited processes.
+    MappingLog,
     /// Updates that failed because the map was full: one entry of u64
     /// counters indexed by [`MapId`](crate::builder::MapId).
     DroppedUpdates,

@@ -12,29 +12,41 @@
 //!   pid-only entry (prefix 32) marks "known process, address outside its
 //!   code": the walk stops there instead of producing garbage frames.
 //!
+//! - **files** (hash): key `{device, inode, page offset}` of a file's
+//!   `PT_LOAD` segment, value [`MappingValue`] whose first field is the
+//!   file offset minus the link-time address: the same rows, found by file
+//!   identity instead of by process.
+//!
 //! The walk is a `bpf_loop` (up to [`USTACK_MAX_DEPTH`] iterations) whose
 //! callback handles frame number `index`: record the pc, find its mapping, binary
 //! search the file's rows for the pc (for callers, pc-1: a return address
 //! points after the call), then compute the CFA (`rsp+N`, `rbp+N` or the
 //! PLT form), read the return address at CFA-8 and, when the row says so,
-//! the saved `rbp`. A pc in a mapping without rows, or in a process with no
-//! tables loaded, falls back to the frame pointer for that one frame.
+//! the saved `rbp`. A pc in a mapping without rows falls back to the frame
+//! pointer for that one frame.
+//!
+//! A pc the trie does not place (a process whose entries are not written
+//! yet: the first milliseconds after `exec`, a forked child, a process not
+//! traced by pid; or a library `dlopen`ed since the last refresh) is
+//! looked up with `bpf_find_vma`: the mapping's range, page offset and
+//! file (device, inode, read at offsets from the kernel's BTF,
+//! [`VmaOffsets`]) lead to the files map. No mapping at all ends the walk;
+//! a mapping that is not executable ends it too; anonymous code, a file
+//! without rows, or a busy `bpf_find_vma` (it can be called once per walk
+//! with interrupts off, as in `profile`) take a frame-pointer step. The
+//! last mapping found is kept in the walker's state, so consecutive frames
+//! in one file need one call.
 //!
 //! The frames go to a per-CPU scratch buffer, then into a hash map keyed by
 //! an FNV-1a hash of the frames; the `ustack` value is (id, pid) with id =
 //! [`WALKED_ID_BIT`] | hash (62 bits), beside the (stack id, pid) of
 //! `bpf_get_stackid`, so map keys, printing and `-f folded` work unchanged.
-//!
-//! A process with no tables loaded yet (the first milliseconds after
-//! `exec`, or a process not traced by pid) is walked by the kernel's
-//! frame-pointer walk (`bpf_get_stack`, as `USTRACE_STACK_MODE=fp` does
-//! with `bpf_get_stackid`), and its frames are hashed and stored the same
-//! way: one stack has one id whichever walk found it. The walk starts from the task's user
-//! registers (`bpf_task_pt_regs`), right for uprobes and for `profile`
-//! samples taken in kernel mode alike.
+//! The walk starts from the task's user registers (`bpf_task_pt_regs`),
+//! right for uprobes and for `profile` samples taken in kernel mode alike.
 
 use crate::builder::{Builder, MapId};
-use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3, R4, R6, R7, R8, R9};
+use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3, R4, R5, R6, R7, R8, R9};
+use crate::options::VmaOffsets;
 use crate::program::{MapDef, MapKind, MapRole, USTACK_MAX_DEPTH};
 
 /// Bytes of one row in the rows map (crates/unwind's `Row::to_bytes`).
@@ -50,7 +62,9 @@ pub const MAPPING_KEY_SIZE: u32 = 16;
 /// Bits of an LPM key's data (pid and address).
 pub const MAPPING_KEY_BITS: u32 = 96;
 
-/// Value of a mappings-map entry (24 bytes, native endian):
+/// Value of a mappings-map entry (24 bytes, native endian); a files-map
+/// entry has the same layout, with the file offset minus the link-time
+/// address in place of the bias:
 ///
 /// ```text
 /// 0..8   bias: file link-time address = pc - bias
@@ -70,6 +84,34 @@ impl MappingValue {
 /// process's executable mappings.
 pub const MAPPING_OUTSIDE: u32 = 1;
 
+/// Bytes of a files-map key: kernel device (u32, then 4 zero bytes),
+/// inode (u64), page offset of the segment in the file (u64).
+pub const FILE_KEY_SIZE: u32 = 24;
+/// Entries of the files map (executable segments of every file built).
+pub const MAX_FILE_SEGMENTS: u32 = 8192;
+
+/// Bytes of a mapping-log key: pid (u32, then 4 zero bytes), mapping
+/// start.
+pub const LOG_KEY_SIZE: u32 = 16;
+/// Bytes of a mapping-log value: kernel device (u32, then 4 zero bytes),
+/// inode, page offset, mapping end.
+pub const LOG_VALUE_SIZE: u32 = 32;
+/// Entries of the mapping log (least recently used ones go first).
+pub const MAX_LOGGED_MAPPINGS: u32 = 8192;
+
+/// The mapping log: each file-backed code mapping `bpf_find_vma` found
+/// (for a stack walk or `usym`), keyed by (pid, start), so that user space
+/// can name addresses of a process that exited before it looked.
+pub fn mapping_log_def() -> MapDef {
+    MapDef {
+        kind: MapKind::LruHash,
+        key_size: LOG_KEY_SIZE,
+        value_size: LOG_VALUE_SIZE,
+        max_entries: MAX_LOGGED_MAPPINGS,
+        role: MapRole::MappingLog,
+    }
+}
+
 /// Set in the id of a stack walked by tables (a key of the
 /// [`MapRole::WalkedStacks`] map); ids without it come from
 /// `bpf_get_stackid`.
@@ -86,10 +128,14 @@ pub struct UnwindMaps {
     pub mappings: MapId,
     /// Per-CPU frame buffer.
     pub scratch: MapId,
+    /// Segments of files with tables, by file identity.
+    pub files: MapId,
+    /// Mappings `bpf_find_vma` found, for naming frames later.
+    pub log: MapId,
 }
 
 /// Definitions of the maps, by role, in [`UnwindMaps`] order.
-pub fn map_defs() -> [MapDef; 4] {
+pub fn map_defs() -> [MapDef; 5] {
     [
         MapDef {
             kind: MapKind::Hash,
@@ -119,6 +165,13 @@ pub fn map_defs() -> [MapDef; 4] {
             max_entries: 1,
             role: MapRole::UnwindScratch,
         },
+        MapDef {
+            kind: MapKind::Hash,
+            key_size: FILE_KEY_SIZE,
+            value_size: MappingValue::SIZE,
+            max_entries: MAX_FILE_SEGMENTS,
+            role: MapRole::UnwindFiles,
+        },
     ]
 }
 
@@ -126,7 +179,7 @@ pub fn map_defs() -> [MapDef; 4] {
 const SCRATCH_SIZE: u32 = 8 * (USTACK_MAX_DEPTH as u32 + 1);
 
 /// Bytes of walker state the caller reserves on its stack.
-pub const STATE_SIZE: usize = 80;
+pub const STATE_SIZE: usize = 72 + VMA_STATE_SIZE;
 
 // Offsets in the state (shared by the caller and the callback).
 const S_PC: i16 = 0;
@@ -139,17 +192,42 @@ const S_KEY_PID: i16 = 44;
 const S_KEY_ADDR: i16 = 48;
 const S_ZERO: i16 = 56;
 const S_ROW_KEY: i16 = 60;
-const S_TMP: i16 = 64;
-const S_REL: i16 = 72;
-/// The hash callback's frame number (the table walk uses S_REL there).
-const S_INDEX: i16 = 72;
+const S_REL: i16 = 64;
+/// The `bpf_find_vma` state (below), inside the walker's.
+const S_VMA: i16 = 72;
+const S_TMP: i16 = S_VMA + V_TMP;
+
+/// Bytes of the state the `bpf_find_vma` callback fills: the last mapping
+/// found. Laid out so that the mapping-log key (pid, start), the files-map
+/// key (device, inode, page offset) and the mapping-log value (device,
+/// inode, page offset, end) are each contiguous.
+pub const VMA_STATE_SIZE: usize = 64;
+const V_TMP: i16 = 0;
+/// The process (u32, then 4 zero bytes), set by the caller.
+const V_PID: i16 = 8;
+const V_START: i16 = 16;
+const V_DEV: i16 = 24;
+const V_INO: i16 = 32;
+const V_PGOFF: i16 = 40;
+const V_END: i16 = 48;
+const V_KIND: i16 = 56;
+/// Not executable: a return address cannot point there.
+const VMA_NOT_CODE: i32 = 0;
+/// Executable, no file (JIT code, the vdso).
+const VMA_ANONYMOUS: i32 = 1;
+/// Executable, from a file: the key fields are set.
+const VMA_FILE: i32 = 2;
+/// `VM_EXEC` in `vm_flags`.
+const VM_EXEC: i32 = 4;
+/// The lowest address a user code page can have (the null page below).
+const USER_SPACE_START: i32 = 0x10000;
+const ENOENT: i32 = 2;
 /// One past the highest x86-64 user address.
 const USER_SPACE_END: u64 = 0x0000_8000_0000_0000;
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 const FNV_PRIME: u64 = 0x0000_0100_0000_01b3;
 const EFAULT: i32 = 14;
-const BPF_F_USER_STACK: i32 = 1 << 8;
 
 // pt_regs offsets (x86-64).
 const PT_RBP: i32 = 32;
@@ -158,14 +236,22 @@ const PT_RSP: i32 = 152;
 
 /// Emits the walk of the current task's user stack into `b`: the 16-byte
 /// `ustack` value (stack id, pid) lands at `slot`. `state` is
-/// [`STATE_SIZE`] bytes of stack the caller reserved; `ctx` holds the
-/// program's context; at most `depth` frames are walked (`ustack(n)`), so
-/// stacks that differ only deeper share an id. Uses r0-r5 only.
-pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, state: i16, slot: i16) {
+/// [`STATE_SIZE`] bytes of stack the caller reserved; at most `depth`
+/// frames are walked (`ustack(n)`), so stacks that differ only deeper
+/// share an id. `vma` says where the kernel keeps a mapping's fields
+/// (`None`: no `bpf_find_vma` lookups). Uses r0-r5 only.
+pub fn emit_ustack(
+    b: &mut Builder,
+    maps: &UnwindMaps,
+    vma: Option<&VmaOffsets>,
+    depth: u8,
+    state: i16,
+    slot: i16,
+) {
     let func = match b.func("ustack_walk_frame") {
         Some(f) => f,
         None => {
-            let body = frame_callback(maps);
+            let body = frame_callback(maps, vma);
             b.add_func("ustack_walk_frame", body)
         }
     };
@@ -186,61 +272,14 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, stat
     b.emit(insn::call(helper::GET_CURRENT_PID_TGID));
     b.emit(insn::alu64_imm(AluOp::Rsh, R0, 32));
     b.emit(insn::stx(4, R10, state + S_KEY_PID, R0));
+    b.emit(insn::stx(8, R10, state + S_VMA + V_PID, R0));
     b.emit(insn::stx(8, R10, slot + 8, R0));
     b.mov_imm(R1, FNV_OFFSET as i64);
     b.emit(insn::stx(8, R10, state + S_HASH, R1));
 
-    // No mapping for the pc (no tables for this process): the kernel's
-    // frame-pointer walk (bpf_get_stack) into the frame buffer, hashed
-    // like a table walk, so one stack has one id whichever walk took it.
     let fail = b.label();
     let done = b.label();
-    let tables = b.label();
-    let store = b.label();
     let limit = i32::from(depth.clamp(1, USTACK_MAX_DEPTH));
-    b.emit(insn::st_imm(
-        4,
-        R10,
-        state + S_KEY_LEN,
-        MAPPING_KEY_BITS as i32,
-    ));
-    b.emit(insn::ldx(8, R1, R10, state + S_PC));
-    b.emit(insn::to_be64(R1));
-    b.emit(insn::stx(8, R10, state + S_KEY_ADDR, R1));
-    b.load_map(R1, maps.mappings);
-    b.emit(insn::mov64_reg(R2, R10));
-    b.emit(insn::alu64_imm(AluOp::Add, R2, (state + S_KEY_LEN) as i32));
-    b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
-    b.jmp_imm(JmpOp::Jne, R0, 0, tables);
-    b.load_map(R1, maps.scratch);
-    b.emit(insn::mov64_reg(R2, R10));
-    b.emit(insn::alu64_imm(AluOp::Add, R2, (state + S_ZERO) as i32));
-    b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
-    b.jmp_imm(JmpOp::Jeq, R0, 0, fail);
-    b.emit(insn::mov64_reg(R2, R0));
-    b.emit(insn::mov64_reg(R1, ctx));
-    b.emit(insn::mov64_imm(R3, limit * 8));
-    b.emit(insn::mov64_imm(R4, BPF_F_USER_STACK));
-    b.emit(insn::call(helper::GET_STACK));
-    b.jmp_imm(JmpOp::Jsle, R0, 0, fail);
-    b.emit(insn::alu64_imm(AluOp::Rsh, R0, 3));
-    b.emit(insn::stx(8, R10, state + S_DEPTH, R0));
-    b.emit(insn::mov64_reg(R1, R0));
-    let hash = match b.func("ustack_hash_frame") {
-        Some(f) => f,
-        None => {
-            let body = hash_callback(maps);
-            b.add_func("ustack_hash_frame", body)
-        }
-    };
-    b.load_func(R2, hash);
-    b.emit(insn::mov64_reg(R3, R10));
-    b.emit(insn::alu64_imm(AluOp::Add, R3, state as i32));
-    b.emit(insn::mov64_imm(R4, 0));
-    b.emit(insn::call(helper::LOOP));
-    b.goto(store);
-    b.bind(tables);
-
     // bpf_loop(depth, callback, &state, 0)
     b.emit(insn::mov64_imm(R1, limit));
     b.load_func(R2, func);
@@ -251,7 +290,6 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, stat
 
     // Store the frames under their id; an empty walk is -EFAULT, as
     // bpf_get_stackid reports a stack it cannot read.
-    b.bind(store);
     b.load_map(R1, maps.scratch);
     b.emit(insn::mov64_reg(R2, R10));
     b.emit(insn::alu64_imm(AluOp::Add, R2, (state + S_ZERO) as i32));
@@ -281,44 +319,88 @@ pub fn emit_ustack(b: &mut Builder, maps: &UnwindMaps, ctx: Reg, depth: u8, stat
     b.bind(done);
 }
 
-/// The `bpf_loop` callback hashing frame `index` of the buffer
-/// `bpf_get_stack` filled (r1 = index, r2 = state).
-fn hash_callback(maps: &UnwindMaps) -> crate::builder::Finished {
+/// Emits `bpf_find_vma(current, addr, ...)` for `usym`: the mapping
+/// holding the address stored at stack slot `addr` goes to the mapping
+/// log (when it is file-backed code). `vma_state` is [`VMA_STATE_SIZE`]
+/// bytes of stack. Uses r0-r5.
+pub fn emit_log_mapping(
+    b: &mut Builder,
+    log: MapId,
+    offsets: &VmaOffsets,
+    addr: i16,
+    vma_state: i16,
+) {
+    let func = match b.func("log_mapping") {
+        Some(f) => f,
+        None => b.add_func("log_mapping", vma_callback(offsets, log)),
+    };
+    b.zero_stack(vma_state, VMA_STATE_SIZE);
+    b.emit(insn::call(helper::GET_CURRENT_PID_TGID));
+    b.emit(insn::alu64_imm(AluOp::Rsh, R0, 32));
+    b.emit(insn::stx(8, R10, vma_state + V_PID, R0));
+    b.emit(insn::call(helper::GET_CURRENT_TASK_BTF));
+    b.emit(insn::mov64_reg(R1, R0));
+    b.emit(insn::ldx(8, R2, R10, addr));
+    b.load_func(R3, func);
+    b.emit(insn::mov64_reg(R4, R10));
+    b.emit(insn::alu64_imm(AluOp::Add, R4, i32::from(vma_state)));
+    b.emit(insn::mov64_imm(R5, 0));
+    b.emit(insn::call(helper::FIND_VMA));
+}
+
+/// The `bpf_find_vma` callback (r1 = task, r2 = vma, r3 = the
+/// [`VMA_STATE_SIZE`] state): copies the mapping's range, page offset and
+/// kind, and for a file its device and inode, into the state, and logs a
+/// file's mapping under (pid, start). Returns 0 (the only value allowed).
+fn vma_callback(o: &VmaOffsets, log: MapId) -> crate::builder::Finished {
     let mut b = Builder::new();
-    let stop = b.label();
-    b.emit(insn::mov64_reg(R9, R2));
-    b.emit(insn::mov64_reg(R6, R1));
-    b.emit(insn::stx(8, R9, S_INDEX, R1));
-    b.load_map(R1, maps.scratch);
-    b.emit(insn::mov64_reg(R2, R9));
-    b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(S_ZERO)));
-    b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
-    b.jmp_imm(JmpOp::Jeq, R0, 0, stop);
-    b.jmp_imm(JmpOp::Jge, R6, i32::from(USTACK_MAX_DEPTH), stop);
-    b.emit(insn::alu64_imm(AluOp::Lsh, R6, 3));
-    b.emit(insn::alu64_reg(AluOp::Add, R6, R0));
-    b.emit(insn::ldx(8, R7, R6, 0));
-    // A frame-pointer walk through code without frame pointers reads
-    // garbage: cut the stack at the first value that cannot be a user
-    // code address (the null page, or above the user address space).
-    let plausible = b.label();
-    let cut = b.label();
-    b.jmp_imm(JmpOp::Jlt, R7, 0x10000, cut);
-    b.mov_imm(R1, USER_SPACE_END as i64);
-    b.jmp_reg(JmpOp::Jlt, R7, R1, plausible);
-    b.bind(cut);
-    b.emit(insn::ldx(8, R1, R9, S_INDEX));
-    b.emit(insn::stx(8, R9, S_DEPTH, R1));
-    ret(&mut b, 1);
-    b.bind(plausible);
-    b.emit(insn::ldx(8, R1, R9, S_HASH));
-    b.emit(insn::alu64_reg(AluOp::Xor, R1, R7));
-    b.mov_imm(R2, FNV_PRIME as i64);
-    b.emit(insn::alu64_reg(AluOp::Mul, R1, R2));
-    b.emit(insn::stx(8, R9, S_HASH, R1));
+    let st = R9;
+    let out = b.label();
+    b.emit(insn::mov64_reg(st, R3));
+    b.emit(insn::mov64_reg(R6, R2));
+    // kernel read of `size` bytes at `base + off` into state[dst].
+    let read = |b: &mut Builder, size: i32, dst: i16, base: Reg, off: u32| {
+        b.emit(insn::mov64_reg(R1, st));
+        b.emit(insn::alu64_imm(AluOp::Add, R1, i32::from(dst)));
+        b.emit(insn::mov64_imm(R2, size));
+        b.emit(insn::mov64_reg(R3, base));
+        b.emit(insn::alu64_imm(AluOp::Add, R3, off as i32));
+        b.emit(insn::call(helper::PROBE_READ_KERNEL));
+    };
+    for field in [V_DEV, V_INO, V_KIND] {
+        b.emit(insn::st_imm(8, st, field, 0));
+    }
+    read(&mut b, 8, V_START, R6, o.vm_start);
+    read(&mut b, 8, V_END, R6, o.vm_end);
+    read(&mut b, 8, V_PGOFF, R6, o.vm_pgoff);
+    read(&mut b, 8, V_TMP, R6, o.vm_flags);
+    b.emit(insn::ldx(8, R1, st, V_TMP));
+    b.emit(insn::alu64_imm(AluOp::And, R1, VM_EXEC));
+    b.jmp_imm(JmpOp::Jeq, R1, 0, out);
+    b.emit(insn::st_imm(8, st, V_KIND, VMA_ANONYMOUS));
+    // vma->vm_file->f_inode (a failed read leaves zero: no file).
+    read(&mut b, 8, V_TMP, R6, o.vm_file);
+    b.emit(insn::ldx(8, R7, st, V_TMP));
+    b.jmp_imm(JmpOp::Jeq, R7, 0, out);
+    read(&mut b, 8, V_TMP, R7, o.f_inode);
+    b.emit(insn::ldx(8, R7, st, V_TMP));
+    b.jmp_imm(JmpOp::Jeq, R7, 0, out);
+    read(&mut b, 8, V_INO, R7, o.i_ino);
+    read(&mut b, 8, V_TMP, R7, o.i_sb);
+    b.emit(insn::ldx(8, R7, st, V_TMP));
+    b.jmp_imm(JmpOp::Jeq, R7, 0, out);
+    read(&mut b, 4, V_DEV, R7, o.s_dev);
+    b.emit(insn::st_imm(8, st, V_KIND, VMA_FILE));
+    // log[(pid, start)] = (dev, ino, pgoff, end)
+    b.load_map(R1, log);
+    b.emit(insn::mov64_reg(R2, st));
+    b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(V_PID)));
+    b.emit(insn::mov64_reg(R3, st));
+    b.emit(insn::alu64_imm(AluOp::Add, R3, i32::from(V_DEV)));
+    b.emit(insn::mov64_imm(R4, 0));
+    b.emit(insn::call(helper::MAP_UPDATE_ELEM));
+    b.bind(out);
     ret(&mut b, 0);
-    b.bind(stop);
-    ret(&mut b, 1);
     // Every label above is bound: finish cannot fail.
     b.finish(ustrace_lang::ast::Span::default())
         .unwrap_or_default()
@@ -344,8 +426,9 @@ fn read_user(b: &mut Builder, st: Reg, dst: i16, addr: Reg, stop: crate::builder
 
 /// The `bpf_loop` callback: one frame per call. r1 = index, r2 = state.
 /// Returns 0 to go on, 1 to stop. Registers: r9 = state, r6/r7/r8 scratch
-/// that survives helper calls.
-fn frame_callback(maps: &UnwindMaps) -> crate::builder::Finished {
+/// that survives helper calls. With `vma`, a pc the trie does not place is
+/// looked up with `bpf_find_vma` (its callback is appended to this one).
+fn frame_callback(maps: &UnwindMaps, vma: Option<&VmaOffsets>) -> crate::builder::Finished {
     let mut b = Builder::new();
     let st = R9;
     let stop = b.label();
@@ -356,7 +439,10 @@ fn frame_callback(maps: &UnwindMaps) -> crate::builder::Finished {
     // the verifier would follow every count as a separate state).
     b.emit(insn::mov64_reg(R6, R1));
 
-    // Record the pc in the frame buffer.
+    // Record the pc in the frame buffer. A frame-pointer step through code
+    // without frame pointers reads garbage: end the stack at the first
+    // value that cannot be a user code address (the null page, or above
+    // the user address space).
     b.load_map(R1, maps.scratch);
     b.emit(insn::mov64_reg(R2, st));
     b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(S_ZERO)));
@@ -364,7 +450,9 @@ fn frame_callback(maps: &UnwindMaps) -> crate::builder::Finished {
     b.jmp_imm(JmpOp::Jeq, R0, 0, stop);
     b.jmp_imm(JmpOp::Jge, R6, i32::from(USTACK_MAX_DEPTH), stop);
     b.emit(insn::ldx(8, R7, st, S_PC));
-    b.jmp_imm(JmpOp::Jeq, R7, 0, stop);
+    b.jmp_imm(JmpOp::Jlt, R7, USER_SPACE_START, stop);
+    b.mov_imm(R1, USER_SPACE_END as i64);
+    b.jmp_reg(JmpOp::Jge, R7, R1, stop);
     b.emit(insn::mov64_reg(R1, R6));
     b.emit(insn::alu64_imm(AluOp::Lsh, R1, 3));
     b.emit(insn::alu64_reg(AluOp::Add, R1, R0));
@@ -392,11 +480,59 @@ fn frame_callback(maps: &UnwindMaps) -> crate::builder::Finished {
     b.emit(insn::mov64_reg(R2, st));
     b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(S_KEY_LEN)));
     b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
-    // No entry at all: a process without tables.
-    b.jmp_imm(JmpOp::Jeq, R0, 0, frame_pointer);
+    // No entry of this process for the pc: its file's mapping.
+    let by_file = b.label();
+    let have_bias = b.label();
+    b.jmp_imm(JmpOp::Jeq, R0, 0, by_file);
     b.emit(insn::ldx(4, R1, R0, 16));
-    b.jmp_imm(JmpOp::Jne, R1, 0, stop);
+    b.jmp_imm(JmpOp::Jne, R1, 0, by_file);
     b.emit(insn::ldx(8, R1, R0, 0));
+    b.goto(have_bias);
+
+    b.bind(by_file);
+    match vma {
+        None => b.goto(frame_pointer),
+        Some(offsets) => {
+            let find = b.add_func("ustack_vma", vma_callback(offsets, maps.log));
+            let known = b.label();
+            let lookup = b.label();
+            // The mapping found last, if it holds the pc.
+            b.emit(insn::ldx(8, R1, st, S_VMA + V_START));
+            b.jmp_reg(JmpOp::Jlt, R7, R1, lookup);
+            b.emit(insn::ldx(8, R1, st, S_VMA + V_END));
+            b.jmp_reg(JmpOp::Jlt, R7, R1, known);
+            b.bind(lookup);
+            b.emit(insn::call(helper::GET_CURRENT_TASK_BTF));
+            b.emit(insn::mov64_reg(R1, R0));
+            b.emit(insn::mov64_reg(R2, R7));
+            b.load_func(R3, find);
+            b.emit(insn::mov64_reg(R4, st));
+            b.emit(insn::alu64_imm(AluOp::Add, R4, i32::from(S_VMA)));
+            b.emit(insn::mov64_imm(R5, 0));
+            b.emit(insn::call(helper::FIND_VMA));
+            b.jmp_imm(JmpOp::Jeq, R0, -ENOENT, stop);
+            b.jmp_imm(JmpOp::Jne, R0, 0, frame_pointer);
+            b.bind(known);
+            b.emit(insn::ldx(8, R1, st, S_VMA + V_KIND));
+            b.jmp_imm(JmpOp::Jeq, R1, VMA_NOT_CODE, stop);
+            b.jmp_imm(JmpOp::Jne, R1, VMA_FILE, frame_pointer);
+            b.load_map(R1, maps.files);
+            b.emit(insn::mov64_reg(R2, st));
+            b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(S_VMA + V_DEV)));
+            b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+            b.jmp_imm(JmpOp::Jeq, R0, 0, frame_pointer);
+            // bias = start - page offset * 4096 + (file offset - address)
+            b.emit(insn::ldx(8, R2, st, S_VMA + V_PGOFF));
+            b.emit(insn::alu64_imm(AluOp::Lsh, R2, 12));
+            b.emit(insn::ldx(8, R1, st, S_VMA + V_START));
+            b.emit(insn::alu64_reg(AluOp::Sub, R1, R2));
+            b.emit(insn::ldx(8, R2, R0, 0));
+            b.emit(insn::alu64_reg(AluOp::Add, R1, R2));
+        }
+    }
+
+    // r0 = the entry (rows of the file), r1 = its bias.
+    b.bind(have_bias);
     b.emit(insn::alu64_reg(AluOp::Sub, R7, R1));
     b.emit(insn::stx(8, st, S_REL, R7));
     b.emit(insn::ldx(4, R6, R0, 8)); // lo
@@ -522,7 +658,32 @@ mod tests {
             rows: MapId(2),
             mappings: MapId(3),
             scratch: MapId(4),
+            files: MapId(5),
+            log: MapId(6),
         }
+    }
+
+    const OFFSETS: VmaOffsets = VmaOffsets {
+        vm_start: 0,
+        vm_end: 8,
+        vm_pgoff: 120,
+        vm_flags: 32,
+        vm_file: 160,
+        f_inode: 32,
+        i_ino: 64,
+        i_sb: 40,
+        s_dev: 16,
+    };
+
+    /// The first instruction of each subprogram a `BPF_PSEUDO_FUNC`
+    /// reference points at, with repeats.
+    fn func_refs(insns: &[insn::Insn]) -> Vec<usize> {
+        insns
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| i.src == insn::BPF_PSEUDO_FUNC)
+            .map(|(at, i)| (at as i64 + i64::from(i.imm) + 1) as usize)
+            .collect()
     }
 
     #[test]
@@ -530,41 +691,66 @@ mod tests {
         let mut b = Builder::new();
         let state = b
             .alloc(STATE_SIZE, ustrace_lang::ast::Span::default())
-            .unwrap_or(-80);
+            .unwrap_or(-128);
         let slot = b
             .alloc(16, ustrace_lang::ast::Span::default())
-            .unwrap_or(-96);
+            .unwrap_or(-144);
         // Two `ustack` uses share one callback.
-        emit_ustack(&mut b, &maps(), R6, 127, state, slot);
-        emit_ustack(&mut b, &maps(), R6, 3, state, slot);
+        emit_ustack(&mut b, &maps(), Some(&OFFSETS), 127, state, slot);
+        emit_ustack(&mut b, &maps(), Some(&OFFSETS), 3, state, slot);
         b.emit(insn::mov64_imm(R0, 0));
         b.emit(insn::exit());
         let (insns, relocs, _) = b
             .finish(ustrace_lang::ast::Span::default())
             .unwrap_or_default();
-        let refs: Vec<usize> = insns
-            .iter()
-            .enumerate()
-            .filter(|(_, i)| i.src == insn::BPF_PSEUDO_FUNC)
-            .map(|(at, i)| (at as i64 + i64::from(i.imm) + 1) as usize)
-            .collect();
-        // Each use references the hash callback (no tables) and the walk
-        // callback: two subprograms, shared by both uses.
-        assert_eq!(refs.len(), 4);
-        let mut distinct = refs.clone();
-        distinct.sort_unstable();
-        distinct.dedup();
-        assert_eq!(distinct.len(), 2);
+        let refs = func_refs(&insns);
+        // Each use references the walk callback; the walk callback
+        // references the bpf_find_vma callback appended after it.
+        assert_eq!(refs.len(), 3);
+        assert_eq!(refs[0], refs[1]);
+        let (walk, find) = (refs[0], refs[2]);
         let main_exit = insns
             .iter()
             .position(|i| *i == insn::exit())
             .unwrap_or(usize::MAX);
-        assert!(distinct.iter().all(|&r| r > main_exit && r < insns.len()));
+        assert!(main_exit < walk && walk < find && find < insns.len());
+        assert_eq!(
+            insns[find - 1],
+            insn::exit(),
+            "the walk callback ends first"
+        );
         assert_eq!(insns.last(), Some(&insn::exit()));
-        // Map references inside the callback are relocated too.
-        assert!(relocs
+        // The find_vma call passes the callback in r3.
+        let call_at = (walk..find)
+            .find(|&at| insns[at] == insn::call(helper::FIND_VMA))
+            .expect("a bpf_find_vma call");
+        assert!(insns[walk..call_at]
             .iter()
-            .any(|&(at, m)| at > distinct[0] && m == maps().rows));
+            .any(|i| i.src == insn::BPF_PSEUDO_FUNC && i.dst == 3));
+        // Map references inside the callback are relocated too, the files
+        // map among them.
+        assert!(relocs.iter().any(|&(at, m)| at > walk && m == maps().rows));
+        assert!(relocs.iter().any(|&(at, m)| at > walk && m == maps().files));
         assert!(relocs.iter().all(|&(at, _)| at < insns.len()));
+        // The callback reads the fields at the offsets it was given.
+        let reads_at = |off: i32| {
+            insns[find..]
+                .iter()
+                .any(|i| *i == insn::alu64_imm(AluOp::Add, R3, off))
+        };
+        assert!(reads_at(120) && reads_at(160) && reads_at(64));
+    }
+
+    #[test]
+    fn without_kernel_offsets_the_walker_has_no_find_vma() {
+        let mut b = Builder::new();
+        emit_ustack(&mut b, &maps(), None, 127, -128, -144);
+        b.emit(insn::mov64_imm(R0, 0));
+        b.emit(insn::exit());
+        let (insns, _, _) = b
+            .finish(ustrace_lang::ast::Span::default())
+            .unwrap_or_default();
+        assert_eq!(func_refs(&insns).len(), 1);
+        assert!(!insns.contains(&insn::call(helper::FIND_VMA)));
     }
 }

@@ -1,12 +1,14 @@
 //! Field offsets of kernel structures, read from the running kernel's own
 //! BTF (`/sys/kernel/btf/vmlinux`) when a script is compiled: no kernel
-//! headers. `ppid` reads `current->real_parent->tgid` with them.
+//! headers. `ppid` reads `current->real_parent->tgid` with them; the
+//! `ustack` walker reads a code address's mapping and file identity
+//! (`bpf_find_vma`) with them.
 
 use std::ffi::{CStr, CString};
 use std::ptr::NonNull;
 
 use libbpf_sys as sys;
-use ustrace_codegen::TaskParentOffsets;
+use ustrace_codegen::{TaskParentOffsets, VmaOffsets};
 
 /// Why a kernel structure's layout is unknown.
 #[derive(Debug, thiserror::Error)]
@@ -170,6 +172,23 @@ pub fn task_parent_offsets() -> Result<TaskParentOffsets, KernelTypeError> {
     })
 }
 
+/// Where `vm_area_struct`, `file`, `inode` and `super_block` keep the
+/// fields that name a mapping's file (device, inode) and its place in it.
+pub fn vma_offsets() -> Result<VmaOffsets, KernelTypeError> {
+    let btf = VmlinuxBtf::load()?;
+    Ok(VmaOffsets {
+        vm_start: btf.offset_of("vm_area_struct", "vm_start")?,
+        vm_end: btf.offset_of("vm_area_struct", "vm_end")?,
+        vm_pgoff: btf.offset_of("vm_area_struct", "vm_pgoff")?,
+        vm_flags: btf.offset_of("vm_area_struct", "vm_flags")?,
+        vm_file: btf.offset_of("vm_area_struct", "vm_file")?,
+        f_inode: btf.offset_of("file", "f_inode")?,
+        i_ino: btf.offset_of("inode", "i_ino")?,
+        i_sb: btf.offset_of("inode", "i_sb")?,
+        s_dev: btf.offset_of("super_block", "s_dev")?,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,6 +202,20 @@ mod tests {
         assert_ne!(offsets.real_parent, offsets.tgid);
         assert_eq!(offsets.real_parent % 8, 0, "a pointer is 8-byte aligned");
         assert_eq!(offsets.tgid % 4, 0, "pid_t is 4-byte aligned");
+    }
+
+    #[test]
+    fn the_running_kernels_vma_fields_are_found() {
+        let o = vma_offsets().expect("kernel BTF");
+        // vm_start and vm_end open vm_area_struct (in every kernel since
+        // 2.6); the pointers are 8-byte aligned.
+        assert_eq!((o.vm_start, o.vm_end), (0, 8));
+        for off in [
+            o.vm_file, o.f_inode, o.i_sb, o.vm_pgoff, o.vm_flags, o.i_ino,
+        ] {
+            assert_eq!(off % 8, 0, "{o:?}");
+        }
+        assert_eq!(o.s_dev % 4, 0, "dev_t is 4-byte aligned");
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod error;
 mod events;
 pub mod features;
 pub mod kernel_types;
+mod mapping_log;
 pub mod refused;
 mod shared_semaphores;
 pub mod sys;
@@ -30,10 +31,12 @@ use ustrace_codegen::program::{CompiledScript, MapKind, MapRole, ProgramTarget};
 pub use access::MapAccess;
 pub use error::RuntimeError;
 pub use events::MAX_RECORDS_PER_POLL;
+pub use mapping_log::MappingLog;
 pub use refused::RefusedSite;
 pub use sys::{LoadedProgram, ProgramAttach};
 pub use unwind::{parse_exec_mappings, Mapping, UnwindLoad};
 pub use ustrace_codegen::program::UprobeSite;
+pub use ustrace_unwind::startup_files;
 
 /// Options of a session.
 #[derive(Debug, Clone, Default)]
@@ -74,6 +77,8 @@ pub struct Session {
     intervals: Vec<(u64, u64)>,
     /// Index of the `ustack` stack trace map, if the script has one.
     stack_map: Option<usize>,
+    /// Index of the mapping log (`bpf_find_vma` lookups), if any.
+    mapping_log: Option<usize>,
     /// Index of the map of stacks walked by unwind tables, if any.
     walked_map: Option<usize>,
     /// The unwind-table walker's maps, when `ustack` walks by tables.
@@ -97,6 +102,8 @@ impl Session {
                 MapRole::UnwindRows => "unwind_rows".to_string(),
                 MapRole::UnwindMappings => "unwind_maps".to_string(),
                 MapRole::UnwindScratch => "unwind_frames".to_string(),
+                MapRole::UnwindFiles => "unwind_files".to_string(),
+                MapRole::MappingLog => "mapping_log".to_string(),
                 MapRole::DroppedUpdates => "dropped".to_string(),
                 MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
@@ -178,6 +185,10 @@ impl Session {
                 .maps
                 .iter()
                 .position(|m| m.role == MapRole::WalkedStacks),
+            mapping_log: script
+                .maps
+                .iter()
+                .position(|m| m.role == MapRole::MappingLog),
             unwind: None,
             refused: Vec::new(),
         };
@@ -189,9 +200,10 @@ impl Session {
                 .and_then(|i| maps.get(i))
                 .map(|f| f.as_raw_fd())
         };
-        if let (Some(rows), Some(mappings)) = (
+        if let (Some(rows), Some(mappings), Some(files)) = (
             fd_of(MapRole::UnwindRows, &session.maps),
             fd_of(MapRole::UnwindMappings, &session.maps),
+            fd_of(MapRole::UnwindFiles, &session.maps),
         ) {
             let rows = sys::MappedArray::new(
                 rows,
@@ -202,7 +214,7 @@ impl Session {
                 name: "unwind_rows".to_string(),
                 source,
             })?;
-            let mut u = unwind::UnwindMaps::new(rows, mappings);
+            let mut u = unwind::UnwindMaps::new(rows, mappings, files);
             if let Some(pid) = opts.tables_for {
                 // A process that is already gone has no stacks to walk.
                 let _ = u.load(pid);
@@ -602,6 +614,14 @@ impl Session {
         for key in sys::map_keys(fd, ksize) {
             let _ = sys::map_update(fd, &key, &zeros);
         }
+    }
+
+    /// The mapping log of the script's `bpf_find_vma` lookups (stack walks,
+    /// `usym`), when it has one: addresses of processes that exited
+    /// before their maps were read are named from it.
+    pub fn mapping_log(&self) -> Option<MappingLog> {
+        let fd = self.maps.get(self.mapping_log?)?.try_clone().ok()?;
+        Some(MappingLog::new(fd))
     }
 
     /// The raw fd of map `index` (for reading maps).

@@ -5,7 +5,11 @@
 //! inode, and appended to the rows map; rows are never removed during a
 //! session. A process's executable mappings go to the LPM trie as aligned
 //! address blocks pointing at their file's rows, plus a pid-only entry that
-//! tells the walker "outside this process's code: stop".
+//! tells the walker "outside this process's code" (it then asks the
+//! kernel for the mapping, `bpf_find_vma`). Each file's `PT_LOAD`
+//! segments also go to the files map, keyed by the file's identity as the
+//! kernel knows it (device, inode, page offset): any process that maps a
+//! built file is walked by its rows, before (or without) its own entries.
 
 use std::collections::HashMap;
 use std::os::fd::RawFd;
@@ -13,7 +17,8 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ustrace_codegen::unwind::{
-    MappingValue, MAPPING_KEY_BITS, MAPPING_OUTSIDE, MAX_MAPPING_PREFIXES, MAX_ROWS, ROW_SIZE,
+    MappingValue, FILE_KEY_SIZE, MAPPING_KEY_BITS, MAPPING_OUTSIDE, MAX_MAPPING_PREFIXES, MAX_ROWS,
+    ROW_SIZE,
 };
 
 use crate::sys;
@@ -81,6 +86,7 @@ struct ProcessTables {
 pub(crate) struct UnwindMaps {
     rows: sys::MappedArray,
     mappings_fd: RawFd,
+    files_fd: RawFd,
     rows_used: u32,
     files: HashMap<(u64, u64), FileRows>,
     segments: Vec<Vec<(u64, u64, u64)>>,
@@ -107,10 +113,11 @@ const SETTLING: Duration = Duration::from_millis(300);
 const REFRESH_BATCH: usize = 8;
 
 impl UnwindMaps {
-    pub(crate) fn new(rows: sys::MappedArray, mappings_fd: RawFd) -> UnwindMaps {
+    pub(crate) fn new(rows: sys::MappedArray, mappings_fd: RawFd, files_fd: RawFd) -> UnwindMaps {
         UnwindMaps {
             rows,
             mappings_fd,
+            files_fd,
             rows_used: 0,
             files: HashMap::new(),
             segments: Vec::new(),
@@ -222,8 +229,9 @@ impl UnwindMaps {
             if self.files.contains_key(&(dev, meta.ino())) {
                 continue;
             }
-            let f = self.add_file(path, &mut report);
-            self.files.insert((dev, meta.ino()), f);
+            if let Some(f) = self.add_file(path, (dev, meta.ino()), &mut report) {
+                self.files.insert((dev, meta.ino()), f);
+            }
         }
         report.elapsed = t0.elapsed();
         report
@@ -274,19 +282,30 @@ impl UnwindMaps {
         let root = PathBuf::from(format!("/proc/{pid}/root"));
         let mut keys: Vec<[u8; 16]> = Vec::new();
         let mut values: Vec<[u8; 24]> = Vec::new();
+        let no_rows = FileRows {
+            start: 0,
+            count: 0,
+            segments: usize::MAX,
+        };
+        // A file that could not be read now (right after exec, ld.so's
+        // path under /proc/PID/root was seen to fail) is tried again.
+        let mut unread = false;
         for m in &mappings {
             let file = match self.files.get(&(m.dev, m.inode)) {
-                _ if m.path.as_os_str().is_empty() => FileRows {
-                    start: 0,
-                    count: 0,
-                    segments: usize::MAX,
-                },
+                _ if m.path.as_os_str().is_empty() => no_rows,
                 Some(f) => *f,
                 None => {
                     let host = root.join(m.path.strip_prefix("/").unwrap_or(&m.path));
-                    let f = self.add_file(&host, &mut report);
-                    self.files.insert((m.dev, m.inode), f);
-                    f
+                    match self.add_file(&host, (m.dev, m.inode), &mut report) {
+                        Some(f) => {
+                            self.files.insert((m.dev, m.inode), f);
+                            f
+                        }
+                        None => {
+                            unread = true;
+                            no_rows
+                        }
+                    }
                 }
             };
             let bias = self
@@ -334,7 +353,14 @@ impl UnwindMaps {
         self.procs.insert(
             pid,
             ProcessTables {
-                maps_text: text,
+                // Empty: the next refresh loads the mappings again (while
+                // the process settles: a file that stays unreadable is
+                // not retried for ever).
+                maps_text: if unread && first_loaded.elapsed() < SETTLING {
+                    String::new()
+                } else {
+                    text
+                },
                 mappings,
                 keys,
                 gone: false,
@@ -347,8 +373,17 @@ impl UnwindMaps {
         Ok(report)
     }
 
-    /// Builds the table of one file and appends it to the rows map.
-    fn add_file(&mut self, host: &std::path::Path, report: &mut UnwindLoad) -> FileRows {
+    /// Builds the table of one file and appends it to the rows map; its
+    /// segments go to the files map under `id` (device as
+    /// `/proc/PID/maps` shows it, inode). `None` when the file could not
+    /// be read (worth another try); a file that cannot be parsed has no
+    /// rows, for good.
+    fn add_file(
+        &mut self,
+        host: &std::path::Path,
+        id: (u64, u64),
+        report: &mut UnwindLoad,
+    ) -> Option<FileRows> {
         let segments = self.segments.len();
         let table = match ustrace_unwind::table_for_file(host) {
             Ok(t) => {
@@ -356,13 +391,16 @@ impl UnwindMaps {
                 t.table
             }
             Err(e) => {
-                self.segments.push(Vec::new());
                 report.failures.push(e.to_string());
-                return FileRows {
+                if matches!(e, ustrace_unwind::UnwindError::Read { .. }) {
+                    return None;
+                }
+                self.segments.push(Vec::new());
+                return Some(FileRows {
                     start: 0,
                     count: 0,
                     segments,
-                };
+                });
             }
         };
         let count = table.rows.len() as u32;
@@ -372,11 +410,11 @@ impl UnwindMaps {
                     .failures
                     .push(format!("{}: unwind rows map full", host.display()));
             }
-            return FileRows {
+            return Some(FileRows {
                 start: 0,
                 count: 0,
                 segments,
-            };
+            });
         }
         let start = self.rows_used;
         let mut values = Vec::with_capacity(table.rows.len() * ROW_SIZE as usize);
@@ -389,21 +427,61 @@ impl UnwindMaps {
             report
                 .failures
                 .push(format!("{}: unwind rows map full", host.display()));
-            return FileRows {
+            return Some(FileRows {
                 start: 0,
                 count: 0,
                 segments,
-            };
+            });
         }
         self.rows_used += count;
         report.files_built += 1;
         report.rows_added += count as usize;
-        FileRows {
+        let rows = FileRows {
             start,
             count,
             segments,
+        };
+        for (key, value) in file_entries(id, &self.segments[segments], rows) {
+            // A full map leaves the file to processes with their own entries.
+            if sys::map_update(self.files_fd, &key, &value).is_err() {
+                report
+                    .failures
+                    .push(format!("{}: unwind files map full", host.display()));
+                break;
+            }
         }
+        Some(rows)
     }
+}
+
+/// The files-map entries of a file with rows: one per `PT_LOAD` segment
+/// `(file offset, link-time address, size)`, keyed by the kernel's device
+/// number (`id.0` is major << 32 | minor; the kernel's is major << 20 |
+/// minor), the inode and the segment's page offset (the `vm_pgoff` of its
+/// mapping); the value holds file offset - link-time address, and the rows.
+fn file_entries(
+    id: (u64, u64),
+    segments: &[(u64, u64, u64)],
+    rows: FileRows,
+) -> Vec<(
+    [u8; FILE_KEY_SIZE as usize],
+    [u8; MappingValue::SIZE as usize],
+)> {
+    let kernel_dev = ((id.0 >> 32) << 20 | (id.0 & 0xf_ffff)) as u32;
+    segments
+        .iter()
+        .map(|&(offset, vaddr, _)| {
+            let mut key = [0u8; FILE_KEY_SIZE as usize];
+            key[..4].copy_from_slice(&kernel_dev.to_ne_bytes());
+            key[8..16].copy_from_slice(&id.1.to_ne_bytes());
+            key[16..].copy_from_slice(&(offset >> 12).to_ne_bytes());
+            let mut value = [0u8; MappingValue::SIZE as usize];
+            value[..8].copy_from_slice(&offset.wrapping_sub(vaddr).to_ne_bytes());
+            value[8..12].copy_from_slice(&rows.start.to_ne_bytes());
+            value[12..16].copy_from_slice(&rows.count.to_ne_bytes());
+            (key, value)
+        })
+        .collect()
 }
 
 /// True when both paths name the same file (device and inode).
@@ -508,6 +586,34 @@ mod tests {
         }
         assert_eq!(at, e);
         assert!(blocks.len() < 40);
+    }
+
+    #[test]
+    fn file_entries_are_keyed_as_the_kernel_names_the_mapping() {
+        // /usr/bin/x on fe:01, inode 1234: its text at file offset 0x1040,
+        // linked at 0x2040 (same page offset, as ELF requires).
+        let rows = FileRows {
+            start: 7,
+            count: 3,
+            segments: 0,
+        };
+        let entries = file_entries(
+            (0xfe << 32 | 1, 1234),
+            &[(0, 0, 0x800), (0x1040, 0x2040, 0x100)],
+            rows,
+        );
+        assert_eq!(entries.len(), 2);
+        let (key, value) = &entries[1];
+        assert_eq!(key[..8], [1, 0, 0xe0, 0x0f, 0, 0, 0, 0], "0xfe << 20 | 1");
+        assert_eq!(key[8..16], 1234u64.to_ne_bytes());
+        assert_eq!(key[16..], 1u64.to_ne_bytes(), "page 1 of the file");
+        // A pc mapped at vm_start 0x7f00_0000_1000 (page 1): its link-time
+        // address is pc - (vm_start - page*4096 + value[0..8]).
+        let adjust = u64::from_ne_bytes(value[..8].try_into().unwrap_or_default());
+        let bias = (0x7f00_0000_1000u64 - 0x1000).wrapping_add(adjust);
+        assert_eq!(0x7f00_0000_1050u64.wrapping_sub(bias), 0x2050);
+        assert_eq!(value[8..12], 7u32.to_ne_bytes());
+        assert_eq!(value[12..16], 3u32.to_ne_bytes());
     }
 
     #[test]

@@ -185,6 +185,31 @@ pub(crate) fn task_parent_offsets(
     ustrace_runtime::kernel_types::task_parent_offsets().map_err(|e| e.to_string())
 }
 
+/// The kernel's mapping offsets the `ustack` walker needs to find a code
+/// address's file by itself, and `usym` to log an address's mapping
+/// (`bpf_find_vma`), read from the kernel's BTF only when the script walks
+/// user stacks by tables or uses `usym`.
+pub(crate) fn vma_offsets(
+    script: &ustrace_lang::ast::Script,
+    walk: crate::StackWalk,
+) -> Result<ustrace_codegen::VmaOffsets, String> {
+    use ustrace_lang::ast::ExprKind;
+    let (mut uses_ustack, mut uses_usym) = (false, false);
+    ustrace_lang::ast::visit_exprs(script, &mut |e| {
+        let name = match &e.kind {
+            ExprKind::Builtin(n) => n.as_str(),
+            ExprKind::Call { name, .. } => name.as_str(),
+            _ => "",
+        };
+        uses_ustack |= name == "ustack";
+        uses_usym |= name == "usym";
+    });
+    if !uses_usym && (!uses_ustack || walk == crate::StackWalk::FramePointer) {
+        return Err("the script walks no user stacks by tables and has no usym".to_string());
+    }
+    ustrace_runtime::kernel_types::vma_offsets().map_err(|e| e.to_string())
+}
+
 /// `username`: the name the password database gives `uid`, or the number
 /// when it has none.
 pub(crate) fn user_name(uid: u32) -> String {

@@ -13,9 +13,13 @@
 //!
 //! A frame is named from the live process first; when that fails (the
 //! process has exited), from the file and file offset of the executable
-//! mapping it was in, as recorded when the process's unwind tables were
-//! loaded. A frame that cannot be symbolized either way prints as its
-//! address, `0x401136`.
+//! mapping it was in: as recorded when the process's unwind tables were
+//! loaded, or else as the BPF side logged it when it met the address
+//! (`bpf_find_vma` in a stack walk or `usym`; the log names the file by
+//! device and inode, and the path comes from the files the tracer knows:
+//! those of recorded mappings and the start-up files of a `-c` program).
+//! A frame that cannot be symbolized either way prints as its address,
+//! `0x401136`.
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -25,7 +29,7 @@ use blazesym::symbolize::source::{Elf, Process, Source};
 use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::Pid;
 use ustrace_codegen::program::{StackFormat, StackMode};
-use ustrace_runtime::Mapping;
+use ustrace_runtime::{Mapping, MappingLog};
 
 /// One frame after symbolization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,6 +90,12 @@ pub(crate) struct StackFormatter {
     /// GNU build ids of files read for frames named from recorded
     /// mappings (`None`: the file has none or cannot be read).
     build_ids: RefCell<HashMap<std::path::PathBuf, Option<Vec<u8>>>>,
+    /// The mappings the BPF side logged, read when a frame's process is
+    /// gone and no recorded mapping holds it.
+    log: RefCell<Option<MappingLog>>,
+    /// Paths of the files the tracer knows, by (device as
+    /// `/proc/PID/maps` shows it, inode): logged mappings have no path.
+    known_files: RefCell<HashMap<(u64, u64), std::path::PathBuf>>,
 }
 
 impl StackFormatter {
@@ -102,6 +112,27 @@ impl StackFormatter {
             symbols: RefCell::new(HashMap::new()),
             mappings: RefCell::new(HashMap::new()),
             build_ids: RefCell::new(HashMap::new()),
+            log: RefCell::new(None),
+            known_files: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// Reads `log` for frames of processes that exited unrecorded.
+    pub(crate) fn set_mapping_log(&self, log: MappingLog) {
+        *self.log.borrow_mut() = Some(log);
+    }
+
+    /// Makes `paths` known by device and inode (files a process is about
+    /// to map: a `-c` program and its libraries).
+    pub(crate) fn add_known_files(&self, paths: &[std::path::PathBuf]) {
+        use std::os::unix::fs::MetadataExt;
+        let mut known = self.known_files.borrow_mut();
+        for path in paths {
+            if let Ok(meta) = std::fs::metadata(path) {
+                let dev =
+                    u64::from(libc::major(meta.dev())) << 32 | u64::from(libc::minor(meta.dev()));
+                known.insert((dev, meta.ino()), path.clone());
+            }
         }
     }
 
@@ -125,21 +156,51 @@ impl StackFormatter {
         }
     }
 
-    /// Records `pid`'s executable mappings (from its unwind-table load).
+    /// Records `pid`'s executable mappings (from its unwind-table load,
+    /// or its maps read at start).
     pub(crate) fn set_mappings(&self, pid: u32, mappings: &[Mapping]) {
+        let mut known = self.known_files.borrow_mut();
+        for m in mappings.iter().filter(|m| !m.path.as_os_str().is_empty()) {
+            known.insert((m.dev, m.inode), m.path.clone());
+        }
         let mut all = self.mappings.borrow_mut();
         if all.get(&pid).is_none_or(|m| m.as_slice() != mappings) {
             all.insert(pid, mappings.to_vec());
         }
     }
 
-    /// Names `addr` from the file of its recorded mapping in `pid`.
+    /// The recorded file mapping of `pid` holding `addr`; when there is
+    /// none, the logged mappings of `pid` whose files are known are
+    /// recorded first.
+    fn file_mapping(&self, pid: u32, addr: u64) -> Option<Mapping> {
+        let holding = |all: &HashMap<u32, Vec<Mapping>>| {
+            all.get(&pid)?
+                .iter()
+                .find(|m| addr >= m.start && addr < m.end && !m.path.as_os_str().is_empty())
+                .cloned()
+        };
+        if let Some(m) = holding(&self.mappings.borrow()) {
+            return Some(m);
+        }
+        let logged = self.log.borrow().as_ref()?.mappings_of(pid);
+        let known = self.known_files.borrow();
+        let mut all = self.mappings.borrow_mut();
+        let recorded = all.entry(pid).or_default();
+        for mut m in logged {
+            if let Some(path) = known.get(&(m.dev, m.inode)) {
+                m.path = path.clone();
+                if !recorded.contains(&m) {
+                    recorded.push(m);
+                }
+            }
+        }
+        holding(&all)
+    }
+
+    /// Names `addr` from the file of its recorded (or logged) mapping in
+    /// `pid`.
     fn frame_from_file(&self, pid: u32, addr: u64) -> Option<Frame> {
-        let all = self.mappings.borrow();
-        let m = all
-            .get(&pid)?
-            .iter()
-            .find(|m| addr >= m.start && addr < m.end)?;
+        let m = self.file_mapping(pid, addr)?;
         let offset = addr - m.start + m.offset;
         let src = Source::Elf(Elf::new(&m.path));
         match self

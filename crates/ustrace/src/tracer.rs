@@ -82,6 +82,19 @@ impl Tracer {
             .collect();
         let stacks = StackFormatter::new();
         stacks.set_demangling(script.ast.config.cpp_demangle.unwrap_or(true));
+        if let Some(log) = session.mapping_log() {
+            stacks.set_mapping_log(log);
+            // Logged mappings name files by device and inode: make the
+            // traced program's files known by path now.
+            if let Some(program) = &script.options.child_program {
+                stacks.add_known_files(&ustrace_runtime::startup_files(program));
+            }
+            if let Some(pid) = script.options.pid {
+                if let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/maps")) {
+                    stacks.set_mappings(pid, &ustrace_runtime::parse_exec_mappings(&text));
+                }
+            }
+        }
         Tracer {
             script,
             session,

@@ -275,58 +275,6 @@ pub fn build_c_once(name: &str, src: &str, flags: &[&str]) -> PathBuf {
         .clone()
 }
 
-/// Starts `program` with `args` (one that holds its work until a line
-/// arrives on stdin), attaches `ustrace HEAD... -p PID TAIL...` to it, waits
-/// until ustrace's stdout shows `ready`, releases the program, waits for it
-/// to exit and interrupts ustrace: (stdout, ustrace's output). Attaching
-/// first keeps hits out of the moments right after exec, when a -c
-/// program's unwind tables may not be in place yet.
-pub fn trace_released_program(
-    head: &[&str],
-    tail: &[&str],
-    program: &Path,
-    args: &[&str],
-    ready: &str,
-) -> (String, Output) {
-    use std::io::Write;
-    let mut child = Command::new(program)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("starting the program to trace");
-    let pid = child.id();
-    wait_for_exec(pid, program, Duration::from_secs(30));
-    let dir = std::env::temp_dir().join(format!("ustrace-released-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    let out_path = dir.join(format!("{pid}.out"));
-    let mut tracer = ustrace();
-    tracer
-        .args(head)
-        .args(["-p", &pid.to_string()])
-        .args(tail)
-        .stdout(std::fs::File::create(&out_path).expect("output file"))
-        .stderr(Stdio::piped());
-    let tracer = Guard(tracer.spawn().expect("starting ustrace"));
-    let start = Instant::now();
-    while !std::fs::read_to_string(&out_path)
-        .unwrap_or_default()
-        .contains(ready)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "ustrace never printed {ready:?}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    let mut input = child.stdin.take().expect("the program's stdin");
-    writeln!(input, "go").expect("releasing the program");
-    drop(input);
-    assert!(child.wait().expect("the traced program").success());
-    let out = interrupt_after(tracer, Duration::ZERO);
-    (std::fs::read_to_string(&out_path).unwrap_or_default(), out)
-}
-
 /// ustrace's stdout for `-e script` (with `args` after it), asserting that
 /// it succeeded; None when BPF cannot be loaded outside CI.
 pub fn run_script(test: &str, script: &str, args: &[&str]) -> Option<String> {

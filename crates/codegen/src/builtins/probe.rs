@@ -242,7 +242,9 @@ fn symbol_address(opts: &crate::CompileOptions, call: &Call) -> Result<i64, Comp
     }
 }
 
-/// `usym(addr)`: the address and the pid, in a 16-byte slot.
+/// `usym(addr)`: the address and the pid, in a 16-byte slot. With the
+/// kernel's mapping offsets, the address's mapping also goes to the
+/// mapping log, so that it can be named after the process exits.
 fn emit_usym(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let v = pc.expr(&call.args[0])?;
     let slot = pc.alloc_tmp(16, call.span)?;
@@ -251,6 +253,17 @@ fn emit_usym(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError>
     pc.b.emit(insn::call(helper::GET_CURRENT_PID_TGID));
     pc.b.emit(insn::alu64_imm(AluOp::Rsh, R0, 32));
     pc.b.emit(insn::stx(8, R10, slot + 8, R0));
+    if let Ok(offsets) = pc.g.opts.vma_fields.clone() {
+        let log = pc.g.mapping_log();
+        let state = match pc.usym_state {
+            Some(slot) => slot,
+            None => {
+                let slot = pc.alloc_var(crate::unwind::VMA_STATE_SIZE, call.span)?;
+                *pc.usym_state.insert(slot)
+            }
+        };
+        crate::unwind::emit_log_mapping(&mut pc.b, log, &offsets, slot, state);
+    }
     Ok(Val::USym(slot))
 }
 
@@ -305,8 +318,15 @@ impl ProgramCompiler<'_, '_> {
         let slot = self.alloc_tmp(16, span)?;
         if !self.g.opts.frame_pointer_stacks {
             let maps = self.g.unwind_maps();
-            let state = self.alloc_tmp(crate::unwind::STATE_SIZE, span)?;
-            crate::unwind::emit_ustack(&mut self.b, &maps, R6, mode.depth, state, slot);
+            let state = match self.ustack_state {
+                Some(slot) => slot,
+                None => {
+                    let slot = self.alloc_var(crate::unwind::STATE_SIZE, span)?;
+                    *self.ustack_state.insert(slot)
+                }
+            };
+            let vma = self.g.opts.vma_fields.as_ref().ok();
+            crate::unwind::emit_ustack(&mut self.b, &maps, vma, mode.depth, state, slot);
             return Ok(Val::UStack(slot, mode));
         }
         let map = self.g.stack_map();

@@ -142,6 +142,11 @@ pub(crate) struct ProgramCompiler<'g, 'o> {
     pub(crate) loop_slots: Option<loops::LoopSlots>,
     /// Scratch variables holding a value of a traced program's type.
     pub(crate) typed_vars: crate::typed::vars::TypedVars,
+    /// The user-stack walker's state, shared by every `ustack` of the
+    /// program (allocated on first use).
+    pub(crate) ustack_state: Option<i16>,
+    /// The `bpf_find_vma` state of `usym`, shared likewise.
+    pub(crate) usym_state: Option<i16>,
 }
 
 impl<'g, 'o> ProgramCompiler<'g, 'o> {
@@ -166,6 +171,8 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             loops: Vec::new(),
             loop_slots: None,
             typed_vars: Default::default(),
+            ustack_state: None,
+            usym_state: None,
         }
     }
 
