@@ -168,6 +168,31 @@ fn join_prints_argv_as_bpftrace_does() {
     );
 }
 
+#[test]
+fn find_copies_the_value_of_a_key_it_finds() {
+    let bin = helpers();
+    // The manual's example (in BEGIN), a tuple key, a miss that leaves the
+    // variable alone; then a counter kept with find() across two calls.
+    let script = format!(
+        r#"BEGIN {{ @map[2] = (1, "hello"); let $val; if (find(@map, 2, $val)) {{ print($val); }}
+             @s[1, "a"] = 5; $x = 0; if (find(@s, (1, "a"), $x)) {{ printf("%d\n", $x); }}
+             $y = 7; if (!find(@s, (2, "b"), $y)) {{ printf("miss %d\n", $y); }} clear(@map); clear(@s); }}
+           uprobe:{b}:compare {{ if (find(@n, 1, $c)) {{ @n[1] = $c + 1; }} else {{ @n[1] = 1; }} }}"#,
+        b = bin.display()
+    );
+    let Some(out) = trace(
+        "find_copies_the_value_of_a_key_it_finds",
+        &script,
+        &bin.display().to_string(),
+    ) else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 2 probes...\n(1, hello)\n5\nmiss 7\n\n\n\n@n[1]: 2\n\n"
+    );
+}
+
 /// The manual's `fail()` example, with a print after it.
 const FAIL_EXAMPLE: &str = r#"BEGIN { if ($1 < 2) { fail("Expected the first positional param to be greater than 1. Got %d", $1); } printf("ok %d\n", $1); exit(); }"#;
 
@@ -259,6 +284,14 @@ fn misuse_is_one_line_with_a_caret() {
         (
             r#"BEGIN { join(0, comm); }"#,
             "stdin:1:17: error: join()'s separator must be a string literal\n  |\n1 | BEGIN { join(0, comm); }\n  |                 ^^^^\n",
+        ),
+        (
+            r#"BEGIN { @a = 1; $v = 0; if (find(@a, 1, $v)) { } }"#,
+            "stdin:1:34: error: find(): @a is a scalar map (it has no keys)\n  |\n1 | BEGIN { @a = 1; $v = 0; if (find(@a, 1, $v)) { } }\n  |                                  ^^\n",
+        ),
+        (
+            r#"BEGIN { @a[1] = 1; if (find(@a, 1, 5)) { } }"#,
+            "stdin:1:36: error: find()'s third argument must be a variable ($name) to receive the value\n  |\n1 | BEGIN { @a[1] = 1; if (find(@a, 1, 5)) { } }\n  |                                    ^\n",
         ),
     ];
     for (script, want) in cases {

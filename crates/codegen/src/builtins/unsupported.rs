@@ -22,7 +22,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "cgroup_path", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "cgroupid", reason: "cgroup ids are not part of ustrace's user-space model; not implemented" },
     Unsupported { name: "curtask", reason: KERNEL },
-    Unsupported { name: "find", reason: NOT_YET },
     Unsupported { name: "getopt", reason: "named parameters (`-- --name=value`) are not read by ustrace's command line" },
     Unsupported { name: "jiffies", reason: "a kernel clock; use nsecs" },
     Unsupported { name: "kaddr", reason: KERNEL },
