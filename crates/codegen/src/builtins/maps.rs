@@ -142,6 +142,19 @@ pub(super) const ENTRIES: &[Builtin] = &[
         },
     },
     Builtin {
+        name: "find",
+        form: Form::Function,
+        arity: (3, 3),
+        usage: "find() takes a map, a key and a variable: find(@m, key, $value)",
+        doc: "`true` when the map holds the key, its value then copied into the variable (one lookup); else `false`, the variable unchanged.",
+        example: "@start[tid] = nsecs; if (find(@start, tid, $t)) { @ns = hist(nsecs - $t); }",
+        check: check_find,
+        emit: |pc, call| {
+            let (name, keys, var) = find_arguments(call)?;
+            pc.map_find(name, &keys, var, call.span)
+        },
+    },
+    Builtin {
         name: "len",
         form: Form::Function,
         arity: (1, 1),
@@ -232,4 +245,41 @@ fn element<'a>(call: &Call<'a>) -> Result<Cow<'a, Expr>, CompileError> {
         },
         map.span.to(key.span),
     )))
+}
+
+/// `find(@m, key, $var)`'s map name, key expressions (a tuple key gives
+/// its elements) and variable name.
+fn find_arguments<'a>(call: &Call<'a>) -> Result<(&'a str, Vec<Expr>, &'a str), CompileError> {
+    let [map, key, var] = call.args else {
+        return Err(crate::emit::internal(call.span));
+    };
+    let (name, _) = crate::sema::whole_map_argument(std::slice::from_ref(map), map.span)?;
+    let ExprKind::Variable(var) = &var.kind else {
+        return Err(CompileError::new(
+            var.span,
+            "find()'s third argument must be a variable ($name) to receive the value",
+        ));
+    };
+    let keys = match &key.kind {
+        ExprKind::Tuple(items) => items.clone(),
+        _ => vec![key.clone()],
+    };
+    Ok((name, keys, var))
+}
+
+fn check_find(c: &mut crate::sema::Checker, call: &Call) -> Result<Typed, CompileError> {
+    let (name, keys, var) = find_arguments(call)?;
+    let map = &call.args[0];
+    // A map not known yet (the first, lenient pass) reads as an integer.
+    if c.existing_map(name, map.span)?
+        .is_some_and(|def| def.key.is_empty())
+    {
+        return Err(CompileError::new(
+            map.span,
+            format!("find(): @{name} is a scalar map (it has no keys)"),
+        ));
+    }
+    let value = c.map_read(name, &keys, call.args[1].span)?;
+    c.store_var(var, value.ty, call.args[2].span)?;
+    Ok(Typed::bool())
 }

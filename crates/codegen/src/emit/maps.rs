@@ -488,6 +488,37 @@ impl ProgramCompiler<'_, '_> {
         Ok(Val::Slot(slot, false))
     }
 
+    /// `find(@m, key, $var)`: one lookup; when the key is there its value
+    /// is copied into `$var` and the result is 1, else `$var` is left as
+    /// it was and the result is 0.
+    pub(crate) fn map_find(
+        &mut self,
+        name: &str,
+        keys: &[Expr],
+        var: &str,
+        span: Span,
+    ) -> Result<Val, CompileError> {
+        let (map, def) = self.map_kind(name).ok_or_else(|| internal(span))?;
+        let ty = crate::sema::value_type(name, &def, span)?.ty;
+        let key = self.build_key(keys, 0, span)?;
+        let size = ty.slot_size();
+        let value = self.alloc_tmp(size, span)?;
+        let found = self.alloc_tmp(8, span)?;
+        self.b.emit(insn::st_imm(8, R10, found, 0));
+        self.lookup(map, key.slot);
+        let absent = self.b.label();
+        self.b.jmp_imm(JmpOp::Jeq, R0, 0, absent);
+        for w in 0..size / 8 {
+            let o = (w * 8) as i16;
+            self.b.emit(insn::ldx(8, R1, R0, o));
+            self.b.emit(insn::stx(8, R10, value + o, R1));
+        }
+        self.store_var(var, val_in_slot(value, &ty, span)?, span)?;
+        self.b.emit(insn::st_imm(8, R10, found, 1));
+        self.b.bind(absent);
+        Ok(Val::Slot(found, false))
+    }
+
     /// `print(@m)`, `clear(@m)`, `zero(@m)`: asks user space to do it.
     pub(crate) fn map_command(
         &mut self,

@@ -109,29 +109,7 @@ impl Checker<'_> {
                 ),
             ));
         }
-        // An 8-byte integer value: assigned ints and count/sum/min/max
-        // (this CPU's share only; bpftrace has the same limitation).
-        match def.value {
-            ValueKind::Int { signed } => Ok(Typed::int(signed)),
-            ValueKind::Count => Ok(Typed::int(false)),
-            ValueKind::Sum | ValueKind::Min | ValueKind::Max => Ok(Typed::int(true)),
-            ValueKind::Str(n) => Ok(Typed::of(Type::Str(n))),
-            ValueKind::Bool => Ok(Typed::of(Type::Bool)),
-            ValueKind::Tuple { .. } => match Type::of_fields(&def.value_fields) {
-                Some(t) => Ok(Typed::of(t)),
-                None => Err(CompileError::new(
-                    span,
-                    format!("map @{name}: malformed tuple value"),
-                )),
-            },
-            other => Err(CompileError::new(
-                span,
-                format!(
-                    "map @{name} holds {} which cannot be read in a probe",
-                    describe_value(other)
-                ),
-            )),
-        }
+        value_type(name, &def, span)
     }
 
     /// `@m[k] = count()` and the other aggregations.
@@ -448,4 +426,31 @@ pub(crate) fn whole_map_argument(args: &[Expr], span: Span) -> Result<(&str, Spa
         ));
     }
     Ok((name, first.span))
+}
+
+/// The type a read of the map `name` (laid out as `def`) gives: an
+/// 8-byte integer value (assigned ints and count/sum/min/max, this CPU's
+/// share only, as in bpftrace), a string, a bool or a tuple.
+pub(crate) fn value_type(name: &str, def: &UserMap, span: Span) -> Result<Typed, CompileError> {
+    match def.value {
+        ValueKind::Int { signed } => Ok(Typed::int(signed)),
+        ValueKind::Count => Ok(Typed::int(false)),
+        ValueKind::Sum | ValueKind::Min | ValueKind::Max => Ok(Typed::int(true)),
+        ValueKind::Str(n) => Ok(Typed::of(Type::Str(n))),
+        ValueKind::Bool => Ok(Typed::of(Type::Bool)),
+        ValueKind::Tuple { .. } => match Type::of_fields(&def.value_fields) {
+            Some(t) => Ok(Typed::of(t)),
+            None => Err(CompileError::new(
+                span,
+                format!("map @{name}: malformed tuple value"),
+            )),
+        },
+        other => Err(CompileError::new(
+            span,
+            format!(
+                "map @{name} holds {} which cannot be read in a probe",
+                describe_value(other)
+            ),
+        )),
+    }
 }

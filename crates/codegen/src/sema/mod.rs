@@ -27,7 +27,7 @@ use crate::options::CompileOptions;
 use crate::probes::{Context, ProgramPlan};
 use crate::program::UserMap;
 use crate::CompileError;
-pub(crate) use maps::whole_map_argument;
+pub(crate) use maps::{value_type, whole_map_argument};
 pub(crate) use types::{Type, Typed};
 
 /// The most walks before map layouts must have settled.
