@@ -12,7 +12,6 @@ pub struct Unsupported {
     pub reason: &'static str,
 }
 
-const NOT_YET: &str = "not implemented yet (issue 11)";
 const KERNEL: &str = "reads kernel objects: ustrace traces user space and reads no kernel types";
 
 /// The names, alphabetically (one row each: a table to read).
@@ -34,7 +33,7 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "percpu_kaddr", reason: KERNEL },
     Unsupported { name: "skboutput", reason: KERNEL },
     Unsupported { name: "socket_cookie", reason: KERNEL },
-    Unsupported { name: "tseries", reason: NOT_YET },
+    Unsupported { name: "tseries", reason: "not implemented: a time-series aggregation (per-interval slots with their epoch and avg/min/max/sum kept in BPF, printed as bpftrace's text graph) needs a new map value kind and renderer" },
     Unsupported { name: "unwatch", reason: "watchpoints are not supported by ustrace" },
     Unsupported { name: "uptr", reason: "every pointer ustrace reads is a user pointer already" },
 ];
