@@ -242,6 +242,94 @@ fn static_assert_fails_the_build_on_a_false_constant() {
     );
 }
 
+/// Glob matching written from the manual's definition, on the pattern
+/// text (None: the pattern has a `[` without its `]`).
+fn glob_reference(p: &[u8], s: &[u8]) -> Option<bool> {
+    let Some((&c, rest)) = p.split_first() else {
+        return Some(s.is_empty());
+    };
+    match c {
+        b'*' => {
+            let mut any = false;
+            for i in 0..=s.len() {
+                any |= glob_reference(rest, &s[i..])?;
+            }
+            Some(any)
+        }
+        b'[' => {
+            let negated = rest.first() == Some(&b'!');
+            let body = if negated { &rest[1..] } else { rest };
+            // The class ends at the first `]` after its first member.
+            let close = body.iter().skip(1).position(|&b| b == b']')? + 1;
+            let (class, after) = (&body[..close], &body[close + 1..]);
+            let Some((&ch, tail)) = s.split_first() else {
+                // Still check the rest of the pattern is well formed.
+                glob_reference(after, b"")?;
+                return Some(false);
+            };
+            let mut member = false;
+            let mut i = 0;
+            while i < class.len() {
+                if i + 2 < class.len() && class[i + 1] == b'-' {
+                    member |= (class[i]..=class[i + 2]).contains(&ch);
+                    i += 3;
+                } else {
+                    member |= class[i] == ch;
+                    i += 1;
+                }
+            }
+            let rest_matches = glob_reference(after, tail)?;
+            Some(member != negated && rest_matches)
+        }
+        _ => {
+            let tail_ok = glob_reference(rest, s.get(1..).unwrap_or(b""))?;
+            Some(s.first().is_some_and(|&h| c == b'?' || h == c) && tail_ok)
+        }
+    }
+}
+
+#[test]
+fn globmatch_in_bpf_agrees_with_a_reference_matcher() {
+    // Patterns and strings from a fixed pseudo-random sequence.
+    let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: usize| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        (seed % n as u64) as usize
+    };
+    let mut cases = Vec::new();
+    while cases.len() < 40 {
+        let pattern: String = (0..next(9))
+            .map(|_| ["a", "b", "?", "*", "[ab]", "[!a]", "[a-c]", "c"][next(8)])
+            .collect();
+        let text: String = (0..next(9))
+            .map(|_| ["a", "b", "c", "d"][next(4)])
+            .collect();
+        let want = glob_reference(pattern.as_bytes(), text.as_bytes()).expect("well formed");
+        cases.push((pattern, text, want));
+    }
+    let calls: Vec<String> = cases
+        .iter()
+        .map(|(p, t, _)| format!(r#"printf("%d", globmatch("{t}", "{p}"));"#))
+        .collect();
+    let script = format!(r#"BEGIN {{ {} printf("\n"); exit(); }}"#, calls.join(" "));
+    let Some(out) = run_script(
+        "globmatch_in_bpf_agrees_with_a_reference_matcher",
+        &script,
+        &[],
+    ) else {
+        return;
+    };
+    let want: String = cases.iter().map(|c| if c.2 { '1' } else { '0' }).collect();
+    assert!(want.contains('1') && want.contains('0'), "{want}");
+    assert_eq!(
+        out,
+        format!("Attaching 1 probe...\n{want}\n\n\n"),
+        "{cases:?}"
+    );
+}
+
 #[test]
 fn misuse_is_one_line_with_a_caret() {
     let cases = [

@@ -289,6 +289,44 @@ mod tests {
         }
     }
 
+    /// An independent matcher: backtracking over the elements.
+    fn reference(e: &[Element], s: &[u8]) -> bool {
+        match e.first() {
+            None => s.is_empty(),
+            Some(Element::Star) => (0..=s.len()).any(|i| reference(&e[1..], &s[i..])),
+            Some(el) => {
+                let Some((&c, rest)) = s.split_first() else {
+                    return false;
+                };
+                let ok = match el {
+                    Element::Byte(b) => *b == c,
+                    Element::Class { negated, ranges } => {
+                        ranges.iter().any(|&(lo, hi)| (lo..=hi).contains(&c)) != *negated
+                    }
+                    _ => true,
+                };
+                ok && reference(&e[1..], rest)
+            }
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_bytes_parse_or_say_why(p in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..80)) {
+            let _ = parse(&p);
+        }
+
+        #[test]
+        fn the_position_sets_agree_with_backtracking(
+            p in "[ab?*\\[\\]!-]{0,12}",
+            s in "[ab\\]-]{0,12}",
+        ) {
+            if let Ok(e) = parse(p.as_bytes()) {
+                proptest::prop_assert_eq!(matches(&p, &s), reference(&e, s.as_bytes()), "{} ~ {}", p, s);
+            }
+        }
+    }
+
     #[test]
     fn bad_patterns_say_why() {
         assert_eq!(parse(b"[ab").unwrap_err(), "a `[` without its `]`");
