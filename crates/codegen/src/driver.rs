@@ -194,13 +194,22 @@ impl Globals<'_> {
         }
     }
 
-    /// The mapping log (crate::unwind::mapping_log_def), created on first
-    /// use.
-    pub(crate) fn mapping_log(&mut self) -> MapId {
-        let def = crate::unwind::mapping_log_def();
-        match self.out.maps.iter().position(|m| m.role == def.role) {
-            Some(i) => MapId(i),
-            None => self.add_map(def),
+    /// The mapping log and file names (crate::unwind::mapping_log_defs),
+    /// created on first use.
+    pub(crate) fn mapping_log(&mut self) -> crate::unwind::LogMaps {
+        let ids: Vec<MapId> = crate::unwind::mapping_log_defs()
+            .into_iter()
+            .map(
+                |def| match self.out.maps.iter().position(|m| m.role == def.role) {
+                    Some(i) => MapId(i),
+                    None => self.add_map(def),
+                },
+            )
+            .collect();
+        crate::unwind::LogMaps {
+            mappings: ids[0],
+            names: ids[1],
+            scratch: ids[2],
         }
     }
 

@@ -226,6 +226,8 @@ pub mod helper {
     pub const PROBE_READ_USER_STR: i32 = 114;
     /// `long bpf_probe_read_kernel(dst, size, unsafe_ptr)`
     pub const PROBE_READ_KERNEL: i32 = 113;
+    /// `bpf_probe_read_kernel_str(dst, size, unsafe_ptr)`
+    pub const PROBE_READ_KERNEL_STR: i32 = 115;
     /// `u64 bpf_get_func_ip(ctx)`: the probed address for uprobes
     pub const GET_FUNC_IP: i32 = 173;
     /// `u64 bpf_get_attach_cookie(ctx)`

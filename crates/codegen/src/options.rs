@@ -84,6 +84,12 @@ pub struct VmaOffsets {
     pub i_sb: u32,
     /// `super_block.s_dev` (the kernel's `dev_t`: major << 20 | minor).
     pub s_dev: u32,
+    /// `file.f_path.dentry`.
+    pub f_path_dentry: u32,
+    /// `dentry.d_name.name` (the name's characters).
+    pub d_name_name: u32,
+    /// `dentry.d_parent`.
+    pub d_parent: u32,
 }
 
 /// Byte offsets in the kernel's `struct task_struct` (from its BTF).

@@ -186,6 +186,10 @@ pub enum MapRole {
     /// Code mappings `bpf_find_vma` found (stack walks, `usym`), by (pid,
     /// start), read by user space to name addresses of exited processes.
     MappingLog,
+    /// The name parts of the files of logged mappings, by (device, inode).
+    FileNames,
+    /// Per-CPU buffer the file name parts are gathered in.
+    FileNameScratch,
     /// Updates that failed because the map was full: one entry of u64
     /// counters indexed by [`MapId`](crate::builder::MapId).
     DroppedUpdates,

@@ -99,17 +99,48 @@ pub const LOG_VALUE_SIZE: u32 = 32;
 /// Entries of the mapping log (least recently used ones go first).
 pub const MAX_LOGGED_MAPPINGS: u32 = 8192;
 
-/// The mapping log: each file-backed code mapping `bpf_find_vma` found
-/// (for a stack walk or `usym`), keyed by (pid, start), so that user space
-/// can name addresses of a process that exited before it looked.
-pub fn mapping_log_def() -> MapDef {
-    MapDef {
-        kind: MapKind::LruHash,
-        key_size: LOG_KEY_SIZE,
-        value_size: LOG_VALUE_SIZE,
-        max_entries: MAX_LOGGED_MAPPINGS,
-        role: MapRole::MappingLog,
-    }
+/// Name parts kept per file: the file's own name and its directories up
+/// to its file system's root.
+pub const NAME_PARTS: usize = 8;
+/// Bytes of one name part (NUL-terminated; a longer name is cut, and then
+/// does not resolve).
+pub const NAME_PART_SIZE: usize = 32;
+/// Bytes of a file-names value: the parts (innermost first), then the
+/// number of parts (u64) up to and including the root's `/`.
+pub const NAME_VALUE_SIZE: u32 = (NAME_PARTS * NAME_PART_SIZE + 8) as u32;
+/// Files whose names are kept (least recently used ones go first).
+pub const MAX_NAMED_FILES: u32 = 1024;
+
+/// The mapping log (LRU hash: each file-backed code mapping
+/// `bpf_find_vma` found, for a stack walk or `usym`, keyed by (pid,
+/// start)), the file names (LRU hash keyed by the file's device and inode:
+/// its name parts, read from its dentries) and their per-CPU scratch, in
+/// [`LogMaps`] order: what user space needs to name addresses of a
+/// process that exited before it looked.
+pub fn mapping_log_defs() -> [MapDef; 3] {
+    [
+        MapDef {
+            kind: MapKind::LruHash,
+            key_size: LOG_KEY_SIZE,
+            value_size: LOG_VALUE_SIZE,
+            max_entries: MAX_LOGGED_MAPPINGS,
+            role: MapRole::MappingLog,
+        },
+        MapDef {
+            kind: MapKind::LruHash,
+            key_size: 16,
+            value_size: NAME_VALUE_SIZE,
+            max_entries: MAX_NAMED_FILES,
+            role: MapRole::FileNames,
+        },
+        MapDef {
+            kind: MapKind::PerCpuArray,
+            key_size: 4,
+            value_size: NAME_VALUE_SIZE,
+            max_entries: 1,
+            role: MapRole::FileNameScratch,
+        },
+    ]
 }
 
 /// Set in the id of a stack walked by tables (a key of the
@@ -131,7 +162,19 @@ pub struct UnwindMaps {
     /// Segments of files with tables, by file identity.
     pub files: MapId,
     /// Mappings `bpf_find_vma` found, for naming frames later.
-    pub log: MapId,
+    pub log: LogMaps,
+}
+
+/// The maps where `bpf_find_vma` lookups leave what user space needs to
+/// name an address after its process exited.
+#[derive(Debug, Clone, Copy)]
+pub struct LogMaps {
+    /// The mapping log ([`mapping_log_defs`]).
+    pub mappings: MapId,
+    /// Each file's name parts, by (device, inode).
+    pub names: MapId,
+    /// A per-CPU buffer the name parts are gathered in.
+    pub scratch: MapId,
 }
 
 /// Definitions of the maps, by role, in [`UnwindMaps`] order.
@@ -222,6 +265,8 @@ const VM_EXEC: i32 = 4;
 /// The lowest address a user code page can have (the null page below).
 const USER_SPACE_START: i32 = 0x10000;
 const ENOENT: i32 = 2;
+/// `BPF_NOEXIST`: a map update that only adds.
+const BPF_NOEXIST: i32 = 1;
 /// One past the highest x86-64 user address.
 const USER_SPACE_END: u64 = 0x0000_8000_0000_0000;
 
@@ -325,7 +370,7 @@ pub fn emit_ustack(
 /// bytes of stack. Uses r0-r5.
 pub fn emit_log_mapping(
     b: &mut Builder,
-    log: MapId,
+    log: LogMaps,
     offsets: &VmaOffsets,
     addr: i16,
     vma_state: i16,
@@ -352,7 +397,7 @@ pub fn emit_log_mapping(
 /// [`VMA_STATE_SIZE`] state): copies the mapping's range, page offset and
 /// kind, and for a file its device and inode, into the state, and logs a
 /// file's mapping under (pid, start). Returns 0 (the only value allowed).
-fn vma_callback(o: &VmaOffsets, log: MapId) -> crate::builder::Finished {
+fn vma_callback(o: &VmaOffsets, log: LogMaps) -> crate::builder::Finished {
     let mut b = Builder::new();
     let st = R9;
     let out = b.label();
@@ -382,6 +427,8 @@ fn vma_callback(o: &VmaOffsets, log: MapId) -> crate::builder::Finished {
     read(&mut b, 8, V_TMP, R6, o.vm_file);
     b.emit(insn::ldx(8, R7, st, V_TMP));
     b.jmp_imm(JmpOp::Jeq, R7, 0, out);
+    // r6 = the file (the vma is not needed any more).
+    b.emit(insn::mov64_reg(R6, R7));
     read(&mut b, 8, V_TMP, R7, o.f_inode);
     b.emit(insn::ldx(8, R7, st, V_TMP));
     b.jmp_imm(JmpOp::Jeq, R7, 0, out);
@@ -392,18 +439,89 @@ fn vma_callback(o: &VmaOffsets, log: MapId) -> crate::builder::Finished {
     read(&mut b, 4, V_DEV, R7, o.s_dev);
     b.emit(insn::st_imm(8, st, V_KIND, VMA_FILE));
     // log[(pid, start)] = (dev, ino, pgoff, end)
-    b.load_map(R1, log);
+    b.load_map(R1, log.mappings);
     b.emit(insn::mov64_reg(R2, st));
     b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(V_PID)));
     b.emit(insn::mov64_reg(R3, st));
     b.emit(insn::alu64_imm(AluOp::Add, R3, i32::from(V_DEV)));
     b.emit(insn::mov64_imm(R4, 0));
     b.emit(insn::call(helper::MAP_UPDATE_ELEM));
+    emit_file_name(&mut b, o, log, st, out);
     b.bind(out);
     ret(&mut b, 0);
     // Every label above is bound: finish cannot fail.
     b.finish(ustrace_lang::ast::Span::default())
         .unwrap_or_default()
+}
+
+/// In the `bpf_find_vma` callback (r9 = its state, r6 = the file): the
+/// first time a file is met, its name parts (its dentry's name, then each
+/// parent's, up to its file system's root) go to `log.names` under
+/// (device, inode): user space finds the path from them and the mount
+/// table. Jumps to `out` when done.
+fn emit_file_name(
+    b: &mut Builder,
+    o: &VmaOffsets,
+    log: LogMaps,
+    st: Reg,
+    out: crate::builder::Label,
+) {
+    b.load_map(R1, log.names);
+    b.emit(insn::mov64_reg(R2, st));
+    b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(V_DEV)));
+    b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+    b.jmp_imm(JmpOp::Jne, R0, 0, out);
+    b.emit(insn::st_imm(4, st, V_TMP, 0));
+    b.load_map(R1, log.scratch);
+    b.emit(insn::mov64_reg(R2, st));
+    b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(V_TMP)));
+    b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+    b.jmp_imm(JmpOp::Jeq, R0, 0, out);
+    b.emit(insn::mov64_reg(R8, R0));
+    let count_at = (NAME_PARTS * NAME_PART_SIZE) as i16;
+    b.emit(insn::st_imm(8, R8, count_at, 0));
+    // kernel read of a pointer at `base + off` into r7 (0 on failure).
+    let read_ptr = |b: &mut Builder, base: Reg, off: u32| {
+        b.emit(insn::mov64_reg(R1, st));
+        b.emit(insn::alu64_imm(AluOp::Add, R1, i32::from(V_TMP)));
+        b.emit(insn::mov64_imm(R2, 8));
+        b.emit(insn::mov64_reg(R3, base));
+        b.emit(insn::alu64_imm(AluOp::Add, R3, off as i32));
+        b.emit(insn::call(helper::PROBE_READ_KERNEL));
+        b.emit(insn::ldx(8, R7, st, V_TMP));
+    };
+    // r6 = file->f_path.dentry
+    read_ptr(b, R6, o.f_path_dentry);
+    b.emit(insn::mov64_reg(R6, R7));
+    let reached_root = b.label();
+    for part in 0..NAME_PARTS {
+        b.jmp_imm(JmpOp::Jeq, R6, 0, out);
+        // The part: dentry->d_name.name.
+        read_ptr(b, R6, o.d_name_name);
+        b.emit(insn::mov64_reg(R1, R8));
+        b.emit(insn::alu64_imm(
+            AluOp::Add,
+            R1,
+            (part * NAME_PART_SIZE) as i32,
+        ));
+        b.emit(insn::mov64_imm(R2, NAME_PART_SIZE as i32));
+        b.emit(insn::mov64_reg(R3, R7));
+        b.emit(insn::call(helper::PROBE_READ_KERNEL_STR));
+        b.emit(insn::st_imm(8, R8, count_at, part as i32 + 1));
+        // The root of its file system is its own parent.
+        read_ptr(b, R6, o.d_parent);
+        b.jmp_reg(JmpOp::Jeq, R7, R6, reached_root);
+        b.emit(insn::mov64_reg(R6, R7));
+    }
+    // Deeper than NAME_PARTS: no name.
+    b.goto(out);
+    b.bind(reached_root);
+    b.load_map(R1, log.names);
+    b.emit(insn::mov64_reg(R2, st));
+    b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(V_DEV)));
+    b.emit(insn::mov64_reg(R3, R8));
+    b.emit(insn::mov64_imm(R4, BPF_NOEXIST));
+    b.emit(insn::call(helper::MAP_UPDATE_ELEM));
 }
 
 /// `r0 = value; exit` for a callback return.
@@ -659,7 +777,11 @@ mod tests {
             mappings: MapId(3),
             scratch: MapId(4),
             files: MapId(5),
-            log: MapId(6),
+            log: LogMaps {
+                mappings: MapId(6),
+                names: MapId(7),
+                scratch: MapId(8),
+            },
         }
     }
 
@@ -673,6 +795,9 @@ mod tests {
         i_ino: 64,
         i_sb: 40,
         s_dev: 16,
+        f_path_dentry: 72,
+        d_name_name: 40,
+        d_parent: 24,
     };
 
     /// The first instruction of each subprogram a `BPF_PSEUDO_FUNC`
@@ -731,6 +856,9 @@ mod tests {
         // map among them.
         assert!(relocs.iter().any(|&(at, m)| at > walk && m == maps().rows));
         assert!(relocs.iter().any(|&(at, m)| at > walk && m == maps().files));
+        assert!(relocs
+            .iter()
+            .any(|&(at, m)| at > find && m == maps().log.names));
         assert!(relocs.iter().all(|&(at, _)| at < insns.len()));
         // The callback reads the fields at the offsets it was given.
         let reads_at = |off: i32| {

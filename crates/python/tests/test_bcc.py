@@ -42,7 +42,11 @@ except KeyboardInterrupt:
 def test_reference_program_prints_three_consecutive_values(bpf, server, tmp_path):
     path, pid = server
     script = tmp_path / "trace.py"
-    script.write_text("import os\n" + PROGRAM)
+    # faulthandler: SIGUSR1 prints every thread's Python stack (the
+    # diagnosis if the program outlives its Ctrl-C below).
+    script.write_text(
+        "import faulthandler, os, signal\nfaulthandler.register(signal.SIGUSR1)\n" + PROGRAM
+    )
     proc = subprocess.Popen(
         [sys.executable, str(script), str(pid)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -54,7 +58,14 @@ def test_reference_program_prints_three_consecutive_values(bpf, server, tmp_path
         assert link_fds(proc.pid) >= 1
         # ... and Ctrl-C detaches them all before KeyboardInterrupt arrives.
         proc.send_signal(signal.SIGINT)
-        out, err = proc.communicate(timeout=10)
+        try:
+            out, err = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(1)
+            proc.kill()
+            out, err = proc.communicate()
+            pytest.fail(f"still running 60 s after Ctrl-C:\n{out}\n{err}")
     finally:
         if proc.poll() is None:
             proc.kill()

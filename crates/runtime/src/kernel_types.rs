@@ -172,8 +172,9 @@ pub fn task_parent_offsets() -> Result<TaskParentOffsets, KernelTypeError> {
     })
 }
 
-/// Where `vm_area_struct`, `file`, `inode` and `super_block` keep the
-/// fields that name a mapping's file (device, inode) and its place in it.
+/// Where `vm_area_struct`, `file`, `inode`, `super_block` and `dentry`
+/// keep the fields that name a mapping's file (device, inode, name parts)
+/// and its place in it.
 pub fn vma_offsets() -> Result<VmaOffsets, KernelTypeError> {
     let btf = VmlinuxBtf::load()?;
     Ok(VmaOffsets {
@@ -186,6 +187,9 @@ pub fn vma_offsets() -> Result<VmaOffsets, KernelTypeError> {
         i_ino: btf.offset_of("inode", "i_ino")?,
         i_sb: btf.offset_of("inode", "i_sb")?,
         s_dev: btf.offset_of("super_block", "s_dev")?,
+        f_path_dentry: btf.offset_of("file", "f_path")? + btf.offset_of("path", "dentry")?,
+        d_name_name: btf.offset_of("dentry", "d_name")? + btf.offset_of("qstr", "name")?,
+        d_parent: btf.offset_of("dentry", "d_parent")?,
     })
 }
 

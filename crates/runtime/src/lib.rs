@@ -77,8 +77,9 @@ pub struct Session {
     intervals: Vec<(u64, u64)>,
     /// Index of the `ustack` stack trace map, if the script has one.
     stack_map: Option<usize>,
-    /// Index of the mapping log (`bpf_find_vma` lookups), if any.
-    mapping_log: Option<usize>,
+    /// Indexes of the mapping log (`bpf_find_vma` lookups) and of the file
+    /// names, if the script has them.
+    mapping_log: Option<(usize, usize)>,
     /// Index of the map of stacks walked by unwind tables, if any.
     walked_map: Option<usize>,
     /// The unwind-table walker's maps, when `ustack` walks by tables.
@@ -104,6 +105,8 @@ impl Session {
                 MapRole::UnwindScratch => "unwind_frames".to_string(),
                 MapRole::UnwindFiles => "unwind_files".to_string(),
                 MapRole::MappingLog => "mapping_log".to_string(),
+                MapRole::FileNames => "file_names".to_string(),
+                MapRole::FileNameScratch => "name_scratch".to_string(),
                 MapRole::DroppedUpdates => "dropped".to_string(),
                 MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
@@ -188,7 +191,13 @@ impl Session {
             mapping_log: script
                 .maps
                 .iter()
-                .position(|m| m.role == MapRole::MappingLog),
+                .position(|m| m.role == MapRole::MappingLog)
+                .zip(
+                    script
+                        .maps
+                        .iter()
+                        .position(|m| m.role == MapRole::FileNames),
+                ),
             unwind: None,
             refused: Vec::new(),
         };
@@ -620,8 +629,10 @@ impl Session {
     /// `usym`), when it has one: addresses of processes that exited
     /// before their maps were read are named from it.
     pub fn mapping_log(&self) -> Option<MappingLog> {
-        let fd = self.maps.get(self.mapping_log?)?.try_clone().ok()?;
-        Some(MappingLog::new(fd))
+        let (log, names) = self.mapping_log?;
+        let log = self.maps.get(log)?.try_clone().ok()?;
+        let names = self.maps.get(names)?.try_clone().ok()?;
+        Some(MappingLog::new(log, names))
     }
 
     /// The raw fd of map `index` (for reading maps).

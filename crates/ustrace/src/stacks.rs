@@ -16,8 +16,9 @@
 //! mapping it was in: as recorded when the process's unwind tables were
 //! loaded, or else as the BPF side logged it when it met the address
 //! (`bpf_find_vma` in a stack walk or `usym`; the log names the file by
-//! device and inode, and the path comes from the files the tracer knows:
-//! those of recorded mappings and the start-up files of a `-c` program).
+//! device, inode and name parts, resolved through the mount table, or by
+//! the files the tracer knows: those of recorded mappings and the start-up
+//! files of a `-c` program).
 //! A frame that cannot be symbolized either way prints as its address,
 //! `0x401136`.
 
@@ -183,15 +184,20 @@ impl StackFormatter {
             return Some(m);
         }
         let logged = self.log.borrow().as_ref()?.mappings_of(pid);
-        let known = self.known_files.borrow();
+        let mut known = self.known_files.borrow_mut();
         let mut all = self.mappings.borrow_mut();
         let recorded = all.entry(pid).or_default();
         for mut m in logged {
-            if let Some(path) = known.get(&(m.dev, m.inode)) {
-                m.path = path.clone();
-                if !recorded.contains(&m) {
-                    recorded.push(m);
+            if m.path.as_os_str().is_empty() {
+                match known.get(&(m.dev, m.inode)) {
+                    Some(path) => m.path = path.clone(),
+                    None => continue,
                 }
+            } else {
+                known.insert((m.dev, m.inode), m.path.clone());
+            }
+            if !recorded.contains(&m) {
+                recorded.push(m);
             }
         }
         holding(&all)
