@@ -42,10 +42,15 @@ except KeyboardInterrupt:
 def test_reference_program_prints_three_consecutive_values(bpf, server, tmp_path):
     path, pid = server
     script = tmp_path / "trace.py"
+    # Ctrl-C raises KeyboardInterrupt as at a terminal, whatever this test
+    # inherited: Python leaves SIGINT ignored if it started ignored (a
+    # runner started as a background job of a non-interactive shell).
     # faulthandler: SIGUSR1 prints every thread's Python stack (the
     # diagnosis if the program outlives its Ctrl-C below).
     script.write_text(
-        "import faulthandler, os, signal\nfaulthandler.register(signal.SIGUSR1)\n" + PROGRAM
+        "import faulthandler, os, signal\n"
+        "signal.signal(signal.SIGINT, signal.default_int_handler)\n"
+        "faulthandler.register(signal.SIGUSR1)\n" + PROGRAM
     )
     proc = subprocess.Popen(
         [sys.executable, str(script), str(pid)],
