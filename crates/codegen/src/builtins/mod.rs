@@ -23,6 +23,8 @@
 //! - [`errno`]: error numbers as text (`strerror()`)
 //! - [`compile_time`]: errors of the compilation (`fail()`,
 //!   `static_assert()`)
+//! - [`type_tests`]: compile-time questions about a value's type
+//!   (`is_str()`, `is_ptr()`, `strcap()`, `assert_str()`, ...)
 //! - [`maps`]: aggregations and whole-map functions (`count()`, `hist()`,
 //!   `delete()`, `clear()`, ...)
 //!
@@ -42,6 +44,7 @@ pub(crate) mod output;
 mod probe;
 mod process;
 mod strings;
+mod type_tests;
 pub mod unsupported;
 
 use ustrace_lang::ast::{Expr, Span};
@@ -160,6 +163,7 @@ pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
         .chain(errno::ENTRIES)
         .chain(maps::ENTRIES)
         .chain(compile_time::ENTRIES)
+        .chain(type_tests::ENTRIES)
 }
 
 /// The entry of the builtin variable `name`.
