@@ -234,6 +234,10 @@ pub mod helper {
     pub const GET_ATTACH_COOKIE: i32 = 174;
     /// `u64 bpf_ktime_get_boot_ns(void)`
     pub const KTIME_GET_BOOT_NS: i32 = 125;
+    /// `u64 bpf_ktime_get_tai_ns(void)`
+    pub const KTIME_GET_TAI_NS: i32 = 208;
+    /// `long bpf_get_ns_current_pid_tgid(dev, ino, nsdata, size)`
+    pub const GET_NS_CURRENT_PID_TGID: i32 = 120;
     /// `long bpf_send_signal(sig)`
     pub const SEND_SIGNAL: i32 = 109;
     /// `long bpf_send_signal_thread(sig)`

@@ -52,6 +52,10 @@ pub struct CompileOptions {
     /// reads (from its BTF, filled by the library when a script uses
     /// `ppid`); the error says why they are unknown.
     pub task_parent: Result<TaskParentOffsets, String>,
+    /// The device and inode of ustrace's pid namespace
+    /// (`/proc/self/ns/pid`), for `pid(curr_ns)` and `tid(curr_ns)`; an
+    /// `Err` says why they are unknown.
+    pub pid_namespace: Result<(u64, u64), String>,
     /// Where the running kernel keeps a mapping's range, offset, flags
     /// and file identity (from its BTF, filled by the library when a
     /// script walks user stacks): the walker then finds the table of a
@@ -136,6 +140,7 @@ impl Default for CompileOptions {
             possible_cpus: 1,
             stack_format: crate::program::StackFormat::Bpftrace,
             task_parent: Err("the kernel's type information was not read".to_string()),
+            pid_namespace: Err("the pid namespace was not read".to_string()),
             vma_fields: Err("the kernel's type information was not read".to_string()),
         }
     }

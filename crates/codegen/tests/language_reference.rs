@@ -98,6 +98,7 @@ fn every_documented_example_compiles() {
                 real_parent: 2456,
                 tgid: 2348,
             }),
+            pid_namespace: Ok((4, 4026531836)),
             ..CompileOptions::default()
         };
         if let Err(e) = compile(&script, &resolved, &opts) {

@@ -165,6 +165,16 @@ pub(crate) fn cpid_without_child(
     out
 }
 
+/// The device and inode of ustrace's own pid namespace, which
+/// `pid(curr_ns)` and `tid(curr_ns)` give ids in (as bpftrace does).
+pub(crate) fn pid_namespace() -> Result<(u64, u64), String> {
+    use std::os::unix::fs::MetadataExt;
+    let path = "/proc/self/ns/pid";
+    std::fs::metadata(path)
+        .map(|m| (m.dev(), m.ino()))
+        .map_err(|e| format!("cannot read {path}: {e}"))
+}
+
 /// The `task_struct` offsets `ppid` needs, read from the kernel's BTF only
 /// when the script uses `ppid`.
 pub(crate) fn task_parent_offsets(

@@ -483,6 +483,7 @@ impl Script {
             possible_cpus: u32::try_from(ustrace_runtime::sys::possible_cpus()).unwrap_or(1),
             stack_format: stack_format(ast.config.stack_mode),
             task_parent: host::task_parent_offsets(&ast),
+            pid_namespace: host::pid_namespace(),
             vma_fields: host::vma_offsets(&ast, options.stack_walk),
             ..Default::default()
         };

@@ -7,6 +7,8 @@
 //! one entry to the family file it belongs to:
 //!
 //! - [`process`]: the current task and clock (`pid`, `comm`, `nsecs`, ...)
+//! - [`modes`]: builtins with a mode (`pid(curr_ns)`, `nsecs(boot)`,
+//!   `usermode`)
 //! - [`probe`]: where the probe fired (`argN`, `retval`, `probe`, `func`,
 //!   `reg()`, `ustack`, `usym()`, `uaddr()`)
 //! - [`memory`]: reading user memory (`str()`, `buf()`)
@@ -39,6 +41,7 @@ mod join;
 mod maps;
 mod memory;
 mod messages;
+mod modes;
 mod net;
 pub(crate) mod output;
 mod probe;
@@ -151,6 +154,7 @@ pub(crate) const MANY: usize = usize::MAX;
 pub(crate) fn all() -> impl Iterator<Item = &'static Builtin> {
     process::ENTRIES
         .iter()
+        .chain(modes::ENTRIES)
         .chain(probe::ENTRIES)
         .chain(memory::ENTRIES)
         .chain(strings::ENTRIES)

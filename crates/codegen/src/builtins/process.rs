@@ -1,5 +1,6 @@
-//! The current task and the clock: `pid`, `tid`, `uid`, `gid`, `comm`,
-//! `cpu`, `numaid`, `rand`, `username`, `ppid`, `cpid`, `has_cpid`, `nsecs`, `elapsed`, and signals to
+//! The current task and the clock (`pid`, `tid` and `nsecs` are in
+//! [`super::modes`]): `uid`, `gid`, `comm`,
+//! `cpu`, `numaid`, `rand`, `username`, `ppid`, `cpid`, `has_cpid`, `elapsed`, and signals to
 //! it: `signal()`, `signal_thread()`.
 
 use ustrace_lang::ast::{Expr, ExprKind};
@@ -32,18 +33,6 @@ const fn uint_variable(
 
 pub(super) const ENTRIES: &[Builtin] = &[
     uint_variable(
-        "pid",
-        "Process id (thread group id) of the current task.",
-        "@[pid] = count();",
-        |pc, call| helper_u64(pc, call, helper::GET_CURRENT_PID_TGID, High),
-    ),
-    uint_variable(
-        "tid",
-        "Thread id of the current task.",
-        "@[tid] = count();",
-        |pc, call| helper_u64(pc, call, helper::GET_CURRENT_PID_TGID, Low),
-    ),
-    uint_variable(
         "uid",
         "User id of the current task.",
         "printf(\"%d\\n\", uid);",
@@ -54,12 +43,6 @@ pub(super) const ENTRIES: &[Builtin] = &[
         "Group id of the current task.",
         "printf(\"%d\\n\", gid);",
         |pc, call| helper_u64(pc, call, helper::GET_CURRENT_UID_GID, High),
-    ),
-    uint_variable(
-        "nsecs",
-        "Nanoseconds since boot (CLOCK_MONOTONIC).",
-        "@start[tid] = nsecs;",
-        |pc, call| helper_u64(pc, call, helper::KTIME_GET_NS, All),
     ),
     uint_variable(
         "elapsed",

@@ -24,6 +24,8 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "getopt", reason: "named parameters (`-- --name=value`) are not read by ustrace's command line" },
     Unsupported { name: "jiffies", reason: "a kernel clock; use nsecs" },
     Unsupported { name: "kaddr", reason: KERNEL },
+    Unsupported { name: "kfunc_allowed", reason: "kernel functions (kfuncs) of BPF programs attached to the kernel: ustrace's probes are uprobes, USDT and profile" },
+    Unsupported { name: "kfunc_exist", reason: "kernel functions (kfuncs) of BPF programs attached to the kernel: ustrace's probes are uprobes, USDT and profile" },
     Unsupported { name: "kptr", reason: KERNEL },
     Unsupported { name: "kstack", reason: "kernel stacks: ustrace traces user space (use ustack)" },
     Unsupported { name: "ksym", reason: "kernel symbols: ustrace traces user space (use usym)" },
