@@ -162,3 +162,39 @@ fn misuse_is_one_error_line_with_a_caret() {
         assert_eq!(refused(script), want, "{script}");
     }
 }
+
+#[test]
+fn len_of_ustack_counts_the_frames_printed() {
+    let bin = build_c_once("nested_calls", "tests/c/nested_calls.c", &["-g", "-O0"]);
+    if !bpf_available("len_of_ustack_counts_the_frames_printed") {
+        return;
+    }
+    let script = format!(
+        r#"uprobe:{b}:mid,uprobe:{b}:leaf {{ printf("%s %d %d\n", func, len(ustack), len(ustack(2))); print(ustack); }}"#,
+        b = bin.display()
+    );
+    let out = trace_command(&script, &bin.display().to_string());
+    // Each record: "FUNC LEN 2", a blank line, one line per frame, a
+    // blank line.
+    let mut depths = Vec::new();
+    let mut lines = out.lines().skip(1);
+    while let Some(head) = lines.next() {
+        let fields: Vec<&str> = head.split(' ').collect();
+        let [func, len, two] = fields[..] else {
+            break;
+        };
+        assert_eq!(two, "2", "{out}");
+        assert_eq!(lines.next(), Some(""), "{out}");
+        let frames: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+        assert_eq!(
+            frames.first().map(|f| f.trim()),
+            Some(format!("{func}+0").as_str()),
+            "{out}"
+        );
+        assert_eq!(len.parse::<usize>().ok(), Some(frames.len()), "{out}");
+        depths.push((func.to_string(), frames.len()));
+    }
+    assert_eq!(depths.len(), 2, "{out}");
+    assert_eq!(depths[0].0, "mid", "{out}");
+    assert_eq!(depths[1], ("leaf".to_string(), depths[0].1 + 1), "{out}");
+}

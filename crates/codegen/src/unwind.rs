@@ -228,7 +228,8 @@ pub const STATE_SIZE: usize = 72 + VMA_STATE_SIZE;
 const S_PC: i16 = 0;
 const S_SP: i16 = 8;
 const S_BP: i16 = 16;
-const S_DEPTH: i16 = 24;
+/// The number of frames walked, in the walker's state.
+pub(crate) const S_DEPTH: i16 = 24;
 const S_HASH: i16 = 32;
 const S_KEY_LEN: i16 = 40;
 const S_KEY_PID: i16 = 44;

@@ -158,15 +158,26 @@ pub(super) const ENTRIES: &[Builtin] = &[
         name: "len",
         form: Form::Function,
         arity: (1, 1),
-        usage: "len() takes one map: len(@m)",
-        doc: "The number of elements of a map, counted in BPF (`bpf_for_each_map_elem`).",
+        usage: "len() takes one map or a stack: len(@m), len(ustack)",
+        doc: "The number of elements of a map, counted in BPF (`bpf_for_each_map_elem`); `len(ustack)`: the user stack's frames.",
         example: "@open[tid] = 1; if (len(@open) > 100) { clear(@open); }",
         check: |c, call| {
+            if let [stack] = call.args {
+                if super::probe::is_ustack(stack) {
+                    c.expr(stack)?;
+                    return Ok(Typed::int(false));
+                }
+            }
             let (name, first) = crate::sema::whole_map_argument(call.args, call.span)?;
             c.existing_map(name, first)?;
             Ok(Typed::int(false))
         },
         emit: |pc, call| {
+            if let [stack] = call.args {
+                if super::probe::is_ustack(stack) {
+                    return super::probe::emit_stack_len(pc, stack);
+                }
+            }
             let (name, first) = crate::sema::whole_map_argument(call.args, call.span)?;
             let map = pc.map_id(name, first)?;
             pc.map_len(map, call.span)?;

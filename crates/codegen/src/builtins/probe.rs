@@ -142,6 +142,31 @@ pub(super) const ENTRIES: &[Builtin] = &[
     },
 ];
 
+/// True when `e` is `ustack` or `ustack(...)` (`len()` counts its frames).
+pub(super) fn is_ustack(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Builtin(n) => n == "ustack",
+        ExprKind::Call { name, .. } => name == "ustack",
+        _ => false,
+    }
+}
+
+/// `len(ustack)`: the frames the walk found (0 when it found none).
+pub(super) fn emit_stack_len(pc: &mut ProgramCompiler, stack: &Expr) -> Result<Val, CompileError> {
+    if pc.g.opts.frame_pointer_stacks {
+        return Err(CompileError::new(
+            stack.span,
+            "len(ustack) needs ustrace's stack walker: frame-pointer stacks are counted by the kernel's stack map, which does not say how many frames it kept",
+        ));
+    }
+    pc.expr(stack)?;
+    let Some(state) = pc.ustack_state else {
+        return Err(crate::emit::internal(stack.span));
+    };
+    pc.b.emit(insn::ldx(8, R0, R10, state + crate::unwind::S_DEPTH));
+    pc.spill(false, stack.span)
+}
+
 fn arg_index(call: &Call) -> usize {
     call.name
         .strip_prefix("arg")
