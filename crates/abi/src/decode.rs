@@ -53,6 +53,8 @@ pub enum FieldValue {
     Username(u32),
     /// `strerror()`: an error number.
     Strerror(i32),
+    /// `syscall_name()`: a system call number.
+    SyscallName(i64),
     /// `ntop()`: an IPv4 (4 bytes) or IPv6 (16 bytes) address.
     Inet(std::net::IpAddr),
     /// The bytes of a program type's value and the index of its type.
@@ -267,6 +269,9 @@ impl<'a> Decoder<'a> {
             }
             FieldKind::Username => FieldValue::Username(bytes.u64_at(at, "user id")? as u32),
             FieldKind::Strerror => FieldValue::Strerror(bytes.u64_at(at, "error number")? as i32),
+            FieldKind::SyscallName => {
+                FieldValue::SyscallName(bytes.u64_at(at, "system call number")? as i64)
+            }
             FieldKind::Inet => {
                 let family = bytes.u64_at(at, "address family")?;
                 let raw = bytes.slice(at + 8, 16, "address")?;

@@ -41,6 +41,9 @@ pub enum FieldKind {
     /// `strerror(errno)`: an 8-byte error number, printed as its text
     /// (`Operation not permitted`).
     Strerror,
+    /// `syscall_name(nr)`: an 8-byte system call number, printed as its
+    /// x86-64 name (`openat`).
+    SyscallName,
     /// `ntop(addr)`: an 8-byte address family (`AF_INET` 2 or `AF_INET6`
     /// 10), then 16 address bytes (4 used for IPv4), printed as text.
     Inet,
@@ -91,7 +94,10 @@ impl FieldKind {
             FieldKind::Int { .. } | FieldKind::Bool | FieldKind::ProbeName => 8,
             FieldKind::UStack(_) | FieldKind::USym => 16,
             FieldKind::Buffer(n) => 8 + ((n + 7) & !7),
-            FieldKind::Strftime(_) | FieldKind::Username | FieldKind::Strerror => 8,
+            FieldKind::Strftime(_)
+            | FieldKind::Username
+            | FieldKind::Strerror
+            | FieldKind::SyscallName => 8,
             FieldKind::Inet => INET_SIZE,
             FieldKind::Str(n) | FieldKind::Record { size: n, .. } => (n + 7) & !7,
             FieldKind::Tuple(_) => 0,

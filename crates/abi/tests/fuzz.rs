@@ -21,6 +21,7 @@ fn field() -> impl Strategy<Value = FieldKind> {
         (0usize..3).prop_map(FieldKind::Strftime),
         Just(FieldKind::Username),
         Just(FieldKind::Strerror),
+        Just(FieldKind::SyscallName),
         Just(FieldKind::Inet),
         (0usize..3, 1usize..300).prop_map(|(index, size)| FieldKind::Record { index, size }),
     ]

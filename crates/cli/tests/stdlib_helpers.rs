@@ -385,3 +385,26 @@ fn misuse_is_one_line_with_a_caret() {
         assert_eq!(refused(script), want, "{script}");
     }
 }
+
+#[test]
+fn syscall_name_names_x86_64_system_calls_in_every_place() {
+    let Some(out) = run_script(
+        "syscall_name_names_x86_64_system_calls_in_every_place",
+        r#"BEGIN { printf("%s %s %s|%s\n", syscall_name(0), syscall_name(257), syscall_name(-1), syscall_name(400));
+                   print(syscall_name(59)); $s = syscall_name(1); printf("%s\n", $s);
+                   @n[syscall_name(60)] = count(); exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    // Numbers without a call (-1, 400: a hole in the table) print as
+    // themselves.
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\nread openat -1|400\nexecve\nwrite\n\n\n@n[exit]: 1\n"
+    );
+    assert_eq!(
+        refused("BEGIN { print(syscall_name()); }"),
+        "stdin:1:15: error: syscall_name() takes one system call number: syscall_name(0)\n  |\n1 | BEGIN { print(syscall_name()); }\n  |               ^^^^^^^^^^^^^^\n"
+    );
+}

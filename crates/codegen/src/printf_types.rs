@@ -21,6 +21,7 @@ pub(crate) fn mismatch(conv: &Conversion, field: &FieldKind) -> Option<String> {
         FieldKind::Record { .. } => "a struct",
         FieldKind::Username => "a user name",
         FieldKind::Strerror => "an error text",
+        FieldKind::SyscallName => "a system call name",
         FieldKind::Inet => "an address",
         // A symbol prints as its name with %s and as its address otherwise.
         FieldKind::USym => return None,

@@ -107,6 +107,7 @@ mod resolve;
 mod signatures;
 pub mod sink;
 mod stacks;
+mod syscalls;
 mod tracer;
 mod usdt;
 mod values;

@@ -108,6 +108,9 @@ impl Namer<'_> {
             FieldValue::Buffer(b) => Value::Str(escape_bytes(&b).into_bytes()),
             FieldValue::Username(uid) => Value::Str(crate::host::user_name(uid).into_bytes()),
             FieldValue::Strerror(errno) => Value::Str(crate::host::error_text(errno).into_bytes()),
+            FieldValue::SyscallName(nr) => {
+                Value::Str(crate::syscalls::syscall_name(nr).into_bytes())
+            }
             FieldValue::Inet(addr) => Value::Str(addr.to_string().into_bytes()),
             FieldValue::USym { addr, pid } => {
                 Value::Str(self.stacks.symbol(pid, addr).into_bytes())

@@ -64,6 +64,8 @@ pub(crate) enum Val {
     Username(i16),
     /// `strerror()`: the error number in an 8-byte slot.
     Strerror(i16),
+    /// `syscall_name()`: the number in an 8-byte slot.
+    SyscallName(i16),
     /// `ntop()`: family and address bytes in a 24-byte slot.
     Inet(i16),
     /// Nothing.
@@ -98,6 +100,7 @@ impl Val {
             Val::Record(_, d) => Type::Record(d.clone()),
             Val::Username(_) => Type::Username,
             Val::Strerror(_) => Type::Strerror,
+            Val::SyscallName(_) => Type::SyscallName,
             Val::Inet(_) => Type::Inet,
             Val::Void => Type::Void,
         }
@@ -119,6 +122,7 @@ pub(crate) fn val_in_slot(slot: i16, ty: &Type, span: Span) -> Result<Val, Compi
         Type::Tuple(_) => Val::Tuple(slot, ty.slot_size()),
         Type::Username => Val::Username(slot),
         Type::Strerror => Val::Strerror(slot),
+        Type::SyscallName => Val::SyscallName(slot),
         Type::Inet => Val::Inet(slot),
         _ => return Err(internal(span)),
     })
@@ -309,9 +313,10 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             Val::Ctx(off, _) => self.b.emit(insn::ldx(8, r, R6, *off)),
             Val::ProbeConst(id) => self.b.mov_imm(r, *id as i64),
             Val::Timestamp(slot, _) => self.b.emit(insn::ldx(8, r, R10, *slot)),
-            Val::USym(slot) | Val::Username(slot) | Val::Strerror(slot) => {
-                self.b.emit(insn::ldx(8, r, R10, *slot))
-            }
+            Val::USym(slot)
+            | Val::Username(slot)
+            | Val::Strerror(slot)
+            | Val::SyscallName(slot) => self.b.emit(insn::ldx(8, r, R10, *slot)),
             Val::Buf(..)
             | Val::Inet(_)
             | Val::StrConst(_)
@@ -353,6 +358,7 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             | (Type::Inet, Val::Inet(src))
             | (Type::Username, Val::Username(src))
             | (Type::Strerror, Val::Strerror(src))
+            | (Type::SyscallName, Val::SyscallName(src))
             | (Type::Tuple(_), Val::Tuple(src, _)) => {
                 self.copy_words(*src, R10, dst, ty.slot_size())
             }

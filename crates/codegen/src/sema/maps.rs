@@ -370,6 +370,7 @@ pub(crate) fn describe_key(k: &[FieldKind]) -> String {
             FieldKind::Strftime(_) => "timestamp",
             FieldKind::Username => "username",
             FieldKind::Strerror => "strerror",
+            FieldKind::SyscallName => "syscall name",
             FieldKind::Inet => "inet",
             FieldKind::Record { .. } => "struct",
         })

@@ -48,6 +48,8 @@ pub(crate) enum Type {
     Username,
     /// `strerror()`: an error number printed as its text.
     Strerror,
+    /// `syscall_name()`: a system call number printed as its name.
+    SyscallName,
     /// `ntop()`: an address family and 16 address bytes, printed as text.
     Inet,
     /// No value (printf(), exit()).
@@ -98,6 +100,7 @@ impl Type {
             Type::Timestamp(_) => "timestamp",
             Type::Username => "username",
             Type::Strerror => "strerror",
+            Type::SyscallName => "syscall name",
             Type::Inet => "inet",
             Type::Void => "none",
         }
@@ -161,6 +164,7 @@ impl Type {
             Type::Timestamp(i) => FieldKind::Strftime(*i),
             Type::Username => FieldKind::Username,
             Type::Strerror => FieldKind::Strerror,
+            Type::SyscallName => FieldKind::SyscallName,
             Type::Inet => FieldKind::Inet,
             // The index is the emitter's (`ProgramCompiler::printable_field`).
             Type::Record(d) => FieldKind::Record {
@@ -311,6 +315,7 @@ impl Type {
             FieldKind::Strftime(_) => Type::int(false),
             FieldKind::Username => Type::Username,
             FieldKind::Strerror => Type::Strerror,
+            FieldKind::SyscallName => Type::SyscallName,
             FieldKind::Inet => Type::Inet,
             FieldKind::Record { .. } => return None,
             FieldKind::Tuple(n) => Type::Tuple(
