@@ -143,12 +143,8 @@ fn stackcount_separates_the_two_callers() {
 }
 
 fn python_calls() -> (String, PathBuf) {
-    let script = repo().join("tests/python/tool_calls.py");
-    let canonical = std::fs::canonicalize(&script).expect("the Python test program");
-    (
-        format!("/usr/bin/python3.11 {}", canonical.display()),
-        canonical,
-    )
+    let script = short_path_copy("tests/python/tool_calls.py");
+    (format!("/usr/bin/python3.11 {}", script.display()), script)
 }
 
 #[test]

@@ -143,8 +143,7 @@ fn uflow_filters_by_method_and_class() {
     if !bpf_available(test) || !python_available(test) {
         return;
     }
-    let script = std::fs::canonicalize(repo().join("tests/python/tool_calls.py"))
-        .expect("the Python test program");
+    let script = short_path_copy("tests/python/tool_calls.py");
     let cmd = format!("/usr/bin/python3.11 {}", script.display());
     let flow = |extra: &[&str]| -> Vec<String> {
         let mut args = vec!["tool", "uflow"];

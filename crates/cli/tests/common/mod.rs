@@ -262,6 +262,31 @@ pub fn python_available(test: &str) -> bool {
     tool_available(test, "/usr/bin/python3.11", &["--version"])
 }
 
+/// A copy of the repository file `relative` at a short path
+/// (`/tmp/ustrace-PID/NAME`), made once per test binary. Probe string
+/// arguments are read up to `max_strlen` bytes (64, as bpftrace), so a
+/// test whose expected output names a program's file runs that program
+/// from here: the result must not depend on where the repository is
+/// checked out.
+pub fn short_path_copy(relative: &str) -> PathBuf {
+    static COPIED: std::sync::Mutex<std::collections::BTreeMap<String, PathBuf>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    let mut copied = COPIED.lock().unwrap_or_else(|e| e.into_inner());
+    copied
+        .entry(relative.to_string())
+        .or_insert_with(|| {
+            let src = repo().join(relative);
+            let dir = PathBuf::from(format!("/tmp/ustrace-{}", std::process::id()));
+            std::fs::create_dir_all(&dir).expect("creating the short test directory");
+            let name = src.file_name().expect("a file name");
+            let dst = dir.join(name);
+            std::fs::copy(&src, &dst).expect("copying the test program");
+            assert!(dst.as_os_str().len() < 48, "{} is not short", dst.display());
+            dst
+        })
+        .clone()
+}
+
 /// [`build_c`] once per test binary and program `name`: later calls get
 /// the first build's path. A rebuild renames a new file over the path, and
 /// a test attached to the old one would see nothing.
