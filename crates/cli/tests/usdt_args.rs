@@ -152,7 +152,9 @@ fn python_line_probe_reports_line_numbers() {
         );
         return;
     }
-    let prog = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("ustrace_lines.py");
+    // str(arg0) holds max_strlen (64) bytes: a short path, wherever the
+    // repository is checked out.
+    let prog = short_tmp_path("ustrace_lines.py");
     std::fs::write(&prog, "x = 1\ny = 2\nfor i in range(2):\n    z = i\n")
         .expect("writing the python program");
     // python:line (file, function, line) is semaphore-guarded.

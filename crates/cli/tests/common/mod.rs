@@ -276,15 +276,26 @@ pub fn short_path_copy(relative: &str) -> PathBuf {
         .entry(relative.to_string())
         .or_insert_with(|| {
             let src = repo().join(relative);
-            let dir = PathBuf::from(format!("/tmp/ustrace-{}", std::process::id()));
-            std::fs::create_dir_all(&dir).expect("creating the short test directory");
             let name = src.file_name().expect("a file name");
-            let dst = dir.join(name);
+            let dst = short_tmp_path(&name.to_string_lossy());
             std::fs::copy(&src, &dst).expect("copying the test program");
-            assert!(dst.as_os_str().len() < 48, "{} is not short", dst.display());
             dst
         })
         .clone()
+}
+
+/// `/tmp/ustrace-PID/NAME` (the directory made): where a test writes a
+/// program whose path a probe reads as a string (see [`short_path_copy`]).
+pub fn short_tmp_path(name: &str) -> PathBuf {
+    let dir = PathBuf::from(format!("/tmp/ustrace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("creating the short test directory");
+    let path = dir.join(name);
+    assert!(
+        path.as_os_str().len() < 60,
+        "{} is not short",
+        path.display()
+    );
+    path
 }
 
 /// [`build_c`] once per test binary and program `name`: later calls get
