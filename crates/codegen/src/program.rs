@@ -168,10 +168,10 @@ pub enum MapRole {
     /// written by the runtime before any program runs (`elapsed`).
     StartTime,
     /// User stacks walked by unwind tables: a hash keyed by the u64 id
-    /// (crates/codegen/src/unwind.rs), [`USTACK_MAX_DEPTH`] frames,
+    /// (crates/codegen/src/unwind/), [`USTACK_MAX_DEPTH`] frames,
     /// zero-terminated.
     WalkedStacks,
-    /// Unwind table rows (see crates/codegen/src/unwind.rs), filled by
+    /// Unwind table rows (see crates/codegen/src/unwind/), filled by
     /// the runtime.
     UnwindRows,
     /// Executable mappings of traced processes (LPM trie), filled by the

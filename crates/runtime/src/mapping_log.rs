@@ -1,4 +1,4 @@
-//! Reading the mapping log (crates/codegen/src/unwind.rs,
+//! Reading the mapping log (crates/codegen/src/unwind/vma.rs,
 //! `mapping_log_def`): the file-backed code mappings `bpf_find_vma` found
 //! while walking a stack or for `usym`, keyed by (pid, start). They name
 //! the addresses of a process that exited before user space read its

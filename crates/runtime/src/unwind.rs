@@ -1,5 +1,5 @@
 //! Loading unwind tables of traced processes into the walker's maps
-//! (layout in crates/codegen/src/unwind.rs).
+//! (layout in crates/codegen/src/unwind/).
 //!
 //! Each file's table is built once (crates/unwind), keyed by its device and
 //! inode, and appended to the rows map; rows are never removed during a
