@@ -17,27 +17,11 @@ impl ProgramCompiler<'_, '_> {
         size: usize,
         fill: impl FnOnce(&mut Self, Reg),
     ) -> Result<(), CompileError> {
-        let rb = self.g.out.ringbuf;
-        let lost = self.g.out.lost_counter;
-        self.b.load_map(R1, rb);
-        self.b.emit(insn::mov64_imm(R2, size as i32));
-        self.b.emit(insn::mov64_imm(R3, 0));
-        self.b.emit(insn::call(helper::RINGBUF_RESERVE));
-        let full = self.b.label();
-        let done = self.b.label();
-        self.b.jmp_imm(JmpOp::Jeq, R0, 0, full);
+        let full = self.reserve_record(size);
         // The fill code calls no helper: the record pointer stays in r0.
         fill(self, R0);
         self.b.emit(insn::mov64_reg(R1, R0));
-        self.b.emit(insn::mov64_imm(R2, 0));
-        self.b.emit(insn::call(helper::RINGBUF_SUBMIT));
-        self.b.goto(done);
-        self.b.bind(full);
-        // lost += 1, addressed directly (a one-entry array: no lookup).
-        self.b.load_map_value(R1, lost, 0);
-        self.b.emit(insn::mov64_imm(R2, 1));
-        self.b.emit(insn::atomic_add64(R1, 0, R2));
-        self.b.bind(done);
+        self.submit_record(full);
         Ok(())
     }
 
@@ -52,27 +36,39 @@ impl ProgramCompiler<'_, '_> {
         fill: impl FnOnce(&mut Self, i16) -> Result<(), CompileError>,
     ) -> Result<(), CompileError> {
         let rec = self.alloc_tmp(8, span)?;
-        let rb = self.g.out.ringbuf;
-        let lost = self.g.out.lost_counter;
-        self.b.load_map(R1, rb);
+        let full = self.reserve_record(size);
+        self.b.emit(insn::stx(8, R10, rec, R0));
+        fill(self, rec)?;
+        self.b.emit(insn::ldx(8, R1, R10, rec));
+        self.submit_record(full);
+        Ok(())
+    }
+
+    /// `bpf_ringbuf_reserve(size)`: r0 = the record; jumps to the returned
+    /// label when the ring buffer is full.
+    fn reserve_record(&mut self, size: usize) -> crate::builder::Label {
+        self.b.load_map(R1, self.g.out.ringbuf);
         self.b.emit(insn::mov64_imm(R2, size as i32));
         self.b.emit(insn::mov64_imm(R3, 0));
         self.b.emit(insn::call(helper::RINGBUF_RESERVE));
         let full = self.b.label();
-        let done = self.b.label();
         self.b.jmp_imm(JmpOp::Jeq, R0, 0, full);
-        self.b.emit(insn::stx(8, R10, rec, R0));
-        fill(self, rec)?;
-        self.b.emit(insn::ldx(8, R1, R10, rec));
+        full
+    }
+
+    /// With the record in r1: submits it. At `full` (the reservation
+    /// failed): lost += 1, addressed directly (a one-entry array: no
+    /// lookup).
+    fn submit_record(&mut self, full: crate::builder::Label) {
+        let done = self.b.label();
         self.b.emit(insn::mov64_imm(R2, 0));
         self.b.emit(insn::call(helper::RINGBUF_SUBMIT));
         self.b.goto(done);
         self.b.bind(full);
-        self.b.load_map_value(R1, lost, 0);
+        self.b.load_map_value(R1, self.g.out.lost_counter, 0);
         self.b.emit(insn::mov64_imm(R2, 1));
         self.b.emit(insn::atomic_add64(R1, 0, R2));
         self.b.bind(done);
-        Ok(())
     }
 
     /// printf() and system(): a format and its arguments, as one record.
