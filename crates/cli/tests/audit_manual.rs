@@ -108,7 +108,10 @@ fn a_full_map_names_the_config_key_that_raises_it() {
     ]);
     let out = run_with_timeout(cmd, Duration::from_secs(60));
     assert!(out.status.success(), "{}", stderr(&out));
-    assert_eq!(stdout(&out), "Attaching 1 probe...\n\n\n@m[1]: 1\n@m[2]: 2\n");
+    assert_eq!(
+        stdout(&out),
+        "Attaching 1 probe...\n\n\n@m[1]: 1\n@m[2]: 2\n"
+    );
     assert_eq!(
         stderr(&out),
         "WARNING: map @m is full (2 keys): 1 update(s) with new keys were dropped; raise max_map_keys (`config = { max_map_keys = N }`, or the environment's BPFTRACE_MAX_MAP_KEYS / USTRACE_MAX_MAP_KEYS) or declare it (`let @m = hash(N);`)\n"

@@ -222,9 +222,8 @@ fn callable(call: &Call) -> Result<&'static Builtin, CompileError> {
 /// `false()` and `argN()`, which are no helpers there). With arguments it
 /// is an error: `comm(pid)` says why ustrace has no such form.
 fn variable_called(call: &Call) -> Result<&'static Builtin, CompileError> {
-    let helper = variable(call.name).filter(|_| {
-        !is_arg(call.name) && !matches!(call.name, "true" | "false")
-    });
+    let helper = variable(call.name)
+        .filter(|_| !is_arg(call.name) && !matches!(call.name, "true" | "false"));
     match helper {
         Some(b) if call.args.is_empty() => Ok(b),
         Some(_) if call.name == "comm" => Err(CompileError::new(
