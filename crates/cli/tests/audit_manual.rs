@@ -117,3 +117,40 @@ fn a_full_map_names_the_config_key_that_raises_it() {
         "WARNING: map @m is full (2 keys): 1 update(s) with new keys were dropped; raise max_map_keys (`config = { max_map_keys = N }`, or the environment's BPFTRACE_MAX_MAP_KEYS / USTRACE_MAX_MAP_KEYS) or declare it (`let @m = hash(N);`)\n"
     );
 }
+
+#[test]
+fn a_conditional_may_choose_between_two_statements() {
+    // The manual's "Conditionals": `$a == 1 ? print("true") : print("false");`.
+    let Some(out) = run_script(
+        "a_conditional_may_choose_between_two_statements",
+        r#"begin { $a = 1; $a == 1 ? print("true") : print("false"); $a == 2 ? print("true") : print("false"); $b = $a > 0 ? $a : -1; print($b); exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\ntrue\nfalse\n1\n\n\n");
+    let err = fails(&["-e", "begin { $a = 1 ? print(1) : 2; }"]);
+    assert_eq!(
+        err,
+        "stdin:1:14: error: the two branches of `?:` differ in type (none and uint64)\n  |\n1 | begin { $a = 1 ? print(1) : 2; }\n  |              ^^^^^^^^^^^^^^^^\n"
+    );
+}
+
+#[test]
+fn an_interval_may_be_one_duration() {
+    // The manual: `interval:1s`, `interval:1000000000` and `interval:s:1`
+    // are the same.
+    let Some(out) = run_script(
+        "an_interval_may_be_one_duration",
+        r#"interval:100000000 { @n++; if (@n == 3) { exit(); } } interval:10ms { @t = 1; }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 2 probes...\n\n\n@n: 3\n@t: 1\n");
+    let err = fails(&["-e", "interval:1x { }"]);
+    assert_eq!(
+        err,
+        "stdin:1:10: error: invalid period `1x`\n  |\n1 | interval:1x { }\n  |          ^^\n  = note: expected a positive number of nanoseconds, or one with a unit: `1s`, `100ms`, `10us`, `1m`\n"
+    );
+}
