@@ -3,6 +3,7 @@
 //! the process exits; Debian's python3.11 under `profile`.
 
 mod common;
+mod live;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -447,9 +448,12 @@ fn run_until_exit(mut g: Guard, limit: Duration) -> std::process::Output {
 }
 
 /// JIT code (an anonymous executable mapping) is stepped through with its
-/// frame pointer and named from the process's perf map (/tmp/perf-PID.map,
-/// read by blazesym while the process lives), between frames unwound with
-/// tables in code built without frame pointers.
+/// frame pointer and named from the process's perf map (/tmp/perf-PID.map),
+/// between frames unwound with tables in code built without frame
+/// pointers. The program deletes its perf map and exits right after its
+/// probe: the name comes from the snapshot the tracer took when the
+/// process's executable mappings changed (`-d` says `perf map: pid N: 1
+/// symbols`); the program probes only after that line (its stdin closes).
 #[test]
 fn jit_frames_are_named_from_the_perf_map() {
     if !bpf_available("jit_frames_are_named_from_the_perf_map") {
@@ -460,20 +464,35 @@ fn jit_frames_are_named_from_the_perf_map() {
         "tests/c/jit_perfmap.c",
         &["-O2", "-g", "-fomit-frame-pointer"],
     );
-    let out = trace_command(
+    let mut cmd = ustrace();
+    cmd.stdin(std::process::Stdio::piped()).args([
+        "-d",
+        "-e",
         &format!(
             r#"usdt:{b}:jit:here {{ printf("stack:%s|\n", ustack); }}"#,
             b = bin.display()
         ),
-        &format!("{} 300 1", bin.display()),
+        "-c",
+        &bin.display().to_string(),
+    ]);
+    let mut live = live::Live::start(cmd);
+    live.wait_for_stderr(
+        |l| l.starts_with("perf map: pid ") && l.contains(": 1 symbols, "),
+        1,
     );
-    let got = first_stack(&out);
+    live.close_stdin();
+    let out = live.output();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // -d also prints the program (with the format): the stack comes last.
+    let text = stdout(&out);
+    let last = text.rsplit_once("stack:").map_or("", |(_, s)| s);
+    let got = first_stack(&format!("stack:{last}"));
     assert_eq!(
         got.iter().take(3).map(String::as_str).collect::<Vec<_>>(),
         ["probe_here", "jitted_trampoline", "main"],
-        "{out}"
+        "{text}"
     );
-    assert_eq!(got.last().map(String::as_str), Some("_start"), "{out}");
+    assert_eq!(got.last().map(String::as_str), Some("_start"), "{text}");
 }
 
 /// The tables of the files a `-c` program maps at start (itself, ld.so,

@@ -106,6 +106,7 @@ mod refused;
 mod resolve;
 mod signatures;
 pub mod sink;
+mod perf_map;
 mod stacks;
 mod syscalls;
 mod tracer;
