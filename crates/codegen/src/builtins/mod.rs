@@ -37,6 +37,7 @@ mod bytes;
 mod compile_time;
 mod errno;
 mod glob;
+mod glob_loop;
 mod join;
 mod maps;
 mod memory;
