@@ -399,52 +399,54 @@ fn postgres_query_stack_reaches_postgres_main() {
         .output()
         .expect("running initdb");
     assert!(initdb.status.success(), "initdb: {}", stderr(&initdb));
-    let backend = format!(
-        "setpriv {} {} --single -D {} postgres",
-        as_postgres.join(" "),
-        bin.join("postgres").display(),
-        data.display()
-    );
+    // The backend prints its banner once it runs its main loop (exec done,
+    // libraries mapped); ustrace -p then loads its tables before it
+    // attaches, and BEGIN says it is attached: only then the query.
+    let mut backend = Command::new("setpriv");
+    backend
+        .args(as_postgres)
+        .arg(bin.join("postgres"))
+        .args(["--single", "-D"])
+        .arg(&data)
+        .arg("postgres")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut backend = Guard(backend.spawn().expect("starting postgres"));
+    let mut banner = std::io::BufReader::new(backend.0.stdout.take().expect("piped stdout"));
+    let mut seen = String::new();
+    while !seen.contains("PostgreSQL stand-alone backend") {
+        use std::io::BufRead;
+        let before = seen.len();
+        let _ = banner.read_line(&mut seen);
+        assert!(seen.len() > before, "the backend ended: {seen:?}");
+    }
     let mut cmd = ustrace();
     cmd.args([
+        "-p",
+        &backend.0.id().to_string(),
         "-e",
         &format!(
-            r#"usdt:{}:postgresql:query__start {{ printf("stack:%s|\n", ustack); }}"#,
+            r#"usdt:{}:postgresql:query__start {{ printf("stack:%s|\n", ustack); }} BEGIN {{ printf("ready\n"); }}"#,
             bin.join("postgres").display()
         ),
-        "-c",
-        &backend,
-    ])
-    .stdin(std::process::Stdio::piped());
-    let mut g = spawn(cmd);
-    // The query comes once the backend has started (and its tables loaded).
-    std::thread::sleep(Duration::from_millis(1500));
-    if let Some(mut input) = g.0.stdin.take() {
+    ]);
+    let mut live = live::Live::start(cmd);
+    live.wait_for(|l| l == "ready", 1);
+    if let Some(mut input) = backend.0.stdin.take() {
         use std::io::Write;
         let _ = input.write_all(b"select 1;\n");
     }
-    let out = run_until_exit(g, Duration::from_secs(30));
+    live.wait_for(|l| l == "|", 1);
+    let (text, err) = live.stop();
+    drop(backend);
     let _ = std::fs::remove_dir_all(&data);
-    let text = stdout(&out);
     let names = first_stack(&text);
     let pos = |name: &str| names.iter().position(|n| n == name);
     assert!(
         pos("PostgresMain").is_some() && pos("PostgresMain") < pos("main"),
-        "stderr: {}\n{text}",
-        stderr(&out)
+        "stderr: {err}\n{text}"
     );
-}
-
-/// Waits for `g` to exit by itself (its stdin closed), up to `limit`.
-fn run_until_exit(mut g: Guard, limit: Duration) -> std::process::Output {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(_)) = g.0.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    interrupt_after(g, Duration::ZERO)
 }
 
 /// JIT code (an anonymous executable mapping) is stepped through with its

@@ -202,7 +202,11 @@ mod tests {
             [
                 (0x7f0000001000, 0x10, "recompiled"),
                 (0x7f0000002000, 0x20, "py::f:/srv/app.py"),
-                (0x7f0000003000, 0x8, "LazyCompile:~run node:internal/main 12"),
+                (
+                    0x7f0000003000,
+                    0x8,
+                    "LazyCompile:~run node:internal/main 12"
+                ),
             ]
         );
         assert_eq!(lookup(&got, 0x7f000000100f), Some(("recompiled", 0xf)));

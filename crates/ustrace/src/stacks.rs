@@ -389,14 +389,14 @@ impl StackFormatter {
                         .frame_from_file(pid, addr)
                         .or_else(|| self.frame_from_perf_map(pid, addr))
                         .unwrap_or(Frame {
-                        addr,
-                        text: format!("0x{addr:x}"),
-                        function: None,
-                        module: None,
-                        file: path,
-                        file_offset,
-                        build_id,
-                    }),
+                            addr,
+                            text: format!("0x{addr:x}"),
+                            function: None,
+                            module: None,
+                            file: path,
+                            file_offset,
+                            build_id,
+                        }),
                 }
             })
             .collect()

@@ -107,8 +107,7 @@ impl Planner<'_> {
             let count = end.saturating_sub(start).max(0);
             // Each iteration also steps and tests the counter.
             let cost = (count as u64).saturating_mul(body_weight.saturating_add(2));
-            if fits(start) && fits(end) && count <= MAX_INLINE_ITERATIONS && cost <= INLINE_BUDGET
-            {
+            if fits(start) && fits(end) && count <= MAX_INLINE_ITERATIONS && cost <= INLINE_BUDGET {
                 self.inline.insert(var.id, (start, end));
                 return cost.saturating_add(weight);
             }
@@ -208,7 +207,10 @@ mod tests {
             plan("BEGIN { $s = 1; for ($i : 0..100) { $s = ($s * 33) ^ $i; } }"),
             vec![(0, 100)]
         );
-        assert_eq!(plan("BEGIN { for ($i : 5..1) { print($i); } }"), vec![(5, 1)]);
+        assert_eq!(
+            plan("BEGIN { for ($i : 5..1) { print($i); } }"),
+            vec![(5, 1)]
+        );
     }
 
     #[test]

@@ -401,28 +401,57 @@ impl ProgramCompiler<'_, '_> {
     }
 }
 
-/// Calls `f` on every `for` loop of `block`, nested ones included.
+/// Calls `f` on every `for` loop of `block`, nested ones included (in
+/// block expressions too).
 fn collect_loops(block: &Block, f: &mut dyn FnMut(&Expr, &ForIter)) {
-    for Stmt { kind, .. } in &block.stmts {
+    collect_in_stmts(&block.stmts, f)
+}
+
+fn collect_in_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr, &ForIter)) {
+    for Stmt { kind, .. } in stmts {
         match kind {
+            StmtKind::Expr(e) => collect_in_expr(e, f),
+            StmtKind::Assign { target, value, .. } => {
+                collect_in_expr(target, f);
+                collect_in_expr(value, f);
+            }
             StmtKind::For { var, iter, body } => {
+                match &**iter {
+                    ForIter::Range { start, end } => {
+                        collect_in_expr(start, f);
+                        collect_in_expr(end, f);
+                    }
+                    ForIter::Map(m) => collect_in_expr(m, f),
+                }
                 f(var, iter);
                 collect_loops(body, f);
             }
             StmtKind::If {
+                cond,
                 then_block,
                 else_block,
-                ..
             } => {
+                collect_in_expr(cond, f);
                 collect_loops(then_block, f);
                 if let Some(b) = else_block {
                     collect_loops(b, f);
                 }
             }
-            StmtKind::While { body, .. }
-            | StmtKind::Unroll { body, .. }
-            | StmtKind::Block(body) => collect_loops(body, f),
-            _ => {}
+            StmtKind::While { cond, body } => {
+                collect_in_expr(cond, f);
+                collect_loops(body, f);
+            }
+            StmtKind::Unroll { body, .. } | StmtKind::Block(body) => collect_loops(body, f),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
+    }
+}
+
+fn collect_in_expr(e: &Expr, f: &mut dyn FnMut(&Expr, &ForIter)) {
+    if let ExprKind::Block { stmts, .. } = &e.kind {
+        collect_in_stmts(stmts, f);
+    }
+    for child in ustrace_lang::ast::children(&e.kind) {
+        collect_in_expr(child, f);
     }
 }
