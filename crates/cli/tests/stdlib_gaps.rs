@@ -206,3 +206,30 @@ fn globmatch_takes_patterns_from_probe_arguments_and_maps() {
          a[b a[b 1 0\n\n\n@pat: *.so.[0-9]\n"
     );
 }
+
+#[test]
+fn memcmp_compares_the_bytes_of_integer_values() {
+    // bpftrace compares the values' own bytes (little-endian, as wide as
+    // the type); `argN` is an integer, so only its 8 bytes are compared.
+    let bin = build_c_once("stdlib_helpers", "tests/c/stdlib_helpers.c", &["-g", "-O0"]);
+    let script = format!(
+        r#"BEGIN {{ printf("%d %d %d %d %d\n", memcmp(0x0102, 0x0102, 8), memcmp(0x0102, 0x0103, 1),
+             memcmp(0x0201, 0x0101, 2), memcmp((uint8)5, (uint8)7, 1), memcmp(true, 1, 1)); }}
+           uprobe:{b}:compare {{ printf("%d %d\n", memcmp(arg0, arg0, 8), memcmp(arg0 | 1, arg0 & ~1, 1)); }}"#,
+        b = bin.display()
+    );
+    if !bpf_available("memcmp_compares_the_bytes_of_integer_values") {
+        return;
+    }
+    let out = trace_command(&script, &bin.display().to_string());
+    assert_eq!(out, "Attaching 2 probes...\n0 -1 1 -2 0\n0 1\n0 1\n\n\n");
+    // More bytes than the integer holds is refused at the argument.
+    let mut cmd = ustrace();
+    cmd.args(["-e", "BEGIN { $x = memcmp((uint16)1, 2, 3); }"]);
+    let out = run_with_timeout(cmd, std::time::Duration::from_secs(60));
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "stdin:1:21: error: memcmp() compares 3 bytes, but this integer holds 2\n  |\n1 | BEGIN { $x = memcmp((uint16)1, 2, 3); }\n  |                     ^^^^^^^^^\n"
+    );
+}

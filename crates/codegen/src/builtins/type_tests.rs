@@ -116,6 +116,20 @@ fn facts<'e>(
     Facts { ty, dwarf, expr }
 }
 
+/// Whether `expr` is a pointer of the traced program's debug information
+/// (`is_ptr`): ustrace's `argN` are integers, `args.p` of a `char *` is a
+/// pointer.
+pub(super) fn is_pointer(
+    ctx: &Context,
+    opts: &CompileOptions,
+    vars: &TypedVars,
+    expr: &Expr,
+) -> bool {
+    facts(ctx, opts, vars, Type::Void, expr)
+        .dwarf
+        .is_some_and(|d| matches!(d.kind(), Kind::Pointer { .. }))
+}
+
 /// The answer of predicate `name`.
 fn answer(name: &str, f: &Facts) -> Result<bool, CompileError> {
     let pointer = f
