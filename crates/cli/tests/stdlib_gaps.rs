@@ -233,3 +233,19 @@ fn memcmp_compares_the_bytes_of_integer_values() {
         "stdin:1:21: error: memcmp() compares 3 bytes, but this integer holds 2\n  |\n1 | BEGIN { $x = memcmp((uint16)1, 2, 3); }\n  |                     ^^^^^^^^^\n"
     );
 }
+
+#[test]
+fn strcap_of_a_variable_is_the_size_of_its_largest_value() {
+    // bpftrace types `$a = "abc"` as string[4] and grows a variable's
+    // type to its largest string; strcap() is that size, not the buffer's.
+    let Some(out) = run_script(
+        "strcap_of_a_variable_is_the_size_of_its_largest_value",
+        r#"BEGIN { $a = "abc"; $b = comm; $d = "ab"; $d = "abcdefgh";
+                   printf("%d %d %d %d\n", strcap($a), strcap($b), strcap($d), strcap("xy"));
+                   exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n4 16 9 3\n\n\n");
+}
