@@ -249,3 +249,49 @@ fn strcap_of_a_variable_is_the_size_of_its_largest_value() {
     };
     assert_eq!(out, "Attaching 1 probe...\n4 16 9 3\n\n\n");
 }
+
+#[test]
+fn len_of_a_stack_in_a_variable_counts_its_frames() {
+    let bin = build_c_once("nested_calls", "tests/c/nested_calls.c", &["-g", "-O0"]);
+    if !bpf_available("len_of_a_stack_in_a_variable_counts_its_frames") {
+        return;
+    }
+    let script = format!(
+        r#"uprobe:{b}:mid,uprobe:{b}:leaf {{ $s = ustack; $two = ustack(2);
+             printf("%s %d %d\n", func, len($s), len($two)); print($s); }}"#,
+        b = bin.display()
+    );
+    let out = trace_command(&script, &bin.display().to_string());
+    // Each record: "FUNC LEN 2", a blank line, one line per frame of $s,
+    // a blank line.
+    let mut depths = Vec::new();
+    let mut lines = out.lines().skip(1);
+    while let Some(head) = lines.next() {
+        let fields: Vec<&str> = head.split(' ').collect();
+        let [func, len, two] = fields[..] else {
+            break;
+        };
+        assert_eq!(two, "2", "{out}");
+        assert_eq!(lines.next(), Some(""), "{out}");
+        let frames: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+        assert_eq!(
+            frames.first().map(|f| f.trim()),
+            Some(format!("{func}+0").as_str()),
+            "{out}"
+        );
+        assert_eq!(len.parse::<usize>().ok(), Some(frames.len()), "{out}");
+        depths.push((func.to_string(), frames.len()));
+    }
+    assert_eq!(depths.len(), 2, "{out}");
+    assert_eq!(depths[0].0, "mid", "{out}");
+    assert_eq!(depths[1], ("leaf".to_string(), depths[0].1 + 1), "{out}");
+    // Not a stack: one line with a caret.
+    let mut cmd = ustrace();
+    cmd.args(["-e", "BEGIN { $s = 1; print(len($s)); }"]);
+    let out = run_with_timeout(cmd, std::time::Duration::from_secs(60));
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "stdin:1:27: error: len() takes a map or a stack, not uint64\n  |\n1 | BEGIN { $s = 1; print(len($s)); }\n  |                           ^^\n"
+    );
+}
