@@ -71,10 +71,16 @@ impl Namer<'_> {
                 .into_iter()
                 .map(|f| self.value(f, Place::MapKey))
                 .collect::<Result<_, _>>()?;
-            entries.push(MapEntry {
-                key,
-                value: e.value,
-            });
+            // A stored stack or symbol prints as bpftrace prints one
+            // (`print(ustack)`'s lines, `usym`'s name) after the key.
+            let value = match e.named {
+                Some(f) => match self.value(f, Place::Record)? {
+                    Value::Str(text) => ustrace_output::MapValue::Str(text),
+                    _ => return Err(Error::Internal("a named map value is not text".into())),
+                },
+                None => e.value,
+            };
+            entries.push(MapEntry { key, value });
         }
         Ok(entries)
     }
