@@ -109,8 +109,9 @@ pub enum MetricType {
 }
 
 impl MetricType {
-    /// The metric type of a map holding `value`; `None` for strings, which
-    /// cannot be a metric.
+    /// The metric type of a map holding `value`; `None` for strings and
+    /// tuples, which cannot be a metric, and time series (already a
+    /// series over time, which a scraper builds itself).
     pub fn of_value(value: &MapValue) -> Option<MetricType> {
         Some(match value {
             MapValue::Count(_) => MetricType::Counter,
@@ -123,7 +124,8 @@ impl MetricType {
             MapValue::Hist(_) | MapValue::FineHist { .. } | MapValue::Lhist { .. } => {
                 MetricType::Histogram
             }
-            MapValue::Str(_) | MapValue::Tuple(_) => return None,
+            // A graph over time is no one sample: not exported.
+            MapValue::Str(_) | MapValue::Tuple(_) | MapValue::Tseries(_) => return None,
             MapValue::Bool(_) => MetricType::Gauge,
         })
     }

@@ -71,7 +71,7 @@ fn metric_type(v: ValueKind) -> Option<MetricType> {
         ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. } => {
             MetricType::Histogram
         }
-        ValueKind::Str(_) | ValueKind::Tuple { .. } => return None,
+        ValueKind::Str(_) | ValueKind::Tuple { .. } | ValueKind::Tseries { .. } => return None,
     })
 }
 

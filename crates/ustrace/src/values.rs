@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use ustrace_abi::{Decoder, FieldValue, UserMap};
-use ustrace_output::{MapEntry, Value};
+use ustrace_output::{MapEntry, MapValue, Value};
 use ustrace_runtime::{MapAccess, RuntimeError, Session};
 
 use crate::host::wall_time;
@@ -65,16 +65,20 @@ impl Namer<'_> {
         raw: &[(Vec<u8>, Vec<Vec<u8>>)],
     ) -> Result<Vec<MapEntry>, Error> {
         let mut entries = Vec::new();
+        // Time series are shown on this host's wall clock.
+        let clock = matches!(map.value, ustrace_abi::ValueKind::Tseries { .. })
+            .then(crate::host::wall_clock);
         for e in self.decoder().map(map, raw)? {
             let key = e
                 .key
                 .into_iter()
                 .map(|f| self.value(f, Place::MapKey))
                 .collect::<Result<_, _>>()?;
-            entries.push(MapEntry {
-                key,
-                value: e.value,
-            });
+            let mut value = e.value;
+            if let (MapValue::Tseries(t), Some(clock)) = (&mut value, clock) {
+                t.clock = clock;
+            }
+            entries.push(MapEntry { key, value });
         }
         Ok(entries)
     }
