@@ -329,7 +329,9 @@ impl<'a> Decoder<'a> {
                 let body = map.key_body_size();
                 let user_key = key_bytes.slice(0, body, "key fields")?;
                 let point = reduce_slot(values, agg, signed, &value_name)?;
-                let entry = series.entry(user_key).or_insert_with(|| (fields, Vec::new()));
+                let entry = series
+                    .entry(user_key)
+                    .or_insert_with(|| (fields, Vec::new()));
                 entry.1.extend(point);
             } else if map.value.is_histogram() {
                 let body = map.key_body_size();

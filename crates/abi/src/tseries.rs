@@ -202,7 +202,12 @@ mod tests {
 
     #[test]
     fn only_the_newest_epoch_counts() {
-        let cpus = [slot(5, 1, 10), slot(7, 1, 11), slot(9, 1, 11), slot(0, 0, 0)];
+        let cpus = [
+            slot(5, 1, 10),
+            slot(7, 1, 11),
+            slot(9, 1, 11),
+            slot(0, 0, 0),
+        ];
         let p = |value| Some(TseriesPoint { epoch: 11, value });
         assert_eq!(reduce(TseriesAgg::Sum, true, &cpus), p(16));
         assert_eq!(reduce(TseriesAgg::Max, true, &cpus), p(9));
@@ -222,8 +227,14 @@ mod tests {
             Some(2)
         );
         let mixed = [slot(-1, 1, 3), slot(2, 1, 3)];
-        assert_eq!(reduce(TseriesAgg::Max, true, &mixed).map(|p| p.value), Some(2));
-        assert_eq!(reduce(TseriesAgg::Max, false, &mixed).map(|p| p.value), Some(-1));
+        assert_eq!(
+            reduce(TseriesAgg::Max, true, &mixed).map(|p| p.value),
+            Some(2)
+        );
+        assert_eq!(
+            reduce(TseriesAgg::Max, false, &mixed).map(|p| p.value),
+            Some(-1)
+        );
         assert_eq!(
             reduce(TseriesAgg::Avg, true, &[slot(-7, 2, 1)]).map(|p| p.value),
             Some(-3)

@@ -11,9 +11,8 @@ use ustrace_lang::ast::Span;
 // them); re-exported so code generator code names them from here.
 pub use ustrace_abi::{
     FieldKind, PrintfDef, PrintfKind, StackFormat, StackMode, TseriesAgg, UserMap, ValueKind,
-    TAG_CLEAR_MAP,
-    TAG_EXIT, TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME, TAG_ZERO_MAP,
-    USTACK_MAX_DEPTH,
+    TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME,
+    TAG_ZERO_MAP, USTACK_MAX_DEPTH,
 };
 
 /// In the [`MapRole::DroppedUpdates`] counters, after one counter per map

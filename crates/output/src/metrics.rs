@@ -445,7 +445,7 @@ fn float(v: f64) -> String {
 }
 
 /// The maps of `maps` (name, metric type) that cannot be exposed, each
-/// with the one-line reason: strings, and maps whose sample names clash
+/// with the one-line reason: strings, tuples, time series, and maps whose sample names clash
 /// with an earlier map's. The renderer must be given only the others.
 pub fn unexposable(maps: &[(&str, Option<MetricType>)]) -> Vec<(usize, String)> {
     let mut taken: BTreeSet<String> = BTreeSet::new();
@@ -454,7 +454,7 @@ pub fn unexposable(maps: &[(&str, Option<MetricType>)]) -> Vec<(usize, String)> 
         let Some(metric) = metric else {
             out.push((
                 i,
-                format!("map {name} holds strings, which cannot be a metric: it is left out of --metrics"),
+                format!("map {name} holds strings, tuples or a time series, which cannot be a metric: it is left out of --metrics"),
             ));
             continue;
         };

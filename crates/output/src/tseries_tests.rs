@@ -113,7 +113,12 @@ fn keyed_maps_share_the_newest_epoch_and_gaps_print_a_dash() {
     let ms = 1_000_000;
     let first = 173_482_611; // 00:11:22.611 UTC
     let old = series(ms, 5, first, &[Some(1), Some(2), Some(3), Some(4), Some(5)]);
-    let new = series(ms, 5, first + 1, &[Some(1), Some(2), Some(3), Some(4), Some(5)]);
+    let new = series(
+        ms,
+        5,
+        first + 1,
+        &[Some(1), Some(2), Some(3), Some(4), Some(5)],
+    );
     let entries = vec![
         MapEntry {
             key: vec![Value::Int(1)],
