@@ -372,7 +372,9 @@ impl<'a> Decoder<'a> {
             signed,
         } = map.value
         {
-            for (_, (key, mut points)) in series {
+            // A key none of whose slots was written (after zero()) shows
+            // nothing, as a cleared one.
+            for (_, (key, mut points)) in series.into_iter().filter(|s| !s.1 .1.is_empty()) {
                 // Slots of an old epoch and a new one never share an
                 // index, but a slot overwritten twice keeps only one.
                 points.sort_unstable_by_key(|p| p.epoch);

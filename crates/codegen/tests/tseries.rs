@@ -71,3 +71,40 @@ fn every_aggregation_compiles_with_durations_and_nanoseconds() {
         }
     }
 }
+
+#[test]
+fn element_access_to_a_series_is_refused_at_the_offending_text() {
+    let cases = [
+        (
+            "BEGIN { @t[1] = tseries(1, 1s, 2); if (has_key(@t, 1)) { exit(); } }",
+            "has_key() of @t, which holds tseries(x, 1000000000, 2), is not supported",
+            "@t, 1",
+        ),
+        (
+            "BEGIN { @t[1] = tseries(1, 1s, 2); delete(@t, 1); }",
+            "delete() of an element of tseries(x, 1000000000, 2) is not supported; use clear()",
+            "delete(@t, 1)",
+        ),
+        (
+            r#"BEGIN { @t[1] = tseries(1, 1s, 2, "min"); for ($kv : @t) { exit(); } }"#,
+            "`for` over @t, which holds tseries(x, 1000000000, 2, \"min\"): only count() and sum() maps can be iterated among aggregations",
+            "@t",
+        ),
+        (
+            "BEGIN { @t = tseries(1, 1s, 2); $x = @t + 1; }",
+            "map @t holds tseries(x, 1000000000, 2) which cannot be read in a probe",
+            "@t",
+        ),
+        (
+            "BEGIN { @h[1] = hist(1); if (has_key(@h[1])) { exit(); } }",
+            "has_key() of @h, which holds hist(), is not supported",
+            "@h[1]",
+        ),
+    ];
+    for (src, message, at) in cases {
+        match build_with(src, &CompileOptions::default()) {
+            Ok(_) => panic!("{src} compiled"),
+            Err(e) => assert_eq!(e, (message.to_string(), at.to_string()), "{src}"),
+        }
+    }
+}

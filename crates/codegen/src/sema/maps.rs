@@ -279,6 +279,16 @@ impl Checker<'_> {
                 format!("has_key(): @{name} is a scalar map (it has no keys)"),
             ));
         }
+        if def.value.has_index_key() {
+            // Its entries are kept per bucket or slot, not per key.
+            return Err(CompileError::new(
+                target.span,
+                format!(
+                    "has_key() of @{name}, which holds {}, is not supported",
+                    describe_value(def.value)
+                ),
+            ));
+        }
         self.key_fields(keys)?;
         Ok(Typed::bool())
     }
