@@ -122,7 +122,12 @@ pub struct DecodedEntry {
     /// The key fields (empty for a scalar map).
     pub key: Vec<FieldValue>,
     /// The value; histogram buckets of one key are gathered in one entry.
+    /// For a [`ValueKind::Named`] map an empty string, to be replaced by
+    /// the text of [`DecodedEntry::named`].
     pub value: MapValue,
+    /// The stack or symbol of a [`ValueKind::Named`] value; `None` for
+    /// every other kind.
+    pub named: Option<FieldValue>,
 }
 
 /// Decodes what a script's programs send back, with its layouts.
@@ -344,11 +349,24 @@ impl<'a> Decoder<'a> {
                     .1
                     .push((bucket, count));
             } else {
+                let mut named = None;
                 let value = match map.value {
                     ValueKind::Tuple { .. } => self.tuple_value(map, values, &value_name)?,
+                    ValueKind::Named(kind) => {
+                        let first = values.first().map_or(&[][..], Vec::as_slice);
+                        named = self
+                            .fields(&[kind], Bytes::new(first, &value_name))?
+                            .into_iter()
+                            .next();
+                        MapValue::Str(Vec::new())
+                    }
                     kind => value(kind, values, &value_name)?,
                 };
-                out.push(DecodedEntry { key: fields, value });
+                out.push(DecodedEntry {
+                    key: fields,
+                    value,
+                    named,
+                });
             }
         }
         for (_, (key, mut buckets)) in grouped {
@@ -363,7 +381,11 @@ impl<'a> Decoder<'a> {
                 ValueKind::FineHist { bits } => MapValue::FineHist { bits, buckets },
                 _ => MapValue::Hist(buckets),
             };
-            out.push(DecodedEntry { key, value });
+            out.push(DecodedEntry {
+                key,
+                value,
+                named: None,
+            });
         }
         if let ValueKind::Tseries {
             interval_ns,
@@ -387,7 +409,11 @@ impl<'a> Decoder<'a> {
                     clock: WallClock::default(),
                     points,
                 });
-                out.push(DecodedEntry { key, value });
+                out.push(DecodedEntry {
+                    key,
+                    value,
+                    named: None,
+                });
             }
         }
         Ok(out)
@@ -449,6 +475,8 @@ fn value(kind: ValueKind, per_cpu: &[Vec<u8>], name: &str) -> Result<MapValue, D
         ValueKind::Bool => MapValue::Bool(first.u64_at(0, "bool")? != 0),
         // Decoded with the map's value fields by `Decoder::tuple_value`.
         ValueKind::Tuple { .. } => MapValue::Tuple(Vec::new()),
+        // Decoded as a field by `Decoder::map`, named by the caller.
+        ValueKind::Named(_) => MapValue::Str(Vec::new()),
         ValueKind::Count => MapValue::Count(sum_words(per_cpu, 0, name, "count")?),
         ValueKind::Sum => MapValue::Sum(sum_words(per_cpu, 0, name, "sum")? as i64),
         ValueKind::Min | ValueKind::Max => {

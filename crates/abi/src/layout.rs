@@ -236,6 +236,10 @@ pub enum ValueKind {
         /// Bytes of the value.
         size: usize,
     },
+    /// A user stack or symbol (assigned: `@s[tid] = ustack`,
+    /// `@f[tid] = usym(addr)`): a [`FieldKind::UStack`] or
+    /// [`FieldKind::USym`] field, named by user space when printed.
+    Named(FieldKind),
     /// `count()`: per-CPU u64, summed.
     Count,
     /// `sum(x)`: per-CPU i64, summed.
@@ -297,6 +301,7 @@ impl ValueKind {
         match self {
             ValueKind::Str(n) => (n + 7) & !7,
             ValueKind::Tuple { size } => (size + 7) & !7,
+            ValueKind::Named(field) => (field.size() + 7) & !7,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
             ValueKind::Tseries { .. } => crate::tseries::TSERIES_SLOT_SIZE,
             _ => 8,
@@ -307,7 +312,11 @@ impl ValueKind {
     pub fn per_cpu(self) -> bool {
         !matches!(
             self,
-            ValueKind::Int { .. } | ValueKind::Str(_) | ValueKind::Bool | ValueKind::Tuple { .. }
+            ValueKind::Int { .. }
+                | ValueKind::Str(_)
+                | ValueKind::Bool
+                | ValueKind::Tuple { .. }
+                | ValueKind::Named(_)
         )
     }
 

@@ -102,7 +102,8 @@ fn per_cpu_counts_are_summed_and_keys_decoded() {
                     signed: true
                 }
             ],
-            value: MapValue::Count(7)
+            value: MapValue::Count(7),
+            named: None
         }]
     );
 }

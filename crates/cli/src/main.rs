@@ -366,7 +366,7 @@ fn run(cli: Cli) -> Result<i32> {
         let raise = if full.declared {
             "declare it larger (`let @m = hash(N);`)".to_string()
         } else {
-            "raise the limit with USTRACE_MAX_MAP_KEYS".to_string()
+            "raise max_map_keys (`config = { max_map_keys = N }`, or the environment's BPFTRACE_MAX_MAP_KEYS / USTRACE_MAX_MAP_KEYS) or declare it (`let @m = hash(N);`)".to_string()
         };
         cli.run.warn(&format!(
             "map {} is full ({} keys): {} update(s) with new keys were dropped; {raise}",

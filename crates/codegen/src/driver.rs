@@ -154,6 +154,15 @@ impl Globals<'_> {
         MapId(self.out.maps.len() - 1)
     }
 
+    /// The map of `def`'s role, created from `def` on first use (maps
+    /// every program of the script shares, such as scratch space).
+    pub(crate) fn shared_map(&mut self, def: MapDef) -> MapId {
+        match self.out.maps.iter().position(|m| m.role == def.role) {
+            Some(i) => MapId(i),
+            None => self.add_map(def),
+        }
+    }
+
     /// The stack trace map of `ustack`, created on first use.
     pub(crate) fn stack_map(&mut self) -> MapId {
         if let Some(i) = self

@@ -193,6 +193,9 @@ pub enum MapRole {
     /// Updates that failed because the map was full: one entry of u64
     /// counters indexed by [`MapId`](crate::builder::MapId).
     DroppedUpdates,
+    /// Per-CPU state and strings of `globmatch` with a run-time pattern
+    /// (crates/codegen/src/builtins/glob_loop.rs).
+    GlobState,
     /// A script map `@name`.
     User(UserMap),
 }

@@ -58,6 +58,8 @@ fn parse_errors() {
             "period of 99999999999999s is too long",
         ),
         ("profile:hz { }", "invalid attach point `profile:hz`"),
+        ("interval:1x { }", "invalid period `1x`"),
+        ("interval:0s { }", "invalid period `0s`"),
         ("BEGIN:x { }", "`BEGIN` takes no arguments"),
         (
             "BEGIN END { }",

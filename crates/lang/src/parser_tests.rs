@@ -327,6 +327,22 @@ fn attach_kinds() {
         }
     );
     assert_eq!(kind("i:us:5"), AttachKind::Interval { period_ns: 5_000 });
+    // bpftrace's manual: `interval:1s`, `interval:1000000000` and
+    // `interval:s:1` are the same.
+    for one_second in ["interval:1s", "interval:1000000000", "i:1000ms"] {
+        assert_eq!(
+            kind(one_second),
+            AttachKind::Interval {
+                period_ns: 1_000_000_000
+            }
+        );
+    }
+    assert_eq!(
+        kind("profile:10ms"),
+        AttachKind::Profile {
+            rate: ProfileRate::PeriodNs(10_000_000)
+        }
+    );
     assert_eq!(
         kind("interval:hz:4"),
         AttachKind::Interval {

@@ -108,6 +108,7 @@ impl Session {
                 MapRole::FileNames => "file_names".to_string(),
                 MapRole::FileNameScratch => "name_scratch".to_string(),
                 MapRole::DroppedUpdates => "dropped".to_string(),
+                MapRole::GlobState => "glob_state".to_string(),
                 MapRole::User(u) => u.name.trim_start_matches('@').to_string(),
             };
             let name = if name.is_empty() {

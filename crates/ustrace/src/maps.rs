@@ -116,7 +116,7 @@ impl Tracer {
             .find(|&i| self.user_map(i).is_some_and(|m| m.name == name))
     }
 
-    /// Names the user stacks and symbols found in map keys now, while their
+    /// Names the user stacks and symbols found in map keys and values now, while their
     /// processes are alive (a map is printed at exit, maybe after they are
     /// gone).
     pub(crate) fn remember_stacks(&self) -> Result<(), Error> {
@@ -125,16 +125,30 @@ impl Tracer {
             let Some(map) = self.user_map(index) else {
                 continue;
             };
-            let has_names = map
-                .key
-                .iter()
-                .any(|f| matches!(f, FieldKind::UStack(_) | FieldKind::USym));
+            let named_value = match map.value {
+                ValueKind::Named(kind) => Some(kind),
+                _ => None,
+            };
+            let has_names = named_value.is_some()
+                || map
+                    .key
+                    .iter()
+                    .any(|f| matches!(f, FieldKind::UStack(_) | FieldKind::USym));
             if !has_names {
                 continue;
             }
             let name = format!("map {} key", map.name);
-            for (key, _) in self.session.read_map(index) {
-                for field in namer.decoder().fields(&map.key, Bytes::new(&key, &name))? {
+            let value_name = format!("map {} value", map.name);
+            for (key, values) in self.session.read_map(index) {
+                let mut fields = namer.decoder().fields(&map.key, Bytes::new(&key, &name))?;
+                if let (Some(kind), Some(first)) = (named_value, values.first()) {
+                    fields.extend(
+                        namer
+                            .decoder()
+                            .fields(&[kind], Bytes::new(first, &value_name))?,
+                    );
+                }
+                for field in fields {
                     match field {
                         FieldValue::UStack { id, pid, .. } => {
                             self.stack_pids.borrow_mut().insert(pid);

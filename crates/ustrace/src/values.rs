@@ -74,7 +74,15 @@ impl Namer<'_> {
                 .into_iter()
                 .map(|f| self.value(f, Place::MapKey))
                 .collect::<Result<_, _>>()?;
-            let mut value = e.value;
+            // A stored stack or symbol prints as bpftrace prints one
+            // (`print(ustack)`'s lines, `usym`'s name) after the key.
+            let mut value = match e.named {
+                Some(f) => match self.value(f, Place::Record)? {
+                    Value::Str(text) => MapValue::Str(text),
+                    _ => return Err(Error::Internal("a named map value is not text".into())),
+                },
+                None => e.value,
+            };
             if let (MapValue::Tseries(t), Some(clock)) = (&mut value, clock) {
                 t.clock = clock;
             }

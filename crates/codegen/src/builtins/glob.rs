@@ -2,10 +2,11 @@
 //! (`?`, `*`, `[abc]`, `[a-z]`, `[!abc]`), as bpftrace's manual defines
 //! it (no special meaning for `/`).
 //!
-//! The pattern is a literal, compiled into the probe: a set of positions
-//! in the pattern (bit `i` = the first `i` elements matched) is advanced
+//! A literal pattern is compiled into the probe: a set of positions in
+//! the pattern (bit `i` = the first `i` elements matched) is advanced
 //! byte by byte over the string, unrolled over its capacity, so the
-//! verifier sees straight-line code of (capacity x elements) steps.
+//! verifier sees straight-line code of (capacity x elements) steps. A
+//! pattern known only at run time is matched by `glob_loop`.
 
 use ustrace_lang::ast::{ExprKind, Span};
 
@@ -19,8 +20,8 @@ pub(super) const ENTRIES: &[Builtin] = &[Builtin {
     name: "globmatch",
     form: Form::Function,
     arity: (2, 2),
-    usage: "globmatch() takes a string and a glob pattern literal: globmatch(comm, \"ba*\")",
-    doc: "`true` when the whole string matches the glob pattern (a literal: `?`, `*`, `[abc]`, `[a-z]`, `[!abc]`; `/` is an ordinary character).",
+    usage: "globmatch() takes a string and a glob pattern: globmatch(comm, \"ba*\")",
+    doc: "`true` when the whole string matches the glob pattern (`?`, `*`, `[abc]`, `[a-z]`, `[!abc]`; `/` is an ordinary character); the pattern may be a literal or any string, e.g. a probe argument's.",
     example: "if (globmatch(comm, \"python3*\")) { @py++; }",
     check: check_globmatch,
     emit: emit_globmatch,
@@ -56,6 +57,14 @@ fn parse(pattern: &[u8]) -> Result<Vec<Element>, String> {
         out.push(match c {
             b'?' => Element::Any,
             b'*' => Element::Star,
+            // `\x` is `x` itself (as in the kernel's glob_match).
+            b'\\' => match pattern.get(i) {
+                Some(&next) => {
+                    i += 1;
+                    Element::Byte(next)
+                }
+                None => return Err("a `\\` with nothing after it".into()),
+            },
             b'[' => {
                 let negated = pattern.get(i) == Some(&b'!');
                 if negated {
@@ -102,22 +111,23 @@ fn parse(pattern: &[u8]) -> Result<Vec<Element>, String> {
     Ok(out)
 }
 
-/// The pattern literal's elements, or an error at its text.
-fn pattern(call: &Call) -> Result<Vec<Element>, CompileError> {
+/// The pattern literal's elements (`None` when the pattern is no
+/// literal), or an error at its text.
+fn pattern(call: &Call) -> Result<Option<Vec<Element>>, CompileError> {
     let arg = &call.args[1];
     let ExprKind::String(text) = &arg.kind else {
-        return Err(CompileError::new(
-            arg.span,
-            "globmatch()'s pattern must be a string literal (it is compiled into the probe)",
-        ));
+        return Ok(None);
     };
     parse(text.as_bytes())
+        .map(Some)
         .map_err(|why| CompileError::new(arg.span, format!("globmatch(): bad pattern: {why}")))
 }
 
 fn check_globmatch(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
     super::strings::string_operand(c, &call.args[0])?;
-    pattern(call)?;
+    if pattern(call)?.is_none() {
+        super::strings::string_operand(c, &call.args[1])?;
+    }
     Ok(Typed::bool())
 }
 
@@ -182,7 +192,9 @@ fn unless_accepts(pc: &mut ProgramCompiler, e: &Element, to: crate::builder::Lab
 /// `globmatch(s, "pat")`: r2 holds the set of matched prefixes of the
 /// pattern; each byte of `s` (up to its NUL) makes the next set in r3.
 fn emit_globmatch(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
-    let elements = pattern(call)?;
+    let Some(elements) = pattern(call)? else {
+        return super::glob_loop::emit(pc, call);
+    };
     let (s, cap) = super::strings::string_in_stack(pc, &call.args[0])?;
     let end = pc.b.label();
     pc.b.mov_imm(R2, closure(&elements, 1) as i64);
@@ -284,6 +296,8 @@ mod tests {
             ("[!]]x", "ax", true),
             ("a*b*c", "aXbYbZc", true),
             ("a*b*c", "aXbYbZ", false),
+            ("a\\*", "a*", true),
+            ("a\\*", "ab", false),
         ] {
             assert_eq!(matches(p, s), want, "{p} ~ {s}");
         }
@@ -331,6 +345,7 @@ mod tests {
     fn bad_patterns_say_why() {
         assert_eq!(parse(b"[ab").unwrap_err(), "a `[` without its `]`");
         assert_eq!(parse(b"[z-a]").unwrap_err(), "the range `z-a` is empty");
+        assert_eq!(parse(b"a\\").unwrap_err(), "a `\\` with nothing after it");
         assert!(parse(&[b'a'; 64]).unwrap_err().starts_with("64 elements"));
     }
 }

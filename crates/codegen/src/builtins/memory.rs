@@ -1,6 +1,6 @@
 //! Reading the traced process's memory: `str()`, `buf()`.
 
-use ustrace_lang::ast::ExprKind;
+use ustrace_lang::ast::{BinaryOp, ExprKind};
 
 use super::{Builtin, Call, Form};
 use crate::emit::{ProgramCompiler, Val};
@@ -52,7 +52,44 @@ fn runtime_len(call: &Call) -> bool {
         .is_some_and(|e| !matches!(e.kind, ExprKind::Integer(_)))
 }
 
+/// `str($N + K)` of a string positional parameter: its text from byte `K`
+/// on, at compile time (bpftrace's pointer arithmetic on a parameter); `K`
+/// a constant no larger than the text's length. None for any other
+/// argument.
+fn positional_suffix(call: &Call, positional: &[String]) -> Option<Result<String, CompileError>> {
+    let ExprKind::Binary {
+        op: BinaryOp::Add,
+        lhs,
+        rhs,
+    } = &call.args[0].kind
+    else {
+        return None;
+    };
+    let ExprKind::Positional(n) = lhs.kind else {
+        return None;
+    };
+    let text = positional.get(n.wrapping_sub(1))?;
+    if crate::fold::parse_int(text).is_some() {
+        return None;
+    }
+    Some(match rhs.kind {
+        ExprKind::Integer(k) if k <= text.len() as u64 => {
+            Ok(String::from_utf8_lossy(&text.as_bytes()[k as usize..]).into_owned())
+        }
+        _ => Err(CompileError::new(
+            call.args[0].span,
+            format!(
+                "only addition of a single constant less or equal to the length of ${n} (which is {}) is allowed inside str()",
+                text.len()
+            ),
+        )),
+    })
+}
+
 fn check_str(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
+    if let Some(suffix) = positional_suffix(call, &c.opts.positional) {
+        return Ok(Typed::of(Type::Str(suffix?.len() + 1)));
+    }
     let len = str_capacity(call, c.opts.str_len);
     // `str()` of a string (a `char[N]` field of a program type) is itself.
     if let Type::Str(n) = c.expr(&call.args[0])?.ty {
@@ -66,6 +103,9 @@ fn check_str(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
 }
 
 fn emit_str(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
+    if let Some(suffix) = positional_suffix(call, &pc.g.opts.positional) {
+        return Ok(Val::StrConst(suffix?));
+    }
     let len = str_capacity(call, pc.g.opts.str_len);
     let p = pc.expr(&call.args[0])?;
     match p.ty() {

@@ -37,6 +37,7 @@ mod bytes;
 mod compile_time;
 mod errno;
 mod glob;
+mod glob_loop;
 mod join;
 mod maps;
 mod memory;
@@ -199,7 +200,7 @@ fn is_arg(name: &str) -> bool {
 /// exists, is not an aggregation used as a value, and its arguments fit.
 fn callable(call: &Call) -> Result<&'static Builtin, CompileError> {
     let Some(b) = function(call.name) else {
-        return Err(unknown(call.name, call.name_span, "function"));
+        return variable_called(call);
     };
     if let Form::Aggregation(a) = b.form {
         return Err(CompileError::new(
@@ -215,6 +216,30 @@ fn callable(call: &Call) -> Result<&'static Builtin, CompileError> {
         return Err(CompileError::new(call.span, b.usage));
     }
     Ok(b)
+}
+
+/// A builtin variable written as a call: `cpu()` is `cpu`, as bpftrace's
+/// stdlib.md allows for every helper without arguments (not `true()`,
+/// `false()` and `argN()`, which are no helpers there). With arguments it
+/// is an error: `comm(pid)` says why ustrace has no such form.
+fn variable_called(call: &Call) -> Result<&'static Builtin, CompileError> {
+    let helper = variable(call.name)
+        .filter(|_| !is_arg(call.name) && !matches!(call.name, "true" | "false"));
+    match helper {
+        Some(b) if call.args.is_empty() => Ok(b),
+        Some(_) if call.name == "comm" => Err(CompileError::new(
+            call.span,
+            "comm(pid), the name of another process, is not supported: bpftrace finds that task with a kernel function and reads its kernel struct; `comm` is the current task's name",
+        )),
+        Some(_) => Err(CompileError::new(
+            call.span,
+            format!(
+                "`{n}` takes no arguments: write `{n}` or `{n}()`",
+                n = call.name
+            ),
+        )),
+        None => Err(unknown(call.name, call.name_span, "function")),
+    }
 }
 
 /// The error for a name that is no builtin `what` ("function",

@@ -68,6 +68,16 @@ impl ProgramCompiler<'_, '_> {
                 self.truth(&c);
                 let else_l = self.b.label();
                 let end_l = self.b.label();
+                if t.ty == Type::Void {
+                    // Both arms have no value: run the one taken.
+                    self.b.jmp_imm(JmpOp::Jeq, R0, 0, else_l);
+                    self.expr(then_expr)?;
+                    self.b.goto(end_l);
+                    self.b.bind(else_l);
+                    self.expr(else_expr)?;
+                    self.b.bind(end_l);
+                    return Ok(Val::Void);
+                }
                 // Both arms are integers or strings (the semantic pass
                 // checked it); the result slot fits either.
                 let result = self.alloc_tmp(8.max(self.g.opts.str_len), e.span)?;

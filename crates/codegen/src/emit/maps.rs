@@ -212,6 +212,10 @@ impl ProgramCompiler<'_, '_> {
                 Val::Tuple(src, _) => self.copy_words(src, R10, vslot, size),
                 _ => return Err(internal(span)),
             },
+            ValueKind::Named(_) => {
+                let ty = v.ty();
+                self.store_at(&v, &ty, vslot);
+            }
             _ => {
                 self.load(&v, R0);
                 self.b.emit(insn::stx(8, R10, vslot, R0));
@@ -353,6 +357,7 @@ impl ProgramCompiler<'_, '_> {
             | ValueKind::Str(_)
             | ValueKind::Bool
             | ValueKind::Tuple { .. }
+            | ValueKind::Named(_)
             | ValueKind::Tseries { .. } => {}
         }
         self.b.bind(done);

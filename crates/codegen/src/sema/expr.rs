@@ -91,6 +91,8 @@ impl Checker<'_> {
                         Ok(Typed::int(*signed))
                     }
                     (Type::Str(_), Type::Str(_)) => Ok(Typed::of(Type::Str(self.opts.str_len))),
+                    // `c ? print("a") : print("b");`: run for their effects.
+                    (Type::Void, Type::Void) => Ok(Typed::of(Type::Void)),
                     _ => Err(CompileError::new(
                         e.span,
                         format!(

@@ -421,6 +421,8 @@ pub(crate) fn describe_value(v: ValueKind) -> String {
         ValueKind::Str(_) => "a string".into(),
         ValueKind::Bool => "a bool".into(),
         ValueKind::Tuple { .. } => "a tuple".into(),
+        ValueKind::Named(FieldKind::USym) => "a usym".into(),
+        ValueKind::Named(_) => "a ustack".into(),
         ValueKind::Count => "count()".into(),
         ValueKind::Sum => "sum()".into(),
         ValueKind::Min => "min()".into(),

@@ -259,6 +259,8 @@ impl Type {
             // tools keep `func` for the return probe: `@f[tid] = func`).
             Type::Str(_) | Type::ProbeName => Ok(ValueKind::Str(str_len)),
             Type::Bool => Ok(ValueKind::Bool),
+            Type::Stack(mode) => Ok(ValueKind::Named(FieldKind::UStack(*mode))),
+            Type::Symbol => Ok(ValueKind::Named(FieldKind::USym)),
             Type::Tuple(_) if self.plain() => Ok(ValueKind::Tuple {
                 size: self.slot_size(),
             }),

@@ -221,6 +221,25 @@ fn attach_kind(raw: &str, span: Span, fields: &[AttachField]) -> Result<AttachKi
             } else {
                 "interval:s|ms|us|hz:N"
             };
+            if let [period] = args {
+                if !period.text.starts_with(|c: char| c.is_ascii_digit()) {
+                    return Err(usage(form));
+                }
+                // `interval:1s`, `interval:1000000000`: one field, a number
+                // with an optional duration suffix (nanoseconds without).
+                let ns = parse_duration(&period.text).ok_or_else(|| {
+                    field_err(period, format!("invalid period `{}`", period.text)).with_note(
+                        "expected a positive number of nanoseconds, or one with a unit: `1s`, `100ms`, `10us`, `1m`",
+                    )
+                })?;
+                return Ok(if is_profile {
+                    AttachKind::Profile {
+                        rate: ProfileRate::PeriodNs(ns),
+                    }
+                } else {
+                    AttachKind::Interval { period_ns: ns }
+                });
+            }
             let [unit, count] = args else {
                 return Err(usage(form));
             };
@@ -283,6 +302,29 @@ fn attach_kind(raw: &str, span: Span, fields: &[AttachField]) -> Result<AttachKi
             Err(d)
         }
     }
+}
+
+/// A period written `N` (nanoseconds) or `N` with a duration suffix
+/// (`ns`, `us`, `ms`, `s`, `m`, `h`, `d`), as nanoseconds; `None` when
+/// it is not one, is 0 or overflows.
+fn parse_duration(text: &str) -> Option<u64> {
+    let digits = text.bytes().take_while(u8::is_ascii_digit).count();
+    let (number, unit) = text.split_at(digits);
+    let scale: u64 = match unit {
+        "" | "ns" => 1,
+        "us" => 1_000,
+        "ms" => 1_000_000,
+        "s" => 1_000_000_000,
+        "m" => 60_000_000_000,
+        "h" => 3_600_000_000_000,
+        "d" => 86_400_000_000_000,
+        _ => return None,
+    };
+    number
+        .parse::<u64>()
+        .ok()
+        .and_then(|n| n.checked_mul(scale))
+        .filter(|&ns| ns > 0)
 }
 
 /// A decimal or `0x` hexadecimal number.
