@@ -14,6 +14,7 @@ mod maps;
 mod probe_args;
 mod records;
 mod stmt;
+mod tseries;
 mod tuples;
 
 use std::collections::HashMap;
