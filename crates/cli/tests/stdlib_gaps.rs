@@ -206,3 +206,92 @@ fn globmatch_takes_patterns_from_probe_arguments_and_maps() {
          a[b a[b 1 0\n\n\n@pat: *.so.[0-9]\n"
     );
 }
+
+#[test]
+fn memcmp_compares_the_bytes_of_integer_values() {
+    // bpftrace compares the values' own bytes (little-endian, as wide as
+    // the type); `argN` is an integer, so only its 8 bytes are compared.
+    let bin = build_c_once("stdlib_helpers", "tests/c/stdlib_helpers.c", &["-g", "-O0"]);
+    let script = format!(
+        r#"BEGIN {{ printf("%d %d %d %d %d\n", memcmp(0x0102, 0x0102, 8), memcmp(0x0102, 0x0103, 1),
+             memcmp(0x0201, 0x0101, 2), memcmp((uint8)5, (uint8)7, 1), memcmp(true, 1, 1)); }}
+           uprobe:{b}:compare {{ printf("%d %d\n", memcmp(arg0, arg0, 8), memcmp(arg0 | 1, arg0 & ~1, 1)); }}"#,
+        b = bin.display()
+    );
+    if !bpf_available("memcmp_compares_the_bytes_of_integer_values") {
+        return;
+    }
+    let out = trace_command(&script, &bin.display().to_string());
+    assert_eq!(out, "Attaching 2 probes...\n0 -1 1 -2 0\n0 1\n0 1\n\n\n");
+    // More bytes than the integer holds is refused at the argument.
+    let mut cmd = ustrace();
+    cmd.args(["-e", "BEGIN { $x = memcmp((uint16)1, 2, 3); }"]);
+    let out = run_with_timeout(cmd, std::time::Duration::from_secs(60));
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "stdin:1:21: error: memcmp() compares 3 bytes, but this integer holds 2\n  |\n1 | BEGIN { $x = memcmp((uint16)1, 2, 3); }\n  |                     ^^^^^^^^^\n"
+    );
+}
+
+#[test]
+fn strcap_of_a_variable_is_the_size_of_its_largest_value() {
+    // bpftrace types `$a = "abc"` as string[4] and grows a variable's
+    // type to its largest string; strcap() is that size, not the buffer's.
+    let Some(out) = run_script(
+        "strcap_of_a_variable_is_the_size_of_its_largest_value",
+        r#"BEGIN { $a = "abc"; $b = comm; $d = "ab"; $d = "abcdefgh";
+                   printf("%d %d %d %d\n", strcap($a), strcap($b), strcap($d), strcap("xy"));
+                   exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n4 16 9 3\n\n\n");
+}
+
+#[test]
+fn len_of_a_stack_in_a_variable_counts_its_frames() {
+    let bin = build_c_once("nested_calls", "tests/c/nested_calls.c", &["-g", "-O0"]);
+    if !bpf_available("len_of_a_stack_in_a_variable_counts_its_frames") {
+        return;
+    }
+    let script = format!(
+        r#"uprobe:{b}:mid,uprobe:{b}:leaf {{ $s = ustack; $two = ustack(2);
+             printf("%s %d %d\n", func, len($s), len($two)); print($s); }}"#,
+        b = bin.display()
+    );
+    let out = trace_command(&script, &bin.display().to_string());
+    // Each record: "FUNC LEN 2", a blank line, one line per frame of $s,
+    // a blank line.
+    let mut depths = Vec::new();
+    let mut lines = out.lines().skip(1);
+    while let Some(head) = lines.next() {
+        let fields: Vec<&str> = head.split(' ').collect();
+        let [func, len, two] = fields[..] else {
+            break;
+        };
+        assert_eq!(two, "2", "{out}");
+        assert_eq!(lines.next(), Some(""), "{out}");
+        let frames: Vec<&str> = lines.by_ref().take_while(|l| !l.is_empty()).collect();
+        assert_eq!(
+            frames.first().map(|f| f.trim()),
+            Some(format!("{func}+0").as_str()),
+            "{out}"
+        );
+        assert_eq!(len.parse::<usize>().ok(), Some(frames.len()), "{out}");
+        depths.push((func.to_string(), frames.len()));
+    }
+    assert_eq!(depths.len(), 2, "{out}");
+    assert_eq!(depths[0].0, "mid", "{out}");
+    assert_eq!(depths[1], ("leaf".to_string(), depths[0].1 + 1), "{out}");
+    // Not a stack: one line with a caret.
+    let mut cmd = ustrace();
+    cmd.args(["-e", "BEGIN { $s = 1; print(len($s)); }"]);
+    let out = run_with_timeout(cmd, std::time::Duration::from_secs(60));
+    assert!(!out.status.success());
+    assert_eq!(
+        stderr(&out),
+        "stdin:1:27: error: len() takes a map or a stack, not uint64\n  |\n1 | BEGIN { $s = 1; print(len($s)); }\n  |                           ^^\n"
+    );
+}

@@ -83,17 +83,17 @@ fn macaddr_prints_six_bytes_of_user_memory_as_the_manual_does() {
 }
 
 #[test]
-fn memcmp_compares_strings_buffers_and_user_memory() {
+fn memcmp_compares_strings_buffers_and_typed_pointers() {
     let bin = helpers();
     // compare("abcdef", "abcxyz"), then compare("abcdef", "abcdef").
     let script = format!(
         r#"uprobe:{b}:compare {{ printf("%d %d %d %d %d\n", memcmp(str(arg0), str(arg1), 4),
-             memcmp(arg0, arg1, 3), memcmp(arg1, arg0, 6), memcmp(buf(arg0, 8), "abc", 3),
-             memcmp(arg0, arg1, 6)); }}"#,
+             memcmp(buf(arg0, 3), buf(arg1, 3), 3), memcmp(buf(arg1, 6), buf(arg0, 6), 6),
+             memcmp(buf(arg0, 8), "abc", 3), memcmp(args.a, args.b, 6)); }}"#,
         b = bin.display()
     );
     let Some(out) = trace(
-        "memcmp_compares_strings_buffers_and_user_memory",
+        "memcmp_compares_strings_buffers_and_typed_pointers",
         &script,
         &bin.display().to_string(),
     ) else {

@@ -1,7 +1,9 @@
 //! Comparing raw bytes: `memcmp()`.
 //!
-//! Each operand is a string, a `buf()` buffer or an integer taken as a
-//! user address (its bytes read from the traced process); the count is a
+//! Each operand is a string, a `buf()` buffer, an integer (its own bytes,
+//! little-endian, as wide as its type: bpftrace compares the bytes of the
+//! values) or a pointer of the traced program's debug information (the
+//! bytes it points at, read from the traced process); the count is a
 //! constant, so the comparison is unrolled.
 
 use ustrace_lang::ast::Expr;
@@ -20,9 +22,9 @@ pub(super) const ENTRIES: &[Builtin] = &[Builtin {
     name: "memcmp",
     form: Form::Function,
     arity: (3, 3),
-    usage: "memcmp() takes two strings, buffers or user addresses and a constant count: memcmp(arg0, arg1, 8)",
-    doc: "Compares the first `count` bytes (a constant, at most 128) of two strings, buffers or user addresses: 0 when equal, else the difference of the first differing bytes (negative when the left one is smaller).",
-    example: "if (memcmp(arg0, \"GET \", 4) == 0) { @get++; }",
+    usage: "memcmp() takes two strings, buffers, integers or typed pointers and a constant count: memcmp(str(arg0), \"GET \", 4)",
+    doc: "Compares the first `count` bytes (a constant, at most 128) of two strings, buffers, integers (their own bytes, little-endian) or typed pointers (the bytes they point at): 0 when equal, else the difference of the first differing bytes (negative when the left one is smaller).",
+    example: "if (memcmp(buf(arg0, 4), \"GET \", 4) == 0) { @get++; }",
     check: check_memcmp,
     emit: emit_memcmp,
 }];
@@ -40,15 +42,20 @@ fn count(c: &mut Checker, e: &Expr) -> Result<usize, CompileError> {
 
 /// An operand holding at least `n` bytes.
 fn operand(c: &mut Checker, e: &Expr, n: usize) -> Result<(), CompileError> {
-    let (what, held) = match c.expr(e)?.ty {
-        Type::Int { .. } => return Ok(()),
+    let ty = c.expr(e)?.ty;
+    if super::type_tests::is_pointer(c.ctx, c.opts, &c.typed_vars, e) {
+        return Ok(());
+    }
+    let (what, held) = match ty {
+        Type::Int { bits, .. } => ("integer", usize::from(bits / 8)),
+        Type::Bool => ("bool", 1),
         Type::Str(cap) => ("string", cap),
         Type::Buffer(cap) => ("buffer", cap),
         other => {
             return Err(CompileError::new(
                 e.span,
                 format!(
-                    "memcmp() compares strings, buffers or user addresses, not a {}",
+                    "memcmp() compares strings, buffers, integers or pointers, not a {}",
                     other.name()
                 ),
             ))
@@ -72,11 +79,19 @@ fn check_memcmp(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
 
 /// Where an operand's bytes are on the stack.
 fn bytes_of(pc: &mut ProgramCompiler, e: &Expr, n: usize) -> Result<i16, CompileError> {
+    let pointer = super::type_tests::is_pointer(&pc.ctx, pc.g.opts, &pc.typed_vars, e);
     let v = pc.expr(e)?;
     match (&v, v.ty()) {
         (Val::Bytes(src, _), _) => Ok(*src + 8),
         (_, Type::Str(_)) => pc.materialize_str(&v, e.span),
-        (_, Type::Int { .. }) => super::memory::read_user_bytes(pc, &v, n, e.span),
+        (_, Type::Int { .. }) if pointer => super::memory::read_user_bytes(pc, &v, n, e.span),
+        (_, Type::Int { .. } | Type::Bool) => {
+            // The value's 8 bytes, little-endian: its width's worth first.
+            let slot = pc.alloc_tmp(8, e.span)?;
+            pc.load(&v, R0);
+            pc.b.emit(insn::stx(8, R10, slot, R0));
+            Ok(slot)
+        }
         _ => Err(crate::emit::internal(e.span)),
     }
 }

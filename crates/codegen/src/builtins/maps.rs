@@ -107,6 +107,14 @@ pub(super) const ENTRIES: &[Builtin] = &[
         "@l = lhist(arg0, 0, 100, 10);",
         lhist_value,
     ),
+    aggregation(
+        "tseries",
+        (3, 4),
+        "A time series: `tseries(value, interval, num_intervals[, agg])` keeps one value per interval (a duration such as `100ms`, or nanoseconds) for the last num_intervals intervals: the last one stored, or their `\"avg\"`, `\"max\"`, `\"min\"` or `\"sum\"`; printed as a graph over time.",
+        "@t = tseries(arg0, 100ms, 20, \"max\");",
+        // Its string argument needs its own rule: `Checker::tseries`.
+        |_| Err("tseries() is checked by its own rule".into()),
+    ),
     Builtin {
         name: "delete",
         form: Form::Function,
@@ -158,14 +166,23 @@ pub(super) const ENTRIES: &[Builtin] = &[
         name: "len",
         form: Form::Function,
         arity: (1, 1),
-        usage: "len() takes one map or a stack: len(@m), len(ustack)",
-        doc: "The number of elements of a map, counted in BPF (`bpf_for_each_map_elem`); `len(ustack)`: the user stack's frames.",
+        usage: "len() takes one map or a stack: len(@m), len(ustack), len($stack)",
+        doc: "The number of elements of a map, counted in BPF (`bpf_for_each_map_elem`); `len(ustack)`, `len($s)` of a user stack: its frames.",
         example: "@open[tid] = 1; if (len(@open) > 100) { clear(@open); }",
         check: |c, call| {
             if let [stack] = call.args {
                 if super::probe::is_ustack(stack) {
                     c.expr(stack)?;
                     return Ok(Typed::int(false));
+                }
+                if is_stored_stack(stack) {
+                    return match c.expr(stack)?.ty {
+                        Type::Stack(_) => Ok(Typed::int(false)),
+                        other => Err(CompileError::new(
+                            stack.span,
+                            format!("len() takes a map or a stack, not {}", other.describe()),
+                        )),
+                    };
                 }
             }
             let (name, first) = crate::sema::whole_map_argument(call.args, call.span)?;
@@ -176,6 +193,9 @@ pub(super) const ENTRIES: &[Builtin] = &[
             if let [stack] = call.args {
                 if super::probe::is_ustack(stack) {
                     return super::probe::emit_stack_len(pc, stack);
+                }
+                if is_stored_stack(stack) {
+                    return super::probe::emit_stored_stack_len(pc, stack);
                 }
             }
             let (name, first) = crate::sema::whole_map_argument(call.args, call.span)?;
@@ -293,4 +313,10 @@ fn check_find(c: &mut crate::sema::Checker, call: &Call) -> Result<Typed, Compil
     let value = c.map_read(name, &keys, call.args[1].span)?;
     c.store_var(var, value.ty, call.args[2].span)?;
     Ok(Typed::bool())
+}
+
+/// `len($s)`: a stack held in a scratch variable (stacks are map keys,
+/// never map values).
+fn is_stored_stack(e: &Expr) -> bool {
+    matches!(e.kind, ExprKind::Variable(_))
 }

@@ -6,7 +6,7 @@ use ustrace_probes::Register;
 
 use super::{Builtin, Call, Form};
 use crate::emit::{ProgramCompiler, Val};
-use crate::insn::{self, helper, AluOp, R0, R1, R10, R2, R3, R6};
+use crate::insn::{self, helper, AluOp, JmpOp, R0, R1, R10, R2, R3, R6};
 use crate::program::{StackFormat, StackMode, USTACK_MAX_DEPTH};
 use crate::sema::{Checker, Type, Typed};
 use crate::CompileError;
@@ -164,6 +164,49 @@ pub(super) fn emit_stack_len(pc: &mut ProgramCompiler, stack: &Expr) -> Result<V
         return Err(crate::emit::internal(stack.span));
     };
     pc.b.emit(insn::ldx(8, R0, R10, state + crate::unwind::S_DEPTH));
+    pc.spill(false, stack.span)
+}
+
+/// `len($s)` of a stack value (an id and a pid, 16 bytes): the frames of
+/// the walked stack its id names, counted in the walked-stacks map up to
+/// their zero terminator; 0 for a walk that failed (a negative id).
+pub(super) fn emit_stored_stack_len(
+    pc: &mut ProgramCompiler,
+    stack: &Expr,
+) -> Result<Val, CompileError> {
+    if pc.g.opts.frame_pointer_stacks {
+        return Err(CompileError::new(
+            stack.span,
+            "len() of a stored stack needs ustrace's stack walker: frame-pointer stacks are in the kernel's stack map, which BPF programs cannot read",
+        ));
+    }
+    let v = pc.expr(stack)?;
+    let Val::UStack(slot, _) = v else {
+        return Err(crate::emit::internal(stack.span));
+    };
+    let maps = pc.g.unwind_maps();
+    let (none, done) = (pc.b.label(), pc.b.label());
+    // Only ids of walked stacks have bit 62 set (a failed walk's is
+    // negative).
+    pc.b.emit(insn::ldx(8, R1, R10, slot));
+    pc.b.emit(insn::alu64_imm(AluOp::Rsh, R1, 62));
+    pc.b.jmp_imm(JmpOp::Jne, R1, 1, none);
+    pc.b.load_map(R1, maps.stacks);
+    pc.b.emit(insn::mov64_reg(R2, R10));
+    pc.b.emit(insn::alu64_imm(AluOp::Add, R2, i32::from(slot)));
+    pc.b.emit(insn::call(helper::MAP_LOOKUP_ELEM));
+    pc.b.jmp_imm(JmpOp::Jeq, R0, 0, none);
+    pc.b.emit(insn::mov64_reg(R2, R0));
+    pc.b.emit(insn::mov64_imm(R0, 0));
+    for frame in 0..i16::from(USTACK_MAX_DEPTH) {
+        pc.b.emit(insn::ldx(8, R1, R2, frame * 8));
+        pc.b.jmp_imm(JmpOp::Jeq, R1, 0, done);
+        pc.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
+    }
+    pc.b.goto(done);
+    pc.b.bind(none);
+    pc.b.emit(insn::mov64_imm(R0, 0));
+    pc.b.bind(done);
     pc.spill(false, stack.span)
 }
 

@@ -6,6 +6,8 @@
 //! None of them emits code: the answer is a constant, as in bpftrace,
 //! and the argument is not evaluated.
 
+use std::collections::HashMap;
+
 use ustrace_dwarf::Type as DwarfType;
 use ustrace_lang::ast::{Expr, ExprKind};
 
@@ -77,7 +79,7 @@ pub(super) const ENTRIES: &[Builtin] = &[
         form: Form::Function,
         arity: (1, 1),
         usage: "strcap() takes a string: strcap(comm)",
-        doc: "The capacity of a string's buffer in bytes, NUL included (`comm`: 16); a compile-time constant.",
+        doc: "The capacity of a string's type in bytes, NUL included (`comm`: 16; a variable: its largest string); a compile-time constant.",
         example: "printf(\"%d\\n\", strcap(comm));",
         check: check_strcap,
         emit: emit_strcap,
@@ -114,6 +116,20 @@ fn facts<'e>(
         None
     };
     Facts { ty, dwarf, expr }
+}
+
+/// Whether `expr` is a pointer of the traced program's debug information
+/// (`is_ptr`): ustrace's `argN` are integers, `args.p` of a `char *` is a
+/// pointer.
+pub(super) fn is_pointer(
+    ctx: &Context,
+    opts: &CompileOptions,
+    vars: &TypedVars,
+    expr: &Expr,
+) -> bool {
+    facts(ctx, opts, vars, Type::Void, expr)
+        .dwarf
+        .is_some_and(|d| matches!(d.kind(), Kind::Pointer { .. }))
 }
 
 /// The answer of predicate `name`.
@@ -180,14 +196,29 @@ fn check_assert_str(c: &mut Checker, call: &Call) -> Result<Typed, CompileError>
     Ok(Typed::of(Type::Void))
 }
 
+/// `strcap(e)`: the capacity of `e`'s type. A scratch variable's is the
+/// largest string assigned to it (bpftrace sizes a variable by its
+/// values), not its buffer's.
+fn capacity(
+    t: &Typed,
+    arg: &Expr,
+    var_caps: &HashMap<String, usize>,
+) -> Result<usize, CompileError> {
+    let n = string_capacity(t, arg, "strcap()")?;
+    Ok(match &arg.kind {
+        ExprKind::Variable(name) => var_caps.get(name).copied().unwrap_or(n),
+        _ => n,
+    })
+}
+
 fn check_strcap(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
     let t = c.expr(&call.args[0])?;
-    let n = string_capacity(&t, &call.args[0], "strcap()")?;
+    let n = capacity(&t, &call.args[0], &c.types.var_caps)?;
     Ok(Typed::int_const(n as i64, false))
 }
 
 fn emit_strcap(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let t = pc.typed(&call.args[0])?;
-    let n = string_capacity(&t, &call.args[0], "strcap()")?;
+    let n = capacity(&t, &call.args[0], &pc.types.var_caps)?;
     Ok(Val::Const(n as i64, false))
 }

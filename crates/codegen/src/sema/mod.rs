@@ -16,6 +16,7 @@
 pub(crate) mod expr;
 mod maps;
 mod stmt;
+mod tseries;
 mod type_of;
 pub(crate) mod types;
 
@@ -54,6 +55,10 @@ pub(crate) struct ProgramTypes {
     exprs: Vec<Option<Typed>>,
     /// Scratch variables by name (without `$`).
     pub(crate) vars: HashMap<String, Type>,
+    /// The size of the largest string assigned to each string variable
+    /// (NUL included): bpftrace's type of the variable, which `strcap()`
+    /// gives (the buffer itself is at least `max_strlen` bytes).
+    pub(crate) var_caps: HashMap<String, usize>,
 }
 
 impl ProgramTypes {

@@ -168,6 +168,10 @@ impl Checker<'_> {
                 "this expression has no value to assign",
             ));
         }
+        if let Type::Str(n) = ty {
+            let cap = self.types.var_caps.entry(name.to_string()).or_insert(n);
+            *cap = (*cap).max(n);
+        }
         match self.types.vars.get(name) {
             Some(held) => {
                 let compatible = match (held, &ty) {
