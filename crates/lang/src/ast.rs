@@ -667,7 +667,7 @@ impl IntType {
         match (self.signed, negative) {
             (false, true) => value == 0,
             (false, false) => bits == 64 || value >> bits == 0,
-            (true, false) => value <= (1u64 << (bits - 1)) - 1,
+            (true, false) => value < 1u64 << (bits - 1),
             (true, true) => value <= 1u64 << (bits - 1),
         }
     }
