@@ -357,13 +357,19 @@ impl ProgramCompiler<'_, '_> {
     /// The 8-byte words of the variable area (offsets from its start) a
     /// callback running `body` copies in and out: all of it but the
     /// variables `body` never names (loop slots, the cookie and the stack
-    /// walkers' states are always copied).
-    fn mirrored_words(&self, body: &Block) -> Vec<i16> {
-        let named = variables_named(body);
+    /// walkers' states are always copied). With `out`, the words copied
+    /// back: also without the variables `body` only reads (a variable the
+    /// body may write is copied both ways, so that a path that does not
+    /// write it copies back the caller's own value).
+    fn mirrored_words(&self, body: &Block, out: bool) -> Vec<i16> {
+        let mut kept = variables_named(body);
+        if out {
+            kept.retain(|name| loop_plan::writes_var(&body.stmts, name));
+        }
         let unnamed: Vec<(i16, i16)> = self
             .vars
             .iter()
-            .filter(|(name, _)| !named.contains(*name))
+            .filter(|(name, _)| !kept.contains(*name))
             .filter_map(|(name, &slot)| {
                 let size = self.types.vars.get(name)?.slot_size().max(1).div_ceil(8) * 8;
                 Some((slot, slot + i16::try_from(size).ok()?))
@@ -388,11 +394,10 @@ impl ProgramCompiler<'_, '_> {
     ) -> Result<(), CompileError> {
         // The caller's `ctx` pointer, kept above the mirrored area.
         let saved_ctx = self.alloc_tmp(8, span)?;
-        let words = self.mirrored_words(body);
         self.b.emit(insn::stx(8, R10, saved_ctx, ctx));
         // Copy the area in (through r0 only: r1-r4 still hold the helper's
         // arguments for `enter`).
-        for &o in &words {
+        for o in self.mirrored_words(body, false) {
             self.b.emit(insn::ldx(8, R0, ctx, o));
             self.b.emit(insn::stx(8, R10, -(STACK_SIZE as i16) + o, R0));
         }
@@ -415,7 +420,7 @@ impl ProgramCompiler<'_, '_> {
         self.b.bind(done);
         // Copy the area back to the caller, keeping r0 (the verdict).
         self.b.emit(insn::ldx(8, R2, R10, saved_ctx));
-        for &o in &words {
+        for o in self.mirrored_words(body, true) {
             self.b.emit(insn::ldx(8, R1, R10, -(STACK_SIZE as i16) + o));
             self.b.emit(insn::stx(8, R2, o, R1));
         }
