@@ -204,3 +204,18 @@ fn cpp_prefix_and_cpp_demangle_false() {
         "Attaching 1 probe...\nns::Counter::add(int) _ZN2ns7Counter3addEi\nns::Counter::add(int) _ZN2ns7Counter3addEi\n\n\n@[\n    _ZN2ns7Counter3addEi+0\n]: 2\n"
     );
 }
+
+#[test]
+fn preamble_items_ustrace_cannot_honour_say_why() {
+    // The manual's preamble example: `#include`, `#define`, `struct S`.
+    let err = fails(&["-e", "#include <linux/socket.h>\nbegin { exit(); }"]);
+    assert_eq!(
+        err,
+        "stdin:1:1: error: C preprocessor lines (`#include`, `#define`) are not supported: ustrace runs no C compiler; the traced program's types come from its debug information (DWARF)\n  |\n1 | #include <linux/socket.h>\n  | ^^^^^^^^\n"
+    );
+    let err = fails(&["-e", "struct S { int x; } begin { exit(); }"]);
+    assert_eq!(
+        err,
+        "stdin:1:1: error: type definitions in the preamble are not supported: ustrace reads the traced program's own types from its debug information (DWARF)\n  |\n1 | struct S { int x; } begin { exit(); }\n  | ^^^^^^\n"
+    );
+}

@@ -156,6 +156,8 @@ const UNSUPPORTED_TYPES: &[&str] = &[
     "iter",
     "it",
     "self",
+    "test",
+    "bench",
 ];
 
 const KEYWORDS: &[&str] = &[

@@ -60,6 +60,11 @@ fn parse_errors() {
         ("profile:hz { }", "invalid attach point `profile:hz`"),
         ("interval:1x { }", "invalid period `1x`"),
         (
+            "struct S { int x; } BEGIN { }",
+            "type definitions in the preamble are not supported: ustrace reads the traced program's own types from its debug information (DWARF)",
+        ),
+        ("test:okay { }", "attach point type `test` is not supported"),
+        (
             "BEGIN { let $z: uint8 = 300; }",
             "type mismatch for $z: 300 does not fit its declared type `uint8`",
         ),

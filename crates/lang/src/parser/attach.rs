@@ -292,6 +292,9 @@ fn attach_kind(raw: &str, span: Span, fields: &[AttachField]) -> Result<AttachKi
             })
         }
         other => {
+            if let Some(why) = preamble_item(other) {
+                return Err(field_err(ty, why));
+            }
             if UNSUPPORTED_TYPES.contains(&other) {
                 return Err(field_err(ty, format!("attach point type `{other}` is not supported"))
                     .with_note("ustrace traces user space: usdt, uprobe, uretprobe, interval, profile, BEGIN, END"));
@@ -312,6 +315,21 @@ fn attach_kind(raw: &str, span: Span, fields: &[AttachField]) -> Result<AttachKi
             Err(d)
         }
     }
+}
+
+/// Why a preamble item of bpftrace's manual (read here as an attach
+/// point) is not supported; `None` for any other word.
+fn preamble_item(word: &str) -> Option<&'static str> {
+    Some(match word {
+        "#include" | "#define" | "#if" | "#ifdef" | "#ifndef" => {
+            "C preprocessor lines (`#include`, `#define`) are not supported: ustrace runs no C compiler; the traced program's types come from its debug information (DWARF)"
+        }
+        "struct" | "union" | "enum" | "typedef" => {
+            "type definitions in the preamble are not supported: ustrace reads the traced program's own types from its debug information (DWARF)"
+        }
+        "import" => "`import` is not supported: put the script in one file",
+        _ => return None,
+    })
 }
 
 /// A period written `N` (nanoseconds) or `N` with a duration suffix
