@@ -11,6 +11,7 @@ use crate::layout::{
     FieldKind, PrintfDef, StackMode, UserMap, ValueKind, TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT,
     TAG_PRINT_MAP, TAG_ZERO_MAP,
 };
+use crate::tseries::{reduce_slot, Tseries, TseriesPoint, WallClock};
 use crate::value::{until_nul, MapValue, Value};
 use crate::{Bytes, DecodeError};
 
@@ -317,6 +318,9 @@ impl<'a> Decoder<'a> {
         // Histograms: raw key bytes -> (decoded key, (bucket, count) pairs).
         type Buckets = (Vec<FieldValue>, Vec<(u64, u64)>);
         let mut grouped: BTreeMap<&[u8], Buckets> = BTreeMap::new();
+        // Time series: raw key bytes -> (decoded key, written slots).
+        type Slots = (Vec<FieldValue>, Vec<TseriesPoint>);
+        let mut series: BTreeMap<&[u8], Slots> = BTreeMap::new();
         let mut out = Vec::new();
         for (key, values) in raw {
             if values.is_empty() {
@@ -326,7 +330,15 @@ impl<'a> Decoder<'a> {
             }
             let key_bytes = Bytes::new(key, &key_name);
             let fields = self.fields(&map.key, key_bytes)?;
-            if map.value.is_histogram() {
+            if let ValueKind::Tseries { agg, signed, .. } = map.value {
+                let body = map.key_body_size();
+                let user_key = key_bytes.slice(0, body, "key fields")?;
+                let point = reduce_slot(values, agg, signed, &value_name)?;
+                let entry = series
+                    .entry(user_key)
+                    .or_insert_with(|| (fields, Vec::new()));
+                entry.1.extend(point);
+            } else if map.value.is_histogram() {
                 let body = map.key_body_size();
                 let bucket = key_bytes.u64_at(body, "histogram bucket")?;
                 let count = sum_words(values, 0, &value_name, "count")?;
@@ -374,6 +386,35 @@ impl<'a> Decoder<'a> {
                 value,
                 named: None,
             });
+        }
+        if let ValueKind::Tseries {
+            interval_ns,
+            num_intervals,
+            agg,
+            signed,
+        } = map.value
+        {
+            // A key none of whose slots was written (after zero()) shows
+            // nothing, as a cleared one.
+            for (_, (key, mut points)) in series.into_iter().filter(|s| !s.1 .1.is_empty()) {
+                // Slots of an old epoch and a new one never share an
+                // index, but a slot overwritten twice keeps only one.
+                points.sort_unstable_by_key(|p| p.epoch);
+                points.dedup_by_key(|p| p.epoch);
+                let value = MapValue::Tseries(Tseries {
+                    interval_ns,
+                    num_intervals,
+                    agg,
+                    signed,
+                    clock: WallClock::default(),
+                    points,
+                });
+                out.push(DecodedEntry {
+                    key,
+                    value,
+                    named: None,
+                });
+            }
         }
         Ok(out)
     }
@@ -473,6 +514,20 @@ fn value(kind: ValueKind, per_cpu: &[Vec<u8>], name: &str) -> Result<MapValue, D
             step,
             buckets: Vec::new(),
         },
+        // Gathered slot by slot by `Decoder::map`.
+        ValueKind::Tseries {
+            interval_ns,
+            num_intervals,
+            agg,
+            signed,
+        } => MapValue::Tseries(Tseries {
+            interval_ns,
+            num_intervals,
+            agg,
+            signed,
+            clock: WallClock::default(),
+            points: Vec::new(),
+        }),
     })
 }
 

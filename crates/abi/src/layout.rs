@@ -4,6 +4,7 @@
 
 use ustrace_lang::printf::{parse_format, FormatError, FormatString, Segment};
 
+use crate::tseries::TseriesAgg;
 use crate::MapStyle;
 
 /// The layout of one field of a record or key.
@@ -269,6 +270,19 @@ pub enum ValueKind {
         /// Bucket width.
         step: i64,
     },
+    /// `tseries(x, interval, n[, agg])`: the key gets an extra 8-byte slot
+    /// index (`epoch % n`); the value is a per-CPU slot of three words
+    /// (see [`crate::tseries`]).
+    Tseries {
+        /// Interval length in nanoseconds (> 0).
+        interval_ns: u64,
+        /// Number of intervals kept (> 0).
+        num_intervals: u64,
+        /// How values of one interval are combined.
+        agg: TseriesAgg,
+        /// True when the values are signed.
+        signed: bool,
+    },
 }
 
 /// Bytes of an [`FieldKind::Inet`] field.
@@ -289,6 +303,7 @@ impl ValueKind {
             ValueKind::Tuple { size } => (size + 7) & !7,
             ValueKind::Named(field) => (field.size() + 7) & !7,
             ValueKind::Min | ValueKind::Max | ValueKind::Avg | ValueKind::Stats => 16,
+            ValueKind::Tseries { .. } => crate::tseries::TSERIES_SLOT_SIZE,
             _ => 8,
         }
     }
@@ -312,6 +327,12 @@ impl ValueKind {
             ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. }
         )
     }
+
+    /// True when the key ends with an 8-byte index the BPF code computes:
+    /// a histogram's bucket or a time series' slot.
+    pub fn has_index_key(self) -> bool {
+        self.is_histogram() || matches!(self, ValueKind::Tseries { .. })
+    }
 }
 
 impl UserMap {
@@ -334,6 +355,7 @@ impl ValueKind {
             ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. } => {
                 MapStyle::Hist
             }
+            ValueKind::Tseries { .. } => MapStyle::Tseries,
             _ => MapStyle::Plain,
         }
     }

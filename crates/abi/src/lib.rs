@@ -33,6 +33,7 @@ mod bytes;
 pub mod decode;
 mod error;
 pub mod layout;
+pub mod tseries;
 pub mod value;
 
 pub use bytes::Bytes;
@@ -43,4 +44,5 @@ pub use layout::{
     AF_INET6, FINE_HIST_MAX_BITS, INET_SIZE, TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT,
     TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME, TAG_ZERO_MAP, USTACK_MAX_DEPTH,
 };
+pub use tseries::{Tseries, TseriesAgg, TseriesPoint, WallClock};
 pub use value::{tuple_text, until_nul, MapEntry, MapStyle, MapValue, Value};

@@ -116,6 +116,8 @@ pub enum MapValue {
         /// Non-empty buckets.
         buckets: Vec<(u64, u64)>,
     },
+    /// tseries(): the intervals holding data.
+    Tseries(crate::tseries::Tseries),
 }
 
 /// One map entry: its key fields (empty for a scalar map) and value.
@@ -136,6 +138,9 @@ pub enum MapStyle {
     Stats,
     /// `hist`, `lhist`: a blank line after each entry.
     Hist,
+    /// `tseries`: a graph per entry, a blank line after each; entries
+    /// ordered by their newest interval.
+    Tseries,
 }
 
 impl MapStyle {
@@ -146,6 +151,7 @@ impl MapStyle {
             MapValue::Hist(_) | MapValue::FineHist { .. } | MapValue::Lhist { .. } => {
                 MapStyle::Hist
             }
+            MapValue::Tseries(_) => MapStyle::Tseries,
             _ => MapStyle::Plain,
         }
     }

@@ -106,7 +106,7 @@ fn user_map_def(map: UserMap) -> MapDef {
     } else {
         map.key.iter().map(|f| f.size()).sum()
     };
-    let key_size = key_body + if map.value.is_histogram() { 8 } else { 0 };
+    let key_size = key_body + if map.value.has_index_key() { 8 } else { 0 };
     MapDef {
         kind: if map.value.per_cpu() {
             MapKind::PerCpuHash

@@ -10,9 +10,9 @@ use ustrace_lang::ast::Span;
 // Record and map layouts are the ABI crate's (user space decodes with
 // them); re-exported so code generator code names them from here.
 pub use ustrace_abi::{
-    FieldKind, PrintfDef, PrintfKind, StackFormat, StackMode, UserMap, ValueKind, TAG_CLEAR_MAP,
-    TAG_EXIT, TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME, TAG_ZERO_MAP,
-    USTACK_MAX_DEPTH,
+    FieldKind, PrintfDef, PrintfKind, StackFormat, StackMode, TseriesAgg, UserMap, ValueKind,
+    TAG_CLEAR_MAP, TAG_EXIT, TAG_PRINTF_LIMIT, TAG_PRINT_MAP, TAG_PRINT_VALUE, TAG_TIME,
+    TAG_ZERO_MAP, USTACK_MAX_DEPTH,
 };
 
 /// In the [`MapRole::DroppedUpdates`] counters, after one counter per map

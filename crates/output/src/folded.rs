@@ -79,6 +79,7 @@ fn number(v: &MapValue) -> Option<i128> {
         MapValue::Hist(_)
         | MapValue::FineHist { .. }
         | MapValue::Lhist { .. }
+        | MapValue::Tseries(_)
         | MapValue::Str(_)
         | MapValue::Tuple(_) => None,
     }

@@ -8,12 +8,15 @@
 //! {"type": "hist", "data": {"@h": [{"min": 4, "max": 7, "count": 1}]}}
 //! {"type": "stats", "data": {"@st": {"count": 1, "average": 4, "total": 4}}}
 //! {"type": "lost_events", "data": {"events": 3}}
+//! {"type": "tseries", "data": {"@t": [{"interval_start":"2026-11-30T14:11:07.000000000","value":5}]}}
 //! ```
 //!
 //! Keys of keyed maps are their fields joined by `,`; avg maps are of type
 //! `stats` with the average as value; histograms list their buckets from
 //! the first to the last non-empty one (`min` left out below zero or below
-//! an lhist's min, `max` left out at or above an lhist's max). An empty map
+//! an lhist's min, `max` left out at or above an lhist's max); time series
+//! (today's bpftrace's `tseries` type) list their intervals holding data,
+//! each with its local start time (see `crate::tseries`). An empty map
 //! prints nothing. Entries come in the text output's order.
 
 use std::fmt::Write;
@@ -70,7 +73,13 @@ pub fn map(name: &str, kind: MapStyle, entries: &[MapEntry]) -> String {
     let ty = match entries[0].value {
         MapValue::Avg { .. } | MapValue::Stats { .. } => "stats",
         MapValue::Hist(_) | MapValue::FineHist { .. } | MapValue::Lhist { .. } => "hist",
+        MapValue::Tseries(_) => "tseries",
         _ => "map",
+    };
+    let last_epoch = crate::tseries::last_epoch(&sorted);
+    let value_json = |v: &MapValue| match v {
+        MapValue::Tseries(t) => crate::tseries::json(t, last_epoch),
+        other => value_json(other),
     };
     let scalar = sorted.len() == 1 && sorted[0].key.is_empty();
     let body = if scalar {
@@ -132,6 +141,7 @@ fn value_json(v: &MapValue) -> String {
             step,
             buckets,
         } => lhist_json(*min, *max, *step, buckets),
+        MapValue::Tseries(t) => crate::tseries::json(t, t.last_epoch()),
     }
 }
 

@@ -35,6 +35,7 @@ mod pprof_proto;
 pub mod printf;
 pub mod profile;
 pub mod svg;
+mod tseries;
 
 pub use fine_hist::{fine_hist_bucket, fine_hist_range};
 pub use map::{

@@ -78,6 +78,7 @@ pub fn render_map(name: &str, entries: &[MapEntry]) -> String {
 pub fn render_map_with_kind(name: &str, kind: MapStyle, entries: &[MapEntry]) -> String {
     let mut sorted: Vec<&MapEntry> = entries.iter().collect();
     sort_entries(kind, &mut sorted);
+    let last_epoch = crate::tseries::last_epoch(&sorted);
     let mut out = String::new();
     for (i, e) in sorted.iter().enumerate() {
         if i > 0 {
@@ -85,6 +86,12 @@ pub fn render_map_with_kind(name: &str, kind: MapStyle, entries: &[MapEntry]) ->
         }
         out.push_str(name);
         out.push_str(&key_text(&e.key));
+        if let MapValue::Tseries(t) = &e.value {
+            // Today's bpftrace: `@m[k]:` alone on its line, then the graph.
+            out.push_str(":\n");
+            crate::tseries::render_graph(&mut out, t, last_epoch);
+            continue;
+        }
         out.push_str(": ");
         render_value_into(&mut out, &e.value);
     }
@@ -186,6 +193,10 @@ fn render_value_into(out: &mut String, value: &MapValue) {
         } => {
             out.push('\n');
             render_lhist(out, *min, *max, *step, buckets);
+        }
+        MapValue::Tseries(t) => {
+            out.push('\n');
+            crate::tseries::render_graph(out, t, t.last_epoch());
         }
     }
 }
@@ -343,6 +354,9 @@ fn sort_entries(kind: MapStyle, entries: &mut [&MapEntry]) {
                 });
             }
         }
+        MapStyle::Tseries => {
+            crate::tseries::sort(entries, |a, b| raw_key_order(&a.key, &b.key));
+        }
         MapStyle::Stats | MapStyle::Hist => {
             entries.sort_by(|a, b| {
                 rank(&a.value)
@@ -368,6 +382,7 @@ pub fn rank(value: &MapValue) -> i128 {
             .iter()
             .fold(0i128, |acc, &(_, c)| acc.saturating_add(i128::from(c))),
         MapValue::Bool(b) => i128::from(*b),
+        MapValue::Tseries(t) => i128::from(t.last_epoch()),
         MapValue::Str(_) | MapValue::Tuple(_) => 0,
     }
 }

@@ -109,8 +109,9 @@ pub enum MetricType {
 }
 
 impl MetricType {
-    /// The metric type of a map holding `value`; `None` for strings, which
-    /// cannot be a metric.
+    /// The metric type of a map holding `value`; `None` for strings and
+    /// tuples, which cannot be a metric, and time series (already a
+    /// series over time, which a scraper builds itself).
     pub fn of_value(value: &MapValue) -> Option<MetricType> {
         Some(match value {
             MapValue::Count(_) => MetricType::Counter,
@@ -123,7 +124,8 @@ impl MetricType {
             MapValue::Hist(_) | MapValue::FineHist { .. } | MapValue::Lhist { .. } => {
                 MetricType::Histogram
             }
-            MapValue::Str(_) | MapValue::Tuple(_) => return None,
+            // A graph over time is no one sample: not exported.
+            MapValue::Str(_) | MapValue::Tuple(_) | MapValue::Tseries(_) => return None,
             MapValue::Bool(_) => MetricType::Gauge,
         })
     }
@@ -443,7 +445,7 @@ fn float(v: f64) -> String {
 }
 
 /// The maps of `maps` (name, metric type) that cannot be exposed, each
-/// with the one-line reason: strings, and maps whose sample names clash
+/// with the one-line reason: strings, tuples, time series, and maps whose sample names clash
 /// with an earlier map's. The renderer must be given only the others.
 pub fn unexposable(maps: &[(&str, Option<MetricType>)]) -> Vec<(usize, String)> {
     let mut taken: BTreeSet<String> = BTreeSet::new();
@@ -452,7 +454,7 @@ pub fn unexposable(maps: &[(&str, Option<MetricType>)]) -> Vec<(usize, String)> 
         let Some(metric) = metric else {
             out.push((
                 i,
-                format!("map {name} holds strings, which cannot be a metric: it is left out of --metrics"),
+                format!("map {name} holds strings, tuples or a time series, which cannot be a metric: it is left out of --metrics"),
             ));
             continue;
         };

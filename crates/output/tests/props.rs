@@ -11,6 +11,9 @@ use ustrace_output::{
     render_printf, MapEntry, MapStyle, MapValue, Value,
 };
 
+#[path = "props_tseries/mod.rs"]
+mod tseries_props;
+
 fn value() -> impl Strategy<Value = Value> {
     prop_oneof![
         any::<i64>().prop_map(Value::Int),
@@ -109,6 +112,7 @@ fn map_value() -> impl Strategy<Value = MapValue> {
                 step,
                 buckets
             }),
+        tseries_props::series().prop_map(MapValue::Tseries),
     ]
 }
 

@@ -1,5 +1,6 @@
 //! Library values to Python values: printf arguments, map keys and map
-//! values (hist/lhist as bucket lists, stats as tuples).
+//! values (hist/lhist as bucket lists, stats as tuples, tseries as
+//! `(start, value)` lists).
 
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyDict, PyTuple};
@@ -47,7 +48,8 @@ fn tuple(py: Python<'_>, items: &[Value]) -> PyResult<Py<PyAny>> {
 /// A map value: an `int` (count, sum, min, max, avg, plain integers), a
 /// `str`, `(count, average, total)` for stats, and for hist/lhist a list
 /// of `(low, high, count)` buckets with a count above 0, bounds inclusive,
-/// `None` for an open end.
+/// `None` for an open end; for tseries a list of `(start, value)` per
+/// interval holding data, oldest first, `start` in Unix nanoseconds.
 fn map_value(py: Python<'_>, v: &MapValue) -> PyResult<Py<PyAny>> {
     match v {
         MapValue::Int(i) | MapValue::Sum(i) | MapValue::Min(i) | MapValue::Max(i) => {
@@ -91,6 +93,20 @@ fn map_value(py: Python<'_>, v: &MapValue) -> PyResult<Py<PyAny>> {
                 (lo, hi, n)
             })
             .collect::<Vec<_>>()
+            .into_py_any(py),
+        MapValue::Tseries(t) => t
+            .points
+            .iter()
+            .map(|p| {
+                let start = t.clock.unix_ns(p.epoch.saturating_mul(t.interval_ns));
+                let start = i64::try_from(start).unwrap_or(i64::MAX);
+                if t.signed {
+                    (start, p.value).into_py_any(py)
+                } else {
+                    (start, p.value as u64).into_py_any(py)
+                }
+            })
+            .collect::<PyResult<Vec<_>>>()?
             .into_py_any(py),
     }
 }

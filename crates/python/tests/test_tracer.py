@@ -51,6 +51,26 @@ usdt:{path}:test_grp:test_idx {{ @n = count(); @v[arg0] = arg0 * 2; @name[pid] =
         t.maps()
 
 
+def test_tseries_maps_are_lists_of_interval_starts_and_values(bpf):
+    script = (
+        'BEGIN { @t = tseries(-7, 1s, 5, "sum"); @t = tseries(3, 1s, 5, "sum");'
+        " @k[1] = tseries(5, 1s, 3); exit(); }"
+    )
+    with ustrace.Tracer(script) as t:
+        list(t.events(timeout=5))
+        maps = t.maps()
+    # The two stores may fall in two intervals (a second boundary between
+    # them): their sum is -4 either way.
+    points = maps["@t"]
+    assert 1 <= len(points) <= 2 and sum(v for _, v in points) == -4
+    starts = [s for s, _ in points]
+    assert starts == sorted(starts)
+    assert all(s % 1_000_000_000 == 0 for s in starts)
+    assert all(abs(s - time.time_ns()) < 3600 * 10**9 for s in starts)
+    ((start, value),) = maps["@k"][1]
+    assert value == 5 and start % 1_000_000_000 == 0
+
+
 def test_script_error_has_line_and_column():
     with pytest.raises(ustrace.ScriptError) as e:
         ustrace.Tracer('BEGIN {\n  printf("%d\\n", nope);\n}').start()

@@ -5,19 +5,46 @@
 /// `strftime(fmt, ns)`: `ns` on the clock of `nsecs` (CLOCK_MONOTONIC),
 /// turned into wall-clock time and formatted in the local time zone.
 pub(crate) fn wall_time(format: &str, ns: u64) -> String {
-    let now = |clock| {
-        let mut ts = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 0,
-        };
-        // SAFETY: clock_gettime writes one timespec we own.
-        unsafe { libc::clock_gettime(clock, &mut ts) };
-        ts.tv_sec as i128 * 1_000_000_000 + ts.tv_nsec as i128
-    };
-    let wall_ns = now(libc::CLOCK_REALTIME) - now(libc::CLOCK_MONOTONIC) + ns as i128;
+    let wall_ns = clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_MONOTONIC) + ns as i128;
     let micros = (wall_ns.rem_euclid(1_000_000_000) / 1000) as u32;
     let format = with_microseconds(format, micros);
     strftime_at(&format, (wall_ns.div_euclid(1_000_000_000)) as libc::time_t)
+}
+
+/// Nanoseconds of `clock` now.
+fn clock_ns(clock: libc::clockid_t) -> i128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec we own.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    i128::from(ts.tv_sec) * 1_000_000_000 + i128::from(ts.tv_nsec)
+}
+
+/// How this host shows TAI times (a `tseries()` map's intervals): the
+/// offset of CLOCK_REALTIME from CLOCK_TAI and the local time zone's
+/// offset from UTC now.
+pub(crate) fn wall_clock() -> ustrace_abi::WallClock {
+    // The offset is whole seconds (0 or the leap seconds, 37 in 2026):
+    // round away the nanoseconds between the two reads.
+    let raw = clock_ns(libc::CLOCK_REALTIME) - clock_ns(libc::CLOCK_TAI);
+    let unix_offset_ns = (raw as f64 / 1e9).round() as i64 * 1_000_000_000;
+    // SAFETY: time() with a null pointer only returns the time;
+    // localtime_r writes only into the tm we own.
+    let local_offset_s = unsafe {
+        let t = libc::time(std::ptr::null_mut());
+        let mut tm: libc::tm = std::mem::zeroed();
+        if libc::localtime_r(&t, &mut tm).is_null() {
+            0
+        } else {
+            tm.tm_gmtoff
+        }
+    };
+    ustrace_abi::WallClock {
+        unix_offset_ns,
+        local_offset_s,
+    }
 }
 
 /// `format` with bpftrace's `%f` (microseconds, 6 digits) filled in;

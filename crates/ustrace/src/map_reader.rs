@@ -71,7 +71,10 @@ fn metric_type(v: ValueKind) -> Option<MetricType> {
         ValueKind::Hist | ValueKind::FineHist { .. } | ValueKind::Lhist { .. } => {
             MetricType::Histogram
         }
-        ValueKind::Str(_) | ValueKind::Tuple { .. } | ValueKind::Named(_) => return None,
+        ValueKind::Str(_)
+        | ValueKind::Tuple { .. }
+        | ValueKind::Named(_)
+        | ValueKind::Tseries { .. } => return None,
     })
 }
 

@@ -181,6 +181,7 @@ fn divide(v: &mut MapValue, div: u64) {
         MapValue::Hist(_)
         | MapValue::FineHist { .. }
         | MapValue::Lhist { .. }
+        | MapValue::Tseries(_)
         | MapValue::Str(_)
         | MapValue::Bool(_)
         | MapValue::Tuple(_) => {}

@@ -6,7 +6,7 @@ use std::cell::RefCell;
 use std::collections::BTreeSet;
 
 use ustrace_abi::{Decoder, FieldValue, UserMap};
-use ustrace_output::{MapEntry, Value};
+use ustrace_output::{MapEntry, MapValue, Value};
 use ustrace_runtime::{MapAccess, RuntimeError, Session};
 
 use crate::host::wall_time;
@@ -65,6 +65,9 @@ impl Namer<'_> {
         raw: &[(Vec<u8>, Vec<Vec<u8>>)],
     ) -> Result<Vec<MapEntry>, Error> {
         let mut entries = Vec::new();
+        // Time series are shown on this host's wall clock.
+        let clock = matches!(map.value, ustrace_abi::ValueKind::Tseries { .. })
+            .then(crate::host::wall_clock);
         for e in self.decoder().map(map, raw)? {
             let key = e
                 .key
@@ -73,13 +76,16 @@ impl Namer<'_> {
                 .collect::<Result<_, _>>()?;
             // A stored stack or symbol prints as bpftrace prints one
             // (`print(ustack)`'s lines, `usym`'s name) after the key.
-            let value = match e.named {
+            let mut value = match e.named {
                 Some(f) => match self.value(f, Place::Record)? {
-                    Value::Str(text) => ustrace_output::MapValue::Str(text),
+                    Value::Str(text) => MapValue::Str(text),
                     _ => return Err(Error::Internal("a named map value is not text".into())),
                 },
                 None => e.value,
             };
+            if let (MapValue::Tseries(t), Some(clock)) = (&mut value, clock) {
+                t.clock = clock;
+            }
             entries.push(MapEntry { key, value });
         }
         Ok(entries)

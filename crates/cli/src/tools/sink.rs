@@ -346,7 +346,8 @@ pub(super) fn scalar(v: &MapValue) -> u64 {
         | MapValue::Tuple(_)
         | MapValue::Hist(_)
         | MapValue::FineHist { .. }
-        | MapValue::Lhist { .. } => 0,
+        | MapValue::Lhist { .. }
+        | MapValue::Tseries(_) => 0,
     }
 }
 

@@ -107,6 +107,14 @@ pub(super) const ENTRIES: &[Builtin] = &[
         "@l = lhist(arg0, 0, 100, 10);",
         lhist_value,
     ),
+    aggregation(
+        "tseries",
+        (3, 4),
+        "A time series: `tseries(value, interval, num_intervals[, agg])` keeps one value per interval (a duration such as `100ms`, or nanoseconds) for the last num_intervals intervals: the last one stored, or their `\"avg\"`, `\"max\"`, `\"min\"` or `\"sum\"`; printed as a graph over time.",
+        "@t = tseries(arg0, 100ms, 20, \"max\");",
+        // Its string argument needs its own rule: `Checker::tseries`.
+        |_| Err("tseries() is checked by its own rule".into()),
+    ),
     Builtin {
         name: "delete",
         form: Form::Function,

@@ -35,7 +35,6 @@ pub const UNSUPPORTED: &[Unsupported] = &[
     Unsupported { name: "percpu_kaddr", reason: KERNEL },
     Unsupported { name: "skboutput", reason: KERNEL },
     Unsupported { name: "socket_cookie", reason: KERNEL },
-    Unsupported { name: "tseries", reason: "not implemented: a time-series aggregation (per-interval slots with their epoch and avg/min/max/sum kept in BPF, printed as bpftrace's text graph) needs a new map value kind and renderer" },
     Unsupported { name: "unwatch", reason: "watchpoints are not supported by ustrace" },
     Unsupported { name: "uptr", reason: "every pointer ustrace reads is a user pointer already" },
 ];

@@ -110,7 +110,7 @@ impl ProgramCompiler<'_, '_> {
     /// Leaves in r0 a pointer to the value for `key`, creating a zeroed
     /// entry first when absent; jumps to `fail` when the map is full. The
     /// map and key pointers live in r7 and r8 across the helper calls.
-    fn lookup_or_init(
+    pub(super) fn lookup_or_init(
         &mut self,
         map: MapId,
         key: &Key,
@@ -279,6 +279,9 @@ impl ProgramCompiler<'_, '_> {
             return Err(internal(span));
         };
         let value_kind = def.value;
+        if let (ValueKind::Tseries { .. }, Some(value)) = (value_kind, args.first()) {
+            return self.tseries_update(map, value_kind, keys, value, span);
+        }
         let x = match args.first() {
             Some(a) => Some(self.expr(a)?),
             None => None,
@@ -354,7 +357,8 @@ impl ProgramCompiler<'_, '_> {
             | ValueKind::Str(_)
             | ValueKind::Bool
             | ValueKind::Tuple { .. }
-            | ValueKind::Named(_) => {}
+            | ValueKind::Named(_)
+            | ValueKind::Tseries { .. } => {}
         }
         self.b.bind(done);
         Ok(())

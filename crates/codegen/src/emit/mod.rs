@@ -13,6 +13,7 @@ mod maps;
 mod probe_args;
 mod records;
 mod stmt;
+mod tseries;
 mod tuples;
 
 use std::collections::HashMap;

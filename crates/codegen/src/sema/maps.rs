@@ -6,7 +6,7 @@ use ustrace_lang::ast::{Expr, ExprKind, Span};
 use super::types::{key_layout, MapValueError};
 use super::{Checker, Type, Typed};
 use crate::builtins::Aggregation;
-use crate::program::{FieldKind, UserMap, ValueKind};
+use crate::program::{FieldKind, TseriesAgg, UserMap, ValueKind};
 use crate::CompileError;
 
 impl Checker<'_> {
@@ -121,6 +121,9 @@ impl Checker<'_> {
         args: &[Expr],
         span: Span,
     ) -> Result<(), CompileError> {
+        if agg.name == "tseries" {
+            return self.tseries(name, keys, args, span);
+        }
         let (min, max) = agg.args;
         if args.len() < min || args.len() > max {
             let wanted = if min == max {
@@ -240,10 +243,13 @@ impl Checker<'_> {
         let Some(def) = self.existing_map(name, target.span)? else {
             return Ok(());
         };
-        if def.value.is_histogram() {
+        if def.value.has_index_key() {
             return Err(CompileError::new(
                 span,
-                "delete() of a histogram element is not supported; use clear()",
+                format!(
+                    "delete() of an element of {} is not supported; use clear()",
+                    describe_value(def.value)
+                ),
             ));
         }
         let key = self.key_fields(keys)?;
@@ -271,6 +277,16 @@ impl Checker<'_> {
             return Err(CompileError::new(
                 target.span,
                 format!("has_key(): @{name} is a scalar map (it has no keys)"),
+            ));
+        }
+        if def.value.has_index_key() {
+            // Its entries are kept per bucket or slot, not per key.
+            return Err(CompileError::new(
+                target.span,
+                format!(
+                    "has_key() of @{name}, which holds {}, is not supported",
+                    describe_value(def.value)
+                ),
             ));
         }
         self.key_fields(keys)?;
@@ -333,6 +349,21 @@ impl Checker<'_> {
             (ValueKind::Tuple { .. }, ValueKind::Tuple { .. }) => {
                 same_key_shape(&existing.value_fields, value_fields)
             }
+            // Signedness unifies as for integers; the arguments must agree.
+            (
+                ValueKind::Tseries {
+                    interval_ns: i1,
+                    num_intervals: n1,
+                    agg: a1,
+                    ..
+                },
+                ValueKind::Tseries {
+                    interval_ns: i2,
+                    num_intervals: n2,
+                    agg: a2,
+                    ..
+                },
+            ) => (i1, n1, a1) == (i2, n2, a2),
             (a, b) => a == b,
         };
         if !same {
@@ -349,6 +380,11 @@ impl Checker<'_> {
             (existing.value, value)
         {
             existing.value = ValueKind::Int { signed: true };
+        }
+        if let (ValueKind::Tseries { signed, .. }, ValueKind::Tseries { signed: true, .. }) =
+            (&mut existing.value, value)
+        {
+            *signed = true;
         }
         Ok(())
     }
@@ -396,6 +432,18 @@ pub(crate) fn describe_value(v: ValueKind) -> String {
         ValueKind::Hist => "hist()".into(),
         ValueKind::FineHist { bits } => format!("hist(x, {bits})"),
         ValueKind::Lhist { .. } => "lhist()".into(),
+        ValueKind::Tseries {
+            interval_ns,
+            num_intervals,
+            agg,
+            ..
+        } => match agg {
+            TseriesAgg::Last => format!("tseries(x, {interval_ns}, {num_intervals})"),
+            agg => format!(
+                "tseries(x, {interval_ns}, {num_intervals}, \"{}\")",
+                agg.name()
+            ),
+        },
     }
 }
 

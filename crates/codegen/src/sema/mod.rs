@@ -16,6 +16,7 @@
 pub(crate) mod expr;
 mod maps;
 mod stmt;
+mod tseries;
 mod type_of;
 pub(crate) mod types;
 

@@ -221,7 +221,9 @@ class Tracer:
         """Every map of the script, read now: ``{"@name": value}``. A keyed
         map is a dict (tuple keys for several key fields); a scalar map is
         its value (None when unset). Values: int, str, ``(count, average,
-        total)`` for stats, ``[(low, high, count), ...]`` for hist/lhist."""
+        total)`` for stats, ``[(low, high, count), ...]`` for hist/lhist,
+        ``[(start, value), ...]`` for tseries (``start`` in Unix
+        nanoseconds, one pair per interval holding data, oldest first)."""
         native = self._live()
         return {name: native.read_map(name) for name, _ in native.map_names()}
 
