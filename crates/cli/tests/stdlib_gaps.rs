@@ -324,3 +324,19 @@ fn a_discarded_value_is_warned_about_as_bpftrace_words_it() {
     assert!(out.status.success());
     assert_eq!(stderr(&out), "");
 }
+
+#[test]
+fn integer_literals_are_64_bit_as_documented() {
+    // docs/language.md ("Integer literal types, precisely"): ustrace keeps
+    // literals 64-bit where bpftrace gives them their smallest type; a
+    // cast gives bpftrace's widths.
+    let Some(out) = run_script(
+        "integer_literals_are_64_bit_as_documented",
+        r#"BEGIN { printf("%d %d %d %d %d\n", sizeof(1), sizeof(-1), sizeof((1, 2)),
+                   sizeof(((uint8)1, (uint8)2)), sizeof(1000)); exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n8 8 16 2 8\n\n\n");
+}
