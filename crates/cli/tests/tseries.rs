@@ -176,7 +176,7 @@ fn misuse_is_one_line_with_a_caret() {
         ),
         (
             "BEGIN { @t = tseries(1, 1s, 2); @t = tseries(1, 1s, 3); }",
-            "stdin:1:38: error: map @t holds tseries(x, 1000000000, 2) but is used here as tseries(x, 1000000000, 3)\n  |\n1 | BEGIN { @t = tseries(1, 1s, 2); @t = tseries(1, 1s, 3); }\n  |                                      ^^^^^^^^^^^^^^^^^\n",
+            "stdin:1:38: error: map @t holds tseries(x, 1s, 2) but is used here as tseries(x, 1s, 3)\n  |\n1 | BEGIN { @t = tseries(1, 1s, 2); @t = tseries(1, 1s, 3); }\n  |                                      ^^^^^^^^^^^^^^^^^\n",
         ),
         (
             "BEGIN { $x = tseries(1, 1s, 2); }",

@@ -437,13 +437,16 @@ pub(crate) fn describe_value(v: ValueKind) -> String {
             num_intervals,
             agg,
             ..
-        } => match agg {
-            TseriesAgg::Last => format!("tseries(x, {interval_ns}, {num_intervals})"),
-            agg => format!(
-                "tseries(x, {interval_ns}, {num_intervals}, \"{}\")",
-                agg.name()
-            ),
-        },
+        } => {
+            let interval = ustrace_lang::lexer::duration_literal(interval_ns);
+            match agg {
+                TseriesAgg::Last => format!("tseries(x, {interval}, {num_intervals})"),
+                agg => format!(
+                    "tseries(x, {interval}, {num_intervals}, \"{}\")",
+                    agg.name()
+                ),
+            }
+        }
     }
 }
 

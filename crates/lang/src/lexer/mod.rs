@@ -32,6 +32,33 @@ enum Scale {
     PowerOfTen(u32),
 }
 
+/// The duration suffixes of integer literals (`100ms`) and their
+/// nanoseconds, smallest first.
+pub const DURATION_UNITS: &[(&str, u64)] = &[
+    ("ns", 1),
+    ("us", 1_000),
+    ("ms", 1_000_000),
+    ("s", 1_000_000_000),
+    ("m", 60_000_000_000),
+    ("h", 3_600_000_000_000),
+    ("d", 86_400_000_000_000),
+];
+
+/// `ns` nanoseconds as a literal with the largest suffix that divides it
+/// (`1s`, `250us`, `7ns`), as a script would write it; 0 is `0`.
+pub fn duration_literal(ns: u64) -> String {
+    if ns == 0 {
+        return "0".to_string();
+    }
+    let (unit, per) = DURATION_UNITS
+        .iter()
+        .rev()
+        .find(|(_, per)| ns.is_multiple_of(*per))
+        .copied()
+        .unwrap_or(("ns", 1));
+    format!("{}{unit}", ns / per)
+}
+
 /// Splits a literal's digits (underscores removed) into the number and
 /// what its suffix means, as bpftrace reads them: `2e3` (scientific, base
 /// 10 only), `1ms` and the other duration suffixes (to nanoseconds), C's
@@ -48,16 +75,7 @@ fn literal_suffix(text: &str, radix: u32) -> Option<(&str, Scale)> {
                 return Some((body, Scale::PowerOfTen(exp.parse().ok()?)));
             }
         }
-        const UNITS: &[(&str, u64)] = &[
-            ("ns", 1),
-            ("us", 1_000),
-            ("ms", 1_000_000),
-            ("s", 1_000_000_000),
-            ("m", 60_000_000_000),
-            ("h", 3_600_000_000_000),
-            ("d", 86_400_000_000_000),
-        ];
-        if let Some((_, f)) = UNITS.iter().find(|(u, _)| *u == suffix) {
+        if let Some((_, f)) = DURATION_UNITS.iter().find(|(u, _)| *u == suffix) {
             return Some((body, Scale::Times(*f)));
         }
     }

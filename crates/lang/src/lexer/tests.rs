@@ -277,6 +277,16 @@ fn scientific_duration_and_c_suffixed_literals_as_the_manual_reads_them() {
         body("123UL 123U 123LL 0x10ul"),
         vec![Int(123), Int(123), Int(123), Int(16)]
     );
+    for (ns, text) in [
+        (1_000_000_000, "1s"),
+        (250_000, "250us"),
+        (7, "7ns"),
+        (90_000_000_000, "90s"),
+        (0, "0"),
+    ] {
+        assert_eq!(duration_literal(ns), text);
+        assert_eq!(body(text), vec![Int(ns)]);
+    }
     let d = lex_err("BEGIN { $x = 1e20; }");
     assert_eq!(d.message, "integer literal `1e20` is too large");
     let d = lex_err("BEGIN { $x = 1e; }");
