@@ -389,8 +389,8 @@ impl Bench {
                 Fire::Named,
             ),
             // bpftrace 0.17 has no `for`: the same 100 iterations as a
-            // `while` loop (ustrace's `for` is a bpf_loop callback, the
-            // `while` an inline bounded loop). The body is a hash step
+            // `while` loop (ustrace runs this constant range inline too,
+            // as a bounded loop). The body is a hash step
             // with no closed form: with `$s += $i * arg0` LLVM replaced
             // bpftrace's loop by its sum formula.
             (

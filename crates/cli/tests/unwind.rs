@@ -3,6 +3,7 @@
 //! the process exits; Debian's python3.11 under `profile`.
 
 mod common;
+mod live;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -398,58 +399,63 @@ fn postgres_query_stack_reaches_postgres_main() {
         .output()
         .expect("running initdb");
     assert!(initdb.status.success(), "initdb: {}", stderr(&initdb));
-    let backend = format!(
-        "setpriv {} {} --single -D {} postgres",
-        as_postgres.join(" "),
-        bin.join("postgres").display(),
-        data.display()
-    );
+    // The backend prints its banner once it runs its main loop (exec done,
+    // libraries mapped); ustrace -p then loads its tables before it
+    // attaches, and BEGIN says it is attached: only then the query.
+    let mut backend = Command::new("setpriv");
+    backend
+        .args(as_postgres)
+        .arg(bin.join("postgres"))
+        .args(["--single", "-D"])
+        .arg(&data)
+        .arg("postgres")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut backend = Guard(backend.spawn().expect("starting postgres"));
+    let mut banner = std::io::BufReader::new(backend.0.stdout.take().expect("piped stdout"));
+    let mut seen = String::new();
+    while !seen.contains("PostgreSQL stand-alone backend") {
+        use std::io::BufRead;
+        let before = seen.len();
+        let _ = banner.read_line(&mut seen);
+        assert!(seen.len() > before, "the backend ended: {seen:?}");
+    }
     let mut cmd = ustrace();
     cmd.args([
+        "-p",
+        &backend.0.id().to_string(),
         "-e",
         &format!(
-            r#"usdt:{}:postgresql:query__start {{ printf("stack:%s|\n", ustack); }}"#,
+            r#"usdt:{}:postgresql:query__start {{ printf("stack:%s|\n", ustack); }} BEGIN {{ printf("ready\n"); }}"#,
             bin.join("postgres").display()
         ),
-        "-c",
-        &backend,
-    ])
-    .stdin(std::process::Stdio::piped());
-    let mut g = spawn(cmd);
-    // The query comes once the backend has started (and its tables loaded).
-    std::thread::sleep(Duration::from_millis(1500));
-    if let Some(mut input) = g.0.stdin.take() {
+    ]);
+    let mut live = live::Live::start(cmd);
+    live.wait_for(|l| l == "ready", 1);
+    if let Some(mut input) = backend.0.stdin.take() {
         use std::io::Write;
         let _ = input.write_all(b"select 1;\n");
     }
-    let out = run_until_exit(g, Duration::from_secs(30));
+    live.wait_for(|l| l == "|", 1);
+    let (text, err) = live.stop();
+    drop(backend);
     let _ = std::fs::remove_dir_all(&data);
-    let text = stdout(&out);
     let names = first_stack(&text);
     let pos = |name: &str| names.iter().position(|n| n == name);
     assert!(
         pos("PostgresMain").is_some() && pos("PostgresMain") < pos("main"),
-        "stderr: {}\n{text}",
-        stderr(&out)
+        "stderr: {err}\n{text}"
     );
 }
 
-/// Waits for `g` to exit by itself (its stdin closed), up to `limit`.
-fn run_until_exit(mut g: Guard, limit: Duration) -> std::process::Output {
-    let start = std::time::Instant::now();
-    while start.elapsed() < limit {
-        if let Ok(Some(_)) = g.0.try_wait() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    interrupt_after(g, Duration::ZERO)
-}
-
 /// JIT code (an anonymous executable mapping) is stepped through with its
-/// frame pointer and named from the process's perf map (/tmp/perf-PID.map,
-/// read by blazesym while the process lives), between frames unwound with
-/// tables in code built without frame pointers.
+/// frame pointer and named from the process's perf map (/tmp/perf-PID.map),
+/// between frames unwound with tables in code built without frame
+/// pointers. The program deletes its perf map and exits right after its
+/// probe: the name comes from the snapshot the tracer took when the
+/// process's executable mappings changed (`-d` says `perf map: pid N: 1
+/// symbols`); the program probes only after that line (its stdin closes).
 #[test]
 fn jit_frames_are_named_from_the_perf_map() {
     if !bpf_available("jit_frames_are_named_from_the_perf_map") {
@@ -460,20 +466,35 @@ fn jit_frames_are_named_from_the_perf_map() {
         "tests/c/jit_perfmap.c",
         &["-O2", "-g", "-fomit-frame-pointer"],
     );
-    let out = trace_command(
+    let mut cmd = ustrace();
+    cmd.stdin(std::process::Stdio::piped()).args([
+        "-d",
+        "-e",
         &format!(
             r#"usdt:{b}:jit:here {{ printf("stack:%s|\n", ustack); }}"#,
             b = bin.display()
         ),
-        &format!("{} 300 1", bin.display()),
+        "-c",
+        &bin.display().to_string(),
+    ]);
+    let mut live = live::Live::start(cmd);
+    live.wait_for_stderr(
+        |l| l.starts_with("perf map: pid ") && l.contains(": 1 symbols, "),
+        1,
     );
-    let got = first_stack(&out);
+    live.close_stdin();
+    let out = live.output();
+    assert!(out.status.success(), "{}", stderr(&out));
+    // -d also prints the program (with the format): the stack comes last.
+    let text = stdout(&out);
+    let last = text.rsplit_once("stack:").map_or("", |(_, s)| s);
+    let got = first_stack(&format!("stack:{last}"));
     assert_eq!(
         got.iter().take(3).map(String::as_str).collect::<Vec<_>>(),
         ["probe_here", "jitted_trampoline", "main"],
-        "{out}"
+        "{text}"
     );
-    assert_eq!(got.last().map(String::as_str), Some("_start"), "{out}");
+    assert_eq!(got.last().map(String::as_str), Some("_start"), "{text}");
 }
 
 /// The tables of the files a `-c` program maps at start (itself, ld.so,

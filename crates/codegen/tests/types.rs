@@ -204,10 +204,25 @@ fn callbacks(c: &CompiledScript) -> usize {
 #[test]
 fn for_loops_become_callbacks() {
     // One callback per loop, nested loops included; `len()` adds its own.
-    let c = compiled(
-        r#"BEGIN { @m[1, "a"] = (2, "b"); $n = 0; for ($i : 0..10) { $n += $i; for ($kv : @m) { $n += $kv.0.0 + $kv.1.0; if ($kv.0.1 == "a") { break; } } continue; } print($n); print(len(@m)); }"#,
-    );
+    let body = r#"{ $n += $i; for ($kv : @m) { $n += $kv.0.0 + $kv.1.0; if ($kv.0.1 == "a") { break; } } continue; } print($n); print(len(@m)); }"#;
+    let c = compiled(&format!(
+        r#"BEGIN {{ @m[1, "a"] = (2, "b"); $n = 0; $k = 10; for ($i : 0..$k) {body}"#
+    ));
     assert_eq!(callbacks(&c), 3);
+    // A constant range with a small body runs inline: no callback of its
+    // own, and no `bpf_loop` call.
+    let c = compiled(&format!(
+        r#"BEGIN {{ @m[1, "a"] = (2, "b"); $n = 0; for ($i : 0..10) {body}"#
+    ));
+    assert_eq!(callbacks(&c), 2);
+    let c = compiled(r#"BEGIN { $s = 0; for ($i : 0..100) { $s = ($s * 33) ^ $i; } print($s); }"#);
+    assert_eq!(callbacks(&c), 0);
+    let bpf_loop = c.programs[0]
+        .insns
+        .iter()
+        .filter(|i| i.code == 0x85 && i.src == 0 && i.imm == 181)
+        .count();
+    assert_eq!(bpf_loop, 0);
     // Without loops nothing changes: no callback.
     assert_eq!(callbacks(&compiled(r#"BEGIN { $x = 1; print($x); }"#)), 0);
 }

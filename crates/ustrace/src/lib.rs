@@ -100,6 +100,7 @@ mod labels;
 mod listing;
 mod map_reader;
 mod maps;
+mod perf_map;
 mod profile;
 mod record;
 mod refused;

@@ -19,6 +19,9 @@
 //! device, inode and name parts, resolved through the mount table, or by
 //! the files the tracer knows: those of recorded mappings and the start-up
 //! files of a `-c` program).
+//! JIT code outside any file is named from the process's perf map, read
+//! live or, once the file or the process is gone, from its last snapshot
+//! ([`crate::perf_map`]).
 //! A frame that cannot be symbolized either way prints as its address,
 //! `0x401136`.
 
@@ -31,6 +34,8 @@ use blazesym::symbolize::{Input, Symbolized, Symbolizer};
 use blazesym::Pid;
 use ustrace_codegen::program::{StackFormat, StackMode};
 use ustrace_runtime::{Mapping, MappingLog};
+
+use crate::perf_map::PerfMaps;
 
 /// One frame after symbolization.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +102,8 @@ pub(crate) struct StackFormatter {
     /// Paths of the files the tracer knows, by (device as
     /// `/proc/PID/maps` shows it, inode): logged mappings have no path.
     known_files: RefCell<HashMap<(u64, u64), std::path::PathBuf>>,
+    /// Snapshots of the traced processes' JIT perf maps.
+    perf_maps: RefCell<PerfMaps>,
 }
 
 impl StackFormatter {
@@ -115,6 +122,7 @@ impl StackFormatter {
             build_ids: RefCell::new(HashMap::new()),
             log: RefCell::new(None),
             known_files: RefCell::new(HashMap::new()),
+            perf_maps: RefCell::new(PerfMaps::default()),
         }
     }
 
@@ -158,8 +166,10 @@ impl StackFormatter {
     }
 
     /// Records `pid`'s executable mappings (from its unwind-table load,
-    /// or its maps read at start).
+    /// or its maps read at start), and snapshots its perf map (a JIT
+    /// names code in it before it runs the code).
     pub(crate) fn set_mappings(&self, pid: u32, mappings: &[Mapping]) {
+        self.perf_maps.borrow_mut().refresh(pid);
         let mut known = self.known_files.borrow_mut();
         for m in mappings.iter().filter(|m| !m.path.as_os_str().is_empty()) {
             known.insert((m.dev, m.inode), m.path.clone());
@@ -201,6 +211,26 @@ impl StackFormatter {
             }
         }
         holding(&all)
+    }
+
+    /// One line per perf map snapshot taken since the last call (`-d`).
+    pub(crate) fn take_perf_map_reports(&self) -> Vec<String> {
+        self.perf_maps.borrow_mut().take_reports()
+    }
+
+    /// Names `addr` from the snapshot of `pid`'s perf map (JIT code).
+    fn frame_from_perf_map(&self, pid: u32, addr: u64) -> Option<Frame> {
+        let maps = self.perf_maps.borrow();
+        let (name, offset) = maps.lookup(pid, addr)?;
+        Some(Frame {
+            addr,
+            text: format!("{name}+{offset}"),
+            function: Some(name.to_string()),
+            module: Some(PerfMaps::path(pid).to_string_lossy().into_owned()),
+            file: None,
+            file_offset: None,
+            build_id: None,
+        })
     }
 
     /// Names `addr` from the file of its recorded (or logged) mapping in
@@ -322,6 +352,9 @@ impl StackFormatter {
         // long enough for a short-lived process to be gone.
         let files = self.files(pid, addrs);
         let outside_files = |i: usize| files.get(i).is_some_and(|f| f.0.is_none());
+        if (0..addrs.len()).any(|i| files.get(i).is_none_or(|f| f.0.is_none())) {
+            self.perf_maps.borrow_mut().refresh(pid);
+        }
         let (first, rest): (Vec<usize>, Vec<usize>) =
             (0..addrs.len()).partition(|&i| outside_files(i));
         let mut symbolized: Vec<Option<Symbolized<'_>>> = addrs.iter().map(|_| None).collect();
@@ -352,15 +385,18 @@ impl StackFormatter {
                         file_offset,
                         build_id,
                     },
-                    _ => self.frame_from_file(pid, addr).unwrap_or(Frame {
-                        addr,
-                        text: format!("0x{addr:x}"),
-                        function: None,
-                        module: None,
-                        file: path,
-                        file_offset,
-                        build_id,
-                    }),
+                    _ => self
+                        .frame_from_file(pid, addr)
+                        .or_else(|| self.frame_from_perf_map(pid, addr))
+                        .unwrap_or(Frame {
+                            addr,
+                            text: format!("0x{addr:x}"),
+                            function: None,
+                            module: None,
+                            file: path,
+                            file_offset,
+                            build_id,
+                        }),
                 }
             })
             .collect()

@@ -198,8 +198,10 @@ impl Tracer {
 
     /// One line per unwind-table load since the last call (`-d`): the
     /// process, its executable mappings, files built now, rows, time, and
-    /// files that could not be read.
+    /// files that could not be read; then one per JIT perf map read
+    /// (`perf map: pid N: S symbols, B bytes`).
     pub fn table_loads(&mut self) -> Vec<String> {
+        let perf_maps = self.stacks.take_perf_map_reports();
         self.session
             .take_table_loads()
             .into_iter()
@@ -216,6 +218,7 @@ impl Tracer {
                 }
                 line
             })
+            .chain(perf_maps)
             .collect()
     }
 

@@ -365,7 +365,7 @@ impl ProgramCompiler<'_, '_> {
         let division = matches!(op, BinaryOp::Div | BinaryOp::Mod);
         // Signed division and remainder are the `off = 1` forms.
         let sign_off = if division && signed { 1 } else { 0 };
-        self.load(&l, R0);
+        self.load_consumed(&l, R0);
         match imm {
             // Division by zero yields 0 (documented), whatever `l` is.
             Some(0) if division => self.b.emit(insn::mov64_imm(R0, 0)),

@@ -1,21 +1,24 @@
-//! `for` loops: the body becomes a callback subprogram that `bpf_loop`
-//! (ranges) or `bpf_for_each_map_elem` (maps) calls once per element.
+//! `for` loops. A range loop with constant bounds and a small body runs
+//! inline, as a bounded loop in the probe's own code ([`super::loop_plan`]
+//! decides which). Every other loop's body becomes a callback subprogram
+//! that `bpf_loop` (ranges) or `bpf_for_each_map_elem` (maps) calls once
+//! per element.
 //!
 //! A callback runs in its own stack frame, so the program's variables
 //! reach it through the `ctx` pointer the helper passes along: the
 //! caller's variable area. The callback's frame mirrors that area at the
-//! same offsets (every variable of a program with loops has its slot from
-//! the start): the callback copies the area in, runs the body with the
-//! emitter's usual R10-relative slots, and copies it back out whichever
-//! way it leaves (end of body, `continue`, `break`, `return`). The kernel
-//! counts both frames against the 512-byte stack, so a loop doubles the
-//! stack its program's variables take.
+//! same offsets (every variable of a program with callback loops has its
+//! slot from the start): the callback copies the area in, runs the body
+//! with the emitter's usual R10-relative slots, and copies it back out
+//! whichever way it leaves (end of body, `continue`, `break`, `return`).
+//! The kernel counts both frames against the 512-byte stack, so a loop
+//! doubles the stack its program's variables take.
 
 use std::collections::HashMap;
 
 use ustrace_lang::ast::{Block, Expr, ExprId, ExprKind, ForIter, Probe, Span, Stmt, StmtKind};
 
-use super::{internal, ProgramCompiler};
+use super::{internal, loop_plan, ProgramCompiler};
 use crate::builder::{Builder, STACK_SIZE};
 use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3, R4, R6};
 use crate::CompileError;
@@ -23,12 +26,22 @@ use crate::CompileError;
 /// Slots of a program with `for` loops, in its variable area.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LoopSlots {
+    /// The callbacks' slots, when some loop is a callback.
+    callbacks: Option<CallbackSlots>,
+    /// A range loop's start value (a callback) or counter (inline), by
+    /// its loop variable's id.
+    starts: HashMap<ExprId, i16>,
+    /// The constant bounds of the range loops that run inline.
+    inline: HashMap<ExprId, (i64, i64)>,
+}
+
+/// Slots only callback loops use.
+#[derive(Debug, Clone, Copy)]
+struct CallbackSlots {
     /// The probe context (r6), for callbacks to reload.
     ctx: i16,
     /// Set when a callback left the probe (`return`, `exit()`).
     returned: i16,
-    /// A range loop's start value, by its loop variable's id.
-    starts: HashMap<ExprId, i16>,
 }
 
 /// The callback subprograms' name (the kernel wants one per func_info; it
@@ -38,43 +51,56 @@ const CALLBACK: &str = "for_body";
 const COUNT_CALLBACK: &str = "map_len_count";
 
 impl ProgramCompiler<'_, '_> {
-    /// When `probe` has `for` loops: gives every variable its slot now
-    /// (callbacks mirror a fixed area) and reserves the loops' slots.
+    /// When `probe` has `for` loops: decides which range loops run
+    /// inline, reserves the loops' slots and, when some loop is a
+    /// callback, gives every variable its slot now (callbacks mirror a
+    /// fixed area).
     pub(crate) fn prepare_loops(&mut self, probe: &Probe) -> Result<(), CompileError> {
+        let types = &self.types;
+        let konst = |e: &Expr| types.of(e).ok().and_then(|t| t.konst);
+        let inline = loop_plan::inline_ranges(&probe.body, &konst);
         let mut ranges = Vec::new();
         let mut any = false;
+        let mut callbacks = false;
         collect_loops(&probe.body, &mut |var, iter| {
             any = true;
             if matches!(iter, ForIter::Range { .. }) {
                 ranges.push(var.id);
             }
+            callbacks |= !inline.contains_key(&var.id);
         });
         if !any {
             return Ok(());
         }
-        let mut names: Vec<(String, usize)> = self
-            .types
-            .vars
-            .iter()
-            .map(|(n, t)| (n.clone(), t.slot_size()))
-            .collect();
-        names.sort();
-        for (name, size) in names {
-            if !self.vars.contains_key(&name) {
-                let slot = self.alloc_var(size, probe.span)?;
-                self.vars.insert(name, slot);
+        let callbacks = if callbacks {
+            let mut names: Vec<(String, usize)> = self
+                .types
+                .vars
+                .iter()
+                .map(|(n, t)| (n.clone(), t.slot_size()))
+                .collect();
+            names.sort();
+            for (name, size) in names {
+                if !self.vars.contains_key(&name) {
+                    let slot = self.alloc_var(size, probe.span)?;
+                    self.vars.insert(name, slot);
+                }
             }
-        }
-        let ctx = self.alloc_var(8, probe.span)?;
-        let returned = self.alloc_var(8, probe.span)?;
+            Some(CallbackSlots {
+                ctx: self.alloc_var(8, probe.span)?,
+                returned: self.alloc_var(8, probe.span)?,
+            })
+        } else {
+            None
+        };
         let mut starts = HashMap::new();
         for id in ranges {
             starts.insert(id, self.alloc_var(8, probe.span)?);
         }
         self.loop_slots = Some(LoopSlots {
-            ctx,
-            returned,
+            callbacks,
             starts,
+            inline,
         });
         Ok(())
     }
@@ -96,9 +122,14 @@ impl ProgramCompiler<'_, '_> {
             return Ok(());
         }
         let slots = self.loop_slots.clone().ok_or_else(|| internal(span))?;
+        if let Some(&(first, end)) = slots.inline.get(&var.id) {
+            let hidden = *slots.starts.get(&var.id).ok_or_else(|| internal(span))?;
+            return self.inline_range(name, hidden, (first, end), body, var.span);
+        }
+        let callbacks = slots.callbacks.ok_or_else(|| internal(span))?;
         let var_slot = *self.vars.get(name).ok_or_else(|| internal(var.span))?;
-        self.b.emit(insn::st_imm(8, R10, slots.returned, 0));
-        self.b.emit(insn::stx(8, R10, slots.ctx, R6));
+        self.b.emit(insn::st_imm(8, R10, callbacks.returned, 0));
+        self.b.emit(insn::stx(8, R10, callbacks.ctx, R6));
         match iter {
             ForIter::Range { start, end } => {
                 let start_slot = *slots.starts.get(&var.id).ok_or_else(|| internal(span))?;
@@ -167,9 +198,64 @@ impl ProgramCompiler<'_, '_> {
             }
         }
         // The body left the probe: so does the caller.
-        self.b.emit(insn::ldx(8, R1, R10, slots.returned));
+        self.b.emit(insn::ldx(8, R1, R10, callbacks.returned));
         let exit = self.exit_label;
         self.b.jmp_imm(JmpOp::Jne, R1, 0, exit);
+        Ok(())
+    }
+
+    /// `for ($x : first..end)` with constant bounds, inline: the counter
+    /// steps from `first` to `end`, tested after each iteration (a loop
+    /// that never runs is jumped over: its body is never reached); the
+    /// verifier knows it at every iteration, so the loop is bounded. The
+    /// counter is `$x` itself unless the body may assign `$x`: then a
+    /// hidden slot, copied into `$x` each time, so that the iterations do
+    /// not change. `break`, `continue` and `return` are plain jumps.
+    fn inline_range(
+        &mut self,
+        name: &str,
+        hidden: i16,
+        (first, end): (i64, i64),
+        body: &Block,
+        span: Span,
+    ) -> Result<(), CompileError> {
+        let end = i32::try_from(end).map_err(|_| internal(span))?;
+        let var_slot = match self.vars.get(name) {
+            Some(&slot) => slot,
+            None => {
+                let slot = self.alloc_var(8, span)?;
+                self.vars.insert(name.to_string(), slot);
+                slot
+            }
+        };
+        let counter = if loop_plan::writes_var(&body.stmts, name) {
+            hidden
+        } else {
+            var_slot
+        };
+        let top = self.b.label();
+        let next = self.b.label();
+        let done = self.b.label();
+        self.b.mov_imm(R0, first);
+        self.b.emit(insn::stx(8, R10, counter, R0));
+        if first >= i64::from(end) {
+            self.b.goto(done);
+        }
+        self.b.bind(top);
+        if counter != var_slot {
+            self.b.emit(insn::ldx(8, R0, R10, counter));
+            self.b.emit(insn::stx(8, R10, var_slot, R0));
+        }
+        self.loops.push((next, done));
+        let result = self.block(body);
+        self.loops.pop();
+        result?;
+        self.b.bind(next);
+        self.b.emit(insn::ldx(8, R0, R10, counter));
+        self.b.emit(insn::alu64_imm(AluOp::Add, R0, 1));
+        self.b.emit(insn::stx(8, R10, counter, R0));
+        self.b.jmp_imm(JmpOp::Jslt, R0, end, top);
+        self.b.bind(done);
         Ok(())
     }
 
@@ -250,7 +336,11 @@ impl ProgramCompiler<'_, '_> {
         ctx: Reg,
         enter: impl FnOnce(&mut Self),
     ) -> Result<usize, CompileError> {
-        let slots = self.loop_slots.clone().ok_or_else(|| internal(span))?;
+        let slots = self
+            .loop_slots
+            .as_ref()
+            .and_then(|s| s.callbacks)
+            .ok_or_else(|| internal(span))?;
         let outer_b = std::mem::replace(&mut self.b, Builder::new());
         let outer_exit = self.exit_label;
         let outer_loops = std::mem::take(&mut self.loops);
@@ -267,7 +357,7 @@ impl ProgramCompiler<'_, '_> {
         &mut self,
         body: &Block,
         span: Span,
-        slots: &LoopSlots,
+        slots: &CallbackSlots,
         ctx: Reg,
         enter: impl FnOnce(&mut Self),
     ) -> Result<(), CompileError> {
@@ -311,28 +401,57 @@ impl ProgramCompiler<'_, '_> {
     }
 }
 
-/// Calls `f` on every `for` loop of `block`, nested ones included.
+/// Calls `f` on every `for` loop of `block`, nested ones included (in
+/// block expressions too).
 fn collect_loops(block: &Block, f: &mut dyn FnMut(&Expr, &ForIter)) {
-    for Stmt { kind, .. } in &block.stmts {
+    collect_in_stmts(&block.stmts, f)
+}
+
+fn collect_in_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr, &ForIter)) {
+    for Stmt { kind, .. } in stmts {
         match kind {
+            StmtKind::Expr(e) => collect_in_expr(e, f),
+            StmtKind::Assign { target, value, .. } => {
+                collect_in_expr(target, f);
+                collect_in_expr(value, f);
+            }
             StmtKind::For { var, iter, body } => {
+                match &**iter {
+                    ForIter::Range { start, end } => {
+                        collect_in_expr(start, f);
+                        collect_in_expr(end, f);
+                    }
+                    ForIter::Map(m) => collect_in_expr(m, f),
+                }
                 f(var, iter);
                 collect_loops(body, f);
             }
             StmtKind::If {
+                cond,
                 then_block,
                 else_block,
-                ..
             } => {
+                collect_in_expr(cond, f);
                 collect_loops(then_block, f);
                 if let Some(b) = else_block {
                     collect_loops(b, f);
                 }
             }
-            StmtKind::While { body, .. }
-            | StmtKind::Unroll { body, .. }
-            | StmtKind::Block(body) => collect_loops(body, f),
-            _ => {}
+            StmtKind::While { cond, body } => {
+                collect_in_expr(cond, f);
+                collect_loops(body, f);
+            }
+            StmtKind::Unroll { body, .. } | StmtKind::Block(body) => collect_loops(body, f),
+            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
         }
+    }
+}
+
+fn collect_in_expr(e: &Expr, f: &mut dyn FnMut(&Expr, &ForIter)) {
+    if let ExprKind::Block { stmts, .. } = &e.kind {
+        collect_in_stmts(stmts, f);
+    }
+    for child in ustrace_lang::ast::children(&e.kind) {
+        collect_in_expr(child, f);
     }
 }

@@ -7,6 +7,7 @@
 
 mod expr;
 mod failed_reads;
+mod loop_plan;
 mod loops;
 mod map_full;
 mod maps;
@@ -327,6 +328,23 @@ impl<'g, 'o> ProgramCompiler<'g, 'o> {
             | Val::Record(..)
             | Val::Void => self.b.mov_imm(r, 0),
         }
+    }
+
+    /// [`ProgramCompiler::load`] of a value used up here: an integer just
+    /// spilled to a temporary is taken from the register that still holds
+    /// it, and its store dropped (the temporary is never read again).
+    pub(crate) fn load_consumed(&mut self, v: &Val, r: Reg) {
+        if let Val::Slot(s, _) = v {
+            if i32::from(*s) >= -self.b.stack_mark() {
+                if let Some(src) = self.b.take_last_store(*s) {
+                    if src != r {
+                        self.b.emit(insn::mov64_reg(r, src));
+                    }
+                    return;
+                }
+            }
+        }
+        self.load(v, r);
     }
 
     /// Puts an integer result from r0 into a new temporary slot.

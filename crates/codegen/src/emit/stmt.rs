@@ -187,7 +187,13 @@ impl ProgramCompiler<'_, '_> {
                 slot
             }
         };
-        self.store_at(&v, &ty, slot);
+        if matches!(v, Val::Slot(..)) && ty.slot_size() == 8 {
+            // An integer result assigned: straight from its register.
+            self.load_consumed(&v, R0);
+            self.b.emit(insn::stx(8, R10, slot, R0));
+        } else {
+            self.store_at(&v, &ty, slot);
+        }
         Ok(())
     }
 }
