@@ -68,13 +68,15 @@ fn inline_range_loops_behave_as_callback_loops() {
     // must print the same. Covers continue, break, assigning the loop
     // variable (the iterations do not change), empty and negative
     // ranges, inline loops around and inside map loops (callbacks), a
-    // loop inside a block expression, and return from nested loops.
+    // variable a callback writes on one path only (copied back
+    // unchanged on the other), a loop inside a block expression, and
+    // return from nested loops.
     let script = |z: &str| {
         format!(
-            r#"begin {{ $z = (int64)0; $s = 7; for ($i : (0{z})..(100{z})) {{ $s = ($s * 33) ^ $i; }} print($s); for ($i : (1{z})..(5{z})) {{ if ($i == 2) {{ continue; }} if ($i == 4) {{ break; }} $i = $i * 10; print($i); }} for ($i : (5{z})..(1{z})) {{ print($i); }} for ($i : (-2{z})..(1{z})) {{ print($i); }} @m[1] = 2; for ($i : (0{z})..(2{z})) {{ for ($kv : @m) {{ printf("%d:%d:%d\n", $i, $kv.0, $kv.1); }} }} for ($kv : @m) {{ for ($j : (0{z})..(3{z})) {{ if ($j == 1) {{ continue; }} printf("kv %d %d\n", $kv.0, $j); }} }} $b = {{ for ($i : (0{z})..(2{z})) {{ print($i); }} 5 }}; print($b); for ($i : (0{z})..(3{z})) {{ for ($j : (0{z})..(2{z})) {{ if ($i == 2) {{ exit(); return; }} printf("%d%d\n", $i, $j); }} }} print("not reached"); }}"#
+            r#"begin {{ $z = (int64)0; $s = 7; for ($i : (0{z})..(100{z})) {{ $s = ($s * 33) ^ $i; }} print($s); for ($i : (1{z})..(5{z})) {{ if ($i == 2) {{ continue; }} if ($i == 4) {{ break; }} $i = $i * 10; print($i); }} for ($i : (5{z})..(1{z})) {{ print($i); }} for ($i : (-2{z})..(1{z})) {{ print($i); }} @m[1] = 2; for ($i : (0{z})..(2{z})) {{ for ($kv : @m) {{ printf("%d:%d:%d\n", $i, $kv.0, $kv.1); }} }} $w = 7; $v = 0; for ($kv : @m) {{ for ($j : (0{z})..(3{z})) {{ if ($j == 1) {{ continue; }} printf("kv %d %d\n", $kv.0, $j); }} if ($kv.1 > 5) {{ $w = 1; }} else {{ $v = $w + 1; }} }} printf("%d %d\n", $w, $v); $b = {{ for ($i : (0{z})..(2{z})) {{ print($i); }} 5 }}; print($b); for ($i : (0{z})..(3{z})) {{ for ($j : (0{z})..(2{z})) {{ if ($i == 2) {{ exit(); return; }} printf("%d%d\n", $i, $j); }} }} print("not reached"); }}"#
         )
     };
-    let expected = "Attaching 1 probe...\n1540177254139217991\n10\n30\n-2\n-1\n0\n0:1:2\n1:1:2\nkv 1 0\nkv 1 2\n0\n1\n5\n00\n01\n10\n11\n\n\n@m[1]: 2\n";
+    let expected = "Attaching 1 probe...\n1540177254139217991\n10\n30\n-2\n-1\n0\n0:1:2\n1:1:2\nkv 1 0\nkv 1 2\n7 8\n0\n1\n5\n00\n01\n10\n11\n\n\n@m[1]: 2\n";
     for z in ["", " + $z"] {
         let Some(out) = run_script(
             "inline_range_loops_behave_as_callback_loops",

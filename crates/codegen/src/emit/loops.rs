@@ -16,8 +16,9 @@
 
 use std::collections::HashMap;
 
-use ustrace_lang::ast::{Block, Expr, ExprId, ExprKind, ForIter, Probe, Span, Stmt, StmtKind};
+use ustrace_lang::ast::{Block, Expr, ExprId, ExprKind, ForIter, Probe, Span};
 
+use super::loop_syntax::{collect_loops, variables_named};
 use super::{internal, loop_plan, ProgramCompiler};
 use crate::builder::{Builder, STACK_SIZE};
 use crate::insn::{self, helper, AluOp, JmpOp, Reg, R0, R1, R10, R2, R3, R4, R6};
@@ -353,6 +354,36 @@ impl ProgramCompiler<'_, '_> {
         Ok(self.b.add_func(CALLBACK, finished))
     }
 
+    /// The 8-byte words of the variable area (offsets from its start) a
+    /// callback running `body` copies in and out: all of it but the
+    /// variables `body` never names (loop slots, the cookie and the stack
+    /// walkers' states are always copied). With `out`, the words copied
+    /// back: also without the variables `body` only reads (a variable the
+    /// body may write is copied both ways, so that a path that does not
+    /// write it copies back the caller's own value).
+    fn mirrored_words(&self, body: &Block, out: bool) -> Vec<i16> {
+        let mut kept = variables_named(body);
+        if out {
+            kept.retain(|name| loop_plan::writes_var(&body.stmts, name));
+        }
+        let unnamed: Vec<(i16, i16)> = self
+            .vars
+            .iter()
+            .filter(|(name, _)| !kept.contains(*name))
+            .filter_map(|(name, &slot)| {
+                let size = self.types.vars.get(name)?.slot_size().max(1).div_ceil(8) * 8;
+                Some((slot, slot + i16::try_from(size).ok()?))
+            })
+            .collect();
+        (0..self.var_bytes / 8)
+            .map(|w| (w * 8) as i16)
+            .filter(|&o| {
+                let at = -(STACK_SIZE as i16) + o;
+                !unnamed.iter().any(|&(start, end)| at >= start && at < end)
+            })
+            .collect()
+    }
+
     fn callback_body(
         &mut self,
         body: &Block,
@@ -363,12 +394,10 @@ impl ProgramCompiler<'_, '_> {
     ) -> Result<(), CompileError> {
         // The caller's `ctx` pointer, kept above the mirrored area.
         let saved_ctx = self.alloc_tmp(8, span)?;
-        let area = self.var_bytes as usize;
         self.b.emit(insn::stx(8, R10, saved_ctx, ctx));
         // Copy the area in (through r0 only: r1-r4 still hold the helper's
         // arguments for `enter`).
-        for w in 0..area / 8 {
-            let o = (w * 8) as i16;
+        for o in self.mirrored_words(body, false) {
             self.b.emit(insn::ldx(8, R0, ctx, o));
             self.b.emit(insn::stx(8, R10, -(STACK_SIZE as i16) + o, R0));
         }
@@ -391,67 +420,11 @@ impl ProgramCompiler<'_, '_> {
         self.b.bind(done);
         // Copy the area back to the caller, keeping r0 (the verdict).
         self.b.emit(insn::ldx(8, R2, R10, saved_ctx));
-        for w in 0..area / 8 {
-            let o = (w * 8) as i16;
+        for o in self.mirrored_words(body, true) {
             self.b.emit(insn::ldx(8, R1, R10, -(STACK_SIZE as i16) + o));
             self.b.emit(insn::stx(8, R2, o, R1));
         }
         self.b.emit(insn::exit());
         Ok(())
-    }
-}
-
-/// Calls `f` on every `for` loop of `block`, nested ones included (in
-/// block expressions too).
-fn collect_loops(block: &Block, f: &mut dyn FnMut(&Expr, &ForIter)) {
-    collect_in_stmts(&block.stmts, f)
-}
-
-fn collect_in_stmts(stmts: &[Stmt], f: &mut dyn FnMut(&Expr, &ForIter)) {
-    for Stmt { kind, .. } in stmts {
-        match kind {
-            StmtKind::Expr(e) => collect_in_expr(e, f),
-            StmtKind::Assign { target, value, .. } => {
-                collect_in_expr(target, f);
-                collect_in_expr(value, f);
-            }
-            StmtKind::For { var, iter, body } => {
-                match &**iter {
-                    ForIter::Range { start, end } => {
-                        collect_in_expr(start, f);
-                        collect_in_expr(end, f);
-                    }
-                    ForIter::Map(m) => collect_in_expr(m, f),
-                }
-                f(var, iter);
-                collect_loops(body, f);
-            }
-            StmtKind::If {
-                cond,
-                then_block,
-                else_block,
-            } => {
-                collect_in_expr(cond, f);
-                collect_loops(then_block, f);
-                if let Some(b) = else_block {
-                    collect_loops(b, f);
-                }
-            }
-            StmtKind::While { cond, body } => {
-                collect_in_expr(cond, f);
-                collect_loops(body, f);
-            }
-            StmtKind::Unroll { body, .. } | StmtKind::Block(body) => collect_loops(body, f),
-            StmtKind::Break | StmtKind::Continue | StmtKind::Return => {}
-        }
-    }
-}
-
-fn collect_in_expr(e: &Expr, f: &mut dyn FnMut(&Expr, &ForIter)) {
-    if let ExprKind::Block { stmts, .. } = &e.kind {
-        collect_in_stmts(stmts, f);
-    }
-    for child in ustrace_lang::ast::children(&e.kind) {
-        collect_in_expr(child, f);
     }
 }

@@ -8,6 +8,7 @@
 mod expr;
 mod failed_reads;
 mod loop_plan;
+mod loop_syntax;
 mod loops;
 mod map_full;
 mod maps;
