@@ -154,3 +154,53 @@ fn an_interval_may_be_one_duration() {
         "stdin:1:10: error: invalid period `1x`\n  |\n1 | interval:1x { }\n  |          ^^\n  = note: expected a positive number of nanoseconds, or one with a unit: `1s`, `100ms`, `10us`, `1m`\n"
     );
 }
+
+#[test]
+fn a_typed_let_refuses_a_literal_its_type_cannot_hold() {
+    // bpftrace: "Type mismatch for $z: trying to assign value of type
+    // 'uint16' when variable already has a type 'uint8'"; a literal that
+    // fits, and a cast, are kept.
+    let Some(out) = run_script(
+        "a_typed_let_refuses_a_literal_its_type_cannot_hold",
+        r#"begin { let $a: uint8 = 255; let $b: int8 = -128; let $c: uint16 = (uint8)300; print(($a, $b, $c)); exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n(255, -128, 44)\n\n\n");
+    let err = fails(&["-e", "begin { let $z: uint8 = 300; }"]);
+    assert_eq!(
+        err,
+        "stdin:1:25: error: type mismatch for $z: 300 does not fit its declared type `uint8`\n  |\n1 | begin { let $z: uint8 = 300; }\n  |                         ^^^\n  = note: to keep only its low bits, cast it: `(uint8)300`\n"
+    );
+}
+
+#[test]
+fn cpp_prefix_and_cpp_demangle_false() {
+    // The manual: `uprobe:BIN:cpp:"ns::f"` (the language prefix), and
+    // `config = { cpp_demangle = false }` names stack frames and symbols
+    // as the object file has them, also once the process has exited.
+    if !bpf_available("cpp_prefix_and_cpp_demangle_false") {
+        return;
+    }
+    let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("audit-cxx-methods");
+    std::fs::create_dir_all(&dir).expect("build dir");
+    let bin = dir.join("methods");
+    let status = std::process::Command::new("g++")
+        .args(["-O1", "-g"])
+        .arg(repo().join("tests/c/methods.cpp"))
+        .arg("-o")
+        .arg(&bin)
+        .status()
+        .expect("running g++");
+    assert!(status.success(), "g++ failed");
+    let b = bin.display();
+    let script = format!(
+        r#"config = {{ cpp_demangle = false }} uprobe:{b}:cpp:"ns::Counter::add" {{ printf("%s %s\n", func, usym(reg("ip"))); @[ustack(1)] = count(); }}"#
+    );
+    let out = trace_command(&script, &format!("{b} 2"));
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\nns::Counter::add(int) _ZN2ns7Counter3addEi\nns::Counter::add(int) _ZN2ns7Counter3addEi\n\n\n@[\n    _ZN2ns7Counter3addEi+0\n]: 2\n"
+    );
+}

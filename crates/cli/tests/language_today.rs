@@ -120,7 +120,7 @@ fn a_bad_config_key_is_one_line_with_a_caret() {
 fn let_declarations_are_block_scoped() {
     let Some(out) = run_script(
         "let_declarations_are_block_scoped",
-        r#"BEGIN { let $x = 1; if (true) { let $x = "in"; printf("%s\n", $x); } printf("%d\n", $x); let $y: uint8 = 257; let $z: string; let $w; $w = 5; printf("%d [%s] %d\n", $y, $z, $w); $i = 0; while ($i < 2) { let $t = $i * 10; printf("t=%d\n", $t); $i++; } exit(); }"#,
+        r#"BEGIN { let $x = 1; if (true) { let $x = "in"; printf("%s\n", $x); } printf("%d\n", $x); let $y: uint8 = (uint8)257; let $z: string; let $w; $w = 5; printf("%d [%s] %d\n", $y, $z, $w); $i = 0; while ($i < 2) { let $t = $i * 10; printf("t=%d\n", $t); $i++; } exit(); }"#,
         &[],
     ) else {
         return;

@@ -653,4 +653,22 @@ impl IntType {
         };
         Some(IntType { size, signed })
     }
+
+    /// Its name: `int8` ... `uint64`.
+    pub fn name(self) -> String {
+        let sign = if self.signed { "" } else { "u" };
+        format!("{sign}int{}", u32::from(self.size) * 8)
+    }
+
+    /// True when the integer `value` (negated when `negative`) has a
+    /// value of this type.
+    pub fn holds(self, value: u64, negative: bool) -> bool {
+        let bits = u32::from(self.size) * 8;
+        match (self.signed, negative) {
+            (false, true) => value == 0,
+            (false, false) => bits == 64 || value >> bits == 0,
+            (true, false) => value < 1u64 << (bits - 1),
+            (true, true) => value <= 1u64 << (bits - 1),
+        }
+    }
 }

@@ -59,6 +59,14 @@ fn parse_errors() {
         ),
         ("profile:hz { }", "invalid attach point `profile:hz`"),
         ("interval:1x { }", "invalid period `1x`"),
+        (
+            "BEGIN { let $z: uint8 = 300; }",
+            "type mismatch for $z: 300 does not fit its declared type `uint8`",
+        ),
+        (
+            "BEGIN { let $z: int16 = -32769; }",
+            "type mismatch for $z: -32769 does not fit its declared type `int16`",
+        ),
         ("interval:0s { }", "invalid period `0s`"),
         ("BEGIN:x { }", "`BEGIN` takes no arguments"),
         (

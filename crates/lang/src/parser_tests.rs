@@ -327,6 +327,18 @@ fn attach_kinds() {
         }
     );
     assert_eq!(kind("i:us:5"), AttachKind::Interval { period_ns: 5_000 });
+    // The manual's C++ language prefix: `uprobe:PATH:cpp:FUNC`.
+    assert_eq!(
+        kind(r#"uprobe:/bin/x:cpp:"ns::C::m""#),
+        AttachKind::Uprobe {
+            path: "/bin/x".into(),
+            target: UprobeTarget::Symbol {
+                name: "ns::C::m".into(),
+                offset: 0
+            },
+            is_return: false
+        }
+    );
     // bpftrace's manual: `interval:1s`, `interval:1000000000` and
     // `interval:s:1` are the same.
     for one_second in ["interval:1s", "interval:1000000000", "i:1000ms"] {

@@ -240,7 +240,7 @@ impl StackFormatter {
         let offset = addr - m.start + m.offset;
         let src = Source::Elf(Elf::new(&m.path));
         match self
-            .symbolizer
+            .symbolizer()
             .symbolize_single(&src, Input::FileOffset(offset))
         {
             Ok(Symbolized::Sym(sym)) => Some(Frame {

@@ -152,6 +152,16 @@ fn attach_kind(raw: &str, span: Span, fields: &[AttachField]) -> Result<AttachKi
                 return Err(field_err(path, "missing path in uprobe attach point")
                     .with_note(format!("expected `{form}`")));
             }
+            // `uprobe:PATH:cpp:FUNC`: the manual's language prefix (names
+            // are matched demangled anyway); `cpp::f` stays a namespace.
+            let func_fields = match func_fields {
+                [lang, rest @ ..]
+                    if lang.text == "cpp" && rest.first().is_some_and(|f| !f.text.is_empty()) =>
+                {
+                    rest
+                }
+                _ => func_fields,
+            };
             // `ns::f` unquoted: fields after the path are rejoined.
             let func = func_fields
                 .iter()

@@ -191,7 +191,7 @@ impl<'a> Parser<'a> {
         } else {
             None
         };
-        let resolved = self.declare(name, var_tok.span)?;
+        let resolved = self.declare(name.clone(), var_tok.span)?;
         let target = Expr::new(ExprKind::Variable(resolved), var_tok.span);
         let at = let_tok.span.to(var_tok.span);
         if let Some(of) = of {
@@ -205,6 +205,22 @@ impl<'a> Parser<'a> {
         let value = match (ty, value) {
             (Some(Some(it)), Some(v)) => {
                 let span = v.span;
+                if let Some((n, negative)) = integer_literal(&v) {
+                    if !it.holds(n, negative) {
+                        let sign = if negative { "-" } else { "" };
+                        return Err(Diagnostic::error(
+                            span,
+                            format!(
+                                "type mismatch for ${name}: {sign}{n} does not fit its declared type `{}`",
+                                it.name()
+                            ),
+                        )
+                        .with_note(format!(
+                            "to keep only its low bits, cast it: `({}){sign}{n}`",
+                            it.name()
+                        )));
+                    }
+                }
                 Expr::new(
                     ExprKind::Cast {
                         ty: it,
@@ -231,5 +247,20 @@ impl<'a> Parser<'a> {
             op: None,
             value,
         })
+    }
+}
+
+/// An integer literal, `5` or `-5`, as its magnitude and sign.
+fn integer_literal(e: &Expr) -> Option<(u64, bool)> {
+    match &e.kind {
+        ExprKind::Integer(n) => Some((*n, false)),
+        ExprKind::Unary {
+            op: UnaryOp::Neg,
+            operand,
+        } => match operand.kind {
+            ExprKind::Integer(n) => Some((n, true)),
+            _ => None,
+        },
+        _ => None,
     }
 }
