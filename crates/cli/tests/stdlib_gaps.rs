@@ -295,3 +295,48 @@ fn len_of_a_stack_in_a_variable_counts_its_frames() {
         "stdin:1:27: error: len() takes a map or a stack, not uint64\n  |\n1 | BEGIN { $s = 1; print(len($s)); }\n  |                           ^^\n"
     );
 }
+
+#[test]
+fn a_discarded_value_is_warned_about_as_bpftrace_words_it() {
+    let Some((out, err)) = run_script_with_stderr(
+        "a_discarded_value_is_warned_about_as_bpftrace_words_it",
+        r#"BEGIN { @m[1] = 1; $x = 1; strlen("abc"); $x++; has_key(@m, 1); printf("ok\n"); delete(@m, 1); exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\nok\n\n\n\n");
+    let line = r#"BEGIN { @m[1] = 1; $x = 1; strlen("abc"); $x++; has_key(@m, 1); printf("ok\n"); delete(@m, 1); exit(); }"#;
+    // strlen(...) at columns 28-41, has_key(...) at 49-63; $x++ and
+    // delete() give none.
+    let warning = |from: usize, to: usize| {
+        format!(
+            "WARNING: stdin:1:{from}-{to}: Return value discarded.\n  |\n1 | {line}\n  | {}{}\n",
+            " ".repeat(from - 1),
+            "^".repeat(to - from)
+        )
+    };
+    assert_eq!(err, format!("{}{}", warning(28, 41), warning(49, 63)));
+    // --no-warnings silences it.
+    let mut cmd = ustrace();
+    cmd.args(["--no-warnings", "-e", r#"BEGIN { strlen("abc"); exit(); }"#]);
+    let out = run_with_timeout(cmd, std::time::Duration::from_secs(60));
+    assert!(out.status.success());
+    assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn integer_literals_are_64_bit_as_documented() {
+    // docs/language.md ("Integer literal types, precisely"): ustrace keeps
+    // literals 64-bit where bpftrace gives them their smallest type; a
+    // cast gives bpftrace's widths.
+    let Some(out) = run_script(
+        "integer_literals_are_64_bit_as_documented",
+        r#"BEGIN { printf("%d %d %d %d %d\n", sizeof(1), sizeof(-1), sizeof((1, 2)),
+                   sizeof(((uint8)1, (uint8)2)), sizeof(1000)); exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n8 8 16 2 8\n\n\n");
+}

@@ -141,10 +141,8 @@ fn join_prints_argv_as_bpftrace_does() {
         return;
     };
     // What bpftrace 0.17 prints for the same script and command: 16
-    // elements at most, each cut to max_strlen (64) less its NUL: the
-    // program's path is longer in a checkout at a long path.
-    let path = bin.display().to_string();
-    let argv0 = &path[..path.len().min(63)];
+    // elements at most, each of up to 1023 bytes (and its NUL).
+    let argv0 = bin.display().to_string();
     let first16 = format!("{argv0} {}", numbers[..15].join(" "));
     assert_eq!(
         out,
@@ -153,17 +151,17 @@ fn join_prints_argv_as_bpftrace_does() {
             first16.replace(' ', ",")
         )
     );
-    // An element longer than max_strlen is cut (63 bytes and the NUL);
-    // an empty separator.
-    let long = "x".repeat(100);
+    // An element longer than that is cut (1023 bytes and the NUL), as
+    // bpftrace 0.17 cuts it, whatever max_strlen is; an empty separator.
+    let (mid, long) = ("y".repeat(100), "x".repeat(1500));
     let script = format!(
         r#"uprobe:{b}:args {{ join(arg0, ""); }}"#,
         b = bin.display()
     );
-    let out = trace_command(&script, &format!("{} a {long} b", bin.display()));
+    let out = trace_command(&script, &format!("{} {mid} {long} b", bin.display()));
     assert_eq!(
         out,
-        format!("Attaching 1 probe...\n{argv0}a{}b\n\n\n", &long[..63])
+        format!("Attaching 1 probe...\n{argv0}{mid}{}b\n\n\n", &long[..1023])
     );
 }
 

@@ -58,6 +58,11 @@ pub fn compile(
     // A program that is checked but not emitted may have numbered some
     // formats: the emitted ones keep the numbers their types carry.
     g.out.strftime_formats = analysis.strftime_formats;
+    g.out.warnings = analysis
+        .discarded
+        .iter()
+        .map(|&span| (span, DISCARDED.to_string()))
+        .collect();
     let maps = analysis.maps;
     for map in maps {
         let name = map.name.clone();
@@ -88,6 +93,10 @@ pub fn compile(
     }
     Ok(out)
 }
+
+/// bpftrace's warning, word for word, for an expression statement whose
+/// value is dropped (`strlen($s);`).
+const DISCARDED: &str = "Return value discarded.";
 
 /// The kernel map of a script map: a hash map for assigned values, a
 /// per-CPU hash map for aggregations; histograms add a bucket to the key.

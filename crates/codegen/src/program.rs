@@ -60,6 +60,8 @@ pub struct CompiledScript {
     pub ringbuf: MapId,
     /// The per-CPU counter of events dropped because the ring buffer was full.
     pub lost_counter: MapId,
+    /// Places of the script the compiler warns about, with the message.
+    pub warnings: Vec<(Span, String)>,
 }
 
 /// One eBPF program and where it attaches.

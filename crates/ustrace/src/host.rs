@@ -167,6 +167,30 @@ pub(crate) fn unused_map_decls(
         .collect()
 }
 
+/// The compiler's warnings (e.g. bpftrace's "Return value discarded."),
+/// each located as bpftrace locates it (`NAME:LINE:COL-ENDCOL: text`)
+/// and followed by the source line with carets under the place.
+pub(crate) fn compile_warnings(
+    compiled: &ustrace_codegen::program::CompiledScript,
+    name: &str,
+    source: &str,
+) -> Vec<String> {
+    compiled
+        .warnings
+        .iter()
+        .map(|(span, message)| {
+            let rendered =
+                ustrace_lang::Diagnostic::error(*span, message.as_str()).render(name, source);
+            let snippet = rendered.split_once('\n').map_or("", |(_, rest)| rest);
+            format!(
+                "{}: {message}\n{}",
+                source_location(name, source, span.start, span.end),
+                snippet.trim_end_matches('\n')
+            )
+        })
+        .collect()
+}
+
 /// A warning for each use of `cpid` in a script run without `-c` (where
 /// it is 0), as bpftrace warns.
 pub(crate) fn cpid_without_child(

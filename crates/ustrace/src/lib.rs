@@ -496,6 +496,7 @@ impl Script {
                 ustrace_lang::Diagnostic::error(e.span, e.message),
             )
         })?;
+        warnings.extend(host::compile_warnings(&compiled, source_name, source));
         for map in &mut compiled.maps {
             if let ustrace_codegen::program::MapRole::User(u) = &map.role {
                 // A declared map (`let @m = hash(N);`) keeps its own size.

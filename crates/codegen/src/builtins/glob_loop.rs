@@ -5,7 +5,8 @@
 //! The algorithm is the one bpftrace runs in BPF (the kernel's
 //! `glob_match`): a single-level backtrack to the last `*`; `?`, `[abc]`,
 //! `[a-z]`, `[!abc]` (a `]` first in a class is a member), `\x` a literal
-//! `x`; a class without its `]` is a literal `[`. Each callback call is
+//! `x`; a class without its `]` is a literal `[`; the string's end is in
+//! no class (bpftrace's copy lacks that check). Each callback call is
 //! one step: a pattern token, or one span of a character class, so the
 //! callback is straight-line code the verifier checks once. The number of
 //! steps is bounded by `(str capacity + 2) x (2 x pattern capacity + 4)`

@@ -4,7 +4,8 @@
 //!
 //! As in bpftrace, BPF reads the elements and user space prints them: the
 //! probe writes the element count and up to [`MAX_ELEMENTS`] strings of
-//! the string length (`max_strlen`) straight into a ring buffer record,
+//! 1024 bytes each (bpftrace 0.17's element size, whatever `max_strlen` is)
+//! straight into a ring buffer record,
 //! too large for the 512-byte BPF stack.
 
 use ustrace_lang::ast::ExprKind;
@@ -19,12 +20,16 @@ use crate::CompileError;
 /// The most elements printed (bpftrace's limit).
 pub(crate) const MAX_ELEMENTS: usize = 16;
 
+/// The bytes of each element, NUL included (bpftrace 0.17's join keeps
+/// 1023 characters of each, whatever `max_strlen` is).
+const ELEMENT_BYTES: usize = 1024;
+
 pub(super) const ENTRIES: &[Builtin] = &[Builtin {
     name: "join",
     form: Form::Function,
     arity: (1, 2),
     usage: "join() takes the address of a NULL-terminated array of strings and an optional separator literal: join(arg1, \",\")",
-    doc: "Prints the strings of a NULL-terminated `char *` array of the traced process (an argv), separated by a space or the separator literal, and a newline: at most 16 elements of `max_strlen` bytes.",
+    doc: "Prints the strings of a NULL-terminated `char *` array of the traced process (an argv), separated by a space or the separator literal, and a newline: at most 16 elements of 1023 characters (as bpftrace 0.17).",
     example: "join(arg1);",
     check: check_join,
     emit: emit_join,
@@ -65,7 +70,7 @@ fn check_join(c: &mut Checker, call: &Call) -> Result<Typed, CompileError> {
 /// `i`; the count written after each.
 fn emit_join(pc: &mut ProgramCompiler, call: &Call) -> Result<Val, CompileError> {
     let sep = separator(call)?;
-    let len = pc.g.opts.str_len.max(1);
+    let len = ELEMENT_BYTES;
     let arr = pc.expr(&call.args[0])?;
     let base = pc.alloc_tmp(8, call.span)?;
     pc.load(&arr, R1);

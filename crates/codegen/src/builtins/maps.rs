@@ -315,8 +315,8 @@ fn check_find(c: &mut crate::sema::Checker, call: &Call) -> Result<Typed, Compil
     Ok(Typed::bool())
 }
 
-/// `len($s)`: a stack held in a scratch variable (stacks are map keys,
-/// never map values).
+/// `len($s)`: a stack held in a scratch variable (a stack stored as a map
+/// value cannot be read back in a probe).
 fn is_stored_stack(e: &Expr) -> bool {
     matches!(e.kind, ExprKind::Variable(_))
 }

@@ -22,7 +22,7 @@ pub(crate) mod types;
 
 use std::collections::HashMap;
 
-use ustrace_lang::ast::{Expr, ExprId};
+use ustrace_lang::ast::{Expr, ExprId, Span};
 
 use crate::options::CompileOptions;
 use crate::probes::{Context, ProgramPlan};
@@ -44,6 +44,9 @@ pub(crate) struct Analysis {
     /// strftime formats, numbered as the checked types (`Timestamp(i)`)
     /// refer to them; the emitter starts from this table.
     pub(crate) strftime_formats: Vec<String>,
+    /// Expression statements whose value is dropped, in source order,
+    /// each once.
+    pub(crate) discarded: Vec<Span>,
 }
 
 /// The types the semantic pass decided for one program: of every
@@ -59,6 +62,9 @@ pub(crate) struct ProgramTypes {
     /// (NUL included): bpftrace's type of the variable, which `strcap()`
     /// gives (the buffer itself is at least `max_strlen` bytes).
     pub(crate) var_caps: HashMap<String, usize>,
+    /// Expression statements whose value is dropped (bpftrace's "Return
+    /// value discarded." warning).
+    pub(crate) discarded: Vec<Span>,
 }
 
 impl ProgramTypes {
@@ -119,10 +125,17 @@ pub(crate) fn analyze(
             break;
         }
     }
+    let mut discarded: Vec<Span> = programs
+        .iter()
+        .flat_map(|p| p.discarded.iter().copied())
+        .collect();
+    discarded.sort_by_key(|s| (s.start, s.end));
+    discarded.dedup();
     Ok(Analysis {
         maps: maps.maps,
         programs,
         strftime_formats: maps.strftime_formats,
+        discarded,
     })
 }
 

@@ -17,7 +17,12 @@ impl Checker<'_> {
     pub(crate) fn stmt(&mut self, stmt: &Stmt) -> Result<(), CompileError> {
         match &stmt.kind {
             StmtKind::Expr(e) => {
-                self.expr(e)?;
+                // A value nobody uses: bpftrace warns, increments and
+                // decrements aside.
+                let ty = self.expr(e)?.ty;
+                if ty != Type::Void && !matches!(e.kind, ExprKind::IncDec { .. }) {
+                    self.types.discarded.push(e.span);
+                }
             }
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value, stmt.span)?,
             StmtKind::If {
