@@ -219,3 +219,21 @@ fn preamble_items_ustrace_cannot_honour_say_why() {
         "stdin:1:1: error: type definitions in the preamble are not supported: ustrace reads the traced program's own types from its debug information (DWARF)\n  |\n1 | struct S { int x; } begin { exit(); }\n  | ^^^^^^\n"
     );
 }
+
+#[test]
+fn the_discard_expression_silences_the_discarded_value_warning() {
+    // The manual's "Block Expressions": `has_key(@a, 1); // Warning`,
+    // `_ = has_key(@a, 1); // No Warning`.
+    let Some((out, err)) = run_script_with_stderr(
+        "the_discard_expression_silences_the_discarded_value_warning",
+        r#"begin { @a[1] = 1; _ = has_key(@a, 1); _ = "str"; has_key(@a, 1); exit(); }"#,
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n\n\n@a[1]: 1\n");
+    assert_eq!(
+        err,
+        "WARNING: stdin:1:51-65: Return value discarded.\n  |\n1 | begin { @a[1] = 1; _ = has_key(@a, 1); _ = \"str\"; has_key(@a, 1); exit(); }\n  |                                                   ^^^^^^^^^^^^^^\n"
+    );
+}

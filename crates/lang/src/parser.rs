@@ -480,6 +480,7 @@ impl<'a> Parser<'a> {
         };
         let (kind, compound) = match keyword.as_deref() {
             _ if self.at_let() => (self.let_stmt()?, false),
+            _ if self.at_discard() => (self.discard_stmt()?, false),
             Some("if") => (self.if_stmt()?, true),
             Some("while") => (self.while_stmt()?, true),
             Some("for") => (self.for_stmt()?, true),

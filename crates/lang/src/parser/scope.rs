@@ -55,6 +55,29 @@ impl<'a> Parser<'a> {
             && matches!(self.peek(1), TokenKind::Var(_))
     }
 
+    /// True at `_ = expr` (bpftrace's discard expression).
+    pub(super) fn at_discard(&self) -> bool {
+        matches!(&self.tok.kind, TokenKind::Ident(s) if s == "_")
+            && matches!(self.peek(1), TokenKind::Assign)
+    }
+
+    /// `_ = expr`: evaluates `expr` and drops its value without the
+    /// "Return value discarded" warning. Kept as an assignment to a
+    /// variable of its own (`_'OFFSET`, a name no source can write), so
+    /// every discard has its own type.
+    pub(super) fn discard_stmt(&mut self) -> Result<StmtKind, Diagnostic> {
+        let underscore = self.bump()?;
+        self.bump()?;
+        let value = self.expr()?;
+        let name = format!("_'{}", underscore.span.start);
+        self.scopes.taken.insert(name.clone());
+        Ok(StmtKind::Assign {
+            target: Expr::new(ExprKind::Variable(name), underscore.span),
+            op: None,
+            value,
+        })
+    }
+
     /// The variable a `$name` in an expression means here.
     pub(super) fn resolve_var(&mut self, name: &str, span: Span) -> Result<String, Diagnostic> {
         for b in self.scopes.blocks.iter().rev() {
