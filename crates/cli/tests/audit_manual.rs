@@ -237,3 +237,25 @@ fn the_discard_expression_silences_the_discarded_value_warning() {
         "WARNING: stdin:1:51-65: Return value discarded.\n  |\n1 | begin { @a[1] = 1; _ = has_key(@a, 1); _ = \"str\"; has_key(@a, 1); exit(); }\n  |                                                   ^^^^^^^^^^^^^^\n"
     );
 }
+
+#[test]
+fn unstable_feature_gates_are_accepted() {
+    // Scripts written for today's bpftrace enable map declarations with
+    // `unstable_map_decl = enable` to silence its experimental warning.
+    let Some(out) = run_script(
+        "unstable_feature_gates_are_accepted",
+        "config = { unstable_map_decl = enable; unstable_tseries = warn } let @a = hash(2); begin { @a[1] = 1; exit(); }",
+        &[],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n\n\n@a[1]: 1\n");
+    let err = fails(&[
+        "-e",
+        "config = { unstable_map_decl = error } begin { exit(); }",
+    ]);
+    assert_eq!(
+        err,
+        "stdin:1:32: error: `unstable_map_decl = error` is not supported: ustrace cannot forbid the feature (use `enable` or `warn`, which change nothing here)\n  |\n1 | config = { unstable_map_decl = error } begin { exit(); }\n  |                                ^^^^^\n"
+    );
+}

@@ -58,7 +58,7 @@ t.bt:1:12: error: unknown config key `max_strln`
   |
 1 | config = { max_strln = 4 } BEGIN { }
   |            ^^^^^^^^^ did you mean `max_strlen`?
-  = note: known keys: max_strlen, max_map_keys, missing_probes, stack_mode, print_maps_on_exit, cpp_demangle
+  = note: known keys: max_strlen, max_map_keys, missing_probes, stack_mode, print_maps_on_exit, cpp_demangle, unstable_map_decl, unstable_tseries, unstable_addr
 "
     );
 }

@@ -18,6 +18,9 @@ pub const CONFIG_KEYS: &[&str] = &[
     "stack_mode",
     "print_maps_on_exit",
     "cpp_demangle",
+    "unstable_map_decl",
+    "unstable_tseries",
+    "unstable_addr",
 ];
 
 /// The most bytes `max_strlen` may ask `str()` to read.
@@ -145,6 +148,20 @@ fn set(config: &mut Config, key: &str, value: Value) -> Result<(), String> {
                 config.print_maps_on_exit = Some(on);
             } else {
                 config.cpp_demangle = Some(on);
+            }
+        }
+        // bpftrace's feature gates: ustrace has no experimental features
+        // to warn about, so `enable` and `warn` change nothing; it has no
+        // switch to forbid one either.
+        ("unstable_map_decl" | "unstable_tseries" | "unstable_addr", Value::Word(w)) => {
+            match w.as_str() {
+                "enable" | "warn" => {}
+                "error" => {
+                    return Err(format!(
+                        "`{key} = error` is not supported: ustrace cannot forbid the feature (use `enable` or `warn`, which change nothing here)"
+                    ))
+                }
+                _ => return Err(bad("enable, warn or error")),
             }
         }
         ("max_strlen" | "max_map_keys", _) => return Err(bad("an integer")),
