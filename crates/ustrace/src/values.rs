@@ -74,8 +74,9 @@ impl Namer<'_> {
                 .into_iter()
                 .map(|f| self.value(f, Place::MapKey))
                 .collect::<Result<_, _>>()?;
-            // A stored stack or symbol prints as bpftrace prints one
-            // (`print(ustack)`'s lines, `usym`'s name) after the key.
+            // A stored stack, symbol or probe prints as bpftrace prints
+            // one (`print(ustack)`'s lines, `usym`'s name, the probe's
+            // full name) after the key.
             let mut value = match e.named {
                 Some(f) => match self.value(f, Place::Record)? {
                     Value::Str(text) => MapValue::Str(text),

@@ -248,7 +248,9 @@ impl ProgramCompiler<'_, '_> {
         let map = self.map_id(name, span)?;
         let key = self.build_key(keys, 0, span)?;
         let size = match ty {
-            Type::Int { .. } | Type::Bool | Type::Str(_) | Type::Tuple(_) => ty.slot_size(),
+            Type::Int { .. } | Type::Bool | Type::Str(_) | Type::Tuple(_) | Type::ProbeName => {
+                ty.slot_size()
+            }
             _ => return Err(internal(span)),
         };
         let slot = self.alloc_tmp(size, span)?;

@@ -192,6 +192,7 @@ impl Checker<'_> {
             ValueKind::Count => Type::int(false),
             ValueKind::Sum => Type::int(true),
             ValueKind::Str(n) => Type::Str(n),
+            ValueKind::Named(FieldKind::ProbeName) => Type::ProbeName,
             ValueKind::Tuple { .. } => Type::of_fields(&def.value_fields).ok_or_else(|| {
                 CompileError::new(m.span, format!("map @{name}: malformed tuple value"))
             })?,
@@ -422,6 +423,7 @@ pub(crate) fn describe_value(v: ValueKind) -> String {
         ValueKind::Bool => "a bool".into(),
         ValueKind::Tuple { .. } => "a tuple".into(),
         ValueKind::Named(FieldKind::USym) => "a usym".into(),
+        ValueKind::Named(FieldKind::ProbeName) => "a probe".into(),
         ValueKind::Named(_) => "a ustack".into(),
         ValueKind::Count => "count()".into(),
         ValueKind::Sum => "sum()".into(),
@@ -484,13 +486,14 @@ pub(crate) fn whole_map_argument(args: &[Expr], span: Span) -> Result<(&str, Spa
 
 /// The type a read of the map `name` (laid out as `def`) gives: an
 /// 8-byte integer value (assigned ints and count/sum/min/max, this CPU's
-/// share only, as in bpftrace), a string, a bool or a tuple.
+/// share only, as in bpftrace), a string, a bool, a probe or a tuple.
 pub(crate) fn value_type(name: &str, def: &UserMap, span: Span) -> Result<Typed, CompileError> {
     match def.value {
         ValueKind::Int { signed } => Ok(Typed::int(signed)),
         ValueKind::Count => Ok(Typed::int(false)),
         ValueKind::Sum | ValueKind::Min | ValueKind::Max => Ok(Typed::int(true)),
         ValueKind::Str(n) => Ok(Typed::of(Type::Str(n))),
+        ValueKind::Named(FieldKind::ProbeName) => Ok(Typed::of(Type::ProbeName)),
         ValueKind::Bool => Ok(Typed::of(Type::Bool)),
         ValueKind::Tuple { .. } => match Type::of_fields(&def.value_fields) {
             Some(t) => Ok(Typed::of(t)),

@@ -255,9 +255,12 @@ impl Type {
     pub(crate) fn map_value(&self, str_len: usize) -> Result<ValueKind, MapValueError> {
         match self {
             Type::Int { signed, .. } => Ok(ValueKind::Int { signed: *signed }),
-            // `probe` and `func` are stored as their names (bpftrace's
-            // tools keep `func` for the return probe: `@f[tid] = func`).
-            Type::Str(_) | Type::ProbeName => Ok(ValueKind::Str(str_len)),
+            // `func` is stored as its name (bpftrace's tools keep `func`
+            // for the return probe: `@f[tid] = func`); `probe` as the
+            // probe's number, named in full by user space (a path-long
+            // probe name does not fit a string of max_strlen bytes).
+            Type::Str(_) => Ok(ValueKind::Str(str_len)),
+            Type::ProbeName => Ok(ValueKind::Named(FieldKind::ProbeName)),
             Type::Bool => Ok(ValueKind::Bool),
             Type::Stack(mode) => Ok(ValueKind::Named(FieldKind::UStack(*mode))),
             Type::Symbol => Ok(ValueKind::Named(FieldKind::USym)),
