@@ -362,17 +362,8 @@ fn run(cli: Cli) -> Result<i32> {
         sink.lost_events(lost)?;
     }
     sink.flush()?;
-    for full in tracer.full_maps()? {
-        let raise = if full.declared {
-            "declare it larger (`let @m = hash(N);`)".to_string()
-        } else {
-            "raise max_map_keys (`config = { max_map_keys = N }`, or the environment's BPFTRACE_MAX_MAP_KEYS / USTRACE_MAX_MAP_KEYS) or declare it (`let @m = hash(N);`)".to_string()
-        };
-        cli.run.warn(&format!(
-            "map {} is full ({} keys): {} update(s) with new keys were dropped; {raise}",
-            full.name, full.max_keys, full.dropped_updates
-        ));
-    }
+    // A full map was reported when an update failed (the BPF program's
+    // warning, once per update site), as bpftrace reports it.
     let failed_reads = tracer.failed_reads()?;
     // With -k each failure was reported where it happened.
     if failed_reads > 0 && !cli.run.helper_errors {

@@ -114,7 +114,7 @@ fn a_full_map_names_the_config_key_that_raises_it() {
     );
     assert_eq!(
         stderr(&out),
-        "WARNING: map @m is full (2 keys): 1 update(s) with new keys were dropped; raise max_map_keys (`config = { max_map_keys = N }`, or the environment's BPFTRACE_MAX_MAP_KEYS / USTRACE_MAX_MAP_KEYS) or declare it (`let @m = hash(N);`)\n"
+        "stdin:1:61-70: WARNING: Map full; can't update element. Try increasing max_map_keys config or manually setting the max entries in a map declaration e.g. `let @a = hash(5000)`\nAdditional Info - helper: 2, retcode: -7\n"
     );
 }
 

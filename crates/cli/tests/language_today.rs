@@ -84,7 +84,9 @@ fn a_config_block_sets_map_size_and_exit_printing() {
         "Attaching 1 probe...\n\n\n@m[1]: 1\n@m[2]: 2\n"
     );
     assert!(
-        stderr(&out).contains("map @m is full (2 keys): 1 update(s) with new keys were dropped"),
+        stderr(&out).contains(
+            "WARNING: Map full; can't update element. Try increasing max_map_keys config"
+        ),
         "{}",
         stderr(&out)
     );

@@ -130,10 +130,39 @@ fn a_declared_hash_has_its_size_and_a_full_one_is_reported() {
         return;
     };
     assert_eq!(out, "Attaching 1 probe...\n\n\n@a[1]: 1\n@a[2]: 2\n");
+    assert_eq!(err, format!("stdin:1:49-58: {MAP_FULL}"));
+}
+
+/// bpftrace's warning for a failed update of a full map (after the
+/// `stdin:LINE:COL-COL: ` location of the update).
+const MAP_FULL: &str = "WARNING: Map full; can't update element. Try increasing max_map_keys config or manually setting the max entries in a map declaration e.g. `let @a = hash(5000)`\nAdditional Info - helper: 2, retcode: -7\n";
+
+#[test]
+fn a_full_map_is_warned_at_run_time_once_per_update_site() {
+    // Three distinct keys into a map of two, from two sites (one in a loop
+    // that fails twice): one warning per site, at its location; nothing
+    // at exit; none with --no-warnings.
+    let script = "let @m = hash(2);\nbegin { @m[1] = 1; @m[2] = 2;\n  $i = 3; while ($i < 5) { @m[$i] = $i; $i++; }\n  @m[9] = 9; exit(); }";
+    let Some((out, err)) = run_both(
+        "a_full_map_is_warned_at_run_time_once_per_update_site",
+        script,
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n\n\n@m[1]: 1\n@m[2]: 2\n");
     assert_eq!(
         err,
-        "WARNING: map @a is full (2 keys): 1 update(s) with new keys were dropped; declare it larger (`let @m = hash(N);`)\n"
+        format!("stdin:3:28-39: {MAP_FULL}stdin:4:3-12: {MAP_FULL}")
     );
+    let Some((out, err)) = run_script_with_stderr(
+        "a_full_map_is_warned_at_run_time_once_per_update_site",
+        script,
+        &["--no-warnings"],
+    ) else {
+        return;
+    };
+    assert_eq!(out, "Attaching 1 probe...\n\n\n@m[1]: 1\n@m[2]: 2\n");
+    assert_eq!(err, "");
 }
 
 #[test]

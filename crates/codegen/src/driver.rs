@@ -38,6 +38,7 @@ pub fn compile(
         out,
         opts,
         user_maps: HashMap::new(),
+        full_map_sites: 0,
     };
     g.out.ringbuf = g.add_map(MapDef {
         kind: MapKind::RingBuf,
@@ -154,6 +155,8 @@ pub(crate) struct Globals<'a> {
     pub(crate) opts: &'a CompileOptions,
     /// Script maps by name (with `@`).
     pub(crate) user_maps: HashMap<String, MapId>,
+    /// Update sites of `@maps` that report a full map, numbered so far.
+    pub(crate) full_map_sites: u32,
 }
 
 impl Globals<'_> {
