@@ -168,14 +168,15 @@ fn the_pid_check_is_left_to_the_uprobe_link_but_not_to_samplers() {
 
 /// The benchmark's scripts (bench/src/main.rs, "cost per hit"): the
 /// instruction counts after this compiler's improvements, as ceilings
-/// (map updates include the path counting updates a full map refused).
+/// (map updates include the cold path counting updates a full map
+/// refused and reporting the first at each site, about 20 instructions).
 #[test]
 fn benchmark_scripts_stay_small() {
     let rows = [
         ("{ }", 2),
-        ("{ @c = count(); }", 30),
-        ("{ @[arg0 % 16] = count(); }", 32),
-        ("{ @h = hist(arg1); }", 58),
+        ("{ @c = count(); }", 50),
+        ("{ @[arg0 % 16] = count(); }", 52),
+        ("{ @h = hist(arg1); }", 78),
         ("{ printf(\"%d %d\\n\", arg0, arg1); }", 22),
     ];
     for (body, most) in rows {
@@ -190,5 +191,5 @@ fn benchmark_scripts_stay_small() {
         "usdt:/bin/hits:bench:start { @s[tid] = nsecs; } \
          usdt:/bin/hits:bench:done /@s[tid]/ { @lat = hist(nsecs - @s[tid]); delete(@s[tid]); }",
     );
-    assert!(insn_count(&latency) <= 119, "{}", insn_count(&latency));
+    assert!(insn_count(&latency) <= 159, "{}", insn_count(&latency));
 }
