@@ -85,9 +85,14 @@ pub fn compile(
     }
     let mut out = g.out;
     // Without printf the ring buffer only carries rare control records
-    // (exit, print, clear); a small one keeps the memory footprint small
-    // (the kernel maps every page of it into our address space).
-    if out.printfs.is_empty() {
+    // (exit, print, clear, the first full-map warning of each update
+    // site); a small one keeps the memory footprint small (the kernel maps
+    // every page of it into our address space).
+    if out
+        .printfs
+        .iter()
+        .all(crate::emit::map_full::is_full_map_warning)
+    {
         if let Some(ring) = out.maps.get_mut(out.ringbuf.0) {
             ring.max_entries = ring.max_entries.min(SMALL_RINGBUF_BYTES);
         }

@@ -13,7 +13,7 @@ use super::ProgramCompiler;
 use crate::builder::MapId;
 use crate::driver::Globals;
 use crate::insn::{self, JmpOp, R1, R2};
-use crate::program::{MapDef, MapKind, MapRole, PrintfKind, FAILED_READS_SLOT};
+use crate::program::{MapDef, MapKind, MapRole, PrintfDef, PrintfKind, FAILED_READS_SLOT};
 use crate::CompileError;
 
 /// How many maps the counters have room for (a map with a higher id is
@@ -35,6 +35,12 @@ const MAP_UPDATE_ELEM_ID: i32 = 2;
 
 /// bpftrace's wording for a full map (its helper-error output).
 const MAP_FULL_MESSAGE: &str = "Map full; can't update element. Try increasing max_map_keys config or manually setting the max entries in a map declaration e.g. `let @a = hash(5000)`";
+
+/// Whether `def` is the full-map warning (a rare record, sent at most once
+/// per update site).
+pub(crate) fn is_full_map_warning(def: &PrintfDef) -> bool {
+    matches!(def.kind, PrintfKind::Warning { .. }) && def.format.starts_with(MAP_FULL_MESSAGE)
+}
 
 impl Globals<'_> {
     /// The failed-update counters and site flags, created on first use.

@@ -10,7 +10,7 @@ mod failed_reads;
 mod loop_plan;
 mod loop_syntax;
 mod loops;
-mod map_full;
+pub(crate) mod map_full;
 mod maps;
 mod probe_args;
 mod records;
