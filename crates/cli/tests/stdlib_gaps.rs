@@ -2,7 +2,8 @@
 //! issue 11's stdlib parts: `globmatch` with a pattern known only at run
 //! time, `memcmp` of integers, `strcap` of scratch variables, `len()` of
 //! a stack in a variable, the "Return value discarded" warning, `join`'s
-//! element length. Run for real (BPF loaded), exact outputs.
+//! element length, `delete()`'s bool result. Run for real (BPF loaded),
+//! exact outputs.
 
 mod common;
 
@@ -323,6 +324,30 @@ fn a_discarded_value_is_warned_about_as_bpftrace_words_it() {
     let out = run_with_timeout(cmd, std::time::Duration::from_secs(60));
     assert!(out.status.success());
     assert_eq!(stderr(&out), "");
+}
+
+#[test]
+fn delete_says_whether_the_key_was_there() {
+    // bpftrace's stdlib.md: `bool delete(map m, mapkey k)`, false when
+    // the key was not there; a bare `delete(...);` is not warned about.
+    let script = r#"BEGIN { @a[1] = 1; @a[2] = 2; @a[3] = 3; @s = 5;
+        if (delete(@a, 2)) { printf("deleted 2\n"); }
+        if (!delete(@a, 2)) { printf("2 was gone\n"); }
+        $d = delete(@a, (3)); printf("d %d\n", $d);
+        print((delete(@a[1]), delete(@a[1])));
+        delete(@a, 7); delete(@a[8]);
+        $e = delete(@s); print($e); print(delete(@s));
+        @s = 1; exit(); }"#;
+    let Some((out, err)) =
+        run_script_with_stderr("delete_says_whether_the_key_was_there", script, &[])
+    else {
+        return;
+    };
+    assert_eq!(
+        out,
+        "Attaching 1 probe...\ndeleted 2\n2 was gone\nd 1\n(true, false)\ntrue\nfalse\n\n\n\n@s: 1\n"
+    );
+    assert_eq!(err, "");
 }
 
 #[test]

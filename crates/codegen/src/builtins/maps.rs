@@ -120,17 +120,17 @@ pub(super) const ENTRIES: &[Builtin] = &[
         form: Form::Function,
         arity: (1, 2),
         usage: "delete() takes a map and a key: delete(@m, key), or delete(@m[key])",
-        doc: "Removes one element from a map: `delete(@m, k)` (`(k1, k2)` for several keys) or 0.17's `delete(@m[k])`.",
-        example: "delete(@start, tid);",
+        doc: "Removes one element from a map: `delete(@m, k)` (`(k1, k2)` for several keys) or 0.17's `delete(@m[k])`; `true` when the key was there and is gone, else `false` (`if (delete(@m, k)) { ... }`). A bare `delete(...);` gives no \"Return value discarded.\" warning.",
+        example: "if (delete(@start, tid)) { @done++; }",
         check: |c, call| {
             let target = element(call)?;
             c.map_delete(&target, call.span)?;
-            Ok(Typed::of(Type::Void))
+            Ok(Typed::bool())
         },
         emit: |pc, call| {
             let target = element(call)?;
             pc.map_delete(&target, call.span)?;
-            Ok(Val::Void)
+            pc.helper_succeeded(call.span)
         },
     },
     Builtin {
@@ -248,6 +248,13 @@ fn lhist_value(c: &[i64]) -> Result<ValueKind, String> {
 fn emit_command(pc: &mut ProgramCompiler, call: &Call, tag: u64) -> Result<Val, CompileError> {
     pc.map_command(tag, call.args, call.span)?;
     Ok(Val::Void)
+}
+
+/// A `delete(...)` statement: the element is deleted, its bool (unused)
+/// is not computed.
+pub(crate) fn emit_bare_delete(pc: &mut ProgramCompiler, call: &Call) -> Result<(), CompileError> {
+    let target = element(call)?;
+    pc.map_delete(&target, call.span)
 }
 
 /// The map element of `delete`/`has_key`: `@m[k]` as written (0.17), or

@@ -57,6 +57,7 @@ use crate::emit::{ProgramCompiler, Val};
 use crate::program::ValueKind;
 use crate::sema::{Checker, Typed};
 use crate::CompileError;
+pub(crate) use maps::emit_bare_delete;
 pub(crate) use output::printf_format;
 
 /// One use of a builtin: a variable (`pid`, no arguments) or a call.

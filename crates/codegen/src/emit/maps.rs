@@ -460,7 +460,7 @@ impl ProgramCompiler<'_, '_> {
         self.b.bind(done);
     }
 
-    /// `delete(@m[k])`.
+    /// `delete(@m[k])`: R0 is the helper's result (0 when the key was there).
     pub(crate) fn map_delete(&mut self, target: &Expr, span: Span) -> Result<(), CompileError> {
         let ExprKind::Map { name, keys } = &target.kind else {
             return Err(CompileError::new(
@@ -476,6 +476,18 @@ impl ProgramCompiler<'_, '_> {
             .emit(insn::alu64_imm(AluOp::Add, R2, key.slot as i32));
         self.b.emit(insn::call(helper::MAP_DELETE_ELEM));
         Ok(())
+    }
+
+    /// A bool of the helper call just made: 1 when R0 is 0 (success).
+    pub(crate) fn helper_succeeded(&mut self, span: Span) -> Result<Val, CompileError> {
+        let slot = self.alloc_tmp(8, span)?;
+        self.b.emit(insn::mov64_imm(R1, 0));
+        let failed = self.b.label();
+        self.b.jmp_imm(JmpOp::Jne, R0, 0, failed);
+        self.b.emit(insn::mov64_imm(R1, 1));
+        self.b.bind(failed);
+        self.b.emit(insn::stx(8, R10, slot, R1));
+        Ok(Val::Slot(slot, false))
     }
 
     /// `has_key(@m[k])`: 1 when present.

@@ -20,9 +20,20 @@ impl ProgramCompiler<'_, '_> {
     pub(crate) fn stmt(&mut self, stmt: &Stmt) -> Result<(), CompileError> {
         self.b.mark(stmt.span);
         match &stmt.kind {
-            StmtKind::Expr(e) => {
-                self.expr(e)?;
-            }
+            StmtKind::Expr(e) => match &e.kind {
+                // A bare `delete(...)`: nobody reads its bool.
+                ExprKind::Call {
+                    name,
+                    args,
+                    name_span,
+                } if name == "delete" => {
+                    let call = builtins::Call::function(name, args, e.span, *name_span);
+                    builtins::emit_bare_delete(self, &call)?;
+                }
+                _ => {
+                    self.expr(e)?;
+                }
+            },
             StmtKind::Assign { target, op, value } => self.assign(target, *op, value, stmt.span)?,
             StmtKind::If {
                 cond,

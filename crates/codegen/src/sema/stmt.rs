@@ -18,9 +18,15 @@ impl Checker<'_> {
         match &stmt.kind {
             StmtKind::Expr(e) => {
                 // A value nobody uses: bpftrace warns, increments and
-                // decrements aside.
+                // decrements aside, and `delete()` (its manual: a bare
+                // `delete(@m, k);` gives no warning).
                 let ty = self.expr(e)?.ty;
-                if ty != Type::Void && !matches!(e.kind, ExprKind::IncDec { .. }) {
+                let exempt = match &e.kind {
+                    ExprKind::IncDec { .. } => true,
+                    ExprKind::Call { name, .. } => name == "delete",
+                    _ => false,
+                };
+                if ty != Type::Void && !exempt {
                     self.types.discarded.push(e.span);
                 }
             }
