@@ -182,15 +182,7 @@ impl Globals<'_> {
 
     /// The stack trace map of `ustack`, created on first use.
     pub(crate) fn stack_map(&mut self) -> MapId {
-        if let Some(i) = self
-            .out
-            .maps
-            .iter()
-            .position(|m| m.role == MapRole::StackTraces)
-        {
-            return MapId(i);
-        }
-        self.add_map(MapDef {
+        self.shared_map(MapDef {
             kind: MapKind::StackTrace,
             key_size: 4,
             value_size: 8 * USTACK_MAX_DEPTH as u32,
@@ -203,12 +195,7 @@ impl Globals<'_> {
     pub(crate) fn unwind_maps(&mut self) -> crate::unwind::UnwindMaps {
         let ids: Vec<MapId> = crate::unwind::map_defs()
             .into_iter()
-            .map(
-                |def| match self.out.maps.iter().position(|m| m.role == def.role) {
-                    Some(i) => MapId(i),
-                    None => self.add_map(def),
-                },
-            )
+            .map(|def| self.shared_map(def))
             .collect();
         crate::unwind::UnwindMaps {
             stacks: ids[0],
@@ -225,12 +212,7 @@ impl Globals<'_> {
     pub(crate) fn mapping_log(&mut self) -> crate::unwind::LogMaps {
         let ids: Vec<MapId> = crate::unwind::mapping_log_defs()
             .into_iter()
-            .map(
-                |def| match self.out.maps.iter().position(|m| m.role == def.role) {
-                    Some(i) => MapId(i),
-                    None => self.add_map(def),
-                },
-            )
+            .map(|def| self.shared_map(def))
             .collect();
         crate::unwind::LogMaps {
             mappings: ids[0],
@@ -241,15 +223,7 @@ impl Globals<'_> {
 
     /// The map holding the session's start time, created on first use.
     pub(crate) fn start_time_map(&mut self) -> MapId {
-        if let Some(i) = self
-            .out
-            .maps
-            .iter()
-            .position(|m| m.role == MapRole::StartTime)
-        {
-            return MapId(i);
-        }
-        self.add_map(MapDef {
+        self.shared_map(MapDef {
             kind: MapKind::Array,
             key_size: 4,
             value_size: 8,
